@@ -1,0 +1,22 @@
+# ew_unit_test(NAME SOURCES... LIBS ...): a hermetic Catch2 test (label "unit").
+# ew_integration_test(NAME SOURCES... LIBS ...): a Catch2 test against the real
+# servers that the "servers" ctest fixture starts (label "integration").
+set(EW_TEST_STATE_DIR "${CMAKE_BINARY_DIR}/test-servers")
+
+function(ew_unit_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ew_catch_main ${T_LIBS})
+  catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES LABELS unit)
+endfunction()
+
+function(ew_integration_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
+  catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES
+    LABELS integration
+    FIXTURES_REQUIRED servers
+    TIMEOUT 300
+    ENVIRONMENT "EW_TEST_ENV=${EW_TEST_STATE_DIR}/env")
+endfunction()

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds (once per version) the real test servers into the cache:
+#   kube-apiserver, kube-controller-manager, kubectl  from k8s.io/kubernetes
+#   etcd                                              from go.etcd.io/etcd/server/v3
+#   Kafka broker jars                                 from Maven Central
+# Idempotent and quiet when everything is cached. Versions: hack/versions.env.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+buildKube() {
+  local bins=(kube-apiserver kube-controller-manager kubectl)
+  local missing=0 b
+  for b in "${bins[@]}"; do [ -x "$KUBE_BIN_DIR/$b" ] || missing=1; done
+  [ "$missing" = 1 ] || return 0
+  log "building Kubernetes v$K8S_VERSION (${bins[*]}); first time only"
+  local mod="$EW_CACHE/src/kubernetes-v$K8S_VERSION"
+  mkdir -p "$mod" "$KUBE_BIN_DIR"
+  cd "$mod"
+  cat > go.mod <<MOD
+module eventworker.dev/hack/kubernetes
+go 1.24
+require k8s.io/kubernetes v$K8S_VERSION
+MOD
+  # k8s.io/kubernetes points its staging modules at ./staging; point them at
+  # the published v0.<minor>.<patch> modules instead.
+  go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" >/dev/null
+  local staging
+  staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' \
+    "$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/v$K8S_VERSION.mod")
+  local minorPatch=${K8S_VERSION#*.}
+  for m in $staging; do echo "replace $m => $m v0.$minorPatch" >> go.mod; done
+  local pkgs=() b
+  for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  go get "${pkgs[@]/%/@v$K8S_VERSION}" >/dev/null 2>&1 || go get "${pkgs[@]/%/@v$K8S_VERSION}"
+  local v="k8s.io/component-base/version" cv="k8s.io/client-go/pkg/version"
+  local minor=${minorPatch%%.*}
+  local ld="-s -w"
+  for p in $v $cv; do
+    ld+=" -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  for b in "${bins[@]}"; do
+    CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$KUBE_BIN_DIR/$b.tmp" "k8s.io/kubernetes/cmd/$b"
+    mv "$KUBE_BIN_DIR/$b.tmp" "$KUBE_BIN_DIR/$b"
+  done
+}
+
+buildEtcd() {
+  [ -x "$ETCD_BIN_DIR/etcd" ] && return 0
+  log "building etcd v$ETCD_VERSION; first time only"
+  local mod="$EW_CACHE/src/etcd-v$ETCD_VERSION"
+  mkdir -p "$mod" "$ETCD_BIN_DIR"
+  cd "$mod"
+  cat > go.mod <<MOD
+module eventworker.dev/hack/etcd
+go 1.24
+MOD
+  cat > main.go <<'GO'
+// etcd's own main, calling the server module's entry point.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >/dev/null 2>&1 || go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+  go mod tidy >/dev/null 2>&1 || go mod tidy
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ETCD_BIN_DIR/etcd.tmp" .
+  mv "$ETCD_BIN_DIR/etcd.tmp" "$ETCD_BIN_DIR/etcd"
+}
+
+fetchKafka() {
+  [ -f "$KAFKA_LIB_DIR/.complete" ] && return 0
+  log "fetching Kafka $KAFKA_VERSION jars from Maven; first time only"
+  local pom="$EW_CACHE/src/kafka-$KAFKA_VERSION"
+  mkdir -p "$pom" "$KAFKA_LIB_DIR"
+  sed -e "s/@KAFKA_VERSION@/$KAFKA_VERSION/" -e "s/@SCALA@/$KAFKA_SCALA_VERSION/" \
+      -e "s/@SLF4J_VERSION@/$SLF4J_VERSION/" "$HACK_DIR/servers/kafka-pom.xml" > "$pom/pom.xml"
+  mvn -q -B -f "$pom/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB_DIR"
+  touch "$KAFKA_LIB_DIR/.complete"
+}
+
+case "${1:-all}" in
+  kube) buildKube ;;
+  etcd) buildEtcd ;;
+  kafka) fetchKafka ;;
+  all) buildEtcd; buildKube; fetchKafka ;;
+  *) die "usage: $0 [kube|etcd|kafka|all]" ;;
+esac

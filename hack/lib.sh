@@ -1,0 +1,26 @@
+# Shared helpers for hack/ scripts. Source it; it defines no side effects.
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$HACK_DIR/.." && pwd)
+# shellcheck source=versions.env
+. "$HACK_DIR/versions.env"
+EW_CACHE=${EW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventworker}
+KUBE_BIN_DIR="$EW_CACHE/kubernetes-v$K8S_VERSION/bin"
+ETCD_BIN_DIR="$EW_CACHE/etcd-v$ETCD_VERSION/bin"
+KAFKA_LIB_DIR="$EW_CACHE/kafka-$KAFKA_SCALA_VERSION-$KAFKA_VERSION/libs"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# freePort prints a TCP port on 127.0.0.1 that nothing listens on now.
+freePort() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# waitFor CMD... retries CMD for up to $WAIT_SECONDS (default 60) seconds.
+waitFor() {
+  local deadline=$(( $(date +%s) + ${WAIT_SECONDS:-60} ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.3
+  done
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Starts real test servers on 127.0.0.1 with free ports:
+#   etcd, kube-apiserver (TLS, client-cert auth, RBAC), kube-controller-manager,
+#   and a single-node Kafka broker (KRaft combined mode).
+# Usage: hack/servers-up.sh STATE_DIR
+# Writes STATE_DIR/env (KUBECONFIG, EW_KUBE_SERVER, EW_KAFKA_BOOTSTRAP, ...) and
+# STATE_DIR/pids/*.pid; hack/servers-down.sh STATE_DIR stops exactly those.
+# On any failure it stops what it started and says which server and why.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+STATE=${1:?usage: $0 STATE_DIR}
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)
+[ ! -e "$STATE/env" ] || die "$STATE/env exists: servers already up? run hack/servers-down.sh $STATE"
+mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pki"
+
+bash "$HACK_DIR/build-servers.sh" all
+bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
+
+onFail() {
+  local rc=$?
+  [ "$rc" = 0 ] && return
+  log "startup failed; stopping what was started (logs kept in $STATE/logs)"
+  KEEP_LOGS=1 bash "$HACK_DIR/servers-down.sh" "$STATE" || true
+}
+trap onFail EXIT
+
+# start NAME CMD... runs CMD in its own session, output to logs/NAME.log.
+start() {
+  local name=$1; shift
+  setsid "$@" >"$STATE/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$STATE/pids/$name.pid"
+}
+
+# need NAME CHECK... waits for CHECK, or fails naming the server and its log tail.
+need() {
+  local name=$1; shift
+  if ! waitFor "$@"; then
+    log "$name did not become healthy in ${WAIT_SECONDS:-60}s; last log lines:"
+    tail -n 20 "$STATE/logs/$name.log" >&2 || true
+    die "$name failed to start"
+  fi
+  kill -0 "$(cat "$STATE/pids/$name.pid")" 2>/dev/null || die "$name exited; see $STATE/logs/$name.log"
+}
+
+PKI="$STATE/pki"
+ETCD_PORT=$(freePort); ETCD_PEER_PORT=$(freePort)
+API_PORT=$(freePort); KCM_PORT=$(freePort)
+KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort)
+
+# --- etcd ---
+start etcd "$ETCD_BIN_DIR/etcd" --name ew --data-dir "$STATE/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "ew=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn \
+  --quota-backend-bytes 4294967296 --unsafe-no-fsync
+need etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+log "etcd up on 127.0.0.1:$ETCD_PORT"
+
+# --- Kafka (started early: the JVM takes a few seconds) ---
+KAFKA_DIR="$STATE/kafka"
+mkdir -p "$KAFKA_DIR/data"
+cat > "$KAFKA_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CTRL_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+JAVA_OPTS=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+  -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dlog4j2.level=WARN)
+CLUSTER_ID=$(java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool format --standalone \
+  -t "$CLUSTER_ID" -c "$KAFKA_DIR/server.properties" >"$STATE/logs/kafka-format.log" 2>&1 \
+  || { tail -n 20 "$STATE/logs/kafka-format.log" >&2; die "kafka storage format failed"; }
+start kafka java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+
+# --- kube-apiserver ---
+start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
+  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+  --cert-dir "$STATE/apiserver-certs" \
+  --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+  --client-ca-file "$PKI/ca.crt" \
+  --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-cluster-ip-range 10.0.0.0/24 \
+  --authorization-mode RBAC --allow-privileged=true \
+  --disable-admission-plugins ServiceAccount \
+  --enable-priority-and-fairness=false
+KUBECTL_BASE=("$KUBE_BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig")
+writeKubeconfig() { # FILE USER
+  cat > "$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: ew-test
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $2
+  user:
+    client-certificate: $PKI/$2.crt
+    client-key: $PKI/$2.key
+contexts:
+- name: ew-test
+  context: {cluster: ew-test, user: $2}
+current-context: ew-test
+KC
+}
+writeKubeconfig "$STATE/kubeconfig" admin
+writeKubeconfig "$STATE/kcm.kubeconfig" controller-manager
+need kube-apiserver curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+  "https://127.0.0.1:$API_PORT/readyz"
+log "kube-apiserver up on https://127.0.0.1:$API_PORT"
+
+# --- kube-controller-manager (garbage collector, Deployments, ReplicaSets, ...) ---
+start kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
+  --kubeconfig "$STATE/kcm.kubeconfig" --authentication-kubeconfig "$STATE/kcm.kubeconfig" \
+  --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm-certs" \
+  --leader-elect=false --use-service-account-credentials=false \
+  --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+  --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+  --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-gc-syncs 20
+need kube-controller-manager curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
+log "kube-controller-manager up (healthz on 127.0.0.1:$KCM_PORT)"
+
+WAIT_SECONDS=90 need kafka kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2
+log "kafka up on 127.0.0.1:$KAFKA_PORT"
+
+cat > "$STATE/env" <<ENV
+KUBECONFIG=$STATE/kubeconfig
+EW_KUBE_SERVER=https://127.0.0.1:$API_PORT
+EW_KUBE_CA=$PKI/ca.crt
+EW_KUBECTL=$KUBE_BIN_DIR/kubectl
+EW_ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT
+EW_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+EW_STATE_DIR=$STATE
+ENV
+trap - EXIT
+log "servers up; environment in $STATE/env"

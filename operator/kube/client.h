@@ -1,0 +1,51 @@
+#pragma once
+// A thin HTTPS client for the kube-apiserver. TLS is always verified against
+// ClusterAccess::caPem (or the system roots when it is empty). cpprestsdk stays
+// inside client.cpp.
+//
+// Thread-safe: send() may be called from several threads at once.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "ew/result.h"
+#include "kube/kubeconfig.h"
+
+namespace ew::kube {
+
+enum class Verb { Get, Post, Put, Patch, Delete };
+
+struct Request {
+  Verb verb = Verb::Get;
+  std::string path;  // absolute API path with query, e.g. /api/v1/namespaces?limit=10
+  std::string body;
+  std::string contentType = "application/json";
+};
+
+struct Response {
+  int status = 0;
+  std::string body;
+};
+
+class KubeClient {
+ public:
+  explicit KubeClient(ClusterAccess access, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  ~KubeClient();
+  KubeClient(const KubeClient&) = delete;
+  KubeClient& operator=(const KubeClient&) = delete;
+
+  // Sends one request. A transport failure (connect, TLS, timeout) is an Error;
+  // any HTTP reply, including 4xx/5xx, is a Response.
+  Result<Response> send(const Request& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The Kubernetes Status object of a failed reply as an Error:
+// code = HTTP status, message = "<reason>: <message>" (or the raw body).
+Error apiError(const Response& response);
+
+}  // namespace ew::kube
