@@ -134,7 +134,7 @@ start kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
   --kubeconfig "$STATE/kcm.kubeconfig" --authentication-kubeconfig "$STATE/kcm.kubeconfig" \
   --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm-certs" \
-  --leader-elect=false --use-service-account-credentials=false \
+  --leader-elect=false --use-service-account-credentials=true \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
   --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
   --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-gc-syncs 20
