@@ -3,15 +3,42 @@
 #include <cpprest/http_client.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 namespace ew::kube {
 namespace http = web::http;
 
+struct StreamCancel::State {
+  pplx::cancellation_token_source source;
+};
+
+StreamCancel::StreamCancel() : state_(std::make_shared<State>()) {}
+void StreamCancel::cancel() const { state_->source.cancel(); }
+bool StreamCancel::cancelled() const { return state_->source.get_token().is_canceled(); }
+
 struct KubeClient::Impl {
   ClusterAccess access;
   std::unique_ptr<http::client::http_client> client;
+
+  http::client::http_client_config config(std::chrono::milliseconds timeout) const {
+    http::client::http_client_config config;
+    config.set_timeout(timeout);
+    config.set_validate_certificates(true);
+    const ClusterAccess& a = access;
+    config.set_ssl_context_callback([&a](boost::asio::ssl::context& ctx) {
+      if (!a.caPem.empty()) ctx.add_certificate_authority(boost::asio::buffer(a.caPem));
+      if (!a.clientCertPem.empty()) {
+        ctx.use_certificate_chain(boost::asio::buffer(a.clientCertPem));
+        ctx.use_private_key(boost::asio::buffer(a.clientKeyPem), boost::asio::ssl::context::pem);
+      }
+      ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+    });
+    return config;
+  }
+
+  http::http_request makeRequest(const Request& request) const;
 
   std::string token() const {
     if (access.tokenFile.empty()) return access.bearerToken;
@@ -39,34 +66,56 @@ http::method toMethod(Verb verb) {
 
 }  // namespace
 
+http::http_request KubeClient::Impl::makeRequest(const Request& request) const {
+  http::http_request req(toMethod(request.verb));
+  req.set_request_uri(request.path);
+  req.headers().add("Accept", "application/json");
+  if (auto t = token(); !t.empty()) req.headers().add("Authorization", "Bearer " + t);
+  if (!request.body.empty() || request.verb == Verb::Post || request.verb == Verb::Put ||
+      request.verb == Verb::Patch)
+    req.set_body(request.body, request.contentType);
+  return req;
+}
+
 KubeClient::KubeClient(ClusterAccess access, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   impl_->access = std::move(access);
-  http::client::http_client_config config;
-  config.set_timeout(timeout);
-  config.set_validate_certificates(true);
-  const ClusterAccess& a = impl_->access;
-  config.set_ssl_context_callback([&a](boost::asio::ssl::context& ctx) {
-    if (!a.caPem.empty()) ctx.add_certificate_authority(boost::asio::buffer(a.caPem));
-    if (!a.clientCertPem.empty()) {
-      ctx.use_certificate_chain(boost::asio::buffer(a.clientCertPem));
-      ctx.use_private_key(boost::asio::buffer(a.clientKeyPem), boost::asio::ssl::context::pem);
-    }
-    ctx.set_verify_mode(boost::asio::ssl::verify_peer);
-  });
-  impl_->client = std::make_unique<http::client::http_client>(a.server, config);
+  impl_->client = std::make_unique<http::client::http_client>(impl_->access.server, impl_->config(timeout));
 }
 
 KubeClient::~KubeClient() = default;
 
+Result<Response> KubeClient::stream(const Request& request, const std::function<bool(std::string_view)>& onBytes,
+                                    const StreamCancel& cancel, std::chrono::milliseconds idleTimeout) {
+  // A client of its own: its timeout is the idle bound of this one stream.
+  http::client::http_client client(impl_->access.server, impl_->config(idleTimeout));
+  try {
+    auto token = cancel.state_->source.get_token();
+    http::http_response resp = client.request(impl_->makeRequest(request), token).get();
+    if (resp.status_code() / 100 != 2) return Response{resp.status_code(), resp.extract_utf8string(true).get()};
+    auto buf = resp.body().streambuf();
+    std::string chunk;
+    while (!cancel.cancelled()) {
+      // Wait for one byte, then take whatever else has already arrived.
+      chunk.resize(1);
+      if (buf.getn(reinterpret_cast<uint8_t*>(chunk.data()), 1).get() == 0) break;  // end of body
+      size_t more = static_cast<size_t>(std::max<std::streamsize>(buf.in_avail(), 0));
+      if (more > 0) {
+        chunk.resize(1 + more);
+        more = buf.getn(reinterpret_cast<uint8_t*>(chunk.data()) + 1, more).get();
+        chunk.resize(1 + more);
+      }
+      if (!onBytes(chunk)) break;
+    }
+    return Response{resp.status_code(), ""};
+  } catch (const std::exception& e) {
+    if (cancel.cancelled()) return Response{499, ""};
+    return Error{"kube-apiserver " + impl_->access.server + ": " + e.what()};
+  }
+}
+
 Result<Response> KubeClient::send(const Request& request) {
-  http::http_request req(toMethod(request.verb));
-  req.set_request_uri(request.path);
-  req.headers().add("Accept", "application/json");
-  if (auto t = impl_->token(); !t.empty()) req.headers().add("Authorization", "Bearer " + t);
-  if (!request.body.empty() || request.verb == Verb::Post || request.verb == Verb::Put ||
-      request.verb == Verb::Patch)
-    req.set_body(request.body, request.contentType);
+  http::http_request req = impl_->makeRequest(request);
   try {
     http::http_response resp = impl_->client->request(req).get();
     return Response{resp.status_code(), resp.extract_utf8string(true).get()};

@@ -6,8 +6,10 @@
 // Thread-safe: send() may be called from several threads at once.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ew/result.h"
 #include "kube/kubeconfig.h"
@@ -28,6 +30,19 @@ struct Response {
   std::string body;
 };
 
+// Lets another thread stop a stream() in progress. Copies share one state.
+class StreamCancel {
+ public:
+  StreamCancel();
+  void cancel() const;
+  bool cancelled() const;
+
+ private:
+  friend class KubeClient;
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
 class KubeClient {
  public:
   explicit KubeClient(ClusterAccess access, std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -38,6 +53,14 @@ class KubeClient {
   // Sends one request. A transport failure (connect, TLS, timeout) is an Error;
   // any HTTP reply, including 4xx/5xx, is a Response.
   Result<Response> send(const Request& request);
+
+  // Sends a GET and hands the body to onBytes piece by piece as it arrives
+  // (for watches), until the server ends the reply, onBytes returns false, or
+  // cancel.cancel() is called. idleTimeout bounds the wait for the next byte.
+  // A non-2xx reply is returned whole in Response::body without calling
+  // onBytes; a 2xx reply returns its status with an empty body.
+  Result<Response> stream(const Request& request, const std::function<bool(std::string_view)>& onBytes,
+                          const StreamCancel& cancel, std::chrono::milliseconds idleTimeout);
 
  private:
   struct Impl;
