@@ -40,6 +40,11 @@ Result<Json> KubeApi::create(const ResourceType& type, const std::string& ns, co
   return call(Verb::Post, resourcePath(type, ns), object.dump());
 }
 
+Result<Json> KubeApi::replace(const ResourceType& type, const std::string& ns, const std::string& name,
+                              const Json& object) {
+  return call(Verb::Put, resourcePath(type, ns, name), object.dump());
+}
+
 Result<Json> KubeApi::apply(const ResourceType& type, const std::string& ns, const std::string& name,
                             const Json& object, bool status) {
   const std::string path = resourcePath(type, ns, name, status ? "status" : "") +

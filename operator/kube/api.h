@@ -26,6 +26,10 @@ class KubeApi {
   // Every page, 500 at a time: {"items": [...], "metadata": {"resourceVersion": <of the first page>}}.
   Result<Json> listAll(const ResourceType& type, const std::string& ns, ListOptions options = {});
   Result<Json> create(const ResourceType& type, const std::string& ns, const Json& object);
+  // Replaces (PUT) with optimistic concurrency: the object's
+  // metadata.resourceVersion must match, else Error code 409.
+  Result<Json> replace(const ResourceType& type, const std::string& ns, const std::string& name,
+                       const Json& object);
   // Server-side apply (force) as this field manager; status=true applies to /status.
   Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name,
                      const Json& object, bool status = false);
