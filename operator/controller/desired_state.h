@@ -1,0 +1,47 @@
+#pragma once
+// Pure helpers of the reconciler: ownership stamping, "does the live object
+// already say what we want" (so a no-op resync writes nothing), pruning
+// choice, and the EventWorker status with API-convention conditions.
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ew::controller {
+
+using Json = nlohmann::json;
+
+inline constexpr const char* kNameLabel = "eventworker.dev/name";
+
+// Adds the controller owner reference to `owner` and the eventworker.dev/name label.
+Json withOwner(Json object, const Json& owner);
+
+// True when every field of `desired` is present with the same value in `live`
+// (objects: recursively; arrays: same length, element-wise). Fields the server
+// added (defaults, status, metadata) are ignored.
+bool matchesLive(const Json& desired, const Json& live);
+
+// Objects in `owned` (controlled by ownerUid) that are not among `desired`
+// (compared by apiVersion group, kind and name): the ones to delete.
+std::vector<Json> toPrune(const std::vector<Json>& desired, const std::vector<Json>& owned,
+                          const std::string& ownerUid);
+
+struct StatusInputs {
+  int64_t generation = 0;
+  std::optional<std::string> invalidReason;  // spec cannot be rendered: why, naming the field
+  std::vector<Json> deployments;             // owned Deployments (live)
+  std::string selector;                      // label selector of the events pods
+  std::string consumerGroup;
+  std::string now;                           // RFC 3339, for lastTransitionTime
+};
+
+// The status the EventWorker should have; conditions keep their
+// lastTransitionTime from `current` when their status did not change.
+Json desiredStatus(const StatusInputs& in, const Json& current);
+
+// Equal ignoring conditions' lastTransitionTime.
+bool sameStatus(const Json& a, const Json& b);
+
+}  // namespace ew::controller

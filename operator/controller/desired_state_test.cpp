@@ -1,0 +1,110 @@
+#include "controller/desired_state.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ew::controller;
+
+namespace {
+const Json kOwner = {{"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
+                     {"metadata", {{"name", "w"}, {"namespace", "shop"}, {"uid", "u-1"}, {"generation", 3}}}};
+
+Json deployment(const std::string& name, bool available, int replicas, int ready, int gen = 1, int observed = 1) {
+  return {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+          {"metadata", {{"name", name}, {"generation", gen}}},
+          {"status", {{"replicas", replicas}, {"readyReplicas", ready}, {"observedGeneration", observed},
+                      {"conditions", {{{"type", "Available"}, {"status", available ? "True" : "False"}}}}}}};
+}
+}  // namespace
+
+TEST_CASE("withOwner stamps a controller reference and the name label") {
+  Json cm = withOwner({{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "w-runtime"}}}}, kOwner);
+  REQUIRE(cm["metadata"]["ownerReferences"].size() == 1);
+  const Json& ref = cm["metadata"]["ownerReferences"][0];
+  CHECK(ref["uid"] == "u-1");
+  CHECK(ref["controller"] == true);
+  CHECK(ref["blockOwnerDeletion"] == true);
+  CHECK(ref["kind"] == "EventWorker");
+  CHECK(cm["metadata"]["labels"][kNameLabel] == "w");
+}
+
+TEST_CASE("matchesLive ignores what the server added and catches every drift") {
+  Json desired = {{"spec", {{"replicas", 2}, {"template", {{"spec", {{"containers", {{{"name", "a"}, {"image", "x"}}}}}}}}}},
+                  {"metadata", {{"labels", {{"l", "1"}}}, {"annotations", Json::object()}}}};
+  Json live = desired;
+  live["status"] = {{"replicas", 2}};
+  live["metadata"]["resourceVersion"] = "9";
+  live["metadata"].erase("annotations");
+  live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "IfNotPresent";
+  live["spec"]["replicas"] = 2.0;
+  CHECK(matchesLive(desired, live));
+
+  Json drift = live;
+  drift["spec"]["replicas"] = 3;
+  CHECK_FALSE(matchesLive(desired, drift));
+  drift = live;
+  drift["spec"]["template"]["spec"]["containers"][0]["image"] = "y";
+  CHECK_FALSE(matchesLive(desired, drift));
+  drift = live;
+  drift["spec"]["template"]["spec"]["containers"].push_back({{"name", "b"}});
+  CHECK_FALSE(matchesLive(desired, drift));
+  drift = live;
+  drift["metadata"]["labels"].erase("l");
+  CHECK_FALSE(matchesLive(desired, drift));
+}
+
+TEST_CASE("toPrune picks controlled objects that are no longer rendered") {
+  Json sub1 = withOwner({{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"}, {"metadata", {{"name", "a"}}}}, kOwner);
+  Json sub2 = sub1;
+  sub2["metadata"]["name"] = "b";
+  Json foreign = sub2;
+  foreign["metadata"]["name"] = "c";
+  foreign["metadata"]["ownerReferences"][0]["uid"] = "other";
+  auto prune = toPrune({sub1}, {sub1, sub2, foreign}, "u-1");
+  REQUIRE(prune.size() == 1);
+  CHECK(prune[0]["metadata"]["name"] == "b");
+}
+
+TEST_CASE("status: Ready follows Deployment availability; transitions keep their time") {
+  StatusInputs in;
+  in.generation = 3;
+  in.selector = "eventworker.dev/name=w";
+  in.now = "2026-01-01T00:00:00Z";
+  in.deployments = {deployment("w-events", false, 2, 1)};
+  Json s1 = desiredStatus(in, Json::object());
+  CHECK(s1["observedGeneration"] == 3);
+  CHECK(s1["replicas"] == 2);
+  CHECK(s1["readyReplicas"] == 1);
+  CHECK(s1["conditions"][0]["type"] == "Ready");
+  CHECK(s1["conditions"][0]["status"] == "False");
+  CHECK(s1["conditions"][0]["reason"] == "DeploymentsNotAvailable");
+  CHECK_THAT(s1["conditions"][0]["message"].get<std::string>(), Catch::Contains("w-events"));
+
+  in.now = "2026-01-01T00:01:00Z";
+  Json same = desiredStatus(in, s1);
+  CHECK(sameStatus(same, s1));
+  CHECK(same["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z");
+
+  in.deployments = {deployment("w-events", true, 2, 2), deployment("w-cron", true, 1, 1)};
+  Json s2 = desiredStatus(in, s1);
+  CHECK(s2["conditions"][0]["status"] == "True");
+  CHECK(s2["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:01:00Z");
+  CHECK_FALSE(sameStatus(s2, s1));
+
+  in.deployments = {deployment("w-events", true, 2, 2, 5, 4)};  // new generation not yet observed
+  CHECK(desiredStatus(in, s2)["conditions"][0]["status"] == "False");
+}
+
+TEST_CASE("status: an invalid spec is Degraded with the reason; other loops' conditions survive") {
+  StatusInputs in;
+  in.generation = 4;
+  in.invalidReason = "spec.scaling.minReplicas: must be <= maxReplicas (5), got 7";
+  in.now = "t";
+  Json current = {{"conditions", {{{"type", "Scaling"}, {"status", "True"}, {"reason", "Lag"}}}}};
+  Json s = desiredStatus(in, current);
+  REQUIRE(s["conditions"].size() == 3);
+  CHECK(s["conditions"][1]["type"] == "Degraded");
+  CHECK(s["conditions"][1]["status"] == "True");
+  CHECK(s["conditions"][1]["reason"] == "InvalidSpec");
+  CHECK(s["conditions"][1]["message"] == *in.invalidReason);
+  CHECK(s["conditions"][2]["type"] == "Scaling");
+}
