@@ -43,7 +43,12 @@ bool Watcher::list(std::string& resourceVersion) {
   auto all = api_.listAll(type_, options_.ns, lo);
   if (!all) return false;
   std::vector<Json> items;
-  for (auto& item : (*all)["items"]) items.push_back(std::move(item));
+  for (auto& item : (*all)["items"]) {
+    // List items carry no kind; watch events do. Make the store uniform.
+    item["apiVersion"] = type_.apiVersion();
+    item["kind"] = type_.kind;
+    items.push_back(std::move(item));
+  }
   resourceVersion = (*all)["metadata"].value("resourceVersion", "");
   auto keys = store_.replace(items);
   {

@@ -96,6 +96,7 @@ TEST_CASE("the store follows adds, updates and deletes; onChange names each key"
   Running running(watcher);
   REQUIRE(eventually([&] { return watcher.synced(); }));
   CHECK(store.keys() == std::vector<std::string>{ns + "/pre"});
+  CHECK((*store.get(ns + "/pre"))["kind"] == "ConfigMap");  // listed items get their kind back
 
   REQUIRE(api.create(resources::kConfigMap, ns, configMap("a", "1")));
   REQUIRE(api.apply(resources::kConfigMap, ns, "pre", configMap("pre", "2")));

@@ -1,0 +1,64 @@
+#pragma once
+// The EventWorker reconciler: level-based, told only the key. Re-reads the
+// resource from the store, renders its objects, applies those whose live copy
+// differs (server-side apply), prunes owned objects no longer rendered, and
+// writes status only when it changed. A resync with nothing to do sends no
+// write. Errors come back as values for the queue's backoff policy.
+//
+// Thread-safe for distinct keys (the work queue never runs one key twice at once).
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/event_recorder.h"
+#include "ew/result.h"
+#include "kube/api.h"
+#include "kube/store.h"
+
+namespace ew::controller {
+
+struct Rendered {
+  std::vector<kube::Json> objects;  // in apply order
+  std::string selector;             // label selector of the events pods (scale subresource)
+  std::string consumerGroup;
+};
+
+// Parses, validates and renders an EventWorker; an Error's message names the field.
+using RenderFn = std::function<Result<Rendered>(const kube::Json& eventWorker)>;
+
+struct OwnedStores {
+  kube::Store& configMaps;
+  kube::Store& deployments;
+  kube::Store* subscriptions = nullptr;  // null when the Dapr CRD is not installed
+};
+
+struct ReconcileOutcome {
+  std::optional<std::chrono::milliseconds> requeueAfter;  // nullopt: wait for a change
+  int writes = 0;                                         // API writes sent
+};
+
+class Reconciler {
+ public:
+  Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
+             EventRecorder& events, std::function<std::string()> now);
+
+  Result<ReconcileOutcome> reconcile(const std::string& key);
+
+ private:
+  kube::Store* storeFor(const std::string& kind) const;
+  const kube::ResourceType* typeFor(const std::string& kind) const;
+  std::vector<kube::Json> ownedBy(const std::string& ns, const std::string& name) const;
+  Status writeStatus(const kube::Json& ew, const kube::Json& status, int& writes);
+
+  kube::KubeApi& api_;
+  kube::Store& eventWorkers_;
+  OwnedStores owned_;
+  RenderFn render_;
+  EventRecorder& events_;
+  std::function<std::string()> now_;
+};
+
+}  // namespace ew::controller
