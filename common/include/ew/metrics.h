@@ -1,0 +1,85 @@
+#pragma once
+// A small Prometheus metrics registry: counters, gauges and histograms with
+// labels, rendered in the text exposition format (version 0.0.4).
+//
+// Thread-safe. Metric objects live as long as the registry; references stay
+// valid. Get-or-create by (name, labels); a name has one type and help text.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ew {
+
+using Labels = std::map<std::string, std::string>;
+
+class Counter {
+ public:
+  void inc(double v = 1.0);
+  double value() const;
+
+ private:
+  mutable std::mutex mu_;
+  double value_ = 0;
+};
+
+class Gauge {
+ public:
+  void set(double v);
+  void add(double v);
+  double value() const;
+
+ private:
+  mutable std::mutex mu_;
+  double value_ = 0;
+};
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double v);
+  struct Snapshot {
+    std::vector<double> bounds;
+    std::vector<uint64_t> cumulative;  // per bound, then +Inf
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // per bucket, last = +Inf
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class MetricsRegistry {
+ public:
+  Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
+  Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
+  Histogram& histogram(const std::string& name, const std::string& help, const Labels& labels = {},
+                       std::vector<double> bounds = defaultBuckets());
+  std::string render() const;
+
+  static std::vector<double> defaultBuckets();  // 5 ms .. 60 s
+
+ private:
+  enum class Type { Counter, Gauge, Histogram };
+  struct Family {
+    Type type;
+    std::string help;
+    std::map<Labels, std::unique_ptr<Counter>> counters;
+    std::map<Labels, std::unique_ptr<Gauge>> gauges;
+    std::map<Labels, std::unique_ptr<Histogram>> histograms;
+  };
+  Family& family(const std::string& name, Type type, const std::string& help);
+
+  mutable std::mutex mu_;
+  std::map<std::string, Family> families_;
+};
+
+}  // namespace ew

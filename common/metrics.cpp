@@ -1,0 +1,130 @@
+#include "ew/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace ew {
+
+void Counter::inc(double v) {
+  std::lock_guard l(mu_);
+  value_ += v;
+}
+double Counter::value() const {
+  std::lock_guard l(mu_);
+  return value_;
+}
+void Gauge::set(double v) {
+  std::lock_guard l(mu_);
+  value_ = v;
+}
+void Gauge::add(double v) {
+  std::lock_guard l(mu_);
+  value_ += v;
+}
+double Gauge::value() const {
+  std::lock_guard l(mu_);
+  return value_;
+}
+
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::observe(double v) {
+  std::lock_guard l(mu_);
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += v;
+  ++count_;
+}
+
+Histogram::Snapshot Histogram::snapshot() const {
+  std::lock_guard l(mu_);
+  Snapshot s{bounds_, {}, sum_, count_};
+  uint64_t acc = 0;
+  for (uint64_t c : counts_) s.cumulative.push_back(acc += c);
+  return s;
+}
+
+std::vector<double> MetricsRegistry::defaultBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
+MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, Type type, const std::string& help) {
+  auto [it, inserted] = families_.try_emplace(name, Family{type, help, {}, {}, {}});
+  if (!inserted && it->second.type != type) throw std::logic_error("metric " + name + " registered with two types");
+  return it->second;
+}
+
+Counter& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard l(mu_);
+  auto& slot = family(name, Type::Counter, help).counters[labels];
+  if (!slot) slot = std::make_unique<Counter>();
+  return *slot;
+}
+
+Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard l(mu_);
+  auto& slot = family(name, Type::Gauge, help).gauges[labels];
+  if (!slot) slot = std::make_unique<Gauge>();
+  return *slot;
+}
+
+Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels,
+                                      std::vector<double> bounds) {
+  std::lock_guard l(mu_);
+  auto& slot = family(name, Type::Histogram, help).histograms[labels];
+  if (!slot) slot = std::make_unique<Histogram>(std::move(bounds));
+  return *slot;
+}
+
+namespace {
+
+std::string escapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+std::string labelText(const Labels& labels, const std::string& extraKey = "", const std::string& extraValue = "") {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=\"" + escapeLabel(v) + "\"";
+  if (!extraKey.empty()) out += (out.empty() ? "" : ",") + extraKey + "=\"" + extraValue + "\"";
+  return out.empty() ? "" : "{" + out + "}";
+}
+
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string MetricsRegistry::render() const {
+  std::lock_guard l(mu_);
+  std::string out;
+  for (const auto& [name, f] : families_) {
+    const char* type = f.type == Type::Counter ? "counter" : f.type == Type::Gauge ? "gauge" : "histogram";
+    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
+    for (const auto& [labels, c] : f.counters) out += name + labelText(labels) + " " + number(c->value()) + "\n";
+    for (const auto& [labels, g] : f.gauges) out += name + labelText(labels) + " " + number(g->value()) + "\n";
+    for (const auto& [labels, h] : f.histograms) {
+      auto s = h->snapshot();
+      for (size_t i = 0; i < s.bounds.size(); ++i)
+        out += name + "_bucket" + labelText(labels, "le", number(s.bounds[i])) + " " + std::to_string(s.cumulative[i]) + "\n";
+      out += name + "_bucket" + labelText(labels, "le", "+Inf") + " " + std::to_string(s.count) + "\n";
+      out += name + "_sum" + labelText(labels) + " " + number(s.sum) + "\n";
+      out += name + "_count" + labelText(labels) + " " + std::to_string(s.count) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace ew

@@ -1,0 +1,31 @@
+#include "ew/metrics.h"
+
+#include <catch2/catch.hpp>
+
+TEST_CASE("counters, gauges and histograms render in Prometheus text format") {
+  ew::MetricsRegistry r;
+  r.counter("jobs_total", "Jobs.", {{"status", "ok"}}).inc();
+  r.counter("jobs_total", "Jobs.", {{"status", "ok"}}).inc(2);
+  r.counter("jobs_total", "Jobs.", {{"status", "fail\"x"}}).inc();
+  r.gauge("queue", "Queue.").set(7);
+  auto& h = r.histogram("dur_seconds", "Duration.", {}, {0.1, 1});
+  h.observe(0.05);
+  h.observe(0.5);
+  h.observe(5);
+  const std::string text = r.render();
+  CHECK_THAT(text, Catch::Contains("# TYPE jobs_total counter\n"));
+  CHECK_THAT(text, Catch::Contains("jobs_total{status=\"ok\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("jobs_total{status=\"fail\\\"x\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("# TYPE queue gauge\nqueue 7\n"));
+  CHECK_THAT(text, Catch::Contains("dur_seconds_bucket{le=\"0.10000000000000001\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("dur_seconds_bucket{le=\"1\"} 2\n"));
+  CHECK_THAT(text, Catch::Contains("dur_seconds_bucket{le=\"+Inf\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("dur_seconds_sum 5.5499999999999998\n"));
+  CHECK_THAT(text, Catch::Contains("dur_seconds_count 3\n"));
+}
+
+TEST_CASE("one name cannot be two types") {
+  ew::MetricsRegistry r;
+  r.counter("x", "X.");
+  CHECK_THROWS_AS(r.gauge("x", "X."), std::logic_error);
+}
