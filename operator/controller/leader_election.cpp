@@ -97,8 +97,8 @@ bool LeaderElector::run(const std::function<void()>& onStarted, const std::funct
   }
   leader_ = false;
   const bool graceful = stopped_;
+  onStopped();  // our writers stop before anyone else may start
   if (graceful) release();
-  onStopped();
   return graceful;
 }
 

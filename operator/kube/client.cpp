@@ -20,6 +20,7 @@ bool StreamCancel::cancelled() const { return state_->source.get_token().is_canc
 
 struct KubeClient::Impl {
   ClusterAccess access;
+  std::function<void(Verb, int)> observer;
   std::unique_ptr<http::client::http_client> client;
 
   http::client::http_client_config config(std::chrono::milliseconds timeout) const {
@@ -92,6 +93,7 @@ Result<Response> KubeClient::stream(const Request& request, const std::function<
   try {
     auto token = cancel.state_->source.get_token();
     http::http_response resp = client.request(impl_->makeRequest(request), token).get();
+    if (impl_->observer) impl_->observer(request.verb, resp.status_code());
     if (resp.status_code() / 100 != 2) return Response{resp.status_code(), resp.extract_utf8string(true).get()};
     auto buf = resp.body().streambuf();
     std::string chunk;
@@ -114,12 +116,28 @@ Result<Response> KubeClient::stream(const Request& request, const std::function<
   }
 }
 
+void KubeClient::setObserver(std::function<void(Verb, int)> observer) { impl_->observer = std::move(observer); }
+
+const char* verbName(Verb verb) {
+  switch (verb) {
+    case Verb::Get: return "GET";
+    case Verb::Post: return "POST";
+    case Verb::Put: return "PUT";
+    case Verb::Patch: return "PATCH";
+    case Verb::Delete: return "DELETE";
+  }
+  return "GET";
+}
+
 Result<Response> KubeClient::send(const Request& request) {
   http::http_request req = impl_->makeRequest(request);
   try {
     http::http_response resp = impl_->client->request(req).get();
-    return Response{resp.status_code(), resp.extract_utf8string(true).get()};
+    Response out{resp.status_code(), resp.extract_utf8string(true).get()};
+    if (impl_->observer) impl_->observer(request.verb, out.status);
+    return out;
   } catch (const std::exception& e) {
+    if (impl_->observer) impl_->observer(request.verb, 0);
     return Error{"kube-apiserver " + impl_->access.server + ": " + e.what()};
   }
 }

@@ -50,6 +50,10 @@ class KubeClient {
   KubeClient(const KubeClient&) = delete;
   KubeClient& operator=(const KubeClient&) = delete;
 
+  // Called after every request with its verb and HTTP status (0 when the
+  // transport failed). Set before the client is shared; must be thread-safe.
+  void setObserver(std::function<void(Verb, int status)> observer);
+
   // Sends one request. A transport failure (connect, TLS, timeout) is an Error;
   // any HTTP reply, including 4xx/5xx, is a Response.
   Result<Response> send(const Request& request);
@@ -66,6 +70,8 @@ class KubeClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+const char* verbName(Verb verb);
 
 // The Kubernetes Status object of a failed reply as an Error:
 // code = HTTP status, message = "<reason>: <message>" (or the raw body).

@@ -1,0 +1,135 @@
+#include "controller/controller.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "controller/desired_state.h"
+
+namespace ew::controller {
+
+namespace resources = kube::resources;
+
+std::string nowRfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
+                       std::function<double()> random01)
+    : api_(api), options_(std::move(options)), metrics_(metrics), random01_(std::move(random01)), queue_(clock_),
+      events_(api),
+      reconciler_(api, eventWorkers_,
+                  OwnedStores{configMaps_, deployments_, options_.daprSubscriptions ? &subscriptions_ : nullptr},
+                  std::move(render), events_, nowRfc3339) {}
+
+Controller::~Controller() { stop(); }
+
+void Controller::onOwnedChange(const kube::Store& store, const std::string& key) {
+  // The owned object may be gone from the store (deleted): take the owner
+  // from the key's namespace and, when known, from the label.
+  auto obj = store.get(key);
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return;
+  const std::string ns = key.substr(0, slash);
+  if (obj) {
+    const std::string owner = (*obj)["metadata"].value("labels", kube::Json::object()).value(kNameLabel, "");
+    if (!owner.empty()) queue_.add(ns + "/" + owner);
+    return;
+  }
+  // Deleted child: requeue every EventWorker of the namespace that might own it (cheap, rare).
+  for (const auto& k : eventWorkers_.keys())
+    if (k.compare(0, ns.size() + 1, ns + "/") == 0) queue_.add(k);
+}
+
+void Controller::startWatcher(const kube::ResourceType& type, kube::Store& store,
+                              std::function<void(const std::string&)> fn, const std::string& selector) {
+  kube::WatcherOptions o;
+  o.ns = options_.ns;
+  o.labelSelector = selector;
+  watchers_.push_back(std::make_unique<kube::Watcher>(api_, type, o, store, std::move(fn), random01_));
+  kube::Watcher* w = watchers_.back().get();
+  threads_.emplace_back([this, w] {
+    w->run();
+    (void)this;
+  });
+}
+
+void Controller::start() {
+  startWatcher(resources::kEventWorker, eventWorkers_, [this](const std::string& k) { queue_.add(k); }, "");
+  startWatcher(resources::kDeployment, deployments_,
+               [this](const std::string& k) { onOwnedChange(deployments_, k); }, kNameLabel);
+  startWatcher(resources::kConfigMap, configMaps_,
+               [this](const std::string& k) { onOwnedChange(configMaps_, k); }, kNameLabel);
+  if (options_.daprSubscriptions)
+    startWatcher(resources::kDaprSubscription, subscriptions_,
+                 [this](const std::string& k) { onOwnedChange(subscriptions_, k); }, kNameLabel);
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { workerLoop(); });
+  threads_.emplace_back([this] { resyncLoop(); });
+}
+
+bool Controller::synced() const {
+  for (const auto& w : watchers_)
+    if (!w->synced()) return false;
+  return !watchers_.empty();
+}
+
+void Controller::resyncAll() {
+  for (const auto& k : eventWorkers_.keys()) queue_.add(k);
+}
+
+void Controller::resyncLoop() {
+  std::unique_lock lock(resyncMu_);
+  while (!resyncCv_.wait_for(lock, options_.resyncPeriod, [this] { return stopping_.load(); })) resyncAll();
+}
+
+void Controller::workerLoop() {
+  auto& depth = metrics_.gauge("eventworker_workqueue_depth", "Keys waiting in the work queue.");
+  while (!queue_.shuttingDown()) {
+    depth.set(static_cast<double>(queue_.depth()));
+    for (const auto& w : watchers_)
+      metrics_.gauge("eventworker_watch_restarts", "Watch requests after the first, by resource.",
+                     {{"resource", w->name()}}).set(static_cast<double>(w->stats().watchRestarts));
+    // Reconcile only from a complete view: never prune against a half-listed store.
+    if (!synced()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    auto key = queue_.get(std::chrono::milliseconds(500));
+    if (!key) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto outcome = reconciler_.reconcile(*key);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string result = outcome ? "success" : "error";
+    metrics_.counter("eventworker_reconcile_total", "Reconciles by result.", {{"result", result}}).inc();
+    metrics_.histogram("eventworker_reconcile_duration_seconds", "Reconcile duration by result.",
+                       {{"result", result}}).observe(secs);
+    if (outcome) {
+      metrics_.counter("eventworker_reconcile_writes_total", "API writes sent by reconciles.").inc(outcome->writes);
+      queue_.forget(*key);
+      if (outcome->requeueAfter) queue_.addAfter(*key, *outcome->requeueAfter);
+    } else {
+      spdlog::warn("reconcile {} failed (attempt {}): {}", *key, queue_.failures(*key) + 1, outcome.error().message);
+      queue_.addRateLimited(*key);
+    }
+    queue_.done(*key);
+  }
+}
+
+void Controller::stop() {
+  if (stopping_.exchange(true)) return;
+  for (auto& w : watchers_) w->stop();
+  queue_.shutDown();
+  {
+    std::lock_guard lock(resyncMu_);
+    resyncCv_.notify_all();
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+}  // namespace ew::controller

@@ -1,0 +1,68 @@
+#pragma once
+// The EventWorker controller: watchers feed a work queue with keys (owned
+// objects map to their EventWorker by the eventworker.dev/name label); worker
+// threads run the reconciler; failures requeue with per-key backoff; every
+// EventWorker is resynced periodically. start()/stop() from one thread;
+// stop() lets in-flight reconciles finish.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "controller/event_recorder.h"
+#include "controller/reconciler.h"
+#include "controller/work_queue.h"
+#include "ew/metrics.h"
+#include "kube/watcher.h"
+
+namespace ew::controller {
+
+struct ControllerOptions {
+  std::string ns;  // "" = all namespaces
+  int workers = 2;
+  std::chrono::seconds resyncPeriod{600};
+  bool daprSubscriptions = false;  // watch and own dapr.io Subscriptions (the CRD exists)
+};
+
+class Controller {
+ public:
+  Controller(kube::KubeApi& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
+             std::function<double()> random01);
+  ~Controller();
+
+  void start();
+  void stop();
+  bool synced() const;
+  // Queues every known EventWorker now (what the periodic resync does).
+  void resyncAll();
+  size_t queueDepth() const { return queue_.depth(); }
+
+ private:
+  void workerLoop();
+  void resyncLoop();
+  void onOwnedChange(const kube::Store& store, const std::string& key);
+  void startWatcher(const kube::ResourceType& type, kube::Store& store, std::function<void(const std::string&)> fn,
+                    const std::string& selector);
+
+  kube::KubeApi& api_;
+  ControllerOptions options_;
+  MetricsRegistry& metrics_;
+  std::function<double()> random01_;
+  SteadyClock clock_;
+  WorkQueue queue_;
+  kube::Store eventWorkers_, deployments_, configMaps_, subscriptions_;
+  EventRecorder events_;
+  Reconciler reconciler_;
+  std::vector<std::unique_ptr<kube::Watcher>> watchers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  std::mutex resyncMu_;
+  std::condition_variable resyncCv_;
+};
+
+// RFC 3339 "now" for status and events.
+std::string nowRfc3339();
+
+}  // namespace ew::controller

@@ -1,0 +1,146 @@
+// eventworker-operator: watches EventWorkers and reconciles their workers.
+// Thin: flags, wiring, signals. Leader election gates every write.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <random>
+
+#include "controller/controller.h"
+#include "controller/leader_election.h"
+#include "controller/render_adapter.h"
+#include "kube/api.h"
+#include "manager/http_endpoints.h"
+
+using namespace ew;
+
+namespace {
+
+std::atomic<int> gSignal{0};
+void onSignal(int sig) { gSignal = sig; }
+
+Result<kube::ClusterAccess> clusterAccess(const std::string& kubeconfig, const std::string& context) {
+  if (!kubeconfig.empty()) return kube::loadKubeconfig(kubeconfig, context);
+  if (const char* env = std::getenv("KUBECONFIG"); env && *env) return kube::loadKubeconfig(env, context);
+  return kube::loadInCluster();
+}
+
+std::string defaultIdentity() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + "_" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments"};
+  std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
+  std::string logFormat = "text";
+  int workers = 2, resyncSeconds = 600;
+  bool leaderElect = true;
+  app.add_option("--kubeconfig", kubeconfig, "kubeconfig file (default: $KUBECONFIG, else in-cluster)");
+  app.add_option("--context", context, "kubeconfig context (default: current-context)");
+  app.add_option("--namespace", ns, "watch only this namespace (default: all)")->envname("EW_WATCH_NAMESPACE");
+  app.add_option("--workers", workers, "concurrent reconciles")->check(CLI::Range(1, 64));
+  app.add_option("--metrics-address", metricsAddress, "host:port of /healthz /readyz /metrics")
+      ->envname("EW_METRICS_ADDRESS");
+  app.add_option("--leader-elect", leaderElect, "elect a leader on a Lease before writing");
+  app.add_option("--lease-namespace", leaseNamespace, "namespace of the Lease (default: --namespace, else $POD_NAMESPACE, else default)");
+  app.add_option("--identity", identity, "leader election identity (default: hostname_pid)");
+  app.add_option("--resync-seconds", resyncSeconds, "period of the full resync")->check(CLI::Range(1, 86400));
+  app.add_option("--log-format", logFormat, "text | json")->check(CLI::IsMember({"text", "json"}));
+  CLI11_PARSE(app, argc, argv);
+  if (logFormat == "json")
+    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
+
+  auto access = clusterAccess(kubeconfig, context);
+  if (!access) {
+    spdlog::error("{}", access.error().message);
+    return 2;
+  }
+  if (leaseNamespace.empty()) {
+    const char* podNs = std::getenv("POD_NAMESPACE");
+    leaseNamespace = !ns.empty() ? ns : podNs ? podNs : access->defaultNamespace;
+  }
+
+  MetricsRegistry metrics;
+  kube::KubeClient client(*access);
+  client.setObserver([&metrics](kube::Verb verb, int code) {
+    metrics.counter("eventworker_api_requests_total", "Requests to the kube-apiserver by verb and HTTP code.",
+                    {{"verb", kube::verbName(verb)}, {"code", std::to_string(code)}}).inc();
+  });
+  kube::KubeApi api(client);
+
+  const bool dapr = api.get(kube::resources::kCustomResourceDefinition, "", "subscriptions.dapr.io").ok();
+  spdlog::info("starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={}",
+               ns.empty() ? "*" : ns, workers, dapr, leaderElect, identity);
+
+  std::mt19937_64 rng(std::random_device{}());
+  std::mutex rngMu;
+  auto random01 = [&] {
+    std::lock_guard l(rngMu);
+    return std::uniform_real_distribution<double>(0, 1)(rng);
+  };
+  controller::ControllerOptions options{ns, workers, std::chrono::seconds(resyncSeconds), dapr};
+  controller::Controller ctl(api, options, controller::renderEventWorker, metrics, random01);
+
+  std::atomic<bool> leading{!leaderElect};
+  manager::HttpEndpoints http(metricsAddress);
+  http.handle("/healthz", [] { return manager::HttpReply{200, "ok\n"}; });
+  http.handle("/readyz", [&] {
+    // Ready when not leading (a standby is healthy) or when the caches are synced.
+    if (leading && !ctl.synced()) return manager::HttpReply{503, "caches not synced\n"};
+    return manager::HttpReply{200, "ok\n"};
+  });
+  http.handle("/metrics", [&] {
+    return manager::HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"};
+  });
+  if (auto s = http.start(); !s) {
+    spdlog::error("{}", s.error().message);
+    return 2;
+  }
+
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+
+  controller::SteadyClock clock;
+  controller::LeaseConfig lease;
+  lease.ns = leaseNamespace;
+  lease.identity = identity;
+  controller::LeaderElector elector(api, lease, clock);
+  std::thread signalWatch([&] {
+    while (!gSignal) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    spdlog::info("signal {}: stopping", gSignal.load());
+    elector.stop();
+  });
+
+  int rc = 0;
+  if (leaderElect) {
+    const bool graceful = elector.run(
+        [&] {
+          spdlog::info("became leader ({}/{})", lease.ns, lease.name);
+          leading = true;
+          ctl.start();
+        },
+        [&] {
+          ctl.stop();  // finishes in-flight reconciles
+          leading = false;
+        });
+    if (!graceful) {
+      spdlog::error("lost the lease: exiting so that a restart re-elects");
+      rc = 1;
+    }
+  } else {
+    ctl.start();
+    while (!gSignal) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ctl.stop();
+  }
+  if (!gSignal) gSignal = SIGTERM;  // release the signal thread
+  signalWatch.join();
+  http.stop();
+  spdlog::info("stopped");
+  return rc;
+}
