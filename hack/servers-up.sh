@@ -13,7 +13,7 @@ STATE=${1:?usage: $0 STATE_DIR}
 mkdir -p "$STATE"
 STATE=$(cd "$STATE" && pwd)
 [ ! -e "$STATE/env" ] || die "$STATE/env exists: servers already up? run hack/servers-down.sh $STATE"
-mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pki"
+mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pki" "$STATE/cmds"
 
 bash "$HACK_DIR/build-servers.sh" all
 bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
@@ -26,10 +26,13 @@ onFail() {
 }
 trap onFail EXIT
 
-# start NAME CMD... runs CMD in its own session, output to logs/NAME.log.
+# start NAME CMD... runs CMD in its own session, output to logs/NAME.log; the
+# command line is kept in cmds/NAME for hack/server-restart.sh.
 start() {
   local name=$1; shift
-  setsid "$@" >"$STATE/logs/$name.log" 2>&1 < /dev/null &
+  local cmd=("$@")
+  declare -p cmd > "$STATE/cmds/$name"
+  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$STATE/pids/$name.pid"
 }
 
