@@ -106,9 +106,11 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
   status["readyReplicas"] = ready;
 
   Json conditions = Json::array();
-  if (in.invalidReason) {
-    conditions.push_back(condition("Ready", false, "InvalidSpec", *in.invalidReason, in.generation, in.now, current));
-    conditions.push_back(condition("Degraded", true, "InvalidSpec", *in.invalidReason, in.generation, in.now, current));
+  if (in.invalidReason || in.degraded) {
+    const std::string reason = in.invalidReason ? "InvalidSpec" : in.degraded->first;
+    const std::string message = in.invalidReason ? *in.invalidReason : in.degraded->second;
+    conditions.push_back(condition("Ready", false, reason, message, in.generation, in.now, current));
+    conditions.push_back(condition("Degraded", true, reason, message, in.generation, in.now, current));
   } else {
     if (in.deployments.empty()) {
       conditions.push_back(condition("Ready", false, "NoWorkloads",

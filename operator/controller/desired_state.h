@@ -31,6 +31,8 @@ std::vector<Json> toPrune(const std::vector<Json>& desired, const std::vector<Js
 struct StatusInputs {
   int64_t generation = 0;
   std::optional<std::string> invalidReason;  // spec cannot be rendered: why, naming the field
+  // The spec is valid but applying it failed: {reason, message}.
+  std::optional<std::pair<std::string, std::string>> degraded;
   std::vector<Json> deployments;             // owned Deployments (live)
   std::string selector;                      // label selector of the events pods
   std::string consumerGroup;

@@ -108,3 +108,13 @@ TEST_CASE("status: an invalid spec is Degraded with the reason; other loops' con
   CHECK(s["conditions"][1]["message"] == *in.invalidReason);
   CHECK(s["conditions"][2]["type"] == "Scaling");
 }
+
+TEST_CASE("status: an apply failure is Degraded with its own reason") {
+  StatusInputs in;
+  in.generation = 2;
+  in.degraded = std::make_pair(std::string("DaprNotInstalled"), std::string("install Dapr"));
+  Json s = desiredStatus(in, Json::object());
+  CHECK(s["conditions"][0]["status"] == "False");
+  CHECK(s["conditions"][1]["reason"] == "DaprNotInstalled");
+  CHECK(s["conditions"][1]["message"] == "install Dapr");
+}

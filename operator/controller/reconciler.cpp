@@ -89,9 +89,16 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     ++out.writes;
     auto applied = api_.apply(*type, ns, objName, desired);
     if (!applied) {
-      std::string msg = kind + " " + ns + "/" + objName + ": " + applied.error().message;
-      if (kind == "Subscription" && applied.error().code == 404)
-        msg = "Dapr is not installed (no dapr.io/v2alpha1 Subscription API): install Dapr or set spec.dapr.enabled: false";
+      std::string reason = "ApplyFailed";
+      std::string msg = "cannot apply " + kind + " " + objName + ": " + applied.error().message;
+      if (kind == "Subscription" && applied.error().code == 404) {
+        reason = "DaprNotInstalled";
+        msg = "the dapr.io/v2alpha1 Subscription API is not installed: install Dapr or set spec.dapr.enabled: false";
+      }
+      // Say why in status (best effort), then let the queue retry with backoff.
+      in.degraded = std::make_pair(reason, msg);
+      int ignored = 0;
+      writeStatus(ew, desiredStatus(in, current), ignored);
       return Error{msg, applied.error().code};
     }
     if (store) store->upsert(*applied);  // read-your-writes until the watch catches up
