@@ -1,0 +1,32 @@
+#pragma once
+// Helpers for integration tests against the real kube-apiserver: a shared
+// client, namespaces, waiting, standing in for the kubelet, and reading the
+// apiserver's own request counters.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "kube/api.h"
+
+namespace ew::testing {
+
+kube::KubeClient& testKubeClient();
+// Creates a fresh namespace; returns its name.
+std::string createNamespace(kube::KubeApi& api, const std::string& prefix);
+
+// Polls pred every 50 ms until true or `within` passes; returns pred's last value.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds within = std::chrono::seconds(30));
+
+// Stands in for the kubelet (there is none): marks every pod matching the
+// selector Running and Ready, so Deployments become Available.
+int markPodsReady(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector);
+
+// apiserver_request_total summed by verb, over the given resources (empty = all).
+std::map<std::string, double> apiserverRequestsByVerb(const std::vector<std::string>& resources = {});
+
+// Applies a YAML or JSON manifest file with the real kubectl; returns its exit code.
+int kubectl(const std::string& args, std::string* output = nullptr);
+
+}  // namespace ew::testing
