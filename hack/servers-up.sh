@@ -36,6 +36,13 @@ start() {
   echo $! > "$STATE/pids/$name.pid"
 }
 
+# startSupervised NAME CMD... like start, but restarts CMD when it exits, as
+# the kubelet would (kube-controller-manager exits when the apiserver vanishes).
+startSupervised() {
+  local name=$1; shift
+  start "$name" bash -c 'while :; do "$@"; echo "supervisor: exited with $?, restarting in 1s" >&2; sleep 1; done' _ "$@"
+}
+
 # need NAME CHECK... waits for CHECK, or fails naming the server and its log tail.
 need() {
   local name=$1; shift
@@ -136,7 +143,7 @@ need kube-apiserver curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --ke
 log "kube-apiserver up on https://127.0.0.1:$API_PORT"
 
 # --- kube-controller-manager (garbage collector, Deployments, ReplicaSets, ...) ---
-start kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
+startSupervised kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
   --kubeconfig "$STATE/kcm.kubeconfig" --authentication-kubeconfig "$STATE/kcm.kubeconfig" \
   --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm-certs" \

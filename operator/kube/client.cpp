@@ -74,7 +74,12 @@ http::http_request KubeClient::Impl::makeRequest(const Request& request) const {
   if (auto t = token(); !t.empty()) req.headers().add("Authorization", "Bearer " + t);
   if (!request.body.empty() || request.verb == Verb::Post || request.verb == Verb::Put ||
       request.verb == Verb::Patch)
-    req.set_body(request.body, request.contentType);
+  {
+    // A byte vector body: the std::string overload reinterprets a char
+    // streambuf as a byte one inside cpprestsdk (UBSan: vptr).
+    req.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
+    req.headers().set_content_type(request.contentType);
+  }
   return req;
 }
 
