@@ -10,13 +10,20 @@ function(ew_unit_test name)
   catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES LABELS unit)
 endfunction()
 
+# SERIAL: the tests stop or restart a shared server, so nothing runs beside them.
 function(ew_integration_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
+  target_compile_definitions(${name} PRIVATE EW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  set(serial FALSE)
+  if(T_SERIAL)
+    set(serial TRUE)
+  endif()
   catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES
     LABELS integration
     FIXTURES_REQUIRED servers
     TIMEOUT 300
+    RUN_SERIAL ${serial}
     ENVIRONMENT "EW_TEST_ENV=${EW_TEST_STATE_DIR}/env")
 endfunction()
