@@ -1,0 +1,388 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <stdexcept>
+
+namespace ew::runtime {
+namespace {
+
+// Thrown inside the parser only; parseConfig turns it into an Error.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& why) {
+  throw ConfigError(path + ": " + why);
+}
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// A mapping node with its path; rejects keys that are never read.
+class Map {
+ public:
+  Map(const YAML::Node& node, std::string path, std::set<std::string> allowed)
+      : node_(node), path_(std::move(path)) {
+    if (!node_.IsMap()) fail(path_.empty() ? "config" : path_, "must be a mapping");
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.as<std::string>();
+      if (!allowed.count(key)) fail(join(path_, key), "unknown key");
+    }
+  }
+
+  bool has(const std::string& key) const { return node_[key] && !node_[key].IsNull(); }
+  YAML::Node node(const std::string& key) const { return node_[key]; }
+  std::string path(const std::string& key) const { return join(path_, key); }
+
+  std::string str(const std::string& key, const std::string& def, bool required = false) const {
+    if (!has(key)) {
+      if (required) fail(path(key), "required");
+      return def;
+    }
+    const YAML::Node n = node_[key];
+    if (!n.IsScalar()) fail(path(key), "must be a string");
+    return n.Scalar();
+  }
+
+  int64_t integer(const std::string& key, int64_t def, int64_t min, int64_t max) const {
+    if (!has(key)) return def;
+    int64_t v = 0;
+    try {
+      v = node_[key].as<int64_t>();
+    } catch (const YAML::Exception&) {
+      fail(path(key), "must be an integer");
+    }
+    if (v < min) fail(path(key), "must be >= " + std::to_string(min));
+    if (v > max) fail(path(key), "must be <= " + std::to_string(max));
+    return v;
+  }
+
+  bool boolean(const std::string& key, bool def) const {
+    if (!has(key)) return def;
+    try {
+      return node_[key].as<bool>();
+    } catch (const YAML::Exception&) {
+      fail(path(key), "must be true or false");
+    }
+  }
+
+  Millis duration(const std::string& key, Millis def) const {
+    if (!has(key)) return def;
+    auto d = parseDuration(str(key, ""), path(key));
+    if (!d) throw ConfigError(d.error().message);
+    return *d;
+  }
+
+  std::string oneOf(const std::string& key, const std::string& def, const std::set<std::string>& values) const {
+    std::string v = str(key, def, def.empty());
+    if (!values.count(v)) {
+      std::string list;
+      for (const auto& s : values) list += (list.empty() ? "" : ", ") + s;
+      fail(path(key), "\"" + v + "\" is not one of " + list);
+    }
+    return v;
+  }
+
+  std::vector<std::string> strings(const std::string& key) const {
+    std::vector<std::string> out;
+    if (!has(key)) return out;
+    const YAML::Node n = node_[key];
+    if (!n.IsSequence()) fail(path(key), "must be a list of strings");
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) fail(path(key) + "[" + std::to_string(i) + "]", "must be a string");
+      out.push_back(n[i].Scalar());
+    }
+    return out;
+  }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+};
+
+RetryConfig parseRetry(const Map& parent, const std::string& key, RetryConfig def) {
+  if (!parent.has(key)) return def;
+  Map m(parent.node(key), parent.path(key), {"maxAttempts", "initialBackoff", "maxBackoff"});
+  RetryConfig r;
+  r.maxAttempts = static_cast<int>(m.integer("maxAttempts", def.maxAttempts, 1, 1000));
+  r.initialBackoff = m.duration("initialBackoff", def.initialBackoff);
+  r.maxBackoff = m.duration("maxBackoff", def.maxBackoff);
+  if (r.initialBackoff.count() <= 0) fail(m.path("initialBackoff"), "must be > 0");
+  if (r.maxBackoff < r.initialBackoff) fail(m.path("maxBackoff"), "must be >= initialBackoff");
+  return r;
+}
+
+KafkaSecurityConfig parseSecurity(const Map& m) {
+  KafkaSecurityConfig s;
+  s.protocol = m.oneOf("protocol", "PLAINTEXT", {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"});
+  const bool sasl = s.protocol.rfind("SASL_", 0) == 0;
+  if (sasl)
+    s.saslMechanism = m.oneOf("saslMechanism", "", {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"});
+  else if (m.has("saslMechanism"))
+    fail(m.path("saslMechanism"), "only allowed with protocol SASL_PLAINTEXT or SASL_SSL");
+  s.usernameFile = m.str("usernameFile", "");
+  s.usernameEnv = m.str("usernameEnv", "");
+  s.passwordFile = m.str("passwordFile", "");
+  s.passwordEnv = m.str("passwordEnv", "");
+  s.caFile = m.str("caFile", "");
+  auto oneRef = [&](const std::string& file, const std::string& env, const char* what) {
+    if (!file.empty() && !env.empty())
+      fail(m.path(std::string(what) + "File"), std::string("set only one of ") + what + "File and " + what + "Env");
+    if (sasl && file.empty() && env.empty())
+      fail(m.path(std::string(what) + "File"), std::string("SASL needs ") + what + "File or " + what + "Env");
+  };
+  oneRef(s.usernameFile, s.usernameEnv, "username");
+  oneRef(s.passwordFile, s.passwordEnv, "password");
+  return s;
+}
+
+bool looksSecret(const std::string& property) {
+  for (const char* word : {"password", "secret", "sasl.username", "key.pem", "certificate.pem", "oauthbearer"})
+    if (property.find(word) != std::string::npos) return true;
+  return false;
+}
+
+KafkaSourceConfig parseKafka(const Map& m) {
+  KafkaSourceConfig k;
+  k.brokers = m.strings("brokers");
+  if (k.brokers.empty()) fail(m.path("brokers"), "required: at least one host:port");
+  for (size_t i = 0; i < k.brokers.size(); ++i)
+    if (k.brokers[i].find(':') == std::string::npos)
+      fail(m.path("brokers") + "[" + std::to_string(i) + "]", "must be host:port");
+  k.consumerGroup = m.str("consumerGroup", "", true);
+  k.offsetReset = m.oneOf("offsetReset", "earliest", {"earliest", "latest"});
+  k.commitInterval = m.duration("commitInterval", k.commitInterval);
+  if (k.commitInterval.count() <= 0) fail(m.path("commitInterval"), "must be > 0");
+  if (m.has("security"))
+    k.security = parseSecurity(Map(m.node("security"), m.path("security"),
+                                   {"protocol", "saslMechanism", "usernameFile", "usernameEnv", "passwordFile",
+                                    "passwordEnv", "caFile"}));
+  if (m.has("properties")) {
+    const YAML::Node props = m.node("properties");
+    if (!props.IsMap()) fail(m.path("properties"), "must be a mapping");
+    for (const auto& kv : props) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string path = m.path("properties") + "." + key;
+      if (!kv.second.IsScalar()) fail(path, "must be a string");
+      if (looksSecret(key)) fail(path, "secrets are not allowed inline; use security.*File or *Env");
+      k.properties[key] = kv.second.Scalar();
+    }
+  }
+  return k;
+}
+
+SourceConfig parseSource(const Map& m) {
+  SourceConfig s;
+  const std::string kind = m.oneOf("kind", "", {"kafka", "dapr"});
+  if (kind == "kafka") {
+    s.kind = SourceKind::Kafka;
+    if (!m.has("kafka")) fail(m.path("kafka"), "required when kind is kafka");
+    s.kafka = parseKafka(Map(m.node("kafka"), m.path("kafka"),
+                             {"brokers", "consumerGroup", "offsetReset", "commitInterval", "security", "properties"}));
+  } else {
+    s.kind = SourceKind::Dapr;
+    if (!m.has("dapr")) fail(m.path("dapr"), "required when kind is dapr");
+    Map d(m.node("dapr"), m.path("dapr"), {"appPort"});
+    if (!d.has("appPort")) fail(d.path("appPort"), "required");
+    s.dapr = DaprSourceConfig{static_cast<int>(d.integer("appPort", 0, 1, 65535))};
+  }
+  if (s.kind == SourceKind::Kafka && m.has("dapr")) fail(m.path("dapr"), "only allowed when kind is dapr");
+  if (s.kind == SourceKind::Dapr && m.has("kafka")) fail(m.path("kafka"), "only allowed when kind is kafka");
+  return s;
+}
+
+bool isLoopbackUrl(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  std::string host = url.substr(scheme + 3);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (!host.empty() && host[0] == '[') return host.rfind("[::1]", 0) == 0;
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+HandlerConfig parseHandler(const Map& m) {
+  HandlerConfig h;
+  const std::string kind = m.oneOf("kind", "", {"http", "exec", "noop"});
+  h.kind = kind == "http" ? HandlerKind::Http : kind == "exec" ? HandlerKind::Exec : HandlerKind::Noop;
+  if (m.has("http")) {
+    Map x(m.node("http"), m.path("http"), {"url", "allowNonLoopback", "timeout", "maxConnections"});
+    HttpHandlerConfig c;
+    c.url = x.str("url", "", true);
+    if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
+      fail(x.path("url"), "must start with http:// or https://");
+    c.allowNonLoopback = x.boolean("allowNonLoopback", false);
+    if (!c.allowNonLoopback && !isLoopbackUrl(c.url))
+      fail(x.path("url"), "must be a loopback address (127.0.0.1, localhost, [::1]) unless allowNonLoopback: true");
+    c.timeout = x.duration("timeout", c.timeout);
+    if (c.timeout.count() <= 0) fail(x.path("timeout"), "must be > 0");
+    c.maxConnections = static_cast<int>(x.integer("maxConnections", 16, 1, 4096));
+    h.http = c;
+  }
+  if (m.has("exec")) {
+    Map x(m.node("exec"), m.path("exec"), {"command", "timeout"});
+    ExecHandlerConfig c;
+    c.command = x.strings("command");
+    if (c.command.empty()) fail(x.path("command"), "required: a non-empty list");
+    c.timeout = x.duration("timeout", c.timeout);
+    if (c.timeout.count() <= 0) fail(x.path("timeout"), "must be > 0");
+    h.exec = c;
+  }
+  if (h.kind == HandlerKind::Http && !h.http) fail(m.path("http"), "required when kind is http");
+  if (h.kind == HandlerKind::Exec && !h.exec) fail(m.path("exec"), "required when kind is exec");
+  return h;
+}
+
+IdempotencyConfig parseIdempotency(const Map& m) {
+  IdempotencyConfig c;
+  const std::string kind = m.oneOf("kind", "none", {"none", "memory", "redis"});
+  c.kind = kind == "memory" ? IdempotencyKind::Memory : kind == "redis" ? IdempotencyKind::Redis : IdempotencyKind::None;
+  c.ttl = m.duration("ttl", c.ttl);
+  if (c.ttl.count() < 1000) fail(m.path("ttl"), "must be >= 1s");
+  c.capacity = m.integer("capacity", c.capacity, 1, 100'000'000);
+  c.redisAddress = m.str("redisAddress", c.redisAddress);
+  if (c.kind == IdempotencyKind::Redis && c.redisAddress.find(':') == std::string::npos)
+    fail(m.path("redisAddress"), "must be host:port");
+  return c;
+}
+
+std::string validRoute(const Map& m) {
+  std::string route = m.str("route", "", true);
+  if (route.empty() || route[0] != '/') fail(m.path("route"), "must start with /");
+  return route;
+}
+
+SubscriptionConfig parseSubscription(const Map& m) {
+  SubscriptionConfig s;
+  s.name = m.str("name", "", true);
+  s.topic = m.str("topic", "", true);
+  if (s.topic.empty()) fail(m.path("topic"), "must not be empty");
+  s.route = validRoute(m);
+  s.deadLetterTopic = m.str("deadLetterTopic", "");
+  if (!s.deadLetterTopic.empty() && s.deadLetterTopic == s.topic)
+    fail(m.path("deadLetterTopic"), "must differ from topic");
+  s.concurrency = static_cast<int>(m.integer("concurrency", 16, 1, 4096));
+  const std::string ordering = m.oneOf("ordering", "key", {"key", "partition", "none"});
+  s.ordering = ordering == "key" ? Ordering::Key : ordering == "partition" ? Ordering::Partition : Ordering::None;
+  s.retry = parseRetry(m, "retry", RetryConfig{});
+  s.maxEventBytes = m.integer("maxEventBytes", s.maxEventBytes, 1, 100 * 1024 * 1024);
+  s.requireCloudEvent = m.boolean("requireCloudEvent", false);
+  if (m.has("idempotency"))
+    s.idempotency = parseIdempotency(
+        Map(m.node("idempotency"), m.path("idempotency"), {"kind", "ttl", "capacity", "redisAddress"}));
+  return s;
+}
+
+CronJobConfig parseCronJob(const Map& m) {
+  CronJobConfig c;
+  c.name = m.str("name", "", true);
+  c.schedule = m.str("schedule", "", true);
+  if (c.schedule.empty()) fail(m.path("schedule"), "must not be empty");
+  c.route = validRoute(m);
+  const std::string policy = m.oneOf("concurrencyPolicy", "Forbid", {"Forbid", "Allow", "Replace"});
+  c.concurrencyPolicy = policy == "Forbid" ? ConcurrencyPolicy::Forbid
+                        : policy == "Allow" ? ConcurrencyPolicy::Allow
+                                            : ConcurrencyPolicy::Replace;
+  c.startingDeadlineSeconds = m.integer("startingDeadlineSeconds", 60, 0, 365LL * 24 * 3600);
+  c.timeout = m.duration("timeout", c.timeout);
+  if (c.timeout.count() <= 0) fail(m.path("timeout"), "must be > 0");
+  c.retry = parseRetry(m, "retry", c.retry);
+  return c;
+}
+
+template <typename T, typename F>
+std::vector<T> parseList(const Map& root, const std::string& key, const std::set<std::string>& allowed, F parseOne) {
+  std::vector<T> out;
+  if (!root.has(key)) return out;
+  const YAML::Node list = root.node(key);
+  if (!list.IsSequence()) fail(root.path(key), "must be a list");
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = root.path(key) + "[" + std::to_string(i) + "]";
+    T item = parseOne(Map(list[i], path, allowed));
+    if (!names.insert(item.name).second) fail(path + ".name", "duplicate name \"" + item.name + "\"");
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+RuntimeConfig parseRoot(const YAML::Node& doc) {
+  Map root(doc, "", {"apiVersion", "worker", "namespace", "service", "source", "handler", "subscriptions", "cron",
+                     "server", "log"});
+  const std::string apiVersion = root.str("apiVersion", "", true);
+  if (apiVersion != kConfigApiVersion)
+    fail("apiVersion", "\"" + apiVersion + "\" is not supported; want " + kConfigApiVersion);
+  RuntimeConfig c;
+  c.worker = root.str("worker", "", true);
+  if (c.worker.empty()) fail("worker", "must not be empty");
+  c.namespace_ = root.str("namespace", "");
+  c.service = root.str("service", "");
+  if (!root.has("source")) fail("source", "required");
+  c.source = parseSource(Map(root.node("source"), "source", {"kind", "kafka", "dapr"}));
+  if (!root.has("handler")) fail("handler", "required");
+  c.handler = parseHandler(Map(root.node("handler"), "handler", {"kind", "http", "exec"}));
+  c.subscriptions = parseList<SubscriptionConfig>(
+      root, "subscriptions",
+      {"name", "topic", "route", "deadLetterTopic", "concurrency", "ordering", "retry", "maxEventBytes",
+       "requireCloudEvent", "idempotency"},
+      parseSubscription);
+  std::set<std::string> topics;
+  for (size_t i = 0; i < c.subscriptions.size(); ++i)
+    if (!topics.insert(c.subscriptions[i].topic).second)
+      fail("subscriptions[" + std::to_string(i) + "].topic",
+           "topic \"" + c.subscriptions[i].topic + "\" is already used by another subscription");
+  c.cron = parseList<CronJobConfig>(
+      root, "cron", {"name", "schedule", "route", "concurrencyPolicy", "startingDeadlineSeconds", "timeout", "retry"},
+      parseCronJob);
+  if (root.has("server")) {
+    Map s(root.node("server"), "server", {"address", "gracePeriod"});
+    c.server.address = s.str("address", c.server.address);
+    const auto colon = c.server.address.rfind(':');
+    if (colon == std::string::npos || colon + 1 == c.server.address.size())
+      fail("server.address", "must be host:port");
+    c.server.gracePeriod = s.duration("gracePeriod", c.server.gracePeriod);
+  }
+  if (root.has("log")) {
+    Map l(root.node("log"), "log", {"format", "level"});
+    c.log.format = l.oneOf("format", "text", {"text", "json"});
+    c.log.level = l.oneOf("level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"});
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<RuntimeConfig> parseConfig(const std::string& yamlText) {
+  try {
+    const YAML::Node doc = YAML::Load(yamlText);
+    if (!doc || doc.IsNull()) return Error{"config: empty document"};
+    return parseRoot(doc);
+  } catch (const ConfigError& e) {
+    return Error{e.what()};
+  } catch (const YAML::Exception& e) {
+    return Error{std::string("config: invalid YAML: ") + e.what()};
+  }
+}
+
+const char* toString(Ordering o) {
+  switch (o) {
+    case Ordering::Key: return "key";
+    case Ordering::Partition: return "partition";
+    case Ordering::None: return "none";
+  }
+  return "?";
+}
+
+const char* toString(ConcurrencyPolicy p) {
+  switch (p) {
+    case ConcurrencyPolicy::Forbid: return "Forbid";
+    case ConcurrencyPolicy::Allow: return "Allow";
+    case ConcurrencyPolicy::Replace: return "Replace";
+  }
+  return "?";
+}
+
+}  // namespace ew::runtime

@@ -1,0 +1,140 @@
+#pragma once
+// The runtime config (worker-runtime/config/FORMAT.md, version 1) as plain
+// values, and its parser/validator. Pure: parseConfig takes YAML text, never
+// reads files or the environment (secret references are resolved later, by
+// the Kafka client). Errors name the field path, e.g.
+// "subscriptions[1].retry.maxAttempts: must be >= 1".
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "ew/result.h"
+
+namespace ew::runtime {
+
+inline constexpr const char* kConfigApiVersion = "runtime.eventworker.dev/v1";
+
+struct RetryConfig {
+  int maxAttempts = 5;
+  Millis initialBackoff{200};
+  Millis maxBackoff{30'000};
+};
+
+struct KafkaSecurityConfig {
+  std::string protocol = "PLAINTEXT";  // PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+  std::string saslMechanism;           // PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+  std::string usernameFile, usernameEnv;
+  std::string passwordFile, passwordEnv;
+  std::string caFile;
+};
+
+struct KafkaSourceConfig {
+  std::vector<std::string> brokers;
+  std::string consumerGroup;
+  std::string offsetReset = "earliest";  // earliest | latest
+  Millis commitInterval{1000};
+  std::optional<KafkaSecurityConfig> security;
+  std::map<std::string, std::string> properties;  // extra non-secret librdkafka properties
+};
+
+struct DaprSourceConfig {
+  int appPort = 0;
+};
+
+enum class SourceKind { Kafka, Dapr };
+
+struct SourceConfig {
+  SourceKind kind = SourceKind::Kafka;
+  std::optional<KafkaSourceConfig> kafka;
+  std::optional<DaprSourceConfig> dapr;
+};
+
+struct HttpHandlerConfig {
+  std::string url;
+  bool allowNonLoopback = false;
+  Millis timeout{30'000};
+  int maxConnections = 16;
+};
+
+struct ExecHandlerConfig {
+  std::vector<std::string> command;
+  Millis timeout{30'000};
+};
+
+enum class HandlerKind { Http, Exec, Noop };
+
+struct HandlerConfig {
+  HandlerKind kind = HandlerKind::Noop;
+  std::optional<HttpHandlerConfig> http;
+  std::optional<ExecHandlerConfig> exec;
+};
+
+enum class Ordering { Key, Partition, None };
+enum class IdempotencyKind { None, Memory, Redis };
+
+struct IdempotencyConfig {
+  IdempotencyKind kind = IdempotencyKind::None;
+  Millis ttl{24 * 3'600'000};
+  int64_t capacity = 100000;
+  std::string redisAddress = "127.0.0.1:6379";
+};
+
+struct SubscriptionConfig {
+  std::string name;
+  std::string topic;
+  std::string route;
+  std::string deadLetterTopic;  // empty: exhausted events are logged, counted and committed
+  int concurrency = 16;
+  Ordering ordering = Ordering::Key;
+  RetryConfig retry;
+  int64_t maxEventBytes = 1048576;
+  bool requireCloudEvent = false;
+  IdempotencyConfig idempotency;
+};
+
+enum class ConcurrencyPolicy { Forbid, Allow, Replace };
+
+// One cron job; consumed by worker-runtime/cron/.
+struct CronJobConfig {
+  std::string name;
+  std::string schedule;  // 5 fields, or 6 with seconds first, or an @macro; UTC
+  std::string route;
+  ConcurrencyPolicy concurrencyPolicy = ConcurrencyPolicy::Forbid;
+  int64_t startingDeadlineSeconds = 60;
+  Millis timeout{5 * 60'000};
+  RetryConfig retry{3, Millis(1000), Millis(60'000)};
+};
+
+struct ServerConfig {
+  std::string address = "0.0.0.0:9090";
+  Millis gracePeriod{25'000};
+};
+
+struct LogConfig {
+  std::string format = "text";  // text | json
+  std::string level = "info";   // trace | debug | info | warn | error | critical | off
+};
+
+struct RuntimeConfig {
+  std::string worker;
+  std::string namespace_;
+  std::string service;
+  SourceConfig source;
+  HandlerConfig handler;
+  std::vector<SubscriptionConfig> subscriptions;
+  std::vector<CronJobConfig> cron;
+  ServerConfig server;
+  LogConfig log;
+};
+
+// Parses and validates YAML_TEXT. Unknown keys are errors.
+Result<RuntimeConfig> parseConfig(const std::string& yamlText);
+
+const char* toString(Ordering o);
+const char* toString(ConcurrencyPolicy p);
+
+}  // namespace ew::runtime

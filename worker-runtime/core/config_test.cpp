@@ -1,0 +1,208 @@
+#include "core/config.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ew::runtime;
+
+namespace {
+
+const char* kFull = R"(
+apiVersion: runtime.eventworker.dev/v1
+worker: customer-worker
+namespace: shop
+service: customer
+source:
+  kind: kafka
+  kafka:
+    brokers: ["kafka:9092"]
+    consumerGroup: customer-worker
+    offsetReset: latest
+    commitInterval: 2s
+    security:
+      protocol: SASL_SSL
+      saslMechanism: SCRAM-SHA-512
+      usernameFile: /var/run/secrets/kafka/username
+      passwordEnv: KAFKA_PASSWORD
+      caFile: /var/run/secrets/kafka/ca.crt
+    properties: {fetch.min.bytes: "1"}
+handler:
+  kind: http
+  http:
+    url: http://127.0.0.1:8080
+    timeout: 10s
+    maxConnections: 8
+  exec:
+    command: ["/app/handler", "--event"]
+    timeout: 30s
+subscriptions:
+- name: order-completed
+  topic: order.completed
+  route: /events/order-completed
+  deadLetterTopic: order.completed.dlq
+  concurrency: 32
+  ordering: partition
+  retry: {maxAttempts: 7, initialBackoff: 100ms, maxBackoff: 1m}
+  maxEventBytes: 2048
+  requireCloudEvent: true
+  idempotency: {kind: memory, ttl: 1h, capacity: 10}
+cron:
+- name: price-sync
+  schedule: "*/5 * * * *"
+  route: /jobs/price-sync
+  concurrencyPolicy: Replace
+  startingDeadlineSeconds: 30
+  timeout: 1m
+  retry: {maxAttempts: 2, initialBackoff: 1s, maxBackoff: 5s}
+server:
+  address: 127.0.0.1:9191
+  gracePeriod: 10s
+log:
+  format: json
+  level: debug
+)";
+
+const char* kMinimal = R"(
+apiVersion: runtime.eventworker.dev/v1
+worker: w
+source: {kind: kafka, kafka: {brokers: ["b:9092"], consumerGroup: g}}
+handler: {kind: noop}
+subscriptions:
+- {name: s, topic: t, route: /e}
+)";
+
+std::string errorOf(const std::string& yaml) {
+  auto r = parseConfig(yaml);
+  REQUIRE_FALSE(r.ok());
+  return r.error().message;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto pos = s.find(from);
+  REQUIRE(pos != std::string::npos);
+  return s.replace(pos, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("the full example from FORMAT.md parses into every field") {
+  auto r = parseConfig(kFull);
+  INFO((r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  const RuntimeConfig& c = *r;
+  CHECK(c.worker == "customer-worker");
+  CHECK(c.namespace_ == "shop");
+  CHECK(c.service == "customer");
+  REQUIRE(c.source.kafka);
+  CHECK(c.source.kafka->brokers == std::vector<std::string>{"kafka:9092"});
+  CHECK(c.source.kafka->offsetReset == "latest");
+  CHECK(c.source.kafka->commitInterval == Millis(2000));
+  REQUIRE(c.source.kafka->security);
+  CHECK(c.source.kafka->security->saslMechanism == "SCRAM-SHA-512");
+  CHECK(c.source.kafka->security->passwordEnv == "KAFKA_PASSWORD");
+  CHECK(c.source.kafka->properties.at("fetch.min.bytes") == "1");
+  CHECK(c.handler.kind == HandlerKind::Http);
+  CHECK(c.handler.http->timeout == Millis(10000));
+  CHECK(c.handler.http->maxConnections == 8);
+  CHECK(c.handler.exec->command.size() == 2);
+  REQUIRE(c.subscriptions.size() == 1);
+  const auto& s = c.subscriptions[0];
+  CHECK(s.deadLetterTopic == "order.completed.dlq");
+  CHECK(s.concurrency == 32);
+  CHECK(s.ordering == Ordering::Partition);
+  CHECK(s.retry.maxAttempts == 7);
+  CHECK(s.retry.initialBackoff == Millis(100));
+  CHECK(s.retry.maxBackoff == Millis(60000));
+  CHECK(s.maxEventBytes == 2048);
+  CHECK(s.requireCloudEvent);
+  CHECK(s.idempotency.kind == IdempotencyKind::Memory);
+  CHECK(s.idempotency.capacity == 10);
+  REQUIRE(c.cron.size() == 1);
+  CHECK(c.cron[0].schedule == "*/5 * * * *");
+  CHECK(c.cron[0].concurrencyPolicy == ConcurrencyPolicy::Replace);
+  CHECK(c.cron[0].startingDeadlineSeconds == 30);
+  CHECK(c.cron[0].timeout == Millis(60000));
+  CHECK(c.cron[0].retry.maxAttempts == 2);
+  CHECK(c.server.address == "127.0.0.1:9191");
+  CHECK(c.server.gracePeriod == Millis(10000));
+  CHECK(c.log.format == "json");
+  CHECK(c.log.level == "debug");
+}
+
+TEST_CASE("absent keys take the documented defaults") {
+  auto r = parseConfig(kMinimal);
+  INFO((r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  const auto& k = *r->source.kafka;
+  CHECK(k.offsetReset == "earliest");
+  CHECK(k.commitInterval == Millis(1000));
+  const auto& s = r->subscriptions[0];
+  CHECK(s.concurrency == 16);
+  CHECK(s.ordering == Ordering::Key);
+  CHECK(s.retry.maxAttempts == 5);
+  CHECK(s.retry.initialBackoff == Millis(200));
+  CHECK(s.retry.maxBackoff == Millis(30000));
+  CHECK(s.maxEventBytes == 1048576);
+  CHECK_FALSE(s.requireCloudEvent);
+  CHECK(s.idempotency.kind == IdempotencyKind::None);
+  CHECK(r->server.address == "0.0.0.0:9090");
+  CHECK(r->server.gracePeriod == Millis(25000));
+  CHECK(r->log.format == "text");
+  CHECK(r->log.level == "info");
+}
+
+TEST_CASE("cron defaults") {
+  auto r = parseConfig(std::string(kMinimal) + "cron:\n- {name: j, schedule: '@hourly', route: /j}\n");
+  REQUIRE(r.ok());
+  const auto& j = r->cron[0];
+  CHECK(j.concurrencyPolicy == ConcurrencyPolicy::Forbid);
+  CHECK(j.startingDeadlineSeconds == 60);
+  CHECK(j.timeout == Millis(300000));
+}
+
+TEST_CASE("errors name the field") {
+  using Catch::Matchers::Contains;
+  using Catch::Matchers::StartsWith;
+  const std::string m = kMinimal;
+  CHECK_THAT(errorOf(replace(m, "route: /e", "route: /e, colour: red")),
+             StartsWith("subscriptions[0].colour: unknown key"));
+  CHECK_THAT(errorOf(replace(m, "route: /e", "route: /e, retry: {maxAttempts: 0}")),
+             StartsWith("subscriptions[0].retry.maxAttempts: must be >= 1"));
+  CHECK_THAT(errorOf(replace(m, "route: /e", "route: /e, ordering: random")),
+             StartsWith("subscriptions[0].ordering: \"random\" is not one of"));
+  CHECK_THAT(errorOf(replace(m, "route: /e", "route: /e, retry: {maxBackoff: 10}")),
+             StartsWith("subscriptions[0].retry.maxBackoff: invalid duration \"10\""));
+  CHECK_THAT(errorOf(replace(m, "route: /e", "route: e")), StartsWith("subscriptions[0].route: must start with /"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g", "consumerGrop: g")),
+             StartsWith("source.kafka.consumerGrop: unknown key"));
+  CHECK_THAT(errorOf(replace(m, "brokers: [\"b:9092\"], ", "")), StartsWith("source.kafka.brokers: required"));
+  CHECK_THAT(errorOf(replace(m, "runtime.eventworker.dev/v1", "v2")), StartsWith("apiVersion:"));
+  CHECK_THAT(errorOf(replace(m, "kind: noop", "kind: http, http: {url: 'http://10.0.0.1:80'}")),
+             StartsWith("handler.http.url: must be a loopback address"));
+  CHECK(parseConfig(replace(m, "kind: noop", "kind: http, http: {url: 'http://10.0.0.1:80', allowNonLoopback: true}"))
+            .ok());
+  CHECK_THAT(errorOf(replace(m, "kind: noop", "kind: exec")), StartsWith("handler.exec: required"));
+  CHECK_THAT(errorOf(m + "- {name: s, topic: t2, route: /e}\n"), StartsWith("subscriptions[1].name: duplicate"));
+  CHECK_THAT(errorOf(m + "- {name: s2, topic: t, route: /e}\n"), StartsWith("subscriptions[1].topic:"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g", "consumerGroup: g, properties: {sasl.password: x}")),
+             Contains("secrets are not allowed inline"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g", "consumerGroup: g, security: {protocol: SASL_SSL}")),
+             StartsWith("source.kafka.security.saslMechanism: required"));
+  CHECK_THAT(errorOf(m + "cron:\n- {name: j, schedule: x, route: /j, concurrencyPolicy: Sometimes}\n"),
+             StartsWith("cron[0].concurrencyPolicy:"));
+  CHECK_THAT(errorOf("worker: [unclosed"), StartsWith("config: invalid YAML"));
+  CHECK_THAT(errorOf(""), StartsWith("config: empty document"));
+  CHECK_THAT(errorOf("- a\n- b\n"), StartsWith("config: must be a mapping"));
+}
+
+TEST_CASE("durations") {
+  CHECK(*parseDuration("250ms", "f") == Millis(250));
+  CHECK(*parseDuration("30s", "f") == Millis(30000));
+  CHECK(*parseDuration("5m", "f") == Millis(300000));
+  CHECK(*parseDuration("2h", "f") == Millis(7200000));
+  CHECK_FALSE(parseDuration("5", "f").ok());
+  CHECK_FALSE(parseDuration("s", "f").ok());
+  CHECK_FALSE(parseDuration("-1s", "f").ok());
+  CHECK_FALSE(parseDuration("1d", "f").ok());
+  CHECK(formatDuration(Millis(1500)) == "1500ms");
+  CHECK(formatDuration(Millis(120000)) == "2m");
+}
