@@ -1,5 +1,7 @@
 #include "kube/watcher.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "kube/json_stream.h"
@@ -41,7 +43,10 @@ bool Watcher::list(std::string& resourceVersion) {
   ListOptions lo;
   lo.labelSelector = options_.labelSelector;
   auto all = api_.listAll(type_, options_.ns, lo);
-  if (!all) return false;
+  if (!all) {
+    spdlog::warn("list {}: {}", type_.resource, all.error().message);
+    return false;
+  }
   std::vector<Json> items;
   for (auto& item : (*all)["items"]) {
     // List items carry no kind; watch events do. Make the store uniform.
@@ -96,6 +101,9 @@ bool Watcher::watchOnce(std::string& resourceVersion, bool& failed) {
   const Request req{Verb::Get, resourcePath(type_, options_.ns) + watchQuery(wo), ""};
   auto r = api_.client().stream(req, onBytes, cancel_,
                                 std::chrono::seconds(options_.timeoutSeconds + 30));
+  if (!r.ok()) spdlog::warn("watch {}: {}", type_.resource, r.error().message);
+  else if (r->status / 100 != 2 && r->status != 410 && r->status != 499)
+    spdlog::warn("watch {}: {}", type_.resource, apiError(*r).message);
   failed = !r.ok() || splitter.failed() || errorEvent || (r->status / 100 != 2 && r->status != 410 && r->status != 499);
   return gone || (r.ok() && r->status == 410);
 }
