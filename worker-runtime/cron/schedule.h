@@ -6,7 +6,7 @@
 //   5 fields  "minute hour day-of-month month day-of-week"
 //   6 fields  "second minute hour day-of-month month day-of-week" (robfig/cron)
 //   @yearly @annually @monthly @weekly @daily @midnight @hourly
-//   @every <duration>  ("@every 90s", "@every 1h30m"; at least 1s)
+//   @every <duration>  ("@every 90s", "@every 5m"; whole seconds, at least 1s)
 // Fields take *, ?, a-b, */n, a-b/n, a/n and comma lists (see field.h); month
 // names JAN-DEC and weekday names SUN-SAT, case-insensitive; 0 and 7 are Sunday.
 // Day-of-month and day-of-week follow Vixie cron and robfig/cron: when both
