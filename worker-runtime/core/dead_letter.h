@@ -21,3 +21,18 @@ Headers deadLetterHeaders(const Message& original, int attempts, DeadLetterReaso
                           const std::string& worker, const std::string& subscription);
 
 }  // namespace ew::runtime
+
+#include "ew/result.h"
+
+namespace ew::runtime {
+
+// Where dead letters go. Thread-safety: send() is called concurrently.
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  // Produces ORIGINAL's key and value with HEADERS to TOPIC; returns only once
+  // the broker acknowledged it (or it failed).
+  virtual Status send(const std::string& topic, const Message& original, const Headers& headers) = 0;
+};
+
+}  // namespace ew::runtime

@@ -1,0 +1,273 @@
+// The worker runtime binary against the real broker: per-key order under
+// load, poison events, retries then dead letters, crash and graceful restarts,
+// and group membership changes. A ledger HTTP handler records every event.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "runtime_harness.h"
+#include "test_env.h"
+
+using namespace ew::rttest;
+using namespace std::chrono_literals;
+using ew::testing::uniqueName;
+
+namespace {
+
+ConfigSpec spec(const std::string& topic, const Ledger& ledger) {
+  ConfigSpec s;
+  s.topic = topic;
+  s.group = uniqueName("grp");
+  s.ledgerPort = ledger.port();
+  // A killed member's partitions move after the session timeout: keep it short.
+  s.properties = "{session.timeout.ms: \"6000\", heartbeat.interval.ms: \"1000\"}";
+  return s;
+}
+
+void produceKeyed(Kafka& kafka, const std::string& topic, int events, int keys, int firstSeq = 0) {
+  for (int i = firstSeq; i < firstSeq + events; ++i) {
+    const std::string key = "k" + std::to_string(i % keys);
+    kafka.produce(topic, key, payload(key, i / keys));
+  }
+  kafka.flush();
+}
+
+}  // namespace
+
+TEST_CASE("per-key order holds under concurrency 32 with 100 keys and 50,000 events") {
+  Kafka kafka;
+  const std::string topic = uniqueName("order");
+  kafka.createTopic(topic, 4);
+  constexpr int kEvents = 50000, kKeys = 100;
+  produceKeyed(kafka, topic, kEvents, kKeys);
+
+  Ledger ledger;
+  ConfigSpec s = spec(topic, ledger);
+  s.concurrency = 32;
+  RuntimeProcess rt("order", s);
+  const bool all = ledger.waitFor([](const Ledger& l) { return l.distinct() >= kEvents; }, 100s);
+  INFO(rt.log());
+  REQUIRE(all);
+
+  std::map<std::string, std::vector<int64_t>> seqs;
+  for (const auto& e : ledger.entries()) seqs[e.key].push_back(e.seq);
+  REQUIRE(seqs.size() == kKeys);
+  for (const auto& [key, list] : seqs) {
+    INFO("key " << key);
+    REQUIRE(list.size() == kEvents / kKeys);
+    for (size_t i = 0; i < list.size(); ++i) REQUIRE(list[i] == static_cast<int64_t>(i));
+  }
+  CHECK(ledger.overlaps() == 0);
+  CHECK(ledger.count() == kEvents);  // nothing handled twice
+
+  // Everything is committed (periodic commit), and the metrics say so.
+  REQUIRE(ledger.waitFor([&](const Ledger&) { return kafka.committedTotal(s.group, topic, 4) == kEvents; }, 20s));
+  const std::string metrics = httpGet(rt.opsPort(), "/metrics");
+  CHECK(metrics.find("worker_jobs_total{status=\"success\",subscription=\"sub\",worker=\"rt\"} 50000") !=
+        std::string::npos);
+  CHECK(httpGet(rt.opsPort(), "/readyz").find("200") != std::string::npos);
+  CHECK(httpGet(rt.opsPort(), "/status").find("\"jobsProcessed\":50000") != std::string::npos);
+
+  rt.signal(SIGTERM);
+  auto status = rt.wait(15s);
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+}
+
+TEST_CASE("poison events go to the dead-letter topic with reasons and the rest are handled") {
+  Kafka kafka;
+  const std::string topic = uniqueName("poison"), dlq = topic + ".dlq";
+  const std::map<std::string, std::string> big{{"max.message.bytes", "5242880"}};
+  kafka.createTopic(topic, 2, big);
+  kafka.createTopic(dlq, 1, big);
+  Ledger ledger;
+  ConfigSpec s = spec(topic, ledger);
+  s.deadLetterTopic = dlq;
+  s.requireCloudEvent = true;
+  s.properties = "{message.max.bytes: \"5242880\", session.timeout.ms: \"6000\"}";
+  RuntimeProcess rt("poison", s);
+
+  constexpr int kGood = 300;
+  const std::vector<std::pair<std::string, std::string>> poison = {
+      {"binary", std::string("\x00\xff\xfe\x01garbage\x80", 12)},
+      {"empty", ""},
+      {"huge", std::string(2 * 1024 * 1024, 'x')},
+      {"array", "[1,2,3]"},
+      {"noid", R"({"specversion":"1.0","source":"t","type":"t","data":{"key":"x","seq":0}})"},
+  };
+  for (int i = 0; i < kGood; ++i) {
+    const std::string key = "k" + std::to_string(i % 7);
+    if (i % 60 == 30) {
+      const auto& [pkey, value] = poison[static_cast<size_t>(i / 60)];
+      kafka.produce(topic, key, value);
+    }
+    nlohmann::json ce = {{"specversion", "1.0"}, {"id", "good-" + std::to_string(i)}, {"source", "test"},
+                         {"type", "t"}, {"data", {{"key", key}, {"seq", i}}}};
+    kafka.produce(topic, key, ce.dump());
+  }
+  kafka.flush();
+
+  const bool handled = ledger.waitFor([](const Ledger& l) { return l.distinct() >= kGood; }, 60s);
+  INFO(rt.log());
+  REQUIRE(handled);
+  auto dead = kafka.readAll(dlq, poison.size(), 30s);
+  REQUIRE(dead.size() == poison.size());
+  std::map<std::string, std::string> errors;  // by value prefix
+  for (const auto& r : dead) {
+    CHECK(r.header("ew-reason") == "malformed");
+    CHECK(r.header("ew-origin-topic") == topic);
+    CHECK_FALSE(r.header("ew-origin-offset").empty());
+    for (const auto& [name, value] : poison)
+      if (r.value == value) errors[name] = r.header("ew-error");
+  }
+  REQUIRE(errors.size() == poison.size());
+  CHECK_THAT(errors["binary"], Catch::Matchers::StartsWith("not a CloudEvent: value is not JSON"));
+  CHECK_THAT(errors["empty"], Catch::Matchers::StartsWith("not a CloudEvent: empty"));
+  CHECK_THAT(errors["huge"], Catch::Matchers::StartsWith("oversized"));
+  CHECK_THAT(errors["array"], Catch::Matchers::StartsWith("not a CloudEvent: JSON value is not an object"));
+  CHECK_THAT(errors["noid"], Catch::Matchers::Contains("\"id\""));
+  CHECK(rt.running());
+  // Everything, poison included, is committed.
+  CHECK(ledger.waitFor(
+      [&](const Ledger&) { return kafka.committedTotal(s.group, topic, 2) == kGood + (int64_t)poison.size(); }, 20s));
+}
+
+TEST_CASE("a key whose handler fails is retried with backoff, then dead-lettered while other keys are unaffected") {
+  Kafka kafka;
+  const std::string topic = uniqueName("failing"), dlq = topic + ".dlq";
+  kafka.createTopic(topic, 3);
+  kafka.createTopic(dlq, 1);
+  Ledger ledger;
+  ledger.setRespond([](const LedgerEntry& e) { return e.key == "bad" ? 500 : 200; });
+  ConfigSpec s = spec(topic, ledger);
+  s.deadLetterTopic = dlq;
+  s.retry = "{maxAttempts: 4, initialBackoff: 200ms, maxBackoff: 1s}";
+  constexpr int kBad = 5, kGood = 500;
+  for (int i = 0; i < kBad; ++i) kafka.produce(topic, std::string("bad"), payload("bad", i));
+  produceKeyed(kafka, topic, kGood, 20);
+  const auto start = std::chrono::steady_clock::now();
+  RuntimeProcess rt("failing", s);
+
+  auto dead = kafka.readAll(dlq, kBad, 60s);
+  INFO(rt.log());
+  REQUIRE(dead.size() == kBad);
+  for (size_t i = 0; i < dead.size(); ++i) {
+    CHECK(dead[i].header("ew-reason") == "exhausted");
+    CHECK(dead[i].header("ew-attempts") == "4");
+    CHECK(dead[i].header("ew-error") == "HTTP 500");
+    CHECK(*dead[i].key == "bad");
+    CHECK(dead[i].value == payload("bad", static_cast<int64_t>(i)));  // order kept within the key
+  }
+  REQUIRE(ledger.waitFor([](const Ledger& l) { return l.distinct() >= kGood; }, 30s));
+  // Each bad event was tried exactly maxAttempts times; the good keys finished
+  // long before the bad key's backoffs ran out.
+  std::map<int64_t, int> badTries;
+  std::chrono::steady_clock::time_point lastGood{}, lastBad{};
+  for (const auto& e : ledger.entries()) {
+    if (e.key == "bad") {
+      ++badTries[e.seq];
+      lastBad = std::max(lastBad, e.at);
+    } else {
+      lastGood = std::max(lastGood, e.at);
+    }
+  }
+  REQUIRE(badTries.size() == kBad);
+  for (const auto& [seq, n] : badTries) CHECK(n == 4);
+  CHECK(lastGood < lastBad);
+  CHECK(lastGood - start < 15s);
+  CHECK(ledger.overlaps() == 0);
+  const std::string metrics = httpGet(rt.opsPort(), "/metrics");
+  CHECK(metrics.find("worker_dead_letters_total{reason=\"exhausted\",subscription=\"sub\",worker=\"rt\"} 5") !=
+        std::string::npos);
+  CHECK(metrics.find("worker_retries_total{subscription=\"sub\",worker=\"rt\"} 15") != std::string::npos);
+}
+
+TEST_CASE("kill -9 mid-stream and restart: no event lost") {
+  Kafka kafka;
+  const std::string topic = uniqueName("crash");
+  kafka.createTopic(topic, 4);
+  constexpr int kEvents = 20000;
+  produceKeyed(kafka, topic, kEvents, 50);
+  Ledger ledger;
+  ledger.setDelay(200us);
+  ConfigSpec s = spec(topic, ledger);
+  {
+    RuntimeProcess rt("crash1", s);
+    REQUIRE(ledger.waitFor([](const Ledger& l) { return l.distinct() >= kEvents / 4; }, 60s));
+    rt.signal(SIGKILL);
+    REQUIRE(rt.wait(10s));
+  }
+  const size_t before = ledger.distinct();
+  RuntimeProcess rt2("crash2", s);
+  const bool all = ledger.waitFor([](const Ledger& l) { return l.distinct() >= kEvents; }, 90s);
+  INFO(rt2.log());
+  REQUIRE(all);
+  CHECK(before < static_cast<size_t>(kEvents));
+  const size_t duplicates = ledger.count() - ledger.distinct();
+  std::cout << "kill -9 test: " << kEvents << " events, " << before << " handled before the kill, " << duplicates
+            << " handled twice after restart\n";
+  CHECK(duplicates <= static_cast<size_t>(kEvents));
+}
+
+TEST_CASE("SIGTERM during load: exits within the grace period and nothing done is handled again") {
+  Kafka kafka;
+  const std::string topic = uniqueName("term");
+  kafka.createTopic(topic, 4);
+  constexpr int kEvents = 20000;
+  produceKeyed(kafka, topic, kEvents, 50);
+  Ledger ledger;
+  ledger.setDelay(1ms);
+  ConfigSpec s = spec(topic, ledger);
+  s.gracePeriod = "5s";
+  {
+    RuntimeProcess rt("term1", s);
+    REQUIRE(ledger.waitFor([](const Ledger& l) { return l.distinct() >= 3000; }, 60s));
+    const auto t0 = std::chrono::steady_clock::now();
+    rt.signal(SIGTERM);
+    auto status = rt.wait(8s);
+    INFO(rt.log());
+    REQUIRE(status);
+    CHECK(std::chrono::steady_clock::now() - t0 < 6s);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+  }
+  const size_t before = ledger.count();
+  REQUIRE(before < static_cast<size_t>(kEvents));
+  RuntimeProcess rt2("term2", s);
+  const bool all = ledger.waitFor([](const Ledger& l) { return l.distinct() >= kEvents; }, 90s);
+  INFO(rt2.log());
+  REQUIRE(all);
+  CHECK(ledger.count() == static_cast<size_t>(kEvents));  // no event handled twice
+}
+
+TEST_CASE("three runtimes join and leave the group while events flow: no event lost") {
+  Kafka kafka;
+  const std::string topic = uniqueName("members");
+  kafka.createTopic(topic, 6);
+  constexpr int kBatches = 6, kPerBatch = 4000;
+  Ledger ledger;
+  ledger.setDelay(200us);
+  ConfigSpec s = spec(topic, ledger);
+  s.gracePeriod = "5s";
+  auto a = std::make_unique<RuntimeProcess>("member-a", s);
+  std::unique_ptr<RuntimeProcess> b, c;
+  for (int batch = 0; batch < kBatches; ++batch) {
+    produceKeyed(kafka, topic, kPerBatch, 60, batch * kPerBatch);
+    std::this_thread::sleep_for(1500ms);
+    if (batch == 0) b = std::make_unique<RuntimeProcess>("member-b", s);
+    if (batch == 1) c = std::make_unique<RuntimeProcess>("member-c", s);
+    if (batch == 3) a->signal(SIGTERM);
+    if (batch == 4) b->signal(SIGKILL);
+  }
+  const int total = kBatches * kPerBatch;
+  const bool all = ledger.waitFor([&](const Ledger& l) { return l.distinct() >= static_cast<size_t>(total); }, 90s);
+  INFO(c->log());
+  REQUIRE(all);
+  REQUIRE(a->wait(10s));
+  CHECK(c->running());
+  std::cout << "membership test: " << total << " events, " << ledger.count() - ledger.distinct()
+            << " handled more than once\n";
+}

@@ -1,0 +1,391 @@
+#include "runtime_harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_env.h"
+
+namespace ew::rttest {
+
+std::string Record::header(const std::string& name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return "";
+}
+
+namespace {
+
+std::unique_ptr<RdKafka::Conf> conf(std::initializer_list<std::pair<const char*, std::string>> kv) {
+  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : kv)
+    if (c->set(k, v, err) != RdKafka::Conf::CONF_OK) throw std::runtime_error(std::string(k) + ": " + err);
+  return c;
+}
+
+}  // namespace
+
+Kafka::Kafka() : bootstrap_(ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP")) {
+  auto c = conf({{"bootstrap.servers", bootstrap_}, {"linger.ms", "5"}, {"enable.idempotence", "true"},
+                 {"message.max.bytes", "5242880"}});
+  std::string err;
+  producer_.reset(RdKafka::Producer::create(c.get(), err));
+  if (!producer_) throw std::runtime_error("producer: " + err);
+}
+
+Kafka::~Kafka() {
+  if (producer_) producer_->flush(10000);
+}
+
+void Kafka::createTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& config) {
+  rd_kafka_t* rk = producer_->c_ptr();
+  char err[256];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  REQUIRE(nt != nullptr);
+  for (const auto& [k, v] : config) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  REQUIRE(ev != nullptr);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+  REQUIRE(n == 1);
+  INFO("create topic " << topic << ": " << (rd_kafka_topic_result_error_string(res[0]) ?: ""));
+  REQUIRE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy(nt);
+}
+
+void Kafka::produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value) {
+  RdKafka::ErrorCode rc;
+  for (int i = 0; i < 3000; ++i) {
+    rc = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                            const_cast<char*>(value.data()), value.size(), key ? key->data() : nullptr,
+                            key ? key->size() : 0, 0, nullptr);
+    if (rc != RdKafka::ERR__QUEUE_FULL) break;
+    producer_->poll(10);
+  }
+  REQUIRE(rc == RdKafka::ERR_NO_ERROR);
+  producer_->poll(0);
+}
+
+void Kafka::flush() {
+  REQUIRE(producer_->flush(30000) == RdKafka::ERR_NO_ERROR);
+  REQUIRE(producer_->outq_len() == 0);
+}
+
+std::vector<Record> Kafka::readAll(const std::string& topic, size_t count, std::chrono::seconds timeout) {
+  auto c = conf({{"bootstrap.servers", bootstrap_}, {"group.id", ew::testing::uniqueName("reader")},
+                 {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
+  REQUIRE(consumer);
+  REQUIRE(consumer->subscribe({topic}) == RdKafka::ERR_NO_ERROR);
+  std::vector<Record> out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+    Record r;
+    if (m->key()) r.key = *m->key();
+    if (m->payload()) r.value.assign(static_cast<const char*>(m->payload()), m->len());
+    r.partition = m->partition();
+    r.offset = m->offset();
+    if (auto* h = m->headers())
+      for (const auto& hd : h->get_all())
+        r.headers.emplace_back(hd.key(), std::string(static_cast<const char*>(hd.value()), hd.value_size()));
+    out.push_back(std::move(r));
+  }
+  consumer->close();
+  return out;
+}
+
+int64_t Kafka::committedTotal(const std::string& group, const std::string& topic, int partitions) {
+  auto c = conf({{"bootstrap.servers", bootstrap_}, {"group.id", group}, {"enable.auto.commit", "false"}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
+  REQUIRE(consumer);
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (int p = 0; p < partitions; ++p) parts.push_back(RdKafka::TopicPartition::create(topic, p));
+  int64_t total = 0;
+  if (consumer->committed(parts, 10000) != RdKafka::ERR_NO_ERROR) total = -1;
+  for (auto* tp : parts) total = (total < 0 || tp->offset() < 0) ? -1 : total + tp->offset();
+  RdKafka::TopicPartition::destroy(parts);
+  consumer->close();
+  return total;
+}
+
+// ---------------------------------------------------------------- Ledger
+
+Ledger::Ledger() {
+  listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listenFd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(listenFd_, 256) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+Ledger::~Ledger() {
+  stop_.store(true);
+  ::shutdown(listenFd_, SHUT_RDWR);
+  ::close(listenFd_);
+  acceptor_.join();
+  std::vector<std::thread> conns;
+  {
+    std::lock_guard l(mu_);
+    for (int fd : connFds_) ::shutdown(fd, SHUT_RDWR);
+    conns.swap(conns_);
+  }
+  for (auto& t : conns) t.join();
+}
+
+void Ledger::setRespond(Respond respond) {
+  std::lock_guard l(mu_);
+  respond_ = std::move(respond);
+}
+
+void Ledger::acceptLoop() {
+  while (!stop_.load()) {
+    int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stop_.load()) return;
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::lock_guard l(mu_);
+    connFds_.push_back(fd);
+    conns_.emplace_back([this, fd] { serve(fd); });
+  }
+}
+
+void Ledger::serve(int fd) {
+  std::string buf;
+  char chunk[65536];
+  for (;;) {
+    size_t headerEnd;
+    while ((headerEnd = buf.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) return;
+      buf.append(chunk, static_cast<size_t>(n));
+    }
+    const std::string head = buf.substr(0, headerEnd);
+    size_t contentLength = 0;
+    std::istringstream hs(head);
+    std::string line, method, path;
+    std::getline(hs, line);
+    std::istringstream(line) >> method >> path;
+    while (std::getline(hs, line)) {
+      auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(0, colon);
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (name == "content-length") contentLength = std::stoul(line.substr(colon + 1));
+    }
+    while (buf.size() < headerEnd + 4 + contentLength) {
+      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) return;
+      buf.append(chunk, static_cast<size_t>(n));
+    }
+    const std::string body = buf.substr(headerEnd + 4, contentLength);
+    buf.erase(0, headerEnd + 4 + contentLength);
+    const int status = method == "POST" ? handle(path, body) : 200;
+    const std::string resp = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
+    if (::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL) < 0) return;
+  }
+}
+
+int Ledger::handle(const std::string& path, const std::string& body) {
+  LedgerEntry e;
+  e.route = path;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object()) {
+    if (j.contains("id") && j["id"].is_string()) e.id = j["id"];
+    auto d = j.find("data");
+    if (d != j.end() && d->is_object()) {
+      if (d->contains("key") && (*d)["key"].is_string()) e.key = (*d)["key"];
+      if (d->contains("seq") && (*d)["seq"].is_number_integer()) e.seq = (*d)["seq"];
+    }
+  }
+  Respond respond;
+  {
+    std::lock_guard l(mu_);
+    if (!e.key.empty() && inFlight_[e.key]++ > 0) overlaps_.fetch_add(1);
+    respond = respond_;
+  }
+  if (auto us = delayUs_.load()) std::this_thread::sleep_for(std::chrono::microseconds(us));
+  const int status = respond ? respond(e) : 200;
+  e.at = std::chrono::steady_clock::now();
+  std::lock_guard l(mu_);
+  if (!e.key.empty()) --inFlight_[e.key];
+  if (status >= 200 && status < 300) {
+    ids_.insert(e.id);
+  }
+  entries_.push_back(std::move(e));
+  return status;
+}
+
+std::vector<LedgerEntry> Ledger::entries() const {
+  std::lock_guard l(mu_);
+  return entries_;
+}
+
+size_t Ledger::count() const {
+  std::lock_guard l(mu_);
+  return entries_.size();
+}
+
+size_t Ledger::distinct() const {
+  std::lock_guard l(mu_);
+  return ids_.size();
+}
+
+bool Ledger::waitFor(const std::function<bool(const Ledger&)>& pred, std::chrono::seconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(*this)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred(*this);
+}
+
+// ---------------------------------------------------------------- processes
+
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string renderConfig(const ConfigSpec& s) {
+  std::ostringstream y;
+  y << "apiVersion: runtime.eventworker.dev/v1\n"
+    << "worker: " << s.worker << "\n"
+    << "source:\n  kind: kafka\n  kafka:\n"
+    << "    brokers: [\"" << ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP") << "\"]\n"
+    << "    consumerGroup: " << s.group << "\n"
+    << "    commitInterval: " << s.commitInterval << "\n"
+    << "    properties: " << s.properties << "\n";
+  if (s.ledgerPort)
+    y << "handler:\n  kind: http\n  http:\n    url: http://127.0.0.1:" << s.ledgerPort << "\n    timeout: 5s\n";
+  else
+    y << "handler:\n  kind: noop\n";
+  y << "subscriptions:\n- name: sub\n  topic: " << s.topic << "\n  route: /events\n"
+    << "  concurrency: " << s.concurrency << "\n  ordering: " << s.ordering << "\n"
+    << "  retry: " << s.retry << "\n"
+    << "  requireCloudEvent: " << (s.requireCloudEvent ? "true" : "false") << "\n";
+  if (!s.deadLetterTopic.empty()) y << "  deadLetterTopic: " << s.deadLetterTopic << "\n";
+  y << "server:\n  address: 127.0.0.1:" << s.opsPort << "\n  gracePeriod: " << s.gracePeriod << "\n";
+  y << "log: {level: info}\n";
+  return y.str();
+}
+
+std::string payload(const std::string& key, int64_t seq) {
+  return nlohmann::json{{"key", key}, {"seq", seq}}.dump();
+}
+
+RuntimeProcess::RuntimeProcess(const std::string& name, ConfigSpec spec) {
+  if (!spec.opsPort) spec.opsPort = freePort();
+  opsPort_ = spec.opsPort;
+  const std::string dir = "/tmp/ew-rt-" + ew::testing::uniqueName(name);
+  ::mkdir(dir.c_str(), 0755);
+  const std::string configPath = dir + "/runtime.yaml";
+  logPath_ = dir + "/runtime.log";
+  std::ofstream(configPath) << renderConfig(spec);
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    int fd = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(EW_RUNTIME_BIN, EW_RUNTIME_BIN, "--config", configPath.c_str(), "--mode", "events", nullptr);
+    ::_exit(127);
+  }
+}
+
+RuntimeProcess::~RuntimeProcess() {
+  if (pid_ > 0 && running()) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(10));
+  }
+}
+
+void RuntimeProcess::signal(int sig) { ::kill(pid_, sig); }
+
+bool RuntimeProcess::running() {
+  if (pid_ <= 0) return false;
+  int status;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    pid_ = -pid_;  // reaped
+    exitStatus_ = status;
+    return false;
+  }
+  return true;
+}
+
+std::optional<int> RuntimeProcess::wait(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return exitStatus_;
+}
+
+std::string RuntimeProcess::log() const {
+  std::ifstream in(logPath_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string httpGet(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace ew::rttest

@@ -1,0 +1,151 @@
+#pragma once
+// Test harness for the worker runtime against the real broker: topic admin,
+// producing and reading back records, a ledger HTTP handler that records
+// every event it is sent, and runtime processes (the real binary) to start,
+// signal and kill. Everything has a timeout; nothing here can hang a test.
+
+#include <librdkafka/rdkafkacpp.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ew::rttest {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Record {
+  std::optional<std::string> key;
+  std::string value;
+  Headers headers;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string header(const std::string& name) const;  // "" when absent
+};
+
+class Kafka {
+ public:
+  Kafka();  // bootstrap from the test servers' env
+  ~Kafka();
+  const std::string& bootstrap() const { return bootstrap_; }
+  void createTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& config = {});
+  void produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value);
+  void flush();
+  // Reads every record of TOPIC (all partitions) until COUNT were read or TIMEOUT.
+  std::vector<Record> readAll(const std::string& topic, size_t count, std::chrono::seconds timeout);
+  // Sum over partitions of the committed offsets of GROUP on TOPIC (-1 for none).
+  int64_t committedTotal(const std::string& group, const std::string& topic, int partitions);
+
+ private:
+  std::string bootstrap_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+// One handled request, as the ledger saw it.
+struct LedgerEntry {
+  std::string id;     // CloudEvent id
+  std::string key;    // data.key of the test payload ("" when absent)
+  int64_t seq = -1;   // data.seq of the test payload
+  std::string route;
+  std::chrono::steady_clock::time_point at;
+};
+
+// An HTTP/1.1 server on 127.0.0.1 (keep-alive, one thread per connection)
+// that plays the handler container. RESPOND decides the status of each
+// request (default 200); it is called concurrently.
+class Ledger {
+ public:
+  using Respond = std::function<int(const LedgerEntry&)>;
+  Ledger();
+  ~Ledger();
+  int port() const { return port_; }
+  void setRespond(Respond respond);
+  void setDelay(std::chrono::microseconds delay) { delayUs_ = delay.count(); }
+
+  std::vector<LedgerEntry> entries() const;
+  size_t count() const;
+  // Distinct ids seen.
+  size_t distinct() const;
+  // Times a request arrived while another one with the same key was in progress.
+  int overlaps() const { return overlaps_.load(); }
+  // Waits until PRED(ledger) or TIMEOUT; returns PRED's last value.
+  bool waitFor(const std::function<bool(const Ledger&)>& pred, std::chrono::seconds timeout) const;
+
+ private:
+  void acceptLoop();
+  void serve(int fd);
+  int handle(const std::string& path, const std::string& body);
+
+  int listenFd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> delayUs_{0};
+  std::atomic<int> overlaps_{0};
+  std::thread acceptor_;
+  mutable std::mutex mu_;
+  std::vector<std::thread> conns_;
+  std::vector<int> connFds_;
+  std::vector<LedgerEntry> entries_;
+  std::set<std::string> ids_;
+  std::map<std::string, int> inFlight_;
+  Respond respond_;
+};
+
+// A runtime config (FORMAT.md) for one subscription; EXTRA is appended to the
+// subscription item (indented YAML keys).
+struct ConfigSpec {
+  std::string worker = "rt";
+  std::string group;
+  std::string topic;
+  std::string deadLetterTopic;
+  int concurrency = 16;
+  std::string ordering = "key";
+  int ledgerPort = 0;  // 0: noop handler
+  std::string retry = "{maxAttempts: 3, initialBackoff: 100ms, maxBackoff: 400ms}";
+  bool requireCloudEvent = false;
+  std::string gracePeriod = "10s";
+  std::string properties = "{}";
+  std::string commitInterval = "500ms";
+  int opsPort = 0;  // filled by RuntimeProcess when 0
+};
+std::string renderConfig(const ConfigSpec& spec);
+
+// A runtime process running the real binary with a config file.
+class RuntimeProcess {
+ public:
+  RuntimeProcess(const std::string& name, ConfigSpec spec);
+  ~RuntimeProcess();  // SIGKILLs if still running
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  // Waits for exit; returns the exit status (as waitpid) or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string log() const;
+  int opsPort() const { return opsPort_; }
+
+ private:
+  std::string logPath_;
+  pid_t pid_ = -1;
+  int exitStatus_ = -1;
+  int opsPort_ = 0;
+};
+
+int freePort();
+
+
+// A test payload: {"key": KEY, "seq": SEQ}.
+std::string payload(const std::string& key, int64_t seq);
+
+// GET http://127.0.0.1:PORT/PATH; returns "" when unreachable.
+std::string httpGet(int port, const std::string& path);
+
+}  // namespace ew::rttest

@@ -1,0 +1,21 @@
+#pragma once
+// The exec handler: runs COMMAND once per event with the CloudEvent JSON on
+// stdin and EW_ROUTE / EW_EVENT_ID in the environment; exit 0 is done, 75 a
+// retry, anything else a reject. A run past the timeout is killed (SIGKILL,
+// whole process group) and retried. Thread-safe.
+
+#include "core/config.h"
+#include "core/handler.h"
+
+namespace ew::runtime {
+
+class ExecHandler : public Handler {
+ public:
+  explicit ExecHandler(ExecHandlerConfig config) : config_(std::move(config)) {}
+  HandlerResult handle(const HandlerRequest& request) override;
+
+ private:
+  ExecHandlerConfig config_;
+};
+
+}  // namespace ew::runtime

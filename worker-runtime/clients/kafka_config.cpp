@@ -1,0 +1,58 @@
+#include "clients/kafka_config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace ew::runtime {
+namespace {
+
+Result<std::string> readSecret(const std::string& file, const std::string& env, const std::string& field) {
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return Error{"source.kafka.security." + field + "File: cannot read " + file};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string v = ss.str();
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    return v;
+  }
+  const char* v = std::getenv(env.c_str());
+  if (!v) return Error{"source.kafka.security." + field + "Env: environment variable " + env + " is not set"};
+  return std::string(v);
+}
+
+}  // namespace
+
+Status setConf(RdKafka::Conf& conf, const std::string& key, const std::string& value) {
+  std::string err;
+  if (conf.set(key, value, err) != RdKafka::Conf::CONF_OK) return Error{"kafka property " + key + ": " + err};
+  return {};
+}
+
+Result<KafkaConfPtr> kafkaClientConf(const KafkaSourceConfig& c) {
+  KafkaConfPtr conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string brokers;
+  for (const auto& b : c.brokers) brokers += (brokers.empty() ? "" : ",") + b;
+  if (auto s = setConf(*conf, "bootstrap.servers", brokers); !s) return s.error();
+  if (c.security) {
+    const auto& sec = *c.security;
+    if (auto s = setConf(*conf, "security.protocol", sec.protocol); !s) return s.error();
+    if (!sec.caFile.empty())
+      if (auto s = setConf(*conf, "ssl.ca.location", sec.caFile); !s) return s.error();
+    if (!sec.saslMechanism.empty()) {
+      auto user = readSecret(sec.usernameFile, sec.usernameEnv, "username");
+      if (!user) return user.error();
+      auto pass = readSecret(sec.passwordFile, sec.passwordEnv, "password");
+      if (!pass) return pass.error();
+      if (auto s = setConf(*conf, "sasl.mechanisms", sec.saslMechanism); !s) return s.error();
+      if (auto s = setConf(*conf, "sasl.username", *user); !s) return Error{"kafka property sasl.username rejected"};
+      if (auto s = setConf(*conf, "sasl.password", *pass); !s) return Error{"kafka property sasl.password rejected"};
+    }
+  }
+  for (const auto& [k, v] : c.properties)
+    if (auto s = setConf(*conf, k, v); !s) return Error{"source.kafka.properties." + k + ": " + s.error().message};
+  return conf;
+}
+
+}  // namespace ew::runtime

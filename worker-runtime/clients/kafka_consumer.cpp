@@ -1,0 +1,154 @@
+#include "clients/kafka_consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "clients/kafka_config.h"
+
+namespace ew::runtime {
+namespace {
+
+using TpList = std::vector<RdKafka::TopicPartition*>;
+
+// Owns a librdkafka partition list.
+struct TpListGuard {
+  TpList list;
+  ~TpListGuard() { RdKafka::TopicPartition::destroy(list); }
+};
+
+std::vector<TopicPartition> toParts(const TpList& list) {
+  std::vector<TopicPartition> out;
+  for (auto* tp : list) out.push_back({tp->topic(), tp->partition()});
+  return out;
+}
+
+TpListGuard toList(const std::vector<TopicPartition>& parts) {
+  TpListGuard g;
+  for (const auto& p : parts) g.list.push_back(RdKafka::TopicPartition::create(p.topic, p.partition));
+  return g;
+}
+
+}  // namespace
+
+class KafkaConsumer::RebalanceCb : public RdKafka::RebalanceCb {
+ public:
+  RebalanceCb(RebalanceListener* listener, KafkaConsumer* owner) : listener_(listener), owner_(owner) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err, TpList& parts) override {
+    const auto list = toParts(parts);
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      listener_->onAssigned(list);
+      if (auto e = consumer->incremental_assign(parts)) {
+        spdlog::error("kafka: incremental_assign failed: {}", e->str());
+        delete e;
+      }
+      spdlog::info("kafka: assigned {} partition(s)", list.size());
+      return;
+    }
+    const bool lost = consumer->assignment_lost();
+    auto points = listener_->onRevoking(list, lost);
+    if (!lost && !points.empty()) {
+      if (auto s = owner_->commit(points); !s) spdlog::warn("kafka: commit on revoke failed: {}", s.error().message);
+    }
+    if (auto e = consumer->incremental_unassign(parts)) {
+      spdlog::error("kafka: incremental_unassign failed: {}", e->str());
+      delete e;
+    }
+    spdlog::info("kafka: revoked {} partition(s){}", list.size(), lost ? " (lost)" : "");
+  }
+
+ private:
+  RebalanceListener* listener_;
+  KafkaConsumer* owner_;
+};
+
+Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceConfig& config,
+                                                             const std::vector<std::string>& topics,
+                                                             RebalanceListener* listener) {
+  auto conf = kafkaClientConf(config);
+  if (!conf) return conf.error();
+  std::unique_ptr<KafkaConsumer> self(new KafkaConsumer());
+  self->rebalanceCb_ = std::make_unique<RebalanceCb>(listener, self.get());
+  for (const auto& [k, v] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"group.id", config.consumerGroup},
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           {"auto.offset.reset", config.offsetReset},
+           {"partition.assignment.strategy", "cooperative-sticky"},
+           {"enable.partition.eof", "false"}})
+    if (auto s = setConf(**conf, k, v); !s) return s.error();
+  std::string err;
+  if ((*conf)->set("rebalance_cb", self->rebalanceCb_.get(), err) != RdKafka::Conf::CONF_OK)
+    return Error{"kafka: rebalance_cb: " + err};
+  self->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
+  if (!self->consumer_) return Error{"kafka: cannot create consumer: " + err};
+  if (auto e = self->consumer_->subscribe(topics); e != RdKafka::ERR_NO_ERROR)
+    return Error{"kafka: subscribe: " + RdKafka::err2str(e), static_cast<int>(e)};
+  return self;
+}
+
+KafkaConsumer::~KafkaConsumer() { close(); }
+
+std::optional<Message> KafkaConsumer::poll(int timeoutMs) {
+  std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeoutMs));
+  switch (m->err()) {
+    case RdKafka::ERR_NO_ERROR: break;
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__PARTITION_EOF: return std::nullopt;
+    default:
+      spdlog::warn("kafka: consume: {}", m->errstr());
+      return std::nullopt;
+  }
+  Message out;
+  out.tp = {m->topic_name(), m->partition()};
+  out.offset = m->offset();
+  if (m->key()) out.key = *m->key();
+  if (m->payload()) out.value.assign(static_cast<const char*>(m->payload()), m->len());
+  out.timestampMs = m->timestamp().timestamp;
+  if (RdKafka::Headers* h = m->headers()) {
+    for (const auto& hd : h->get_all())
+      out.headers.emplace_back(hd.key(), hd.value() ? std::string(static_cast<const char*>(hd.value()), hd.value_size())
+                                                    : std::string());
+  }
+  return out;
+}
+
+Status KafkaConsumer::commit(const std::vector<CommitPoint>& points) {
+  TpListGuard g;
+  for (const auto& p : points) {
+    auto* tp = RdKafka::TopicPartition::create(p.tp.topic, p.tp.partition);
+    tp->set_offset(p.offset);
+    g.list.push_back(tp);
+  }
+  if (auto e = consumer_->commitSync(g.list); e != RdKafka::ERR_NO_ERROR)
+    return Error{"kafka: commit: " + RdKafka::err2str(e), static_cast<int>(e)};
+  for (auto* tp : g.list)
+    if (tp->err() != RdKafka::ERR_NO_ERROR)
+      return Error{"kafka: commit " + tp->topic() + "[" + std::to_string(tp->partition()) + "]: " +
+                       RdKafka::err2str(tp->err()),
+                   static_cast<int>(tp->err())};
+  return {};
+}
+
+void KafkaConsumer::pause(const std::vector<TopicPartition>& parts) {
+  auto g = toList(parts);
+  consumer_->pause(g.list);
+}
+
+void KafkaConsumer::resume(const std::vector<TopicPartition>& parts) {
+  auto g = toList(parts);
+  consumer_->resume(g.list);
+}
+
+std::vector<TopicPartition> KafkaConsumer::assignment() {
+  TpListGuard g;
+  consumer_->assignment(g.list);
+  return toParts(g.list);
+}
+
+void KafkaConsumer::close() {
+  if (closed_ || !consumer_) return;
+  closed_ = true;
+  consumer_->close();
+}
+
+}  // namespace ew::runtime

@@ -1,0 +1,28 @@
+#pragma once
+// The seam between main and the cron engine (worker-runtime/cron/).
+//
+// runCronMode schedules CONFIG.cron (CronJobConfig: schedule, route,
+// concurrencyPolicy, startingDeadlineSeconds, timeout, retry) and calls
+// HANDLER for each run with request.route = job.route and a CloudEvent body
+// (type "dev.eventworker.cron", id unique per run), retrying per job.retry,
+// until STOP becomes true; then it lets running jobs finish within
+// config.server.gracePeriod and returns. It reports through METRICS
+// (worker_cron_runs_total{worker,job,status}, worker_cron_last_success_timestamp_seconds{worker,job}).
+//
+// Implemented by the library ew_cron_mode when worker-runtime/cron provides
+// it; otherwise main links main/cron_mode_unavailable.cpp, which returns an
+// error.
+
+#include <atomic>
+
+#include "core/config.h"
+#include "core/handler.h"
+#include "ew/metrics.h"
+#include "ew/result.h"
+
+namespace ew::runtime {
+
+Status runCronMode(const RuntimeConfig& config, HandlerPtr handler, MetricsRegistry& metrics,
+                   const std::atomic<bool>& stop);
+
+}  // namespace ew::runtime

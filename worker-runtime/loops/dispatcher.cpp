@@ -1,0 +1,407 @@
+#include "loops/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <deque>
+#include <set>
+
+#include "core/cloud_event.h"
+
+namespace ew::runtime {
+
+struct Dispatcher::Work {
+  Message message;
+  LaneKey lane;
+  uint64_t generation = 0;
+  int attempts = 0;  // handler calls so far
+  std::optional<DeadLetterReason> pendingDeadLetter;  // set while the dead letter itself is being retried
+  std::string lastError;
+  std::optional<Millis> delayOverride;
+};
+
+struct Dispatcher::Sub {
+  Sub(const SubscriptionConfig& c, const std::string& worker, const std::string& source, Uniform01 random,
+      MetricsRegistry& m)
+      : config(c),
+        lanes(std::clamp<size_t>(static_cast<size_t>(c.concurrency) * 64, 512, 8192)),
+        retry(c.retry, std::move(random)),
+        envelope{c.maxEventBytes, c.requireCloudEvent, source, c.name} {
+    const Labels l{{"worker", worker}, {"subscription", c.name}};
+    auto with = [&](const char* k, const char* v) {
+      Labels x = l;
+      x[k] = v;
+      return x;
+    };
+    const char* jobsHelp = "Events handled, by final status";
+    done = &m.counter("worker_jobs_total", jobsHelp, with("status", "success"));
+    duplicate = &m.counter("worker_jobs_total", jobsHelp, with("status", "duplicate"));
+    deadLettered = &m.counter("worker_jobs_total", jobsHelp, with("status", "dead_letter"));
+    errors = &m.counter("worker_errors_total", "Handler calls that failed (retry or reject)", l);
+    retries = &m.counter("worker_retries_total", "Handler calls scheduled again after a failure", l);
+    malformed = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
+                           with("reason", "malformed"));
+    exhausted = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
+                           with("reason", "exhausted"));
+    rejected = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
+                          with("reason", "rejected"));
+    duration = &m.histogram("worker_job_duration_seconds", "Handler call duration", l);
+    queue = &m.gauge("worker_queue_size", "Events admitted and not finished (running, waiting, backing off)", l);
+  }
+
+  Counter* deadLetterCounter(DeadLetterReason r) {
+    return r == DeadLetterReason::Malformed ? malformed : r == DeadLetterReason::Exhausted ? exhausted : rejected;
+  }
+
+  SubscriptionConfig config;
+  KeyLanes<WorkPtr> lanes;                       // guarded by Dispatcher::mu_
+  std::deque<WorkPtr> ready;                     // runnable now; guarded by mu_
+  std::multimap<Clock::time_point, WorkPtr> delayed;  // backing off; guarded by mu_
+  std::condition_variable wake;
+  size_t sleeping = 0;  // workers waiting on wake; guarded by mu_
+  size_t waking = 0;    // notifications sent and not yet consumed; guarded by mu_
+  RetrySchedule retry;                           // called under mu_
+  EnvelopeOptions envelope;
+  std::mutex seenMu;
+  std::unique_ptr<SeenIds> seen;                 // guarded by seenMu
+  IdStorePtr store;
+  Counter *done, *duplicate, *deadLettered, *errors, *retries, *malformed, *exhausted, *rejected;
+  Histogram* duration;
+  Gauge* queue;
+};
+
+namespace {
+
+LaneKey laneFor(Ordering ordering, const Message& m) {
+  if (ordering == Ordering::None || (ordering == Ordering::Key && !m.key)) return std::nullopt;
+  std::string lane = m.tp.topic;
+  lane += '\0';
+  lane += std::to_string(m.tp.partition);
+  if (ordering == Ordering::Key) {
+    lane += '\0';
+    lane += *m.key;
+  }
+  return lane;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const RuntimeConfig& config, DispatcherDeps deps) : config_(config), deps_(std::move(deps)) {
+  const std::string source = config_.service.empty() ? config_.worker : config_.service;
+  for (const auto& sc : config_.subscriptions) {
+    auto sub = std::make_unique<Sub>(sc, config_.worker, source, deps_.random, *deps_.metrics);
+    if (sc.idempotency.kind == IdempotencyKind::Memory)
+      sub->seen = std::make_unique<SeenIds>(static_cast<size_t>(sc.idempotency.capacity), sc.idempotency.ttl);
+    else if (sc.idempotency.kind == IdempotencyKind::Redis && deps_.idStoreFor)
+      sub->store = deps_.idStoreFor(sc);
+    byTopic_[sc.topic] = sub.get();
+    subs_.push_back(std::move(sub));
+  }
+}
+
+Dispatcher::~Dispatcher() {
+  stop();
+  for (auto& t : workers_) t.join();
+}
+
+void Dispatcher::start() {
+  for (auto& sub : subs_)
+    for (int i = 0; i < sub->config.concurrency; ++i) workers_.emplace_back([this, s = sub.get()] { workerLoop(*s); });
+}
+
+Dispatcher::Sub* Dispatcher::subFor(const std::string& topic) const {
+  auto it = byTopic_.find(topic);
+  return it == byTopic_.end() ? nullptr : it->second;
+}
+
+void Dispatcher::assign(const std::vector<TopicPartition>& parts) {
+  std::lock_guard l(mu_);
+  for (const auto& tp : parts) {
+    tracker_.assign(tp);
+    generation_[tp] = nextGeneration_++;
+  }
+}
+
+std::vector<CommitPoint> Dispatcher::revoke(const std::vector<TopicPartition>& parts, Clock::time_point deadline) {
+  std::unique_lock l(mu_);
+  const std::set<TopicPartition> gone(parts.begin(), parts.end());
+  auto isGone = [&](const WorkPtr& w) { return gone.count(w->message.tp) != 0; };
+  size_t abandoned = 0;
+  for (auto& sub : subs_) {
+    Sub& s = *sub;
+    abandoned += s.lanes.dropWaiting(isGone).size();
+    // Runnable and backing-off work holds its lane: release the lane without a next.
+    for (auto it = s.ready.begin(); it != s.ready.end();) {
+      if (isGone(*it)) {
+        s.lanes.finish((*it)->lane);
+        it = s.ready.erase(it);
+        ++abandoned;
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = s.delayed.begin(); it != s.delayed.end();) {
+      if (isGone(it->second)) {
+        s.lanes.finish(it->second->lane);
+        it = s.delayed.erase(it);
+        ++abandoned;
+      } else {
+        ++it;
+      }
+    }
+  }
+  auto busy = [&] {
+    for (const auto& tp : gone)
+      if (running_.count(tp)) return true;
+    return false;
+  };
+  ++drainWaiters_;
+  const bool finished = idle_.wait_until(l, deadline, [&] { return !busy(); });
+  --drainWaiters_;
+  std::vector<CommitPoint> points;
+  for (const auto& tp : gone) {
+    if (auto p = tracker_.committable(tp)) points.push_back(*p);
+    tracker_.revoke(tp);
+    generation_.erase(tp);
+  }
+  if (abandoned || !finished)
+    spdlog::info("dispatch: revoked {} partition(s); {} queued event(s) left for the next owner{}", gone.size(),
+                 abandoned, finished ? "" : "; running handler calls did not finish in time");
+  return points;
+}
+
+void Dispatcher::submit(std::vector<Message> batch) {
+  std::lock_guard l(mu_);
+  for (auto& message : batch) {
+    Sub* s = subFor(message.tp.topic);
+    auto gen = generation_.find(message.tp);
+    if (!s || gen == generation_.end()) continue;
+    tracker_.track(message.tp, message.offset);
+    auto w = std::make_unique<Work>();
+    w->lane = laneFor(s->config.ordering, message);
+    w->generation = gen->second;
+    w->message = std::move(message);
+    LaneKey lane = w->lane;
+    if (auto runnable = s->lanes.admit(lane, std::move(w))) {
+      s->ready.push_back(std::move(*runnable));
+      wakeLocked(*s);
+    }
+  }
+}
+
+void Dispatcher::wakeLocked(Sub& s) {
+  // Wake a sleeping worker only when there is more runnable work than wake-ups
+  // already on their way: a context switch per record costs more than the work.
+  if (s.sleeping > s.waking && s.ready.size() > s.waking) {
+    ++s.waking;
+    s.wake.notify_one();
+  }
+}
+
+bool Dispatcher::full(const std::string& topic) const {
+  std::lock_guard l(mu_);
+  Sub* s = subFor(topic);
+  return s && s->lanes.full();
+}
+
+bool Dispatcher::resumable(const std::string& topic) const {
+  std::lock_guard l(mu_);
+  Sub* s = subFor(topic);
+  return !s || s->lanes.admitted() <= s->lanes.budget() / 2;
+}
+
+std::vector<CommitPoint> Dispatcher::takeCommittable() const {
+  std::lock_guard l(mu_);
+  for (const auto& s : subs_) s->queue->set(static_cast<double>(s->lanes.admitted()));
+  return tracker_.committable();
+}
+
+void Dispatcher::markCommitted(const std::vector<CommitPoint>& points) {
+  std::lock_guard l(mu_);
+  for (const auto& p : points) tracker_.markCommitted(p);
+}
+
+bool Dispatcher::drain(Clock::time_point deadline) {
+  std::unique_lock l(mu_);
+  ++drainWaiters_;
+  const bool drained = idle_.wait_until(l, deadline, [&] {
+    for (const auto& s : subs_)
+      if (s->lanes.admitted() != 0) return false;
+    return true;
+  });
+  --drainWaiters_;
+  return drained;
+}
+
+void Dispatcher::stop() {
+  std::lock_guard l(mu_);
+  stopping_.store(true);
+  for (auto& s : subs_) s->wake.notify_all();
+  idle_.notify_all();
+}
+
+size_t Dispatcher::queueSize() const {
+  std::lock_guard l(mu_);
+  size_t n = 0;
+  for (const auto& s : subs_) n += s->lanes.admitted();
+  return n;
+}
+
+uint64_t Dispatcher::processed() const {
+  std::lock_guard l(mu_);
+  return processed_;
+}
+
+void Dispatcher::workerLoop(Sub& s) {
+  const size_t workers = static_cast<size_t>(s.config.concurrency);
+  std::vector<WorkPtr> batch;
+  std::vector<Verdict> verdicts;
+  std::unique_lock l(mu_);
+  for (;;) {
+    if (stopping_) return;
+    const auto now = Clock::now();
+    while (!s.delayed.empty() && s.delayed.begin()->first <= now) {
+      s.ready.push_back(std::move(s.delayed.begin()->second));
+      s.delayed.erase(s.delayed.begin());
+    }
+    if (s.ready.empty()) {
+      ++s.sleeping;
+      if (s.delayed.empty())
+        s.wake.wait(l);
+      else
+        s.wake.wait_until(l, s.delayed.begin()->first);
+      --s.sleeping;
+      if (s.waking) --s.waking;
+      continue;
+    }
+    // Take a fair share of the runnable work: one item when little is queued
+    // (slow handlers stay parallel), more when much is (cheap handlers batch).
+    const size_t take = std::min<size_t>(64, (s.ready.size() + workers - 1) / workers);
+    for (size_t i = 0; i < take; ++i) {
+      batch.push_back(std::move(s.ready.front()));
+      s.ready.pop_front();
+      ++running_[batch.back()->message.tp];
+    }
+    if (!s.ready.empty()) wakeLocked(s);
+    l.unlock();
+    for (auto& w : batch) verdicts.push_back(process(s, *w));
+    l.lock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      WorkPtr w = std::move(batch[i]);
+      const TopicPartition& tp = w->message.tp;
+      if (auto r = running_.find(tp); --r->second == 0) running_.erase(r);
+      const auto gen = generation_.find(tp);
+      const bool current = gen != generation_.end() && gen->second == w->generation;
+      if (verdicts[i] == Verdict::Retry && current && !stopping_) {
+        const Millis delay = w->delayOverride ? *w->delayOverride : s.retry.delayAfter(w->attempts);
+        w->delayOverride.reset();
+        s.delayed.emplace(Clock::now() + delay, std::move(w));
+        s.wake.notify_one();  // a sleeping worker may need an earlier wake-up
+      } else {
+        finishLocked(s, std::move(w), verdicts[i] == Verdict::Done && current);
+      }
+    }
+    batch.clear();
+    verdicts.clear();
+    if (drainWaiters_) idle_.notify_all();
+  }
+}
+
+void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done) {
+  if (done) {
+    tracker_.markDone(w->message.tp, w->message.offset);
+    ++processed_;
+  }
+  if (auto next = s.lanes.finish(w->lane)) {
+    s.ready.push_back(std::move(*next));
+    wakeLocked(s);
+  }
+}
+
+Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
+  if (w.pendingDeadLetter) return deadLetter(s, w, *w.pendingDeadLetter, w.lastError);
+  const bool idempotent = s.seen || s.store;
+  HandlerRequest req;
+  req.route = s.config.route;
+  if (deps_.handler->needsBody() || s.config.requireCloudEvent || idempotent) {
+    auto env = buildEnvelope(w.message, s.envelope);
+    if (!env) return deadLetter(s, w, DeadLetterReason::Malformed, env.error().message);
+    req.eventId = std::move(env->id);
+    req.body = std::move(env->body);
+  } else if (static_cast<int64_t>(w.message.value.size()) > s.config.maxEventBytes) {
+    return deadLetter(s, w, DeadLetterReason::Malformed,
+                      "oversized: " + std::to_string(w.message.value.size()) + " bytes > maxEventBytes " +
+                          std::to_string(s.config.maxEventBytes));
+  }
+  if (idempotent) {
+    bool seen;
+    if (s.seen) {
+      std::lock_guard g(s.seenMu);
+      seen = s.seen->contains(req.eventId, Clock::now());
+    } else {
+      seen = s.store->contains(req.eventId);
+    }
+    if (seen) {
+      s.duplicate->inc();
+      return Verdict::Done;
+    }
+  }
+  for (const auto& [k, v] : w.message.headers)
+    if (k == "traceparent" || k == "tracestate") req.headers.emplace_back(k, v);
+
+  ++w.attempts;
+  const auto start = Clock::now();
+  const HandlerResult r = deps_.handler->handle(req);
+  s.duration->observe(std::chrono::duration<double>(Clock::now() - start).count());
+  switch (r.outcome) {
+    case Outcome::Done:
+      if (s.seen) {
+        std::lock_guard g(s.seenMu);
+        s.seen->remember(req.eventId, Clock::now());
+      } else if (s.store) {
+        s.store->remember(req.eventId);
+      }
+      s.done->inc();
+      return Verdict::Done;
+    case Outcome::Retry:
+      s.errors->inc();
+      w.lastError = r.detail;
+      if (s.retry.shouldRetry(w.attempts)) {
+        s.retries->inc();
+        return Verdict::Retry;
+      }
+      return deadLetter(s, w, DeadLetterReason::Exhausted, r.detail);
+    case Outcome::Reject:
+      s.errors->inc();
+      return deadLetter(s, w, DeadLetterReason::Rejected, r.detail);
+  }
+  return Verdict::Done;
+}
+
+Dispatcher::Verdict Dispatcher::deadLetter(Sub& s, Work& w, DeadLetterReason reason, const std::string& error) {
+  const auto& m = w.message;
+  if (s.config.deadLetterTopic.empty() || !deps_.deadLetters) {
+    spdlog::warn("dispatch: {} {}[{}]@{} given up ({}): {} (no deadLetterTopic: committed)", s.config.name,
+                 m.tp.topic, m.tp.partition, m.offset, toString(reason), error);
+    s.deadLetterCounter(reason)->inc();
+    s.deadLettered->inc();
+    return Verdict::Done;
+  }
+  const Headers h = deadLetterHeaders(m, w.attempts, reason, error, config_.worker, s.config.name);
+  if (auto st = deps_.deadLetters->send(s.config.deadLetterTopic, m, h); !st) {
+    spdlog::warn("dispatch: dead letter for {}[{}]@{} failed, will retry: {}", m.tp.topic, m.tp.partition, m.offset,
+                 st.error().message);
+    if (stopping_.load()) return Verdict::Abandon;
+    w.pendingDeadLetter = reason;
+    w.lastError = error;
+    w.delayOverride = Millis(1000);
+    return Verdict::Retry;
+  }
+  spdlog::info("dispatch: {}[{}]@{} dead-lettered to {} ({}): {}", m.tp.topic, m.tp.partition, m.offset,
+               s.config.deadLetterTopic, toString(reason), error);
+  s.deadLetterCounter(reason)->inc();
+  s.deadLettered->inc();
+  return Verdict::Done;
+}
+
+}  // namespace ew::runtime

@@ -1,0 +1,116 @@
+#pragma once
+// Dispatch of consumed records to the handler: bounded in-flight work per
+// subscription (`concurrency` handler calls at once, a fixed budget of
+// admitted records for backpressure), ordered per key or partition, retries
+// with backoff that never block other keys, dead letters, idempotency, and the
+// offset bookkeeping that lets the source commit only what is done.
+//
+// Thread-safety: every public method is thread-safe. submit/assign/revoke/
+// takeCommittable are called by the source's poll thread; worker threads are
+// owned here.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.h"
+#include "core/dead_letter.h"
+#include "core/handler.h"
+#include "core/key_lanes.h"
+#include "core/offset_tracker.h"
+#include "core/retry_schedule.h"
+#include "core/seen_ids.h"
+#include "ew/metrics.h"
+
+namespace ew::runtime {
+
+// Optional shared idempotency store (e.g. Redis). Thread-safe.
+class IdStore {
+ public:
+  virtual ~IdStore() = default;
+  virtual bool contains(const std::string& id) = 0;
+  virtual void remember(const std::string& id) = 0;
+};
+using IdStorePtr = std::shared_ptr<IdStore>;
+
+struct DispatcherDeps {
+  HandlerPtr handler;
+  DeadLetterSink* deadLetters = nullptr;               // may be null when no subscription has a deadLetterTopic
+  std::function<IdStorePtr(const SubscriptionConfig&)> idStoreFor;  // null or returns null: memory/none
+  MetricsRegistry* metrics = nullptr;
+  Uniform01 random;                                    // for backoff jitter; called under a lock
+};
+
+class Dispatcher {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Dispatcher(const RuntimeConfig& config, DispatcherDeps deps);
+  ~Dispatcher();  // stops workers (abandoning queued work)
+
+  void start();
+
+  // Partitions joined this member; their records may now be submitted.
+  void assign(const std::vector<TopicPartition>& parts);
+  // Partitions leave: waiting work on them is abandoned, running work gets
+  // until DEADLINE to finish. Returns their commit points (what is done).
+  std::vector<CommitPoint> revoke(const std::vector<TopicPartition>& parts, Clock::time_point deadline);
+
+  // Hands records over (one lock for the batch). Records of partitions that
+  // are not assigned are ignored (never tracked, so never committed).
+  void submit(std::vector<Message> batch);
+
+  // True when the subscription of TOPIC has used its admission budget (pause
+  // it); resumable when below half of it again.
+  bool full(const std::string& topic) const;
+  bool resumable(const std::string& topic) const;
+
+  std::vector<CommitPoint> takeCommittable() const;
+  void markCommitted(const std::vector<CommitPoint>& points);
+
+  // Waits until nothing is admitted or DEADLINE. True when all work finished.
+  bool drain(Clock::time_point deadline);
+  // Stops handing out work; workers exit once their current call returns.
+  void stop();
+
+  size_t queueSize() const;  // admitted, not finished (all subscriptions)
+  uint64_t processed() const;
+
+ private:
+  struct Work;
+  using WorkPtr = std::unique_ptr<Work>;
+  struct Sub;
+  enum class Verdict { Done, Retry, Abandon };
+
+  void workerLoop(Sub& sub);
+  Verdict process(Sub& sub, Work& w);
+  Verdict deadLetter(Sub& sub, Work& w, DeadLetterReason reason, const std::string& error);
+  void finishLocked(Sub& sub, WorkPtr w, bool done);
+  void wakeLocked(Sub& sub);
+  Sub* subFor(const std::string& topic) const;
+
+  const RuntimeConfig config_;
+  DispatcherDeps deps_;
+  mutable std::mutex mu_;  // guards everything below and every Sub's queues
+  std::condition_variable idle_;  // signalled when work finishes
+  OffsetTracker tracker_;
+  std::map<TopicPartition, uint64_t> generation_;  // current assignment generation per partition
+  std::map<TopicPartition, int> running_;          // handler calls in progress per partition
+  uint64_t nextGeneration_ = 1;
+  uint64_t processed_ = 0;
+  int drainWaiters_ = 0;  // threads in revoke()/drain() waiting on idle_
+  std::atomic<bool> stopping_{false};
+  std::vector<std::unique_ptr<Sub>> subs_;
+  std::map<std::string, Sub*> byTopic_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ew::runtime

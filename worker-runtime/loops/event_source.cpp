@@ -1,0 +1,132 @@
+#include "loops/event_source.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ew::runtime {
+namespace {
+
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Bound for finishing running work on partitions taken away by a rebalance.
+constexpr auto kRevokeBudget = std::chrono::seconds(10);
+
+}  // namespace
+
+EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics)
+    : config_(config), dispatcher_(dispatcher) {
+  const Labels l{{"worker", config.worker}};
+  commitCounter_ = &metrics.counter("worker_commits_total", "Offset commits that succeeded", l);
+  commitErrors_ = &metrics.counter("worker_commit_errors_total", "Offset commits that failed", l);
+}
+
+Status EventSource::open() {
+  std::vector<std::string> topics;
+  for (const auto& s : config_.subscriptions) topics.push_back(s.topic);
+  auto c = KafkaConsumer::create(*config_.source.kafka, topics, this);
+  if (!c) return c.error();
+  consumer_ = std::move(*c);
+  return {};
+}
+
+bool EventSource::alive() const { return steadyMs() - lastLoopMs_.load() < 10'000; }
+
+void EventSource::onAssigned(const std::vector<TopicPartition>& parts) {
+  dispatcher_.assign(parts);
+  for (const auto& p : parts) parts_.insert(p);
+  assigned_.store(parts_.size());
+  // A paused topic stays paused for its new partitions too.
+  std::vector<TopicPartition> pause;
+  for (const auto& p : parts)
+    if (pausedTopics_.count(p.topic) || draining_.load()) pause.push_back(p);
+  if (!pause.empty()) consumer_->pause(pause);
+}
+
+std::vector<CommitPoint> EventSource::onRevoking(const std::vector<TopicPartition>& parts, bool lost) {
+  const auto now = std::chrono::steady_clock::now();
+  auto points = dispatcher_.revoke(parts, draining_.load() ? now : now + kRevokeBudget);
+  for (const auto& p : parts) parts_.erase(p);
+  assigned_.store(parts_.size());
+  if (lost) return {};
+  commits_.fetch_add(points.empty() ? 0 : 1);
+  if (!points.empty()) commitCounter_->inc();
+  return points;
+}
+
+void EventSource::commitDone() {
+  auto points = dispatcher_.takeCommittable();
+  if (points.empty()) return;
+  if (auto s = consumer_->commit(points); !s) {
+    commitErrors_->inc();
+    spdlog::warn("kafka: {}", s.error().message);
+    return;
+  }
+  dispatcher_.markCommitted(points);
+  commits_.fetch_add(1);
+  commitCounter_->inc();
+}
+
+void EventSource::applyBackpressure() {
+  for (const auto& s : config_.subscriptions) {
+    const bool paused = pausedTopics_.count(s.topic) != 0;
+    if (!paused && dispatcher_.full(s.topic)) {
+      pausedTopics_.insert(s.topic);
+    } else if (paused && dispatcher_.resumable(s.topic)) {
+      pausedTopics_.erase(s.topic);
+    } else {
+      continue;
+    }
+    std::vector<TopicPartition> parts;
+    for (const auto& p : parts_)
+      if (p.topic == s.topic) parts.push_back(p);
+    if (pausedTopics_.count(s.topic))
+      consumer_->pause(parts);
+    else
+      consumer_->resume(parts);
+  }
+}
+
+bool EventSource::run() {
+  auto nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
+  while (!stop_.load()) {
+    lastLoopMs_.store(steadyMs());
+    // Drain what librdkafka has ready in one go, then do the periodic work.
+    // While paused, poll briefly so that resuming follows the workers closely.
+    const int firstWaitMs = pausedTopics_.empty() ? 100 : 2;
+    std::vector<Message> batch;
+    for (int i = 0; i < 256 && !stop_.load(); ++i) {
+      auto m = consumer_->poll(i == 0 ? firstWaitMs : 0);
+      if (!m) break;
+      batch.push_back(std::move(*m));
+    }
+    if (!batch.empty()) dispatcher_.submit(std::move(batch));
+    applyBackpressure();
+    if (std::chrono::steady_clock::now() >= nextCommit) {
+      commitDone();
+      nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
+    }
+  }
+  // Stop fetching; finish what was admitted within the grace period.
+  const auto deadline = std::chrono::steady_clock::now() + config_.server.gracePeriod;
+  draining_.store(true);
+  consumer_->pause(std::vector<TopicPartition>(parts_.begin(), parts_.end()));
+  spdlog::info("shutdown: draining {} event(s), grace period {}", dispatcher_.queueSize(),
+               formatDuration(config_.server.gracePeriod));
+  bool drained = false;
+  while (!(drained = dispatcher_.drain(std::min(deadline, std::chrono::steady_clock::now() +
+                                                              std::chrono::milliseconds(200)))) &&
+         std::chrono::steady_clock::now() < deadline) {
+    lastLoopMs_.store(steadyMs());
+    consumer_->poll(0);  // serve callbacks; records returned here are not tracked, so never committed
+    commitDone();
+  }
+  dispatcher_.stop();
+  commitDone();
+  consumer_->close();  // revokes through onRevoking (commits again) and leaves the group
+  spdlog::info("shutdown: {} ; left the group", drained ? "all in-flight events finished" : "grace period over");
+  return drained;
+}
+
+}  // namespace ew::runtime

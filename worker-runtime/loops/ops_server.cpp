@@ -1,0 +1,42 @@
+#include "loops/ops_server.h"
+
+#include <nlohmann/json.hpp>
+
+#include "manager/http_endpoints.h"
+
+namespace ew::runtime {
+
+OpsServer::OpsServer(const RuntimeConfig& config, MetricsRegistry& metrics)
+    : config_(config), metrics_(metrics), http_(std::make_unique<manager::HttpEndpoints>(config.server.address)) {}
+
+OpsServer::~OpsServer() { stop(); }
+
+void OpsServer::setProbes(OpsProbes probes) { probes_ = std::move(probes); }
+
+Status OpsServer::start() {
+  using manager::HttpReply;
+  http_->handle("/healthz", [this] {
+    return probes_.healthy() ? HttpReply{200, "ok\n"} : HttpReply{503, "poll loop stalled\n"};
+  });
+  http_->handle("/readyz", [this] {
+    return probes_.ready() ? HttpReply{200, "ready\n"} : HttpReply{503, "not ready: no partitions or handler down\n"};
+  });
+  http_->handle("/metrics", [this] {
+    return HttpReply{200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8"};
+  });
+  http_->handle("/status", [this] {
+    const OpsStatus s = probes_.status();
+    nlohmann::json j = {{"name", config_.worker},
+                        {"namespace", config_.namespace_},
+                        {"status", s.status},
+                        {"jobsProcessed", s.processed},
+                        {"queueSize", s.queueSize},
+                        {"assignedPartitions", s.assignedPartitions}};
+    return HttpReply{200, j.dump() + "\n", "application/json"};
+  });
+  return http_->start();
+}
+
+void OpsServer::stop() { http_->stop(); }
+
+}  // namespace ew::runtime

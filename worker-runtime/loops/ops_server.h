@@ -1,0 +1,50 @@
+#pragma once
+// The runtime's ops endpoints on server.address: GET /healthz (main loops
+// alive), /readyz (partitions assigned or cron scheduled, handler reachable),
+// /metrics (Prometheus text), /status (JSON: name, status, jobs processed,
+// queue size, assigned partitions). Probes are called from listener threads
+// and must be thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "ew/metrics.h"
+#include "ew/result.h"
+
+namespace ew::manager {
+class HttpEndpoints;
+}
+
+namespace ew::runtime {
+
+struct OpsStatus {
+  std::string status;  // running | stopping
+  uint64_t processed = 0;
+  size_t queueSize = 0;
+  size_t assignedPartitions = 0;
+};
+
+struct OpsProbes {
+  std::function<bool()> healthy;
+  std::function<bool()> ready;
+  std::function<OpsStatus()> status;
+};
+
+class OpsServer {
+ public:
+  OpsServer(const RuntimeConfig& config, MetricsRegistry& metrics);
+  ~OpsServer();
+  void setProbes(OpsProbes probes);  // before start()
+  Status start();
+  void stop();
+
+ private:
+  const RuntimeConfig& config_;
+  MetricsRegistry& metrics_;
+  OpsProbes probes_;
+  std::unique_ptr<manager::HttpEndpoints> http_;
+};
+
+}  // namespace ew::runtime

@@ -1,0 +1,222 @@
+// eventworker-runtime --config FILE [--mode events|cron|all] [--check-config] [--version]
+//
+// Exit codes: 0 clean shutdown (or config OK), 1 runtime failure, 2 bad usage
+// or bad config (one line on stderr naming the field).
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "clients/exec_handler.h"
+#include "clients/http_handler.h"
+#include "clients/kafka_producer.h"
+#include "clients/noop_handler.h"
+#include "core/config.h"
+#include "loops/cron_mode.h"
+#include "loops/dispatcher.h"
+#include "loops/event_source.h"
+#include "loops/ops_server.h"
+
+#ifndef EW_VERSION
+#define EW_VERSION "dev"
+#endif
+
+using namespace ew::runtime;
+
+namespace {
+
+struct Args {
+  std::string config;
+  std::string mode = "events";
+  bool checkConfig = false;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "eventworker-runtime: " << why << "\n"
+            << "usage: eventworker-runtime --config FILE [--mode events|cron|all] [--check-config] [--version]\n";
+  std::exit(2);
+}
+
+Args parseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--version") {
+      std::cout << "eventworker-runtime " << EW_VERSION << "\n";
+      std::exit(0);
+    } else if (arg == "--config") {
+      a.config = value();
+    } else if (arg == "--mode") {
+      a.mode = value();
+    } else if (arg == "--check-config") {
+      a.checkConfig = true;
+    } else {
+      usage("unknown argument " + arg);
+    }
+  }
+  if (a.config.empty()) usage("--config is required");
+  if (a.mode != "events" && a.mode != "cron" && a.mode != "all") usage("--mode must be events, cron or all");
+  return a;
+}
+
+void setupLogging(const LogConfig& log) {
+  auto logger = spdlog::stderr_logger_mt("runtime");
+  if (log.format == "json")
+    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t,"msg":"%v"})",
+                        spdlog::pattern_time_type::utc);
+  else
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(log.level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+HandlerPtr makeHandler(const HandlerConfig& h) {
+  switch (h.kind) {
+    case HandlerKind::Http: return std::make_shared<HttpHandler>(*h.http);
+    case HandlerKind::Exec: return std::make_shared<ExecHandler>(*h.exec);
+    case HandlerKind::Noop: return std::make_shared<NoopHandler>();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parseArgs(argc, argv);
+  std::ifstream in(args.config);
+  if (!in) {
+    std::cerr << "eventworker-runtime: cannot read config file " << args.config << "\n";
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = parseConfig(text.str());
+  if (!parsed) {
+    std::cerr << "eventworker-runtime: invalid config " << args.config << ": " << parsed.error().message << "\n";
+    return 2;
+  }
+  const RuntimeConfig config = std::move(*parsed);
+  const bool events = args.mode != "cron", cron = args.mode != "events";
+  if (events && config.source.kind != SourceKind::Kafka) {
+    std::cerr << "eventworker-runtime: invalid config " << args.config
+              << ": source.kind: dapr delivery is not supported by this runtime yet\n";
+    return 2;
+  }
+  if (events && config.subscriptions.empty() && args.mode == "events") {
+    std::cerr << "eventworker-runtime: invalid config " << args.config << ": subscriptions: required for --mode events\n";
+    return 2;
+  }
+  if (cron && config.cron.empty() && args.mode == "cron") {
+    std::cerr << "eventworker-runtime: invalid config " << args.config << ": cron: required for --mode cron\n";
+    return 2;
+  }
+  if (args.checkConfig) {
+    std::cout << "config OK: worker " << config.worker << ", " << config.subscriptions.size() << " subscription(s), "
+              << config.cron.size() << " cron job(s)\n";
+    return 0;
+  }
+
+  // SIGTERM/SIGINT are taken by one thread with sigwait; SIGPIPE is ignored
+  // (closed sockets and exec handlers that do not read stdin).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  setupLogging(config.log);
+  spdlog::info("eventworker-runtime {} starting: worker {}, mode {}", EW_VERSION, config.worker, args.mode);
+
+  ew::MetricsRegistry metrics;
+  HandlerPtr handler = makeHandler(config.handler);
+  std::atomic<bool> stop{false};
+
+  std::unique_ptr<KafkaDeadLetterProducer> deadLetters;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<EventSource> source;
+  if (events && !config.subscriptions.empty()) {
+    bool anyDeadLetterTopic = false;
+    for (const auto& s : config.subscriptions) anyDeadLetterTopic |= !s.deadLetterTopic.empty();
+    if (anyDeadLetterTopic) {
+      auto p = KafkaDeadLetterProducer::create(*config.source.kafka);
+      if (!p) {
+        spdlog::error("{}", p.error().message);
+        return 1;
+      }
+      deadLetters = std::move(*p);
+    }
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    DispatcherDeps deps;
+    deps.handler = handler;
+    deps.deadLetters = deadLetters.get();
+    deps.metrics = &metrics;
+    deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+    dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
+    source = std::make_unique<EventSource>(config, *dispatcher, metrics);
+    if (auto s = source->open(); !s) {
+      spdlog::error("{}", s.error().message);
+      return 1;
+    }
+    dispatcher->start();
+  }
+
+  OpsServer ops(config, metrics);
+  ops.setProbes(OpsProbes{
+      [&] { return !source || source->alive(); },
+      [&] { return (!source || source->assignedPartitions() > 0) && handler->reachable(); },
+      [&] {
+        return OpsStatus{stop.load() ? "stopping" : "running", dispatcher ? dispatcher->processed() : 0,
+                         dispatcher ? dispatcher->queueSize() : 0,
+                         source ? source->assignedPartitions() : 0};
+      }});
+  if (auto s = ops.start(); !s) {
+    spdlog::error("ops server: {}", s.error().message);
+    return 1;
+  }
+  spdlog::info("ops server on {}", config.server.address);
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info("received {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop.store(true);
+    if (source) source->requestStop();
+  });
+  signals.detach();
+
+  ew::Status cronStatus;
+  std::thread cronThread;
+  if (cron && !config.cron.empty()) {
+    cronThread = std::thread([&] {
+      cronStatus = runCronMode(config, handler, metrics, stop);
+      if (!cronStatus) {
+        spdlog::error("cron: {}", cronStatus.error().message);
+        stop.store(true);
+        if (source) source->requestStop();
+      }
+    });
+  }
+
+  bool drained = true;
+  if (source) drained = source->run();
+  if (cronThread.joinable()) cronThread.join();
+  ops.stop();
+  spdlog::info("eventworker-runtime stopped{}", drained ? "" : " (grace period exceeded)");
+  spdlog::shutdown();
+  // Handler calls that outlived the grace period must not hold the exit up.
+  std::fflush(nullptr);
+  std::_Exit(cronStatus.ok() ? 0 : 1);
+}
