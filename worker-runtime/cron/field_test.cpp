@@ -64,7 +64,7 @@ TEST_CASE("field: 0 and 7 are both Sunday") {
   CHECK(parsed("*/2", kWeekday) == std::vector<int>{0, 2, 4, 6});
 }
 
-TEST_CASE("field: star marks unrestricted day fields; ? only where allowed") {
+TEST_CASE("field: star marks unrestricted day fields, and ? is allowed only there") {
   CHECK(parseField("*", kWeekday)->star);
   CHECK(parseField("*/2", kWeekday)->star);
   CHECK(parseField("?", kWeekday)->star);

@@ -227,7 +227,7 @@ TEST_CASE("planner: retries back off exponentially, then the run fails") {
   CHECK(s.lastError == "HTTP 503");
 }
 
-TEST_CASE("planner: a retried run can still succeed; Reject is never retried") {
+TEST_CASE("planner: a retried run can still succeed, and Reject is never retried") {
   CronPlanner p = planner({"@hourly", ConcurrencyPolicy::Forbid, 60, 5min, {3, 1s, 60s}});
   const TimePoint t = utc(2024, 9, 1, 13);
   RunId run = p.due(t).start.at(0).run;
