@@ -65,7 +65,6 @@ CronPlanner::CronPlanner(std::vector<CronJob> jobs, TimePoint now, runtime::Unif
 
 Actions CronPlanner::due(TimePoint now) {
   Actions actions;
-  if (stopped_) return actions;
   for (auto& [id, run] : runs_) {
     JobState& js = jobs_[run.job];
     if (run.state == RunState::Attempting && !run.timedOut && now >= run.deadline) {
@@ -80,7 +79,9 @@ Actions CronPlanner::due(TimePoint now) {
       actions.start.push_back({id, run.job, run.attempt, run.scheduledAt, run.deadline});
     }
   }
-  for (size_t j = 0; j < jobs_.size(); ++j) fire(j, now, actions);
+  if (!stopped_) {
+    for (size_t j = 0; j < jobs_.size(); ++j) fire(j, now, actions);
+  }
   return actions;
 }
 
@@ -163,7 +164,7 @@ void CronPlanner::finished(RunId id, const runtime::HandlerResult& result, TimeP
                                           runtime::formatDuration(js.job.config.timeout)
                                     : result.detail;
   const bool retryable = run.timedOut || result.outcome == runtime::Outcome::Retry;
-  if (retryable && js.retry.shouldRetry(run.attempt)) {
+  if (retryable && !stopped_ && js.retry.shouldRetry(run.attempt)) {
     run.state = RunState::BackingOff;
     run.retryAt = now + js.retry.delayAfter(run.attempt);
     return;
@@ -172,24 +173,27 @@ void CronPlanner::finished(RunId id, const runtime::HandlerResult& result, TimeP
   runs_.erase(it);
 }
 
-Actions CronPlanner::stop() {
-  Actions actions;
+void CronPlanner::drain() {
   stopped_ = true;
   for (JobState& js : jobs_) js.next.reset();
   for (auto it = runs_.begin(); it != runs_.end();) {
-    Run& run = it->second;
-    if (run.state == RunState::Abandoned) {
-      ++it;
-      continue;
-    }
-    count(jobs_[run.job], RunOutcome::Cancelled);
-    if (run.state == RunState::Attempting) {
-      run.state = RunState::Abandoned;
-      actions.cancel.push_back(it->first);
-      ++it;
-    } else {
+    if (it->second.state == RunState::BackingOff) {
+      count(jobs_[it->second.job], RunOutcome::Cancelled);
       it = runs_.erase(it);
+    } else {
+      ++it;
     }
+  }
+}
+
+Actions CronPlanner::stop() {
+  drain();
+  Actions actions;
+  for (auto& [id, run] : runs_) {
+    if (run.state != RunState::Attempting) continue;
+    count(jobs_[run.job], RunOutcome::Cancelled);
+    run.state = RunState::Abandoned;
+    actions.cancel.push_back(id);
   }
   return actions;
 }
@@ -199,7 +203,6 @@ std::optional<TimePoint> CronPlanner::nextWakeup() const {
   auto consider = [&](TimePoint t) {
     if (!wake || t < *wake) wake = t;
   };
-  if (stopped_) return wake;
   for (const JobState& js : jobs_) {
     if (js.next) consider(*js.next);
   }
@@ -208,12 +211,6 @@ std::optional<TimePoint> CronPlanner::nextWakeup() const {
     if (run.state == RunState::Attempting && !run.timedOut) consider(run.deadline);
   }
   return wake;
-}
-
-size_t CronPlanner::attemptsInFlight() const {
-  return static_cast<size_t>(std::count_if(runs_.begin(), runs_.end(), [](const auto& entry) {
-    return entry.second.state != RunState::BackingOff;
-  }));
 }
 
 std::vector<JobStats> CronPlanner::stats() const {

@@ -90,15 +90,17 @@ class CronPlanner {
   // an AttemptStart and has not been reported yet.
   void finished(RunId run, const runtime::HandlerResult& result, TimePoint now);
 
-  // Shutdown: cancels every attempt in flight (outcome Cancelled), drops
-  // pending retries and starts nothing afterwards. finished() still accepted.
+  // Graceful shutdown, first step: starts nothing afterwards (no fire times,
+  // no retries; pending retries end as Cancelled, and a failing attempt is no
+  // longer retried) while attempts in flight run on. finished() still accepted.
+  void drain();
+
+  // Shutdown: drain(), then cancels every attempt in flight (outcome
+  // Cancelled). finished() still accepted.
   Actions stop();
 
   // The earliest time due() has something to do, or nullopt (nothing scheduled).
   std::optional<TimePoint> nextWakeup() const;
-
-  // Number of attempts in flight, including cancelled ones not yet finished.
-  size_t attemptsInFlight() const;
 
   std::vector<JobStats> stats() const;
 

@@ -304,3 +304,22 @@ TEST_CASE("planner: jobs are independent and outcomes have metric names") {
   CHECK(p.stats()[1].nextRun == utc(2024, 9, 1, 13));
   CHECK(std::string(toString(RunOutcome::TimedOut)) == "timed_out");
 }
+
+TEST_CASE("planner: drain lets attempts in flight finish but starts nothing new") {
+  CronPlanner p = planner({"*/2 * * * * *", ConcurrencyPolicy::Allow, 60, 10s, {3, 1s, 60s}});
+  const RunId a1 = p.due(fire(1)).start.at(0).run;
+  const RunId a2 = p.due(fire(2)).start.at(0).run;
+  const RunId a3 = p.due(fire(3)).start.at(0).run;
+  p.finished(a3, kRetry, fire(3) + 100ms);  // waiting to retry: dropped by drain
+  p.drain();
+  CHECK(p.nextWakeup() == fire(1) + 10s);  // a1's deadline still watched
+  CHECK(p.due(fire(4)).start.empty());
+  p.finished(a1, kDone, fire(4));
+  p.finished(a2, kRetry, fire(4));  // not retried any more
+  const JobStats s = p.stats()[0];
+  CHECK(runs(s, RunOutcome::Succeeded) == 1);
+  CHECK(runs(s, RunOutcome::Failed) == 1);
+  CHECK(runs(s, RunOutcome::Cancelled) == 1);
+  CHECK(s.active == 0);
+  CHECK_FALSE(p.nextWakeup().has_value());
+}

@@ -25,13 +25,17 @@ void CronScheduler::start() {
   driver_ = std::thread([this] { driverLoop(); });
 }
 
-void CronScheduler::stop() {
+void CronScheduler::stop(std::chrono::milliseconds grace) {
   std::lock_guard stopLock(stopMu_);
   std::unique_lock lock(mu_);
   if (stopping_) return;
   stopping_ = true;
-  if (planner_) executeLocked(planner_->stop());
   wake_.notify_all();
+  if (planner_) {
+    planner_->drain();
+    wake_.wait_for(lock, grace, [this] { return attempts_.empty(); });
+    executeLocked(planner_->stop());
+  }
   wake_.wait(lock, [this] { return attempts_.empty(); });
   std::vector<std::thread> threads = takeFinishedLocked();
   lock.unlock();

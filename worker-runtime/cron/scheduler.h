@@ -31,7 +31,7 @@ class CronScheduler {
   // called with the scheduler's lock held, so it need not be thread-safe.
   CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const WallClock& clock,
                 runtime::Uniform01 random);
-  ~CronScheduler();  // stop()
+  ~CronScheduler();  // stop() without grace
 
   CronScheduler(const CronScheduler&) = delete;
   CronScheduler& operator=(const CronScheduler&) = delete;
@@ -40,9 +40,10 @@ class CronScheduler {
   // after now. A second call does nothing.
   void start();
 
-  // Stops scheduling, cancels the attempts in flight, then blocks until every
+  // Stops scheduling (no new runs or retries), gives the attempts in flight up
+  // to `grace` to return, cancels those still running, then blocks until every
   // invoker call has returned and all threads are joined. Idempotent.
-  void stop();
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds::zero());
 
   // True between start() and stop() (for /readyz: cron is scheduled).
   bool running() const;

@@ -1,9 +1,10 @@
-// Real time, real threads: sleeps for ~6 s, so labelled "integration" (no
+// Real time, real threads: sleeps for ~7 s, so labelled "integration" (no
 // servers needed). Everything the scheduler decides is covered hermetically
 // in planner_test.cpp; this checks the shell keeps time and honours Forbid.
 
 #include "cron/scheduler.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <thread>
@@ -106,6 +107,28 @@ TEST_CASE("real time: a 6-field every-2-seconds job runs on time, and Forbid ski
   CHECK(after[1].runs[static_cast<size_t>(RunOutcome::Succeeded)] == 1);
   CHECK(after[1].runs[static_cast<size_t>(RunOutcome::Cancelled)] == 1);
   CHECK(after[1].active == 0);
+}
+
+TEST_CASE("real time: stop with a grace period lets the running attempt finish") {
+  std::atomic<int> calls{0};
+  std::atomic<bool> sawCancel{false};
+  auto invoker = [&](const CronAttempt& a) -> HandlerResult {
+    ++calls;
+    std::this_thread::sleep_for(300ms);
+    sawCancel = a.cancel.cancelled();
+    return {Outcome::Done, ""};
+  };
+  SystemWallClock clock;
+  CronScheduler scheduler({everyTwoSeconds("graceful")}, invoker, clock, [] { return 0.5; });
+  scheduler.start();
+  const auto giveUp = steady_clock::now() + 4s;
+  while (calls == 0 && steady_clock::now() < giveUp) std::this_thread::sleep_for(10ms);
+  REQUIRE(calls == 1);
+  scheduler.stop(5s);
+  CHECK_FALSE(sawCancel);
+  const JobStats s = scheduler.stats().at(0);
+  CHECK(s.runs[static_cast<size_t>(RunOutcome::Succeeded)] == 1);
+  CHECK(s.runs[static_cast<size_t>(RunOutcome::Cancelled)] == 0);
 }
 
 TEST_CASE("real time: stop before start and repeated stop return at once") {
