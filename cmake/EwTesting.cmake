@@ -7,7 +7,7 @@ function(ew_unit_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ew_catch_main ${T_LIBS})
-  catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES LABELS unit)
+  catch_discover_tests(${name} TEST_PREFIX "${name}: " EXTRA_ARGS --warn NoTests PROPERTIES LABELS unit)
 endfunction()
 
 # SERIAL: the tests stop or restart a shared server, so nothing runs beside them.
@@ -20,7 +20,7 @@ function(ew_integration_test name)
   if(T_SERIAL)
     set(serial TRUE)
   endif()
-  catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES
+  catch_discover_tests(${name} TEST_PREFIX "${name}: " EXTRA_ARGS --warn NoTests PROPERTIES
     LABELS integration
     FIXTURES_REQUIRED servers
     TIMEOUT 300

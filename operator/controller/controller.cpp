@@ -29,7 +29,23 @@ Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn r
 
 Controller::~Controller() { stop(); }
 
+bool Controller::changed(const kube::Store& store, const std::string& key) {
+  auto obj = store.get(key);
+  std::lock_guard lock(fingerprintsMu_);
+  const auto id = std::make_pair(&store, key);
+  if (!obj) {  // a delete always counts
+    fingerprints_.erase(id);
+    return true;
+  }
+  std::string fp = changeFingerprint(*obj);
+  auto it = fingerprints_.find(id);
+  if (it != fingerprints_.end() && it->second == fp) return false;
+  fingerprints_[id] = std::move(fp);
+  return true;
+}
+
 void Controller::onOwnedChange(const kube::Store& store, const std::string& key) {
+  if (!changed(store, key)) return;
   // The owned object may be gone from the store (deleted): take the owner
   // from the key's namespace and, when known, from the label.
   auto obj = store.get(key);
@@ -60,7 +76,9 @@ void Controller::startWatcher(const kube::ResourceType& type, kube::Store& store
 }
 
 void Controller::start() {
-  startWatcher(resources::kEventWorker, eventWorkers_, [this](const std::string& k) { queue_.add(k); }, "");
+  startWatcher(resources::kEventWorker, eventWorkers_, [this](const std::string& k) {
+    if (changed(eventWorkers_, k)) queue_.add(k);
+  }, "");
   startWatcher(resources::kDeployment, deployments_,
                [this](const std::string& k) { onOwnedChange(deployments_, k); }, kNameLabel);
   startWatcher(resources::kConfigMap, configMaps_,

@@ -7,11 +7,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "controller/event_recorder.h"
+#include "controller/desired_state.h"
 #include "controller/reconciler.h"
 #include "controller/work_queue.h"
 #include "ew/metrics.h"
@@ -52,7 +55,13 @@ class Controller {
   std::function<double()> random01_;
   SteadyClock clock_;
   WorkQueue queue_;
-  kube::Store eventWorkers_, deployments_, configMaps_, subscriptions_;
+  // Drops watch events that change nothing a reconcile reads (see changeFingerprint).
+  bool changed(const kube::Store& store, const std::string& key);
+  std::mutex fingerprintsMu_;
+  std::map<std::pair<const kube::Store*, std::string>, std::string> fingerprints_;
+
+  kube::Store eventWorkers_;
+  kube::Store deployments_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};  // indexed by owner
   EventRecorder events_;
   Reconciler reconciler_;
   std::vector<std::unique_ptr<kube::Watcher>> watchers_;

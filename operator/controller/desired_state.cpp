@@ -147,4 +147,20 @@ Json withoutTransitionTimes(Json s) {
 
 bool sameStatus(const Json& a, const Json& b) { return withoutTransitionTimes(a) == withoutTransitionTimes(b); }
 
+std::string changeFingerprint(const Json& object) {
+  const Json meta = object.value("metadata", Json::object());
+  Json f = Json::object();
+  for (const char* k : {"uid", "generation", "deletionTimestamp", "labels", "annotations", "ownerReferences"})
+    if (meta.contains(k)) f[k] = meta[k];
+  if (object.contains("data")) f["data"] = object["data"];
+  if (object.value("kind", "") != "EventWorker" && object.contains("status") && object["status"].is_object()) {
+    const Json& st = object["status"];
+    for (const char* k : {"observedGeneration", "replicas", "readyReplicas", "availableReplicas", "updatedReplicas"})
+      if (st.contains(k)) f["status"][k] = st[k];
+    for (const auto& c : st.value("conditions", Json::array()))
+      f["status"]["conditions"][c.value("type", "")] = c.value("status", "");
+  }
+  return f.dump();
+}
+
 }  // namespace ew::controller

@@ -46,4 +46,13 @@ Json desiredStatus(const StatusInputs& in, const Json& current);
 // Equal ignoring conditions' lastTransitionTime.
 bool sameStatus(const Json& a, const Json& b);
 
+// What of a watched object can change the outcome of a reconcile, as text: a
+// watch event whose fingerprint equals the previous one needs no reconcile
+// (the reconciler's own status writes, kube-controller-manager's
+// lastUpdateTime bumps, ...). Covers identity, generation, deletion, labels,
+// annotations, owner references, a ConfigMap's data and the status fields the
+// reconciler reads; an EventWorker's status is left out (the reconciler
+// writes it). The periodic resync still reconciles everything.
+std::string changeFingerprint(const Json& object);
+
 }  // namespace ew::controller

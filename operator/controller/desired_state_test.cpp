@@ -64,7 +64,7 @@ TEST_CASE("toPrune picks controlled objects that are no longer rendered") {
   CHECK(prune[0]["metadata"]["name"] == "b");
 }
 
-TEST_CASE("status: Ready follows Deployment availability; transitions keep their time") {
+TEST_CASE("status: Ready follows Deployment availability, transitions keep their time") {
   StatusInputs in;
   in.generation = 3;
   in.selector = "eventworker.dev/name=w";
@@ -94,7 +94,7 @@ TEST_CASE("status: Ready follows Deployment availability; transitions keep their
   CHECK(desiredStatus(in, s2)["conditions"][0]["status"] == "False");
 }
 
-TEST_CASE("status: an invalid spec is Degraded with the reason; other loops' conditions survive") {
+TEST_CASE("status: an invalid spec is Degraded with the reason, other loops' conditions survive") {
   StatusInputs in;
   in.generation = 4;
   in.invalidReason = "spec.scaling.minReplicas: must be <= maxReplicas (5), got 7";
@@ -117,4 +117,38 @@ TEST_CASE("status: an apply failure is Degraded with its own reason") {
   CHECK(s["conditions"][0]["status"] == "False");
   CHECK(s["conditions"][1]["reason"] == "DaprNotInstalled");
   CHECK(s["conditions"][1]["message"] == "install Dapr");
+}
+
+TEST_CASE("change fingerprints ignore what a reconcile does not read") {
+  Json d = {{"kind", "Deployment"},
+            {"metadata", {{"name", "w-events"}, {"generation", 1}, {"resourceVersion", "10"}, {"labels", {{"a", "b"}}}}},
+            {"status", {{"replicas", 1}, {"conditions", {{{"type", "Available"}, {"status", "False"},
+                                                          {"lastUpdateTime", "t1"}}}}}}};
+  const std::string base = changeFingerprint(d);
+  Json bumped = d;
+  bumped["metadata"]["resourceVersion"] = "11";
+  bumped["status"]["conditions"][0]["lastUpdateTime"] = "t2";
+  CHECK(changeFingerprint(bumped) == base);
+  Json available = d;
+  available["status"]["conditions"][0]["status"] = "True";
+  CHECK(changeFingerprint(available) != base);
+  Json edited = d;
+  edited["metadata"]["generation"] = 2;
+  CHECK(changeFingerprint(edited) != base);
+  Json relabelled = d;
+  relabelled["metadata"]["labels"]["a"] = "c";
+  CHECK(changeFingerprint(relabelled) != base);
+
+  Json cm = {{"kind", "ConfigMap"}, {"metadata", {{"name", "w-runtime"}}}, {"data", {{"k", "1"}}}};
+  Json cm2 = cm;
+  cm2["data"]["k"] = "2";
+  CHECK(changeFingerprint(cm2) != changeFingerprint(cm));
+
+  Json ew = {{"kind", "EventWorker"}, {"metadata", {{"name", "w"}, {"generation", 3}}}, {"status", {{"replicas", 1}}}};
+  Json ewStatus = ew;
+  ewStatus["status"]["replicas"] = 2;
+  CHECK(changeFingerprint(ewStatus) == changeFingerprint(ew));
+  Json ewDeleted = ew;
+  ewDeleted["metadata"]["deletionTimestamp"] = "2026-11-23T00:00:00Z";
+  CHECK(changeFingerprint(ewDeleted) != changeFingerprint(ew));
 }

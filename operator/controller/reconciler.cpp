@@ -30,11 +30,7 @@ std::vector<Json> Reconciler::ownedBy(const std::string& ns, const std::string& 
   std::vector<Json> out;
   for (kube::Store* s : {&owned_.configMaps, &owned_.deployments, owned_.subscriptions}) {
     if (!s) continue;
-    for (auto& o : s->list()) {
-      const auto& meta = o["metadata"];
-      if (meta.value("namespace", "") == ns && meta.value("labels", Json::object()).value(kNameLabel, "") == name)
-        out.push_back(std::move(o));
-    }
+    for (auto& o : s->byIndex(ns, name)) out.push_back(std::move(o));
   }
   return out;
 }
@@ -77,6 +73,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     return out;  // nothing to do until the spec changes
   }
 
+  std::string created;  // one Event for everything a reconcile creates
   for (const auto& object : rendered->objects) {
     const std::string kind = object.value("kind", "");
     const kube::ResourceType* type = typeFor(kind);
@@ -102,8 +99,9 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       return Error{msg, applied.error().code};
     }
     if (store) store->upsert(*applied);  // read-your-writes until the watch catches up
-    if (!live) events_.record(ew, "Normal", "Created", "created " + kind + " " + objName, in.now);
+    if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
   }
+  if (!created.empty()) events_.record(ew, "Normal", "Created", "created " + created, in.now);
 
   const auto owned = ownedBy(ns, name);
   for (const auto& gone : toPrune(rendered->objects, owned, meta.value("uid", ""))) {

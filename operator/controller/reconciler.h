@@ -29,6 +29,7 @@ struct Rendered {
 // Parses, validates and renders an EventWorker; an Error's message names the field.
 using RenderFn = std::function<Result<Rendered>(const kube::Json& eventWorker)>;
 
+// REQUIRES: each store is indexed by kNameLabel (kube::Store(kNameLabel)).
 struct OwnedStores {
   kube::Store& configMaps;
   kube::Store& deployments;

@@ -31,7 +31,7 @@ TEST_CASE("a key added twice is handed out once") {
   CHECK_FALSE(q.tryGet());
 }
 
-TEST_CASE("a key being processed is never handed to a second worker; its re-add replays on done") {
+TEST_CASE("a key being processed is never handed to a second worker, its re-add replays on done") {
   FakeClock clock;
   WorkQueue q(clock);
   q.add("a");
@@ -44,7 +44,7 @@ TEST_CASE("a key being processed is never handed to a second worker; its re-add 
   CHECK_FALSE(q.tryGet());
 }
 
-TEST_CASE("delayed adds wait for their time; an immediate add wins") {
+TEST_CASE("delayed adds wait for their time, an immediate add wins") {
   FakeClock clock;
   WorkQueue q(clock);
   q.addAfter("a", 100ms);

@@ -34,7 +34,7 @@ contexts:
 )";
 }  // namespace
 
-TEST_CASE("current-context selects cluster, user and namespace; inline data is decoded") {
+TEST_CASE("current-context selects cluster, user and namespace, inline data is decoded") {
   auto a = parseKubeconfig(kInline, "/nowhere");
   REQUIRE(a.ok());
   CHECK(a->server == "https://10.1.2.3:6443");

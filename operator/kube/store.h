@@ -1,12 +1,15 @@
 #pragma once
 // The watched objects of one resource type by "namespace/name" (or "name" for
-// cluster-scoped ones). Thread-safe; readers get copies.
+// cluster-scoped ones), without metadata.managedFields and kubectl's
+// last-applied annotation (dropped on the way in to save memory), kept as
+// compact JSON text and parsed on read. Thread-safe; readers get copies.
 
 #include <nlohmann/json.hpp>
 
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,11 @@ std::string objectKey(const nlohmann::json& object);
 
 class Store {
  public:
+  // INDEX_LABEL, when set, indexes objects by (namespace, value of that
+  // label) for byIndex(), so finding a few objects among thousands does not
+  // copy them all.
+  explicit Store(std::string indexLabel = "") : indexLabel_(std::move(indexLabel)) {}
+
   void upsert(const nlohmann::json& object);
   void erase(const std::string& key);
   // Replaces everything (after a relist); returns the keys that were present
@@ -25,12 +33,26 @@ class Store {
 
   std::optional<nlohmann::json> get(const std::string& key) const;
   std::vector<nlohmann::json> list() const;
+  // Objects in NS whose index label equals VALUE. REQUIRES: an index label.
+  std::vector<nlohmann::json> byIndex(const std::string& ns, const std::string& value) const;
   std::vector<std::string> keys() const;
   size_t size() const;
 
  private:
+  // Objects are kept serialized (compact JSON): a parsed nlohmann::json tree
+  // costs several times its text, and thousands of Deployments add up.
+  struct Entry {
+    std::string json;
+    std::string indexKey;  // "" when not indexed
+  };
+  std::string indexKey(const nlohmann::json& object) const;
+  void putLocked(const std::string& key, const nlohmann::json& object);
+  void eraseLocked(const std::string& key);
+
+  const std::string indexLabel_;
   mutable std::mutex mu_;
-  std::map<std::string, nlohmann::json> objects_;
+  std::map<std::string, Entry> objects_;
+  std::map<std::string, std::set<std::string>> index_;  // "ns/value" -> keys
 };
 
 }  // namespace ew::kube

@@ -55,7 +55,7 @@ TEST_CASE("server-side apply creates, updates, and is a no-op when nothing chang
   CHECK(api.remove(resources::kNamespace, "", ns).ok());
 }
 
-TEST_CASE("API errors carry the HTTP code and the Status reason; deleting a missing object succeeds") {
+TEST_CASE("API errors carry the HTTP code and the Status reason, deleting a missing object succeeds") {
   KubeApi api(client());
   auto missing = api.get(resources::kConfigMap, "default", "does-not-exist");
   REQUIRE_FALSE(missing.ok());

@@ -59,7 +59,7 @@ bool within(std::chrono::milliseconds d, const std::function<bool()>& pred) {
 
 }  // namespace
 
-TEST_CASE("one leader at a time; a graceful stop hands over at once") {
+TEST_CASE("one leader at a time, a graceful stop hands over at once") {
   KubeApi api(client());
   SteadyClock clock;
   const std::string lease = uniqueName("lease");

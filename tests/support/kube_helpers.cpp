@@ -66,7 +66,29 @@ int kubectl(const std::string& args, std::string* output) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+void installCrds() {
+  static const bool done = [] {
+    std::string out;
+    if (kubectl("apply -f " + std::string(EW_SOURCE_DIR) + "/crds/", &out) != 0)
+      throw std::runtime_error("kubectl apply crds: " + out);
+    // `kubectl wait` fails at once, instead of waiting, while a new CRD has no status yet.
+    const bool established = eventually([&] {
+      return kubectl("wait --for=condition=Established --timeout=60s crd/eventworkers.eventworker.dev "
+                     "crd/subscriptions.dapr.io", &out) == 0;
+    }, std::chrono::seconds(60));
+    if (!established) throw std::runtime_error("CRDs not established: " + out);
+    return true;
+  }();
+  (void)done;
+}
+
 std::map<std::string, double> apiserverRequestsByVerb(const std::vector<std::string>& resources) {
+  std::map<std::string, double> byVerb;
+  for (const auto& [key, n] : apiserverRequests(resources)) byVerb[key.substr(0, key.find(' '))] += n;
+  return byVerb;
+}
+
+std::map<std::string, double> apiserverRequests(const std::vector<std::string>& resources) {
   auto r = testKubeClient().send({kube::Verb::Get, "/metrics", ""});
   if (!r || r->status != 200) throw std::runtime_error("cannot read apiserver /metrics");
   std::map<std::string, double> byVerb;
@@ -89,7 +111,9 @@ std::map<std::string, double> apiserverRequestsByVerb(const std::vector<std::str
       for (const auto& res : resources) match = match || label("resource") == res;
       if (!match) continue;
     }
-    byVerb[label("verb")] += std::stod(line.substr(line.rfind(' ') + 1));
+    const std::string sub = label("subresource");
+    byVerb[label("verb") + " " + label("resource") + (sub.empty() ? "" : "/" + sub)] +=
+        std::stod(line.substr(line.rfind(' ') + 1));
   }
   return byVerb;
 }

@@ -25,8 +25,15 @@ int markPodsReady(kube::KubeApi& api, const std::string& ns, const std::string& 
 
 // apiserver_request_total summed by verb, over the given resources (empty = all).
 std::map<std::string, double> apiserverRequestsByVerb(const std::vector<std::string>& resources = {});
+// The same by "VERB resource[/subresource]".
+std::map<std::string, double> apiserverRequests(const std::vector<std::string>& resources = {});
 
 // Applies a YAML or JSON manifest file with the real kubectl; returns its exit code.
 int kubectl(const std::string& args, std::string* output = nullptr);
+
+// Applies the CRDs under crds/ (EventWorker and Dapr's Subscription) and waits
+// until both are Established; does the work once per process. Throws
+// std::runtime_error (a test failure) with kubectl's output when it cannot.
+void installCrds();
 
 }  // namespace ew::testing

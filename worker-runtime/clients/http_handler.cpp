@@ -1,65 +1,79 @@
 #include "clients/http_handler.h"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <cpprest/http_client.h>
+#include <stdexcept>
 
-#include <chrono>
+#include "core/duration.h"
 
 namespace ew::runtime {
 
-namespace http = web::http;
+namespace {
 
-struct HttpHandler::Impl {
-  explicit Impl(const HttpHandlerConfig& c) : client(c.url, clientConfig(c)) {}
+constexpr std::string_view kCloudEventsJson = "application/cloudevents+json";
 
-  static http::client::http_client_config clientConfig(const HttpHandlerConfig& c) {
-    http::client::http_client_config cfg;
-    cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(c.timeout));
-    cfg.set_validate_certificates(true);
-    if (c.url.rfind("http://", 0) == 0) {
-      // Requests go out as header + body writes: without TCP_NODELAY, Nagle and
-      // the server's delayed ACK add 40 ms to every request.
-      cfg.set_nativehandle_options([](web::http::client::native_handle h) {
-        auto* socket = static_cast<boost::asio::ip::tcp::socket*>(h);
-        boost::system::error_code ignored;
-        socket->set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-      });
-    }
-    return cfg;
-  }
+// A readiness probe must answer long before a kubelet gives up on it.
+constexpr Millis kProbeTimeout{5000};
 
-  http::client::http_client client;
-};
+template <class T>
+T orThrow(Result<T> r) {
+  if (!r) throw std::invalid_argument(r.error().message);
+  return std::move(*r);
+}
 
-HttpHandler::HttpHandler(const HttpHandlerConfig& config) : impl_(std::make_unique<Impl>(config)) {}
+}  // namespace
+
+HttpHandler::HttpHandler(const HttpHandlerConfig& config)
+    : config_(config), target_(orThrow(parseHttpUrl(config.url))), context_(orThrow(makeHttpClientContext(target_))) {}
+
 HttpHandler::~HttpHandler() = default;
 
-HandlerResult HttpHandler::handle(const HandlerRequest& r) {
-  http::http_request req(http::methods::POST);
-  req.set_request_uri(r.route);
-  req.headers().add("Content-Type", "application/cloudevents+json");
-  for (const auto& [k, v] : r.headers) req.headers().add(k, v);
-  // A byte vector body: cpprestsdk's string-body path trips UBSan (see tests/sanitizers).
-  req.set_body(std::vector<unsigned char>(r.body.begin(), r.body.end()));
-  req.headers().set_content_type("application/cloudevents+json");
-  try {
-    http::http_response resp = impl_->client.request(req).get();
-    const std::string body = resp.extract_utf8string(true).get();
-    return interpretHttpReply(resp.status_code(), body);
-  } catch (const std::exception& e) {
-    return {Outcome::Retry, std::string("http: ") + e.what()};
+HttpConnectionPtr HttpHandler::acquire(HttpConnection::Clock::time_point deadline) {
+  std::unique_lock l(mu_);
+  const size_t max = static_cast<size_t>(config_.maxConnections);
+  if (!freed_.wait_until(l, deadline, [&] { return !idle_.empty() || lent_ < max; })) return nullptr;
+  ++lent_;
+  if (idle_.empty()) return std::make_unique<HttpConnection>(context_);
+  HttpConnectionPtr c = std::move(idle_.back());
+  idle_.pop_back();
+  return c;
+}
+
+void HttpHandler::release(HttpConnectionPtr connection) {
+  {
+    std::lock_guard l(mu_);
+    --lent_;
+    idle_.push_back(std::move(connection));  // closed ones reconnect when next used
   }
+  freed_.notify_one();
+}
+
+HandlerResult HttpHandler::handle(const HandlerRequest& r) {
+  const auto deadline = HttpConnection::Clock::now() + config_.timeout;
+  HttpConnectionPtr c = acquire(deadline);
+  if (!c)
+    return {Outcome::Retry, "http: no free connection (maxConnections " + std::to_string(config_.maxConnections) +
+                                ") within the timeout " + formatDuration(config_.timeout)};
+  const std::string target = requestTarget(target_, r.route);
+  HttpRequestView req;
+  req.target = target;
+  req.contentType = kCloudEventsJson;
+  req.headers = &r.headers;
+  req.body = r.body;
+  auto reply = c->exchange(req, deadline);
+  if (!reply && reply.error().code == kHttpClosedIdle) reply = c->exchange(req, deadline);
+  release(std::move(c));
+  if (!reply) return {Outcome::Retry, reply.error().message};
+  return interpretHttpReply(reply->status, reply->body);
 }
 
 bool HttpHandler::reachable() {
-  try {
-    http::http_request req(http::methods::OPTIONS);
-    req.set_request_uri("/");
-    impl_->client.request(req).get();  // any HTTP reply means the server is up
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
+  // Its own connection: under load every pooled one may be busy.
+  HttpConnection c(context_);
+  const std::string target = requestTarget(target_, "/");
+  HttpRequestView req;
+  req.method = "OPTIONS";
+  req.target = target;
+  const auto timeout = std::min(config_.timeout, kProbeTimeout);
+  return c.exchange(req, HttpConnection::Clock::now() + timeout, /*headerOnly=*/true).ok();  // any reply will do
 }
 
 }  // namespace ew::runtime

@@ -81,6 +81,7 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
     return Error{"kafka: rebalance_cb: " + err};
   self->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!self->consumer_) return Error{"kafka: cannot create consumer: " + err};
+  self->queue_.reset(rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
   if (auto e = self->consumer_->subscribe(topics); e != RdKafka::ERR_NO_ERROR)
     return Error{"kafka: subscribe: " + RdKafka::err2str(e), static_cast<int>(e)};
   return self;
@@ -88,28 +89,36 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
 
 KafkaConsumer::~KafkaConsumer() { close(); }
 
-std::optional<Message> KafkaConsumer::poll(int timeoutMs) {
-  std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeoutMs));
-  switch (m->err()) {
-    case RdKafka::ERR_NO_ERROR: break;
-    case RdKafka::ERR__TIMED_OUT:
-    case RdKafka::ERR__PARTITION_EOF: return std::nullopt;
-    default:
-      spdlog::warn("kafka: consume: {}", m->errstr());
-      return std::nullopt;
+void KafkaConsumer::QueueDeleter::operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+
+size_t KafkaConsumer::poll(int timeoutMs, size_t max, std::vector<Message>& out) {
+  batch_.resize(max);
+  const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), timeoutMs, batch_.data(), max);
+  size_t appended = 0;
+  for (ssize_t i = 0; i < n; ++i) {
+    rd_kafka_message_t* m = batch_[static_cast<size_t>(i)];
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Message& msg = out.emplace_back();
+      msg.tp = {rd_kafka_topic_name(m->rkt), m->partition};
+      msg.offset = m->offset;
+      if (m->key) msg.key.emplace(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+      msg.timestampMs = rd_kafka_message_timestamp(m, nullptr);
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* value;
+        size_t size;
+        for (size_t h = 0; rd_kafka_header_get_all(headers, h, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++h)
+          msg.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : std::string());
+      }
+      ++appended;
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      spdlog::warn("kafka: consume: {}", rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
   }
-  Message out;
-  out.tp = {m->topic_name(), m->partition()};
-  out.offset = m->offset();
-  if (m->key()) out.key = *m->key();
-  if (m->payload()) out.value.assign(static_cast<const char*>(m->payload()), m->len());
-  out.timestampMs = m->timestamp().timestamp;
-  if (RdKafka::Headers* h = m->headers()) {
-    for (const auto& hd : h->get_all())
-      out.headers.emplace_back(hd.key(), hd.value() ? std::string(static_cast<const char*>(hd.value()), hd.value_size())
-                                                    : std::string());
-  }
-  return out;
+  return appended;
 }
 
 Status KafkaConsumer::commit(const std::vector<CommitPoint>& points) {

@@ -5,6 +5,7 @@
 // Thread-safety: one thread (the poll thread) calls every method; the
 // rebalance listener is called on that thread from inside poll()/close().
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
@@ -38,9 +39,11 @@ class KafkaConsumer {
                                                        RebalanceListener* listener);
   ~KafkaConsumer();  // closes (leaves the group) if close() was not called
 
-  // The next record, or nullopt after TIMEOUT_MS without one. Transient broker
+  // Appends up to MAX records to OUT, waiting up to TIMEOUT_MS for MAX of them
+  // (librdkafka's batch semantics: with TIMEOUT_MS 0 it takes what is ready,
+  // with MAX 1 it returns on the first record). Returns how many were appended. Transient broker
   // errors are logged and swallowed (librdkafka reconnects by itself).
-  std::optional<Message> poll(int timeoutMs);
+  size_t poll(int timeoutMs, size_t max, std::vector<Message>& out);
 
   Status commit(const std::vector<CommitPoint>& points);  // synchronous
   void pause(const std::vector<TopicPartition>& parts);
@@ -53,8 +56,16 @@ class KafkaConsumer {
   class RebalanceCb;
   KafkaConsumer() = default;
 
+  struct QueueDeleter {
+    void operator()(rd_kafka_queue_t* q) const;
+  };
+
   std::unique_ptr<RebalanceCb> rebalanceCb_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // The consumer queue, read in batches with the C API (no per-record wrapper
+  // objects). Declared after consumer_: released before it.
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue_;
+  std::vector<rd_kafka_message_t*> batch_;
   bool closed_ = false;
 };
 

@@ -9,6 +9,7 @@ class NoopHandler : public Handler {
  public:
   HandlerResult handle(const HandlerRequest&) override { return {}; }
   bool needsBody() const override { return false; }
+  bool blocks() const override { return false; }
 };
 
 }  // namespace ew::runtime

@@ -1,9 +1,13 @@
 #include "core/config.h"
 
+#include <arpa/inet.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <set>
 #include <stdexcept>
+
+#include "core/http_target.h"
 
 namespace ew::runtime {
 namespace {
@@ -194,14 +198,24 @@ SourceConfig parseSource(const Map& m) {
   return s;
 }
 
+// True only for a literal loopback host: localhost, [::1], or an IPv4
+// address 127.x.y.z (a name such as 127.0.0.1.example.com is not loopback).
 bool isLoopbackUrl(const std::string& url) {
   const auto scheme = url.find("://");
   if (scheme == std::string::npos) return false;
-  std::string host = url.substr(scheme + 3);
-  host = host.substr(0, host.find_first_of("/?#"));
-  if (!host.empty() && host[0] == '[') return host.rfind("[::1]", 0) == 0;
-  host = host.substr(0, host.find(':'));
-  return host == "localhost" || host.rfind("127.", 0) == 0;
+  std::string authority = url.substr(scheme + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.find('@') != std::string::npos) return false;
+  if (!authority.empty() && authority[0] == '[') {
+    const auto close = authority.find(']');
+    return close != std::string::npos && authority.substr(0, close + 1) == "[::1]" &&
+           (close + 1 == authority.size() || authority[close + 1] == ':');
+  }
+  const std::string host = authority.substr(0, authority.find(':'));
+  if (host == "localhost") return true;
+  in_addr addr{};
+  if (inet_pton(AF_INET, host.c_str(), &addr) != 1) return false;
+  return (ntohl(addr.s_addr) >> 24) == 127;
 }
 
 HandlerConfig parseHandler(const Map& m) {
@@ -214,6 +228,7 @@ HandlerConfig parseHandler(const Map& m) {
     c.url = x.str("url", "", true);
     if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
       fail(x.path("url"), "must start with http:// or https://");
+    if (auto t = parseHttpUrl(c.url); !t) fail(x.path("url"), t.error().message);
     c.allowNonLoopback = x.boolean("allowNonLoopback", false);
     if (!c.allowNonLoopback && !isLoopbackUrl(c.url))
       fail(x.path("url"), "must be a loopback address (127.0.0.1, localhost, [::1]) unless allowNonLoopback: true");
@@ -244,8 +259,13 @@ IdempotencyConfig parseIdempotency(const Map& m) {
   if (c.ttl.count() < 1000) fail(m.path("ttl"), "must be >= 1s");
   c.capacity = m.integer("capacity", c.capacity, 1, 100'000'000);
   c.redisAddress = m.str("redisAddress", c.redisAddress);
-  if (c.kind == IdempotencyKind::Redis && c.redisAddress.find(':') == std::string::npos)
-    fail(m.path("redisAddress"), "must be host:port");
+  if (c.kind == IdempotencyKind::Redis) {
+    const auto colon = c.redisAddress.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : c.redisAddress.substr(colon + 1);
+    if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535)
+      fail(m.path("redisAddress"), "must be host:port");
+  }
   return c;
 }
 
@@ -320,8 +340,7 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
   if (c.worker.empty()) fail("worker", "must not be empty");
   c.namespace_ = root.str("namespace", "");
   c.service = root.str("service", "");
-  if (!root.has("source")) fail("source", "required");
-  c.source = parseSource(Map(root.node("source"), "source", {"kind", "kafka", "dapr"}));
+  if (root.has("source")) c.source = parseSource(Map(root.node("source"), "source", {"kind", "kafka", "dapr"}));
   if (!root.has("handler")) fail("handler", "required");
   c.handler = parseHandler(Map(root.node("handler"), "handler", {"kind", "http", "exec"}));
   c.subscriptions = parseList<SubscriptionConfig>(
@@ -329,6 +348,7 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
       {"name", "topic", "route", "deadLetterTopic", "concurrency", "ordering", "retry", "maxEventBytes",
        "requireCloudEvent", "idempotency"},
       parseSubscription);
+  if (!root.has("source") && !c.subscriptions.empty()) fail("source", "required when subscriptions are declared");
   std::set<std::string> topics;
   for (size_t i = 0; i < c.subscriptions.size(); ++i)
     if (!topics.insert(c.subscriptions[i].topic).second)

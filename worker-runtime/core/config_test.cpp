@@ -180,6 +180,8 @@ TEST_CASE("errors name the field") {
              StartsWith("handler.http.url: must be a loopback address"));
   CHECK(parseConfig(replace(m, "kind: noop", "kind: http, http: {url: 'http://10.0.0.1:80', allowNonLoopback: true}"))
             .ok());
+  CHECK_THAT(errorOf(replace(m, "kind: noop", "kind: http, http: {url: 'http://127.0.0.1:http'}")),
+             StartsWith("handler.http.url: \"http://127.0.0.1:http\": port is not a number"));
   CHECK_THAT(errorOf(replace(m, "kind: noop", "kind: exec")), StartsWith("handler.exec: required"));
   CHECK_THAT(errorOf(m + "- {name: s, topic: t2, route: /e}\n"), StartsWith("subscriptions[1].name: duplicate"));
   CHECK_THAT(errorOf(m + "- {name: s2, topic: t, route: /e}\n"), StartsWith("subscriptions[1].topic:"));
@@ -189,6 +191,11 @@ TEST_CASE("errors name the field") {
              StartsWith("source.kafka.security.saslMechanism: required"));
   CHECK_THAT(errorOf(m + "cron:\n- {name: j, schedule: x, route: /j, concurrencyPolicy: Sometimes}\n"),
              StartsWith("cron[0].concurrencyPolicy:"));
+  for (const char* bad : {"redis", "redis:", ":6379", "redis:99999", "redis:port"})
+    CHECK_THAT(errorOf(replace(m, "route: /e", std::string("route: /e, idempotency: {kind: redis, redisAddress: '") +
+                                                   bad + "'}")),
+               StartsWith("subscriptions[0].idempotency.redisAddress: must be host:port"));
+  CHECK(parseConfig(replace(m, "route: /e", "route: /e, idempotency: {kind: redis, redisAddress: 'redis:6379'}")).ok());
   CHECK_THAT(errorOf("worker: [unclosed"), StartsWith("config: invalid YAML"));
   CHECK_THAT(errorOf(""), StartsWith("config: empty document"));
   CHECK_THAT(errorOf("- a\n- b\n"), StartsWith("config: must be a mapping"));
@@ -199,10 +206,28 @@ TEST_CASE("durations") {
   CHECK(*parseDuration("30s", "f") == Millis(30000));
   CHECK(*parseDuration("5m", "f") == Millis(300000));
   CHECK(*parseDuration("2h", "f") == Millis(7200000));
+  CHECK(*parseDuration("1h30m", "f") == Millis(5400000));
+  CHECK(*parseDuration("1m500ms", "f") == Millis(60500));
+  CHECK_FALSE(parseDuration("", "f").ok());
+  CHECK_FALSE(parseDuration("1h30", "f").ok());
+  CHECK_FALSE(parseDuration("999999999999999s", "f").ok());
   CHECK_FALSE(parseDuration("5", "f").ok());
   CHECK_FALSE(parseDuration("s", "f").ok());
   CHECK_FALSE(parseDuration("-1s", "f").ok());
   CHECK_FALSE(parseDuration("1d", "f").ok());
   CHECK(formatDuration(Millis(1500)) == "1500ms");
   CHECK(formatDuration(Millis(120000)) == "2m");
+}
+
+TEST_CASE("only literal loopback hosts pass the loopback check") {
+  const std::string head = "apiVersion: runtime.eventworker.dev/v1\nworker: w\nhandler: {kind: http, http: {url: \"";
+  auto accepted = [&](const std::string& url) { return parseConfig(head + url + "\"}}\n").ok(); };
+  CHECK(accepted("http://127.0.0.1:8080"));
+  CHECK(accepted("http://127.1.2.3:8080/x"));
+  CHECK(accepted("http://localhost:8080"));
+  CHECK(accepted("http://[::1]:8080"));
+  CHECK_FALSE(accepted("http://127.0.0.1.evil.example:8080"));
+  CHECK_FALSE(accepted("http://10.0.0.1:8080"));
+  CHECK_FALSE(accepted("http://[::1].evil:8080"));
+  CHECK_FALSE(accepted("http://localhost.evil.example:8080"));
 }

@@ -1,6 +1,8 @@
 #pragma once
-// Durations in the runtime config: "<number><unit>" with unit ms, s, m or h
-// ("250ms", "30s", "5m", "2h"). Pure.
+// Durations in the runtime config and the EventWorker resource: one or more
+// "<number><unit>" terms with unit ms, s, m or h ("250ms", "30s", "5m",
+// "1h30m"; the same spelling Go's time.ParseDuration and CEL's duration()
+// accept for these units). Pure.
 
 #include <chrono>
 #include <string>

@@ -37,6 +37,9 @@ class Handler {
   virtual HandlerResult handle(const HandlerRequest& request) = 0;
   // False when the handler ignores the body (noop), so callers may skip building it.
   virtual bool needsBody() const { return true; }
+  // False when handle() never waits (noop): then threads beyond the CPU count
+  // add nothing but context switches, and callers may run fewer.
+  virtual bool blocks() const { return true; }
   // A cheap liveness probe for /readyz; true when the handler can take work.
   virtual bool reachable() { return true; }
 };

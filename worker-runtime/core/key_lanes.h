@@ -3,11 +3,12 @@
 // admission order; different lanes run in parallel. A lane is a key
 // (ordering: key, lane "topic/partition/key"), a partition (ordering:
 // partition) or nothing (ordering: none, std::nullopt: always runnable).
-// Counts every admitted, unfinished item against a fixed budget so the caller
-// can apply backpressure (pause fetching) when full(). Pure, not thread-safe.
+// Counts every admitted, unfinished item against a budget so the caller can
+// apply backpressure (pause fetching) when full(). Pure, not thread-safe.
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -29,7 +30,8 @@ class KeyLanes {
     if (!lane) return item;
     auto [it, fresh] = lanes_.try_emplace(*lane);
     if (fresh) return item;
-    it->second.push_back(std::move(item));
+    if (!it->second) it->second = std::make_unique<std::deque<T>>();
+    it->second->push_back(std::move(item));
     ++waiting_;
     return std::nullopt;
   }
@@ -42,12 +44,12 @@ class KeyLanes {
     if (!lane) return std::nullopt;
     auto it = lanes_.find(*lane);
     if (it == lanes_.end()) return std::nullopt;
-    if (it->second.empty()) {
+    if (!it->second || it->second->empty()) {
       lanes_.erase(it);
       return std::nullopt;
     }
-    T next = std::move(it->second.front());
-    it->second.pop_front();
+    T next = std::move(it->second->front());
+    it->second->pop_front();
     --waiting_;
     return next;
   }
@@ -57,10 +59,11 @@ class KeyLanes {
   std::vector<T> dropWaiting(Pred pred) {
     std::vector<T> dropped;
     for (auto& [lane, queue] : lanes_) {
-      for (auto it = queue.begin(); it != queue.end();) {
+      if (!queue) continue;
+      for (auto it = queue->begin(); it != queue->end();) {
         if (pred(*it)) {
           dropped.push_back(std::move(*it));
-          it = queue.erase(it);
+          it = queue->erase(it);
         } else {
           ++it;
         }
@@ -76,12 +79,16 @@ class KeyLanes {
   size_t activeLanes() const { return lanes_.size(); }
   bool full() const { return admitted_ >= budget_; }
   size_t budget() const { return budget_; }
+  // Admitted items stay admitted when the budget shrinks below them.
+  void setBudget(size_t budget) { budget_ = budget; }
 
  private:
   size_t budget_;
   size_t admitted_ = 0;
   size_t waiting_ = 0;
-  std::unordered_map<std::string, std::deque<T>> lanes_;  // present while an item of the lane runs
+  // Present while an item of the lane runs; the queue of waiting items is
+  // made only when one waits (most lanes never have one).
+  std::unordered_map<std::string, std::unique_ptr<std::deque<T>>> lanes_;
 };
 
 }  // namespace ew::runtime

@@ -4,7 +4,7 @@
 
 using namespace ew::runtime;
 
-TEST_CASE("one item per lane runs; the rest wait in order") {
+TEST_CASE("one item per lane runs, the rest wait in order") {
   KeyLanes<int> lanes(100);
   CHECK(lanes.admit("a", 1) == 1);
   CHECK_FALSE(lanes.admit("a", 2));
@@ -28,6 +28,20 @@ TEST_CASE("unordered items always run and still count against the budget") {
   CHECK_FALSE(lanes.finish(std::nullopt));
   CHECK_FALSE(lanes.full());
   CHECK(lanes.activeLanes() == 0);
+}
+
+TEST_CASE("the budget can change while items are admitted") {
+  KeyLanes<int> lanes(4);
+  lanes.admit("a", 1);
+  lanes.admit("b", 2);
+  lanes.admit("c", 3);
+  CHECK_FALSE(lanes.full());
+  lanes.setBudget(2);
+  CHECK(lanes.full());
+  CHECK(lanes.admitted() == 3);
+  lanes.setBudget(100);
+  CHECK_FALSE(lanes.full());
+  CHECK(lanes.budget() == 100);
 }
 
 TEST_CASE("dropping waiting items keeps the running one and the order of the rest") {

@@ -9,9 +9,7 @@
 // config.server.gracePeriod and returns. It reports through METRICS
 // (worker_cron_runs_total{worker,job,status}, worker_cron_last_success_timestamp_seconds{worker,job}).
 //
-// Implemented by the library ew_cron_mode when worker-runtime/cron provides
-// it; otherwise main links main/cron_mode_unavailable.cpp, which returns an
-// error.
+// Implemented by the library ew_cron_mode (worker-runtime/cron/cron_mode.cpp).
 
 #include <atomic>
 

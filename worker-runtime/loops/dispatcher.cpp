@@ -6,12 +6,54 @@
 #include <deque>
 #include <set>
 
+#include "core/admission_budget.h"
 #include "core/cloud_event.h"
+#include "core/log_throttle.h"
 
 namespace ew::runtime {
 
+namespace {
+
+// Admission budget per subscription: its topic is paused when either bound is
+// reached and resumed below half of both. A pause drops what librdkafka
+// prefetched for the topic's partitions and costs a refetch on resume, so the
+// event bound must be worth more than a moment of work. For a handler that
+// never waits (noop) admitted work drains in microseconds: a large fixed
+// bound. For one that waits, AdmissionBudget sizes it to the work the calls
+// finish in kDrain at their observed duration (at least 64 per call in
+// flight): pauses stay rare, and what is admitted still finishes in about
+// kDrain on SIGTERM (never more than half the grace period). The byte bound
+// keeps memory bounded for large events.
+constexpr size_t kAdmitEventsCeiling = 65536;
+constexpr Millis kDrain{1000};
+
+AdmissionBudget admissionBudget(const SubscriptionConfig& c, const Handler& h, Millis gracePeriod) {
+  if (!h.blocks()) return AdmissionBudget(kAdmitEventsCeiling, kAdmitEventsCeiling, 1, kDrain);
+  const size_t floor = std::clamp<size_t>(size_t(c.concurrency) * 64, 512, 8192);
+  return AdmissionBudget(floor, kAdmitEventsCeiling, static_cast<size_t>(c.concurrency),
+                         std::min(kDrain, gracePeriod / 2));
+}
+constexpr size_t kAdmitBytes = 64 << 20;
+
+// Worker threads of a subscription: one per handler call in flight, but no
+// more than the CPUs for a handler that never waits.
+size_t workerCount(const SubscriptionConfig& c, const Handler& h) {
+  const size_t n = static_cast<size_t>(c.concurrency);
+  return h.blocks() ? n : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+}
+
+size_t sizeOf(const Message& m) {
+  size_t n = m.value.size() + (m.key ? m.key->size() : 0);
+  for (const auto& [k, v] : m.headers) n += k.size() + v.size();
+  return n;
+}
+
+}  // namespace
+
 struct Dispatcher::Work {
   Message message;
+  std::chrono::nanoseconds call{0};  // of the handler call made by process(), until observed; 0: none
+  size_t bytes = 0;  // sizeOf(message), counted against kAdmitBytes
   LaneKey lane;
   uint64_t generation = 0;
   int attempts = 0;  // handler calls so far
@@ -21,10 +63,11 @@ struct Dispatcher::Work {
 };
 
 struct Dispatcher::Sub {
-  Sub(const SubscriptionConfig& c, const std::string& worker, const std::string& source, Uniform01 random,
-      MetricsRegistry& m)
+  Sub(const SubscriptionConfig& c, const Handler& handler, Millis gracePeriod, const std::string& worker,
+      const std::string& source, Uniform01 random, MetricsRegistry& m)
       : config(c),
-        lanes(std::clamp<size_t>(static_cast<size_t>(c.concurrency) * 64, 512, 8192)),
+        admission(admissionBudget(c, handler, gracePeriod)),
+        lanes(admission.events()),
         retry(c.retry, std::move(random)),
         envelope{c.maxEventBytes, c.requireCloudEvent, source, c.name} {
     const Labels l{{"worker", worker}, {"subscription", c.name}};
@@ -37,7 +80,10 @@ struct Dispatcher::Sub {
     done = &m.counter("worker_jobs_total", jobsHelp, with("status", "success"));
     duplicate = &m.counter("worker_jobs_total", jobsHelp, with("status", "duplicate"));
     deadLettered = &m.counter("worker_jobs_total", jobsHelp, with("status", "dead_letter"));
-    errors = &m.counter("worker_errors_total", "Handler calls that failed (retry or reject)", l);
+    errors = &m.counter("worker_errors_total",
+                        "Handler calls that failed (retry or reject) and idempotency store failures", l);
+    storeErrors = &m.counter("worker_idempotency_store_errors_total",
+                             "Idempotency store calls that failed (the event was handled anyway)", l);
     retries = &m.counter("worker_retries_total", "Handler calls scheduled again after a failure", l);
     malformed = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
                            with("reason", "malformed"));
@@ -54,7 +100,9 @@ struct Dispatcher::Sub {
   }
 
   SubscriptionConfig config;
+  AdmissionBudget admission;                     // guarded by Dispatcher::mu_
   KeyLanes<WorkPtr> lanes;                       // guarded by Dispatcher::mu_
+  size_t admittedBytes = 0;                      // of the works admitted to lanes; guarded by mu_
   std::deque<WorkPtr> ready;                     // runnable now; guarded by mu_
   std::multimap<Clock::time_point, WorkPtr> delayed;  // backing off; guarded by mu_
   std::condition_variable wake;
@@ -62,10 +110,10 @@ struct Dispatcher::Sub {
   size_t waking = 0;    // notifications sent and not yet consumed; guarded by mu_
   RetrySchedule retry;                           // called under mu_
   EnvelopeOptions envelope;
-  std::mutex seenMu;
-  std::unique_ptr<SeenIds> seen;                 // guarded by seenMu
-  IdStorePtr store;
-  Counter *done, *duplicate, *deadLettered, *errors, *retries, *malformed, *exhausted, *rejected;
+  IdStorePtr store;                              // null: no idempotency
+  std::mutex storeLogMu;
+  LogThrottle storeLog{Millis(30'000)};          // guarded by storeLogMu
+  Counter *done, *duplicate, *deadLettered, *errors, *storeErrors, *retries, *malformed, *exhausted, *rejected;
   Histogram* duration;
   Gauge* queue;
 };
@@ -74,9 +122,9 @@ namespace {
 
 LaneKey laneFor(Ordering ordering, const Message& m) {
   if (ordering == Ordering::None || (ordering == Ordering::Key && !m.key)) return std::nullopt;
-  std::string lane = m.tp.topic;
-  lane += '\0';
-  lane += std::to_string(m.tp.partition);
+  // Lanes belong to one subscription, so to one topic: partition and key
+  // suffice (and usually fit the small-string buffer).
+  std::string lane = std::to_string(m.tp.partition);
   if (ordering == Ordering::Key) {
     lane += '\0';
     lane += *m.key;
@@ -89,9 +137,11 @@ LaneKey laneFor(Ordering ordering, const Message& m) {
 Dispatcher::Dispatcher(const RuntimeConfig& config, DispatcherDeps deps) : config_(config), deps_(std::move(deps)) {
   const std::string source = config_.service.empty() ? config_.worker : config_.service;
   for (const auto& sc : config_.subscriptions) {
-    auto sub = std::make_unique<Sub>(sc, config_.worker, source, deps_.random, *deps_.metrics);
+    auto sub = std::make_unique<Sub>(sc, *deps_.handler, config_.server.gracePeriod, config_.worker, source,
+                                     deps_.random, *deps_.metrics);
     if (sc.idempotency.kind == IdempotencyKind::Memory)
-      sub->seen = std::make_unique<SeenIds>(static_cast<size_t>(sc.idempotency.capacity), sc.idempotency.ttl);
+      sub->store = std::make_shared<MemoryIdStore>(static_cast<size_t>(sc.idempotency.capacity), sc.idempotency.ttl,
+                                                   [] { return Clock::now(); });
     else if (sc.idempotency.kind == IdempotencyKind::Redis && deps_.idStoreFor)
       sub->store = deps_.idStoreFor(sc);
     byTopic_[sc.topic] = sub.get();
@@ -106,7 +156,8 @@ Dispatcher::~Dispatcher() {
 
 void Dispatcher::start() {
   for (auto& sub : subs_)
-    for (int i = 0; i < sub->config.concurrency; ++i) workers_.emplace_back([this, s = sub.get()] { workerLoop(*s); });
+    for (size_t i = 0; i < workerCount(sub->config, *deps_.handler); ++i)
+      workers_.emplace_back([this, s = sub.get()] { workerLoop(*s); });
 }
 
 Dispatcher::Sub* Dispatcher::subFor(const std::string& topic) const {
@@ -129,10 +180,14 @@ std::vector<CommitPoint> Dispatcher::revoke(const std::vector<TopicPartition>& p
   size_t abandoned = 0;
   for (auto& sub : subs_) {
     Sub& s = *sub;
-    abandoned += s.lanes.dropWaiting(isGone).size();
+    for (const WorkPtr& w : s.lanes.dropWaiting(isGone)) {
+      s.admittedBytes -= w->bytes;
+      ++abandoned;
+    }
     // Runnable and backing-off work holds its lane: release the lane without a next.
     for (auto it = s.ready.begin(); it != s.ready.end();) {
       if (isGone(*it)) {
+        s.admittedBytes -= (*it)->bytes;
         s.lanes.finish((*it)->lane);
         it = s.ready.erase(it);
         ++abandoned;
@@ -142,6 +197,7 @@ std::vector<CommitPoint> Dispatcher::revoke(const std::vector<TopicPartition>& p
     }
     for (auto it = s.delayed.begin(); it != s.delayed.end();) {
       if (isGone(it->second)) {
+        s.admittedBytes -= it->second->bytes;
         s.lanes.finish(it->second->lane);
         it = s.delayed.erase(it);
         ++abandoned;
@@ -180,6 +236,8 @@ void Dispatcher::submit(std::vector<Message> batch) {
     auto w = std::make_unique<Work>();
     w->lane = laneFor(s->config.ordering, message);
     w->generation = gen->second;
+    w->bytes = sizeOf(message);
+    s->admittedBytes += w->bytes;
     w->message = std::move(message);
     LaneKey lane = w->lane;
     if (auto runnable = s->lanes.admit(lane, std::move(w))) {
@@ -201,13 +259,13 @@ void Dispatcher::wakeLocked(Sub& s) {
 bool Dispatcher::full(const std::string& topic) const {
   std::lock_guard l(mu_);
   Sub* s = subFor(topic);
-  return s && s->lanes.full();
+  return s && (s->lanes.full() || s->admittedBytes >= kAdmitBytes);
 }
 
 bool Dispatcher::resumable(const std::string& topic) const {
   std::lock_guard l(mu_);
   Sub* s = subFor(topic);
-  return !s || s->lanes.admitted() <= s->lanes.budget() / 2;
+  return !s || (s->lanes.admitted() <= s->lanes.budget() / 2 && s->admittedBytes <= kAdmitBytes / 2);
 }
 
 std::vector<CommitPoint> Dispatcher::takeCommittable() const {
@@ -253,7 +311,7 @@ uint64_t Dispatcher::processed() const {
 }
 
 void Dispatcher::workerLoop(Sub& s) {
-  const size_t workers = static_cast<size_t>(s.config.concurrency);
+  const size_t workers = workerCount(s.config, *deps_.handler);
   std::vector<WorkPtr> batch;
   std::vector<Verdict> verdicts;
   std::unique_lock l(mu_);
@@ -284,10 +342,15 @@ void Dispatcher::workerLoop(Sub& s) {
     }
     if (!s.ready.empty()) wakeLocked(s);
     l.unlock();
-    for (auto& w : batch) verdicts.push_back(process(s, *w));
+    // Once stopping, what this worker took and has not started stays uncommitted.
+    for (auto& w : batch) verdicts.push_back(stopping_ ? Verdict::Abandon : process(s, *w));
     l.lock();
     for (size_t i = 0; i < batch.size(); ++i) {
       WorkPtr w = std::move(batch[i]);
+      if (w->call.count()) {
+        s.admission.observe(w->call);
+        w->call = std::chrono::nanoseconds(0);
+      }
       const TopicPartition& tp = w->message.tp;
       if (auto r = running_.find(tp); --r->second == 0) running_.erase(r);
       const auto gen = generation_.find(tp);
@@ -301,6 +364,7 @@ void Dispatcher::workerLoop(Sub& s) {
         finishLocked(s, std::move(w), verdicts[i] == Verdict::Done && current);
       }
     }
+    s.lanes.setBudget(s.admission.events());
     batch.clear();
     verdicts.clear();
     if (drainWaiters_) idle_.notify_all();
@@ -312,6 +376,7 @@ void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done) {
     tracker_.markDone(w->message.tp, w->message.offset);
     ++processed_;
   }
+  s.admittedBytes -= w->bytes;
   if (auto next = s.lanes.finish(w->lane)) {
     s.ready.push_back(std::move(*next));
     wakeLocked(s);
@@ -320,10 +385,9 @@ void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done) {
 
 Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
   if (w.pendingDeadLetter) return deadLetter(s, w, *w.pendingDeadLetter, w.lastError);
-  const bool idempotent = s.seen || s.store;
   HandlerRequest req;
   req.route = s.config.route;
-  if (deps_.handler->needsBody() || s.config.requireCloudEvent || idempotent) {
+  if (deps_.handler->needsBody() || s.config.requireCloudEvent || s.store) {
     auto env = buildEnvelope(w.message, s.envelope);
     if (!env) return deadLetter(s, w, DeadLetterReason::Malformed, env.error().message);
     req.eventId = std::move(env->id);
@@ -333,17 +397,19 @@ Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
                       "oversized: " + std::to_string(w.message.value.size()) + " bytes > maxEventBytes " +
                           std::to_string(s.config.maxEventBytes));
   }
-  if (idempotent) {
-    bool seen;
-    if (s.seen) {
-      std::lock_guard g(s.seenMu);
-      seen = s.seen->contains(req.eventId, Clock::now());
-    } else {
-      seen = s.store->contains(req.eventId);
-    }
-    if (seen) {
+  if (s.store) {
+    // Store down: handle the event anyway (at-least-once; a duplicate is
+    // possible, a loss is not), count it and log it at most every 30 s.
+    auto claim = s.store->claim(req.eventId, recordId(w.message));
+    if (!claim) {
+      storeFailed(s, "claim", claim.error());
+    } else if (*claim == Claim::Duplicate) {
       s.duplicate->inc();
       return Verdict::Done;
+    } else if (*claim == Claim::Busy) {
+      // Another runtime is handling it: ask again later (not an attempt).
+      w.delayOverride = std::max(s.config.retry.initialBackoff, Millis(100));
+      return Verdict::Retry;
     }
   }
   for (const auto& [k, v] : w.message.headers)
@@ -352,15 +418,12 @@ Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
   ++w.attempts;
   const auto start = Clock::now();
   const HandlerResult r = deps_.handler->handle(req);
-  s.duration->observe(std::chrono::duration<double>(Clock::now() - start).count());
+  w.call = Clock::now() - start;
+  s.duration->observe(std::chrono::duration<double>(w.call).count());
   switch (r.outcome) {
     case Outcome::Done:
-      if (s.seen) {
-        std::lock_guard g(s.seenMu);
-        s.seen->remember(req.eventId, Clock::now());
-      } else if (s.store) {
-        s.store->remember(req.eventId);
-      }
+      if (s.store)
+        if (auto st = s.store->done(req.eventId); !st) storeFailed(s, "done", st.error());
       s.done->inc();
       return Verdict::Done;
     case Outcome::Retry:
@@ -370,12 +433,27 @@ Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
         s.retries->inc();
         return Verdict::Retry;
       }
+      if (s.store)
+        if (auto st = s.store->release(req.eventId, recordId(w.message)); !st) storeFailed(s, "release", st.error());
       return deadLetter(s, w, DeadLetterReason::Exhausted, r.detail);
     case Outcome::Reject:
       s.errors->inc();
+      if (s.store)
+        if (auto st = s.store->release(req.eventId, recordId(w.message)); !st) storeFailed(s, "release", st.error());
       return deadLetter(s, w, DeadLetterReason::Rejected, r.detail);
   }
   return Verdict::Done;
+}
+
+void Dispatcher::storeFailed(Sub& s, const char* operation, const Error& error) {
+  s.errors->inc();
+  s.storeErrors->inc();
+  std::lock_guard g(s.storeLogMu);
+  if (auto left = s.storeLog.admit(Clock::now()))
+    spdlog::warn("dispatch: {}: idempotency store {} failed, events are handled without de-duplication{}: {}",
+                 s.config.name, operation,
+                 *left ? " (" + std::to_string(*left) + " more failures since the last report)" : std::string(),
+                 error.message);
 }
 
 Dispatcher::Verdict Dispatcher::deadLetter(Sub& s, Work& w, DeadLetterReason reason, const std::string& error) {

@@ -1,7 +1,8 @@
 #pragma once
 // Dispatch of consumed records to the handler: bounded in-flight work per
-// subscription (`concurrency` handler calls at once, a fixed budget of
-// admitted records for backpressure), ordered per key or partition, retries
+// subscription (`concurrency` handler calls at once, a budget of admitted
+// records, sized to about a second of handler work, and of bytes for
+// backpressure), ordered per key or partition, retries
 // with backoff that never block other keys, dead letters, idempotency, and the
 // offset bookkeeping that lets the source commit only what is done.
 //
@@ -24,27 +25,20 @@
 #include "core/config.h"
 #include "core/dead_letter.h"
 #include "core/handler.h"
+#include "core/id_store.h"
 #include "core/key_lanes.h"
 #include "core/offset_tracker.h"
 #include "core/retry_schedule.h"
-#include "core/seen_ids.h"
 #include "ew/metrics.h"
 
 namespace ew::runtime {
 
-// Optional shared idempotency store (e.g. Redis). Thread-safe.
-class IdStore {
- public:
-  virtual ~IdStore() = default;
-  virtual bool contains(const std::string& id) = 0;
-  virtual void remember(const std::string& id) = 0;
-};
-using IdStorePtr = std::shared_ptr<IdStore>;
-
 struct DispatcherDeps {
   HandlerPtr handler;
   DeadLetterSink* deadLetters = nullptr;               // may be null when no subscription has a deadLetterTopic
-  std::function<IdStorePtr(const SubscriptionConfig&)> idStoreFor;  // null or returns null: memory/none
+  // The store of a subscription with idempotency.kind redis (memory stores are
+  // made here). Null, or returning null: that subscription is not de-duplicated.
+  std::function<IdStorePtr(const SubscriptionConfig&)> idStoreFor;
   MetricsRegistry* metrics = nullptr;
   Uniform01 random;                                    // for backoff jitter; called under a lock
 };
@@ -68,8 +62,8 @@ class Dispatcher {
   // are not assigned are ignored (never tracked, so never committed).
   void submit(std::vector<Message> batch);
 
-  // True when the subscription of TOPIC has used its admission budget (pause
-  // it); resumable when below half of it again.
+  // True when the subscription of TOPIC has used its admission budget of
+  // events or bytes (pause it); resumable when below half of both again.
   bool full(const std::string& topic) const;
   bool resumable(const std::string& topic) const;
 
@@ -93,6 +87,7 @@ class Dispatcher {
   void workerLoop(Sub& sub);
   Verdict process(Sub& sub, Work& w);
   Verdict deadLetter(Sub& sub, Work& w, DeadLetterReason reason, const std::string& error);
+  void storeFailed(Sub& sub, const char* operation, const Error& error);
   void finishLocked(Sub& sub, WorkPtr w, bool done);
   void wakeLocked(Sub& sub);
   Sub* subFor(const std::string& topic) const;

@@ -10,6 +10,9 @@ int64_t steadyMs() {
       .count();
 }
 
+// Records taken from librdkafka per poll (one dispatcher lock per batch).
+constexpr size_t kPollBatch = 512;
+
 // Bound for finishing running work on partitions taken away by a rebalance.
 constexpr auto kRevokeBudget = std::chrono::seconds(10);
 
@@ -20,6 +23,11 @@ EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, Me
   const Labels l{{"worker", config.worker}};
   commitCounter_ = &metrics.counter("worker_commits_total", "Offset commits that succeeded", l);
   commitErrors_ = &metrics.counter("worker_commit_errors_total", "Offset commits that failed", l);
+  for (const auto& s : config.subscriptions)
+    pauses_[s.topic] = &metrics.counter(
+        "worker_fetch_pauses_total",
+        "Times fetching for a subscription was paused because its admission budget was used up",
+        {{"worker", config.worker}, {"subscription", s.name}});
 }
 
 Status EventSource::open() {
@@ -73,6 +81,7 @@ void EventSource::applyBackpressure() {
     const bool paused = pausedTopics_.count(s.topic) != 0;
     if (!paused && dispatcher_.full(s.topic)) {
       pausedTopics_.insert(s.topic);
+      pauses_[s.topic]->inc();
     } else if (paused && dispatcher_.resumable(s.topic)) {
       pausedTopics_.erase(s.topic);
     } else {
@@ -96,14 +105,18 @@ bool EventSource::run() {
     // While paused, poll briefly so that resuming follows the workers closely.
     const int firstWaitMs = pausedTopics_.empty() ? 100 : 2;
     std::vector<Message> batch;
-    for (int i = 0; i < 256 && !stop_.load(); ++i) {
-      auto m = consumer_->poll(i == 0 ? firstWaitMs : 0);
-      if (!m) break;
-      batch.push_back(std::move(*m));
-    }
-    if (!batch.empty()) dispatcher_.submit(std::move(batch));
+    batch.reserve(kPollBatch);
+    // What is ready now; else wait for the first record only (a batch read
+    // with a timeout would wait for a full batch), then take what followed it.
+    if (consumer_->poll(0, kPollBatch, batch) == 0 && consumer_->poll(firstWaitMs, 1, batch) == 1)
+      consumer_->poll(0, kPollBatch - 1, batch);
+    const bool caughtUp = batch.empty();
+    if (!caughtUp) dispatcher_.submit(std::move(batch));
     applyBackpressure();
-    if (std::chrono::steady_clock::now() >= nextCommit) {
+    // Commit every commitInterval, and at once when the source is caught up
+    // and every admitted event is finished (the end of a burst is committed
+    // without waiting for the next tick).
+    if (std::chrono::steady_clock::now() >= nextCommit || (caughtUp && dispatcher_.queueSize() == 0)) {
       commitDone();
       nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
     }
@@ -119,7 +132,8 @@ bool EventSource::run() {
                                                               std::chrono::milliseconds(200)))) &&
          std::chrono::steady_clock::now() < deadline) {
     lastLoopMs_.store(steadyMs());
-    consumer_->poll(0);  // serve callbacks; records returned here are not tracked, so never committed
+    std::vector<Message> ignored;  // serve callbacks; records returned here are not tracked, so never committed
+    consumer_->poll(0, kPollBatch, ignored);
     commitDone();
   }
   dispatcher_.stop();

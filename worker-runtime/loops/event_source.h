@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -53,6 +54,7 @@ class EventSource : public RebalanceListener {
   std::set<TopicPartition> parts_;      // poll thread only
   Counter* commitCounter_;
   Counter* commitErrors_;
+  std::map<std::string, Counter*> pauses_;  // by topic
 };
 
 }  // namespace ew::runtime

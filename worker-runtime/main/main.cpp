@@ -3,6 +3,7 @@
 // Exit codes: 0 clean shutdown (or config OK), 1 runtime failure, 2 bad usage
 // or bad config (one line on stderr naming the field).
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include "clients/http_handler.h"
 #include "clients/kafka_producer.h"
 #include "clients/noop_handler.h"
+#include "clients/redis_id_store.h"
 #include "core/config.h"
 #include "loops/cron_mode.h"
 #include "loops/dispatcher.h"
@@ -89,6 +91,31 @@ HandlerPtr makeHandler(const HandlerConfig& h) {
     case HandlerKind::Noop: return std::make_shared<NoopHandler>();
   }
   return nullptr;
+}
+
+Millis handlerTimeout(const HandlerConfig& h) {
+  if (h.http) return h.http->timeout;
+  if (h.exec) return h.exec->timeout;
+  return Millis(0);
+}
+
+// Redis idempotency stores, one per redis subscription. The claim lease covers
+// one handler call; the token names this group member across restarts.
+std::function<IdStorePtr(const SubscriptionConfig&)> redisStores(const RuntimeConfig& config) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string token = std::string(host) + "/" + config.source.kafka->consumerGroup;
+  return [&config, token](const SubscriptionConfig& s) -> IdStorePtr {
+    RedisIdStoreOptions o;
+    o.address = s.idempotency.redisAddress;
+    o.keyPrefix = redisKeyPrefix(config.namespace_, config.worker, s.name);
+    o.ttl = s.idempotency.ttl;
+    o.lease = handlerTimeout(config.handler) + Millis(5000);
+    o.maxConnections = static_cast<size_t>(s.concurrency);
+    o.token = token;
+    spdlog::info("subscription {}: idempotency in redis {} (keys {}*)", s.name, o.address, o.keyPrefix);
+    return std::make_shared<RedisIdStore>(std::move(o));
+  };
 }
 
 }  // namespace
@@ -163,6 +190,7 @@ int main(int argc, char** argv) {
     deps.handler = handler;
     deps.deadLetters = deadLetters.get();
     deps.metrics = &metrics;
+    deps.idStoreFor = redisStores(config);
     deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
     source = std::make_unique<EventSource>(config, *dispatcher, metrics);

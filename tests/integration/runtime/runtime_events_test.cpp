@@ -271,3 +271,73 @@ TEST_CASE("three runtimes join and leave the group while events flow: no event l
   std::cout << "membership test: " << total << " events, " << ledger.count() - ledger.distinct()
             << " handled more than once\n";
 }
+
+TEST_CASE("the handler server closes kept-alive connections every 7th reply: nothing lost, retried or repeated") {
+  Kafka kafka;
+  const std::string topic = uniqueName("closing");
+  kafka.createTopic(topic, 4);
+  constexpr int kEvents = 3000, kKeys = 30;
+  produceKeyed(kafka, topic, kEvents, kKeys);
+  Ledger ledger;
+  ledger.setCloseEvery(7, /*announce=*/false);
+  ConfigSpec s = spec(topic, ledger);
+  RuntimeProcess rt("closing", s);
+  const bool all = ledger.waitFor([](const Ledger& l) { return l.distinct() >= kEvents; }, 60s);
+  INFO(rt.log());
+  REQUIRE(all);
+  REQUIRE(ledger.waitFor([&](const Ledger&) { return kafka.committedTotal(s.group, topic, 4) == kEvents; }, 20s));
+  // A request that met a closed connection went again on a new one before the
+  // server ever saw it: each event arrived exactly once, in key order.
+  CHECK(ledger.count() == kEvents);
+  CHECK(ledger.connections() >= kEvents / 7);
+  std::map<std::string, std::vector<int64_t>> seqs;
+  for (const auto& e : ledger.entries()) seqs[e.key].push_back(e.seq);
+  for (const auto& [key, list] : seqs) {
+    INFO("key " << key);
+    for (size_t i = 0; i < list.size(); ++i) REQUIRE(list[i] == static_cast<int64_t>(i));
+  }
+  const std::string metrics = httpGet(rt.opsPort(), "/metrics");
+  CHECK(metricValue(metrics, "worker_errors_total{subscription=\"sub\",worker=\"rt\"}") == 0);
+  CHECK(metricValue(metrics, "worker_retries_total{subscription=\"sub\",worker=\"rt\"}") == 0);
+}
+
+TEST_CASE("a handler call that stalls past the timeout is retried and no event is lost") {
+  Kafka kafka;
+  const std::string topic = uniqueName("stall");
+  kafka.createTopic(topic, 4);
+  constexpr int kEvents = 1000, kKeys = 20;
+  produceKeyed(kafka, topic, kEvents, kKeys);
+  // The first call for the 8th event of each key stalls for 2 s; the handler timeout is 300 ms.
+  std::mutex mu;
+  std::map<std::string, int> calls;  // by event id
+  std::set<std::string> stalled;
+  Ledger ledger;
+  ledger.setRespond([&](const LedgerEntry& e) {
+    bool stall = false;
+    {
+      std::lock_guard l(mu);
+      stall = calls[e.id]++ == 0 && e.seq == 7;
+      if (stall) stalled.insert(e.id);
+    }
+    if (stall) std::this_thread::sleep_for(2s);
+    return 200;
+  });
+  ConfigSpec s = spec(topic, ledger);
+  s.handlerTimeout = "300ms";
+  s.retry = "{maxAttempts: 3, initialBackoff: 100ms, maxBackoff: 200ms}";
+  const auto start = std::chrono::steady_clock::now();
+  RuntimeProcess rt("stall", s);
+  REQUIRE(ledger.waitFor([&](const Ledger&) { return kafka.committedTotal(s.group, topic, 4) == kEvents; }, 60s));
+  INFO(rt.log());
+  CHECK(std::chrono::steady_clock::now() - start < 30s);
+  CHECK(ledger.distinct() == kEvents);
+  std::lock_guard l(mu);  // calls counts arrivals (the ledger records a call when it is answered)
+  CHECK(calls.size() == kEvents);
+  CHECK(stalled.size() == kKeys);
+  for (const auto& id : stalled) CHECK(calls[id] >= 2);
+  const std::string metrics = httpGet(rt.opsPort(), "/metrics");
+  CHECK(metricValue(metrics, "worker_retries_total{subscription=\"sub\",worker=\"rt\"}") >=
+        static_cast<double>(stalled.size()));
+  CHECK(metricValue(metrics, "worker_jobs_total{status=\"success\",subscription=\"sub\",worker=\"rt\"}") == kEvents);
+  CHECK(metricValue(metrics, "worker_jobs_total{status=\"dead_letter\",subscription=\"sub\",worker=\"rt\"}") <= 0);
+}

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -174,6 +175,7 @@ void Ledger::acceptLoop() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    connections_.fetch_add(1);
     std::lock_guard l(mu_);
     connFds_.push_back(fd);
     conns_.emplace_back([this, fd] { serve(fd); });
@@ -183,7 +185,7 @@ void Ledger::acceptLoop() {
 void Ledger::serve(int fd) {
   std::string buf;
   char chunk[65536];
-  for (;;) {
+  for (int replies = 1;; ++replies) {
     size_t headerEnd;
     while ((headerEnd = buf.find("\r\n\r\n")) == std::string::npos) {
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
@@ -211,8 +213,15 @@ void Ledger::serve(int fd) {
     const std::string body = buf.substr(headerEnd + 4, contentLength);
     buf.erase(0, headerEnd + 4 + contentLength);
     const int status = method == "POST" ? handle(path, body) : 200;
-    const std::string resp = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
+    const int every = closeEvery_.load();
+    const bool last = every > 0 && replies % every == 0;
+    const std::string resp = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n" +
+                             (last && announceClose_.load() ? "Connection: close\r\n" : "") + "\r\n";
     if (::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL) < 0) return;
+    if (last) {
+      ::shutdown(fd, SHUT_RDWR);  // the fd itself is closed by the destructor
+      return;
+    }
   }
 }
 
@@ -294,7 +303,7 @@ std::string renderConfig(const ConfigSpec& s) {
     << "    commitInterval: " << s.commitInterval << "\n"
     << "    properties: " << s.properties << "\n";
   if (s.ledgerPort)
-    y << "handler:\n  kind: http\n  http:\n    url: http://127.0.0.1:" << s.ledgerPort << "\n    timeout: 5s\n";
+    y << "handler:\n  kind: http\n  http:\n    url: http://127.0.0.1:" << s.ledgerPort << "\n    timeout: " << s.handlerTimeout << "\n";
   else
     y << "handler:\n  kind: noop\n";
   y << "subscriptions:\n- name: sub\n  topic: " << s.topic << "\n  route: /events\n"
@@ -302,6 +311,8 @@ std::string renderConfig(const ConfigSpec& s) {
     << "  retry: " << s.retry << "\n"
     << "  requireCloudEvent: " << (s.requireCloudEvent ? "true" : "false") << "\n";
   if (!s.deadLetterTopic.empty()) y << "  deadLetterTopic: " << s.deadLetterTopic << "\n";
+  if (!s.idempotency.empty()) y << "  idempotency: " << s.idempotency << "\n";
+  if (!s.cron.empty()) y << "cron: " << s.cron << "\n";
   y << "server:\n  address: 127.0.0.1:" << s.opsPort << "\n  gracePeriod: " << s.gracePeriod << "\n";
   y << "log: {level: info}\n";
   return y.str();
@@ -325,7 +336,7 @@ RuntimeProcess::RuntimeProcess(const std::string& name, ConfigSpec spec) {
     int fd = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execl(EW_RUNTIME_BIN, EW_RUNTIME_BIN, "--config", configPath.c_str(), "--mode", "events", nullptr);
+    ::execl(EW_RUNTIME_BIN, EW_RUNTIME_BIN, "--config", configPath.c_str(), "--mode", spec.mode.c_str(), nullptr);
     ::_exit(127);
   }
 }
@@ -367,7 +378,11 @@ std::string RuntimeProcess::log() const {
   return ss.str();
 }
 
-std::string httpGet(int port, const std::string& path) {
+namespace {
+
+// Sends REQUEST to 127.0.0.1:PORT and returns what comes back until the peer
+// closes or 2 s pass ("" when unreachable).
+std::string exchange(int port, const std::string& request, bool untilClose) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval tv{2, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -378,14 +393,66 @@ std::string httpGet(int port, const std::string& path) {
   a.sin_port = htons(static_cast<uint16_t>(port));
   std::string out;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     char buf[65536];
     ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      if (!untilClose) break;
+    }
   }
   ::close(fd);
   return out;
+}
+
+}  // namespace
+
+RedisServer::RedisServer() {
+  port_ = freePort();
+  const std::string port = std::to_string(port_);
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", nullptr);
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (exchange(port_, "PING\r\n", false).rfind("+PONG", 0) != 0) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("redis-server exited at start (is the redis-server package installed?)");
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+      FAIL("redis-server did not answer PING on port " << port_ << " within 10 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+RedisServer::~RedisServer() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+double metricValue(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+std::string httpGet(int port, const std::string& path) {
+  return exchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", true);
 }
 
 }  // namespace ew::rttest

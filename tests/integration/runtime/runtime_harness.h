@@ -70,6 +70,13 @@ class Ledger {
   int port() const { return port_; }
   void setRespond(Respond respond);
   void setDelay(std::chrono::microseconds delay) { delayUs_ = delay.count(); }
+  // Closes each connection after its Nth reply (0: never), announcing it with
+  // "Connection: close" when ANNOUNCE, else just closing the socket.
+  void setCloseEvery(int n, bool announce) {
+    closeEvery_ = n;
+    announceClose_ = announce;
+  }
+  int connections() const { return connections_.load(); }  // accepted so far
 
   std::vector<LedgerEntry> entries() const;
   size_t count() const;
@@ -90,6 +97,9 @@ class Ledger {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> delayUs_{0};
   std::atomic<int> overlaps_{0};
+  std::atomic<int> closeEvery_{0};
+  std::atomic<bool> announceClose_{false};
+  std::atomic<int> connections_{0};
   std::thread acceptor_;
   mutable std::mutex mu_;
   std::vector<std::thread> conns_;
@@ -100,8 +110,8 @@ class Ledger {
   Respond respond_;
 };
 
-// A runtime config (FORMAT.md) for one subscription; EXTRA is appended to the
-// subscription item (indented YAML keys).
+// A runtime config (FORMAT.md) for one subscription (and optional cron jobs),
+// and the --mode to run it in.
 struct ConfigSpec {
   std::string worker = "rt";
   std::string group;
@@ -110,11 +120,15 @@ struct ConfigSpec {
   int concurrency = 16;
   std::string ordering = "key";
   int ledgerPort = 0;  // 0: noop handler
+  std::string handlerTimeout = "5s";
   std::string retry = "{maxAttempts: 3, initialBackoff: 100ms, maxBackoff: 400ms}";
   bool requireCloudEvent = false;
   std::string gracePeriod = "10s";
   std::string properties = "{}";
   std::string commitInterval = "500ms";
+  std::string idempotency;  // the subscription's idempotency map in flow style; "" for none
+  std::string cron;         // the cron list in flow style, e.g. "[{name: a, schedule: ..., route: /a}]"; "" for none
+  std::string mode = "events";  // --mode: events | cron | all
   int opsPort = 0;  // filled by RuntimeProcess when 0
 };
 std::string renderConfig(const ConfigSpec& spec);
@@ -141,9 +155,27 @@ class RuntimeProcess {
 
 int freePort();
 
+// A redis-server of its own on a free 127.0.0.1 port, without persistence;
+// killed on destruction (so also when a test fails) and, should the test
+// process die first, by the kernel (PR_SET_PDEATHSIG).
+class RedisServer {
+ public:
+  RedisServer();  // returns once it answers PING
+  ~RedisServer();
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
 
 // A test payload: {"key": KEY, "seq": SEQ}.
 std::string payload(const std::string& key, int64_t seq);
+
+// The value of SERIES (name{labels} exactly as rendered) in Prometheus text
+// METRICS; -1 when absent.
+double metricValue(const std::string& metrics, const std::string& series);
 
 // GET http://127.0.0.1:PORT/PATH; returns "" when unreachable.
 std::string httpGet(int port, const std::string& path);

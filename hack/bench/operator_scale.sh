@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark (issue 4): apply N EventWorkers at once and time until all their
+# Deployments exist, side by side with `kubectl apply --server-side` of the
+# same N rendered Deployments straight to the same apiserver (its own write
+# ceiling). Prints the ratio, the operator's peak RSS, and API requests per
+# EventWorker at creation and during a no-op resync.
+# Usage: hack/bench/operator_scale.sh [N] [BUILD_DIR]
+set -euo pipefail
+N=${1:-1000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+BUILD=${2:-$REPO_DIR/build}
+OPERATOR="$BUILD/operator/eventworker-operator"
+CLI="$BUILD/operator/eventworker"
+[ -x "$OPERATOR" ] && [ -x "$CLI" ] || die "build first: cmake --preset default && cmake --build build"
+STATE=$(mktemp -d /tmp/ew-bench-op.XXXXXX)
+OP_PID=
+cleanup() {
+  [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null && wait "$OP_PID" 2>/dev/null
+  bash "$HACK_DIR/servers-down.sh" "$STATE" >/dev/null 2>&1 || true
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+log "starting servers"
+bash "$HACK_DIR/servers-up.sh" "$STATE" >/dev/null
+. "$STATE/env"
+K() { "$EW_KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+K apply -f "$REPO_DIR/crds/eventworker.dev_eventworkers.yaml" >/dev/null
+K wait --for=condition=Established crd/eventworkers.eventworker.dev >/dev/null
+K create namespace bench-op >/dev/null
+K create namespace bench-direct >/dev/null
+
+# N workers with one subscription each (a ConfigMap and an events Deployment
+# each). minReplicas 0 keeps kube-controller-manager from creating pods, so
+# the apiserver's work is the objects themselves.
+WORK="$STATE/manifests"
+mkdir -p "$WORK"
+for i in $(seq 1 "$N"); do
+  cat <<YAML
+---
+apiVersion: eventworker.dev/v1alpha1
+kind: EventWorker
+metadata: {name: w$i, namespace: bench-op}
+spec:
+  service: svc$i
+  handler: {image: registry.local/svc:1.0}
+  source: {kafka: {brokers: ["kafka:9092"]}}
+  subscriptions: [{name: orders, topic: orders, route: /events/orders}]
+  scaling: {minReplicas: 0, maxReplicas: 4}
+YAML
+done >"$WORK/eventworkers.yaml"
+"$CLI" render -f "$WORK/eventworkers.yaml" -o json | python3 -c '
+import json, sys
+items = [o for o in json.load(sys.stdin)["items"] if o["kind"] == "Deployment"]
+for o in items: o["metadata"]["namespace"] = "bench-direct"
+json.dump({"apiVersion": "v1", "kind": "List", "items": items}, sys.stdout)' >"$WORK/deployments.json"
+
+count() { K get deployments -n "$1" -o name 2>/dev/null | wc -l; }
+now() { date +%s.%N; }
+waitAll() { while [ "$(count "$1")" -lt "$N" ]; do sleep 0.5; done; }
+# Waits until the apiserver has seen no writes to the objects involved for
+# 5 s (kube-controller-manager done reacting).
+# (Leases are left out: leader election renews them forever.)
+apiserverWrites() {
+  K get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="(POST|PUT|PATCH|DELETE|APPLY)"/ &&
+    /resource="(deployments|replicasets|configmaps|eventworkers|events)"/ {s += $NF} END {printf "%d\n", s}'
+}
+quiesce() {
+  local before after
+  before=$(apiserverWrites)
+  while sleep 5; after=$(apiserverWrites); [ "$after" != "$before" ]; do before=$after; done
+}
+
+log "direct: kubectl apply --server-side of $N Deployments"
+t0=$(now)
+K apply --server-side --field-manager=bench -f "$WORK/deployments.json" >/dev/null
+waitAll bench-direct
+direct=$(echo "$(now) - $t0" | bc -l)
+quiesce
+
+PORT=$(freePort)
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace bench-op --leader-elect=false --workers 16 \
+  --resync-seconds 45 --metrics-address "127.0.0.1:$PORT" >"$STATE/operator.log" 2>&1 &
+OP_PID=$!
+WAIT_SECONDS=30 waitFor curl -sf "http://127.0.0.1:$PORT/readyz" || die "operator not ready: $(tail -5 "$STATE/operator.log")"
+metric() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v re="$1" '$0 ~ re {s += $NF} END {printf "%d\n", s}'; }
+reads() { metric '^eventworker_api_requests_total\{.*verb="GET"'; }
+writes() { metric '^eventworker_api_requests_total\{.*verb="(POST|PUT|PATCH|DELETE)"'; }
+reconciles() { metric '^eventworker_reconcile_total\{'; }
+
+log "operator: kubectl apply --server-side of $N EventWorkers, until $N Deployments exist"
+r0=$(reads); w0=$(writes)
+t0=$(now)
+K apply --server-side --field-manager=bench -f "$WORK/eventworkers.yaml" >/dev/null
+waitAll bench-op
+viaOperator=$(echo "$(now) - $t0" | bc -l)
+# Creation is done when every status is written and the queue is empty.
+while [ "$(metric '^eventworker_workqueue_depth')" != 0 ]; do sleep 1; done
+quiesce
+r1=$(reads); w1=$(writes); c1=$(reconciles)
+
+log "no-op resync: waiting for the next periodic resync of all $N"
+while [ $(( $(reconciles) - c1 )) -lt "$N" ]; do sleep 1; done
+while [ "$(metric '^eventworker_workqueue_depth')" != 0 ]; do sleep 1; done
+sleep 2
+r2=$(reads); w2=$(writes)
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$OP_PID/status")
+
+printf '\n== operator scale benchmark: %d EventWorkers ==\n' "$N"
+printf 'kubectl apply of %d rendered Deployments:   %8.2f s\n' "$N" "$direct"
+printf 'operator, %d EventWorkers -> Deployments:   %8.2f s\n' "$N" "$viaOperator"
+printf 'ratio (operator / direct):                  %8.2f   (target <= 1.5)\n' "$(echo "$viaOperator / $direct" | bc -l)"
+printf 'operator peak RSS:                          %8.1f MiB (target < 40)\n' "$(echo "$rss / 1024" | bc -l)"
+printf 'API requests per EventWorker at creation:   %8.2f writes, %.2f reads\n' \
+  "$(echo "($w1 - $w0) / $N" | bc -l)" "$(echo "($r1 - $r0) / $N" | bc -l)"
+printf 'API requests during a no-op resync of %d:   %8d writes, %d reads\n' "$N" $((w2 - w1)) $((r2 - r1))

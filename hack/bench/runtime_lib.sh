@@ -1,0 +1,49 @@
+# Shared by hack/bench/runtime_*.sh. Source it after hack/lib.sh; needs BUILD.
+# Servers: those of $EW_BENCH_STATE (a hack/servers-up.sh STATE_DIR that is
+# already up), else hack/servers-up.sh into a temporary directory, stopped at exit.
+RUNTIME="$BUILD/worker-runtime/eventworker-runtime"
+EW_BENCH="$BUILD/tests/bench/ew-bench"
+[ -x "$RUNTIME" ] && [ -x "$EW_BENCH" ] || die "build first: cmake --build --preset default ($RUNTIME, $EW_BENCH)"
+OWN_STATE=
+RT_PID=
+benchCleanup() {
+  [ -n "$RT_PID" ] && kill -9 "$RT_PID" 2>/dev/null
+  [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+  wait 2>/dev/null || true
+  [ -n "$OWN_STATE" ] && bash "$HACK_DIR/servers-down.sh" "$OWN_STATE" >/dev/null 2>&1
+  return 0
+}
+trap benchCleanup EXIT
+if [ -n "${EW_BENCH_STATE:-}" ]; then
+  STATE=$EW_BENCH_STATE
+else
+  OWN_STATE=$(mktemp -d /tmp/ew-bench-rt.XXXXXX)
+  STATE=$OWN_STATE
+  bash "$HACK_DIR/servers-up.sh" "$STATE" >/dev/null
+fi
+# shellcheck disable=SC1091
+. "$STATE/env"
+B=$EW_KAFKA_BOOTSTRAP
+
+now() { date +%s.%N; }
+# calc EXPR: floating-point arithmetic.
+calc() { python3 -c "print($1)"; }
+# metric PORT SERIES: the value of SERIES on the runtime's /metrics (0 when absent).
+metric() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v s="$2" 'index($0, s " ") == 1 { v = $2 } END { print v + 0 }'
+}
+# assigned PORT: partitions assigned to the runtime (0 until it joined).
+assigned() { curl -s "http://127.0.0.1:$1/status" | sed -n 's/.*"assignedPartitions":\([0-9]*\).*/\1/p'; }
+rssKb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# startRuntime CONFIG_FILE LOG: starts the runtime in --mode events.
+startRuntime() {
+  "$RUNTIME" --config "$1" --mode events >"$2" 2>&1 &
+  RT_PID=$!
+}
+# stopRuntime: SIGTERM and wait.
+stopRuntime() {
+  kill -TERM "$RT_PID" 2>/dev/null || true
+  wait "$RT_PID" 2>/dev/null || true
+  RT_PID=
+}

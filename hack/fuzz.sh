@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Fuzzes parse + validate + render (operator/fuzz/parse_render_fuzz.cpp) with
+# libFuzzer for SECONDS (default 60), seeded with the samples and test data.
+# Exits non-zero on any crash, sanitizer report or failed property.
+# Usage: hack/fuzz.sh [SECONDS]
+set -euo pipefail
+SECONDS_TO_RUN=${1:-60}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+command -v clang++ >/dev/null || die "clang++ is required (hack/deps.sh installs it)"
+BUILD="$REPO_DIR/build-fuzz"
+cmake -S "$REPO_DIR" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEW_FUZZ=ON \
+  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build "$BUILD" --target eventworker_fuzz -- -j"$(nproc)" >/dev/null
+CORPUS=$(mktemp -d /tmp/ew-fuzz-corpus.XXXXXX)
+trap 'rm -rf "$CORPUS"' EXIT
+cp "$REPO_DIR"/manifests/samples/*.yaml "$CORPUS"/
+find "$REPO_DIR/tests/data" -name '*.yaml' -exec cp {} "$CORPUS"/ \; 2>/dev/null || true
+log "fuzzing parse+validate+render for ${SECONDS_TO_RUN}s (corpus: $(ls "$CORPUS" | wc -l) seeds)"
+cd "$BUILD"
+"$BUILD/operator/eventworker_fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
+  -rss_limit_mb=4096 -print_final_stats=1 "$CORPUS" 2>&1 | tail -n 25

@@ -1,0 +1,195 @@
+#include "api/decode.h"
+
+#include "core/duration.h"
+
+namespace ew::api {
+namespace {
+
+// Thrown inside decoding only; turned into an Error at the boundary.
+struct DecodeError {
+  std::string message;
+};
+
+std::vector<std::string> strings(const Json& o, const char* key) {
+  std::vector<std::string> out;
+  for (const auto& s : o.value(key, Json::array())) out.push_back(s.get<std::string>());
+  return out;
+}
+
+std::optional<std::string> optString(const Json& o, const char* key) {
+  if (!o.contains(key) || o[key].is_null()) return std::nullopt;
+  return o[key].get<std::string>();
+}
+
+Millis duration(const Json& o, const char* key, Millis fallback, const std::string& path) {
+  if (!o.contains(key)) return fallback;
+  auto d = runtime::parseDuration(o[key].get<std::string>(), path + "." + key);
+  if (!d) throw DecodeError{d.error().message};
+  return *d;
+}
+
+std::string quantity(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+Resources resources(const Json& o) {
+  Resources r;
+  const Json requests = o.value("requests", Json::object()), limits = o.value("limits", Json::object());
+  for (const auto& [k, v] : requests.items()) r.requests[k] = quantity(v);
+  for (const auto& [k, v] : limits.items()) r.limits[k] = quantity(v);
+  return r;
+}
+
+RetrySpec retry(const Json& o, RetrySpec r, const std::string& path) {
+  r.maxAttempts = o.value("maxAttempts", r.maxAttempts);
+  r.initialBackoff = duration(o, "initialBackoff", r.initialBackoff, path);
+  r.maxBackoff = duration(o, "maxBackoff", r.maxBackoff, path);
+  return r;
+}
+
+HandlerSpec handler(const Json& o) {
+  HandlerSpec h;
+  h.image = o.value("image", "");
+  h.imagePullPolicy = optString(o, "imagePullPolicy");
+  h.command = strings(o, "command");
+  h.args = strings(o, "args");
+  h.env = o.value("env", Json::array());
+  h.kind = o.value("kind", "http") == "noop" ? HandlerSpec::Kind::Noop : HandlerSpec::Kind::Http;
+  h.host = o.value("host", h.host);
+  h.allowNonLoopback = o.value("allowNonLoopback", false);
+  h.port = o.value("port", h.port);
+  h.timeout = duration(o, "timeout", h.timeout, "spec.handler");
+  h.maxConnections = o.value("maxConnections", h.maxConnections);
+  h.resources = resources(o.value("resources", Json::object()));
+  return h;
+}
+
+RuntimeSpec runtimeSpec(const Json& o) {
+  RuntimeSpec r;
+  r.image = optString(o, "image");
+  r.resources = resources(o.value("resources", Json::object()));
+  r.metricsPort = o.value("metricsPort", r.metricsPort);
+  r.gracePeriodSeconds = o.value("gracePeriodSeconds", r.gracePeriodSeconds);
+  r.logFormat = o.value("logFormat", r.logFormat);
+  r.logLevel = o.value("logLevel", r.logLevel);
+  return r;
+}
+
+KafkaSource kafka(const Json& o) {
+  KafkaSource k;
+  k.brokers = strings(o, "brokers");
+  k.consumerGroup = optString(o, "consumerGroup");
+  k.offsetReset = o.value("offsetReset", k.offsetReset);
+  if (o.contains("security")) {
+    const Json& s = o["security"];
+    KafkaSecurity sec;
+    sec.protocol = s.value("protocol", sec.protocol);
+    sec.saslMechanism = optString(s, "saslMechanism");
+    if (s.contains("secretRef")) sec.secretName = optString(s["secretRef"], "name");
+    k.security = sec;
+  }
+  return k;
+}
+
+DaprSpec dapr(const Json& o) {
+  DaprSpec d;
+  d.enabled = o.value("enabled", false);
+  d.appId = optString(o, "appId");
+  d.appPort = o.value("appPort", d.appPort);
+  d.pubsubName = o.value("pubsubName", d.pubsubName);
+  d.logLevel = o.value("logLevel", d.logLevel);
+  return d;
+}
+
+Subscription subscription(const Json& o, const std::string& path) {
+  Subscription s;
+  s.name = o.value("name", "");
+  s.topic = o.value("topic", "");
+  s.route = o.value("route", "");
+  s.deadLetterTopic = optString(o, "deadLetterTopic");
+  s.concurrency = o.value("concurrency", s.concurrency);
+  s.ordering = o.value("ordering", s.ordering);
+  s.retry = retry(o.value("retry", Json::object()), s.retry, path + ".retry");
+  s.maxEventBytes = o.value("maxEventBytes", s.maxEventBytes);
+  s.requireCloudEvent = o.value("requireCloudEvent", false);
+  const Json idem = o.value("idempotency", Json::object());
+  s.idempotency.kind = idem.value("kind", s.idempotency.kind);
+  s.idempotency.ttl = duration(idem, "ttl", s.idempotency.ttl, path + ".idempotency");
+  s.idempotency.capacity = idem.value("capacity", s.idempotency.capacity);
+  s.idempotency.redisAddress = optString(idem, "redisAddress");
+  return s;
+}
+
+CronJob cronJob(const Json& o, const std::string& path) {
+  CronJob c;
+  c.name = o.value("name", "");
+  c.schedule = o.value("schedule", "");
+  c.route = o.value("route", "");
+  c.concurrencyPolicy = o.value("concurrencyPolicy", c.concurrencyPolicy);
+  c.startingDeadlineSeconds = o.value("startingDeadlineSeconds", c.startingDeadlineSeconds);
+  c.timeout = duration(o, "timeout", c.timeout, path);
+  c.retry = retry(o.value("retry", Json::object()), c.retry, path + ".retry");
+  c.suspend = o.value("suspend", false);
+  return c;
+}
+
+ScalingSpec scaling(const Json& o) {
+  ScalingSpec s;
+  s.minReplicas = o.value("minReplicas", s.minReplicas);
+  s.maxReplicas = o.value("maxReplicas", s.maxReplicas);
+  s.lagThreshold = o.value("lagThreshold", s.lagThreshold);
+  s.activationLagThreshold = o.value("activationLagThreshold", s.activationLagThreshold);
+  if (o.contains("targetDrainSeconds")) s.targetDrainSeconds = o["targetDrainSeconds"].get<int>();
+  s.pollIntervalSeconds = o.value("pollIntervalSeconds", s.pollIntervalSeconds);
+  s.scaleDownStabilizationSeconds = o.value("scaleDownStabilizationSeconds", s.scaleDownStabilizationSeconds);
+  const Json fb = o.value("fallback", Json::object());
+  s.fallback.failureThreshold = fb.value("failureThreshold", s.fallback.failureThreshold);
+  if (fb.contains("replicas")) s.fallback.replicas = fb["replicas"].get<int>();
+  return s;
+}
+
+EventWorker decode(const Json& object) {
+  EventWorker ew;
+  const Json meta = object.value("metadata", Json::object());
+  ew.metadata.name = meta.value("name", "");
+  ew.metadata.nameSpace = meta.value("namespace", "");
+  ew.metadata.uid = meta.value("uid", "");
+  ew.metadata.generation = meta.value("generation", std::int64_t{0});
+  const Json labels = meta.value("labels", Json::object());
+  for (const auto& [k, v] : labels.items())
+    if (v.is_string()) ew.metadata.labels[k] = v.get<std::string>();
+
+  const Json spec = object.value("spec", Json::object());
+  EventWorkerSpec& s = ew.spec;
+  s.service = spec.value("service", "");
+  if (spec.contains("replicas")) s.replicas = spec["replicas"].get<int>();
+  s.handler = handler(spec.value("handler", Json::object()));
+  s.runtime = runtimeSpec(spec.value("runtime", Json::object()));
+  const Json source = spec.value("source", Json::object());
+  if (source.contains("kafka")) s.kafka = kafka(source["kafka"]);
+  s.dapr = dapr(spec.value("dapr", Json::object()));
+  const Json subs = spec.value("subscriptions", Json::array());
+  for (std::size_t i = 0; i < subs.size(); ++i)
+    s.subscriptions.push_back(subscription(subs[i], "spec.subscriptions[" + std::to_string(i) + "]"));
+  const Json cron = spec.value("cron", Json::array());
+  for (std::size_t i = 0; i < cron.size(); ++i)
+    s.cron.push_back(cronJob(cron[i], "spec.cron[" + std::to_string(i) + "]"));
+  s.scaling = scaling(spec.value("scaling", Json::object()));
+  if (spec.contains("migrateFrom")) {
+    const Json& m = spec["migrateFrom"];
+    s.migrateFrom = MigrateFrom{m.value("appId", ""), m.value("handoff", "pause")};
+  }
+  return ew;
+}
+
+}  // namespace
+
+Result<EventWorker> decodeEventWorker(const Json& object) {
+  try {
+    return decode(object);
+  } catch (const DecodeError& e) {
+    return Error{e.message};
+  } catch (const Json::exception& e) {
+    return Error{std::string("unexpected shape (was the schema applied?): ") + e.what()};
+  }
+}
+
+}  // namespace ew::api

@@ -1,0 +1,315 @@
+#include "autoscale/policy.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <sstream>
+
+namespace ew::autoscale {
+namespace {
+
+// Weight of a new per-replica rate sample against the smoothed value.
+constexpr double kRateSmoothing = 0.5;
+
+std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+
+int toInt(std::int64_t v) { return static_cast<int>(std::min<std::int64_t>(v, INT_MAX)); }
+
+double seconds(Millis d) { return std::chrono::duration<double>(d).count(); }
+
+// Messages the group can still fetch: from its committed offset, or where the
+// reset policy puts a consumer without one (also when the committed offset
+// fell behind the log start, where the broker answers OFFSET_OUT_OF_RANGE).
+// Retention-deleted messages below the log start are never lag (#7936).
+std::int64_t partitionLag(const PartitionOffsets& p, OffsetReset reset) {
+  std::int64_t position;
+  if (p.committed && *p.committed >= p.logStart)
+    position = *p.committed;
+  else
+    position = reset == OffsetReset::Earliest ? p.logStart : p.end;
+  return std::max<std::int64_t>(0, p.end - position);
+}
+
+// Whether a lag is a backlog rather than commit latency: consumers commit
+// periodically, so a partition that keeps up still shows the messages that
+// arrived since its last commit. A lag above half a poll interval's arrivals
+// (`arrived`, the production since the previous poll) is more than a commit
+// interval of up to half the poll interval explains.
+bool behind(double lag, double arrived) { return lag > 0 && 2 * lag > arrived; }
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(1);
+  s << v;
+  return s.str();
+}
+
+// Replicas that absorb `demand` msg/s when one replica handles `perReplica`
+// msg/s and the busiest of r replicas owns ceil(P/r) of the P partitions (the
+// load assumed even across partitions): the fewest r with
+// ceil(P/r) * demand / P <= perReplica. Never more than P: a partition has at
+// most one consumer, so more replicas cannot drain faster.
+int drainReplicas(double demand, double perReplica, int partitions) {
+  if (demand <= 0 || partitions < 1) return 0;
+  double perBusiest = std::floor(perReplica * partitions / demand);  // partitions one replica can carry
+  if (perBusiest < 1) return partitions;
+  if (perBusiest >= partitions) return 1;
+  int k = static_cast<int>(perBusiest);
+  return (partitions + k - 1) / k;
+}
+
+struct Sizing {
+  int replicas = 0;
+  Reason mode = Reason::Lag;
+  std::string message;
+};
+
+}  // namespace
+
+const char* reasonName(Reason reason) {
+  switch (reason) {
+    case Reason::Lag: return "Lag";
+    case Reason::DrainTime: return "DrainTime";
+    case Reason::Bounds: return "Bounds";
+    case Reason::Activation: return "Activation";
+    case Reason::Idle: return "Idle";
+    case Reason::Draining: return "Draining";
+    case Reason::Stabilizing: return "Stabilizing";
+    case Reason::MetricsFailed: return "MetricsFailed";
+    case Reason::Fallback: return "Fallback";
+  }
+  return "Unknown";
+}
+
+Status validate(const PolicyConfig& c) {
+  auto bad = [](const std::string& field, const std::string& what) {
+    return Status(Error{"scaling." + field + ": " + what});
+  };
+  if (c.minReplicas < 0) return bad("minReplicas", "must be at least 0");
+  if (c.maxReplicas < 1) return bad("maxReplicas", "must be at least 1");
+  if (c.minReplicas > c.maxReplicas) return bad("minReplicas", "must not exceed maxReplicas");
+  if (c.lagThreshold < 1) return bad("lagThreshold", "must be at least 1");
+  if (c.activationLagThreshold < 0) return bad("activationLagThreshold", "must be at least 0");
+  if (c.targetDrainSeconds && *c.targetDrainSeconds < 1) return bad("targetDrainSeconds", "must be at least 1");
+  if (c.scaleDownStabilizationSeconds < 0) return bad("scaleDownStabilizationSeconds", "must be at least 0");
+  if (c.fallback.failureThreshold < 1) return bad("fallback.failureThreshold", "must be at least 1");
+  if (c.fallback.replicas && *c.fallback.replicas < 0) return bad("fallback.replicas", "must be at least 0");
+  if (c.cooldownSeconds < 0) return bad("cooldownSeconds", "must be at least 0");
+  if (c.maxScaleDownPercent < 1 || c.maxScaleDownPercent > 100)
+    return bad("maxScaleDownPercent", "must be between 1 and 100");
+  if (c.stalledAfterPolls < 1) return bad("stalledAfterPolls", "must be at least 1");
+  if (c.podStartSeconds < 0) return bad("podStartSeconds", "must be at least 0");
+  return Status::success();
+}
+
+int partitionBreakpoint(int partitions, int replicas) {
+  int perBusiest = (partitions + replicas - 1) / replicas;
+  return (partitions + perBusiest - 1) / perBusiest;
+}
+
+PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, const Observation& obs) {
+  PolicyState state = previous;
+  Decision d;
+  const int partitionCount = static_cast<int>(obs.partitions.size());
+  const int current = obs.currentReplicas;
+  // Seconds since the previous successful poll; 0 when there was none.
+  const double dt =
+      previous.lastPollAt && obs.now > *previous.lastPollAt ? seconds(obs.now - *previous.lastPollAt) : 0.0;
+
+  // Lag, stalls and rates per partition. `busy`: every partition owned, not
+  // stalled and behind (known from the previous poll), so every member works
+  // at its capacity.
+  std::map<PartitionKey, PolicyState::PartitionMemory> memory;
+  double produced = 0, producedScaling = 0, consumed = 0;
+  bool busy = partitionCount > 0 && dt > 0;
+  for (const auto& p : obs.partitions) {
+    PartitionKey key{p.topic, p.partition};
+    std::int64_t lag = partitionLag(p, obs.offsetReset);
+    auto before = previous.partitions.find(key);
+    bool known = before != previous.partitions.end();
+    PolicyState::PartitionMemory m{p.end, p.committed, 0};
+    if (known && lag > 0 && p.hasOwner && before->second.committed == p.committed) m.stillPolls = before->second.stillPolls + 1;
+    bool stalled = m.stillPolls >= config.stalledAfterPolls;
+    memory[key] = m;
+
+    d.partitions.push_back({p.topic, p.partition, lag, stalled});
+    d.totalLag += lag;
+    d.lagByTopic[p.topic] += lag;
+    if (stalled)
+      d.stalled.push_back(key);
+    else
+      d.scalingLag += lag;
+    double in = 0;
+    if (known) {
+      in = static_cast<double>(std::max<std::int64_t>(0, p.end - before->second.end));
+      produced += in;
+      if (!stalled) producedScaling += in;
+      if (p.committed && before->second.committed)
+        consumed += static_cast<double>(std::max<std::int64_t>(0, *p.committed - *before->second.committed));
+    }
+    busy = busy && known && p.hasOwner && !stalled && behind(double(lag), in);
+  }
+  std::optional<double> scalingProduceRate;
+  if (dt > 0) {
+    d.produceRate = produced / dt;
+    d.consumeRate = consumed / dt;
+    scalingProduceRate = producedScaling / dt;
+  }
+
+  // Per-replica throughput, sampled only while every member had work for the
+  // whole interval and the group had settled (the last replica change more
+  // than a pod start before the interval, so no join or its rebalance falls
+  // inside): then consumption / members is what one replica does.
+  bool settled = current == previous.observedReplicas && previous.lastPollAt &&
+                 previous.replicasSince + Millis(config.podStartSeconds * 1000LL) < *previous.lastPollAt;
+  std::optional<double> perReplica = previous.perReplicaRate;
+  if (dt > 0 && busy && settled && current > 0) {
+    double sample = *d.consumeRate / std::min(current, partitionCount);
+    if (previous.busyAtLastPoll)
+      perReplica = state.perReplicaRate =
+          previous.perReplicaRate ? kRateSmoothing * sample + (1 - kRateSmoothing) * *previous.perReplicaRate : sample;
+    else if (!perReplica)
+      // Backlogged only since some time within the interval: the members did
+      // at least this much. A low estimate sizes more replicas, never fewer;
+      // used for this poll only, until a full interval is measured.
+      perReplica = sample;
+  }
+  d.perReplicaRate = state.perReplicaRate;
+
+  if (current != previous.observedReplicas) {
+    state.observedReplicas = current;
+    state.replicasSince = obs.now;
+  }
+  state.partitions = std::move(memory);
+  state.busyAtLastPoll = busy;
+  state.lastPollAt = obs.now;
+  state.consecutiveFailures = 0;
+  bool idle = d.totalLag == 0 && d.produceRate && *d.produceRate == 0;
+  state.idleSince = idle ? std::optional(previous.idleSince.value_or(obs.now)) : std::nullopt;
+
+  // Size: drain-time mode when asked for and both rates are known, else lag mode.
+  Sizing size;
+  if (config.targetDrainSeconds && scalingProduceRate && perReplica && *perReplica > 0) {
+    const double rate = *scalingProduceRate, lag = double(d.scalingLag);
+    // Enough for the group as it runs, with the whole target to drain in...
+    size.replicas = drainReplicas(rate + lag / *config.targetDrainSeconds, *perReplica, partitionCount);
+    if (size.replicas > current) {
+      // ... else new pods, which consume only after podStartSeconds: meanwhile
+      // the lag grows by what the current group cannot absorb, and less time
+      // is left to drain it.
+      int members = std::min(std::max(current, 0), partitionCount);
+      double capacity = members > 0 ? *perReplica * partitionCount / std::ceil(double(partitionCount) / members) : 0;
+      double growth = std::max(0.0, rate - capacity) * config.podStartSeconds;
+      double window = std::max(1.0, double(*config.targetDrainSeconds - config.podStartSeconds));
+      size.replicas = drainReplicas(rate + (lag + growth) / window, *perReplica, partitionCount);
+    }
+    size.mode = Reason::DrainTime;
+    size.message = "production " + fmt(*scalingProduceRate) + " msg/s and lag " + std::to_string(d.scalingLag) +
+                   " to drain in " + std::to_string(*config.targetDrainSeconds) + " s need " +
+                   std::to_string(size.replicas) + " replicas at " + fmt(*perReplica) + " msg/s each" +
+                   (state.perReplicaRate ? "" : " (at least; not yet measured)");
+  } else {
+    std::int64_t raw = ceilDiv(d.scalingLag, config.lagThreshold);
+    size.replicas = toInt(raw);
+    // No replica that leaves the busiest member's share unchanged (ceil(P/r)).
+    if (size.replicas >= 1 && partitionCount >= 1 && size.replicas <= partitionCount)
+      size.replicas = partitionBreakpoint(partitionCount, size.replicas);
+    size.mode = Reason::Lag;
+    size.message = "lag " + std::to_string(d.scalingLag) + " over lagThreshold " + std::to_string(config.lagThreshold) +
+                   " needs " + std::to_string(size.replicas) + " replicas";
+  }
+  if (!d.stalled.empty())
+    size.message += " (" + std::to_string(d.stalled.size()) + " stalled partitions excluded)";
+
+  // Bounds: [max(minReplicas, 1), min(maxReplicas, partitions)]; zero only through Idle.
+  int upper = config.allowIdleConsumers ? config.maxReplicas : std::min(config.maxReplicas, partitionCount);
+  int lower = std::max(config.minReplicas, 1);
+  int bounded = std::max(lower, std::min(upper, size.replicas));
+  Reason sized = size.mode;
+  if (bounded != size.replicas) {
+    sized = Reason::Bounds;
+    size.message += "; bounded to " + std::to_string(bounded) + " by [" + std::to_string(lower) + ", " +
+                    std::to_string(std::max(upper, lower)) + "]";
+  }
+
+  Millis window(config.scaleDownStabilizationSeconds * 1000LL);
+  std::erase_if(state.history, [&](const auto& r) { return r.at < obs.now - window; });
+  state.history.push_back({obs.now, bounded});
+
+  auto decide = [&](int replicas, Reason reason, std::string message) {
+    d.desiredReplicas = replicas;
+    d.reason = reason;
+    d.message = std::move(message);
+  };
+  const bool mayIdle = config.minReplicas == 0;
+  if (mayIdle && current == 0) {
+    if (d.scalingLag > config.activationLagThreshold)
+      decide(bounded, Reason::Activation,
+             "lag " + std::to_string(d.scalingLag) + " above activationLagThreshold " +
+                 std::to_string(config.activationLagThreshold) + "; " + size.message);
+    else
+      decide(0, Reason::Idle, "lag " + std::to_string(d.scalingLag) + " at or below activationLagThreshold " +
+                                  std::to_string(config.activationLagThreshold));
+  } else if (mayIdle && state.idleSince && obs.now - *state.idleSince >= Millis(config.cooldownSeconds * 1000LL)) {
+    decide(0, Reason::Idle, "no lag and no production for " + std::to_string(config.cooldownSeconds) + " s");
+  } else if (bounded >= current) {
+    decide(bounded, sized, size.message);
+  } else if (current > std::max(upper, lower)) {
+    // Above maxReplicas (or the partitions): the bound is not a recommendation to smooth.
+    int ceiling = std::max(upper, lower);
+    decide(ceiling, Reason::Bounds,
+           std::to_string(current) + " replicas above the bound " + std::to_string(ceiling) + "; " + size.message);
+  } else if (d.scalingLag > config.lagThreshold &&
+             behind(double(d.scalingLag), scalingProduceRate.value_or(0) * dt)) {
+    decide(current, Reason::Draining,
+           "holding " + std::to_string(current) + " while lag " + std::to_string(d.scalingLag) +
+               " is above lagThreshold " + std::to_string(config.lagThreshold) + "; " + size.message);
+  } else {
+    int target = 0;
+    for (const auto& r : state.history) target = std::max(target, r.replicas);
+    if (target >= current) {
+      decide(current, Reason::Stabilizing,
+             "holding " + std::to_string(current) + ": " + std::to_string(target) + " recommended within " +
+                 std::to_string(config.scaleDownStabilizationSeconds) + " s");
+    } else {
+      int step = std::max(1, current * config.maxScaleDownPercent / 100);
+      int next = std::max(target, current - step);
+      if (!config.allowIdleConsumers && partitionCount >= 1) next = std::max(target, partitionBreakpoint(partitionCount, next));
+      if (next == bounded)
+        decide(next, sized, size.message);
+      else
+        decide(next, Reason::Stabilizing,
+               "stepping down to " + std::to_string(next) + " towards " + std::to_string(target) + " (at most " +
+                   std::to_string(config.maxScaleDownPercent) + "% per step)");
+    }
+  }
+  return {std::move(d), std::move(state)};
+}
+
+PolicyStep policyFailed(const PolicyState& previous, const PolicyConfig& config, int currentReplicas) {
+  PolicyState state = previous;
+  state.consecutiveFailures = previous.consecutiveFailures + 1;
+  state.idleSince.reset();           // idleness must be observed, not assumed
+  state.busyAtLastPoll = false;      // no throughput sample across the gap
+  Decision d;
+  d.perReplicaRate = state.perReplicaRate;
+  if (state.consecutiveFailures < config.fallback.failureThreshold) {
+    d.desiredReplicas = currentReplicas;
+    d.reason = Reason::MetricsFailed;
+    d.message = "offsets unavailable (" + std::to_string(state.consecutiveFailures) + " of " +
+                std::to_string(config.fallback.failureThreshold) + " failures); holding " +
+                std::to_string(currentReplicas);
+    return {std::move(d), std::move(state)};
+  }
+  int replicas = config.fallback.replicas.value_or(currentReplicas);
+  if (replicas == 0 && currentReplicas > 0) replicas = currentReplicas;  // never to zero on failure
+  d.desiredReplicas = replicas;
+  d.reason = Reason::Fallback;
+  d.degraded = true;
+  d.message = "offsets unavailable for " + std::to_string(state.consecutiveFailures) + " polls; holding " +
+              (config.fallback.replicas ? "fallback.replicas " : "current ") + std::to_string(replicas);
+  return {std::move(d), std::move(state)};
+}
+
+}  // namespace ew::autoscale

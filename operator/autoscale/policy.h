@@ -1,0 +1,196 @@
+#pragma once
+// The lag-driven scaling policy of DESIGN.md section 5: a pure function from
+// one poll of a consumer group's offsets (plus what the policy remembers from
+// earlier polls) to a replica count and its reason. No I/O, no clocks: the
+// caller passes the poll's time; the state is a value the caller keeps per
+// EventWorker and hands back on the next poll.
+//
+// Failure modes of KEDA's Kafka scaler under the HPA that this policy avoids by
+// construction (kedacore/keda issue numbers):
+//   #2908, #4791  the HPA's 10% tolerance stops one replica short of the
+//                 partition count: here sizing has no tolerance band and the
+//                 partition count is reached exactly.
+//   #3904, #5906  a stuck partition (committed offset still, lag growing)
+//                 drives replicas to the maximum: here it is reported as
+//                 stalled and excluded from sizing, also when it has no
+//                 committed offset at all.
+//   #7936         retention-deleted messages counted as lag: here lag is
+//                 measured from the log start offset.
+//   #4098, #7239  metric failures scale to zero, or a fallback that cannot
+//                 leave zero: here failures hold fallback.replicas (also from
+//                 zero) or the current count, and never drive a scale to zero.
+//   #5096         every replica change pauses the whole group (eager
+//                 rebalance): here scale-down waits for the backlog, takes the
+//                 stabilization window's maximum, and moves in capped steps
+//                 at partition-count breakpoints, so fewer changes happen.
+//
+// Thread-compatible value types; the functions are pure.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ew/result.h"
+
+namespace ew::autoscale {
+
+using Millis = std::chrono::milliseconds;
+
+enum class OffsetReset { Earliest, Latest };
+
+// One partition of the consumer group's subscription, as read in one poll.
+struct PartitionOffsets {
+  std::string topic;
+  int partition = 0;
+  std::int64_t logStart = 0;               // earliest offset still in the log
+  std::int64_t end = 0;                    // log end offset (high watermark)
+  std::optional<std::int64_t> committed;   // the group's committed offset, if any
+  bool hasOwner = false;                   // a group member holds it now
+};
+
+// One successful poll.
+struct Observation {
+  Millis now{0};                 // any monotonic epoch; only differences matter
+  int currentReplicas = 0;       // the Deployment's spec.replicas when read
+  OffsetReset offsetReset = OffsetReset::Latest;
+  std::vector<PartitionOffsets> partitions;
+};
+
+// Mirrors api::ScalingSpec (the CRD's spec.scaling) plus the operator-level
+// knobs below. Defaults are the CRD's defaults.
+struct PolicyConfig {
+  int minReplicas = 1;
+  int maxReplicas = 10;
+  std::int64_t lagThreshold = 1000;
+  std::int64_t activationLagThreshold = 0;
+  std::optional<int> targetDrainSeconds;
+  int scaleDownStabilizationSeconds = 120;
+  struct Fallback {
+    int failureThreshold = 3;     // failed polls in a row before the fallback holds
+    std::optional<int> replicas;  // unset: hold the current count
+  } fallback;
+
+  // Idle time (no lag, no production) before minReplicas 0 scales to zero.
+  int cooldownSeconds = 300;
+  // A scale-down removes at most this percentage of the current replicas (at
+  // least one) per poll, then rounds down to a partition-count breakpoint:
+  // 12 -> 3 -> 1 on 12 partitions. Every change pauses the whole group for a
+  // rebalance, so few large steps beat many small ones (50% would take
+  // 12 -> 6 -> 3 -> 2 -> 1, four pauses in four polls); the target is already
+  // the stabilization window's maximum, and a quarter of the group stays, so
+  // a low target cannot take away most of the capacity in one poll.
+  int maxScaleDownPercent = 75;
+  // Allow more replicas than partitions (the extra ones sit idle).
+  bool allowIdleConsumers = false;
+  // Polls in a row with lag, an owner and an unmoved committed offset after
+  // which a partition counts as stalled.
+  int stalledAfterPolls = 3;
+  // Time from a replica change to the new pods consuming.
+  int podStartSeconds = 10;
+};
+
+// REQUIRES nothing; returns the first invalid field, named as in the CRD.
+Status validate(const PolicyConfig& config);
+
+enum class Reason {
+  Lag,          // sized by ceil(lag / lagThreshold) (KEDA-compatible lag mode)
+  DrainTime,    // sized to absorb production and drain the lag in targetDrainSeconds
+  Bounds,       // the size was clamped to [minReplicas, min(maxReplicas, partitions)]
+  Activation,   // from zero: lag above activationLagThreshold
+  Idle,         // at or to zero: no lag and no production for cooldownSeconds
+  Draining,     // would scale down, but a backlog is still draining: lag above
+                // lagThreshold and above half a poll interval's production
+                // (less is what periodic commits leave even when keeping up)
+  Stabilizing,  // scale-down held or capped by the stabilization window / step
+  MetricsFailed,  // the poll failed; fewer than failureThreshold in a row
+  Fallback,     // failureThreshold failed polls in a row: holding the fallback
+};
+const char* reasonName(Reason reason);
+
+struct PartitionKey {
+  std::string topic;
+  int partition = 0;
+  auto operator<=>(const PartitionKey&) const = default;
+};
+
+struct PartitionStatus {
+  std::string topic;
+  int partition = 0;
+  std::int64_t lag = 0;
+  bool stalled = false;
+};
+
+// The policy's answer. After a failed poll only desiredReplicas, reason,
+// message, degraded and perReplicaRate are set.
+struct Decision {
+  int desiredReplicas = 0;
+  Reason reason = Reason::Lag;
+  std::string message;                           // one line for a condition / Event
+  bool degraded = false;                         // failureThreshold reached
+  std::int64_t totalLag = 0;                     // every partition
+  std::int64_t scalingLag = 0;                   // without stalled partitions
+  std::map<std::string, std::int64_t> lagByTopic;
+  std::vector<PartitionStatus> partitions;       // in the observation's order
+  std::vector<PartitionKey> stalled;
+  std::optional<double> produceRate;             // msg/s over the last interval
+  std::optional<double> consumeRate;             // msg/s over the last interval (all replicas)
+  std::optional<double> perReplicaRate;          // smoothed msg/s of one busy replica
+};
+
+// What the policy carries from one poll to the next, per EventWorker. Start
+// with a default-constructed value; it is bounded in size (one entry per
+// partition, one per poll within the stabilization window).
+struct PolicyState {
+  struct PartitionMemory {
+    std::int64_t end = 0;
+    std::optional<std::int64_t> committed;
+    int stillPolls = 0;  // polls in a row with lag, an owner and no progress
+  };
+  struct Recommendation {
+    Millis at{0};
+    int replicas = 0;
+  };
+  std::optional<Millis> lastPollAt;
+  std::map<PartitionKey, PartitionMemory> partitions;
+  bool busyAtLastPoll = false;            // every partition owned, behind, none stalled
+  std::optional<double> perReplicaRate;   // smoothed, measured while backlogged
+  std::vector<Recommendation> history;    // sized recommendations in the window
+  int consecutiveFailures = 0;
+  std::optional<Millis> idleSince;
+  int observedReplicas = -1;              // replicas seen at the last poll
+  Millis replicasSince{0};                // when that count was first seen
+};
+
+struct PolicyStep {
+  Decision decision;
+  PolicyState state;
+};
+
+// One successful poll. REQUIRES: validate(config).ok(); observation.now not
+// before the previous poll's.
+//
+// Sizing: drain-time mode when targetDrainSeconds is set and both the
+// production rate (end offsets between polls) and a per-replica rate are
+// known; else lag mode. The per-replica rate is measured over intervals in
+// which every partition was owned and behind (lag above half the interval's
+// arrivals: less is what periodic commits leave behind a group that keeps up)
+// and the replica count had settled for a pod start; it is smoothed across
+// such intervals. Until the first such interval, a group that became
+// backlogged during the last interval yields a lower bound (used for that
+// poll only). Every size is rounded to a partition breakpoint.
+PolicyStep policyPoll(const PolicyState& state, const PolicyConfig& config, const Observation& observation);
+
+// One failed poll (Kafka unreachable, timeout, ...). Holds the current count
+// until fallback.failureThreshold failures in a row, then fallback.replicas (or
+// the current count) with degraded set. Never returns 0 when currentReplicas > 0.
+PolicyStep policyFailed(const PolicyState& state, const PolicyConfig& config, int currentReplicas);
+
+// Smallest replica count r with ceil(partitions / r) == ceil(partitions / replicas):
+// the cheapest group whose busiest member owns as many partitions as with
+// `replicas`. REQUIRES: partitions >= 1, replicas >= 1.
+int partitionBreakpoint(int partitions, int replicas);
+
+}  // namespace ew::autoscale

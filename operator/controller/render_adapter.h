@@ -1,0 +1,16 @@
+#pragma once
+// Binds the pure API pipeline (load: defaults, schema, CEL and operator rules)
+// and the renderer to the reconciler's RenderFn. An invalid resource comes
+// back as an Error whose message lists every finding with its field path.
+
+#include "controller/reconciler.h"
+#include "render/render.h"
+
+namespace ew::controller {
+
+RenderFn makeRenderFn(render::RenderOptions options);
+
+// makeRenderFn with the default options.
+Result<Rendered> renderEventWorker(const kube::Json& eventWorker);
+
+}  // namespace ew::controller

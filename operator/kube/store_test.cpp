@@ -1,0 +1,46 @@
+#include <catch2/catch.hpp>
+
+#include "kube/store.h"
+
+using ew::kube::Store;
+using Json = nlohmann::json;
+
+namespace {
+Json object(const std::string& ns, const std::string& name, const std::string& owner) {
+  Json o = {{"metadata", {{"namespace", ns}, {"name", name}}}};
+  if (!owner.empty()) o["metadata"]["labels"] = {{"owner", owner}};
+  return o;
+}
+}  // namespace
+
+TEST_CASE("the index finds objects by namespace and label value, and follows updates and deletes") {
+  Store store("owner");
+  store.upsert(object("a", "x-1", "x"));
+  store.upsert(object("a", "x-2", "x"));
+  store.upsert(object("b", "x-1", "x"));
+  store.upsert(object("a", "y-1", "y"));
+  store.upsert(object("a", "free", ""));
+  CHECK(store.byIndex("a", "x").size() == 2);
+  CHECK(store.byIndex("b", "x").size() == 1);
+  CHECK(store.byIndex("a", "z").empty());
+  store.upsert(object("a", "x-2", "y"));  // relabelled
+  CHECK(store.byIndex("a", "x").size() == 1);
+  CHECK(store.byIndex("a", "y").size() == 2);
+  store.erase("a/y-1");
+  CHECK(store.byIndex("a", "y").size() == 1);
+  store.replace({object("a", "x-9", "x")});
+  CHECK(store.byIndex("a", "y").empty());
+  REQUIRE(store.byIndex("a", "x").size() == 1);
+  CHECK(store.byIndex("a", "x")[0]["metadata"]["name"] == "x-9");
+}
+
+TEST_CASE("managedFields and kubectl's last-applied annotation are not kept") {
+  Store store;
+  Json o = object("a", "n", "");
+  o["metadata"]["managedFields"] = Json::array({{{"manager", "kubectl"}}});
+  o["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}, {"keep", "1"}};
+  store.upsert(o);
+  const Json kept = *store.get("a/n");
+  CHECK_FALSE(kept["metadata"].contains("managedFields"));
+  CHECK(kept["metadata"]["annotations"] == Json{{"keep", "1"}});
+}

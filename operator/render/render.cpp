@@ -1,0 +1,205 @@
+#include "render/render.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <openssl/evp.h>
+
+#include "render/names.h"
+
+namespace ew::render {
+namespace {
+
+constexpr int kRuntimeUser = 65532;  // the runtime image's non-root user
+constexpr int kDaprMetricsPort = 9091;
+
+std::string sha256Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", digest[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+Json labels(const api::EventWorker& ew, const std::string& component) {
+  return {{"app.kubernetes.io/name", "eventworker"},
+          {"app.kubernetes.io/instance", ew.metadata.name},
+          {"app.kubernetes.io/component", component},
+          {"app.kubernetes.io/part-of", ew.spec.service},
+          {"app.kubernetes.io/managed-by", "eventworker-operator"},
+          {kNameLabel, ew.metadata.name},
+          {kComponentLabel, component}};
+}
+
+Json metadata(const api::EventWorker& ew, const std::string& name, const std::string& component) {
+  Json m = {{"name", name}, {"labels", labels(ew, component)}};
+  if (!ew.metadata.nameSpace.empty()) m["namespace"] = ew.metadata.nameSpace;
+  return m;
+}
+
+Json resources(const api::Resources& r) {
+  Json out = Json::object();
+  if (!r.requests.empty()) out["requests"] = r.requests;
+  if (!r.limits.empty()) out["limits"] = r.limits;
+  return out;
+}
+
+// The restricted Pod Security Standard, container level.
+Json restrictedContainer(std::optional<int> user) {
+  Json sc = {{"allowPrivilegeEscalation", false},
+             {"capabilities", {{"drop", {"ALL"}}}},
+             {"readOnlyRootFilesystem", true},
+             {"runAsNonRoot", true},
+             {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+  if (user) {
+    sc["runAsUser"] = *user;
+    sc["runAsGroup"] = *user;
+  }
+  return sc;
+}
+
+Json probe(const std::string& path, int period, int failures) {
+  return {{"httpGet", {{"path", path}, {"port", "metrics"}}},
+          {"periodSeconds", period},
+          {"timeoutSeconds", 2},
+          {"failureThreshold", failures}};
+}
+
+Json runtimeContainer(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode) {
+  const auto& spec = ew.spec;
+  Json ports = Json::array({{{"name", "metrics"}, {"containerPort", spec.runtime.metricsPort}, {"protocol", "TCP"}}});
+  if (mode == "events" && spec.dapr.enabled)
+    ports.push_back({{"name", "dapr-app"}, {"containerPort", spec.dapr.appPort}, {"protocol", "TCP"}});
+  Json mounts = Json::array({{{"name", "runtime-config"}, {"mountPath", kRuntimeConfigDir}, {"readOnly", true}}});
+  if (spec.kafka && spec.kafka->security && spec.kafka->security->secretName && mode == "events")
+    mounts.push_back({{"name", "kafka-credentials"}, {"mountPath", kKafkaSecretDir}, {"readOnly", true}});
+  return {{"name", "runtime"},
+          {"image", spec.runtime.image.value_or(options.runtimeImage)},
+          {"args", {"--config", std::string(kRuntimeConfigDir) + "/" + kRuntimeConfigKey, "--mode", mode}},
+          {"ports", ports},
+          {"startupProbe", probe("/healthz", 2, 30)},
+          {"livenessProbe", probe("/healthz", 10, 3)},
+          {"readinessProbe", probe("/readyz", 5, 3)},
+          {"resources", resources(spec.runtime.resources)},
+          {"securityContext", restrictedContainer(kRuntimeUser)},
+          {"volumeMounts", mounts}};
+}
+
+Json handlerContainer(const api::HandlerSpec& h) {
+  Json c = {{"name", "handler"},
+            {"image", h.image},
+            {"ports", Json::array({{{"name", "handler"}, {"containerPort", h.port}, {"protocol", "TCP"}}})},
+            {"resources", resources(h.resources)},
+            {"securityContext", restrictedContainer(std::nullopt)},
+            {"volumeMounts", Json::array({{{"name", "handler-tmp"}, {"mountPath", "/tmp"}}})}};
+  if (h.imagePullPolicy) c["imagePullPolicy"] = *h.imagePullPolicy;
+  if (!h.command.empty()) c["command"] = h.command;
+  if (!h.args.empty()) c["args"] = h.args;
+  if (!h.env.empty()) c["env"] = h.env;
+  return c;
+}
+
+Json daprAnnotations(const api::EventWorker& ew) {
+  const auto& d = ew.spec.dapr;
+  const int drain = drainSeconds(ew.spec.runtime.gracePeriodSeconds);
+  return {{"dapr.io/enabled", "true"},
+          {"dapr.io/app-id", ew.effectiveAppId()},
+          {"dapr.io/app-port", std::to_string(d.appPort)},
+          {"dapr.io/app-protocol", "http"},
+          {"dapr.io/enable-app-health-check", "true"},
+          {"dapr.io/app-health-check-path", "/healthz"},
+          {"dapr.io/graceful-shutdown-seconds", std::to_string(drain)},
+          {"dapr.io/log-level", d.logLevel},
+          {"dapr.io/log-as-json", "true"},
+          {"dapr.io/metrics-port", std::to_string(kDaprMetricsPort)},
+          {"dapr.io/disable-builtin-k8s-secret-store", "true"}};
+}
+
+Json deployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
+                const std::string& configHash) {
+  const auto& spec = ew.spec;
+  const std::string name = mode == "events" ? eventsDeploymentName(ew.metadata.name) : cronDeploymentName(ew.metadata.name);
+  const Json selector = {{kNameLabel, ew.metadata.name}, {kComponentLabel, mode}};
+
+  Json annotations = {{kConfigHashAnnotation, configHash},
+                      {"prometheus.io/scrape", "true"},
+                      {"prometheus.io/port", std::to_string(spec.runtime.metricsPort)},
+                      {"prometheus.io/path", "/metrics"}};
+  if (mode == "events" && spec.dapr.enabled) annotations.update(daprAnnotations(ew));
+
+  Json containers = Json::array({runtimeContainer(ew, options, mode)});
+  Json volumes = Json::array({{{"name", "runtime-config"},
+                               {"configMap", {{"name", configMapName(ew.metadata.name)}, {"defaultMode", 0444}}}}});
+  if (spec.handler.kind == api::HandlerSpec::Kind::Http) {
+    containers.push_back(handlerContainer(spec.handler));
+    volumes.push_back({{"name", "handler-tmp"}, {"emptyDir", {{"sizeLimit", "64Mi"}}}});
+  }
+  if (mode == "events" && spec.kafka && spec.kafka->security && spec.kafka->security->secretName)
+    volumes.push_back({{"name", "kafka-credentials"},
+                       {"secret", {{"secretName", *spec.kafka->security->secretName}, {"defaultMode", 0440}}}});
+
+  Json podSpec = {{"automountServiceAccountToken", false},
+                  {"enableServiceLinks", false},
+                  {"terminationGracePeriodSeconds", spec.runtime.gracePeriodSeconds},
+                  {"securityContext", {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+                  {"containers", containers},
+                  {"volumes", volumes}};
+
+  Json deploymentSpec = {{"selector", {{"matchLabels", selector}}},
+                         {"revisionHistoryLimit", 3},
+                         {"template", {{"metadata", {{"labels", labels(ew, mode)}, {"annotations", annotations}}},
+                                       {"spec", podSpec}}}};
+  if (mode == "events") {
+    int replicas = spec.replicas.value_or(spec.scaling.minReplicas);
+    replicas = std::clamp(replicas, 0, spec.scaling.maxReplicas);
+    deploymentSpec["replicas"] = replicas;
+    // New pods join the group before old ones leave: no capacity dip while
+    // the group rebalances.
+    deploymentSpec["strategy"] = {{"type", "RollingUpdate"},
+                                  {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}};
+  } else {
+    deploymentSpec["replicas"] = 1;
+    deploymentSpec["strategy"] = {{"type", "Recreate"}};  // never two schedulers
+  }
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", metadata(ew, name, mode)},
+          {"spec", deploymentSpec}};
+}
+
+Json daprSubscription(const api::EventWorker& ew, const api::Subscription& s) {
+  Json spec = {{"pubsubname", ew.spec.dapr.pubsubName}, {"topic", s.topic}, {"routes", {{"default", s.route}}}};
+  if (s.deadLetterTopic) spec["deadLetterTopic"] = *s.deadLetterTopic;
+  return {{"apiVersion", "dapr.io/v2alpha1"},
+          {"kind", "Subscription"},
+          {"metadata", metadata(ew, subscriptionName(ew.metadata.name, s.name), "subscription")},
+          {"spec", spec},
+          {"scopes", {ew.effectiveAppId()}}};
+}
+
+}  // namespace
+
+RenderOutput render(const api::EventWorker& ew, const RenderOptions& options) {
+  RenderOutput out;
+  const std::string config = runtimeConfig(ew);
+  const std::string hash = sha256Hex(config);
+  out.objects.push_back({{"apiVersion", "v1"},
+                         {"kind", "ConfigMap"},
+                         {"metadata", metadata(ew, configMapName(ew.metadata.name), "runtime-config")},
+                         {"data", {{kRuntimeConfigKey, config}}}});
+  if (!ew.spec.subscriptions.empty()) out.objects.push_back(deployment(ew, options, "events", hash));
+  const bool anyCron = std::any_of(ew.spec.cron.begin(), ew.spec.cron.end(), [](const auto& c) { return !c.suspend; });
+  if (anyCron) out.objects.push_back(deployment(ew, options, "cron", hash));
+  if (ew.spec.dapr.enabled)
+    for (const auto& s : ew.spec.subscriptions) out.objects.push_back(daprSubscription(ew, s));
+  out.selector = eventsSelector(ew.metadata.name);
+  out.consumerGroup = ew.spec.subscriptions.empty() ? "" : ew.effectiveConsumerGroup();
+  return out;
+}
+
+}  // namespace ew::render

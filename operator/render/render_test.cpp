@@ -1,0 +1,236 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/load.h"
+#include "api/test_objects.h"
+#include "core/config.h"
+#include "render/names.h"
+#include "render/render.h"
+
+using namespace ew;
+using api::Json;
+using api::testing::minimalEventWorker;
+using api::testing::patched;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+api::EventWorker load(const Json& object) {
+  auto r = api::loadEventWorker(object);
+  if (auto* e = std::get_if<api::FieldErrors>(&r)) FAIL(api::describe(*e));
+  return std::get<api::Loaded>(r).eventWorker;
+}
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string renderYaml(const api::EventWorker& ew) {
+  std::string out;
+  const auto objects = render::render(ew).objects;
+  for (std::size_t i = 0; i < objects.size(); ++i) out += (i ? "---\n" : "") + api::toYaml(objects[i]);
+  return out;
+}
+
+const Json* find(const std::vector<Json>& objects, const std::string& kind, const std::string& name) {
+  for (const auto& o : objects)
+    if (o["kind"] == kind && o["metadata"]["name"] == name) return &o;
+  return nullptr;
+}
+
+const Json& container(const Json& deployment, const std::string& name) {
+  for (const auto& c : deployment["spec"]["template"]["spec"]["containers"])
+    if (c["name"] == name) return c;
+  FAIL("no container " << name);
+  throw;
+}
+
+}  // namespace
+
+// Golden files: operator/render/testdata/<sample>.yaml is the rendering of
+// manifests/samples/<sample>.yaml. To accept a deliberate change, run the
+// test with EW_UPDATE_GOLDEN=1 and review the diff.
+TEST_CASE("samples render exactly as their golden files") {
+  const fs::path samples = fs::path(EW_SOURCE_DIR) / "manifests" / "samples";
+  const fs::path golden = fs::path(EW_SOURCE_DIR) / "operator" / "render" / "testdata";
+  const bool update = std::getenv("EW_UPDATE_GOLDEN") != nullptr;
+  int seen = 0;
+  for (const auto& entry : fs::directory_iterator(samples)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++seen;
+    INFO("sample " << entry.path().filename());
+    auto docs = api::parseDocuments(readFile(entry.path()));
+    REQUIRE(docs);
+    std::string rendered;
+    for (const auto& d : *docs) rendered += (rendered.empty() ? "" : "---\n") + renderYaml(load(d));
+    const fs::path want = golden / entry.path().filename();
+    if (update) std::ofstream(want) << rendered;
+    REQUIRE(fs::exists(want));
+    CHECK(rendered == readFile(want));
+  }
+  CHECK(seen >= 3);
+}
+
+TEST_CASE("rendering is deterministic and names derive from the worker") {
+  const auto ew = load(minimalEventWorker());
+  CHECK(renderYaml(ew) == renderYaml(ew));
+  const auto out = render::render(ew);
+  REQUIRE(out.objects.size() == 3);
+  CHECK(out.objects[0]["kind"] == "ConfigMap");
+  CHECK(find(out.objects, "ConfigMap", "customer-worker-runtime"));
+  CHECK(find(out.objects, "Deployment", "customer-worker-events"));
+  CHECK(find(out.objects, "Deployment", "customer-worker-cron"));
+  CHECK(out.selector == "eventworker.dev/name=customer-worker,eventworker.dev/component=events");
+  CHECK(out.consumerGroup == "customer-worker");
+  for (const auto& o : out.objects) {
+    CHECK(o["metadata"]["labels"]["eventworker.dev/name"] == "customer-worker");
+    CHECK(o["metadata"]["namespace"] == "shop");
+    CHECK_FALSE(o["metadata"].contains("ownerReferences"));
+  }
+}
+
+TEST_CASE("the runtime config the renderer writes is accepted by the runtime, with every field carried over") {
+  Json object = minimalEventWorker();
+  object["spec"]["subscriptions"][0].merge_patch({{"deadLetterTopic", "order.completed.dlq"}, {"concurrency", 32},
+                                                   {"ordering", "partition"},
+                                                   {"retry", {{"maxAttempts", 7}, {"initialBackoff", "1h30m"}, {"maxBackoff", "1h"}}},
+                                                   {"idempotency", {{"kind", "redis"}, {"redisAddress", "redis:6379"}}}});
+  object["spec"]["subscriptions"][0]["retry"]["initialBackoff"] = "500ms";
+  object["spec"]["source"]["kafka"]["security"] = {{"protocol", "SASL_SSL"}, {"saslMechanism", "SCRAM-SHA-512"},
+                                                   {"secretRef", {{"name", "kafka-credentials"}}}};
+  const auto ew = load(object);
+  auto parsed = runtime::parseConfig(render::runtimeConfig(ew));
+  REQUIRE(parsed);
+  const runtime::RuntimeConfig& c = *parsed;
+  CHECK(c.worker == "customer-worker");
+  CHECK(c.namespace_ == "shop");
+  REQUIRE(c.source.kafka);
+  CHECK(c.source.kafka->consumerGroup == "customer-worker");
+  REQUIRE(c.source.kafka->security);
+  CHECK(c.source.kafka->security->passwordFile == "/var/run/secrets/kafka/password");
+  CHECK(c.source.kafka->security->caFile == "/var/run/secrets/kafka/ca.crt");
+  REQUIRE(c.handler.http);
+  CHECK(c.handler.http->url == "http://127.0.0.1:8080");
+  REQUIRE(c.subscriptions.size() == 1);
+  CHECK(c.subscriptions[0].concurrency == 32);
+  CHECK(c.subscriptions[0].ordering == runtime::Ordering::Partition);
+  CHECK(c.subscriptions[0].retry.maxAttempts == 7);
+  CHECK(c.subscriptions[0].retry.initialBackoff == runtime::Millis(500));
+  CHECK(c.subscriptions[0].deadLetterTopic == "order.completed.dlq");
+  CHECK(c.subscriptions[0].idempotency.kind == runtime::IdempotencyKind::Redis);
+  REQUIRE(c.cron.size() == 1);
+  CHECK(c.cron[0].schedule == "*/5 * * * *");
+  CHECK(c.server.address == "0.0.0.0:9090");
+  CHECK(c.server.gracePeriod == runtime::Millis(25000));
+
+  // The credentials Secret is mounted where the config points.
+  const auto out = render::render(ew);
+  const Json* events = find(out.objects, "Deployment", "customer-worker-events");
+  REQUIRE(events);
+  CHECK(events->dump().find("\"secretName\":\"kafka-credentials\"") != std::string::npos);
+}
+
+TEST_CASE("the events Deployment: two containers, probes, hash, restricted security") {
+  const auto out = render::render(load(minimalEventWorker()), {"example/runtime:9"});
+  const Json& d = *find(out.objects, "Deployment", "customer-worker-events");
+  CHECK(d["spec"]["replicas"] == 1);
+  CHECK(d["spec"]["selector"]["matchLabels"] == Json{{"eventworker.dev/name", "customer-worker"}, {"eventworker.dev/component", "events"}});
+  const Json& pod = d["spec"]["template"];
+  CHECK(pod["metadata"]["annotations"]["eventworker.dev/config-hash"].get<std::string>().size() == 64);
+  CHECK_FALSE(pod["metadata"]["annotations"].contains("dapr.io/enabled"));
+  CHECK(pod["spec"]["securityContext"]["runAsNonRoot"] == true);
+  CHECK(pod["spec"]["automountServiceAccountToken"] == false);
+  const Json& rt = container(d, "runtime");
+  CHECK(rt["image"] == "example/runtime:9");
+  CHECK(rt["args"] == Json{"--config", "/etc/eventworker/runtime.yaml", "--mode", "events"});
+  CHECK(rt["readinessProbe"]["httpGet"]["path"] == "/readyz");
+  CHECK(rt["livenessProbe"]["httpGet"]["path"] == "/healthz");
+  for (const char* name : {"runtime", "handler"}) {
+    const Json& c = container(d, name);
+    CHECK(c["securityContext"]["allowPrivilegeEscalation"] == false);
+    CHECK(c["securityContext"]["readOnlyRootFilesystem"] == true);
+    CHECK(c["securityContext"]["capabilities"]["drop"] == Json{"ALL"});
+    CHECK(c["resources"].contains("requests"));
+  }
+  CHECK(container(d, "handler")["image"] == "registry.local/customer-service:1.4.2");
+}
+
+TEST_CASE("a config change changes the pod template's hash, a replica change does not") {
+  const auto base = render::render(load(minimalEventWorker()));
+  auto hash = [](const render::RenderOutput& o) {
+    return (*find(o.objects, "Deployment", "customer-worker-events"))["spec"]["template"]["metadata"]["annotations"]
+        ["eventworker.dev/config-hash"];
+  };
+  Json edited = minimalEventWorker();
+  edited["spec"]["subscriptions"][0]["concurrency"] = 8;
+  CHECK(hash(render::render(load(edited))) != hash(base));
+  CHECK(hash(render::render(load(patched({{"spec", {{"replicas", 4}}}})))) == hash(base));
+}
+
+TEST_CASE("replicas follow spec.replicas within the scaling bounds") {
+  auto replicas = [](const Json& patch) {
+    const auto o = render::render(load(patched(patch)));
+    return (*find(o.objects, "Deployment", "customer-worker-events"))["spec"]["replicas"].get<int>();
+  };
+  CHECK(replicas({{"spec", {{"scaling", {{"minReplicas", 3}}}}}}) == 3);
+  CHECK(replicas({{"spec", {{"replicas", 6}}}}) == 6);
+  CHECK(replicas({{"spec", {{"replicas", 60}, {"scaling", {{"maxReplicas", 20}}}}}}) == 20);
+}
+
+TEST_CASE("the cron Deployment is a singleton that never overlaps itself") {
+  const auto out = render::render(load(minimalEventWorker()));
+  const Json& d = *find(out.objects, "Deployment", "customer-worker-cron");
+  CHECK(d["spec"]["replicas"] == 1);
+  CHECK(d["spec"]["strategy"] == Json{{"type", "Recreate"}});
+  CHECK(container(d, "runtime")["args"].back() == "cron");
+  Json suspended = minimalEventWorker();
+  suspended["spec"]["cron"][0]["suspend"] = true;
+  CHECK_FALSE(find(render::render(load(suspended)).objects, "Deployment", "customer-worker-cron"));
+  Json cronOnly = patched({{"spec", {{"subscriptions", nullptr}, {"source", nullptr}}}});
+  const auto o = render::render(load(cronOnly));
+  CHECK_FALSE(find(o.objects, "Deployment", "customer-worker-events"));
+  CHECK(runtime::parseConfig(o.objects[0]["data"]["runtime.yaml"].get<std::string>()));
+}
+
+TEST_CASE("Dapr: annotations on the events pods and one scoped Subscription per subscription") {
+  Json object = patched({{"spec", {{"dapr", {{"enabled", true}, {"appId", "customer-events"}}}}}});
+  object["spec"]["subscriptions"][0]["deadLetterTopic"] = "order.completed.dlq";
+  const auto ew = load(object);
+  const auto out = render::render(ew);
+  const Json& d = *find(out.objects, "Deployment", "customer-worker-events");
+  const Json& a = d["spec"]["template"]["metadata"]["annotations"];
+  CHECK(a["dapr.io/enabled"] == "true");
+  CHECK(a["dapr.io/app-id"] == "customer-events");
+  CHECK(a["dapr.io/app-port"] == "5005");
+  CHECK(a["dapr.io/app-protocol"] == "http");
+  CHECK(a["dapr.io/enable-app-health-check"] == "true");
+  CHECK(a["dapr.io/graceful-shutdown-seconds"] == "25");
+  const Json* sub = find(out.objects, "Subscription", "customer-worker-order-completed");
+  REQUIRE(sub);
+  CHECK((*sub)["apiVersion"] == "dapr.io/v2alpha1");
+  CHECK((*sub)["spec"]["topic"] == "order.completed");
+  CHECK((*sub)["spec"]["routes"]["default"] == "/events/order-completed");
+  CHECK((*sub)["spec"]["deadLetterTopic"] == "order.completed.dlq");
+  CHECK((*sub)["scopes"] == Json{"customer-events"});
+  CHECK(out.consumerGroup == "customer-events");
+  auto parsed = runtime::parseConfig(render::runtimeConfig(ew));
+  REQUIRE(parsed);
+  CHECK(parsed->source.kind == runtime::SourceKind::Dapr);
+  const Json* cron = find(out.objects, "Deployment", "customer-worker-cron");
+  REQUIRE(cron);
+  CHECK_FALSE((*cron)["spec"]["template"]["metadata"]["annotations"].contains("dapr.io/enabled"));
+}
+
+TEST_CASE("a noop handler has no handler container") {
+  const auto out = render::render(load(patched({{"spec", {{"handler", {{"kind", "noop"}}}}}})));
+  const Json& d = *find(out.objects, "Deployment", "customer-worker-events");
+  CHECK(d["spec"]["template"]["spec"]["containers"].size() == 1);
+}

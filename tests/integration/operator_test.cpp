@@ -1,0 +1,189 @@
+// The EventWorker controller (in process, the product's own code) against the
+// real kube-apiserver and kube-controller-manager.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <set>
+
+#include "operator_fixture.h"
+
+using namespace ew;
+using namespace ew::testing;
+using namespace std::chrono_literals;
+using kube::Json;
+namespace resources = kube::resources;
+
+
+TEST_CASE("create, edit, prune and delete: children follow the EventWorker") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-life");
+  RunningController rc(ns);
+  auto created = user.apply(resources::kEventWorker, ns, "customer", eventWorker("customer"));
+  REQUIRE(created.ok());
+  const std::string uid = (*created)["metadata"]["uid"];
+
+  REQUIRE(eventually([&] {
+    return get(user, resources::kDeployment, ns, "customer-events") && get(user, resources::kDeployment, ns, "customer-cron") &&
+           get(user, resources::kConfigMap, ns, "customer-runtime");
+  }));
+  for (const auto& [type, name] : std::vector<std::pair<kube::ResourceType, std::string>>{
+           {resources::kDeployment, "customer-events"}, {resources::kDeployment, "customer-cron"},
+           {resources::kConfigMap, "customer-runtime"}}) {
+    auto o = get(user, type, ns, name);
+    REQUIRE(o);
+    CHECK(ownerOf(*o)["uid"] == uid);
+    CHECK(ownerOf(*o)["controller"] == true);
+    CHECK((*o)["metadata"]["labels"]["eventworker.dev/name"] == "customer");
+  }
+
+  // Edit: a new image rolls the events Deployment.
+  REQUIRE(user.apply(resources::kEventWorker, ns, "customer", eventWorker("customer", "registry.local/customer:2.0")));
+  REQUIRE(eventually([&] {
+    auto d = get(user, resources::kDeployment, ns, "customer-events");
+    return d && d->dump().find("registry.local/customer:2.0") != std::string::npos;
+  }));
+
+  // Remove the cron jobs: the cron Deployment is pruned.
+  REQUIRE(user.apply(resources::kEventWorker, ns, "customer", eventWorker("customer", "registry.local/customer:2.0", false)));
+  REQUIRE(eventually([&] { return !get(user, resources::kDeployment, ns, "customer-cron"); }));
+  CHECK(get(user, resources::kDeployment, ns, "customer-events"));
+
+  // Delete: the garbage collector of kube-controller-manager removes the children.
+  REQUIRE(user.remove(resources::kEventWorker, ns, "customer").ok());
+  REQUIRE(eventually([&] {
+    return !get(user, resources::kDeployment, ns, "customer-events") && !get(user, resources::kConfigMap, ns, "customer-runtime");
+  }, 60s));
+}
+
+TEST_CASE("Dapr: one Subscription per subscription, scoped to the worker, and removed ones are pruned") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-dapr");
+  RunningController rc(ns);
+  REQUIRE(user.apply(resources::kEventWorker, ns, "catalog", eventWorker("catalog", "img:1", false, 2, true)));
+  auto subs = [&] {
+    auto l = user.list(resources::kDaprSubscription, ns);
+    std::set<std::string> names;
+    if (l)
+      for (const auto& s : (*l)["items"]) names.insert(s["metadata"]["name"].get<std::string>());
+    return names;
+  };
+  REQUIRE(eventually([&] { return subs().size() == 2; }));
+  auto one = user.list(resources::kDaprSubscription, ns);
+  REQUIRE(one.ok());
+  for (const auto& s : (*one)["items"]) CHECK(s["scopes"] == Json::array({"catalog"}));
+  auto d = get(user, resources::kDeployment, ns, "catalog-events");
+  REQUIRE(d);
+  CHECK((*d)["spec"]["template"]["metadata"]["annotations"]["dapr.io/enabled"] == "true");
+  CHECK((*d)["spec"]["template"]["metadata"]["annotations"]["dapr.io/app-id"] == "catalog");
+
+  REQUIRE(user.apply(resources::kEventWorker, ns, "catalog", eventWorker("catalog", "img:1", false, 1, true)));
+  REQUIRE(eventually([&] { return subs().size() == 1; }));
+}
+
+TEST_CASE("status: Ready follows Deployment availability and an unrenderable spec is Degraded") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-status");
+  RunningController rc(ns);
+  REQUIRE(user.apply(resources::kEventWorker, ns, "pricing", eventWorker("pricing")));
+  auto condition = [&](const std::string& name, const std::string& type) {
+    auto ew = get(user, resources::kEventWorker, ns, name);
+    if (!ew) return Json::object();
+    for (const auto& c : (*ew).value("status", Json::object()).value("conditions", Json::array()))
+      if (c["type"] == type) return c;
+    return Json::object();
+  };
+  REQUIRE(eventually([&] { return condition("pricing", "Ready").value("reason", "") == "DeploymentsNotAvailable"; }));
+  CHECK(condition("pricing", "Ready")["status"] == "False");
+  CHECK(condition("pricing", "Degraded")["status"] == "False");
+
+  // Stand in for the kubelet until both Deployments report Available.
+  REQUIRE(eventually([&] {
+    markPodsReady(user, ns, "eventworker.dev/name=pricing");
+    return condition("pricing", "Ready").value("status", "") == "True";
+  }, 60s));
+  auto ew = get(user, resources::kEventWorker, ns, "pricing");
+  REQUIRE(ew);
+  CHECK((*ew)["status"]["observedGeneration"] == (*ew)["metadata"]["generation"]);
+  CHECK((*ew)["status"]["readyReplicas"] == 1);
+
+  // Accepted by the API server, refused by the operator's own judgement
+  // (two subscriptions on one topic in one consumer group).
+  Json bad = eventWorker("broken", "registry.local/customer:1.0", false, 2);
+  bad["spec"]["subscriptions"][1]["topic"] = bad["spec"]["subscriptions"][0]["topic"];
+  REQUIRE(user.apply(resources::kEventWorker, ns, "broken", bad));
+  REQUIRE(eventually([&] { return condition("broken", "Degraded").value("status", "") == "True"; }));
+  CHECK(condition("broken", "Degraded")["reason"] == "InvalidSpec");
+  CHECK_THAT(condition("broken", "Degraded")["message"].get<std::string>(),
+             Catch::Contains("spec.subscriptions[1].topic"));
+  CHECK_FALSE(get(user, resources::kDeployment, ns, "broken-events"));
+}
+
+TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-noop");
+  RunningController rc(ns);
+  constexpr int kWorkers = 100;
+  for (int i = 0; i < kWorkers; ++i)
+    REQUIRE(user.apply(resources::kEventWorker, ns, "w" + std::to_string(i), eventWorker("w" + std::to_string(i))));
+  auto converged = [&] {
+    auto l = user.list(resources::kEventWorker, ns);
+    if (!l || (*l)["items"].size() != kWorkers) return false;
+    for (const auto& ew : (*l)["items"])
+      if (ew.value("status", Json::object()).value("observedGeneration", 0) != ew["metadata"]["generation"]) return false;
+    auto d = user.list(resources::kDeployment, ns);
+    return d && (*d)["items"].size() == 2 * kWorkers;
+  };
+  REQUIRE(eventually(converged, 120s));
+  // Let the last watch events land and the queue drain, and wait until
+  // kube-controller-manager has finished reacting (Deployment status, its
+  // Events): the apiserver sees no writes for 5 s.
+  REQUIRE(eventually([&] { return rc.ctl.queueDepth() == 0; }, 180s));
+
+  const std::vector<std::string> ours = {"eventworkers", "deployments", "configmaps", "subscriptions", "events"};
+  auto writes = [&] {
+    auto byVerb = apiserverRequestsByVerb(ours);
+    return byVerb["POST"] + byVerb["PUT"] + byVerb["PATCH"] + byVerb["DELETE"] + byVerb["APPLY"];
+  };
+  auto reconciles = [&] { return rc.metrics.counter("eventworker_reconcile_total", "", {{"result", "success"}}).value(); };
+  REQUIRE(eventually([&] {
+    const double before = writes();
+    std::this_thread::sleep_for(5s);
+    return writes() == before && rc.ctl.queueDepth() == 0;
+  }, 180s));
+  const auto requestsBefore = apiserverRequests(ours);
+  const double writesBefore = writes(), reconcilesBefore = reconciles();
+  rc.ctl.resyncAll();
+  REQUIRE(eventually([&] { return reconciles() >= reconcilesBefore + kWorkers; }, 60s));
+  std::this_thread::sleep_for(1s);
+  std::string delta;
+  for (const auto& [key, n] : apiserverRequests(ours)) {
+    const double before = requestsBefore.count(key) ? requestsBefore.at(key) : 0;
+    if (n != before) delta += key + " +" + std::to_string(n - before) + "\n";
+  }
+  INFO("requests during the resync:\n" << delta);
+  CHECK(writes() - writesBefore == 0);
+  CHECK(rc.metrics.counter("eventworker_reconcile_total", "", {{"result", "error"}}).value() == 0);
+}
+
+TEST_CASE("200 rapid edits of one EventWorker converge to the last") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-edits");
+  RunningController rc(ns);
+  for (int i = 1; i <= 200; ++i)
+    REQUIRE(user.apply(resources::kEventWorker, ns, "busy", eventWorker("busy", "img:" + std::to_string(i))));
+  REQUIRE(eventually([&] {
+    auto d = get(user, resources::kDeployment, ns, "busy-events");
+    return d && d->dump().find("\"img:200\"") != std::string::npos;
+  }, 60s));
+  auto ew = get(user, resources::kEventWorker, ns, "busy");
+  REQUIRE(ew);
+  REQUIRE(eventually([&] {
+    auto e = get(user, resources::kEventWorker, ns, "busy");
+    return e && (*e)["status"].value("observedGeneration", 0) == (*e)["metadata"]["generation"];
+  }));
+}

@@ -1,0 +1,65 @@
+#pragma once
+// Shared by the operator integration tests: EventWorker manifests and the
+// product's controller running in the test process (installCrds() is in
+// kube_helpers.h).
+
+#include <catch2/catch.hpp>
+
+#include <mutex>
+#include <optional>
+#include <random>
+
+#include "controller/controller.h"
+#include "controller/render_adapter.h"
+#include "kube_helpers.h"
+#include "test_env.h"
+
+namespace ew::testing {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+inline Json eventWorker(const std::string& name, const std::string& image = "registry.local/customer:1.0",
+                 bool cron = true, int subscriptions = 1, bool dapr = false) {
+  Json subs = Json::array();
+  for (int i = 0; i < subscriptions; ++i)
+    subs.push_back({{"name", "sub-" + std::to_string(i)}, {"topic", "topic." + std::to_string(i)},
+                    {"route", "/events/" + std::to_string(i)}});
+  Json spec = {{"service", "customer"},
+               {"handler", {{"image", image}, {"port", 8080}}},
+               {"source", {{"kafka", {{"brokers", {"kafka:9092"}}}}}},
+               {"subscriptions", subs},
+               {"scaling", {{"minReplicas", 1}, {"maxReplicas", 4}}}};
+  if (cron) spec["cron"] = {{{"name", "price-sync"}, {"schedule", "*/5 * * * *"}, {"route", "/jobs/price-sync"}}};
+  if (dapr) spec["dapr"] = {{"enabled", true}, {"appId", name}};
+  return {{"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
+          {"metadata", {{"name", name}}}, {"spec", spec}};
+}
+
+struct RunningController {
+  MetricsRegistry metrics;
+  kube::KubeApi api{testKubeClient(), "eventworker-operator"};
+  std::mt19937_64 rng{42};
+  std::mutex rngMu;
+  controller::Controller ctl;
+  explicit RunningController(const std::string& ns, bool dapr = true)
+      : ctl(api, controller::ControllerOptions{ns, 2, 600s, dapr}, controller::renderEventWorker, metrics, [this] {
+          std::lock_guard l(rngMu);
+          return std::uniform_real_distribution<double>(0, 1)(rng);
+        }) {
+    ctl.start();
+    REQUIRE(eventually([&] { return ctl.synced(); }, 10s));
+  }
+  ~RunningController() { ctl.stop(); }
+};
+
+inline std::optional<Json> get(kube::KubeApi& api, const kube::ResourceType& t, const std::string& ns, const std::string& n) {
+  auto r = api.get(t, ns, n);
+  if (!r) return std::nullopt;
+  return *r;
+}
+
+inline Json ownerOf(const Json& o) { return o["metadata"].value("ownerReferences", Json::array()).at(0); }
+
+
+}  // namespace ew::testing
