@@ -70,6 +70,12 @@ Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help, 
   return *slot;
 }
 
+void MetricsRegistry::forgetGauge(const std::string& name, const Labels& labels) {
+  std::lock_guard l(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.gauges.erase(labels);
+}
+
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels,
                                       std::vector<double> bounds) {
   std::lock_guard l(mu_);

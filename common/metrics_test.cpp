@@ -29,3 +29,14 @@ TEST_CASE("one name cannot be two types") {
   r.counter("x", "X.");
   CHECK_THROWS_AS(r.gauge("x", "X."), std::logic_error);
 }
+
+TEST_CASE("a forgotten gauge series is no longer rendered, the others stay") {
+  ew::MetricsRegistry r;
+  r.gauge("lag", "Lag.", {{"name", "a"}}).set(5);
+  r.gauge("lag", "Lag.", {{"name", "b"}}).set(7);
+  r.forgetGauge("lag", {{"name", "a"}});
+  r.forgetGauge("absent", {{"name", "a"}});
+  const std::string text = r.render();
+  CHECK(text.find("lag{name=\"a\"}") == std::string::npos);
+  CHECK(text.find("lag{name=\"b\"} 7") != std::string::npos);
+}

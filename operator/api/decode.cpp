@@ -140,6 +140,10 @@ ScalingSpec scaling(const Json& o) {
   if (o.contains("targetDrainSeconds")) s.targetDrainSeconds = o["targetDrainSeconds"].get<int>();
   s.pollIntervalSeconds = o.value("pollIntervalSeconds", s.pollIntervalSeconds);
   s.scaleDownStabilizationSeconds = o.value("scaleDownStabilizationSeconds", s.scaleDownStabilizationSeconds);
+  s.enabled = o.value("enabled", s.enabled);
+  s.cooldownSeconds = o.value("cooldownSeconds", s.cooldownSeconds);
+  s.maxScaleDownPercent = o.value("maxScaleDownPercent", s.maxScaleDownPercent);
+  s.allowIdleConsumers = o.value("allowIdleConsumers", s.allowIdleConsumers);
   const Json fb = o.value("fallback", Json::object());
   s.fallback.failureThreshold = fb.value("failureThreshold", s.fallback.failureThreshold);
   if (fb.contains("replicas")) s.fallback.replicas = fb["replicas"].get<int>();

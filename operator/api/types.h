@@ -116,8 +116,12 @@ struct ScalingSpec {
   std::int64_t lagThreshold = 1000;
   std::int64_t activationLagThreshold = 0;
   std::optional<int> targetDrainSeconds;
-  int pollIntervalSeconds = 10;
+  bool enabled = true;  // false: spec.replicas (or minReplicas) sets the events Deployment
+  int pollIntervalSeconds = 5;
   int scaleDownStabilizationSeconds = 120;
+  int cooldownSeconds = 300;
+  int maxScaleDownPercent = 75;
+  bool allowIdleConsumers = false;
   Fallback fallback;
 };
 

@@ -23,9 +23,24 @@ Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn r
                        std::function<double()> random01)
     : api_(api), options_(std::move(options)), metrics_(metrics), random01_(std::move(random01)), queue_(clock_),
       events_(api),
+      autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
       reconciler_(api, eventWorkers_,
                   OwnedStores{configMaps_, deployments_, options_.daprSubscriptions ? &subscriptions_ : nullptr},
-                  std::move(render), events_, nowRfc3339) {}
+                  std::move(render), events_, nowRfc3339, autoscaler_.get()) {}
+
+std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
+  auto currentReplicas = [this](const std::string& key) -> std::optional<int> {
+    auto d = deployments_.get(key + "-events");
+    if (!d || !(*d)["spec"].contains("replicas")) return std::nullopt;
+    return (*d)["spec"]["replicas"].get<int>();
+  };
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  };
+  return std::make_unique<Autoscaler>(options_.lagReader, currentReplicas, [this](const std::string& key) {
+    queue_.add(key);
+  }, metrics_, random01_, now);
+}
 
 Controller::~Controller() { stop(); }
 
@@ -87,6 +102,7 @@ void Controller::start() {
     startWatcher(resources::kDaprSubscription, subscriptions_,
                  [this](const std::string& k) { onOwnedChange(subscriptions_, k); }, kNameLabel);
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { workerLoop(); });
+  if (autoscaler_) threads_.emplace_back([this] { autoscaler_->run(); });
   threads_.emplace_back([this] { resyncLoop(); });
 }
 
@@ -141,6 +157,7 @@ void Controller::workerLoop() {
 void Controller::stop() {
   if (stopping_.exchange(true)) return;
   for (auto& w : watchers_) w->stop();
+  if (autoscaler_) autoscaler_->stop();
   queue_.shutDown();
   {
     std::lock_guard lock(resyncMu_);

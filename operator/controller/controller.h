@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "controller/autoscaler.h"
 #include "controller/event_recorder.h"
 #include "controller/desired_state.h"
 #include "controller/reconciler.h"
@@ -27,6 +28,9 @@ struct ControllerOptions {
   int workers = 2;
   std::chrono::seconds resyncPeriod{600};
   bool daprSubscriptions = false;  // watch and own dapr.io Subscriptions (the CRD exists)
+  // Reads consumer lag for the autoscaler; empty: no autoscaling (the events
+  // Deployments keep their rendered or live replicas).
+  LagReadFn lagReader;
 };
 
 class Controller {
@@ -41,8 +45,10 @@ class Controller {
   // Queues every known EventWorker now (what the periodic resync does).
   void resyncAll();
   size_t queueDepth() const { return queue_.depth(); }
+  Autoscaler* autoscaler() { return autoscaler_.get(); }
 
  private:
+  std::unique_ptr<Autoscaler> makeAutoscaler();
   void workerLoop();
   void resyncLoop();
   void onOwnedChange(const kube::Store& store, const std::string& key);
@@ -63,6 +69,7 @@ class Controller {
   kube::Store eventWorkers_;
   kube::Store deployments_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};  // indexed by owner
   EventRecorder events_;
+  std::unique_ptr<Autoscaler> autoscaler_;  // null without options.lagReader
   Reconciler reconciler_;
   std::vector<std::unique_ptr<kube::Watcher>> watchers_;
   std::vector<std::thread> threads_;

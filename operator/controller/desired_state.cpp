@@ -128,10 +128,45 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     }
     conditions.push_back(condition("Degraded", false, "AsExpected", "", in.generation, in.now, current));
   }
-  // Conditions owned by other loops (Scaling, Migrated, ...) are kept as they are.
+  using Scaling = StatusInputs::Scaling;
+  if (in.scaledNow) status["lastScaleTime"] = in.now;
+  if (in.scaling == Scaling::None) {
+    status.erase("desiredReplicas");
+    status.erase("lag");
+  } else {
+    status["desiredReplicas"] = in.eventsReplicas;
+  }
+  if (in.scaling == Scaling::Manual) {
+    status.erase("lag");
+    conditions.push_back(condition("Scaling", false, "Disabled",
+                                   "spec.scaling.enabled is false: the events Deployment runs spec.replicas (" +
+                                       std::to_string(in.eventsReplicas) + ")",
+                                   in.generation, in.now, current));
+  } else if (in.scaling == Scaling::Auto && !in.decision) {
+    conditions.push_back(condition("Scaling", false, "Pending", "waiting for the first lag poll", in.generation,
+                                   in.now, current));
+  } else if (in.scaling == Scaling::Auto) {
+    const autoscale::Decision& d = *in.decision;
+    const bool failing = d.reason == autoscale::Reason::MetricsFailed || d.reason == autoscale::Reason::Fallback;
+    if (!failing) {
+      Json byTopic = Json::object();
+      for (const auto& [topic, lag] : d.lagByTopic) byTopic[topic] = lag;
+      status["lag"] = {{"total", d.totalLag}, {"byTopic", byTopic},
+                       {"stalledPartitions", static_cast<int64_t>(d.stalled.size())}};
+    }
+    conditions.push_back(condition("Scaling", !failing, autoscale::reasonName(d.reason), d.message, in.generation,
+                                   in.now, current));
+    // Kafka cannot be read: say so, unless something worse already does.
+    if (d.degraded && !in.invalidReason && !in.degraded) {
+      for (auto& c : conditions)
+        if (c["type"] == "Degraded")
+          c = condition("Degraded", true, "LagUnavailable", d.message, in.generation, in.now, current);
+    }
+  }
+  // Conditions owned by other loops (Migrated, ...) are kept as they are.
   for (const auto& c : current.value("conditions", Json::array())) {
     const std::string t = c.value("type", "");
-    if (t != "Ready" && t != "Degraded") conditions.push_back(c);
+    if (t != "Ready" && t != "Degraded" && t != "Scaling") conditions.push_back(c);
   }
   status["conditions"] = conditions;
   return status;

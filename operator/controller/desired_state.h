@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autoscale/policy.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +39,13 @@ struct StatusInputs {
   std::string selector;                      // label selector of the events pods
   std::string consumerGroup;
   std::string now;                           // RFC 3339, for lastTransitionTime
+
+  // The events Deployment's replicas: None when there is no events
+  // Deployment, Manual when spec.scaling.enabled is false, Auto otherwise.
+  enum class Scaling { None, Manual, Auto } scaling = Scaling::None;
+  int eventsReplicas = 0;                    // what the events Deployment was given
+  std::optional<autoscale::Decision> decision;  // the autoscaler's latest (Auto)
+  bool scaledNow = false;                    // this reconcile changed the replicas
 };
 
 // The status the EventWorker should have; conditions keep their

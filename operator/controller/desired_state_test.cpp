@@ -99,14 +99,14 @@ TEST_CASE("status: an invalid spec is Degraded with the reason, other loops' con
   in.generation = 4;
   in.invalidReason = "spec.scaling.minReplicas: must be <= maxReplicas (5), got 7";
   in.now = "t";
-  Json current = {{"conditions", {{{"type", "Scaling"}, {"status", "True"}, {"reason", "Lag"}}}}};
+  Json current = {{"conditions", {{{"type", "Migrated"}, {"status", "True"}, {"reason", "Complete"}}}}};
   Json s = desiredStatus(in, current);
   REQUIRE(s["conditions"].size() == 3);
   CHECK(s["conditions"][1]["type"] == "Degraded");
   CHECK(s["conditions"][1]["status"] == "True");
   CHECK(s["conditions"][1]["reason"] == "InvalidSpec");
   CHECK(s["conditions"][1]["message"] == *in.invalidReason);
-  CHECK(s["conditions"][2]["type"] == "Scaling");
+  CHECK(s["conditions"][2]["type"] == "Migrated");
 }
 
 TEST_CASE("status: an apply failure is Degraded with its own reason") {
@@ -117,6 +117,73 @@ TEST_CASE("status: an apply failure is Degraded with its own reason") {
   CHECK(s["conditions"][0]["status"] == "False");
   CHECK(s["conditions"][1]["reason"] == "DaprNotInstalled");
   CHECK(s["conditions"][1]["message"] == "install Dapr");
+}
+
+namespace {
+Json conditionOf(const Json& status, const std::string& type) {
+  for (const auto& c : status["conditions"])
+    if (c["type"] == type) return c;
+  return Json::object();
+}
+}  // namespace
+
+TEST_CASE("status: autoscaled, the decision's figures and reason land in status and the Scaling condition") {
+  StatusInputs in;
+  in.generation = 1;
+  in.now = "t1";
+  in.scaling = StatusInputs::Scaling::Auto;
+  in.eventsReplicas = 6;
+  in.scaledNow = true;
+  ew::autoscale::Decision d;
+  d.desiredReplicas = 6;
+  d.reason = ew::autoscale::Reason::Lag;
+  d.message = "lag 5,120 over threshold 1,000";
+  d.totalLag = 5120;
+  d.lagByTopic = {{"orders", 5000}, {"refunds", 120}};
+  d.stalled = {{"orders", 3}};
+  in.decision = d;
+  Json s = desiredStatus(in, Json::object());
+  CHECK(s["desiredReplicas"] == 6);
+  CHECK(s["lag"] == Json({{"total", 5120}, {"byTopic", {{"orders", 5000}, {"refunds", 120}}}, {"stalledPartitions", 1}}));
+  CHECK(s["lastScaleTime"] == "t1");
+  CHECK(conditionOf(s, "Scaling")["status"] == "True");
+  CHECK(conditionOf(s, "Scaling")["reason"] == "Lag");
+  CHECK(conditionOf(s, "Degraded")["status"] == "False");
+
+  // A failing poll keeps the last lag figures; at the threshold Degraded says why.
+  in.scaledNow = false;
+  in.now = "t2";
+  d = {};
+  d.desiredReplicas = 2;
+  d.reason = ew::autoscale::Reason::Fallback;
+  d.degraded = true;
+  d.message = "kafka k:9092: timed out";
+  in.decision = d;
+  Json s2 = desiredStatus(in, s);
+  CHECK(s2["lag"]["total"] == 5120);
+  CHECK(s2["lastScaleTime"] == "t1");
+  CHECK(conditionOf(s2, "Scaling")["status"] == "False");
+  CHECK(conditionOf(s2, "Scaling")["reason"] == "Fallback");
+  CHECK(conditionOf(s2, "Degraded")["status"] == "True");
+  CHECK(conditionOf(s2, "Degraded")["reason"] == "LagUnavailable");
+  CHECK(conditionOf(s2, "Degraded")["message"] == "kafka k:9092: timed out");
+}
+
+TEST_CASE("status: scaling off says so, before the first poll Scaling is pending, no events Deployment drops it") {
+  StatusInputs in;
+  in.scaling = StatusInputs::Scaling::Manual;
+  in.eventsReplicas = 4;
+  Json s = desiredStatus(in, {{"lag", {{"total", 9}}}, {"desiredReplicas", 3}});
+  CHECK_FALSE(s.contains("lag"));
+  CHECK(s["desiredReplicas"] == 4);
+  CHECK(conditionOf(s, "Scaling")["reason"] == "Disabled");
+  in.scaling = StatusInputs::Scaling::Auto;
+  s = desiredStatus(in, s);
+  CHECK(conditionOf(s, "Scaling")["reason"] == "Pending");
+  in.scaling = StatusInputs::Scaling::None;
+  s = desiredStatus(in, s);
+  CHECK(conditionOf(s, "Scaling").empty());
+  CHECK_FALSE(s.contains("desiredReplicas"));
 }
 
 TEST_CASE("change fingerprints ignore what a reconcile does not read") {

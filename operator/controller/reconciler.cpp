@@ -8,9 +8,9 @@ using kube::Json;
 namespace resources = kube::resources;
 
 Reconciler::Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-                       EventRecorder& events, std::function<std::string()> now)
+                       EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler)
     : api_(api), eventWorkers_(eventWorkers), owned_(owned), render_(std::move(render)), events_(events),
-      now_(std::move(now)) {}
+      now_(std::move(now)), autoscaler_(autoscaler) {}
 
 kube::Store* Reconciler::storeFor(const std::string& kind) const {
   if (kind == "ConfigMap") return &owned_.configMaps;
@@ -52,10 +52,13 @@ Status Reconciler::writeStatus(const Json& ew, const Json& status, int& writes) 
 Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   ReconcileOutcome out;
   auto found = eventWorkers_.get(key);
-  if (!found) return out;  // deleted: the garbage collector removes the children
+  if (!found || (*found)["metadata"].contains("deletionTimestamp")) {
+    // Deleted: the garbage collector removes the children.
+    if (autoscaler_) autoscaler_->untrack(key);
+    return out;
+  }
   const Json& ew = *found;
   const auto& meta = ew["metadata"];
-  if (meta.contains("deletionTimestamp")) return out;
   const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
 
   StatusInputs in;
@@ -64,6 +67,10 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   const Json current = ew.value("status", Json::object());
 
   auto rendered = render_(ew);
+  if (autoscaler_) {
+    if (rendered && rendered->scale) autoscaler_->track(key, *rendered->scale);
+    else autoscaler_->untrack(key);
+  }
   if (!rendered) {
     in.invalidReason = rendered.error().message;
     Json status = desiredStatus(in, current);
@@ -82,6 +89,19 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     const std::string objName = desired["metadata"].value("name", "");
     kube::Store* store = storeFor(kind);
     std::optional<Json> live = store ? store->get(ns + "/" + objName) : std::nullopt;
+    std::optional<int> scaledFrom;
+    if (kind == "Deployment" && objName == rendered->eventsDeployment) {
+      std::optional<int> liveReplicas;
+      if (live && (*live)["spec"].contains("replicas")) liveReplicas = (*live)["spec"]["replicas"].get<int>();
+      in.scaling = rendered->scale ? StatusInputs::Scaling::Auto : StatusInputs::Scaling::Manual;
+      if (rendered->scale) {
+        in.decision = autoscaler_ ? autoscaler_->decision(key) : std::nullopt;
+        desired["spec"]["replicas"] = scaledReplicas(in.decision, liveReplicas, desired["spec"].value("replicas", 0),
+                                                     rendered->scale->policy);
+      }
+      in.eventsReplicas = desired["spec"].value("replicas", 0);
+      if (liveReplicas && *liveReplicas != in.eventsReplicas) scaledFrom = *liveReplicas;
+    }
     if (live && matchesLive(desired, *live)) continue;
     ++out.writes;
     auto applied = api_.apply(*type, ns, objName, desired);
@@ -100,6 +120,16 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     }
     if (store) store->upsert(*applied);  // read-your-writes until the watch catches up
     if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
+    if (scaledFrom) {
+      in.scaledNow = true;
+      std::string why = in.decision ? std::string(autoscale::reasonName(in.decision->reason)) + ": " +
+                                          in.decision->message
+                                    : "spec.replicas";
+      events_.record(ew, "Normal", "Scaled",
+                     "scaled " + objName + " from " + std::to_string(*scaledFrom) + " to " +
+                         std::to_string(in.eventsReplicas) + " (" + why + ")",
+                     in.now);
+    }
   }
   if (!created.empty()) events_.record(ew, "Normal", "Created", "created " + created, in.now);
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/autoscaler.h"
 #include "controller/event_recorder.h"
 #include "ew/result.h"
 #include "kube/api.h"
@@ -24,6 +25,8 @@ struct Rendered {
   std::vector<kube::Json> objects;  // in apply order
   std::string selector;             // label selector of the events pods (scale subresource)
   std::string consumerGroup;
+  std::string eventsDeployment;       // name of the events Deployment ("" when none is rendered)
+  std::optional<ScaleTarget> scale;   // set when the events Deployment follows lag
 };
 
 // Parses, validates and renders an EventWorker; an Error's message names the field.
@@ -43,8 +46,10 @@ struct ReconcileOutcome {
 
 class Reconciler {
  public:
+  // autoscaler may be null: the events Deployment then keeps its rendered
+  // (or live) replicas.
   Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-             EventRecorder& events, std::function<std::string()> now);
+             EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler = nullptr);
 
   Result<ReconcileOutcome> reconcile(const std::string& key);
 
@@ -60,6 +65,7 @@ class Reconciler {
   RenderFn render_;
   EventRecorder& events_;
   std::function<std::string()> now_;
+  Autoscaler* autoscaler_;
 };
 
 }  // namespace ew::controller

@@ -1,15 +1,52 @@
 #include "controller/render_adapter.h"
 
+#include <algorithm>
+
 #include "api/load.h"
+#include "render/names.h"
 
 namespace ew::controller {
+
+ScaleTarget scaleTarget(const api::EventWorker& ew) {
+  const api::ScalingSpec& s = ew.spec.scaling;
+  ScaleTarget t;
+  for (const auto& b : ew.spec.kafka->brokers) t.cluster += (t.cluster.empty() ? "" : ",") + b;
+  t.group = ew.effectiveConsumerGroup();
+  for (const auto& sub : ew.spec.subscriptions) t.topics.push_back(sub.topic);
+  std::sort(t.topics.begin(), t.topics.end());
+  t.topics.erase(std::unique(t.topics.begin(), t.topics.end()), t.topics.end());
+  t.offsetReset = ew.spec.kafka->offsetReset == "latest" ? autoscale::OffsetReset::Latest
+                                                        : autoscale::OffsetReset::Earliest;
+  if (ew.spec.kafka->security && ew.spec.kafka->security->protocol != "PLAINTEXT")
+    t.unsupported = "the autoscaler cannot read lag over " + ew.spec.kafka->security->protocol +
+                    " yet: set spec.scaling.enabled: false and scale with kubectl scale, or use a PLAINTEXT listener";
+  t.policy.minReplicas = s.minReplicas;
+  t.policy.maxReplicas = s.maxReplicas;
+  t.policy.lagThreshold = s.lagThreshold;
+  t.policy.activationLagThreshold = s.activationLagThreshold;
+  t.policy.targetDrainSeconds = s.targetDrainSeconds;
+  t.policy.scaleDownStabilizationSeconds = s.scaleDownStabilizationSeconds;
+  t.policy.fallback.failureThreshold = s.fallback.failureThreshold;
+  t.policy.fallback.replicas = s.fallback.replicas;
+  t.policy.cooldownSeconds = s.cooldownSeconds;
+  t.policy.maxScaleDownPercent = s.maxScaleDownPercent;
+  t.policy.allowIdleConsumers = s.allowIdleConsumers;
+  t.pollInterval = std::chrono::seconds(s.pollIntervalSeconds);
+  return t;
+}
 
 RenderFn makeRenderFn(render::RenderOptions options) {
   return [options = std::move(options)](const kube::Json& eventWorker) -> Result<Rendered> {
     auto loaded = api::loadEventWorker(eventWorker);
     if (auto* errors = std::get_if<api::FieldErrors>(&loaded)) return Error{api::describe(*errors)};
-    auto out = render::render(std::get<api::Loaded>(loaded).eventWorker, options);
-    return Rendered{std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup)};
+    const api::EventWorker& ew = std::get<api::Loaded>(loaded).eventWorker;
+    auto out = render::render(ew, options);
+    Rendered r{std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup), "", std::nullopt};
+    if (ew.spec.kafka && !ew.spec.subscriptions.empty()) {
+      r.eventsDeployment = render::eventsDeploymentName(ew.metadata.name);
+      if (ew.spec.scaling.enabled) r.scale = scaleTarget(ew);
+    }
+    return r;
   };
 }
 

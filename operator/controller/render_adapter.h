@@ -3,10 +3,14 @@
 // and the renderer to the reconciler's RenderFn. An invalid resource comes
 // back as an Error whose message lists every finding with its field path.
 
+#include "api/types.h"
 #include "controller/reconciler.h"
 #include "render/render.h"
 
 namespace ew::controller {
+
+// What the autoscaler polls for EW (REQUIRES: ew.spec.kafka is set).
+ScaleTarget scaleTarget(const api::EventWorker& ew);
 
 RenderFn makeRenderFn(render::RenderOptions options);
 

@@ -155,8 +155,10 @@ Json deployment(const api::EventWorker& ew, const RenderOptions& options, const 
                          {"template", {{"metadata", {{"labels", labels(ew, mode)}, {"annotations", annotations}}},
                                        {"spec", podSpec}}}};
   if (mode == "events") {
+    // Autoscaled: the starting count (the operator's autoscaler takes over).
+    // Scaling off: what spec.replicas (kubectl scale) says, bounds or not.
     int replicas = spec.replicas.value_or(spec.scaling.minReplicas);
-    replicas = std::clamp(replicas, 0, spec.scaling.maxReplicas);
+    if (spec.scaling.enabled) replicas = std::clamp(replicas, spec.scaling.minReplicas, spec.scaling.maxReplicas);
     deploymentSpec["replicas"] = replicas;
     // New pods join the group before old ones leave: no capacity dip while
     // the group rebalances.

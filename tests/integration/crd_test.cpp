@@ -176,7 +176,11 @@ TEST_CASE("a stored sample gets the contract's defaults, scales through the scal
   CHECK(spec["handler"]["allowNonLoopback"] == false);
   CHECK(spec["handler"]["timeout"] == "30s");
   CHECK(spec["source"]["kafka"]["offsetReset"] == "earliest");
-  CHECK(spec["scaling"]["pollIntervalSeconds"] == 10);
+  CHECK(spec["scaling"]["pollIntervalSeconds"] == 5);
+  CHECK(spec["scaling"]["enabled"] == true);
+  CHECK(spec["scaling"]["cooldownSeconds"] == 300);
+  CHECK(spec["scaling"]["maxScaleDownPercent"] == 75);
+  CHECK(spec["scaling"]["allowIdleConsumers"] == false);
   CHECK_FALSE(spec.contains("replicas"));
 
   auto scaled = run("scale ew customer-worker -n " + ns.name() + " --replicas=3");

@@ -42,8 +42,9 @@ struct RunningController {
   std::mt19937_64 rng{42};
   std::mutex rngMu;
   controller::Controller ctl;
-  explicit RunningController(const std::string& ns, bool dapr = true)
-      : ctl(api, controller::ControllerOptions{ns, 2, 600s, dapr}, controller::renderEventWorker, metrics, [this] {
+  explicit RunningController(const std::string& ns, bool dapr = true, controller::LagReadFn lag = {})
+      : ctl(api, controller::ControllerOptions{ns, 2, 600s, dapr, std::move(lag)}, controller::renderEventWorker,
+            metrics, [this] {
           std::lock_guard l(rngMu);
           return std::uniform_real_distribution<double>(0, 1)(rng);
         }) {

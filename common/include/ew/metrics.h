@@ -63,6 +63,9 @@ class MetricsRegistry {
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram& histogram(const std::string& name, const std::string& help, const Labels& labels = {},
                        std::vector<double> bounds = defaultBuckets());
+  // Drops one gauge series (its object goes away: do not keep a reference to a
+  // gauge that may be forgotten). For series of objects that no longer exist.
+  void forgetGauge(const std::string& name, const Labels& labels);
   std::string render() const;
 
   static std::vector<double> defaultBuckets();  // 5 ms .. 60 s
