@@ -10,6 +10,7 @@
 #include <random>
 
 #include "controller/controller.h"
+#include "ew/process_exit.h"
 #include "controller/leader_election.h"
 #include "controller/render_adapter.h"
 #include "kube/api.h"
@@ -97,7 +98,11 @@ int main(int argc, char** argv) {
     std::lock_guard l(rngMu);
     return std::uniform_real_distribution<double>(0, 1)(rng);
   };
-  controller::ControllerOptions options{ns, workers, std::chrono::seconds(resyncSeconds), dapr};
+  controller::ControllerOptions options;
+  options.ns = ns;
+  options.workers = workers;
+  options.resyncPeriod = std::chrono::seconds(resyncSeconds);
+  options.daprSubscriptions = dapr;
   controller::Controller ctl(api, options, controller::makeRenderFn(renderOptions), metrics, random01);
 
   std::atomic<bool> leading{!leaderElect};
@@ -159,5 +164,8 @@ int main(int argc, char** argv) {
   signalWatch.join();
   http.stop();
   spdlog::info("stopped");
-  return rc;
+  spdlog::shutdown();
+  // Everything of ours is stopped and joined: leave without static teardown
+  // (see ew/process_exit.h).
+  ew::exitProcess(rc);
 }
