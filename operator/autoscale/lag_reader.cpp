@@ -1,0 +1,526 @@
+#include "autoscale/lag_reader.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "autoscale/lag_reader_merge.h"
+#include "core/duration.h"
+
+namespace ew::autoscale {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <auto DestroyFn>
+struct CDelete {
+  template <typename T>
+  void operator()(T* p) const {
+    DestroyFn(p);
+  }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, CDelete<rd_kafka_conf_destroy>>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, CDelete<rd_kafka_queue_destroy>>;
+using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, CDelete<rd_kafka_AdminOptions_destroy>>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, CDelete<rd_kafka_event_destroy>>;
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, CDelete<rd_kafka_metadata_destroy>>;
+using PartitionListPtr =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, CDelete<rd_kafka_topic_partition_list_destroy>>;
+using GroupOffsetsRequestPtr =
+    std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, CDelete<rd_kafka_ListConsumerGroupOffsets_destroy>>;
+
+void logToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  const auto severity = level <= 3 ? spdlog::level::err
+                        : level == 4 ? spdlog::level::warn
+                        : level <= 6 ? spdlog::level::info
+                                     : spdlog::level::debug;
+  spdlog::log(severity, "kafka lag reader {}: {}: {}", rd_kafka_name(rk), facility, message);
+}
+
+std::string partitionName(const std::string& topic, int partition) {
+  return topic + "[" + std::to_string(partition) + "]";
+}
+
+// "a, b, c" (at most five names, then "and N more").
+std::string joinNames(const std::set<std::string>& names) {
+  constexpr std::size_t kShown = 5;
+  std::string out;
+  std::size_t shown = 0;
+  for (const auto& name : names) {
+    if (shown == kShown) return out + " and " + std::to_string(names.size() - kShown) + " more";
+    out += (shown++ ? ", " : "") + name;
+  }
+  return out;
+}
+
+// One readMany: the client, the cluster's name for errors, the deadline.
+class Call {
+ public:
+  Call(rd_kafka_t* rk, const std::string& cluster, Millis timeout)
+      : rk(rk), cluster_(cluster), timeout_(timeout), deadline_(Clock::now() + timeout) {}
+
+  rd_kafka_t* const rk;
+
+  Millis timeout() const { return timeout_; }
+
+  // Milliseconds left of the budget; 0 once spent.
+  int remainingMs() const {
+    const auto left = std::chrono::ceil<Millis>(deadline_ - Clock::now()).count();
+    return static_cast<int>(std::clamp<std::int64_t>(left, 0, timeout_.count()));
+  }
+
+  Error error(const std::string& what, int code = 0) const { return Error{"kafka " + cluster_ + ": " + what, code}; }
+
+  Error timedOut(const std::string& doing) const {
+    return error("timed out after " + runtime::formatDuration(timeout_) + " " + doing, RD_KAFKA_RESP_ERR__TIMED_OUT);
+  }
+
+  // DOING failed with ERR. A broker's error is named as such; for a local one
+  // librdkafka's DETAIL, when given, says more.
+  Error failed(const std::string& doing, rd_kafka_resp_err_t err, const char* detail = nullptr) const {
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) return timedOut(doing);
+    const bool local = err < RD_KAFKA_RESP_ERR_NO_ERROR;
+    return error(doing + ": " + (local && detail && *detail ? detail : rd_kafka_err2str(err)), err);
+  }
+
+ private:
+  const std::string& cluster_;
+  const Millis timeout_;
+  const Clock::time_point deadline_;
+};
+
+// librdkafka 2.0.2 aborts the process (rd_kafka_enq_once_del_source_return:
+// "eonce->refcnt > 0") when a group admin request times out while it still
+// waits for its coordinator and the coordinator turns up later (a broker
+// restart): the coordinator lookup has no timeout of its own and sends for
+// the dead request. So these requests get librdkafka's longest timeout, and a
+// read that leaves any of them behind retires its client (LagReader::retire):
+// destroying a client fails its pending lookups without sending.
+constexpr int kAdminTimeoutMs = 3600 * 1000;
+
+OptionsPtr adminOptions(const Call& call, rd_kafka_admin_op_t op, void* opaque) {
+  OptionsPtr options(rd_kafka_AdminOptions_new(call.rk, op));
+  char err[256];
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), kAdminTimeoutMs, err, sizeof err);
+  rd_kafka_AdminOptions_set_opaque(options.get(), opaque);
+  return options;
+}
+
+// Sends one DescribeConsumerGroups for GROUPS and one ListConsumerGroupOffsets
+// per group (all partitions), all onto QUEUE; an offsets result carries its
+// group's index in GROUPS as the event opaque. REQUIRES: GROUPS distinct.
+void sendGroupRequests(const Call& call, const std::vector<std::string>& groups, rd_kafka_queue_t* queue) {
+  std::vector<const char*> names;
+  for (const auto& group : groups) names.push_back(group.c_str());
+  auto describe = adminOptions(call, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, nullptr);
+  rd_kafka_DescribeConsumerGroups(call.rk, names.data(), names.size(), describe.get(), queue);
+
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    auto options = adminOptions(call, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+                                reinterpret_cast<void*>(static_cast<std::uintptr_t>(i)));
+    GroupOffsetsRequestPtr request(rd_kafka_ListConsumerGroupOffsets_new(groups[i].c_str(), nullptr));
+    rd_kafka_ListConsumerGroupOffsets_t* one = request.get();
+    rd_kafka_ListConsumerGroupOffsets(call.rk, &one, 1, options.get(), queue);
+  }
+}
+
+// Partition counts, and the partitions without a leader, from Metadata.
+struct Layout {
+  std::map<std::string, Result<int>> partitionCounts;
+  std::set<PartitionKey> leaderless;
+};
+
+// One Metadata request, for all topics. librdkafka 2.0.2 can ask for one
+// topic, for all, or for its "locally known" ones, which takes a topic handle
+// per topic: and librdkafka keeps every topic it ever had a handle for until
+// the client is destroyed, refreshing its metadata in the background (every
+// second for a topic that does not exist). So the response carries the whole
+// cluster; TOPICS are picked out of it. Such a request never creates topics.
+Result<Layout> readMetadata(const Call& call, const std::set<std::string>& topics) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(call.rk, 1, nullptr, &raw, std::max(1, call.remainingMs()));
+  MetadataPtr metadata(raw);
+  if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+    return call.error("no broker reachable within " + runtime::formatDuration(call.timeout()), err);
+  if (err) return call.failed("reading metadata of topics " + joinNames(topics), err);
+
+  Layout layout;
+  // A topic the credentials may not describe is left out of the response too.
+  for (const auto& topic : topics)
+    layout.partitionCounts.emplace(topic, call.error("topic " + topic + " does not exist",
+                                                     RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& meta = metadata->topics[i];
+    auto it = layout.partitionCounts.find(meta.topic);
+    if (it == layout.partitionCounts.end()) continue;
+    const std::string& topic = it->first;
+    if (meta.err) {
+      it->second = call.failed("topic " + topic, meta.err);
+    } else if (meta.partition_cnt <= 0) {
+      it->second = call.error("topic " + topic + " has no partitions");
+    } else {
+      it->second = meta.partition_cnt;
+      for (int p = 0; p < meta.partition_cnt; ++p)
+        if (meta.partitions[p].leader < 0) layout.leaderless.insert({topic, meta.partitions[p].id});
+    }
+  }
+  return layout;
+}
+
+// The log start and end offsets of every partition of LAYOUT's topics: one
+// ListOffsets EARLIEST and one LATEST batch (offsets_for_times with the
+// special timestamps -2 and -1; librdkafka 2.0.2 has no ListOffsets admin
+// call), each split per partition leader. A batch cannot name a partition
+// twice, hence two. Leaderless partitions are left out: in librdkafka one
+// partition's error fails its whole batch.
+std::map<PartitionKey, Result<LogRange>> readLogRanges(const Call& call, const Layout& layout) {
+  std::map<PartitionKey, Result<LogRange>> ranges;
+  PartitionListPtr earliest(rd_kafka_topic_partition_list_new(0));
+  PartitionListPtr latest(rd_kafka_topic_partition_list_new(0));
+  std::set<std::string> asked;
+  for (const auto& [topic, count] : layout.partitionCounts) {
+    if (!count) continue;
+    for (int p = 0; p < *count; ++p) {
+      if (layout.leaderless.contains({topic, p})) {
+        ranges.emplace(PartitionKey{topic, p},
+                       call.error("partition " + partitionName(topic, p) + " has no leader",
+                                  RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE));
+        continue;
+      }
+      rd_kafka_topic_partition_list_add(earliest.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      rd_kafka_topic_partition_list_add(latest.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+      asked.insert(topic);
+    }
+  }
+  if (asked.empty()) return ranges;
+
+  for (rd_kafka_topic_partition_list_t* batch : {earliest.get(), latest.get()}) {
+    const int ms = call.remainingMs();
+    const rd_kafka_resp_err_t err =
+        ms > 0 ? rd_kafka_offsets_for_times(call.rk, batch, ms) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (err) {
+      const Error failure = call.failed("reading log offsets of topics " + joinNames(asked), err);
+      for (int i = 0; i < batch->cnt; ++i)
+        ranges.emplace(PartitionKey{batch->elems[i].topic, batch->elems[i].partition}, failure);
+      return ranges;
+    }
+  }
+
+  for (int i = 0; i < earliest->cnt; ++i) {
+    const rd_kafka_topic_partition_t& start = earliest->elems[i];
+    const rd_kafka_topic_partition_t* end =
+        rd_kafka_topic_partition_list_find(latest.get(), start.topic, start.partition);
+    const PartitionKey key{start.topic, start.partition};
+    const std::string doing = "reading log offsets of partition " + partitionName(key.topic, key.partition);
+    if (start.err || end->err) {
+      ranges.emplace(key, call.failed(doing, start.err ? start.err : end->err));
+    } else if (start.offset < 0 || end->offset < 0) {
+      ranges.emplace(key, call.error(doing + ": the broker returned no offset"));
+    } else {
+      ranges.emplace(key, LogRange{start.offset, end->offset});
+    }
+  }
+  return ranges;
+}
+
+// GROUP's committed offsets from its ListConsumerGroupOffsets result EVENT.
+Result<std::map<PartitionKey, std::int64_t>> parseCommitted(const Call& call, rd_kafka_event_t* event,
+                                                             const std::string& group) {
+  const std::string doing = "reading committed offsets of group " + group;
+  if (rd_kafka_resp_err_t err = rd_kafka_event_error(event))
+    return call.failed(doing, err, rd_kafka_event_error_string(event));
+  std::size_t count = 0;
+  const rd_kafka_group_result_t** results =
+      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(event), &count);
+  std::map<PartitionKey, std::int64_t> committed;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* error = rd_kafka_group_result_error(results[i])) {
+      if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;  // nothing committed
+      return call.failed(doing, rd_kafka_error_code(error), rd_kafka_error_string(error));
+    }
+    const rd_kafka_topic_partition_list_t* partitions = rd_kafka_group_result_partitions(results[i]);
+    for (int p = 0; partitions && p < partitions->cnt; ++p) {
+      const rd_kafka_topic_partition_t& tp = partitions->elems[p];
+      if (tp.err) return call.failed(doing + " (" + partitionName(tp.topic, tp.partition) + ")", tp.err);
+      if (tp.offset >= 0) committed[{tp.topic, tp.partition}] = tp.offset;
+    }
+  }
+  return committed;
+}
+
+// Each described group's assigned partitions, from the DescribeConsumerGroups
+// result EVENT; a group that does not exist has none.
+std::map<std::string, Result<std::set<PartitionKey>>> parseOwners(const Call& call, rd_kafka_event_t* event,
+                                                                   const std::vector<std::string>& groups) {
+  std::map<std::string, Result<std::set<PartitionKey>>> owners;
+  if (rd_kafka_resp_err_t err = rd_kafka_event_error(event)) {
+    for (const auto& group : groups)
+      owners.emplace(group, call.failed("describing group " + group, err, rd_kafka_event_error_string(event)));
+    return owners;
+  }
+  std::size_t count = 0;
+  const rd_kafka_ConsumerGroupDescription_t** descriptions =
+      rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(event), &count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const rd_kafka_ConsumerGroupDescription_t* description = descriptions[i];
+    const std::string group = rd_kafka_ConsumerGroupDescription_group_id(description);
+    const rd_kafka_error_t* error = rd_kafka_ConsumerGroupDescription_error(description);
+    if (error && rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+      owners.insert_or_assign(
+          group, call.failed("describing group " + group, rd_kafka_error_code(error), rd_kafka_error_string(error)));
+      continue;
+    }
+    std::set<PartitionKey> owned;
+    const std::size_t members = error ? 0 : rd_kafka_ConsumerGroupDescription_member_count(description);
+    for (std::size_t m = 0; m < members; ++m) {
+      const rd_kafka_MemberAssignment_t* assignment =
+          rd_kafka_MemberDescription_assignment(rd_kafka_ConsumerGroupDescription_member(description, m));
+      const rd_kafka_topic_partition_list_t* partitions =
+          assignment ? rd_kafka_MemberAssignment_partitions(assignment) : nullptr;
+      for (int p = 0; partitions && p < partitions->cnt; ++p)
+        owned.insert({partitions->elems[p].topic, partitions->elems[p].partition});
+    }
+    owners.insert_or_assign(group, std::move(owned));
+  }
+  return owners;
+}
+
+struct GroupResults {
+  std::map<std::string, GroupFetch> fetched;
+  bool complete = false;  // every request answered
+};
+
+// Collects the results sendGroupRequests asked for, until all arrived or the
+// budget is spent (what is missing then has timed out).
+GroupResults collectGroupResults(const Call& call, rd_kafka_queue_t* queue, const std::vector<std::string>& groups) {
+  std::vector<std::optional<Result<std::map<PartitionKey, std::int64_t>>>> committed(groups.size());
+  std::optional<std::map<std::string, Result<std::set<PartitionKey>>>> owners;
+  std::size_t outstanding = groups.size() + 1;
+  while (outstanding > 0) {
+    const int ms = call.remainingMs();
+    if (ms == 0) break;
+    EventPtr event(rd_kafka_queue_poll(queue, ms));
+    if (!event) continue;
+    if (rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT && !owners) {
+      owners = parseOwners(call, event.get(), groups);
+      --outstanding;
+    } else if (rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT) {
+      const auto index = reinterpret_cast<std::uintptr_t>(rd_kafka_event_opaque(event.get()));
+      if (index < groups.size() && !committed[index]) {
+        committed[index] = parseCommitted(call, event.get(), groups[index]);
+        --outstanding;
+      }
+    }
+  }
+
+  GroupResults results;
+  results.complete = outstanding == 0;
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const std::string& group = groups[i];
+    GroupFetch& fetch = results.fetched[group];
+    fetch.committed =
+        committed[i] ? std::move(*committed[i]) : call.timedOut("reading committed offsets of group " + group);
+    if (!owners) {
+      fetch.owned = call.timedOut("describing group " + group);
+    } else if (auto it = owners->find(group); it != owners->end()) {
+      fetch.owned = std::move(it->second);
+    } else {
+      fetch.owned = call.error("group " + group + " is missing from the DescribeGroups response");
+    }
+  }
+  return results;
+}
+
+// Serves the client's own queue (its group handle's errors, SASL token
+// refreshes), so that nothing piles up there between reads.
+void drainClientQueue(rd_kafka_t* rk, const std::string& cluster) {
+  while (rd_kafka_message_t* message = rd_kafka_consumer_poll(rk, 0)) {
+    if (message->err) spdlog::warn("kafka lag reader {}: {}", cluster, rd_kafka_message_errstr(message));
+    rd_kafka_message_destroy(message);
+  }
+}
+
+// Why QUERY cannot be read, if it cannot.
+std::optional<std::string> invalidQuery(const GroupQuery& query) {
+  if (query.group.empty()) return "a query names no group";
+  if (query.topics.empty()) return "group " + query.group + ": no topics to read";
+  for (const auto& topic : query.topics)
+    if (topic.empty()) return "group " + query.group + ": a topic name is empty";
+  return std::nullopt;
+}
+
+// A new client configured as CONF (which stays the caller's).
+Result<std::shared_ptr<rd_kafka_t>> newClient(const rd_kafka_conf_t& conf, const std::string& cluster) {
+  ConfPtr copy(rd_kafka_conf_dup(&conf));
+  char err[512];
+  // A consumer-type client that never subscribes, so it never joins its group.
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, copy.get(), err, sizeof err);
+  if (!rk) return Error{"kafka " + cluster + ": cannot create the client: " + err};
+  copy.release();                  // rd_kafka_new owns it now
+  rd_kafka_poll_set_consumer(rk);  // one queue to serve: see drainClientQueue
+  // It never joined its group, so there is nothing to leave.
+  return std::shared_ptr<rd_kafka_t>(
+      rk, [](rd_kafka_t* client) { rd_kafka_destroy_flags(client, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); });
+}
+
+}  // namespace
+
+void LagReader::ConfDestroy::operator()(rd_kafka_conf_s* conf) const { rd_kafka_conf_destroy(conf); }
+
+Result<std::unique_ptr<LagReader>> LagReader::create(const KafkaCluster& cluster, Millis timeout) {
+  assert(timeout > Millis(0));
+  const std::string prefix = "kafka " + cluster.bootstrapServers + ": ";
+  if (cluster.bootstrapServers.empty()) return Error{"kafka: no bootstrap servers"};
+  std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf(rd_kafka_conf_new());
+  // Values may be secrets: errors name the key only (librdkafka's own message
+  // quotes the value).
+  auto set = [&](const std::string& key, const std::string& value) -> Status {
+    char err[512];
+    switch (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err)) {
+      case RD_KAFKA_CONF_OK: return {};
+      case RD_KAFKA_CONF_UNKNOWN: return Error{prefix + "unknown librdkafka property " + key};
+      default: return Error{prefix + "librdkafka property " + key + ": invalid value (not shown)"};
+    }
+  };
+  if (auto s = set("client.id", "eventworker-lag-reader"); !s) return s.error();
+  // A group.id gives the client a (never joined) group handle. Without one,
+  // librdkafka 2.0.2 dereferences a null group handle when an OffsetFetch of
+  // ListConsumerGroupOffsets answers NOT_COORDINATOR (coordinator moving or
+  // loading): confluentinc/librdkafka#5040. The handle only looks up its
+  // group's coordinator; a property may name a group the credentials can
+  // describe.
+  if (auto s = set("group.id", "eventworker-lag-reader"); !s) return s.error();
+  // librdkafka 2.0.2 caches a group's coordinator for admin requests until the
+  // entry is unused for metadata.max.age.ms (default 15 minutes) and does not
+  // drop it on NOT_COORDINATOR: polled more often than that, a group whose
+  // coordinator moved (a broker restart) would fail for good. Two seconds let
+  // the entry lapse between polls, at the cost of one FindCoordinator per
+  // group and read (Metadata is requested on every read anyway).
+  if (auto s = set("metadata.max.age.ms", "2000"); !s) return s.error();
+  for (const auto& [key, value] : cluster.properties)
+    if (auto s = set(key, value); !s) return s.error();
+  // After the caller's properties, so that these always hold.
+  if (auto s = set("bootstrap.servers", cluster.bootstrapServers); !s) return s.error();
+  if (auto s = set("allow.auto.create.topics", "false"); !s) return s.error();
+  rd_kafka_conf_set_log_cb(conf.get(), logToSpdlog);
+
+  auto client = newClient(*conf, cluster.bootstrapServers);
+  if (!client) return client.error();
+  return std::unique_ptr<LagReader>(
+      new LagReader(cluster.bootstrapServers, timeout, std::move(conf), std::move(client).value()));
+}
+
+LagReader::LagReader(std::string bootstrap, Millis timeout, std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf,
+                     ClientPtr client)
+    : bootstrap_(std::move(bootstrap)), timeout_(timeout), conf_(std::move(conf)), client_(std::move(client)) {}
+
+LagReader::~LagReader() = default;
+
+LagReader::ClientPtr LagReader::client() const {
+  std::lock_guard lock(mu_);
+  return client_;
+}
+
+void LagReader::retire(const ClientPtr& client) {
+  std::lock_guard lock(mu_);
+  if (client_ != client) return;  // already replaced
+  auto fresh = newClient(*conf_, bootstrap_);
+  if (!fresh) {
+    spdlog::error("kafka lag reader {}: keeping a client with requests left behind: {}", bootstrap_,
+                  fresh.error().message);
+    return;
+  }
+  spdlog::info("kafka lag reader {}: replacing the client, which has group requests left in flight", bootstrap_);
+  client_ = std::move(fresh).value();  // the old one goes with its last read
+}
+
+std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& queries) {
+  const ClientPtr client = this->client();
+  const Call call(client.get(), bootstrap_, timeout_);
+  drainClientQueue(call.rk, bootstrap_);
+
+  std::vector<std::string> groups;
+  std::set<std::string> topics;
+  std::vector<std::optional<Error>> invalid(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    if (auto why = invalidQuery(queries[i])) {
+      invalid[i] = call.error(*why);
+      continue;
+    }
+    if (std::find(groups.begin(), groups.end(), queries[i].group) == groups.end()) groups.push_back(queries[i].group);
+    topics.insert(queries[i].topics.begin(), queries[i].topics.end());
+  }
+
+  // Metadata first: no group request is sent to an unreachable cluster. The
+  // group requests are in flight while ListOffsets runs.
+  std::optional<Error> clusterError;
+  ClusterFetch cluster;
+  GroupResults groupResults;
+  if (!groups.empty()) {
+    if (auto layout = readMetadata(call, topics); !layout) {
+      clusterError = layout.error();
+    } else {
+      QueuePtr queue(rd_kafka_queue_new(call.rk));
+      sendGroupRequests(call, groups, queue.get());
+      cluster.logRanges = readLogRanges(call, *layout);
+      cluster.partitionCounts = std::move(layout->partitionCounts);
+      groupResults = collectGroupResults(call, queue.get(), groups);
+      if (!groupResults.complete) retire(client);
+    }
+  }
+
+  std::vector<GroupOffsets> out;
+  out.reserve(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    if (invalid[i])
+      out.emplace_back(*invalid[i]);
+    else if (clusterError)
+      out.emplace_back(*clusterError);
+    else
+      out.push_back(mergeGroup(queries[i].topics, cluster, groupResults.fetched.at(queries[i].group)));
+  }
+  return out;
+}
+
+GroupOffsets LagReader::read(const GroupQuery& query) { return std::move(readMany({query}).front()); }
+
+Result<LagReaderPtr> LagReaderPool::reader(const KafkaCluster& cluster) {
+  std::lock_guard lock(mu_);
+  if (auto it = readers_.find(cluster); it != readers_.end()) return it->second;
+  auto created = LagReader::create(cluster, timeout_);
+  if (!created) return created.error();
+  LagReaderPtr reader = std::move(created).value();
+  readers_.emplace(cluster, reader);
+  return reader;
+}
+
+void LagReaderPool::retainOnly(const std::vector<KafkaCluster>& inUse) {
+  const std::set<KafkaCluster> keep(inUse.begin(), inUse.end());
+  std::vector<LagReaderPtr> closing;  // destroyed after the lock is released: closing a client can take a while
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = readers_.begin(); it != readers_.end();) {
+      if (keep.contains(it->first)) {
+        ++it;
+      } else {
+        closing.push_back(std::move(it->second));
+        it = readers_.erase(it);
+      }
+    }
+  }
+}
+
+std::size_t LagReaderPool::clientCount() const {
+  std::lock_guard lock(mu_);
+  return readers_.size();
+}
+
+}  // namespace ew::autoscale

@@ -1,0 +1,37 @@
+#include "autoscale/lag_reader_merge.h"
+
+namespace ew::autoscale {
+
+Result<std::vector<PartitionOffsets>> mergeGroup(const std::vector<std::string>& topics, const ClusterFetch& cluster,
+                                                 const GroupFetch& group) {
+  const std::set<std::string> sorted(topics.begin(), topics.end());
+  std::map<std::string, int> counts;
+  for (const auto& topic : sorted) {
+    auto it = cluster.partitionCounts.find(topic);
+    if (it == cluster.partitionCounts.end()) return Error{"topic " + topic + ": no metadata was read"};
+    if (!it->second) return it->second.error();
+    counts[topic] = *it->second;
+  }
+
+  std::vector<PartitionOffsets> out;
+  for (const auto& [topic, count] : counts) {
+    for (int partition = 0; partition < count; ++partition) {
+      auto it = cluster.logRanges.find({topic, partition});
+      if (it == cluster.logRanges.end())
+        return Error{"partition " + topic + "[" + std::to_string(partition) + "]: no log offsets were read"};
+      if (!it->second) return it->second.error();
+      out.push_back({topic, partition, it->second->start, it->second->end, std::nullopt, false});
+    }
+  }
+
+  if (!group.committed) return group.committed.error();
+  if (!group.owned) return group.owned.error();
+  for (auto& p : out) {
+    const PartitionKey key{p.topic, p.partition};
+    if (auto it = group.committed->find(key); it != group.committed->end()) p.committed = it->second;
+    p.hasOwner = group.owned->contains(key);
+  }
+  return out;
+}
+
+}  // namespace ew::autoscale
