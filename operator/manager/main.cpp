@@ -10,6 +10,7 @@
 #include <random>
 
 #include "controller/controller.h"
+#include "controller/kafka_lag.h"
 #include "ew/process_exit.h"
 #include "controller/leader_election.h"
 #include "controller/render_adapter.h"
@@ -65,6 +66,13 @@ int main(int argc, char** argv) {
   app.add_option("--runtime-image", renderOptions.runtimeImage, "eventworker-runtime image for workers that name none")
       ->envname("EW_RUNTIME_IMAGE")
       ->capture_default_str();
+  bool autoscale = true;
+  double lagTimeoutSeconds = 5;
+  app.add_option("--autoscale", autoscale, "follow Kafka consumer lag (false: events Deployments keep their replicas)")
+      ->capture_default_str();
+  app.add_option("--lag-read-timeout", lagTimeoutSeconds, "seconds one batched lag read may take")
+      ->check(CLI::Range(0.1, 120.0))
+      ->capture_default_str();
   app.add_option("--log-format", logFormat, "text | json")->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
   if (logFormat == "json")
@@ -103,6 +111,9 @@ int main(int argc, char** argv) {
   options.workers = workers;
   options.resyncPeriod = std::chrono::seconds(resyncSeconds);
   options.daprSubscriptions = dapr;
+  if (autoscale)
+    options.lagReader = controller::lagReadFn(std::make_shared<autoscale::LagReaderPool>(
+        autoscale::Millis(static_cast<int64_t>(lagTimeoutSeconds * 1000))));
   controller::Controller ctl(api, options, controller::makeRenderFn(renderOptions), metrics, random01);
 
   std::atomic<bool> leading{!leaderElect};
