@@ -24,7 +24,7 @@ struct SimulationOptions {
   // eventworker only (the CRD's defaults, and drain-time mode on).
   int targetDrainSeconds = 60;  // 0: lag mode only
   int stabilizationSeconds = 120;
-  int pollIntervalSeconds = 10;
+  int pollIntervalSeconds = 5;
   int maxScaleDownPercent = 75;
 };
 

@@ -36,7 +36,7 @@ std::optional<int> replicasOf(kube::KubeApi& api, const std::string& ns, const s
 
 }  // namespace
 
-TEST_CASE("broker down: the fallback holds, Degraded is set, no scale to zero; broker back: Degraded clears") {
+TEST_CASE("broker down: the fallback holds and Degraded is set, never zero, then broker back: Degraded clears") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
   const std::string ns = createNamespace(user, "as-outage");

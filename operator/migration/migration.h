@@ -1,0 +1,99 @@
+#pragma once
+// Moving subscriptions off an API service's Dapr app (DESIGN.md section 6) as
+// a recorded state machine. Pure: the reconciler observes (worker readiness,
+// the namespace's declarative Subscriptions, the API group's committed
+// offsets), calls step(), carries out the returned actions, and stores the
+// returned record in status.migration. Every action is idempotent and the
+// record says what the operator changed, so a restart at any point resumes,
+// and removing spec.migrateFrom (or deleting the EventWorker) restores it.
+//
+// pause handoff:   Pending (worker Deployment not ready)
+//               -> Paused (the API's app id removed from the scopes of the
+//                  matching Subscriptions; waiting until the API's consumer
+//                  group stops committing on the moved topics: no owner, or
+//                  offsets unchanged for settleSeconds)
+//               -> OffsetsCopied (the API group's committed offsets copied
+//                  to the worker's group) -> Complete (worker scoped in).
+// overlap handoff: Pending (worker scoped in first, waiting for it to be
+//                  ready) -> Complete (API scopes removed). No gap, duplicates
+//                  possible.
+// Rollback:        RollingBack (the recorded scopes given back) -> no record.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autoscale/policy.h"
+#include "ew/result.h"
+
+namespace ew::migration {
+
+using Json = nlohmann::json;
+
+inline constexpr const char* kFinalizer = "eventworker.dev/migration";
+
+struct Request {  // spec.migrateFrom, with what it moves
+  std::string appId;
+  std::string handoff = "pause";  // pause | overlap
+  int settleSeconds = 10;
+  std::string pubsubName;          // the worker's pubsub component
+  std::vector<std::string> topics; // the moved topics (the worker's subscriptions)
+};
+
+// A declarative dapr.io Subscription in the EventWorker's namespace.
+struct ApiSubscription {
+  std::string name;
+  std::string pubsubName;
+  std::string topic;
+  std::vector<std::string> scopes;
+};
+
+struct Observed {
+  std::string now;            // RFC 3339, recorded in steps
+  std::int64_t nowSeconds = 0;  // wall clock (epoch seconds): the record outlives the process
+  bool workerReady = false;   // the events Deployment is available
+  std::vector<ApiSubscription> subscriptions;  // every Subscription of the namespace not owned by the worker
+  // The API group's offsets on the moved topics, when step() asked for them
+  // (wantsApiGroup); an Error when they could not be read.
+  std::optional<Result<std::vector<autoscale::PartitionOffsets>>> apiGroup;
+};
+
+struct ScopeEdit {
+  std::string subscription;
+  std::vector<std::string> scopes;  // the Subscription's scopes to write
+};
+
+struct Plan {
+  Json record;                        // the new status.migration (null: remove it)
+  std::vector<ScopeEdit> scopeEdits;  // carry out first; each is idempotent
+  // Commit these offsets to the worker's consumer group (pause handoff).
+  std::optional<std::map<autoscale::PartitionKey, std::int64_t>> copyOffsets;
+  bool workerScopedIn = false;        // render the worker's own Subscriptions
+  bool keepFinalizer = false;         // the record holds changes not yet restored
+  // The Migrated condition: nullopt when there is no migration.
+  struct Condition {
+    bool status = false;
+    std::string reason, message;
+  };
+  std::optional<Condition> migrated;
+  std::optional<std::string> problem;  // something a person must fix (Degraded)
+  bool again = false;                 // poll again soon (waiting on something outside the API server)
+};
+
+// True when the next step needs the API group's committed offsets.
+bool wantsApiGroup(const Json& record);
+
+// One step. record: the current status.migration (null when none);
+// request: spec.migrateFrom (nullopt when removed); deleting: the
+// EventWorker is being deleted (restore everything).
+Plan step(const Json& record, const std::optional<Request>& request, const Observed& observed, bool deleting);
+
+// Scopes with appId removed / added (order kept; no duplicates added).
+std::vector<std::string> withoutScope(std::vector<std::string> scopes, const std::string& appId);
+std::vector<std::string> withScope(std::vector<std::string> scopes, const std::string& appId);
+
+}  // namespace ew::migration
