@@ -179,7 +179,7 @@ EventWorker decode(const Json& object) {
   s.scaling = scaling(spec.value("scaling", Json::object()));
   if (spec.contains("migrateFrom")) {
     const Json& m = spec["migrateFrom"];
-    s.migrateFrom = MigrateFrom{m.value("appId", ""), m.value("handoff", "pause")};
+    s.migrateFrom = MigrateFrom{m.value("appId", ""), m.value("handoff", "pause"), m.value("settleSeconds", 10)};
   }
   return ew;
 }

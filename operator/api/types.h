@@ -128,6 +128,7 @@ struct ScalingSpec {
 struct MigrateFrom {
   std::string appId;
   std::string handoff = "pause";  // pause | overlap
+  int settleSeconds = 10;
 };
 
 struct EventWorkerSpec {

@@ -26,7 +26,7 @@ Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn r
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
       reconciler_(api, eventWorkers_,
                   OwnedStores{configMaps_, deployments_, options_.daprSubscriptions ? &subscriptions_ : nullptr},
-                  std::move(render), events_, nowRfc3339, autoscaler_.get()) {}
+                  std::move(render), events_, nowRfc3339, autoscaler_.get(), options_.migrationKafka) {}
 
 std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
   auto currentReplicas = [this](const std::string& key) -> std::optional<int> {

@@ -31,6 +31,8 @@ struct ControllerOptions {
   // Reads consumer lag for the autoscaler; empty: no autoscaling (the events
   // Deployments keep their rendered or live replicas).
   LagReadFn lagReader;
+  // Kafka access of spec.migrateFrom (reading the API group, copying offsets).
+  MigrationKafka migrationKafka;
 };
 
 class Controller {

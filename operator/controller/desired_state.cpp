@@ -77,13 +77,18 @@ Json condition(const std::string& type, bool status, const std::string& reason, 
           {"observedGeneration", generation}, {"lastTransitionTime", since}};
 }
 
-bool deploymentAvailable(const Json& d) {
+bool available(const Json& d) {
   for (const auto& c : d.value("status", Json::object()).value("conditions", Json::array()))
     if (c.value("type", "") == "Available") return c.value("status", "") == "True";
   return false;
 }
 
 }  // namespace
+
+bool deploymentAvailable(const Json& d) {
+  const Json s = d.value("status", Json::object());
+  return s.value("observedGeneration", 0) >= d["metadata"].value("generation", 0) && available(d);
+}
 
 Json desiredStatus(const StatusInputs& in, const Json& current) {
   Json status = current.is_object() ? current : Json::object();
@@ -100,7 +105,7 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
       ready = s.value("readyReplicas", 0);
     }
     const bool upToDate = s.value("observedGeneration", 0) >= d["metadata"].value("generation", 0);
-    if (!upToDate || !deploymentAvailable(d)) notAvailable.push_back(name);
+    if (!upToDate || !available(d)) notAvailable.push_back(name);
   }
   status["replicas"] = replicas;
   status["readyReplicas"] = ready;
@@ -163,10 +168,22 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
           c = condition("Degraded", true, "LagUnavailable", d.message, in.generation, in.now, current);
     }
   }
-  // Conditions owned by other loops (Migrated, ...) are kept as they are.
+  if (in.migrationManaged) {
+    if (in.migration.is_null()) status.erase("migration");
+    else status["migration"] = in.migration;
+    if (in.migrated)
+      conditions.push_back(condition("Migrated", in.migrated->status, in.migrated->reason, in.migrated->message,
+                                     in.generation, in.now, current));
+    if (in.migrationProblem && !in.invalidReason && !in.degraded)
+      for (auto& c : conditions)
+        if (c["type"] == "Degraded")
+          c = condition("Degraded", true, "MigrationBlocked", *in.migrationProblem, in.generation, in.now, current);
+  }
+  // Conditions owned by other loops are kept as they are.
   for (const auto& c : current.value("conditions", Json::array())) {
     const std::string t = c.value("type", "");
-    if (t != "Ready" && t != "Degraded" && t != "Scaling") conditions.push_back(c);
+    if (t != "Ready" && t != "Degraded" && t != "Scaling" && (t != "Migrated" || !in.migrationManaged))
+      conditions.push_back(c);
   }
   status["conditions"] = conditions;
   return status;

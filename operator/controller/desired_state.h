@@ -46,7 +46,20 @@ struct StatusInputs {
   int eventsReplicas = 0;                    // what the events Deployment was given
   std::optional<autoscale::Decision> decision;  // the autoscaler's latest (Auto)
   bool scaledNow = false;                    // this reconcile changed the replicas
+
+  // Migration (spec.migrateFrom): managed when a migration is or was under way.
+  bool migrationManaged = false;
+  Json migration;                            // status.migration (null: none)
+  struct Migrated {
+    bool status = false;
+    std::string reason, message;
+  };
+  std::optional<Migrated> migrated;          // the Migrated condition (nullopt: none)
+  std::optional<std::string> migrationProblem;  // Degraded MigrationBlocked
 };
+
+// The Deployment reports Available=True for its current generation.
+bool deploymentAvailable(const Json& deployment);
 
 // The status the EventWorker should have; conditions keep their
 // lastTransitionTime from `current` when their status did not change.

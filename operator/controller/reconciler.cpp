@@ -1,5 +1,8 @@
 #include "controller/reconciler.h"
 
+#include <algorithm>
+#include <ctime>
+
 #include "controller/desired_state.h"
 
 namespace ew::controller {
@@ -8,9 +11,102 @@ using kube::Json;
 namespace resources = kube::resources;
 
 Reconciler::Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-                       EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler)
+                       EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler,
+                       MigrationKafka migrationKafka)
     : api_(api), eventWorkers_(eventWorkers), owned_(owned), render_(std::move(render)), events_(events),
-      now_(std::move(now)), autoscaler_(autoscaler) {}
+      now_(std::move(now)), autoscaler_(autoscaler), migrationKafka_(std::move(migrationKafka)) {}
+
+namespace {
+
+bool hasFinalizer(const Json& ew) {
+  for (const auto& f : ew["metadata"].value("finalizers", Json::array()))
+    if (f == migration::kFinalizer) return true;
+  return false;
+}
+
+}  // namespace
+
+Status Reconciler::setFinalizer(const Json& ew, bool present, int& writes) {
+  if (hasFinalizer(ew) == present) return Status::success();
+  const auto& meta = ew["metadata"];
+  // Server-side apply owns just this entry of the finalizers set: applying
+  // without it removes it and leaves everybody else's.
+  Json patch = {{"apiVersion", ew.value("apiVersion", "eventworker.dev/v1alpha1")},
+                {"kind", "EventWorker"},
+                {"metadata", {{"name", meta["name"]}, {"namespace", meta["namespace"]}}}};
+  if (present) patch["metadata"]["finalizers"] = {migration::kFinalizer};
+  ++writes;
+  auto r = api_.apply(resources::kEventWorker, meta["namespace"], meta["name"], patch);
+  if (!r) return Error{"finalizer of " + meta.value("name", "") + ": " + r.error().message, r.error().code};
+  return Status::success();
+}
+
+Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<Rendered::Migration>& target,
+                                            bool deleting, int& writes) {
+  const auto& meta = ew["metadata"];
+  const std::string ns = meta.value("namespace", ""), name = meta.value("name", ""), uid = meta.value("uid", "");
+  const Json record = ew.value("status", Json::object()).value("migration", Json());
+  migration::Observed obs;
+  obs.now = now_();
+  obs.nowSeconds = static_cast<std::int64_t>(std::time(nullptr));
+  if (auto d = owned_.deployments.get(ns + "/" + name + "-events")) obs.workerReady = deploymentAvailable(*d);
+  // Declarative Subscriptions of the namespace that the worker does not own.
+  auto listed = api_.listAll(resources::kDaprSubscription, ns);
+  if (!listed && listed.error().code != 404) return Error{"list Dapr Subscriptions: " + listed.error().message};
+  if (listed)
+    for (const auto& s : (*listed)["items"]) {
+      bool ours = false;
+      for (const auto& ref : s["metadata"].value("ownerReferences", Json::array())) ours = ours || ref.value("uid", "") == uid;
+      if (ours) continue;
+      migration::ApiSubscription a;
+      a.name = s["metadata"].value("name", "");
+      a.pubsubName = s.value("spec", Json::object()).value("pubsubname", "");
+      a.topic = s.value("spec", Json::object()).value("topic", "");
+      for (const auto& sc : s.value("scopes", Json::array()))
+        if (sc.is_string()) a.scopes.push_back(sc);
+      obs.subscriptions.push_back(std::move(a));
+    }
+  std::optional<migration::Request> request;
+  if (target && !deleting) request = target->request;
+  if (request && migration::wantsApiGroup(record)) {
+    if (target->cluster.empty())
+      obs.apiGroup = Result<std::vector<autoscale::PartitionOffsets>>(
+          Error{"spec.source.kafka.brokers is needed to read and copy the consumer group's offsets"});
+    else if (!migrationKafka_.read)
+      obs.apiGroup = Result<std::vector<autoscale::PartitionOffsets>>(Error{"the operator runs without Kafka access"});
+    else
+      obs.apiGroup = migrationKafka_.read(target->cluster, request->appId, request->topics);
+  }
+  migration::Plan plan = migration::step(record, request, obs, deleting);
+
+  for (const auto& edit : plan.scopeEdits) {
+    auto live = api_.get(resources::kDaprSubscription, ns, edit.subscription);
+    if (!live) return Error{"read Subscription " + edit.subscription + ": " + live.error().message, live.error().code};
+    Json updated = *live;
+    updated["scopes"] = edit.scopes;
+    ++writes;
+    if (auto r = api_.replace(resources::kDaprSubscription, ns, edit.subscription, updated); !r)
+      return Error{"set the scopes of Subscription " + edit.subscription + ": " + r.error().message, r.error().code};
+    events_.record(ew, "Normal", "MigrationScopes",
+                   "Subscription " + edit.subscription + " now scoped to [" +
+                       [&] {
+                         std::string j;
+                         for (const auto& sc : edit.scopes) j += (j.empty() ? "" : ", ") + sc;
+                         return j;
+                       }() + "]",
+                   obs.now);
+  }
+  if (plan.copyOffsets) {
+    if (!migrationKafka_.commit) return Error{"the operator runs without Kafka access: cannot copy offsets"};
+    if (auto s = migrationKafka_.commit(target->cluster, target->workerGroup, *plan.copyOffsets); !s)
+      return Error{"copy offsets to " + target->workerGroup + ": " + s.error().message};
+    events_.record(ew, "Normal", "MigrationOffsetsCopied",
+                   "copied " + std::to_string(plan.copyOffsets->size()) + " committed offset(s) from " +
+                       request->appId + " to " + target->workerGroup,
+                   obs.now);
+  }
+  return plan;
+}
 
 kube::Store* Reconciler::storeFor(const std::string& kind) const {
   if (kind == "ConfigMap") return &owned_.configMaps;
@@ -55,6 +151,13 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   if (!found || (*found)["metadata"].contains("deletionTimestamp")) {
     // Deleted: the garbage collector removes the children.
     if (autoscaler_) autoscaler_->untrack(key);
+    if (found && hasFinalizer(*found)) {
+      // Give back what the migration changed, then let the deletion go on.
+      auto plan = migrate(*found, std::nullopt, /*deleting=*/true, out.writes);
+      if (!plan) return plan.error();
+      if (auto s = setFinalizer(*found, false, out.writes); !s) return s.error();
+      events_.record(*found, "Normal", "MigrationRestored", "restored what the migration changed", now_());
+    }
     return out;
   }
   const Json& ew = *found;
@@ -78,6 +181,32 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     if (auto s = writeStatus(ew, status, out.writes); !s) return s.error();
     if (wasDegraded) events_.record(ew, "Warning", "InvalidSpec", rendered.error().message, in.now);
     return out;  // nothing to do until the spec changes
+  }
+
+  // Migration: observe, step, act; it decides whether the worker's own
+  // Subscriptions exist yet (scoped in).
+  std::optional<migration::Plan> plan;
+  const bool migrating = rendered->migration || current.contains("migration") || hasFinalizer(ew);
+  if (migrating) {
+    auto planned = migrate(ew, rendered->migration, /*deleting=*/false, out.writes);
+    if (!planned) {
+      in.degraded = std::make_pair(std::string("MigrationFailed"), planned.error().message);
+      int ignored = 0;
+      writeStatus(ew, desiredStatus(in, current), ignored);
+      return planned.error();
+    }
+    plan = std::move(planned).value();
+    if (auto st = setFinalizer(ew, plan->keepFinalizer, out.writes); !st) return st.error();
+    in.migrationManaged = true;
+    in.migration = plan->record;
+    if (plan->migrated) in.migrated = StatusInputs::Migrated{plan->migrated->status, plan->migrated->reason,
+                                                             plan->migrated->message};
+    in.migrationProblem = plan->problem;
+    if (plan->again) out.requeueAfter = std::chrono::seconds(2);
+    if (!plan->workerScopedIn)
+      rendered->objects.erase(std::remove_if(rendered->objects.begin(), rendered->objects.end(),
+                                             [](const Json& o) { return o.value("kind", "") == "Subscription"; }),
+                              rendered->objects.end());
   }
 
   std::string created;  // one Event for everything a reconcile creates

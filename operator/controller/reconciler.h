@@ -18,6 +18,7 @@
 #include "ew/result.h"
 #include "kube/api.h"
 #include "kube/store.h"
+#include "migration/migration.h"
 
 namespace ew::controller {
 
@@ -27,6 +28,22 @@ struct Rendered {
   std::string consumerGroup;
   std::string eventsDeployment;       // name of the events Deployment ("" when none is rendered)
   std::optional<ScaleTarget> scale;   // set when the events Deployment follows lag
+  struct Migration {
+    migration::Request request;
+    std::string cluster;      // Kafka bootstrap servers ("" when the resource names none)
+    std::string workerGroup;  // the worker's consumer group (offsets are copied to it)
+  };
+  std::optional<Migration> migration;  // spec.migrateFrom
+};
+
+// Kafka access of the migration: the API group's offsets, and the copy.
+struct MigrationKafka {
+  std::function<Result<std::vector<autoscale::PartitionOffsets>>(
+      const std::string& cluster, const std::string& group, const std::vector<std::string>& topics)>
+      read;
+  std::function<Status(const std::string& cluster, const std::string& group,
+                       const std::map<autoscale::PartitionKey, std::int64_t>& offsets)>
+      commit;
 };
 
 // Parses, validates and renders an EventWorker; an Error's message names the field.
@@ -49,7 +66,8 @@ class Reconciler {
   // autoscaler may be null: the events Deployment then keeps its rendered
   // (or live) replicas.
   Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-             EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler = nullptr);
+             EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler = nullptr,
+             MigrationKafka migrationKafka = {});
 
   Result<ReconcileOutcome> reconcile(const std::string& key);
 
@@ -58,6 +76,10 @@ class Reconciler {
   const kube::ResourceType* typeFor(const std::string& kind) const;
   std::vector<kube::Json> ownedBy(const std::string& ns, const std::string& name) const;
   Status writeStatus(const kube::Json& ew, const kube::Json& status, int& writes);
+  // Observes, steps the migration state machine and carries out its actions.
+  Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target,
+                                  bool deleting, int& writes);
+  Status setFinalizer(const kube::Json& ew, bool present, int& writes);
 
   kube::KubeApi& api_;
   kube::Store& eventWorkers_;
@@ -66,6 +88,7 @@ class Reconciler {
   EventRecorder& events_;
   std::function<std::string()> now_;
   Autoscaler* autoscaler_;
+  MigrationKafka migrationKafka_;
 };
 
 }  // namespace ew::controller

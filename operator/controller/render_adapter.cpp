@@ -41,10 +41,25 @@ RenderFn makeRenderFn(render::RenderOptions options) {
     if (auto* errors = std::get_if<api::FieldErrors>(&loaded)) return Error{api::describe(*errors)};
     const api::EventWorker& ew = std::get<api::Loaded>(loaded).eventWorker;
     auto out = render::render(ew, options);
-    Rendered r{std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup), "", std::nullopt};
+    Rendered r{std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup), "", std::nullopt,
+               std::nullopt};
     if (ew.spec.kafka && !ew.spec.subscriptions.empty()) {
       r.eventsDeployment = render::eventsDeploymentName(ew.metadata.name);
       if (ew.spec.scaling.enabled) r.scale = scaleTarget(ew);
+    }
+    if (ew.spec.migrateFrom) {
+      Rendered::Migration m;
+      m.request.appId = ew.spec.migrateFrom->appId;
+      m.request.handoff = ew.spec.migrateFrom->handoff;
+      m.request.settleSeconds = ew.spec.migrateFrom->settleSeconds;
+      m.request.pubsubName = ew.spec.dapr.pubsubName;
+      for (const auto& sub : ew.spec.subscriptions)
+        if (std::find(m.request.topics.begin(), m.request.topics.end(), sub.topic) == m.request.topics.end())
+          m.request.topics.push_back(sub.topic);
+      if (ew.spec.kafka)
+        for (const auto& b : ew.spec.kafka->brokers) m.cluster += (m.cluster.empty() ? "" : ",") + b;
+      m.workerGroup = ew.effectiveConsumerGroup();
+      r.migration = std::move(m);
     }
     return r;
   };

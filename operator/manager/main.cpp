@@ -111,9 +111,10 @@ int main(int argc, char** argv) {
   options.workers = workers;
   options.resyncPeriod = std::chrono::seconds(resyncSeconds);
   options.daprSubscriptions = dapr;
-  if (autoscale)
-    options.lagReader = controller::lagReadFn(std::make_shared<autoscale::LagReaderPool>(
-        autoscale::Millis(static_cast<int64_t>(lagTimeoutSeconds * 1000))));
+  const autoscale::Millis lagTimeout(static_cast<int64_t>(lagTimeoutSeconds * 1000));
+  auto lagReaders = std::make_shared<autoscale::LagReaderPool>(lagTimeout);
+  if (autoscale) options.lagReader = controller::lagReadFn(lagReaders);
+  options.migrationKafka = controller::migrationKafka(lagReaders, lagTimeout);
   controller::Controller ctl(api, options, controller::makeRenderFn(renderOptions), metrics, random01);
 
   std::atomic<bool> leading{!leaderElect};

@@ -42,9 +42,20 @@ struct RunningController {
   std::mt19937_64 rng{42};
   std::mutex rngMu;
   controller::Controller ctl;
-  explicit RunningController(const std::string& ns, bool dapr = true, controller::LagReadFn lag = {})
-      : ctl(api, controller::ControllerOptions{ns, 2, 600s, dapr, std::move(lag)}, controller::renderEventWorker,
-            metrics, [this] {
+  static controller::ControllerOptions options(const std::string& ns, bool dapr, controller::LagReadFn lag,
+                                              controller::MigrationKafka kafka) {
+    controller::ControllerOptions o;
+    o.ns = ns;
+    o.workers = 2;
+    o.resyncPeriod = 600s;
+    o.daprSubscriptions = dapr;
+    o.lagReader = std::move(lag);
+    o.migrationKafka = std::move(kafka);
+    return o;
+  }
+  explicit RunningController(const std::string& ns, bool dapr = true, controller::LagReadFn lag = {},
+                             controller::MigrationKafka kafka = {})
+      : ctl(api, options(ns, dapr, std::move(lag), std::move(kafka)), controller::renderEventWorker, metrics, [this] {
           std::lock_guard l(rngMu);
           return std::uniform_real_distribution<double>(0, 1)(rng);
         }) {
