@@ -179,7 +179,8 @@ EventWorker decode(const Json& object) {
   s.scaling = scaling(spec.value("scaling", Json::object()));
   if (spec.contains("migrateFrom")) {
     const Json& m = spec["migrateFrom"];
-    s.migrateFrom = MigrateFrom{m.value("appId", ""), m.value("handoff", "pause"), m.value("settleSeconds", 10)};
+    s.migrateFrom = MigrateFrom{m.value("appId", ""), m.value("handoff", "pause"), m.value("settleSeconds", 10),
+                                m.value("programmaticSubscriptions", false)};
   }
   return ew;
 }

@@ -129,6 +129,7 @@ struct MigrateFrom {
   std::string appId;
   std::string handoff = "pause";  // pause | overlap
   int settleSeconds = 10;
+  bool programmaticSubscriptions = false;
 };
 
 struct EventWorkerSpec {

@@ -68,6 +68,25 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
     }
   std::optional<migration::Request> request;
   if (target && !deleting) request = target->request;
+  // The Deployments running the API's app id, when the migration touches them.
+  bool touchesDeployments = request && request->programmatic;
+  for (const auto& c : record.is_object() ? record.value("changed", Json::array()) : Json::array())
+    touchesDeployments = touchesDeployments || c.value("kind", "") == "Deployment";
+  if (touchesDeployments) {
+    const std::string apiApp = request ? request->appId : record.value("appId", "");
+    auto deployments = api_.listAll(resources::kDeployment, ns);
+    if (!deployments) return Error{"list Deployments: " + deployments.error().message, deployments.error().code};
+    for (const auto& d : (*deployments)["items"]) {
+      const Json annotations =
+          d["spec"]["template"].value("metadata", Json::object()).value("annotations", Json::object());
+      if (annotations.value("dapr.io/app-id", "") != apiApp) continue;
+      migration::ApiDeployment a;
+      a.name = d["metadata"].value("name", "");
+      if (annotations.contains(migration::kDisableInitEndpoints))
+        a.disableInitEndpoints = annotations[migration::kDisableInitEndpoints].get<std::string>();
+      obs.deployments.push_back(std::move(a));
+    }
+  }
   if (request && migration::wantsApiGroup(record)) {
     if (target->cluster.empty())
       obs.apiGroup = Result<std::vector<autoscale::PartitionOffsets>>(
@@ -94,6 +113,22 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
                          for (const auto& sc : edit.scopes) j += (j.empty() ? "" : ", ") + sc;
                          return j;
                        }() + "]",
+                   obs.now);
+  }
+  for (const auto& edit : plan.annotationEdits) {
+    auto live = api_.get(resources::kDeployment, ns, edit.deployment);
+    if (!live) return Error{"read Deployment " + edit.deployment + ": " + live.error().message, live.error().code};
+    Json updated = *live;
+    Json& annotations = updated["spec"]["template"]["metadata"]["annotations"];
+    if (edit.value) annotations[migration::kDisableInitEndpoints] = *edit.value;
+    else if (annotations.is_object()) annotations.erase(migration::kDisableInitEndpoints);
+    ++writes;
+    if (auto r = api_.replace(resources::kDeployment, ns, edit.deployment, updated); !r)
+      return Error{"set " + std::string(migration::kDisableInitEndpoints) + " on Deployment " + edit.deployment +
+                   ": " + r.error().message, r.error().code};
+    events_.record(ew, "Normal", "MigrationAnnotation",
+                   "Deployment " + edit.deployment + ": " + migration::kDisableInitEndpoints + " " +
+                       (edit.value ? "= " + *edit.value : std::string("removed")),
                    obs.now);
   }
   if (plan.copyOffsets) {

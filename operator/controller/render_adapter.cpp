@@ -52,6 +52,7 @@ RenderFn makeRenderFn(render::RenderOptions options) {
       m.request.appId = ew.spec.migrateFrom->appId;
       m.request.handoff = ew.spec.migrateFrom->handoff;
       m.request.settleSeconds = ew.spec.migrateFrom->settleSeconds;
+      m.request.programmatic = ew.spec.migrateFrom->programmaticSubscriptions;
       m.request.pubsubName = ew.spec.dapr.pubsubName;
       for (const auto& sub : ew.spec.subscriptions)
         if (std::find(m.request.topics.begin(), m.request.topics.end(), sub.topic) == m.request.topics.end())

@@ -44,6 +44,32 @@ std::vector<ScopeEdit> restoreEdits(const Json& record, const Observed& o) {
   return edits;
 }
 
+// Edits putting back each recorded annotation as it was.
+std::vector<AnnotationEdit> restoreAnnotations(const Json& record, const Observed& o) {
+  std::vector<AnnotationEdit> edits;
+  for (const auto& c : record.value("changed", Json::array())) {
+    if (c.value("kind", "") != "Deployment") continue;
+    const std::string name = c.value("name", "");
+    std::optional<std::string> previous;
+    if (c.contains("previous") && c["previous"].is_string()) previous = c["previous"].get<std::string>();
+    for (const auto& d : o.deployments)
+      if (d.name == name && d.disableInitEndpoints != previous) edits.push_back({name, previous});
+  }
+  return edits;
+}
+
+bool listsSubscribe(const std::optional<std::string>& value) {
+  if (!value) return false;
+  size_t start = 0;
+  while (start <= value->size()) {
+    size_t end = value->find(',', start);
+    if (end == std::string::npos) end = value->size();
+    if (value->substr(start, end - start) == "subscribe") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> withoutScope(std::vector<std::string> scopes, const std::string& appId) {
@@ -68,7 +94,10 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
   // removed, or it now names another app (that one starts afresh next time).
   if (deleting || !request || (hasRecord && current.value("appId", "") != request->appId)) {
     p.record = nullptr;
-    if (hasRecord) p.scopeEdits = restoreEdits(current, o);
+    if (hasRecord) {
+      p.scopeEdits = restoreEdits(current, o);
+      p.annotationEdits = restoreAnnotations(current, o);
+    }
     p.workerScopedIn = true;  // a plain Dapr worker again
     return p;
   }
@@ -104,7 +133,19 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
           known = known || (c.value("name", "") == s->name && c.value("removedScope", "") == r.appId);
         if (!known) rec["changed"].push_back({{"kind", "Subscription"}, {"name", s->name}, {"removedScope", r.appId}});
       }
+      if (r.programmatic)
+        for (const auto& d : o.deployments) {
+          if (listsSubscribe(d.disableInitEndpoints)) continue;
+          p.annotationEdits.push_back(
+              {d.name, d.disableInitEndpoints ? *d.disableInitEndpoints + ",subscribe" : std::string("subscribe")});
+          bool known = false;
+          for (const auto& c : rec["changed"]) known = known || (c.value("kind", "") == "Deployment" && c.value("name", "") == d.name);
+          if (!known)
+            rec["changed"].push_back({{"kind", "Deployment"}, {"name", d.name}, {"annotation", kDisableInitEndpoints},
+                                      {"previous", d.disableInitEndpoints ? Json(*d.disableInitEndpoints) : Json()}});
+        }
       if (!everyApp.empty()) {
+        p.annotationEdits.clear();
         p.scopeEdits.clear();
         p.problem = "Subscription(s) " + joined(everyApp) + " on " + topics +
                     " have no scopes, so they deliver to every app: scope them to " + r.appId +
@@ -120,7 +161,7 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
           std::string msg = "waiting for " + r.appId + "'s consumer group to stop committing on " + topics;
           if (p.scopeEdits.empty() && rec["changed"].empty())
             msg += " (no declarative Subscription scoped to " + r.appId +
-                   " was found: if it subscribes programmatically, stop it from consuming these topics)";
+                   " was found: if it subscribes programmatically, set spec.migrateFrom.programmaticSubscriptions: true)";
           setPhase("Paused", msg);
         }
       }

@@ -42,6 +42,17 @@ struct Request {  // spec.migrateFrom, with what it moves
   int settleSeconds = 10;
   std::string pubsubName;          // the worker's pubsub component
   std::vector<std::string> topics; // the moved topics (the worker's subscriptions)
+  // Also stop the API's programmatic subscriptions: add "subscribe" to
+  // dapr.io/disable-init-endpoints on its Deployments' pod templates.
+  bool programmatic = false;
+};
+
+inline constexpr const char* kDisableInitEndpoints = "dapr.io/disable-init-endpoints";
+
+// A Deployment of the namespace whose pod template runs the API's app id.
+struct ApiDeployment {
+  std::string name;
+  std::optional<std::string> disableInitEndpoints;  // the annotation's value, if set
 };
 
 // A declarative dapr.io Subscription in the EventWorker's namespace.
@@ -57,6 +68,7 @@ struct Observed {
   std::int64_t nowSeconds = 0;  // wall clock (epoch seconds): the record outlives the process
   bool workerReady = false;   // the events Deployment is available
   std::vector<ApiSubscription> subscriptions;  // every Subscription of the namespace not owned by the worker
+  std::vector<ApiDeployment> deployments;      // the Deployments running the API's app id
   // The API group's offsets on the moved topics, when step() asked for them
   // (wantsApiGroup); an Error when they could not be read.
   std::optional<Result<std::vector<autoscale::PartitionOffsets>>> apiGroup;
@@ -67,9 +79,16 @@ struct ScopeEdit {
   std::vector<std::string> scopes;  // the Subscription's scopes to write
 };
 
+// Sets (value) or removes (nullopt) kDisableInitEndpoints on a Deployment's pod template.
+struct AnnotationEdit {
+  std::string deployment;
+  std::optional<std::string> value;
+};
+
 struct Plan {
   Json record;                        // the new status.migration (null: remove it)
   std::vector<ScopeEdit> scopeEdits;  // carry out first; each is idempotent
+  std::vector<AnnotationEdit> annotationEdits;
   // Commit these offsets to the worker's consumer group (pause handoff).
   std::optional<std::map<autoscale::PartitionKey, std::int64_t>> copyOffsets;
   bool workerScopedIn = false;        // render the worker's own Subscriptions

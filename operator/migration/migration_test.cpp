@@ -159,3 +159,28 @@ TEST_CASE("scope helpers keep order and never duplicate") {
   CHECK(withScope({"b"}, "a") == std::vector<std::string>{"b", "a"});
   CHECK(withScope({"a"}, "a") == std::vector<std::string>{"a"});
 }
+
+TEST_CASE("programmatic subscriptions: the API's Deployments get subscribe disabled, and get back what they had") {
+  auto r = request();
+  r.programmatic = true;
+  auto o = observed(true);
+  o.deployments = {{"customer-api", std::nullopt}, {"customer-api-canary", std::string("config")},
+                   {"already", std::string("config,subscribe")}};
+  Plan p = step(nullptr, r, o, false);
+  REQUIRE(p.annotationEdits.size() == 2);
+  CHECK(p.annotationEdits[0].deployment == "customer-api");
+  CHECK(p.annotationEdits[0].value == std::optional<std::string>("subscribe"));
+  CHECK(p.annotationEdits[1].value == std::optional<std::string>("config,subscribe"));
+  CHECK(p.record["changed"].size() == 3);  // one Subscription, two Deployments
+  // Rolled back: each annotation as it was (removed where there was none).
+  auto after = o;
+  after.deployments = {{"customer-api", std::string("subscribe")}, {"customer-api-canary", std::string("config,subscribe")},
+                       {"already", std::string("config,subscribe")}};
+  Plan back = step(p.record, std::nullopt, after, false);
+  REQUIRE(back.annotationEdits.size() == 2);
+  CHECK(back.annotationEdits[0].value == std::nullopt);
+  CHECK(back.annotationEdits[1].value == std::optional<std::string>("config"));
+  // Without the request nothing is touched.
+  r.programmatic = false;
+  CHECK(step(nullptr, r, o, false).annotationEdits.empty());
+}

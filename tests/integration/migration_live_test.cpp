@@ -199,3 +199,43 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
     return o && !(*o)["metadata"].contains("finalizers") && !(*o)["status"].contains("migration");
   }, 20s));
 }
+
+TEST_CASE("overlap migration of a programmatic API: its pod template gets subscribe disabled, deletion restores it") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "migrate-prog");
+  const std::string apiApp = uniqueName("prog-api");
+  const Json labels = {{"app", "prog-api"}};
+  REQUIRE(user.create(resources::kDeployment, ns,
+                      {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "prog-api"}}},
+                       {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", labels}}},
+                                 {"template", {{"metadata", {{"labels", labels},
+                                                             {"annotations", {{"dapr.io/enabled", "true"},
+                                                                              {"dapr.io/app-id", apiApp}}}}},
+                                               {"spec", {{"containers", {{{"name", "api"}, {"image", "api:1"}}}}}}}}}}}));
+  auto annotation = [&]() -> std::optional<std::string> {
+    auto d = get(user, resources::kDeployment, ns, "prog-api");
+    if (!d) return std::nullopt;
+    const Json a = (*d)["spec"]["template"]["metadata"].value("annotations", Json::object());
+    if (!a.contains("dapr.io/disable-init-endpoints")) return std::nullopt;
+    return a["dapr.io/disable-init-endpoints"].get<std::string>();
+  };
+  RunningController rc(ns, true);
+  Json ew = eventWorker("prog", "registry.local/customer:1.0", /*cron=*/false, 1, /*dapr=*/true);
+  ew["spec"]["scaling"] = {{"enabled", false}};
+  ew["spec"]["migrateFrom"] = {{"appId", apiApp}, {"handoff", "overlap"}, {"programmaticSubscriptions", true}};
+  REQUIRE(user.apply(resources::kEventWorker, ns, "prog", ew));
+  // overlap: the worker is scoped in at once, before it is even ready.
+  REQUIRE(eventually([&] { return get(user, resources::kDaprSubscription, ns, "prog-sub-0").has_value(); }));
+  CHECK_FALSE(annotation());
+  REQUIRE(eventually([&] {
+    markPodsReady(user, ns, "eventworker.dev/name=prog");
+    return migrationOf(user, ns, "prog").value("phase", "") == "Complete";
+  }, 60s));
+  CHECK(annotation() == std::optional<std::string>("subscribe"));
+
+  // Deleting the EventWorker: the finalizer gives the API its subscriptions back first.
+  REQUIRE(user.remove(resources::kEventWorker, ns, "prog"));
+  CHECK(eventually([&] { return !get(user, resources::kEventWorker, ns, "prog").has_value(); }, 30s));
+  CHECK_FALSE(annotation());
+}
