@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # The local demo: real etcd, kube-apiserver, kube-controller-manager and Kafka
 # on 127.0.0.1, the EventWorker CRD, the operator, and the three samples
-# (customer, catalog, pricing) reconciled into their workers. Keeps everything
-# up until Ctrl-C (or for DEMO_SECONDS when set).
+# (customer, catalog, pricing) reconciled into their workers. Then a worker
+# that autoscales on lag: runtime processes follow its Deployment (a kubelet
+# stand-in, hack/demo/kubelet.sh), a burst is produced, and a live table shows
+# the scale-up, the drain and the calm scale-down; it ends by itself with a
+# summary and a plot (.run/demo/autoscale.png). DEMO_KEEP=1 keeps everything up
+# afterwards until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
 bash hack/deps.sh
 bash hack/build-servers.sh all
 cmake --preset default >/dev/null
-cmake --build --preset default --target eventworker eventworker-operator eventworker-runtime
+cmake --build --preset default --target eventworker eventworker-operator eventworker-runtime ew-bench
 STATE="$REPO_DIR/.run/demo"
-OP_PID=
+OP_PID= KUBELET_PID= HANDLER_PID=
 stop() {
-  [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null && wait "$OP_PID" 2>/dev/null
+  for p in $KUBELET_PID $HANDLER_PID $OP_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
   bash hack/servers-down.sh "$STATE"
   log "stopped"
 }
@@ -45,6 +49,66 @@ echo
 K get eventworkers -n shop
 echo
 K get deployments,configmaps,subscriptions.dapr.io -n shop -l eventworker.dev/name
+
+# --- autoscaling on lag -------------------------------------------------------
+log "autoscaling: the orders worker on a 12-partition topic (handler 10 ms/event, 2 in flight per pod)"
+"$REPO_DIR/build/tests/bench/ew-bench" create-topic "$EW_KAFKA_BOOTSTRAP" demo.orders 12 >/dev/null
+HPORT=$(freePort)
+python3 hack/demo/handler.py "$HPORT" 10 >"$STATE/handler.log" 2>&1 &
+HANDLER_PID=$!
+K create namespace demo >/dev/null
+sed -e "s#BOOTSTRAP#$EW_KAFKA_BOOTSTRAP#" -e "s#HANDLER_PORT#$HPORT#" hack/demo/orders-worker.yaml > "$STATE/orders-worker.yaml"
+build/operator/eventworker validate -f "$STATE/orders-worker.yaml"
+K apply -f "$STATE/orders-worker.yaml" >/dev/null
+WAIT_SECONDS=30 waitFor K get deployment orders-worker-events -n demo || die "no events Deployment"
+bash hack/demo/kubelet.sh demo orders-worker "$STATE" >"$STATE/kubelet.log" 2>&1 &
+KUBELET_PID=$!
+sleep 6
+BURST=${DEMO_BURST:-30000}
+log "producing a burst of $BURST events"
+"$REPO_DIR/build/tests/bench/ew-bench" produce "$EW_KAFKA_BOOTSTRAP" demo.orders "$BURST" 64 >/dev/null
+CSV="$STATE/autoscale.csv"
+echo "t,lag,desired,replicas,running,events_per_s" > "$CSV"
+printf '%6s %8s %8s %9s %8s %9s\n' t lag desired replicas running events/s
+t0=$(date +%s) last=0 lastT=$t0 done=0 calm=0
+while :; do
+  now=$(date +%s); t=$((now - t0))
+  # The operator's gauges move every poll (status.lag is refreshed every 30 s).
+  metrics=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
+  lag=$(echo "$metrics" | awk '/^eventworker_consumer_lag\{name="orders-worker",namespace="demo"\}/ {print $2}')
+  desired=$(echo "$metrics" | awk '/^eventworker_desired_replicas\{name="orders-worker",namespace="demo"\}/ {print $2}')
+  lag=${lag:-0} desired=${desired:-0}
+  replicas=$(K get deployment orders-worker-events -n demo -o jsonpath='{.spec.replicas}')
+  running=$(cat "$STATE/pods/running" 2>/dev/null || echo 0)
+  handled=$(curl -sf "http://127.0.0.1:$HPORT/count" || echo "$last")
+  rate=$(( (handled - last) / ( now > lastT ? now - lastT : 1 ) )); last=$handled lastT=$now
+  printf '%6s %8s %8s %9s %8s %9s\n' "${t}s" "$lag" "$desired" "$replicas" "$running" "$rate"
+  echo "$t,$lag,$desired,$replicas,$running,$rate" >> "$CSV"
+  [ "$handled" -ge "$BURST" ] && done=1
+  # Done when everything was handled and the worker is back at one replica.
+  if [ "$done" = 1 ] && [ "$replicas" = 1 ]; then calm=$((calm + 1)); fi
+  [ "$calm" -ge 2 ] && break
+  [ "$t" -ge "${DEMO_MAX_SECONDS:-240}" ] && { log "stopping the table after ${t}s"; break; }
+  sleep 2
+done
+peak=$(awk -F, 'NR>1 && $4>m {m=$4} END {print m+0}' "$CSV")
+up=$(awk -F, 'NR>1 && $4>1 {print $1; exit}' "$CSV")
+drained=$(awk -F, 'NR>1 && $2==0 && seen {print $1; exit} NR>1 && $2>0 {seen=1}' "$CSV")
+echo
+log "summary: $BURST events produced, $(curl -sf "http://127.0.0.1:$HPORT/count") handled; replicas 1 -> $peak (first above 1 at ${up:-?}s), lag drained at ${drained:-?}s, back to 1 at $(tail -1 "$CSV" | cut -d, -f1)s"
+K get events -n demo --field-selector reason=Scaled -o custom-columns=TIME:.lastTimestamp,MESSAGE:.message 2>/dev/null | head -8
+if command -v gnuplot >/dev/null; then
+  gnuplot <<GP
+
+set terminal png size 1000,500
+set output "$STATE/autoscale.png"
+set datafile separator ","
+set key outside top center horizontal
+set xlabel "seconds"; set ylabel "lag (events)"; set y2label "replicas"; set y2tics; set ytics nomirror
+plot "$CSV" using 1:2 with lines lw 2 title "lag", "$CSV" using 1:4 axes x1y2 with steps lw 2 title "replicas (Deployment)", "$CSV" using 1:5 axes x1y2 with steps dt 2 title "running"
+GP
+  log "plot: $STATE/autoscale.png (data: $CSV)"
+fi
 cat <<MSG
 
   Kubernetes API  $EW_KUBE_SERVER  (TLS; client certificate in the kubeconfig)
@@ -58,4 +122,5 @@ cat <<MSG
         (pods stay Pending: there is no kubelet here; the operator reports Ready=False)
 
 MSG
+[ "${DEMO_KEEP:-0}" = 1 ] || exit 0
 if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; else log "Ctrl-C stops everything"; sleep infinity; fi

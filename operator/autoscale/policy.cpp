@@ -99,6 +99,7 @@ Status validate(const PolicyConfig& c) {
   if (c.maxScaleDownPercent < 1 || c.maxScaleDownPercent > 100)
     return bad("maxScaleDownPercent", "must be between 1 and 100");
   if (c.stalledAfterPolls < 1) return bad("stalledAfterPolls", "must be at least 1");
+  if (c.stalledAfterSeconds < 0) return bad("stalledAfterSeconds", "must not be negative");
   if (c.podStartSeconds < 0) return bad("podStartSeconds", "must be at least 0");
   return Status::success();
 }
@@ -128,9 +129,13 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
     std::int64_t lag = partitionLag(p, obs.offsetReset);
     auto before = previous.partitions.find(key);
     bool known = before != previous.partitions.end();
-    PolicyState::PartitionMemory m{p.end, p.committed, 0};
-    if (known && lag > 0 && p.hasOwner && before->second.committed == p.committed) m.stillPolls = before->second.stillPolls + 1;
-    bool stalled = m.stillPolls >= config.stalledAfterPolls;
+    PolicyState::PartitionMemory m{p.end, p.committed, 0, obs.now};
+    if (known && lag > 0 && p.hasOwner && before->second.committed == p.committed) {
+      m.stillPolls = before->second.stillPolls + 1;
+      m.stillSince = before->second.stillPolls > 0 ? before->second.stillSince : *previous.lastPollAt;
+    }
+    bool stalled = m.stillPolls >= config.stalledAfterPolls &&
+                   obs.now - m.stillSince >= Millis(std::int64_t{config.stalledAfterSeconds} * 1000);
     memory[key] = m;
 
     d.partitions.push_back({p.topic, p.partition, lag, stalled});

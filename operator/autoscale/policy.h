@@ -88,6 +88,8 @@ struct PolicyConfig {
   // Polls in a row with lag, an owner and an unmoved committed offset after
   // which a partition counts as stalled.
   int stalledAfterPolls = 3;
+  // ... and for at least this long (a slow handler is not a stuck one).
+  int stalledAfterSeconds = 60;
   // Time from a replica change to the new pods consuming.
   int podStartSeconds = 10;
 };
@@ -148,6 +150,7 @@ struct PolicyState {
     std::int64_t end = 0;
     std::optional<std::int64_t> committed;
     int stillPolls = 0;  // polls in a row with lag, an owner and no progress
+    Millis stillSince{0};  // the poll that last saw it move (valid when stillPolls > 0)
   };
   struct Recommendation {
     Millis at{0};

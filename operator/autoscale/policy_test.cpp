@@ -274,6 +274,7 @@ TEST_CASE("a step that lands between breakpoints rounds down to one, never below
 TEST_CASE("stalled partitions are reported and do not drive scale-up (keda #3904)") {
   Driver d;
   d.config.stalledAfterPolls = 3;
+  d.config.stalledAfterSeconds = 0;
   auto parts = partitions(12, 0, 0);
   // Partition 5 is stuck at offset 10 while production continues into it.
   auto poll = [&](int t, std::int64_t end5) {
@@ -304,6 +305,7 @@ TEST_CASE("stalled partitions are reported and do not drive scale-up (keda #3904
 TEST_CASE("a stall needs lag, an owner and an unmoved offset") {
   Driver d;
   d.config.stalledAfterPolls = 1;
+  d.config.stalledAfterSeconds = 0;
   SECTION("no owner (rebalance, or no pods): not stalled") {
     d.poll(at(0, 0, partitions(1, 100, 10, false)));
     auto dec = d.poll(at(10, 0, partitions(1, 100, 10, false)));
@@ -329,6 +331,20 @@ TEST_CASE("a stall needs lag, an owner and an unmoved offset") {
     REQUIRE(d.poll(at(10, 1, partitions(1, 100, 10))).stalled.size() == 1);
     CHECK(d.poll(at(20, 1, partitions(1, 100, 11))).stalled.empty());
   }
+}
+
+TEST_CASE("a slow handler is not a stuck one: a stall also needs stalledAfterSeconds without progress") {
+  Driver d;
+  d.config.stalledAfterPolls = 3;
+  d.config.stalledAfterSeconds = 60;
+  // Polled every 5 s: three still polls after 15 s, not yet a stall.
+  d.poll(at(0, 1, partitions(1, 100, 10)));
+  for (int t = 5; t < 60; t += 5) CHECK(d.poll(at(t, 1, partitions(1, 100, 10))).stalled.empty());
+  CHECK(d.poll(at(60, 1, partitions(1, 100, 10))).stalled.size() == 1);
+  // It moved: the clock starts again.
+  CHECK(d.poll(at(65, 1, partitions(1, 100, 11))).stalled.empty());
+  for (int t = 70; t <= 120; t += 5) CHECK(d.poll(at(t, 1, partitions(1, 100, 11))).stalled.empty());
+  CHECK(d.poll(at(125, 1, partitions(1, 100, 11))).stalled.size() == 1);
 }
 
 TEST_CASE("rates: production from end offsets, consumption from committed offsets") {
