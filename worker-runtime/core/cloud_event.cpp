@@ -70,6 +70,61 @@ std::string base64Encode(const std::string& in) {
   return out;
 }
 
+Result<std::string> base64Decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  size_t end = in.size();
+  if (end % 4 == 0 && end >= 2 && in[end - 1] == '=') end -= in[end - 2] == '=' ? 2 : 1;
+  std::string out;
+  out.reserve(end / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < end; ++i) {
+    const int v = value(in[i]);
+    if (v < 0) return Error{"invalid base64: unexpected character at position " + std::to_string(i)};
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  if (end % 4 == 1) return Error{"invalid base64: truncated"};
+  return out;
+}
+
+Result<std::string> cloudEventData(const json& ce) {
+  const auto data = ce.find("data");
+  const auto data64 = ce.find("data_base64");
+  const bool hasData = data != ce.end() && !data->is_null();
+  const bool hasData64 = data64 != ce.end() && !data64->is_null();
+  if (hasData && hasData64) return Error{"both data and data_base64 are set"};
+  if (hasData64) {
+    if (!data64->is_string()) return Error{"data_base64 is not a string"};
+    auto bytes = base64Decode(data64->get_ref<const std::string&>());
+    if (!bytes) return Error{"data_base64: " + bytes.error().message};
+    return bytes;
+  }
+  if (!hasData) return std::string();
+  if (data->is_string()) return data->get<std::string>();
+  return data->dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Status validateCloudEvent(const json& ce) {
+  if (!ce.is_object()) return Error{"not a CloudEvent: not a JSON object"};
+  for (const char* attr : {"id", "source", "specversion", "type"})
+    if (!nonEmptyString(ce, attr))
+      return Error{std::string("not a CloudEvent: attribute \"") + attr + "\" missing or not a non-empty string"};
+  if (auto data = cloudEventData(ce); !data) return Error{"CloudEvent payload: " + data.error().message};
+  return {};
+}
+
 Result<Envelope> buildEnvelope(const Message& m, const EnvelopeOptions& o) {
   if (static_cast<int64_t>(m.value.size()) > o.maxEventBytes)
     return Error{"oversized: " + std::to_string(m.value.size()) + " bytes > maxEventBytes " +

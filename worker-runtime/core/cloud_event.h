@@ -7,7 +7,9 @@
 // UTF-8 text as a string, other bytes in "data_base64"). Pure.
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 
 #include "core/message.h"
 #include "ew/result.h"
@@ -35,5 +37,19 @@ std::string recordId(const Message& message);
 
 bool isValidUtf8(const std::string& s);
 std::string base64Encode(const std::string& bytes);
+// RFC 4648 base64 (standard alphabet; the padding may be left out). Error on
+// any other character or a truncated quantum.
+Result<std::string> base64Decode(std::string_view text);
+
+// Checks that CE_JSON (a parsed JSON value) is a structured CloudEvent:
+// an object whose id, source, specversion and type are non-empty strings, and
+// whose payload is in at most one of data and data_base64 (valid base64).
+// The error message says what is wrong.
+Status validateCloudEvent(const nlohmann::json& ceJson);
+
+// The payload bytes of a structured CloudEvent: data_base64 decoded, a string
+// data as is, other JSON data as JSON text, "" when there is no payload.
+// Error when both are present or data_base64 is not valid base64.
+Result<std::string> cloudEventData(const nlohmann::json& ceJson);
 
 }  // namespace ew::runtime

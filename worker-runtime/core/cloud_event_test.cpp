@@ -69,3 +69,45 @@ TEST_CASE("utf-8 validation and base64") {
   CHECK(base64Encode("fo") == "Zm8=");
   CHECK(base64Encode("foo") == "Zm9v");
 }
+
+TEST_CASE("base64 decoding round-trips and rejects what is not base64") {
+  for (const std::string& s : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                              std::string("\xff\x00\x01\x80", 4)}) {
+    auto d = base64Decode(base64Encode(s));
+    REQUIRE(d.ok());
+    CHECK(*d == s);
+  }
+  CHECK(*base64Decode("Zm8") == "fo");  // padding left out
+  CHECK_THAT(base64Decode("Zm9v!").error().message, Catch::Matchers::Contains("unexpected character at position 4"));
+  CHECK_THAT(base64Decode("Z").error().message, Catch::Matchers::Contains("truncated"));
+  CHECK_FALSE(base64Decode("Zm 9v").ok());
+  CHECK_FALSE(base64Decode("Zg=").ok());
+}
+
+TEST_CASE("CloudEvent data: data_base64 decoded, string data as is, JSON data as JSON text") {
+  CHECK(*cloudEventData(json::parse(R"({"data_base64":"eyJuIjoxfQ=="})")) == R"({"n":1})");
+  CHECK(*cloudEventData(json::parse(R"({"data":"plain text"})")) == "plain text");
+  CHECK(*cloudEventData(json::parse(R"({"data":{"n":1}})")) == R"({"n":1})");
+  CHECK(*cloudEventData(json::parse(R"({"data":null})")) == "");
+  CHECK(*cloudEventData(json::parse(R"({})")) == "");
+  CHECK_THAT(cloudEventData(json::parse(R"({"data":1,"data_base64":"AA=="})")).error().message,
+             Catch::Matchers::Contains("both data and data_base64"));
+  CHECK_THAT(cloudEventData(json::parse(R"({"data_base64":7})")).error().message,
+             Catch::Matchers::Contains("not a string"));
+  CHECK_THAT(cloudEventData(json::parse(R"({"data_base64":"**"})")).error().message,
+             Catch::Matchers::Contains("invalid base64"));
+}
+
+TEST_CASE("CloudEvent validation names what is missing") {
+  const json ok = json::parse(R"({"specversion":"1.0","id":"e","source":"s","type":"t","data_base64":"AA=="})");
+  CHECK(validateCloudEvent(ok).ok());
+  for (const char* attr : {"id", "source", "specversion", "type"}) {
+    json bad = ok;
+    bad[attr] = "";
+    CHECK_THAT(validateCloudEvent(bad).error().message, Catch::Matchers::Contains(std::string("\"") + attr + "\""));
+  }
+  CHECK_FALSE(validateCloudEvent(json::array()).ok());
+  json both = ok;
+  both["data"] = 1;
+  CHECK_THAT(validateCloudEvent(both).error().message, Catch::Matchers::Contains("both data and data_base64"));
+}
