@@ -178,6 +178,45 @@ KafkaSourceConfig parseKafka(const Map& m) {
   return k;
 }
 
+bool isIpAddress(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+DaprSourceConfig parseDapr(const Map& m) {
+  DaprSourceConfig d;
+  if (!m.has("appPort")) fail(m.path("appPort"), "required");
+  d.appPort = static_cast<int>(m.integer("appPort", 0, 1, 65535));
+  d.address = m.str("address", d.address);
+  if (!isIpAddress(d.address)) fail(m.path("address"), "must be an IP address (127.0.0.1, 0.0.0.0, ::1, ...)");
+  const std::string subscribe = m.oneOf("subscribe", "declarative", {"declarative", "programmatic"});
+  d.subscribe = subscribe == "programmatic" ? DaprSubscribe::Programmatic : DaprSubscribe::Declarative;
+  const bool programmatic = d.subscribe == DaprSubscribe::Programmatic;
+  for (const char* key : {"pubsubName", "metadata", "bulkSubscribe"})
+    if (!programmatic && m.has(key)) fail(m.path(key), "only allowed with subscribe: programmatic");
+  d.pubsubName = m.str("pubsubName", d.pubsubName);
+  if (d.pubsubName.empty()) fail(m.path("pubsubName"), "must not be empty");
+  if (m.has("metadata")) {
+    const YAML::Node md = m.node("metadata");
+    if (!md.IsMap()) fail(m.path("metadata"), "must be a mapping of strings");
+    for (const auto& kv : md) {
+      const std::string key = kv.first.as<std::string>();
+      if (!kv.second.IsScalar()) fail(m.path("metadata") + "." + key, "must be a string");
+      d.metadata[key] = kv.second.Scalar();
+    }
+  }
+  if (m.has("bulkSubscribe")) {
+    Map b(m.node("bulkSubscribe"), m.path("bulkSubscribe"), {"enabled", "maxMessagesCount", "maxAwaitDuration"});
+    d.bulkSubscribe.enabled = b.boolean("enabled", false);
+    d.bulkSubscribe.maxMessagesCount = static_cast<int>(b.integer("maxMessagesCount", 0, 1, 100000));
+    d.bulkSubscribe.maxAwaitDuration = b.duration("maxAwaitDuration", Millis(0));
+    if (b.has("maxAwaitDuration") && d.bulkSubscribe.maxAwaitDuration.count() <= 0)
+      fail(b.path("maxAwaitDuration"), "must be > 0");
+  }
+  return d;
+}
+
 SourceConfig parseSource(const Map& m) {
   SourceConfig s;
   const std::string kind = m.oneOf("kind", "", {"kafka", "dapr"});
@@ -189,9 +228,8 @@ SourceConfig parseSource(const Map& m) {
   } else {
     s.kind = SourceKind::Dapr;
     if (!m.has("dapr")) fail(m.path("dapr"), "required when kind is dapr");
-    Map d(m.node("dapr"), m.path("dapr"), {"appPort"});
-    if (!d.has("appPort")) fail(d.path("appPort"), "required");
-    s.dapr = DaprSourceConfig{static_cast<int>(d.integer("appPort", 0, 1, 65535))};
+    s.dapr = parseDapr(Map(m.node("dapr"), m.path("dapr"),
+                           {"appPort", "address", "subscribe", "pubsubName", "metadata", "bulkSubscribe"}));
   }
   if (s.kind == SourceKind::Kafka && m.has("dapr")) fail(m.path("dapr"), "only allowed when kind is dapr");
   if (s.kind == SourceKind::Dapr && m.has("kafka")) fail(m.path("kafka"), "only allowed when kind is kafka");
@@ -365,6 +403,8 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
       fail("server.address", "must be host:port");
     c.server.gracePeriod = s.duration("gracePeriod", c.server.gracePeriod);
   }
+  if (c.source.dapr && c.server.address.substr(c.server.address.rfind(':') + 1) == std::to_string(c.source.dapr->appPort))
+    fail("source.dapr.appPort", "must differ from the port of server.address (" + c.server.address + ")");
   if (root.has("log")) {
     Map l(root.node("log"), "log", {"format", "level"});
     c.log.format = l.oneOf("format", "text", {"text", "json"});

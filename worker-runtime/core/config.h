@@ -41,8 +41,24 @@ struct KafkaSourceConfig {
   std::map<std::string, std::string> properties;  // extra non-secret librdkafka properties
 };
 
+struct DaprBulkSubscribeConfig {
+  bool enabled = false;
+  int maxMessagesCount = 0;  // 0: the pubsub component's default
+  Millis maxAwaitDuration{0};  // 0: the pubsub component's default
+};
+
+// How daprd learns the worker's subscriptions: from GET /dapr/subscribe
+// (programmatic), or from dapr.io Subscription objects (declarative: the
+// operator makes them; /dapr/subscribe answers 404).
+enum class DaprSubscribe { Declarative, Programmatic };
+
 struct DaprSourceConfig {
   int appPort = 0;
+  std::string address = "127.0.0.1";  // bind address of the app port (daprd is in the same pod)
+  DaprSubscribe subscribe = DaprSubscribe::Declarative;
+  std::string pubsubName = "pubsub";                // programmatic only
+  std::map<std::string, std::string> metadata;      // programmatic only: metadata of every subscription
+  DaprBulkSubscribeConfig bulkSubscribe;            // programmatic only
 };
 
 enum class SourceKind { Kafka, Dapr };

@@ -231,3 +231,59 @@ TEST_CASE("only literal loopback hosts pass the loopback check") {
   CHECK_FALSE(accepted("http://[::1].evil:8080"));
   CHECK_FALSE(accepted("http://localhost.evil.example:8080"));
 }
+
+TEST_CASE("a dapr source takes the app port, and defaults to loopback and declarative subscriptions") {
+  const std::string m = replace(kMinimal, "{kind: kafka, kafka: {brokers: [\"b:9092\"], consumerGroup: g}}",
+                                "{kind: dapr, dapr: {appPort: 5005}}");
+  auto r = parseConfig(m);
+  INFO((r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  REQUIRE(r->source.kind == SourceKind::Dapr);
+  const auto& d = *r->source.dapr;
+  CHECK(d.appPort == 5005);
+  CHECK(d.address == "127.0.0.1");
+  CHECK(d.subscribe == DaprSubscribe::Declarative);
+  CHECK(d.pubsubName == "pubsub");
+  CHECK(d.metadata.empty());
+  CHECK_FALSE(d.bulkSubscribe.enabled);
+  CHECK_FALSE(r->source.kafka);
+
+  auto full = parseConfig(replace(m, "{appPort: 5005}",
+                                  "{appPort: 5005, address: '::1', subscribe: programmatic, pubsubName: kafka-pubsub, "
+                                  "metadata: {rawPayload: 'true'}, "
+                                  "bulkSubscribe: {enabled: true, maxMessagesCount: 50, maxAwaitDuration: 250ms}}"));
+  INFO((full.ok() ? "" : full.error().message));
+  REQUIRE(full.ok());
+  const auto& f = *full->source.dapr;
+  CHECK(f.address == "::1");
+  CHECK(f.subscribe == DaprSubscribe::Programmatic);
+  CHECK(f.pubsubName == "kafka-pubsub");
+  CHECK(f.metadata == std::map<std::string, std::string>{{"rawPayload", "true"}});
+  CHECK(f.bulkSubscribe.enabled);
+  CHECK(f.bulkSubscribe.maxMessagesCount == 50);
+  CHECK(f.bulkSubscribe.maxAwaitDuration == Millis(250));
+}
+
+TEST_CASE("dapr source errors name the field") {
+  using Catch::Matchers::StartsWith;
+  const std::string m = replace(kMinimal, "{kind: kafka, kafka: {brokers: [\"b:9092\"], consumerGroup: g}}",
+                                "{kind: dapr, dapr: {appPort: 5005}}");
+  CHECK_THAT(errorOf(replace(m, "{appPort: 5005}", "{}")), StartsWith("source.dapr.appPort: required"));
+  CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 70000")), StartsWith("source.dapr.appPort: must be <="));
+  CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 5005, address: localhost")),
+             StartsWith("source.dapr.address: must be an IP address"));
+  CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 5005, subscribe: both")),
+             StartsWith("source.dapr.subscribe: \"both\" is not one of"));
+  for (const char* key : {"pubsubName: p", "metadata: {a: b}", "bulkSubscribe: {enabled: true}"})
+    CHECK_THAT(errorOf(replace(m, "appPort: 5005", std::string("appPort: 5005, ") + key)),
+               Catch::Matchers::EndsWith("only allowed with subscribe: programmatic"));
+  CHECK_THAT(
+      errorOf(replace(m, "appPort: 5005", "appPort: 5005, subscribe: programmatic, bulkSubscribe: {maxAwaitDuration: 0s}")),
+      StartsWith("source.dapr.bulkSubscribe.maxAwaitDuration: must be > 0"));
+  CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 5005, subscribe: programmatic, metadata: {a: [1]}")),
+             StartsWith("source.dapr.metadata.a: must be a string"));
+  CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 9090")),
+             StartsWith("source.dapr.appPort: must differ from the port of server.address"));
+  CHECK_THAT(errorOf(replace(m, "{appPort: 5005}", "{appPort: 5005}, kafka: {brokers: [\"b:9092\"], consumerGroup: g}")),
+             StartsWith("source.kafka: only allowed when kind is kafka"));
+}
