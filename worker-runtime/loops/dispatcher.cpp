@@ -60,6 +60,10 @@ struct Dispatcher::Work {
   std::optional<DeadLetterReason> pendingDeadLetter;  // set while the dead letter itself is being retried
   std::string lastError;
   std::optional<Millis> delayOverride;
+  // Deliveries only (Dispatcher::deliver): not offset-tracked.
+  std::function<void(DeliveryOutcome)> onDone;
+  std::string malformed;
+  DeliveryOutcome outcome = DeliveryOutcome::Handled;  // when it finishes done
 };
 
 struct Dispatcher::Sub {
@@ -133,6 +137,16 @@ LaneKey laneFor(Ordering ordering, const Message& m) {
 }
 
 }  // namespace
+
+const char* toString(DeliveryOutcome o) {
+  switch (o) {
+    case DeliveryOutcome::Handled: return "handled";
+    case DeliveryOutcome::Duplicate: return "duplicate";
+    case DeliveryOutcome::GivenUp: return "given up";
+    case DeliveryOutcome::Abandoned: return "abandoned";
+  }
+  return "?";
+}
 
 Dispatcher::Dispatcher(const RuntimeConfig& config, DispatcherDeps deps) : config_(config), deps_(std::move(deps)) {
   const std::string source = config_.service.empty() ? config_.worker : config_.service;
@@ -247,6 +261,35 @@ void Dispatcher::submit(std::vector<Message> batch) {
   }
 }
 
+void Dispatcher::deliver(std::vector<Delivery> batch) {
+  std::vector<std::function<void(DeliveryOutcome)>> unknown;
+  {
+    std::lock_guard l(mu_);
+    for (auto& d : batch) {
+      Sub* s = subFor(d.message.tp.topic);
+      if (!s) {
+        unknown.push_back(std::move(d.onDone));
+        continue;
+      }
+      auto w = std::make_unique<Work>();
+      // A malformed event has no trustworthy key: it holds up no lane.
+      w->lane = d.malformed.empty() ? laneFor(s->config.ordering, d.message) : std::nullopt;
+      w->bytes = sizeOf(d.message);
+      s->admittedBytes += w->bytes;
+      w->message = std::move(d.message);
+      w->malformed = std::move(d.malformed);
+      w->onDone = std::move(d.onDone);
+      LaneKey lane = w->lane;
+      if (auto runnable = s->lanes.admit(lane, std::move(w))) {
+        s->ready.push_back(std::move(*runnable));
+        wakeLocked(*s);
+      }
+    }
+  }
+  for (auto& done : unknown)
+    if (done) done(DeliveryOutcome::Abandoned);
+}
+
 void Dispatcher::wakeLocked(Sub& s) {
   // Wake a sleeping worker only when there is more runnable work than wake-ups
   // already on their way: a context switch per record costs more than the work.
@@ -301,7 +344,10 @@ void Dispatcher::stop() {
 size_t Dispatcher::queueSize() const {
   std::lock_guard l(mu_);
   size_t n = 0;
-  for (const auto& s : subs_) n += s->lanes.admitted();
+  for (const auto& s : subs_) {
+    s->queue->set(static_cast<double>(s->lanes.admitted()));
+    n += s->lanes.admitted();
+  }
   return n;
 }
 
@@ -314,6 +360,7 @@ void Dispatcher::workerLoop(Sub& s) {
   const size_t workers = workerCount(s.config, *deps_.handler);
   std::vector<WorkPtr> batch;
   std::vector<Verdict> verdicts;
+  Completions completions;
   std::unique_lock l(mu_);
   for (;;) {
     if (stopping_) return;
@@ -353,29 +400,37 @@ void Dispatcher::workerLoop(Sub& s) {
       }
       const TopicPartition& tp = w->message.tp;
       if (auto r = running_.find(tp); --r->second == 0) running_.erase(r);
+      // A delivery belongs to no assignment; a record only to the one it was consumed in.
       const auto gen = generation_.find(tp);
-      const bool current = gen != generation_.end() && gen->second == w->generation;
+      const bool current = w->onDone || (gen != generation_.end() && gen->second == w->generation);
       if (verdicts[i] == Verdict::Retry && current && !stopping_) {
         const Millis delay = w->delayOverride ? *w->delayOverride : s.retry.delayAfter(w->attempts);
         w->delayOverride.reset();
         s.delayed.emplace(Clock::now() + delay, std::move(w));
         s.wake.notify_one();  // a sleeping worker may need an earlier wake-up
       } else {
-        finishLocked(s, std::move(w), verdicts[i] == Verdict::Done && current);
+        finishLocked(s, std::move(w), verdicts[i] == Verdict::Done && current, completions);
       }
     }
     s.lanes.setBudget(s.admission.events());
     batch.clear();
     verdicts.clear();
     if (drainWaiters_) idle_.notify_all();
+    if (!completions.empty()) {
+      l.unlock();
+      for (auto& [done, outcome] : completions) done(outcome);
+      completions.clear();
+      l.lock();
+    }
   }
 }
 
-void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done) {
+void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done, Completions& completions) {
   if (done) {
-    tracker_.markDone(w->message.tp, w->message.offset);
+    if (!w->onDone) tracker_.markDone(w->message.tp, w->message.offset);
     ++processed_;
   }
+  if (w->onDone) completions.emplace_back(std::move(w->onDone), done ? w->outcome : DeliveryOutcome::Abandoned);
   s.admittedBytes -= w->bytes;
   if (auto next = s.lanes.finish(w->lane)) {
     s.ready.push_back(std::move(*next));
@@ -385,6 +440,7 @@ void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done) {
 
 Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
   if (w.pendingDeadLetter) return deadLetter(s, w, *w.pendingDeadLetter, w.lastError);
+  if (!w.malformed.empty()) return deadLetter(s, w, DeadLetterReason::Malformed, w.malformed);
   HandlerRequest req;
   req.route = s.config.route;
   if (deps_.handler->needsBody() || s.config.requireCloudEvent || s.store) {
@@ -405,6 +461,7 @@ Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
       storeFailed(s, "claim", claim.error());
     } else if (*claim == Claim::Duplicate) {
       s.duplicate->inc();
+      w.outcome = DeliveryOutcome::Duplicate;
       return Verdict::Done;
     } else if (*claim == Claim::Busy) {
       // Another runtime is handling it: ask again later (not an attempt).
@@ -458,6 +515,16 @@ void Dispatcher::storeFailed(Sub& s, const char* operation, const Error& error) 
 
 Dispatcher::Verdict Dispatcher::deadLetter(Sub& s, Work& w, DeadLetterReason reason, const std::string& error) {
   const auto& m = w.message;
+  if (w.onDone) {
+    // The sender dead-letters it (Dapr: the DROP reply; daprd publishes it to
+    // the subscription's dead-letter topic, or drops it when there is none).
+    spdlog::warn("dispatch: {} delivery {}[{}]@{} given up after {} attempt(s) ({}): {}", s.config.name, m.tp.topic,
+                 m.tp.partition, m.offset, w.attempts, toString(reason), error);
+    s.deadLetterCounter(reason)->inc();
+    s.deadLettered->inc();
+    w.outcome = DeliveryOutcome::GivenUp;
+    return Verdict::Done;
+  }
   if (s.config.deadLetterTopic.empty() || !deps_.deadLetters) {
     spdlog::warn("dispatch: {} {}[{}]@{} given up ({}): {} (no deadLetterTopic: committed)", s.config.name,
                  m.tp.topic, m.tp.partition, m.offset, toString(reason), error);

@@ -43,6 +43,27 @@ struct DispatcherDeps {
   Uniform01 random;                                    // for backoff jitter; called under a lock
 };
 
+// How an event handed over with Dispatcher::deliver() ended.
+enum class DeliveryOutcome {
+  Handled,    // the handler took it
+  Duplicate,  // idempotency: handled before, skipped
+  GivenUp,    // malformed, rejected, or retries used up: the sender dead-letters it
+  Abandoned,  // the dispatcher stopped before it finished: the sender should redeliver it
+};
+const char* toString(DeliveryOutcome o);
+
+// An event whose sender waits for its outcome (the Dapr source answers daprd
+// with it) instead of committing offsets: it is not offset-tracked and needs
+// no assignment. message.tp.topic selects the subscription.
+struct Delivery {
+  Message message;
+  std::string malformed;  // non-empty: the sender found it malformed; it is given up at once with this reason
+  // Called once when the event leaves the dispatcher, from a worker thread
+  // with no dispatcher lock held (or from deliver() for an unknown topic).
+  // Not called for work still queued when the dispatcher is destroyed.
+  std::function<void(DeliveryOutcome)> onDone;
+};
+
 class Dispatcher {
  public:
   using Clock = std::chrono::steady_clock;
@@ -61,6 +82,10 @@ class Dispatcher {
   // Hands records over (one lock for the batch). Records of partitions that
   // are not assigned are ignored (never tracked, so never committed).
   void submit(std::vector<Message> batch);
+  // Hands over events that are not offset-tracked (one lock for the batch);
+  // each one's onDone reports how it ended. Same lanes, retries, idempotency
+  // and metrics as submit().
+  void deliver(std::vector<Delivery> batch);
 
   // True when the subscription of TOPIC has used its admission budget of
   // events or bytes (pause it); resumable when below half of both again.
@@ -75,7 +100,7 @@ class Dispatcher {
   // Stops handing out work; workers exit once their current call returns.
   void stop();
 
-  size_t queueSize() const;  // admitted, not finished (all subscriptions)
+  size_t queueSize() const;  // admitted, not finished (all subscriptions); also updates worker_queue_size
   uint64_t processed() const;
 
  private:
@@ -88,7 +113,8 @@ class Dispatcher {
   Verdict process(Sub& sub, Work& w);
   Verdict deadLetter(Sub& sub, Work& w, DeadLetterReason reason, const std::string& error);
   void storeFailed(Sub& sub, const char* operation, const Error& error);
-  void finishLocked(Sub& sub, WorkPtr w, bool done);
+  using Completions = std::vector<std::pair<std::function<void(DeliveryOutcome)>, DeliveryOutcome>>;
+  void finishLocked(Sub& sub, WorkPtr w, bool done, Completions& completions);
   void wakeLocked(Sub& sub);
   Sub* subFor(const std::string& topic) const;
 
