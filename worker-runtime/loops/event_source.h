@@ -16,23 +16,25 @@
 #include "clients/kafka_consumer.h"
 #include "ew/metrics.h"
 #include "loops/dispatcher.h"
+#include "loops/source.h"
 
 namespace ew::runtime {
 
-class EventSource : public RebalanceListener {
+class EventSource : public Source, public RebalanceListener {
  public:
   EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics);
 
   // Creates the consumer (fails on bad Kafka settings).
-  Status open();
+  Status open() override;
   // Polls until requestStop(); then stops fetching, drains until GRACE from the
   // stop request, commits, and leaves the group. Returns true when every
   // admitted event finished within the grace period.
-  bool run();
-  void requestStop() { stop_.store(true); }
+  bool run() override;
+  void requestStop() override { stop_.store(true); }
 
-  bool alive() const;  // the poll loop iterated recently
-  size_t assignedPartitions() const { return assigned_.load(); }
+  bool alive() const override;  // the poll loop iterated recently
+  bool ready() const override { return assigned_.load() > 0; }
+  size_t assignedPartitions() const override { return assigned_.load(); }
   int64_t commits() const { return commits_.load(); }
 
   void onAssigned(const std::vector<TopicPartition>& parts) override;

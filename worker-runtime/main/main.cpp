@@ -22,6 +22,7 @@
 #include "clients/redis_id_store.h"
 #include "core/config.h"
 #include "loops/cron_mode.h"
+#include "loops/dapr_source.h"
 #include "loops/dispatcher.h"
 #include "loops/event_source.h"
 #include "loops/ops_server.h"
@@ -100,11 +101,13 @@ Millis handlerTimeout(const HandlerConfig& h) {
 }
 
 // Redis idempotency stores, one per redis subscription. The claim lease covers
-// one handler call; the token names this group member across restarts.
+// one handler call; the token names this member (of the consumer group, or of
+// the Dapr app) across restarts.
 std::function<IdStorePtr(const SubscriptionConfig&)> redisStores(const RuntimeConfig& config) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  const std::string token = std::string(host) + "/" + config.source.kafka->consumerGroup;
+  const std::string member = config.source.kafka ? config.source.kafka->consumerGroup : config.worker;
+  const std::string token = std::string(host) + "/" + member;
   return [&config, token](const SubscriptionConfig& s) -> IdStorePtr {
     RedisIdStoreOptions o;
     o.address = s.idempotency.redisAddress;
@@ -136,11 +139,6 @@ int main(int argc, char** argv) {
   }
   const RuntimeConfig config = std::move(*parsed);
   const bool events = args.mode != "cron", cron = args.mode != "events";
-  if (events && config.source.kind != SourceKind::Kafka) {
-    std::cerr << "eventworker-runtime: invalid config " << args.config
-              << ": source.kind: dapr delivery is not supported by this runtime yet\n";
-    return 2;
-  }
   if (events && config.subscriptions.empty() && args.mode == "events") {
     std::cerr << "eventworker-runtime: invalid config " << args.config << ": subscriptions: required for --mode events\n";
     return 2;
@@ -173,11 +171,13 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<KafkaDeadLetterProducer> deadLetters;
   std::unique_ptr<Dispatcher> dispatcher;
-  std::unique_ptr<EventSource> source;
+  std::unique_ptr<Source> source;
   if (events && !config.subscriptions.empty()) {
+    const bool kafka = config.source.kind == SourceKind::Kafka;
     bool anyDeadLetterTopic = false;
     for (const auto& s : config.subscriptions) anyDeadLetterTopic |= !s.deadLetterTopic.empty();
-    if (anyDeadLetterTopic) {
+    // With Dapr, daprd dead-letters what the runtime answers DROP.
+    if (kafka && anyDeadLetterTopic) {
       auto p = KafkaDeadLetterProducer::create(*config.source.kafka);
       if (!p) {
         spdlog::error("{}", p.error().message);
@@ -193,7 +193,10 @@ int main(int argc, char** argv) {
     deps.idStoreFor = redisStores(config);
     deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
-    source = std::make_unique<EventSource>(config, *dispatcher, metrics);
+    if (kafka)
+      source = std::make_unique<EventSource>(config, *dispatcher, metrics);
+    else
+      source = std::make_unique<DaprSource>(config, *dispatcher, metrics, [handler] { return handler->reachable(); });
     if (auto s = source->open(); !s) {
       spdlog::error("{}", s.error().message);
       return 1;
@@ -204,7 +207,7 @@ int main(int argc, char** argv) {
   OpsServer ops(config, metrics);
   ops.setProbes(OpsProbes{
       [&] { return !source || source->alive(); },
-      [&] { return (!source || source->assignedPartitions() > 0) && handler->reachable(); },
+      [&] { return (!source || source->ready()) && handler->reachable(); },
       [&] {
         return OpsStatus{stop.load() ? "stopping" : "running", dispatcher ? dispatcher->processed() : 0,
                          dispatcher ? dispatcher->queueSize() : 0,
