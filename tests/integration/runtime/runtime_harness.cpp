@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -296,12 +297,16 @@ int freePort() {
 std::string renderConfig(const ConfigSpec& s) {
   std::ostringstream y;
   y << "apiVersion: runtime.eventworker.dev/v1\n"
-    << "worker: " << s.worker << "\n"
-    << "source:\n  kind: kafka\n  kafka:\n"
-    << "    brokers: [\"" << ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP") << "\"]\n"
-    << "    consumerGroup: " << s.group << "\n"
-    << "    commitInterval: " << s.commitInterval << "\n"
-    << "    properties: " << s.properties << "\n";
+    << "worker: " << s.worker << "\n";
+  if (s.source == "dapr")
+    y << "source:\n  kind: dapr\n  dapr: {appPort: " << s.daprPort << (s.daprOptions.empty() ? "" : ", ")
+      << s.daprOptions << "}\n";
+  else
+    y << "source:\n  kind: kafka\n  kafka:\n"
+      << "    brokers: [\"" << ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP") << "\"]\n"
+      << "    consumerGroup: " << s.group << "\n"
+      << "    commitInterval: " << s.commitInterval << "\n"
+      << "    properties: " << s.properties << "\n";
   if (s.ledgerPort)
     y << "handler:\n  kind: http\n  http:\n    url: http://127.0.0.1:" << s.ledgerPort << "\n    timeout: " << s.handlerTimeout << "\n";
   else
@@ -325,6 +330,8 @@ std::string payload(const std::string& key, int64_t seq) {
 RuntimeProcess::RuntimeProcess(const std::string& name, ConfigSpec spec) {
   if (!spec.opsPort) spec.opsPort = freePort();
   opsPort_ = spec.opsPort;
+  if (spec.source == "dapr" && !spec.daprPort) spec.daprPort = freePort();
+  daprPort_ = spec.daprPort;
   const std::string dir = "/tmp/ew-rt-" + ew::testing::uniqueName(name);
   ::mkdir(dir.c_str(), 0755);
   const std::string configPath = dir + "/runtime.yaml";
@@ -453,6 +460,48 @@ double metricValue(const std::string& metrics, const std::string& series) {
 
 std::string httpGet(int port, const std::string& path) {
   return exchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", true);
+}
+
+HttpResult httpRequest(int port, const std::string& method, const std::string& path, const std::string& contentType,
+                       const std::string& body, const Headers& headers, std::chrono::milliseconds timeout) {
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!contentType.empty()) request += "Content-Type: " + contentType + "\r\n";
+  for (const auto& [k, v] : headers) request += k + ": " + v + "\r\n";
+  request += "\r\n" + body;
+
+  HttpResult result;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    return result;
+  }
+  std::string reply;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[65536];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {  // the server closed the connection: the reply is complete
+      const auto headerEnd = reply.find("\r\n\r\n");
+      if (reply.rfind("HTTP/1.1 ", 0) == 0 && headerEnd != std::string::npos) {
+        result.status = std::stoi(reply.substr(9, 3));
+        result.body = reply.substr(headerEnd + 4);
+      }
+      break;
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return result;
 }
 
 }  // namespace ew::rttest

@@ -113,6 +113,9 @@ class Ledger {
 // A runtime config (FORMAT.md) for one subscription (and optional cron jobs),
 // and the --mode to run it in.
 struct ConfigSpec {
+  std::string source = "kafka";  // kafka | dapr (daprd's deliveries are POSTed to daprPort)
+  int daprPort = 0;              // source dapr: filled by RuntimeProcess when 0
+  std::string daprOptions;       // source dapr: more source.dapr keys in flow style, e.g. "subscribe: programmatic"
   std::string worker = "rt";
   std::string group;
   std::string topic;
@@ -145,12 +148,14 @@ class RuntimeProcess {
   bool running();
   std::string log() const;
   int opsPort() const { return opsPort_; }
+  int daprPort() const { return daprPort_; }
 
  private:
   std::string logPath_;
   pid_t pid_ = -1;
   int exitStatus_ = -1;
   int opsPort_ = 0;
+  int daprPort_ = 0;
 };
 
 int freePort();
@@ -179,5 +184,15 @@ double metricValue(const std::string& metrics, const std::string& series);
 
 // GET http://127.0.0.1:PORT/PATH; returns "" when unreachable.
 std::string httpGet(int port, const std::string& path);
+
+struct HttpResult {
+  int status = 0;  // 0: no reply (unreachable, or nothing within the timeout)
+  std::string body;
+};
+// A request to http://127.0.0.1:PORT/PATH on a connection of its own (as
+// daprd sends deliveries), waiting for the whole reply until TIMEOUT.
+HttpResult httpRequest(int port, const std::string& method, const std::string& path, const std::string& contentType,
+                       const std::string& body, const Headers& headers = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace ew::rttest
