@@ -60,7 +60,7 @@ DaprEvent fromMetadata(const DaprMetadata& meta) {
   e.timestampMs = number<int64_t>(metaGet(meta, "__timestamp")).value_or(0);
   if (const auto* t = metaGet(meta, "__topic")) e.topic = *t;
   for (const char* h : {"traceparent", "tracestate"})
-    if (const auto* v = metaGet(meta, h)) e.headers.emplace_back(h, *v);
+    if (const auto* v = metaGet(meta, h); v && !v->empty()) e.headers.emplace_back(h, *v);
   return e;
 }
 
@@ -78,7 +78,8 @@ void applyCloudEvent(const json& ce, DaprEvent& e) {
   if (auto pk = ce.find("partitionkey"); pk != ce.end() && pk->is_string()) e.key = pk->get<std::string>();
   if (auto t = ce.find("topic"); e.topic.empty() && t != ce.end() && t->is_string()) e.topic = t->get<std::string>();
   for (const char* h : {"traceparent", "tracestate"})
-    if (auto v = ce.find(h); !hasHeader(e.headers, h) && v != ce.end() && v->is_string())
+    if (auto v = ce.find(h); !hasHeader(e.headers, h) && v != ce.end() && v->is_string() &&
+        !v->get_ref<const std::string&>().empty())
       e.headers.emplace_back(h, v->get<std::string>());
 }
 

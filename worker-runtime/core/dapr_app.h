@@ -47,7 +47,7 @@ struct DaprEvent {
   std::optional<int64_t> offset;     // "__offset"
   int64_t timestampMs = 0;           // "__timestamp"
   std::string topic;                 // "__topic", else the CloudEvent's "topic", else the bulk envelope's; "" unknown
-  Headers headers;                   // traceparent and tracestate (metadata, else CloudEvent attributes)
+  Headers headers;                   // non-empty traceparent and tracestate (metadata, else CloudEvent attributes)
   std::string malformed;             // non-empty: why the event can never be handled (then value is the raw input)
 };
 

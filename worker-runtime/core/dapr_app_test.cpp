@@ -71,6 +71,14 @@ TEST_CASE("the CloudEvent's partitionkey orders ahead of the metadata key, and i
   CHECK_FALSE(r.events[0].offset);
 }
 
+TEST_CASE("empty trace context is not passed on") {
+  // daprd publishes "traceparent":"" when nothing was traced; an empty header is not valid W3C trace context.
+  const std::string body = cloudEvent("e1", {{"traceparent", ""}, {"tracestate", ""}});
+  CHECK(parseDaprRequest(kCe, body, {{"tracestate", ""}}).events[0].headers.empty());
+  CHECK(parseDaprRequest(kCe, body, {{"traceparent", "00-ab-cd-01"}}).events[0].headers ==
+        Headers{{"traceparent", "00-ab-cd-01"}});
+}
+
 TEST_CASE("metadata names match without regard to case, and partitionKey is a key too") {
   const DaprRequest r = parseDaprRequest(kCe, cloudEvent("e1"), {{"PartitionKey", "pk"}, {"__PARTITION", "x1"}});
   REQUIRE(r.events.size() == 1);
