@@ -81,14 +81,20 @@ TEST_CASE("redis idempotency: two runtimes sharing the Redis handle each id once
   const std::string topic = uniqueName("idem2");
   kafka.createTopic(topic, 4);
   constexpr int kIds = 1000;
-  for (int i = 0; i < kIds; ++i) kafka.produce(topic, "k" + std::to_string(i % 20), cloudEvent("k", i));
-  kafka.flush();
   Ledger ledger;
   ledger.setDelay(1ms);
   // Different consumer groups: each runtime is delivered every event.
   const ConfigSpec s1 = redisSpec(topic, ledger, redis.address());
   const ConfigSpec s2 = redisSpec(topic, ledger, redis.address());
   RuntimeProcess a("idem-a", s1), b("idem-b", s2);
+  // Produce once both have their partitions, so that both take part (else
+  // the first to join can handle every id before the other one starts).
+  auto assigned = [](const RuntimeProcess& rt) {
+    return httpGet(rt.opsPort(), "/status").find("\"assignedPartitions\":4") != std::string::npos;
+  };
+  REQUIRE(ledger.waitFor([&](const Ledger&) { return assigned(a) && assigned(b); }, 60s));
+  for (int i = 0; i < kIds; ++i) kafka.produce(topic, "k" + std::to_string(i % 20), cloudEvent("k", i));
+  kafka.flush();
 
   const bool all = ledger.waitFor([&](const Ledger&) { return finished(a) + finished(b) >= 2 * kIds; }, 90s);
   INFO(a.log());
