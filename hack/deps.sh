@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git curl openssl python3
   libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev librdkafka-dev
   libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev
-  kcat clang redis-server wrk gnuplot-nox)
+  kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
