@@ -5,7 +5,7 @@
 # that autoscales on lag: runtime processes follow its Deployment (a kubelet
 # stand-in, hack/demo/kubelet.sh), a burst is produced, and a live table shows
 # the scale-up, the drain and the calm scale-down; it ends by itself with a
-# summary and a plot (.run/demo/autoscale.png). DEMO_KEEP=1 keeps everything up
+# summary and a plot (.run/demo-output/autoscale.png). DEMO_KEEP=1 keeps everything up
 # afterwards until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,7 +67,9 @@ sleep 6
 BURST=${DEMO_BURST:-30000}
 log "producing a burst of $BURST events"
 "$REPO_DIR/build/tests/bench/ew-bench" produce "$EW_KAFKA_BOOTSTRAP" demo.orders "$BURST" 64 >/dev/null
-CSV="$STATE/autoscale.csv"
+OUT="$REPO_DIR/.run/demo-output"  # outside $STATE, which servers-down.sh removes
+mkdir -p "$OUT"
+CSV="$OUT/autoscale.csv"
 echo "t,lag,desired,replicas,running,events_per_s" > "$CSV"
 printf '%6s %8s %8s %9s %8s %9s\n' t lag desired replicas running events/s
 t0=$(date +%s) last=0 lastT=$t0 done=0 calm=0
@@ -101,13 +103,13 @@ if command -v gnuplot >/dev/null; then
   gnuplot <<GP
 
 set terminal png size 1000,500
-set output "$STATE/autoscale.png"
+set output "$OUT/autoscale.png"
 set datafile separator ","
 set key outside top center horizontal
 set xlabel "seconds"; set ylabel "lag (events)"; set y2label "replicas"; set y2tics; set ytics nomirror
 plot "$CSV" using 1:2 with lines lw 2 title "lag", "$CSV" using 1:4 axes x1y2 with steps lw 2 title "replicas (Deployment)", "$CSV" using 1:5 axes x1y2 with steps dt 2 title "running"
 GP
-  log "plot: $STATE/autoscale.png (data: $CSV)"
+  log "plot: $OUT/autoscale.png (data: $CSV)"
 fi
 cat <<MSG
 
