@@ -18,24 +18,6 @@ using namespace std::chrono_literals;
 using kube::Json;
 namespace resources = kube::resources;
 
-namespace {
-
-Json conditionOf(kube::KubeApi& api, const std::string& ns, const std::string& name, const std::string& type) {
-  auto ew = get(api, resources::kEventWorker, ns, name);
-  if (!ew) return Json::object();
-  for (const auto& c : (*ew).value("status", Json::object()).value("conditions", Json::array()))
-    if (c.value("type", "") == type) return c;
-  return Json::object();
-}
-
-std::optional<int> replicasOf(kube::KubeApi& api, const std::string& ns, const std::string& deployment) {
-  auto d = get(api, resources::kDeployment, ns, deployment);
-  if (!d || !(*d)["spec"].contains("replicas")) return std::nullopt;
-  return (*d)["spec"]["replicas"].get<int>();
-}
-
-}  // namespace
-
 TEST_CASE("broker down: the fallback holds and Degraded is set, never zero, then broker back: Degraded clears") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");

@@ -33,20 +33,6 @@ Json scaledWorker(const std::string& name, const std::string& bootstrap, const s
   return ew;
 }
 
-std::optional<int> replicasOf(kube::KubeApi& api, const std::string& ns, const std::string& deployment) {
-  auto d = get(api, resources::kDeployment, ns, deployment);
-  if (!d || !(*d)["spec"].contains("replicas")) return std::nullopt;
-  return (*d)["spec"]["replicas"].get<int>();
-}
-
-Json conditionOf(kube::KubeApi& api, const std::string& ns, const std::string& name, const std::string& type) {
-  auto ew = get(api, resources::kEventWorker, ns, name);
-  if (!ew) return Json::object();
-  for (const auto& c : (*ew).value("status", Json::object()).value("conditions", Json::array()))
-    if (c.value("type", "") == type) return c;
-  return Json::object();
-}
-
 controller::LagReadFn lagReader(autoscale::Millis timeout = autoscale::Millis(2000)) {
   return controller::lagReadFn(std::make_shared<autoscale::LagReaderPool>(timeout));
 }

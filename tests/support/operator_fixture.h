@@ -71,6 +71,22 @@ inline std::optional<Json> get(kube::KubeApi& api, const kube::ResourceType& t, 
   return *r;
 }
 
+// The Deployment's spec.replicas; nullopt while it does not exist.
+inline std::optional<int> replicasOf(kube::KubeApi& api, const std::string& ns, const std::string& deployment) {
+  auto d = get(api, kube::resources::kDeployment, ns, deployment);
+  if (!d || !(*d)["spec"].contains("replicas")) return std::nullopt;
+  return (*d)["spec"]["replicas"].get<int>();
+}
+
+// The EventWorker's condition of TYPE; an empty object when absent.
+inline Json conditionOf(kube::KubeApi& api, const std::string& ns, const std::string& name, const std::string& type) {
+  auto ew = get(api, kube::resources::kEventWorker, ns, name);
+  if (!ew) return Json::object();
+  for (const auto& c : (*ew).value("status", Json::object()).value("conditions", Json::array()))
+    if (c.value("type", "") == type) return c;
+  return Json::object();
+}
+
 inline Json ownerOf(const Json& o) { return o["metadata"].value("ownerReferences", Json::array()).at(0); }
 
 
