@@ -105,7 +105,8 @@ TEST_CASE("a burst into 12 partitions scales out within one poll, drains, then s
                         {"scaleDownStabilizationSeconds", 5}};
   REQUIRE(user.apply(resources::kEventWorker, ns, "burst", scaledWorker("burst", kafka.bootstrap(), topic, group, scaling)));
   REQUIRE(eventually([&] { return replicasOf(user, ns, "burst-events") == 1; }));
-  REQUIRE(eventually([&] { return conditionOf(user, ns, "burst", "Scaling").value("status", "") == "True"; }, 15s));
+  // Right after the servers start, the broker may still be loading its group coordinator.
+  REQUIRE(eventually([&] { return conditionOf(user, ns, "burst", "Scaling").value("status", "") == "True"; }, 45s));
 
   // The burst: 12,000 events, far above 12 x lagThreshold.
   for (int i = 0; i < 12000; ++i) kafka.produce(topic, "k" + std::to_string(i % 97), rttest::payload("k", i));
