@@ -11,8 +11,10 @@ function(ew_unit_test name)
 endfunction()
 
 # SERIAL: the tests stop or restart a shared server, so nothing runs beside them.
+# SKIPPABLE: a case that cannot run here (an optional server is not built)
+# prints why and exits 77, which ctest reports as skipped and counts.
 function(ew_integration_test name)
-  cmake_parse_arguments(T "SERIAL" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL;SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
   target_compile_definitions(${name} PRIVATE EW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
@@ -20,10 +22,15 @@ function(ew_integration_test name)
   if(T_SERIAL)
     set(serial TRUE)
   endif()
+  set(skip "")
+  if(T_SKIPPABLE)
+    set(skip SKIP_RETURN_CODE 77)
+  endif()
   catch_discover_tests(${name} TEST_PREFIX "${name}: " EXTRA_ARGS --warn NoTests PROPERTIES
     LABELS integration
     FIXTURES_REQUIRED servers
     TIMEOUT 300
     RUN_SERIAL ${serial}
+    ${skip}
     ENVIRONMENT "EW_TEST_ENV=${EW_TEST_STATE_DIR}/env")
 endfunction()

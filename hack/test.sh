@@ -9,4 +9,12 @@ bash hack/deps.sh
 bash hack/build-servers.sh all
 cmake --preset "$PRESET" >/dev/null
 cmake --build --preset "$PRESET"
-ctest --preset "$PRESET" -j 2 "$@"
+rc=0
+ctest --preset "$PRESET" -j 2 "$@" || rc=$?
+# Skipped tests are counted in ctest's summary; say why each was skipped.
+log=$(ls -t build*/Testing/Temporary/LastTest.log 2>/dev/null | head -n1 || true)
+if [ -n "$log" ] && grep -q '^SKIPPED: ' "$log"; then
+  echo "Skipped, and why:"
+  grep -h '^SKIPPED: ' "$log" | sort | uniq -c
+fi
+exit $rc

@@ -157,6 +157,10 @@ DaprSource::DaprSource(const RuntimeConfig& config, Dispatcher& dispatcher, Metr
   unrouted_ = &metrics.counter("worker_dapr_unrouted_total",
                                "Deliveries from daprd to a route no subscription has (answered 404)",
                                {{"worker", config.worker}});
+  for (int bulk : {0, 1})
+    deliveries_[bulk] = &metrics.counter("worker_dapr_deliveries_total",
+                                         "Delivery requests from daprd, by kind (single event or bulk)",
+                                         {{"worker", config.worker}, {"kind", bulk ? "bulk" : "single"}});
 }
 
 DaprSource::~DaprSource() {
@@ -234,6 +238,7 @@ void DaprSource::onDelivery(const std::string& path, HttpServerRequest&& request
                    *left ? " (" + std::to_string(*left) + " more since the last report)" : std::string());
     return reply({404, renderDaprReply(DaprStatus::Drop), std::string(kJson)});
   }
+  deliveries_[parsed.bulk ? 1 : 0]->inc();
   if (parsed.events.empty()) return reply({200, renderDaprBulkReply({}), std::string(kJson)});
 
   auto pending = std::make_shared<Pending>();

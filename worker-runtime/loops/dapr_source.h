@@ -66,6 +66,7 @@ class DaprSource : public Source {
   std::shared_ptr<Inflight> inflight_;  // shared with the dispatcher's completion callbacks
   std::map<std::string, std::shared_ptr<SubMetrics>> metrics_;  // by subscription name
   Counter* unrouted_;
+  Counter* deliveries_[2];  // requests from daprd: [0] single event, [1] bulk
   std::atomic<int64_t> nextOffset_;  // offsets of events that carry none ("__offset")
   std::atomic<bool> stopping_{false};
   std::atomic<bool> healthy_{false};
