@@ -2,7 +2,10 @@
 // built with the project so the scripts build nothing themselves.
 //
 //   ew-bench create-topic BOOTSTRAP TOPIC PARTITIONS
-//   ew-bench produce BOOTSTRAP TOPIC COUNT KEYS     small JSON values {"seq":N}, keys k0..k<KEYS-1>
+//   ew-bench produce BOOTSTRAP TOPIC COUNT KEYS [cloudevents]
+//                                                    small JSON values {"seq":N}, keys k0..k<KEYS-1>;
+//                                                    with cloudevents, each value a structured CloudEvent
+//                                                    (id e<N>) as a Dapr publisher writes it
 //   ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS   prints the sum of committed offsets (-1: none)
 //   ew-bench http-server PORT [THREADS]              HTTP/1.1 keep-alive, 200 "SUCCESS" to every request
 //
@@ -64,7 +67,7 @@ int createTopic(const std::string& bootstrap, const std::string& topic, int part
   return 0;
 }
 
-int produce(const std::string& bootstrap, const std::string& topic, long count, long keys) {
+int produce(const std::string& bootstrap, const std::string& topic, long count, long keys, bool cloudEvents) {
   auto c = conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "20"}, {"batch.num.messages", "10000"},
                  {"queue.buffering.max.messages", "1000000"}, {"compression.type", "lz4"}});
   std::string err;
@@ -72,7 +75,11 @@ int produce(const std::string& bootstrap, const std::string& topic, long count, 
   if (!p) die("producer: " + err);
   for (long i = 0; i < count; ++i) {
     const std::string key = "k" + std::to_string(i % keys);
-    const std::string value = "{\"seq\":" + std::to_string(i) + "}";
+    std::string value = "{\"seq\":" + std::to_string(i) + "}";
+    if (cloudEvents)
+      value = "{\"specversion\":\"1.0\",\"id\":\"e" + std::to_string(i) +
+              "\",\"source\":\"bench\",\"type\":\"bench\",\"datacontenttype\":\"application/json\",\"data\":" + value +
+              "}";
     for (;;) {
       auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                            const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
@@ -187,12 +194,13 @@ int httpServer(int port, int threads) {
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
   if (a.size() == 4 && a[0] == "create-topic") return createTopic(a[1], a[2], std::stoi(a[3]));
-  if (a.size() == 5 && a[0] == "produce") return produce(a[1], a[2], std::stol(a[3]), std::stol(a[4]));
+  if ((a.size() == 5 || (a.size() == 6 && a[5] == "cloudevents")) && a[0] == "produce")
+    return produce(a[1], a[2], std::stol(a[3]), std::stol(a[4]), a.size() == 6);
   if (a.size() == 5 && a[0] == "committed") return committed(a[1], a[2], a[3], std::stoi(a[4]));
   if ((a.size() == 2 || a.size() == 3) && a[0] == "http-server")
     return httpServer(std::stoi(a[1]), a.size() == 3 ? std::stoi(a[2]) : 1);
   std::cerr << "usage: ew-bench create-topic BOOTSTRAP TOPIC PARTITIONS\n"
-               "       ew-bench produce BOOTSTRAP TOPIC COUNT KEYS\n"
+               "       ew-bench produce BOOTSTRAP TOPIC COUNT KEYS [cloudevents]\n"
                "       ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS\n"
                "       ew-bench http-server PORT [THREADS]\n";
   return 2;
