@@ -24,10 +24,15 @@ Result<std::string> readSecret(const std::string& file, const std::string& env, 
 
 }  // namespace
 
+// librdkafka's message for a rejected value quotes the value, which may be a
+// secret (a password, a key passed through properties): name the key only.
 Status setConf(RdKafka::Conf& conf, const std::string& key, const std::string& value) {
   std::string err;
-  if (conf.set(key, value, err) != RdKafka::Conf::CONF_OK) return Error{"kafka property " + key + ": " + err};
-  return {};
+  switch (conf.set(key, value, err)) {
+    case RdKafka::Conf::CONF_OK: return {};
+    case RdKafka::Conf::CONF_UNKNOWN: return Error{"kafka property " + key + ": unknown librdkafka property"};
+    default: return Error{"kafka property " + key + ": invalid value (not shown: it may be a secret)"};
+  }
 }
 
 Result<KafkaConfPtr> kafkaClientConf(const KafkaSourceConfig& c) {
