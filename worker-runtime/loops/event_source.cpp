@@ -45,11 +45,15 @@ void EventSource::onAssigned(const std::vector<TopicPartition>& parts) {
   dispatcher_.assign(parts);
   for (const auto& p : parts) parts_.insert(p);
   assigned_.store(parts_.size());
-  // A paused topic stays paused for its new partitions too.
-  std::vector<TopicPartition> pause;
+  // A paused topic stays paused for its new partitions too; the others are
+  // resumed explicitly: librdkafka keeps a partition's pause flag across
+  // assignments, so a partition revoked while paused (and left out of the
+  // resume that followed) would come back paused and never be fetched.
+  std::vector<TopicPartition> pause, resume;
   for (const auto& p : parts)
-    if (pausedTopics_.count(p.topic) || draining_.load()) pause.push_back(p);
+    (pausedTopics_.count(p.topic) || draining_.load() ? pause : resume).push_back(p);
   if (!pause.empty()) consumer_->pause(pause);
+  if (!resume.empty()) consumer_->resume(resume);
 }
 
 std::vector<CommitPoint> EventSource::onRevoking(const std::vector<TopicPartition>& parts, bool lost) {

@@ -272,6 +272,40 @@ TEST_CASE("three runtimes join and leave the group while events flow: no event l
             << " handled more than once\n";
 }
 
+TEST_CASE("partitions revoked while fetching was paused are fetched again when they come back") {
+  Kafka kafka;
+  const std::string topic = uniqueName("paused");
+  kafka.createTopic(topic, 4);
+  Ledger ledger;
+  ledger.setDelay(10ms);  // two in flight: about 200 events/s, so the backlog pauses fetching
+  ConfigSpec s = spec(topic, ledger);
+  s.concurrency = 2;
+  s.gracePeriod = "5s";
+  RuntimeProcess a("paused-a", s);
+  produceKeyed(kafka, topic, 2000, 40);
+  const auto metric = [](const RuntimeProcess& rt, const std::string& series) {
+    return metricValue(httpGet(rt.opsPort(), "/metrics"), series);
+  };
+  const std::string pauses = "worker_fetch_pauses_total{subscription=\"sub\",worker=\"rt\"}";
+  REQUIRE(ledger.waitFor([&](const Ledger&) { return metric(a, pauses) > 0; }, 30s));
+  // A second member takes half of the paused partitions, helps drain, and leaves
+  // once everything is handled: its partitions go back to the first member,
+  // whose fetching is no longer paused.
+  auto b = std::make_unique<RuntimeProcess>("paused-b", s);
+  const bool drained = ledger.waitFor([](const Ledger& l) { return l.distinct() >= 2000; }, 60s);
+  INFO(a.log());
+  REQUIRE(drained);
+  REQUIRE(a.log().find("revoked") != std::string::npos);  // the rebalance took partitions from the first member
+  b->signal(SIGTERM);
+  REQUIRE(b->wait(15s));
+  b.reset();
+  std::this_thread::sleep_for(2s);
+  produceKeyed(kafka, topic, 400, 40, 2000);  // on every partition
+  const bool all = ledger.waitFor([](const Ledger& l) { return l.distinct() >= 2400; }, 45s);
+  INFO(a.log());
+  CHECK(all);
+}
+
 TEST_CASE("the handler server closes kept-alive connections every 7th reply: nothing lost, retried or repeated") {
   Kafka kafka;
   const std::string topic = uniqueName("closing");
