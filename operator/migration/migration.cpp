@@ -163,6 +163,7 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
             msg += " (no declarative Subscription scoped to " + r.appId +
                    " was found: if it subscribes programmatically, set spec.migrateFrom.programmaticSubscriptions: true)";
           setPhase("Paused", msg);
+          p.again = true;  // Paused polls the API's group: nothing else would wake it
         }
       }
     }

@@ -51,6 +51,7 @@ TEST_CASE("pause handoff: worker ready, API taken off, commits settle, offsets c
   CHECK(p.record["changed"].size() == 1);
   CHECK(p.keepFinalizer);
   CHECK(wantsApiGroup(p.record));
+  CHECK(p.again);  // a reconcile must come back to poll the API's group (no watch event will)
 
   // Commits still moving: wait.
   auto o = observed(true, 1002);
