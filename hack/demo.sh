@@ -4,8 +4,12 @@
 # (customer, catalog, pricing) reconciled into their workers. Then a worker
 # that autoscales on lag: runtime processes follow its Deployment (a kubelet
 # stand-in, hack/demo/kubelet.sh), a burst is produced, and a live table shows
-# the scale-up, the drain and the calm scale-down; it ends by itself with a
-# summary and a plot (.run/demo-output/autoscale.png). DEMO_KEEP=1 keeps everything up
+# the scale-up, the drain and the calm scale-down, with a summary and a plot
+# (.run/demo-output/autoscale.png). Then a migration: a stand-in API service
+# consumes a topic through "Dapr" (hack/demo/dapr.sh plays the sidecars) under
+# a steady stream of events, and an EventWorker with spec.migrateFrom takes
+# the subscription over (pause handoff); a ledger in the handler proves that
+# no event was lost. It ends by itself; DEMO_KEEP=1 keeps everything up
 # afterwards until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +19,9 @@ bash hack/build-servers.sh all
 cmake --preset default >/dev/null
 cmake --build --preset default --target eventworker eventworker-operator eventworker-runtime ew-bench
 STATE="$REPO_DIR/.run/demo"
-OP_PID= KUBELET_PID= HANDLER_PID=
+OP_PID= KUBELET_PID= HANDLER_PID= DAPR_PID= STREAM_PID=
 stop() {
-  for p in $KUBELET_PID $HANDLER_PID $OP_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
+  for p in $STREAM_PID $KUBELET_PID $DAPR_PID $HANDLER_PID $OP_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
   bash hack/servers-down.sh "$STATE"
   log "stopped"
 }
@@ -111,6 +115,74 @@ plot "$CSV" using 1:2 with lines lw 2 title "lag", "$CSV" using 1:4 axes x1y2 wi
 GP
   log "plot: $OUT/autoscale.png (data: $CSV)"
 fi
+
+# --- migration off an API service ---------------------------------------------
+log "migration: the payments API consumes demo.payments through Dapr (app id payments-api); payments-worker takes it over (pause handoff)"
+log "  (hack/demo/dapr.sh stands in for the Dapr sidecars, and this script for the kubelet: it marks the worker's pods Ready)"
+EWB="$REPO_DIR/build/tests/bench/ew-bench"
+"$EWB" create-topic "$EW_KAFKA_BOOTSTRAP" demo.payments 6 >/dev/null
+K apply -f hack/demo/payments-api-subscription.yaml >/dev/null
+bash hack/demo/dapr.sh demo "$STATE" "http://127.0.0.1:$HPORT" >"$STATE/dapr.log" 2>&1 &
+DAPR_PID=$!
+STOPF="$STATE/stream.stop"
+rm -f "$STOPF" "$STOPF.count"
+RATE=${DEMO_RATE:-100}
+"$EWB" stream "$EW_KAFKA_BOOTSTRAP" demo.payments "$RATE" 16 "$STOPF" >"$STATE/stream.log" 2>&1 &
+STREAM_PID=$!
+sleep 5
+sed -e "s#BOOTSTRAP#$EW_KAFKA_BOOTSTRAP#" -e "s#HANDLER_PORT#$HPORT#" hack/demo/payments-worker.yaml > "$STATE/payments-worker.yaml"
+build/operator/eventworker validate -f "$STATE/payments-worker.yaml"
+K apply -f "$STATE/payments-worker.yaml" >/dev/null
+# The kubelet's part for the worker's pods: report them Ready (no containers run here).
+podsReady() {
+  local p
+  for p in $(K get pods -n demo -l eventworker.dev/name=payments-worker -o name 2>/dev/null); do
+    K patch "$p" -n demo --subresource=status --type=merge -p \
+      '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"},{"type":"ContainersReady","status":"True"}]}}' >/dev/null 2>&1 || true
+  done
+}
+stats() { curl -sf "http://127.0.0.1:$HPORT/stats?route=/payments" || echo '{}'; }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1]).get('$1', 0))" "$2"; }
+printf '%6s %-14s %-34s %9s %9s %9s\n' t phase "consuming (Dapr app ids)" produced handled distinct
+t0=$(date +%s) completeAt= stoppedAt= phase=
+while :; do
+  t=$(( $(date +%s) - t0 ))
+  case "${phase:-}" in ""|Pending) podsReady ;; esac  # until the operator saw the worker available
+  phase=$(K get ew payments-worker -n demo -o jsonpath='{.status.migration.phase}' 2>/dev/null || true)
+  consumers=$(awk '{print $1}' "$STATE/dapr/consumers" 2>/dev/null | paste -sd, -)
+  produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
+  st=$(stats); handled=$(field handled "$st"); distinct=$(field distinct "$st")
+  printf '%6s %-14s %-34s %9s %9s %9s\n' "${t}s" "${phase:--}" "${consumers:--}" "$produced" "$handled" "$distinct"
+  if [ "$phase" = Complete ] && [ -z "$completeAt" ]; then completeAt=$t; fi
+  # Keep the stream going a little after the handoff, then stop it and drain.
+  if [ -n "$completeAt" ] && [ -z "$stoppedAt" ] && [ $((t - completeAt)) -ge 5 ]; then
+    touch "$STOPF"; wait "$STREAM_PID" || die "the producer failed: $(cat "$STATE/stream.log")"; STREAM_PID=
+    stoppedAt=$t
+  fi
+  if [ -n "$stoppedAt" ]; then
+    produced=$(cat "$STOPF.count")
+    [ "$distinct" -ge "$produced" ] && break
+    [ $((t - stoppedAt)) -ge 60 ] && { log "not every event was handled 60 s after the stream stopped"; break; }
+  fi
+  [ "$t" -ge "${DEMO_MIGRATION_MAX_SECONDS:-180}" ] && { log "stopping the migration table after ${t}s (phase ${phase:-none})"; break; }
+  sleep 1
+done
+st=$(stats)
+produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
+handled=$(field handled "$st"); distinct=$(field distinct "$st")
+echo
+log "migration summary: $produced events produced at $RATE/s during the handoff; $distinct of them handled ($((produced - distinct)) lost), $((handled - distinct)) duplicates, longest gap between handled events $(field longestGapSeconds "$st") s; phase Complete at ${completeAt:-?}s"
+K get ew payments-worker -n demo -o json | python3 -c '
+import json, sys
+m = json.load(sys.stdin).get("status", {}).get("migration", {})
+for step, at in sorted((m.get("steps") or {}).items(), key=lambda kv: kv[1]):
+    print("  %-14s %s" % (step, at))
+offsets = m.get("offsets") or {}
+if offsets:
+    print("  offsets copied: " + ", ".join("%s=%s" % kv for kv in sorted(offsets.items())))' 2>/dev/null
+echo "  Subscriptions now:"
+K get subscriptions.dapr.io -n demo -o custom-columns=NAME:.metadata.name,TOPIC:.spec.topic,SCOPES:.scopes
+echo
 cat <<MSG
 
   Kubernetes API  $EW_KUBE_SERVER  (TLS; client certificate in the kubeconfig)

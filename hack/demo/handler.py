@@ -2,15 +2,30 @@
 """The demo's handler container: answers every event POST with 200
 {"status":"SUCCESS"} after DELAY_MS (a stand-in for real work, so that one
 replica has a bounded throughput and the autoscaler has something to do).
-GET /count returns how many events it handled. Usage: handler.py PORT DELAY_MS"""
+It keeps a ledger per route of the events' data.seq, so the demo can prove
+that nothing was lost:
+  GET /count                 events handled (all routes)
+  GET /stats?route=/payments {"handled": N, "distinct": D, "maxSeq": S, "longestGapSeconds": G}
+Usage: handler.py PORT DELAY_MS"""
+import json
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 PORT, DELAY = int(sys.argv[1]), float(sys.argv[2]) / 1000.0
 count = 0
+routes = {}  # route -> {"handled", "seqs", "last", "gap"}
 lock = threading.Lock()
+
+
+def seq_of(body: bytes):
+    try:
+        data = json.loads(body).get("data")
+        return data.get("seq") if isinstance(data, dict) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -25,16 +40,32 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         global count
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         time.sleep(DELAY)
+        seq, now = seq_of(body), time.monotonic()
         with lock:
             count += 1
+            r = routes.setdefault(self.path, {"handled": 0, "seqs": set(), "last": None, "gap": 0.0})
+            r["handled"] += 1
+            if seq is not None:
+                r["seqs"].add(seq)
+            if r["last"] is not None:
+                r["gap"] = max(r["gap"], now - r["last"])
+            r["last"] = now
         self._reply(b'{"status":"SUCCESS"}')
 
     def do_GET(self) -> None:  # noqa: N802
+        url = urlparse(self.path)
         with lock:
-            n = count
-        self._reply(str(n).encode())
+            if url.path == "/stats":
+                r = routes.get(parse_qs(url.query).get("route", [""])[0])
+                out = {"handled": 0, "distinct": 0, "maxSeq": -1, "longestGapSeconds": 0.0}
+                if r:
+                    out = {"handled": r["handled"], "distinct": len(r["seqs"]),
+                           "maxSeq": max(r["seqs"], default=-1), "longestGapSeconds": round(r["gap"], 2)}
+                self._reply(json.dumps(out).encode())
+            else:
+                self._reply(str(count).encode())
 
     def log_message(self, *args) -> None:
         pass

@@ -6,6 +6,10 @@
 //                                                    small JSON values {"seq":N}, keys k0..k<KEYS-1>;
 //                                                    with cloudevents, each value a structured CloudEvent
 //                                                    (id e<N>) as a Dapr publisher writes it
+//   ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE
+//                                                    a steady stream of {"seq":N} (N from 0, keys k<N % KEYS>)
+//                                                    at RATE/s until STOPFILE exists, then flushes; keeps
+//                                                    the number acknowledged so far in STOPFILE.count
 //   ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS   prints the sum of committed offsets (-1: none)
 //   ew-bench http-server PORT [THREADS]              HTTP/1.1 keep-alive, 200 "SUCCESS" to every request
 //
@@ -21,7 +25,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -91,6 +97,47 @@ int produce(const std::string& bootstrap, const std::string& topic, long count, 
   }
   if (p->flush(120000) != RdKafka::ERR_NO_ERROR || p->outq_len() != 0) die("flush: timed out");
   return 0;
+}
+
+// Acknowledged deliveries, counted by the producer's delivery report callback.
+class AckCounter : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.err() == RdKafka::ERR_NO_ERROR) ++acked;
+    else std::cerr << "ew-bench: delivery failed: " << m.errstr() << "\n";
+  }
+  long acked = 0;
+};
+
+int stream(const std::string& bootstrap, const std::string& topic, long rate, long keys, const std::string& stopFile) {
+  auto c = conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}, {"acks", "all"}});
+  AckCounter acks;
+  std::string err;
+  if (c->set("dr_cb", &acks, err) != RdKafka::Conf::CONF_OK) die("dr_cb: " + err);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
+  if (!p) die("producer: " + err);
+  const auto start = std::chrono::steady_clock::now();
+  const auto writeCount = [&] {
+    const std::string tmp = stopFile + ".count.tmp";
+    { std::ofstream(tmp) << acks.acked << "\n"; }
+    std::rename(tmp.c_str(), (stopFile + ".count").c_str());
+  };
+  long sent = 0;
+  while (::access(stopFile.c_str(), F_OK) != 0) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (; sent < static_cast<long>(elapsed * rate); ++sent) {
+      const std::string key = "k" + std::to_string(sent % keys);
+      const std::string value = "{\"seq\":" + std::to_string(sent) + "}";
+      const auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                 const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+      if (rc != RdKafka::ERR_NO_ERROR) die("produce: " + RdKafka::err2str(rc));
+    }
+    p->poll(50);
+    writeCount();
+  }
+  if (p->flush(60000) != RdKafka::ERR_NO_ERROR || p->outq_len() != 0) die("flush: timed out");
+  writeCount();
+  return acks.acked == sent ? 0 : 1;
 }
 
 int committed(const std::string& bootstrap, const std::string& group, const std::string& topic, int partitions) {
@@ -196,11 +243,13 @@ int main(int argc, char** argv) {
   if (a.size() == 4 && a[0] == "create-topic") return createTopic(a[1], a[2], std::stoi(a[3]));
   if ((a.size() == 5 || (a.size() == 6 && a[5] == "cloudevents")) && a[0] == "produce")
     return produce(a[1], a[2], std::stol(a[3]), std::stol(a[4]), a.size() == 6);
+  if (a.size() == 6 && a[0] == "stream") return stream(a[1], a[2], std::stol(a[3]), std::stol(a[4]), a[5]);
   if (a.size() == 5 && a[0] == "committed") return committed(a[1], a[2], a[3], std::stoi(a[4]));
   if ((a.size() == 2 || a.size() == 3) && a[0] == "http-server")
     return httpServer(std::stoi(a[1]), a.size() == 3 ? std::stoi(a[2]) : 1);
   std::cerr << "usage: ew-bench create-topic BOOTSTRAP TOPIC PARTITIONS\n"
                "       ew-bench produce BOOTSTRAP TOPIC COUNT KEYS [cloudevents]\n"
+               "       ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE\n"
                "       ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS\n"
                "       ew-bench http-server PORT [THREADS]\n";
   return 2;
