@@ -17,6 +17,10 @@
 #include "kube/api.h"
 #include "manager/http_endpoints.h"
 
+#ifndef EW_VERSION
+#define EW_VERSION "dev"
+#endif
+
 using namespace ew;
 
 namespace {
@@ -43,6 +47,7 @@ int main(int argc, char** argv) {
   // thread and multiplies the operator's resident set for no gain.
   mallopt(M_ARENA_MAX, 2);
   CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments"};
+  app.set_version_flag("--version", "eventworker-operator " EW_VERSION);
   std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
   std::string logFormat = "text";
   int workers = 2, resyncSeconds = 600;
