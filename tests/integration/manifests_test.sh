@@ -139,12 +139,12 @@ field true "container readOnlyRootFilesystem" $D "{$C.securityContext.readOnlyRo
 field '["ALL"]' "container capabilities.drop" $D "{$C.securityContext.capabilities.drop}"
 field '' "container capabilities.add" $D "{$C.securityContext.capabilities.add}"
 field '' "container privileged" $D "{$C.securityContext.privileged}"
-field eventworker/operator:0.1.0 "image" $D "{$C.image}"
+field ghcr.io/eventworker/eventworker-operator:0.1.0 "image" $D "{$C.image}"
 field '--leader-elect=true --lease-namespace=$(POD_NAMESPACE) --metrics-address=0.0.0.0:8080 --log-format=json' \
   "args" $D "{$C.args[*]}"
 field metadata.namespace "env POD_NAMESPACE (downward API)" $D \
   "{$C.env[?(@.name==\"POD_NAMESPACE\")].valueFrom.fieldRef.fieldPath}"
-field eventworker/runtime:0.1.0 "env EW_RUNTIME_IMAGE" $D "{$C.env[?(@.name==\"EW_RUNTIME_IMAGE\")].value}"
+field ghcr.io/eventworker/eventworker-runtime:0.1.0 "env EW_RUNTIME_IMAGE" $D "{$C.env[?(@.name==\"EW_RUNTIME_IMAGE\")].value}"
 field 8080 "container port metrics" $D "{$C.ports[?(@.name==\"metrics\")].containerPort}"
 field '/healthz metrics' "livenessProbe (path, port)" $D "{$C.livenessProbe.httpGet.path} {$C.livenessProbe.httpGet.port}"
 field '/readyz metrics' "readinessProbe (path, port)" $D "{$C.readinessProbe.httpGet.path} {$C.readinessProbe.httpGet.port}"
