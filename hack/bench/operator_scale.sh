@@ -29,10 +29,12 @@ K apply -f "$REPO_DIR/crds/eventworker.dev_eventworkers.yaml" >/dev/null
 K wait --for=condition=Established crd/eventworkers.eventworker.dev >/dev/null
 K create namespace bench-op >/dev/null
 K create namespace bench-direct >/dev/null
+"$BUILD/tests/bench/ew-bench" create-topic "$EW_KAFKA_BOOTSTRAP" orders 12
 
 # N workers with one subscription each (a ConfigMap and an events Deployment
-# each). minReplicas 0 keeps kube-controller-manager from creating pods, so
-# the apiserver's work is the objects themselves.
+# each) on the local broker, so that the autoscaler polls their (empty) lag
+# as it would in a cluster. minReplicas 0 keeps kube-controller-manager from
+# creating pods, so the apiserver's work is the objects themselves.
 WORK="$STATE/manifests"
 mkdir -p "$WORK"
 for i in $(seq 1 "$N"); do
@@ -44,7 +46,7 @@ metadata: {name: w$i, namespace: bench-op}
 spec:
   service: svc$i
   handler: {image: registry.local/svc:1.0}
-  source: {kafka: {brokers: ["kafka:9092"]}}
+  source: {kafka: {brokers: ["$EW_KAFKA_BOOTSTRAP"]}}
   subscriptions: [{name: orders, topic: orders, route: /events/orders}]
   scaling: {minReplicas: 0, maxReplicas: 4}
 YAML

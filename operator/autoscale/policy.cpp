@@ -312,7 +312,11 @@ PolicyStep policyFailed(const PolicyState& previous, const PolicyConfig& config,
   d.desiredReplicas = replicas;
   d.reason = Reason::Fallback;
   d.degraded = true;
-  d.message = "offsets unavailable for " + std::to_string(state.consecutiveFailures) + " polls; holding " +
+  // No running count in the message: it lands in status conditions, and a
+  // message that changed every poll would rewrite every worker's status on
+  // every poll for as long as Kafka is unreachable.
+  d.message = "offsets unavailable for " + std::to_string(config.fallback.failureThreshold) +
+              " or more polls in a row; holding " +
               (config.fallback.replicas ? "fallback.replicas " : "current ") + std::to_string(replicas);
   return {std::move(d), std::move(state)};
 }

@@ -571,7 +571,11 @@ TEST_CASE("failed polls: hold, then the fallback, never zero (keda #4098, #7239)
     CHECK(f3.desiredReplicas == 4);
     CHECK(f3.reason == Reason::Fallback);
     CHECK(f3.degraded);
-    CHECK(f3.message == "offsets unavailable for 3 polls; holding fallback.replicas 4");
+    CHECK(f3.message == "offsets unavailable for 3 or more polls in a row; holding fallback.replicas 4");
+    // Later failures repeat the same decision word for word (it is written to status).
+    auto f4 = d.fail(7);
+    CHECK(f4.message == f3.message);
+    CHECK(f4.desiredReplicas == f3.desiredReplicas);
   }
   SECTION("without fallback.replicas: the current count") {
     d.fail(5);
@@ -579,7 +583,7 @@ TEST_CASE("failed polls: hold, then the fallback, never zero (keda #4098, #7239)
     auto f = d.fail(5);
     CHECK(f.desiredReplicas == 5);
     CHECK(f.reason == Reason::Fallback);
-    CHECK(f.message == "offsets unavailable for 3 polls; holding current 5");
+    CHECK(f.message == "offsets unavailable for 3 or more polls in a row; holding current 5");
   }
   SECTION("fallback.replicas 0 never empties a running group") {
     d.config.fallback.replicas = 0;
