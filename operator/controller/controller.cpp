@@ -165,6 +165,7 @@ void Controller::stop() {
   }
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  events_.flush(std::chrono::seconds(2));  // what the last reconciles recorded
 }
 
 }  // namespace ew::controller

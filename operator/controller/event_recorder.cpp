@@ -1,8 +1,22 @@
 #include "controller/event_recorder.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 namespace ew::controller {
+
+EventRecorder::EventRecorder(kube::KubeApi& api, std::string component, size_t maxQueued)
+    : api_(api), component_(std::move(component)), maxQueued_(maxQueued), sender_([this] { sendLoop(); }) {}
+
+EventRecorder::~EventRecorder() {
+  flush(std::chrono::seconds(5));
+  {
+    std::lock_guard l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  sender_.join();
+}
 
 void EventRecorder::record(const kube::Json& involved, const std::string& type, const std::string& reason,
                            const std::string& message, const std::string& now) {
@@ -20,7 +34,38 @@ void EventRecorder::record(const kube::Json& involved, const std::string& type, 
       {"reason", reason}, {"message", message.substr(0, 1024)}, {"type", type},
       {"source", {{"component", component_}}}, {"reportingComponent", component_},
       {"firstTimestamp", now}, {"lastTimestamp", now}, {"count", 1}};
-  api_.create(kube::resources::kEvent, ns, event);
+  {
+    std::lock_guard l(mu_);
+    if (queue_.size() >= maxQueued_) {
+      if (dropped_.fetch_add(1) % 100 == 0)
+        spdlog::warn("events: queue full ({} waiting); dropping Event {} about {}/{}", queue_.size(), reason, ns,
+                     meta.value("name", ""));
+      return;
+    }
+    queue_.emplace_back(ns, std::move(event));
+  }
+  cv_.notify_one();
+}
+
+bool EventRecorder::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock l(mu_);
+  return idleCv_.wait_for(l, timeout, [this] { return queue_.empty() && !sending_; });
+}
+
+void EventRecorder::sendLoop() {
+  std::unique_lock l(mu_);
+  for (;;) {
+    cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    auto [ns, event] = std::move(queue_.front());
+    queue_.pop_front();
+    sending_ = true;
+    l.unlock();
+    api_.create(kube::resources::kEvent, ns, event);  // best effort: the client logs and counts failures
+    l.lock();
+    sending_ = false;
+    if (queue_.empty()) idleCv_.notify_all();
+  }
 }
 
 }  // namespace ew::controller

@@ -1,10 +1,17 @@
 #pragma once
 // Records core/v1 Events about an object (created, pruned, degraded, ...), so
-// `kubectl describe eventworker` tells the story. Best effort: a failure to
-// record is logged by the caller's policy, never fatal. Thread-safe.
+// `kubectl describe eventworker` tells the story. Best effort and off the
+// reconcile path: record() queues the Event and returns; one sender thread
+// creates them in order (as client-go's broadcaster does), so a burst of
+// reconciles spends the API server's capacity on the objects first. When the
+// queue is full the Event is dropped and counted. Thread-safe.
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "kube/api.h"
 
@@ -12,17 +19,32 @@ namespace ew::controller {
 
 class EventRecorder {
  public:
-  explicit EventRecorder(kube::KubeApi& api, std::string component = "eventworker-operator")
-      : api_(api), component_(std::move(component)) {}
+  explicit EventRecorder(kube::KubeApi& api, std::string component = "eventworker-operator",
+                         size_t maxQueued = 4096);
+  ~EventRecorder();  // flush() then stop
 
   // type: "Normal" or "Warning". involved: the object the event is about.
   void record(const kube::Json& involved, const std::string& type, const std::string& reason,
               const std::string& message, const std::string& now);
+  // Waits until every queued Event was sent (or failed), at most TIMEOUT.
+  bool flush(std::chrono::milliseconds timeout);
+  uint64_t dropped() const { return dropped_.load(); }
 
  private:
+  void sendLoop();
+
   kube::KubeApi& api_;
   std::string component_;
+  size_t maxQueued_;
   std::atomic<uint64_t> seq_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;      // work queued, or stopping
+  std::condition_variable idleCv_;  // the queue drained
+  std::deque<std::pair<std::string, kube::Json>> queue_;  // (namespace, Event); guarded by mu_
+  bool sending_ = false;                                  // guarded by mu_
+  bool stop_ = false;                                     // guarded by mu_
+  std::thread sender_;
 };
 
 }  // namespace ew::controller

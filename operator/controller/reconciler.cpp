@@ -308,6 +308,17 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     events_.record(ew, "Normal", "Pruned", "deleted " + kind + " " + objName + ": no longer declared", in.now);
   }
 
+  // A worker whose objects were just created: its status waits for the next
+  // reconcile, which the Deployment's first status from
+  // kube-controller-manager brings within seconds (the requeue is the safety
+  // net). In a burst of new workers the API server's capacity goes to the
+  // objects first, and the status is written once, with the Deployments'
+  // figures, instead of twice.
+  if (!created.empty() && !migrating) {
+    out.requeueAfter = std::chrono::seconds(5);
+    return out;
+  }
+
   for (const auto& o : ownedBy(ns, name))
     if (o.value("kind", "") == "Deployment") in.deployments.push_back(o);
   in.selector = rendered->selector;
