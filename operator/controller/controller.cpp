@@ -52,10 +52,12 @@ bool Controller::changed(const kube::Store& store, const std::string& key) {
     fingerprints_.erase(id);
     return true;
   }
-  std::string fp = changeFingerprint(*obj);
+  // A 64-bit hash of the fingerprint, not the text: ConfigMaps' data would
+  // keep a copy of every runtime config in memory.
+  const size_t fp = std::hash<std::string>{}(changeFingerprint(*obj));
   auto it = fingerprints_.find(id);
   if (it != fingerprints_.end() && it->second == fp) return false;
-  fingerprints_[id] = std::move(fp);
+  fingerprints_[id] = fp;
   return true;
 }
 

@@ -66,7 +66,7 @@ class Controller {
   // Drops watch events that change nothing a reconcile reads (see changeFingerprint).
   bool changed(const kube::Store& store, const std::string& key);
   std::mutex fingerprintsMu_;
-  std::map<std::pair<const kube::Store*, std::string>, std::string> fingerprints_;
+  std::map<std::pair<const kube::Store*, std::string>, size_t> fingerprints_;  // hash of changeFingerprint
 
   kube::Store eventWorkers_;
   kube::Store deployments_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};  // indexed by owner
