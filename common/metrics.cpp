@@ -76,6 +76,12 @@ void MetricsRegistry::forgetGauge(const std::string& name, const Labels& labels)
   if (it != families_.end()) it->second.gauges.erase(labels);
 }
 
+void MetricsRegistry::forgetCounter(const std::string& name, const Labels& labels) {
+  std::lock_guard l(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.counters.erase(labels);
+}
+
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels,
                                       std::vector<double> bounds) {
   std::lock_guard l(mu_);

@@ -40,3 +40,14 @@ TEST_CASE("a forgotten gauge series is no longer rendered, the others stay") {
   CHECK(text.find("lag{name=\"a\"}") == std::string::npos);
   CHECK(text.find("lag{name=\"b\"} 7") != std::string::npos);
 }
+
+TEST_CASE("a forgotten counter series is no longer rendered, the others stay") {
+  ew::MetricsRegistry r;
+  r.counter("fails_total", "Fails.", {{"name", "a"}}).inc(3);
+  r.counter("fails_total", "Fails.", {{"name", "b"}}).inc(4);
+  r.forgetCounter("fails_total", {{"name", "a"}});
+  r.forgetCounter("absent_total", {{"name", "a"}});
+  const std::string text = r.render();
+  CHECK(text.find("fails_total{name=\"a\"}") == std::string::npos);
+  CHECK(text.find("fails_total{name=\"b\"} 4") != std::string::npos);
+}

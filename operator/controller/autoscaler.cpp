@@ -69,6 +69,7 @@ void Autoscaler::untrack(const std::string& key) {
   metrics_.forgetGauge("eventworker_desired_replicas", labels);
   metrics_.forgetGauge("eventworker_consumer_lag", labels);
   metrics_.forgetGauge("eventworker_stalled_partitions", labels);
+  metrics_.forgetCounter("eventworker_lag_poll_failures_total", labels);  // incremented under mu_ too
   if (it->second.decision)
     for (const auto& [topic, lag] : it->second.decision->lagByTopic) {
       auto l = labels;

@@ -135,6 +135,9 @@ TEST_CASE("failed polls hold the current count, then the fallback with degraded 
   CHECK(rig.scaler.decision("ns/a")->reason == autoscale::Reason::Fallback);
   CHECK(rig.metrics.render().find("eventworker_lag_poll_failures_total{name=\"a\",namespace=\"ns\"} 3") !=
         std::string::npos);
+  // A deleted worker leaves no series behind.
+  rig.scaler.untrack("ns/a");
+  CHECK(rig.metrics.render().find("eventworker_lag_poll_failures_total{name=\"a\"") == std::string::npos);
 }
 
 TEST_CASE("no poll counts before the events Deployment exists, and an untracked key is forgotten") {

@@ -66,6 +66,8 @@ class MetricsRegistry {
   // Drops one gauge series (its object goes away: do not keep a reference to a
   // gauge that may be forgotten). For series of objects that no longer exist.
   void forgetGauge(const std::string& name, const Labels& labels);
+  // The same for a counter series of an object that no longer exists.
+  void forgetCounter(const std::string& name, const Labels& labels);
   std::string render() const;
 
   static std::vector<double> defaultBuckets();  // 5 ms .. 60 s
