@@ -69,8 +69,14 @@ int kubectl(const std::string& args, std::string* output) {
 void installCrds() {
   static const bool done = [] {
     std::string out;
-    if (kubectl("apply -f " + std::string(EW_SOURCE_DIR) + "/crds/", &out) != 0)
-      throw std::runtime_error("kubectl apply crds: " + out);
+    // Test processes run side by side, and two client-side applies of a CRD
+    // that does not exist yet race (both create; one gets AlreadyExists): the
+    // next try patches it.
+    int attempt = 0;
+    while (kubectl("apply -f " + std::string(EW_SOURCE_DIR) + "/crds/", &out) != 0) {
+      if (++attempt == 5) throw std::runtime_error("kubectl apply crds: " + out);
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
     // `kubectl wait` fails at once, instead of waiting, while a new CRD has no status yet.
     const bool established = eventually([&] {
       return kubectl("wait --for=condition=Established --timeout=60s crd/eventworkers.eventworker.dev "
