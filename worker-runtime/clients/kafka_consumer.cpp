@@ -84,10 +84,8 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   // pod OOM-killed exactly when it has a backlog. 256 KiB per partition
   // peaked at 90 MiB, for about a quarter less noop throughput
   // (hack/bench/runtime_kafka.sh); properties can raise it.
-  for (const auto& [k, v] : std::initializer_list<std::pair<const char*, std::string>>{
-           {"max.partition.fetch.bytes", "262144"}})
-    if (!config.properties.count(k))
-      if (auto s = setConf(**conf, k, v); !s) return s.error();
+  if (!config.properties.count("max.partition.fetch.bytes"))
+    if (auto s = setConf(**conf, "max.partition.fetch.bytes", "262144"); !s) return s.error();
   std::string err;
   if ((*conf)->set("rebalance_cb", self->rebalanceCb_.get(), err) != RdKafka::Conf::CONF_OK)
     return Error{"kafka: rebalance_cb: " + err};
