@@ -60,6 +60,7 @@ while [ "$("$EW_BENCH" committed "$B" "$GROUP" "$TOPIC" "$PARTS")" != "$N" ]; do
 committed=$(now)
 hwm=$(rssKb "$RT_PID" VmHWM)
 pauses=$(metric "$OPS" 'worker_fetch_pauses_total{subscription="bench",worker="bench"}')
+wakeups=$(metric "$OPS" 'worker_fetch_wakeups_total{worker="bench"}')
 sleep 10
 idleRss=$(rssKb "$RT_PID" VmRSS)
 stopRuntime
@@ -72,5 +73,5 @@ echo "  kcat -C -e (raw librdkafka):            $(calc "round($kcat_s, 2)") s  $
 echo "  runtime noop, consume+commit:           $(calc "round($committed - $joined, 2)") s  $rt_rate msgs/s  (from partitions assigned to all $N committed; all handled after $(calc "round($handled - $joined, 2)") s)"
 echo "  runtime incl. start and group join:     $(calc "round($committed - $start, 2)") s  $rt_total msgs/s"
 echo "  ratio runtime/kcat:                     $(calc "round($rt_rate / $kcat_rate, 2)")  (target >= 0.8; incl. start and join: $(calc "round($rt_total / $kcat_rate, 2)"))"
-echo "  runtime RSS under load: peak VmRSS $((peakRss / 1024)) MiB, VmHWM $((hwm / 1024)) MiB; idle 10 s later: VmRSS $((idleRss / 1024)) MiB; fetch paused $pauses times"
+echo "  runtime RSS under load: peak VmRSS $((peakRss / 1024)) MiB, VmHWM $((hwm / 1024)) MiB; idle 10 s later: VmRSS $((idleRss / 1024)) MiB; fetch paused $pauses times, fetcher woken $wakeups times"
 rm -rf "$WORK"

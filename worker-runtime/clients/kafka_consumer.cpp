@@ -87,6 +87,10 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   if (!config.properties.count("max.partition.fetch.bytes"))
     if (auto s = setConf(**conf, "max.partition.fetch.bytes", "262144"); !s) return s.error();
   std::string err;
+  std::string minQueued;
+  if ((*conf)->get("queued.min.messages", minQueued) != RdKafka::Conf::CONF_OK)
+    return Error{"kafka: queued.min.messages: not readable"};
+  self->stallGuard_.emplace(std::stoul(minQueued));
   if ((*conf)->set("rebalance_cb", self->rebalanceCb_.get(), err) != RdKafka::Conf::CONF_OK)
     return Error{"kafka: rebalance_cb: " + err};
   self->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
@@ -94,6 +98,7 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   self->queue_.reset(rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
   if (auto e = self->consumer_->subscribe(topics); e != RdKafka::ERR_NO_ERROR)
     return Error{"kafka: subscribe: " + RdKafka::err2str(e), static_cast<int>(e)};
+  self->waker_ = std::thread([s = self.get()] { s->wakerLoop(); });
   return self;
 }
 
@@ -128,7 +133,38 @@ size_t KafkaConsumer::poll(int timeoutMs, size_t max, std::vector<Message>& out)
     }
     rd_kafka_message_destroy(m);
   }
+  if (stallGuard_->observe(static_cast<size_t>(rd_kafka_queue_length(queue_.get())))) wakeFetcher();
   return appended;
+}
+
+void KafkaConsumer::wakeFetcher() {
+  {
+    std::lock_guard l(wakeMu_);
+    wakeDue_ = true;
+  }
+  wakeCv_.notify_one();
+}
+
+void KafkaConsumer::wakerLoop() {
+  std::unique_lock l(wakeMu_);
+  for (;;) {
+    wakeCv_.wait(l, [&] { return wakeDue_ || wakerStop_; });
+    if (wakerStop_) return;
+    wakeDue_ = false;
+    l.unlock();
+    // The latest offsets of every assigned partition: librdkafka sends one
+    // ListOffsets request to each partition leader, and each broker thread
+    // that receives one looks at its partitions' queues again. The answer
+    // itself is not needed.
+    TpListGuard g;
+    consumer_->assignment(g.list);
+    for (auto* tp : g.list) tp->set_offset(RdKafka::Topic::OFFSET_END);
+    if (!g.list.empty()) {
+      consumer_->offsetsForTimes(g.list, 1000);
+      wakeups_.fetch_add(1);
+    }
+    l.lock();
+  }
 }
 
 Status KafkaConsumer::commit(const std::vector<CommitPoint>& points) {
@@ -165,6 +201,14 @@ std::vector<TopicPartition> KafkaConsumer::assignment() {
 }
 
 void KafkaConsumer::close() {
+  if (waker_.joinable()) {
+    {
+      std::lock_guard l(wakeMu_);
+      wakerStop_ = true;
+    }
+    wakeCv_.notify_one();
+    waker_.join();
+  }
   if (closed_ || !consumer_) return;
   closed_ = true;
   consumer_->close();

@@ -8,12 +8,17 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "core/fetch_stall.h"
 #include "core/message.h"
 #include "core/offset_tracker.h"
 #include "ew/result.h"
@@ -49,6 +54,8 @@ class KafkaConsumer {
   void pause(const std::vector<TopicPartition>& parts);
   void resume(const std::vector<TopicPartition>& parts);
   std::vector<TopicPartition> assignment();
+  // Times the fetcher was woken after its queue drained (core/fetch_stall.h).
+  uint64_t fetchWakeups() const { return wakeups_.load(); }
   // Leaves the group (revoking everything through the listener). Idempotent.
   void close();
 
@@ -67,6 +74,18 @@ class KafkaConsumer {
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue_;
   std::vector<rd_kafka_message_t*> batch_;
   bool closed_ = false;
+
+  // Wakes the fetcher (core/fetch_stall.h) from its own thread: the request
+  // waits for a broker round trip, the poll thread does not.
+  void wakeFetcher();
+  void wakerLoop();
+  std::optional<FetchStallGuard> stallGuard_;  // poll thread only
+  std::mutex wakeMu_;
+  std::condition_variable wakeCv_;
+  bool wakeDue_ = false;    // guarded by wakeMu_
+  bool wakerStop_ = false;  // guarded by wakeMu_
+  std::atomic<uint64_t> wakeups_{0};
+  std::thread waker_;
 };
 
 }  // namespace ew::runtime

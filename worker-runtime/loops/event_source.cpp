@@ -23,6 +23,9 @@ EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, Me
   const Labels l{{"worker", config.worker}};
   commitCounter_ = &metrics.counter("worker_commits_total", "Offset commits that succeeded", l);
   commitErrors_ = &metrics.counter("worker_commit_errors_total", "Offset commits that failed", l);
+  fetchWakeups_ = &metrics.counter(
+      "worker_fetch_wakeups_total",
+      "Times librdkafka's fetcher was woken after its queue drained (it would otherwise wait up to a second)", l);
   for (const auto& s : config.subscriptions)
     pauses_[s.topic] = &metrics.counter(
         "worker_fetch_pauses_total",
@@ -116,6 +119,10 @@ bool EventSource::run() {
       consumer_->poll(0, kPollBatch - 1, batch);
     const bool caughtUp = batch.empty();
     if (!caughtUp) dispatcher_.submit(std::move(batch));
+    if (const uint64_t w = consumer_->fetchWakeups(); w != fetchWakeupsSeen_) {
+      fetchWakeups_->inc(static_cast<double>(w - fetchWakeupsSeen_));
+      fetchWakeupsSeen_ = w;
+    }
     applyBackpressure();
     // Commit every commitInterval, and at once when the source is caught up
     // and every admitted event is finished (the end of a burst is committed

@@ -57,6 +57,8 @@ class EventSource : public Source, public RebalanceListener {
   Counter* commitCounter_;
   Counter* commitErrors_;
   std::map<std::string, Counter*> pauses_;  // by topic
+  Counter* fetchWakeups_;
+  uint64_t fetchWakeupsSeen_ = 0;  // poll thread only
 };
 
 }  // namespace ew::runtime

@@ -7,11 +7,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "kube_helpers.h"
 #include "runtime_harness.h"
 #include "test_env.h"
 
 using namespace ew::rttest;
 using namespace std::chrono_literals;
+using ew::testing::eventually;
 using ew::testing::uniqueName;
 
 namespace {
@@ -374,4 +376,31 @@ TEST_CASE("a handler call that stalls past the timeout is retried and no event i
         static_cast<double>(stalled.size()));
   CHECK(metricValue(metrics, "worker_jobs_total{status=\"success\",subscription=\"sub\",worker=\"rt\"}") == kEvents);
   CHECK(metricValue(metrics, "worker_jobs_total{status=\"dead_letter\",subscription=\"sub\",worker=\"rt\"}") <= 0);
+}
+
+TEST_CASE("a backlog far above librdkafka's queued.min.messages is fetched without waiting out its 1 s recheck") {
+  // librdkafka 2.0 stops fetching while its queue holds queued.min.messages
+  // records and looks again only about once a second; the runtime wakes it
+  // when the queue drains (core/fetch_stall.h). A threshold of 500 makes
+  // nearly every fetch response pass it.
+  Kafka kafka;
+  const std::string topic = uniqueName("backlog");
+  kafka.createTopic(topic, 4);
+  constexpr int kEvents = 40000;
+  produceKeyed(kafka, topic, kEvents, 100);
+
+  ConfigSpec s;
+  s.topic = topic;
+  s.group = uniqueName("grp");
+  s.properties = "{queued.min.messages: \"500\", max.partition.fetch.bytes: \"8192\"}";
+  RuntimeProcess rt("backlog", s);
+  const std::string series = "worker_jobs_total{status=\"success\",subscription=\"sub\",worker=\"rt\"}";
+  std::string metrics;
+  eventually([&] { return metricValue(metrics = httpGet(rt.opsPort(), "/metrics"), series) >= kEvents; }, 60s);
+  INFO(rt.log());
+  REQUIRE(metricValue(metrics, series) == kEvents);  // all of them, none twice
+  CHECK(metricValue(metrics, "worker_fetch_wakeups_total{worker=\"rt\"}") > 0);
+  REQUIRE(eventually([&] { return kafka.committedTotal(s.group, topic, 4) == kEvents; }, 20s));
+  rt.signal(SIGTERM);
+  REQUIRE(rt.wait(15s));
 }
