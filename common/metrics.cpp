@@ -6,26 +6,11 @@
 
 namespace ew {
 
-void Counter::inc(double v) {
-  std::lock_guard l(mu_);
-  value_ += v;
-}
-double Counter::value() const {
-  std::lock_guard l(mu_);
-  return value_;
-}
-void Gauge::set(double v) {
-  std::lock_guard l(mu_);
-  value_ = v;
-}
-void Gauge::add(double v) {
-  std::lock_guard l(mu_);
-  value_ += v;
-}
-double Gauge::value() const {
-  std::lock_guard l(mu_);
-  return value_;
-}
+void Counter::inc(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
+double Counter::value() const { return value_.load(std::memory_order_relaxed); }
+void Gauge::set(double v) { value_.store(v, std::memory_order_relaxed); }
+void Gauge::add(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
+double Gauge::value() const { return value_.load(std::memory_order_relaxed); }
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
 

@@ -29,8 +29,16 @@ bool OffsetTracker::markDone(const TopicPartition& tp, int64_t offset) {
   auto it = parts_.find(tp);
   if (it == parts_.end()) return false;
   Part& p = it->second;
-  auto e = std::lower_bound(p.inFlight.begin(), p.inFlight.end(), offset,
-                            [](const auto& entry, int64_t o) { return entry.first < o; });
+  if (p.inFlight.empty()) return false;
+  // Offsets are usually contiguous (no compaction or transaction markers):
+  // try the index they would have, then search.
+  auto e = p.inFlight.end();
+  if (const int64_t guess = offset - p.inFlight.front().first;
+      guess >= 0 && guess < static_cast<int64_t>(p.inFlight.size()) && p.inFlight[guess].first == offset)
+    e = p.inFlight.begin() + guess;
+  else
+    e = std::lower_bound(p.inFlight.begin(), p.inFlight.end(), offset,
+                         [](const auto& entry, int64_t o) { return entry.first < o; });
   if (e == p.inFlight.end() || e->first != offset || e->second) return false;
   e->second = true;
   --pendingTotal_;

@@ -6,6 +6,7 @@
 // Offsets must be tracked in increasing order per partition (Kafka delivers
 // them so); gaps (compaction, transaction markers) are fine. Not thread-safe.
 
+#include <compare>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -18,7 +19,13 @@ namespace ew::runtime {
 struct TopicPartition {
   std::string topic;
   int32_t partition = 0;
-  auto operator<=>(const TopicPartition&) const = default;
+  bool operator==(const TopicPartition&) const = default;
+  // Partition first: in the per-record lookups (maps of one topic's
+  // partitions) most comparisons end there, without comparing topic names.
+  std::strong_ordering operator<=>(const TopicPartition& o) const {
+    if (auto c = partition <=> o.partition; c != 0) return c;
+    return topic.compare(o.topic) <=> 0;
+  }
 };
 
 struct CommitPoint {

@@ -22,8 +22,7 @@ class Counter {
   double value() const;
 
  private:
-  mutable std::mutex mu_;
-  double value_ = 0;
+  std::atomic<double> value_{0};  // lock-free: incremented per event on the hot path
 };
 
 class Gauge {
@@ -33,8 +32,7 @@ class Gauge {
   double value() const;
 
  private:
-  mutable std::mutex mu_;
-  double value_ = 0;
+  std::atomic<double> value_{0};
 };
 
 class Histogram {
