@@ -48,8 +48,7 @@ LoadResult loadEventWorker(const Json& object, const StructuralSchema& schema) {
   identity(object, errors);
 
   Json defaulted = object;
-  const Json& specSchema = schema.root()["properties"]["spec"];
-  const StructuralSchema spec(specSchema);
+  const StructuralSchema spec = schema.at(schema.root()["properties"]["spec"]);
   if (!defaulted.contains("spec") || !defaulted["spec"].is_object()) {
     errors.push_back({"spec", "Required value: an EventWorker needs a spec"});
     return errors;

@@ -206,10 +206,10 @@ std::string childPath(const std::string& parent, const std::string& field) {
   return parent.empty() ? field : parent + "." + field;
 }
 
-void StructuralSchema::applyDefaults(Json& object) const { defaults(schema_, object); }
+void StructuralSchema::applyDefaults(Json& object) const { defaults(*schema_, object); }
 
 void StructuralSchema::validate(const Json& object, FieldErrors& errors) const {
-  validateValue(schema_, object, "", errors);
+  validateValue(*schema_, object, "", errors);
 }
 
 }  // namespace ew::api

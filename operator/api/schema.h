@@ -6,6 +6,7 @@
 // validation, refuses). CEL rules (x-kubernetes-validations) are not
 // evaluated here; see cel_rules.h. Pure; immutable after construction.
 
+#include <memory>
 #include <string>
 
 #include "api/field_errors.h"
@@ -16,7 +17,17 @@ namespace ew::api {
 class StructuralSchema {
  public:
   // SCHEMA is an openAPIV3Schema value (a JSON object).
-  explicit StructuralSchema(Json schema) : schema_(std::move(schema)) {}
+  explicit StructuralSchema(Json schema)
+      : owned_(std::make_shared<const Json>(std::move(schema))), schema_(owned_.get()) {}
+
+  // NODE, a part of this schema (e.g. a property's schema), as a schema of
+  // its own, sharing this one's storage (no copy).
+  // REQUIRES: NODE is inside root().
+  StructuralSchema at(const Json& node) const {
+    StructuralSchema s(*this);
+    s.schema_ = &node;
+    return s;
+  }
 
   // Fills absent fields that have a default, recursively (a defaulted object
   // gets its own nested defaults), in place.
@@ -25,10 +36,11 @@ class StructuralSchema {
   // Appends one finding per violation. Unknown fields are findings.
   void validate(const Json& object, FieldErrors& errors) const;
 
-  const Json& root() const { return schema_; }
+  const Json& root() const { return *schema_; }
 
  private:
-  Json schema_;
+  std::shared_ptr<const Json> owned_;
+  const Json* schema_;
 };
 
 // Joins a child field onto a path: "spec" + "scaling" -> "spec.scaling".
