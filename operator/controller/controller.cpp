@@ -25,7 +25,8 @@ Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn r
       events_(api),
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
       reconciler_(api, eventWorkers_,
-                  OwnedStores{configMaps_, deployments_, options_.daprSubscriptions ? &subscriptions_ : nullptr},
+                  OwnedStores{configMaps_, deployments_, options_.daprSubscriptions ? &subscriptions_ : nullptr,
+                              [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
                   std::move(render), events_, nowRfc3339, autoscaler_.get(), options_.migrationKafka) {}
 
 std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
@@ -59,6 +60,14 @@ bool Controller::changed(const kube::Store& store, const std::string& key) {
   if (it != fingerprints_.end() && it->second == fp) return false;
   fingerprints_[id] = fp;
   return true;
+}
+
+void Controller::noteWritten(const kube::Store& store, const std::string& key) {
+  auto obj = store.get(key);
+  if (!obj) return;
+  const size_t fp = std::hash<std::string>{}(changeFingerprint(*obj));
+  std::lock_guard lock(fingerprintsMu_);
+  fingerprints_[std::make_pair(&store, key)] = fp;
 }
 
 void Controller::onOwnedChange(const kube::Store& store, const std::string& key) {

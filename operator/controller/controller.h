@@ -65,6 +65,9 @@ class Controller {
   WorkQueue queue_;
   // Drops watch events that change nothing a reconcile reads (see changeFingerprint).
   bool changed(const kube::Store& store, const std::string& key);
+  // Records the fingerprint of an object the reconciler just applied: its
+  // watch event then enqueues nothing.
+  void noteWritten(const kube::Store& store, const std::string& key);
   std::mutex fingerprintsMu_;
   std::map<std::pair<const kube::Store*, std::string>, size_t> fingerprints_;  // hash of changeFingerprint
 

@@ -186,6 +186,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   if (!found || (*found)["metadata"].contains("deletionTimestamp")) {
     // Deleted: the garbage collector removes the children.
     if (autoscaler_) autoscaler_->untrack(key);
+    forgetFirstStatus(key);
     if (found && hasFinalizer(*found)) {
       // Give back what the migration changed, then let the deletion go on.
       auto plan = migrate(*found, std::nullopt, /*deleting=*/true, out.writes);
@@ -282,7 +283,10 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       writeStatus(ew, desiredStatus(in, current), ignored);
       return Error{msg, applied.error().code};
     }
-    if (store) store->upsert(*applied);  // read-your-writes until the watch catches up
+    if (store) {
+      store->upsert(*applied);  // read-your-writes until the watch catches up
+      if (owned_.wrote) owned_.wrote(*store, ns + "/" + objName);
+    }
     if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
     if (scaledFrom) {
       in.scaledNow = true;
@@ -308,23 +312,39 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     events_.record(ew, "Normal", "Pruned", "deleted " + kind + " " + objName + ": no longer declared", in.now);
   }
 
-  // A worker whose objects were just created: its status waits for the next
-  // reconcile, which the Deployment's first status from
-  // kube-controller-manager brings within seconds (the requeue is the safety
-  // net). In a burst of new workers the API server's capacity goes to the
-  // objects first, and the status is written once, with the Deployments'
-  // figures, instead of twice.
-  if (!created.empty() && !migrating) {
-    out.requeueAfter = std::chrono::seconds(5);
-    return out;
-  }
-
   for (const auto& o : ownedBy(ns, name))
     if (o.value("kind", "") == "Deployment") in.deployments.push_back(o);
   in.selector = rendered->selector;
   in.consumerGroup = rendered->consumerGroup;
-  if (auto s = writeStatus(ew, desiredStatus(in, current), out.writes); !s) return s.error();
+  Json status = desiredStatus(in, current);
+  // The first status of a new worker waits, up to kFirstStatusWait, until its
+  // Deployments are available and the first lag poll is in: one write with
+  // the settled state instead of one per step of its start (in a burst of new
+  // workers the API server's capacity goes to their objects). The Deployments'
+  // status changes bring the reconciles; the requeue is the deadline.
+  if (!current.contains("observedGeneration") && !migrating) {
+    bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
+    for (const auto& c : status.value("conditions", Json::array()))
+      if (c.value("type", "") == "Ready" && !in.deployments.empty()) settled = settled && c.value("status", "") == "True";
+    const auto due = firstStatusDue(key), now = std::chrono::steady_clock::now();
+    if (!settled && now < due) {
+      out.requeueAfter = std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
+      return out;
+    }
+  }
+  forgetFirstStatus(key);
+  if (auto s = writeStatus(ew, status, out.writes); !s) return s.error();
   return out;
+}
+
+std::chrono::steady_clock::time_point Reconciler::firstStatusDue(const std::string& key) {
+  std::lock_guard l(firstStatusMu_);
+  return firstStatusDue_.try_emplace(key, std::chrono::steady_clock::now() + kFirstStatusWait).first->second;
+}
+
+void Reconciler::forgetFirstStatus(const std::string& key) {
+  std::lock_guard l(firstStatusMu_);
+  firstStatusDue_.erase(key);
 }
 
 }  // namespace ew::controller

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +56,10 @@ struct OwnedStores {
   kube::Store& configMaps;
   kube::Store& deployments;
   kube::Store* subscriptions = nullptr;  // null when the Dapr CRD is not installed
+  // Told after the reconciler put an object it applied into one of these
+  // stores (its watch event will bring the same object back: no need to
+  // reconcile for it). May be empty.
+  std::function<void(const kube::Store& store, const std::string& key)> wrote;
 };
 
 struct ReconcileOutcome {
@@ -80,6 +86,9 @@ class Reconciler {
   Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target,
                                   bool deleting, int& writes);
   Status setFinalizer(const kube::Json& ew, bool present, int& writes);
+  // When the first status of KEY may be written (see reconcile).
+  std::chrono::steady_clock::time_point firstStatusDue(const std::string& key);
+  void forgetFirstStatus(const std::string& key);
 
   kube::KubeApi& api_;
   kube::Store& eventWorkers_;
@@ -89,6 +98,12 @@ class Reconciler {
   std::function<std::string()> now_;
   Autoscaler* autoscaler_;
   MigrationKafka migrationKafka_;
+  std::mutex firstStatusMu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> firstStatusDue_;  // guarded by firstStatusMu_
 };
+
+// How long the first status of a new EventWorker may wait for its
+// Deployments to become available and its first lag poll.
+inline constexpr std::chrono::seconds kFirstStatusWait{10};
 
 }  // namespace ew::controller

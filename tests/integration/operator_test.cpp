@@ -121,6 +121,40 @@ TEST_CASE("status: Ready follows Deployment availability and an unrenderable spe
   CHECK_FALSE(get(user, resources::kDeployment, ns, "broken-events"));
 }
 
+TEST_CASE("new EventWorkers whose Deployments become available at once get one status write each") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-first");
+  RunningController rc(ns);
+  constexpr int kWorkers = 10;
+  auto statusWrites = [&] {
+    double n = 0;
+    for (const auto& [key, v] : apiserverRequests({"eventworkers"}))
+      if (key.find("eventworkers/status") != std::string::npos) n += v;
+    return n;
+  };
+  const double before = statusWrites();
+  for (int i = 0; i < kWorkers; ++i) {
+    // Zero replicas and no cron Deployment: available as soon as
+    // kube-controller-manager has looked at it (there is no kubelet here).
+    Json ew = eventWorker("f" + std::to_string(i), "registry.local/customer:1.0", false);
+    ew["spec"]["replicas"] = 0;
+    ew["spec"]["scaling"] = {{"enabled", false}};
+    REQUIRE(user.apply(resources::kEventWorker, ns, "f" + std::to_string(i), ew));
+  }
+  REQUIRE(eventually([&] {
+    for (int i = 0; i < kWorkers; ++i)
+      if (conditionOf(user, ns, "f" + std::to_string(i), "Ready").value("status", "") != "True") return false;
+    return true;
+  }, 60s));
+  std::this_thread::sleep_for(2s);  // a second write would follow the first at once
+  // The first status waited for the Deployment instead of saying "not
+  // available" first and "available" a moment later.
+  CHECK(statusWrites() - before == kWorkers);
+  for (int i = 0; i < kWorkers; ++i)
+    CHECK(conditionOf(user, ns, "f" + std::to_string(i), "Scaling").value("reason", "") == "Disabled");
+}
+
 TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
@@ -184,6 +218,6 @@ TEST_CASE("200 rapid edits of one EventWorker converge to the last") {
   REQUIRE(ew);
   REQUIRE(eventually([&] {
     auto e = get(user, resources::kEventWorker, ns, "busy");
-    return e && (*e)["status"].value("observedGeneration", 0) == (*e)["metadata"]["generation"];
+    return e && e->value("status", Json::object()).value("observedGeneration", 0) == (*e)["metadata"]["generation"];
   }));
 }
