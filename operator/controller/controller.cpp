@@ -71,7 +71,6 @@ void Controller::noteWritten(const kube::Store& store, const std::string& key) {
 }
 
 void Controller::onOwnedChange(const kube::Store& store, const std::string& key) {
-  if (!changed(store, key)) return;
   // The owned object may be gone from the store (deleted): take the owner
   // from the key's namespace and, when known, from the label.
   auto obj = store.get(key);
@@ -80,12 +79,42 @@ void Controller::onOwnedChange(const kube::Store& store, const std::string& key)
   const std::string ns = key.substr(0, slash);
   if (obj) {
     const std::string owner = (*obj)["metadata"].value("labels", kube::Json::object()).value(kNameLabel, "");
-    if (!owner.empty()) queue_.add(ns + "/" + owner);
+    if (owner.empty()) return;
+    const std::string ownerKey = ns + "/" + owner;
+    {
+      std::lock_guard lock(fingerprintsMu_);
+      if (reconciling_.count(ownerKey)) {
+        heldBack_[ownerKey].emplace_back(&store, key);
+        return;
+      }
+    }
+    if (changed(store, key)) queue_.add(ownerKey);
     return;
   }
+  if (!changed(store, key)) return;
   // Deleted child: requeue every EventWorker of the namespace that might own it (cheap, rare).
   for (const auto& k : eventWorkers_.keys())
     if (k.compare(0, ns.size() + 1, ns + "/") == 0) queue_.add(k);
+}
+
+void Controller::beginReconcile(const std::string& key) {
+  std::lock_guard lock(fingerprintsMu_);
+  reconciling_.insert(key);
+}
+
+void Controller::endReconcile(const std::string& key) {
+  std::vector<std::pair<const kube::Store*, std::string>> held;
+  {
+    std::lock_guard lock(fingerprintsMu_);
+    reconciling_.erase(key);
+    auto it = heldBack_.find(key);
+    if (it == heldBack_.end()) return;
+    held = std::move(it->second);
+    heldBack_.erase(it);
+  }
+  bool any = false;
+  for (const auto& [store, objKey] : held) any = changed(*store, objKey) || any;
+  if (any) queue_.add(key);
 }
 
 void Controller::startWatcher(const kube::ResourceType& type, kube::Store& store,
@@ -147,6 +176,7 @@ void Controller::workerLoop() {
     auto key = queue_.get(std::chrono::milliseconds(500));
     if (!key) continue;
     const auto t0 = std::chrono::steady_clock::now();
+    beginReconcile(*key);
     auto outcome = reconciler_.reconcile(*key);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::string result = outcome ? "success" : "error";
@@ -156,11 +186,14 @@ void Controller::workerLoop() {
     if (outcome) {
       metrics_.counter("eventworker_reconcile_writes_total", "API writes sent by reconciles.").inc(outcome->writes);
       queue_.forget(*key);
+      // The latest reconcile decides when the key is due again.
       if (outcome->requeueAfter) queue_.addAfter(*key, *outcome->requeueAfter);
+      else queue_.cancelDelayed(*key);
     } else {
       spdlog::warn("reconcile {} failed (attempt {}): {}", *key, queue_.failures(*key) + 1, outcome.error().message);
       queue_.addRateLimited(*key);
     }
+    endReconcile(*key);
     queue_.done(*key);
   }
 }

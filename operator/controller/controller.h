@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -70,6 +71,13 @@ class Controller {
   void noteWritten(const kube::Store& store, const std::string& key);
   std::mutex fingerprintsMu_;
   std::map<std::pair<const kube::Store*, std::string>, size_t> fingerprints_;  // hash of changeFingerprint
+  // Owned-object events that arrive while their owner is being reconciled are
+  // judged when it finishes: most are the watch echo of the reconcile's own
+  // writes, which noteWritten then recognizes.
+  std::set<std::string> reconciling_;  // owner keys; guarded by fingerprintsMu_
+  std::map<std::string, std::vector<std::pair<const kube::Store*, std::string>>> heldBack_;  // by owner; same
+  void beginReconcile(const std::string& key);
+  void endReconcile(const std::string& key);
 
   kube::Store eventWorkers_;
   kube::Store deployments_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};  // indexed by owner

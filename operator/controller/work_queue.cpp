@@ -42,6 +42,11 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   cv_.notify_one();
 }
 
+void WorkQueue::cancelDelayed(const std::string& key) {
+  std::lock_guard lock(mu_);
+  waiting_.erase(key);
+}
+
 void WorkQueue::addRateLimited(const std::string& key) {
   int n;
   {

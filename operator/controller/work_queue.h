@@ -50,6 +50,8 @@ class WorkQueue {
   void add(const std::string& key);
   // Queues key at now + delay (an earlier pending time wins).
   void addAfter(const std::string& key, std::chrono::milliseconds delay);
+  // Drops key's pending delayed add, if any (a later reconcile asked for none).
+  void cancelDelayed(const std::string& key);
   // Queues key after its per-key backoff; counts a failure for the key.
   void addRateLimited(const std::string& key);
   // Clears key's failure count (call after a successful reconcile).

@@ -4,6 +4,7 @@
 //
 // Thread-safety: one thread (the poll thread) calls every method; the
 // rebalance listener is called on that thread from inside poll()/close().
+// A thread of its own wakes librdkafka's fetcher (core/fetch_stall.h).
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
