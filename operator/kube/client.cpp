@@ -2,6 +2,10 @@
 
 #include <cpprest/http_client.h>
 #include <nlohmann/json.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <fstream>
@@ -18,18 +22,48 @@ StreamCancel::StreamCancel() : state_(std::make_shared<State>()) {}
 void StreamCancel::cancel() const { state_->source.cancel(); }
 bool StreamCancel::cancelled() const { return state_->source.get_token().is_canceled(); }
 
+namespace {
+
+struct StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+using CertStore = std::unique_ptr<X509_STORE, StoreFree>;
+
+// A certificate store holding just the certificates of PEM; null when PEM has none.
+CertStore certStoreOf(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  if (!bio) return nullptr;
+  CertStore store(X509_STORE_new());
+  int added = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (X509_STORE_add_cert(store.get(), cert) == 1) ++added;
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the read that ended the loop
+  return added ? std::move(store) : nullptr;
+}
+
+}  // namespace
+
 struct KubeClient::Impl {
   ClusterAccess access;
   std::function<void(Verb, int)> observer;
   std::unique_ptr<http::client::http_client> client;
+  // The cluster CA as the only trust anchor when the config names one (as
+  // kubectl does). One store shared by every connection: cpprestsdk gives
+  // each new connection a context loaded with the system CA bundle (about
+  // 0.7 MB each), which this replaces.
+  CertStore clusterCa;
 
   http::client::http_client_config config(std::chrono::milliseconds timeout) const {
     http::client::http_client_config config;
     config.set_timeout(timeout);
     config.set_validate_certificates(true);
     const ClusterAccess& a = access;
-    config.set_ssl_context_callback([&a](boost::asio::ssl::context& ctx) {
-      if (!a.caPem.empty()) ctx.add_certificate_authority(boost::asio::buffer(a.caPem));
+    X509_STORE* ca = clusterCa.get();
+    config.set_ssl_context_callback([&a, ca](boost::asio::ssl::context& ctx) {
+      if (ca) SSL_CTX_set1_cert_store(ctx.native_handle(), ca);
+      else if (!a.caPem.empty()) ctx.add_certificate_authority(boost::asio::buffer(a.caPem));
       if (!a.clientCertPem.empty()) {
         ctx.use_certificate_chain(boost::asio::buffer(a.clientCertPem));
         ctx.use_private_key(boost::asio::buffer(a.clientKeyPem), boost::asio::ssl::context::pem);
@@ -86,6 +120,7 @@ http::http_request KubeClient::Impl::makeRequest(const Request& request) const {
 KubeClient::KubeClient(ClusterAccess access, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   impl_->access = std::move(access);
+  impl_->clusterCa = certStoreOf(impl_->access.caPem);
   impl_->client = std::make_unique<http::client::http_client>(impl_->access.server, impl_->config(timeout));
 }
 

@@ -1,6 +1,9 @@
 // Proves the test kube-apiserver and kube-controller-manager are real and
 // reachable from the project's own client: client certificate from the
 // kubeconfig, server CA verified.
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -70,6 +73,27 @@ TEST_CASE("the server certificate is verified: without the cluster CA the call f
   auto r = client.send({Verb::Get, "/api/v1/namespaces", ""});
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error().message, Catch::Contains(serverEnv("EW_KUBE_SERVER")));
+}
+
+TEST_CASE("the server certificate is verified: a CA that did not sign it is refused") {
+  // A fresh CA of the same name as the test CA: only the key differs.
+  const std::string dir = "/tmp/ew-otherca-" + std::to_string(::getpid());
+  const std::string cmd = "mkdir -p " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir +
+                          "/ca.key -out " + dir + "/ca.crt -days 1 -subj /CN=eventworker-test-ca 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::ifstream in(dir + "/ca.crt");
+  std::stringstream pem;
+  pem << in.rdbuf();
+  std::system(("rm -rf " + dir).c_str());
+  auto a = access();
+  a.caPem = pem.str();
+  KubeClient client(a);
+  auto r = client.send({Verb::Get, "/api/v1/namespaces", ""});
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains(serverEnv("EW_KUBE_SERVER")));
+  // The right CA, through the same path, works.
+  KubeClient good(access());
+  CHECK(good.send({Verb::Get, "/api/v1/namespaces", ""}).ok());
 }
 
 TEST_CASE("kube-controller-manager runs: a Deployment gets a ReplicaSet") {
