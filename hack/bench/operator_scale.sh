@@ -91,7 +91,9 @@ floor=$(echo "$(now) - $t0" | bc -l)
 quiesce
 
 PORT=$(freePort)
-"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace bench-op --leader-elect=false --workers 16 \
+# Four workers: more only add concurrent requests to an API server that is
+# already the bottleneck (and memory for them); the deployed default is 2.
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace bench-op --leader-elect=false --workers 4 \
   --resync-seconds 45 --metrics-address "127.0.0.1:$PORT" >"$STATE/operator.log" 2>&1 &
 OP_PID=$!
 WAIT_SECONDS=30 waitFor curl -sf "http://127.0.0.1:$PORT/readyz" || die "operator not ready: $(tail -5 "$STATE/operator.log")"
@@ -100,13 +102,29 @@ reads() { metric '^eventworker_api_requests_total\{.*verb="GET"'; }
 writes() { metric '^eventworker_api_requests_total\{.*verb="(POST|PUT|PATCH|DELETE)"'; }
 reconciles() { metric '^eventworker_reconcile_total\{'; }
 
+# CPU seconds of a process and its children (the servers' pid files may name a supervisor).
+cpuOf() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+cpuAll() {
+  printf 'operator=%s ' "$(cpuOf "$OP_PID")"
+  for n in kube-apiserver etcd kube-controller-manager kafka; do printf '%s=%s ' "$n" "$(cpuOf "$(cat "$STATE/pids/$n.pid")")"; done
+  awk '/^cpu / {printf "machine=%d idle=%d\n", $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat
+}
+
 log "operator: kubectl apply --server-side of $N EventWorkers, until $N Deployments exist"
 r0=$(reads); w0=$(writes)
+cpu0=$(cpuAll)
 t0=$(now)
 K apply --server-side --field-manager=bench -f "$WORK/eventworkers.yaml" >/dev/null
 applied=$(echo "$(now) - $t0" | bc -l)
 waitAll bench-op
 viaOperator=$(echo "$(now) - $t0" | bc -l)
+cpu1=$(cpuAll)
 # Creation is done when every status is written and the queue is empty.
 while [ "$(metric '^eventworker_workqueue_depth')" != 0 ]; do sleep 1; done
 quiesce
@@ -130,3 +148,12 @@ printf 'operator peak RSS:                          %8.1f MiB (target < 40)\n' "
 printf 'API requests per EventWorker at creation:   %8.2f writes, %.2f reads\n' \
   "$(echo "($w1 - $w0) / $N" | bc -l)" "$(echo "($r1 - $r0) / $N" | bc -l)"
 printf 'API requests during a no-op resync of %d:   %8d writes, %d reads\n' "$N" $((w2 - w1)) $((r2 - r1))
+# Where the two cores went while the operator created the workers.
+python3 - "$cpu0" "$cpu1" <<'PY'
+import sys
+a = dict(kv.split("=") for kv in sys.argv[1].split())
+b = dict(kv.split("=") for kv in sys.argv[2].split())
+busy, idle = int(b["machine"]) - int(a["machine"]), int(b["idle"]) - int(a["idle"])
+parts = ", ".join(f"{k} {(int(b[k]) - int(a[k])) / 100:.1f}" for k in a if k not in ("machine", "idle"))
+print(f"CPU seconds until the last Deployment:  {parts}; machine busy {100 * busy / max(1, busy + idle):.0f}%")
+PY
