@@ -116,9 +116,12 @@ class Daprd {
     }
   }
   ~Daprd() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);  // its resources and log (a failing check has shown the log already)
   }
   // daprd answers its health endpoint (204) once its components and the app
   // channel are up.

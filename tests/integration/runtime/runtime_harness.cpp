@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -353,6 +354,9 @@ RuntimeProcess::~RuntimeProcess() {
     ::kill(pid_, SIGKILL);
     wait(std::chrono::seconds(10));
   }
+  // Its config and log (a failing check has shown the log already).
+  std::error_code ec;
+  std::filesystem::remove_all(std::filesystem::path(logPath_).parent_path(), ec);
 }
 
 void RuntimeProcess::signal(int sig) { ::kill(pid_, sig); }
