@@ -39,7 +39,9 @@ std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch());
   };
   return std::make_unique<Autoscaler>(options_.lagReader, currentReplicas, [this](const std::string& key) {
-    queue_.add(key);
+    // A key whose reconciles fail waits for its backoff: that retry reads the
+    // latest decision (an add now would skip the backoff, every poll).
+    if (queue_.failures(key) == 0) queue_.add(key);
   }, metrics_, random01_, now);
 }
 

@@ -1,6 +1,7 @@
 #include "controller/work_queue.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace ew::controller {
@@ -13,7 +14,8 @@ std::chrono::milliseconds backoffDelay(const BackoffPolicy& policy, int failures
   return std::chrono::milliseconds(std::min(d, cap));
 }
 
-WorkQueue::WorkQueue(const Clock& clock, BackoffPolicy policy) : clock_(clock), policy_(policy) {}
+WorkQueue::WorkQueue(const Clock& clock, BackoffPolicy policy)
+    : clock_(clock), policy_(policy), tokens_(policy.retryBurst), tokensAt_(clock.now()) {}
 
 void WorkQueue::enqueueLocked(const std::string& key) {
   waiting_.erase(key);
@@ -47,13 +49,23 @@ void WorkQueue::cancelDelayed(const std::string& key) {
   waiting_.erase(key);
 }
 
+std::chrono::milliseconds WorkQueue::reserveRetryLocked() {
+  const TimePoint now = clock_.now();
+  const double elapsed = std::chrono::duration<double>(now - tokensAt_).count();
+  tokens_ = std::min(policy_.retryBurst, tokens_ + std::max(0.0, elapsed) * policy_.retriesPerSecond);
+  tokensAt_ = now;
+  tokens_ -= 1;
+  if (tokens_ >= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(-tokens_ / policy_.retriesPerSecond * 1000)));
+}
+
 void WorkQueue::addRateLimited(const std::string& key) {
-  int n;
+  std::chrono::milliseconds delay;
   {
     std::lock_guard lock(mu_);
-    n = ++failures_[key];
+    delay = std::max(backoffDelay(policy_, ++failures_[key]), reserveRetryLocked());
   }
-  addAfter(key, backoffDelay(policy_, n));
+  addAfter(key, delay);
 }
 
 void WorkQueue::forget(const std::string& key) {

@@ -3,7 +3,7 @@
 // workqueue: a key added while queued is stored once; a key being processed is
 // never handed to a second worker — re-adds during processing are replayed
 // when done() is called; failures are retried with per-key exponential backoff
-// (base .. cap); delayed adds wait until their time.
+// (base .. cap) and an overall token bucket; delayed adds wait until their time.
 //
 // Thread-safe. Time comes from the injected Clock so tests need no sleeps.
 
@@ -35,6 +35,12 @@ class SteadyClock : public Clock {
 struct BackoffPolicy {
   std::chrono::milliseconds base{5};
   std::chrono::milliseconds cap{1000 * 1000};  // 1000 s
+  // And all keys together: at most retriesPerSecond retries a second, in
+  // bursts of retryBurst (client-go's default controller limiter: 10, 100).
+  // Without it, every key of a fleet retries within milliseconds when the
+  // API server goes away, and each retry costs a new TLS connection.
+  double retriesPerSecond = 10;
+  double retryBurst = 100;
 };
 
 // Pure: the delay before retry number `failures` (1-based): base * 2^(failures-1), capped.
@@ -89,6 +95,11 @@ class WorkQueue {
   std::set<std::string> dirty_;        // re-added while processing
   std::map<std::string, TimePoint> waiting_;  // delayed adds: key -> due time
   std::map<std::string, int> failures_;
+  // The retry bucket (BackoffPolicy::retriesPerSecond): tokens may go
+  // negative, a debt later retries wait out (golang.org/x/time/rate's Reserve).
+  double tokens_;
+  TimePoint tokensAt_;
+  std::chrono::milliseconds reserveRetryLocked();
   bool shutDown_ = false;
 };
 

@@ -102,6 +102,38 @@ TEST_CASE("per-key exponential backoff from 5 ms to 1000 s, reset by forget") {
   CHECK(q.failures("b") == 1);
 }
 
+TEST_CASE("retries of all keys together: bursts of 100, then 10 a second") {
+  FakeClock clock;
+  WorkQueue q(clock);
+  // 100 first failures of distinct keys: their own 5 ms backoff each.
+  for (int i = 0; i < 100; ++i) q.addRateLimited("k" + std::to_string(i));
+  clock.advance(5ms);
+  for (int i = 0; i < 100; ++i) {
+    auto k = q.tryGet();
+    REQUIRE(k);
+    q.done(*k);
+  }
+  // The bucket is empty (5 ms refilled a twentieth of a token): the next
+  // ones wait for tokens, 95 ms and 195 ms.
+  q.addRateLimited("x");
+  q.addRateLimited("y");
+  clock.advance(94ms);
+  CHECK_FALSE(q.tryGet());
+  clock.advance(1ms);
+  CHECK(q.tryGet() == "x");
+  q.done("x");
+  clock.advance(99ms);
+  CHECK_FALSE(q.tryGet());
+  clock.advance(1ms);
+  CHECK(q.tryGet() == "y");
+  q.done("y");
+  // Quiet for 10 s: the bucket is full again.
+  clock.advance(10s);
+  q.addRateLimited("z");
+  clock.advance(5ms);
+  CHECK(q.tryGet() == "z");
+}
+
 TEST_CASE("shutDown releases a blocked get and refuses new keys") {
   ew::controller::SteadyClock clock;
   WorkQueue q(clock);
