@@ -49,15 +49,15 @@ Controller::~Controller() { stop(); }
 
 bool Controller::changed(const kube::Store& store, const std::string& key) {
   auto obj = store.get(key);
+  // A 64-bit hash of the fingerprint, not the text: ConfigMaps' data would
+  // keep a copy of every runtime config in memory. Computed outside the lock.
+  const size_t fp = obj ? std::hash<std::string>{}(changeFingerprint(*obj)) : 0;
   std::lock_guard lock(fingerprintsMu_);
   const auto id = std::make_pair(&store, key);
   if (!obj) {  // a delete always counts
     fingerprints_.erase(id);
     return true;
   }
-  // A 64-bit hash of the fingerprint, not the text: ConfigMaps' data would
-  // keep a copy of every runtime config in memory.
-  const size_t fp = std::hash<std::string>{}(changeFingerprint(*obj));
   auto it = fingerprints_.find(id);
   if (it != fingerprints_.end() && it->second == fp) return false;
   fingerprints_[id] = fp;
@@ -65,11 +65,7 @@ bool Controller::changed(const kube::Store& store, const std::string& key) {
 }
 
 void Controller::noteWritten(const kube::Store& store, const std::string& key) {
-  auto obj = store.get(key);
-  if (!obj) return;
-  const size_t fp = std::hash<std::string>{}(changeFingerprint(*obj));
-  std::lock_guard lock(fingerprintsMu_);
-  fingerprints_[std::make_pair(&store, key)] = fp;
+  changed(store, key);  // records its fingerprint; nothing to enqueue
 }
 
 void Controller::onOwnedChange(const kube::Store& store, const std::string& key) {

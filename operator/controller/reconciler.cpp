@@ -331,8 +331,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       out.requeueAfter = std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
       return out;
     }
+    forgetFirstStatus(key);
   }
-  forgetFirstStatus(key);
   if (auto s = writeStatus(ew, status, out.writes); !s) return s.error();
   return out;
 }

@@ -102,6 +102,18 @@ TEST_CASE("per-key exponential backoff from 5 ms to 1000 s, reset by forget") {
   CHECK(q.failures("b") == 1);
 }
 
+TEST_CASE("cancelDelayed drops a pending delayed add, and only that key's") {
+  FakeClock clock;
+  WorkQueue q(clock);
+  q.addAfter("a", 10ms);
+  q.addAfter("b", 10ms);
+  q.cancelDelayed("a");
+  clock.advance(10ms);
+  CHECK(q.tryGet() == "b");
+  q.done("b");
+  CHECK_FALSE(q.tryGet());
+}
+
 TEST_CASE("retries of all keys together: bursts of 100, then 10 a second") {
   FakeClock clock;
   WorkQueue q(clock);
