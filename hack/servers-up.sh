@@ -3,6 +3,8 @@
 #   etcd, kube-apiserver (TLS, client-cert auth, RBAC), kube-controller-manager,
 #   and a single-node Kafka broker (KRaft combined mode).
 # Usage: hack/servers-up.sh STATE_DIR
+#   EW_SERVERS=kafka starts the Kafka broker alone (benchmarks of the runtime,
+#   which needs nothing else, measured without the Kubernetes servers beside it).
 # Writes STATE_DIR/env (KUBECONFIG, EW_KUBE_SERVER, EW_KAFKA_BOOTSTRAP, ...) and
 # STATE_DIR/pids/*.pid; hack/servers-down.sh STATE_DIR stops exactly those.
 # On any failure it stops what it started and says which server and why.
@@ -15,8 +17,10 @@ STATE=$(cd "$STATE" && pwd)
 [ ! -e "$STATE/env" ] || die "$STATE/env exists: servers already up? run hack/servers-down.sh $STATE"
 mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pki" "$STATE/cmds"
 
-bash "$HACK_DIR/build-servers.sh" all
-bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
+SERVERS=${EW_SERVERS:-all}
+case "$SERVERS" in all|kafka) ;; *) die "EW_SERVERS must be all or kafka, not '$SERVERS'" ;; esac
+bash "$HACK_DIR/build-servers.sh" "$SERVERS"
+[ "$SERVERS" = kafka ] || bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
 
 onFail() {
   local rc=$?
@@ -59,14 +63,16 @@ ETCD_PORT=$(freePort); ETCD_PEER_PORT=$(freePort)
 API_PORT=$(freePort); KCM_PORT=$(freePort)
 KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort)
 
-# --- etcd ---
-start etcd "$ETCD_BIN_DIR/etcd" --name ew --data-dir "$STATE/etcd" \
-  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "ew=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn \
-  --quota-backend-bytes 4294967296 --unsafe-no-fsync
-need etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
-log "etcd up on 127.0.0.1:$ETCD_PORT"
+if [ "$SERVERS" = all ]; then
+  # --- etcd ---
+  start etcd "$ETCD_BIN_DIR/etcd" --name ew --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "ew=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn \
+    --quota-backend-bytes 4294967296 --unsafe-no-fsync
+  need etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+  log "etcd up on 127.0.0.1:$ETCD_PORT"
+fi
 
 # --- Kafka (started early: the JVM takes a few seconds) ---
 KAFKA_DIR="$STATE/kafka"
@@ -99,23 +105,6 @@ java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool format --s
   || { tail -n 20 "$STATE/logs/kafka-format.log" >&2; die "kafka storage format failed"; }
 start kafka java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.Kafka "$KAFKA_DIR/server.properties"
 
-# --- kube-apiserver ---
-# ConfigMaps bypass the watch cache so that an etcd compaction gives real
-# 410 Gone watches (tests of the watcher's relist path); all else is cached.
-start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
-  --cert-dir "$STATE/apiserver-certs" \
-  --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
-  --client-ca-file "$PKI/ca.crt" \
-  --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-  --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-cluster-ip-range 10.0.0.0/24 \
-  --authorization-mode RBAC --allow-privileged=true \
-  --disable-admission-plugins ServiceAccount \
-  --enable-priority-and-fairness=false \
-  --watch-cache-sizes configmaps#0
-KUBECTL_BASE=("$KUBE_BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig")
 writeKubeconfig() { # FILE USER
   cat > "$1" <<KC
 apiVersion: v1
@@ -136,35 +125,57 @@ contexts:
 current-context: ew-test
 KC
 }
-writeKubeconfig "$STATE/kubeconfig" admin
-writeKubeconfig "$STATE/kcm.kubeconfig" controller-manager
-need kube-apiserver curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-  "https://127.0.0.1:$API_PORT/readyz"
-log "kube-apiserver up on https://127.0.0.1:$API_PORT"
 
-# --- kube-controller-manager (garbage collector, Deployments, ReplicaSets, ...) ---
-startSupervised kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
-  --kubeconfig "$STATE/kcm.kubeconfig" --authentication-kubeconfig "$STATE/kcm.kubeconfig" \
-  --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm-certs" \
-  --leader-elect=false --use-service-account-credentials=true \
-  --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
-  --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
-  --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-gc-syncs 20
-need kube-controller-manager curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
-log "kube-controller-manager up (healthz on 127.0.0.1:$KCM_PORT)"
+if [ "$SERVERS" = all ]; then
+  # --- kube-apiserver ---
+  # ConfigMaps bypass the watch cache so that an etcd compaction gives real
+  # 410 Gone watches (tests of the watcher's relist path); all else is cached.
+  start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --cert-dir "$STATE/apiserver-certs" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --authorization-mode RBAC --allow-privileged=true \
+    --disable-admission-plugins ServiceAccount \
+    --enable-priority-and-fairness=false \
+    --watch-cache-sizes configmaps#0
+  KUBECTL_BASE=("$KUBE_BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig")
+  writeKubeconfig "$STATE/kubeconfig" admin
+  writeKubeconfig "$STATE/kcm.kubeconfig" controller-manager
+  need kube-apiserver curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$API_PORT/readyz"
+  log "kube-apiserver up on https://127.0.0.1:$API_PORT"
+
+  # --- kube-controller-manager (garbage collector, Deployments, ReplicaSets, ...) ---
+  startSupervised kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
+    --kubeconfig "$STATE/kcm.kubeconfig" --authentication-kubeconfig "$STATE/kcm.kubeconfig" \
+    --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm-certs" \
+    --leader-elect=false --use-service-account-credentials=true \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-gc-syncs 20
+  need kube-controller-manager curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
+  log "kube-controller-manager up (healthz on 127.0.0.1:$KCM_PORT)"
+fi
 
 WAIT_SECONDS=90 need kafka kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2
 log "kafka up on 127.0.0.1:$KAFKA_PORT"
 
-cat > "$STATE/env" <<ENV
-KUBECONFIG=$STATE/kubeconfig
-EW_KUBE_SERVER=https://127.0.0.1:$API_PORT
-EW_KUBE_CA=$PKI/ca.crt
-EW_KUBECTL=$KUBE_BIN_DIR/kubectl
-EW_ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT
-EW_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-EW_STATE_DIR=$STATE
-ENV
+{
+  if [ "$SERVERS" = all ]; then
+    echo "KUBECONFIG=$STATE/kubeconfig"
+    echo "EW_KUBE_SERVER=https://127.0.0.1:$API_PORT"
+    echo "EW_KUBE_CA=$PKI/ca.crt"
+    echo "EW_KUBECTL=$KUBE_BIN_DIR/kubectl"
+    echo "EW_ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT"
+  fi
+  echo "EW_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  echo "EW_STATE_DIR=$STATE"
+} > "$STATE/env"
 trap - EXIT
 log "servers up; environment in $STATE/env"

@@ -1,6 +1,7 @@
 # Shared by hack/bench/runtime_*.sh. Source it after hack/lib.sh; needs BUILD.
 # Servers: those of $EW_BENCH_STATE (a hack/servers-up.sh STATE_DIR that is
-# already up), else hack/servers-up.sh into a temporary directory, stopped at exit.
+# already up), else a Kafka broker alone (EW_SERVERS=kafka hack/servers-up.sh)
+# in a temporary directory, stopped at exit.
 RUNTIME="$BUILD/worker-runtime/eventworker-runtime"
 EW_BENCH="$BUILD/tests/bench/ew-bench"
 [ -x "$RUNTIME" ] && [ -x "$EW_BENCH" ] || die "build first: cmake --build --preset default ($RUNTIME, $EW_BENCH)"
@@ -19,7 +20,8 @@ if [ -n "${EW_BENCH_STATE:-}" ]; then
 else
   OWN_STATE=$(mktemp -d /tmp/ew-bench-rt.XXXXXX)
   STATE=$OWN_STATE
-  bash "$HACK_DIR/servers-up.sh" "$STATE" >/dev/null
+  # The runtime needs Kafka alone: no Kubernetes servers busy beside it.
+  EW_SERVERS=kafka bash "$HACK_DIR/servers-up.sh" "$STATE" >/dev/null
 fi
 # shellcheck disable=SC1091
 . "$STATE/env"
