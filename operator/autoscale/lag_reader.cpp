@@ -132,6 +132,39 @@ void sendGroupRequests(const Call& call, const std::vector<std::string>& groups,
   }
 }
 
+// The groups among GROUPS that exist in the cluster, from one ListGroups
+// request per broker; std::nullopt when the listing is incomplete (a broker
+// failed or did not answer in time), and then every group is asked about. A
+// group that is not listed has no committed offsets and no members (a group
+// with only committed offsets is listed, as Empty), so nothing is sent for it:
+// a burst of new workers whose groups no consumer has joined yet costs one
+// request per broker and read, not a FindCoordinator, a DescribeGroups and an
+// OffsetFetch per group. Takes at most half of the read's budget. The listing
+// is not sent to a group's coordinator, so librdkafka 2.0.2's coordinator
+// lookup (see kAdminTimeoutMs) is not involved and an ordinary timeout is safe.
+std::optional<std::set<std::string>> listExisting(const Call& call, const std::vector<std::string>& groups) {
+  const int budgetMs = std::max(1, call.remainingMs() / 2);
+  QueuePtr queue(rd_kafka_queue_new(call.rk));
+  OptionsPtr options(rd_kafka_AdminOptions_new(call.rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS));
+  char err[256];
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), budgetMs, err, sizeof err);
+  rd_kafka_ListConsumerGroups(call.rk, options.get(), queue.get());
+  // The request's own timeout answers first; the margin is for the event's way back.
+  EventPtr event(rd_kafka_queue_poll(queue.get(), budgetMs + 500));
+  if (!event || rd_kafka_event_error(event.get())) return std::nullopt;
+  const rd_kafka_ListConsumerGroups_result_t* result = rd_kafka_event_ListConsumerGroups_result(event.get());
+  std::size_t errors = 0;
+  rd_kafka_ListConsumerGroups_result_errors(result, &errors);
+  if (errors != 0) return std::nullopt;
+  std::size_t count = 0;
+  const rd_kafka_ConsumerGroupListing_t** listed = rd_kafka_ListConsumerGroups_result_valid(result, &count);
+  const std::set<std::string> wanted(groups.begin(), groups.end());
+  std::set<std::string> existing;
+  for (std::size_t i = 0; i < count; ++i)
+    if (const char* id = rd_kafka_ConsumerGroupListing_group_id(listed[i]); wanted.contains(id)) existing.insert(id);
+  return existing;
+}
+
 // Partition counts, and the partitions without a leader, from Metadata.
 struct Layout {
   std::map<std::string, Result<int>> partitionCounts;
@@ -468,12 +501,26 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
     if (auto layout = readMetadata(call, topics); !layout) {
       clusterError = layout.error();
     } else {
+      // Only groups that exist are asked about; the others have nothing to read.
+      std::vector<std::string> asked;
+      if (auto existing = listExisting(call, groups)) {
+        for (const auto& group : groups)
+          if (existing->contains(group))
+            asked.push_back(group);
+          else
+            groupResults.fetched.try_emplace(group);  // nothing committed, no members
+      } else {
+        asked = groups;
+      }
       QueuePtr queue(rd_kafka_queue_new(call.rk));
-      sendGroupRequests(call, groups, queue.get());
+      if (!asked.empty()) sendGroupRequests(call, asked, queue.get());
       cluster.logRanges = readLogRanges(call, *layout);
       cluster.partitionCounts = std::move(layout->partitionCounts);
-      groupResults = collectGroupResults(call, queue.get(), groups);
-      if (!groupResults.complete) retire(client);
+      if (!asked.empty()) {
+        GroupResults read = collectGroupResults(call, queue.get(), asked);
+        if (!read.complete) retire(client);
+        groupResults.fetched.merge(read.fetched);
+      }
     }
   }
 

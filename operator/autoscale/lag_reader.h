@@ -77,10 +77,12 @@ class LagReader {
   // (for all topics of the cluster: librdkafka 2.0.2 cannot name several
   // without keeping them forever), ListOffsets EARLIEST and LATEST for all
   // partitions of the queries' topics (each batched per partition leader), one
-  // DescribeConsumerGroups call for all groups plus one
+  // ListConsumerGroups call (one ListGroups request per broker), then for the
+  // groups that exist one DescribeConsumerGroups call plus one
   // ListConsumerGroupOffsets call per group, all in flight at once (librdkafka
   // 2.0.2 sends one DescribeGroups and one OffsetFetch request per group to
-  // the group's coordinator). Returns within about `timeout`, the whole
+  // the group's coordinator). A group that is not listed has nothing committed
+  // and no members; when the listing fails, every group is asked about. Returns within about `timeout`, the whole
   // call's budget. A query with an empty group or no topics gets an error.
   std::vector<GroupOffsets> readMany(const std::vector<GroupQuery>& queries);
 
