@@ -13,7 +13,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev \
-      librdkafka-dev libspdlog-dev libcli11-dev libhiredis-dev libyaml-dev catch2 \
+      librdkafka-dev libspdlog-dev libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev catch2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git curl openssl python3 python3-yaml
   libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev librdkafka-dev
-  libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev
+  libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev
   kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox)
 missing=()
 for p in "${PKGS[@]}"; do

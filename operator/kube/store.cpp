@@ -1,6 +1,9 @@
 #include "kube/store.h"
 
+#include <zlib.h>
+
 #include <set>
+#include <stdexcept>
 
 namespace ew::kube {
 
@@ -27,7 +30,60 @@ nlohmann::json stripped(nlohmann::json object) {
   return object;
 }
 
+// Deflate with a 4 KiB window and small hash tables: stored objects are a few
+// KiB of JSON with repeated keys (a Deployment's 3.6 KiB pack to about 1.4),
+// and the compressor's state stays near 20 KiB instead of zlib's default 256.
+constexpr int kWindowBits = 12;
+constexpr int kMemLevel = 4;
+
+// TEXT deflated; empty when zlib fails (the caller keeps TEXT as is).
+std::string pack(const std::string& text) {
+  z_stream z{};
+  if (deflateInit2(&z, 1, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, text.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const bool ok = deflate(&z, Z_FINISH) == Z_STREAM_END;
+  out.resize(ok ? z.total_out : 0);
+  deflateEnd(&z);
+  out.shrink_to_fit();
+  return out;
+}
+
+// The text of PACKED (SIZE bytes); throws when the data is corrupt (a bug).
+std::string unpack(const std::string& packed, size_t size) {
+  std::string out(size, '\0');
+  z_stream z{};
+  if (inflateInit2(&z, kWindowBits) != Z_OK) throw std::runtime_error("store: inflateInit2 failed");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  z.avail_in = static_cast<uInt>(packed.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&z, Z_FINISH);
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END || z.total_out != size) throw std::runtime_error("store: a stored object does not inflate");
+  return out;
+}
+
 }  // namespace
+
+Store::Entry Store::Entry::of(const std::string& text) {
+  Entry e;
+  e.size = text.size();
+  e.data = pack(text);
+  e.packed = !e.data.empty();
+  if (!e.packed) {
+    e.data = text;
+    e.data.shrink_to_fit();
+  }
+  return e;
+}
+
+nlohmann::json Store::Entry::parse() const {
+  return nlohmann::json::parse(packed ? unpack(data, size) : data);
+}
 
 std::string Store::indexKey(const nlohmann::json& object) const {
   if (indexLabel_.empty()) return "";
@@ -52,19 +108,24 @@ void Store::eraseLocked(const std::string& key) {
   objects_.erase(it);
 }
 
-void Store::putLocked(const std::string& key, const nlohmann::json& object) {
+void Store::putLocked(const std::string& key, Entry entry) {
   eraseLocked(key);  // its label may have changed
-  Entry entry{object.dump(), indexKey(object)};
-  entry.json.shrink_to_fit();
   if (!entry.indexKey.empty()) index_[entry.indexKey].insert(key);
   objects_[key] = std::move(entry);
+}
+
+Store::Entry Store::entryOf(const nlohmann::json& object) const {
+  Entry entry = Entry::of(object.dump());
+  entry.indexKey = indexKey(object);
+  return entry;
 }
 
 void Store::upsert(const nlohmann::json& object) {
   const nlohmann::json slim = stripped(object);
   const std::string key = objectKey(slim);
+  Entry entry = entryOf(slim);  // compressed outside the lock
   std::lock_guard lock(mu_);
-  putLocked(key, slim);
+  putLocked(key, std::move(entry));
 }
 
 void Store::erase(const std::string& key) {
@@ -77,20 +138,25 @@ std::vector<nlohmann::json> Store::byIndex(const std::string& ns, const std::str
   std::vector<nlohmann::json> out;
   auto entry = index_.find(ns + "/" + value);
   if (entry == index_.end()) return out;
-  for (const auto& key : entry->second) out.push_back(nlohmann::json::parse(objects_.at(key).json));
+  for (const auto& key : entry->second) out.push_back(objects_.at(key).parse());
   return out;
 }
 
 std::vector<std::string> Store::replace(const std::vector<nlohmann::json>& objects) {
+  std::vector<std::pair<std::string, Entry>> entries;
+  entries.reserve(objects.size());
+  for (const auto& o : objects) {
+    const nlohmann::json slim = stripped(o);
+    entries.emplace_back(objectKey(slim), entryOf(slim));
+  }
   std::lock_guard lock(mu_);
   std::set<std::string> touched;
   for (const auto& [k, v] : objects_) touched.insert(k);
   objects_.clear();
   index_.clear();
-  for (const auto& o : objects) {
-    auto k = objectKey(o);
+  for (auto& [k, entry] : entries) {
     touched.insert(k);
-    putLocked(k, stripped(o));
+    putLocked(k, std::move(entry));
   }
   return {touched.begin(), touched.end()};
 }
@@ -99,14 +165,14 @@ std::optional<nlohmann::json> Store::get(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return std::nullopt;
-  return nlohmann::json::parse(it->second.json);
+  return it->second.parse();
 }
 
 std::vector<nlohmann::json> Store::list() const {
   std::lock_guard lock(mu_);
   std::vector<nlohmann::json> out;
   out.reserve(objects_.size());
-  for (const auto& [k, v] : objects_) out.push_back(nlohmann::json::parse(v.json));
+  for (const auto& [k, v] : objects_) out.push_back(v.parse());
   return out;
 }
 

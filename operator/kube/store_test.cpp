@@ -44,3 +44,20 @@ TEST_CASE("managedFields and kubectl's last-applied annotation are not kept") {
   CHECK_FALSE(kept["metadata"].contains("managedFields"));
   CHECK(kept["metadata"]["annotations"] == Json{{"keep", "1"}});
 }
+
+TEST_CASE("objects come back exactly as stored, small and large, across updates") {
+  Store store("owner");
+  Json big = object("a", "big", "x");
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "line " + std::to_string(i * 7919 % 10007) + "\n";
+  big["data"] = {{"runtime.yaml", text}, {"empty", ""}, {"utf8", "caf\u00e9 \u2713"}};
+  store.upsert(big);
+  store.upsert(object("a", "small", "x"));
+  CHECK(*store.get("a/big") == big);
+  CHECK(*store.get("a/small") == object("a", "small", "x"));
+  big["data"]["runtime.yaml"] = "changed";
+  store.upsert(big);
+  CHECK(*store.get("a/big") == big);
+  CHECK(store.list().size() == 2);
+  CHECK(store.byIndex("a", "x").size() == 2);
+}
