@@ -73,11 +73,27 @@ quiesce() {
   while sleep 5; after=$(apiserverWrites); [ "$after" != "$before" ]; do before=$after; done
 }
 
+# CPU seconds of a process and its children (the servers' pid files may name a supervisor).
+cpuOf() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+cpuAll() {
+  printf 'operator=%s ' "$( [ -n "$OP_PID" ] && cpuOf "$OP_PID" || echo 0)"
+  for n in kube-apiserver etcd kube-controller-manager kafka; do printf '%s=%s ' "$n" "$(cpuOf "$(cat "$STATE/pids/$n.pid")")"; done
+  awk '/^cpu / {printf "machine=%d idle=%d\n", $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat
+}
+
 log "direct: kubectl apply --server-side of $N Deployments"
+cpuD0=$(cpuAll)
 t0=$(now)
 K apply --server-side --field-manager=bench -f "$WORK/deployments.json" >/dev/null
 waitAll bench-direct
 direct=$(echo "$(now) - $t0" | bc -l)
+cpuD1=$(cpuAll)
 quiesce
 
 # The admission floor: the same EventWorkers into a namespace no operator
@@ -102,20 +118,6 @@ reads() { metric '^eventworker_api_requests_total\{.*verb="GET"'; }
 writes() { metric '^eventworker_api_requests_total\{.*verb="(POST|PUT|PATCH|DELETE)"'; }
 reconciles() { metric '^eventworker_reconcile_total\{'; }
 
-# CPU seconds of a process and its children (the servers' pid files may name a supervisor).
-cpuOf() {
-  local total=0 p
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-cpuAll() {
-  printf 'operator=%s ' "$(cpuOf "$OP_PID")"
-  for n in kube-apiserver etcd kube-controller-manager kafka; do printf '%s=%s ' "$n" "$(cpuOf "$(cat "$STATE/pids/$n.pid")")"; done
-  awk '/^cpu / {printf "machine=%d idle=%d\n", $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat
-}
-
 log "operator: kubectl apply --server-side of $N EventWorkers, until $N Deployments exist"
 r0=$(reads); w0=$(writes)
 cpu0=$(cpuAll)
@@ -125,6 +127,7 @@ applied=$(echo "$(now) - $t0" | bc -l)
 waitAll bench-op
 viaOperator=$(echo "$(now) - $t0" | bc -l)
 cpu1=$(cpuAll)
+rssCreated=$(awk '/VmHWM/ {print $2}' "/proc/$OP_PID/status")
 # Creation is done when every status is written and the queue is empty.
 while [ "$(metric '^eventworker_workqueue_depth')" != 0 ]; do sleep 1; done
 quiesce
@@ -144,16 +147,21 @@ printf '  of which kubectl apply of the EventWorkers: %6.2f s (admission: CRD sc
 printf 'kubectl apply of %d EventWorkers, no operator: %6.2f s (the API server admitting the custom resources)\n' "$N" "$floor"
 printf 'ratio (operator / direct):                  %8.2f   (target <= 1.5)\n' "$(echo "$viaOperator / $direct" | bc -l)"
 printf 'ratio (operator / EventWorker admission):   %8.2f\n' "$(echo "$viaOperator / $floor" | bc -l)"
-printf 'operator peak RSS:                          %8.1f MiB (target < 40)\n' "$(echo "$rss / 1024" | bc -l)"
+printf 'operator peak RSS:                          %8.1f MiB (target < 40; %.1f MiB when the last Deployment appeared)\n' \
+  "$(echo "$rss / 1024" | bc -l)" "$(echo "$rssCreated / 1024" | bc -l)"
 printf 'API requests per EventWorker at creation:   %8.2f writes, %.2f reads\n' \
   "$(echo "($w1 - $w0) / $N" | bc -l)" "$(echo "($r1 - $r0) / $N" | bc -l)"
 printf 'API requests during a no-op resync of %d:   %8d writes, %d reads\n' "$N" $((w2 - w1)) $((r2 - r1))
-# Where the two cores went while the operator created the workers.
-python3 - "$cpu0" "$cpu1" <<'PY'
+# Where the two cores went: while kubectl created the Deployments directly,
+# and while the operator created the workers.
+python3 - "$cpuD0" "$cpuD1" "$cpu0" "$cpu1" <<'PY'
 import sys
-a = dict(kv.split("=") for kv in sys.argv[1].split())
-b = dict(kv.split("=") for kv in sys.argv[2].split())
-busy, idle = int(b["machine"]) - int(a["machine"]), int(b["idle"]) - int(a["idle"])
-parts = ", ".join(f"{k} {(int(b[k]) - int(a[k])) / 100:.1f}" for k in a if k not in ("machine", "idle"))
-print(f"CPU seconds until the last Deployment:  {parts}; machine busy {100 * busy / max(1, busy + idle):.0f}%")
+def spent(before, after, label):
+    a = dict(kv.split("=") for kv in before.split())
+    b = dict(kv.split("=") for kv in after.split())
+    busy, idle = int(b["machine"]) - int(a["machine"]), int(b["idle"]) - int(a["idle"])
+    parts = ", ".join(f"{k} {(int(b[k]) - int(a[k])) / 100:.1f}" for k in a if k not in ("machine", "idle"))
+    print(f"CPU seconds {label}: {parts}; machine busy {100 * busy / max(1, busy + idle):.0f}%")
+spent(sys.argv[1], sys.argv[2], "until the last Deployment, direct")
+spent(sys.argv[3], sys.argv[4], "until the last Deployment, operator")
 PY
