@@ -144,7 +144,7 @@ struct Decision {
 
 // What the policy carries from one poll to the next, per EventWorker. Start
 // with a default-constructed value; it is bounded in size (one entry per
-// partition, one per poll within the stabilization window).
+// partition, at most one per poll within the stabilization window).
 struct PolicyState {
   struct PartitionMemory {
     std::int64_t end = 0;
@@ -160,7 +160,7 @@ struct PolicyState {
   std::map<PartitionKey, PartitionMemory> partitions;
   bool busyAtLastPoll = false;            // every partition owned, behind, none stalled
   std::optional<double> perReplicaRate;   // smoothed, measured while backlogged
-  std::vector<Recommendation> history;    // sized recommendations in the window
+  std::vector<Recommendation> history;    // sized recommendations in the window, each above all later ones
   int consecutiveFailures = 0;
   std::optional<Millis> idleSince;
   int observedReplicas = -1;              // replicas seen at the last poll

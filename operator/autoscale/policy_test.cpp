@@ -614,12 +614,22 @@ TEST_CASE("failed polls: hold, then the fallback, never zero (keda #4098, #7239)
   }
 }
 
-TEST_CASE("the stabilization history stays within its window") {
+TEST_CASE("the stabilization history stays within its window and keeps only possible maxima") {
   Driver d;
   d.config.scaleDownStabilizationSeconds = 30;
   for (int t = 0; t <= 600; t += 5) d.poll(at(t, 1, partitions(12, 0, 0)));
-  CHECK(d.state.history.size() == 7);  // 570..600
+  // The same recommendation 121 times: the newest one stands for all.
+  REQUIRE(d.state.history.size() == 1);
+  CHECK(d.state.history[0].at == Millis(600'000));
   CHECK(d.state.partitions.size() == 12);
+  // Falling recommendations are each a maximum for part of the window; the
+  // ones older than the window go.
+  d.state.history = {{Millis(500'000), 9}, {Millis(580'000), 7}, {Millis(590'000), 5}};
+  d.poll(at(605, 1, partitions(12, 0, 0)));
+  REQUIRE(d.state.history.size() == 3);
+  CHECK(d.state.history[0].replicas == 7);
+  CHECK(d.state.history[1].replicas == 5);
+  CHECK(d.state.history[2].at == Millis(605'000));
 }
 
 TEST_CASE("a backlog the running group drains within the target adds no pods (no pod-start penalty)") {
