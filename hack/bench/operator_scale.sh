@@ -101,9 +101,11 @@ quiesce
 sed 's/namespace: bench-op}/namespace: bench-floor}/' "$WORK/eventworkers.yaml" >"$WORK/floor.yaml"
 K create namespace bench-floor >/dev/null
 log "floor: kubectl apply --server-side of $N EventWorkers, no operator"
+cpuF0=$(cpuAll)
 t0=$(now)
 K apply --server-side --field-manager=bench -f "$WORK/floor.yaml" >/dev/null
 floor=$(echo "$(now) - $t0" | bc -l)
+cpuF1=$(cpuAll)
 quiesce
 
 PORT=$(freePort)
@@ -153,8 +155,9 @@ printf 'API requests per EventWorker at creation:   %8.2f writes, %.2f reads\n' 
   "$(echo "($w1 - $w0) / $N" | bc -l)" "$(echo "($r1 - $r0) / $N" | bc -l)"
 printf 'API requests during a no-op resync of %d:   %8d writes, %d reads\n' "$N" $((w2 - w1)) $((r2 - r1))
 # Where the two cores went: while kubectl created the Deployments directly,
-# and while the operator created the workers.
-python3 - "$cpuD0" "$cpuD1" "$cpu0" "$cpu1" <<'PY'
+# while it created the EventWorkers with no operator, and while the operator
+# created the workers.
+python3 - "$cpuD0" "$cpuD1" "$cpuF0" "$cpuF1" "$cpu0" "$cpu1" <<'PY'
 import sys
 def spent(before, after, label):
     a = dict(kv.split("=") for kv in before.split())
@@ -163,5 +166,6 @@ def spent(before, after, label):
     parts = ", ".join(f"{k} {(int(b[k]) - int(a[k])) / 100:.1f}" for k in a if k not in ("machine", "idle"))
     print(f"CPU seconds {label}: {parts}; machine busy {100 * busy / max(1, busy + idle):.0f}%")
 spent(sys.argv[1], sys.argv[2], "until the last Deployment, direct")
-spent(sys.argv[3], sys.argv[4], "until the last Deployment, operator")
+spent(sys.argv[3], sys.argv[4], "of kubectl apply of the EventWorkers, no operator")
+spent(sys.argv[5], sys.argv[6], "until the last Deployment, operator")
 PY

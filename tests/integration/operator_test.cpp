@@ -152,54 +152,6 @@ TEST_CASE("new EventWorkers whose Deployments become available at once get one s
     CHECK(conditionOf(user, ns, "f" + std::to_string(i), "Scaling").value("reason", "") == "Disabled");
 }
 
-TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
-  installCrds();
-  kube::KubeApi user(testKubeClient(), "test-user");
-  const std::string ns = createNamespace(user, "op-noop");
-  RunningController rc(ns);
-  constexpr int kWorkers = 100;
-  for (int i = 0; i < kWorkers; ++i)
-    REQUIRE(user.apply(resources::kEventWorker, ns, "w" + std::to_string(i), eventWorker("w" + std::to_string(i))));
-  auto converged = [&] {
-    auto l = user.list(resources::kEventWorker, ns);
-    if (!l || (*l)["items"].size() != kWorkers) return false;
-    for (const auto& ew : (*l)["items"])
-      if (ew.value("status", Json::object()).value("observedGeneration", 0) != ew["metadata"]["generation"]) return false;
-    auto d = user.list(resources::kDeployment, ns);
-    return d && (*d)["items"].size() == 2 * kWorkers;
-  };
-  REQUIRE(eventually(converged, 120s));
-  // Let the last watch events land and the queue drain, and wait until
-  // kube-controller-manager has finished reacting (Deployment status, its
-  // Events): the apiserver sees no writes for 5 s.
-  REQUIRE(eventually([&] { return rc.ctl.queueDepth() == 0; }, 180s));
-
-  const std::vector<std::string> ours = {"eventworkers", "deployments", "configmaps", "subscriptions", "events"};
-  auto writes = [&] {
-    auto byVerb = apiserverRequestsByVerb(ours);
-    return byVerb["POST"] + byVerb["PUT"] + byVerb["PATCH"] + byVerb["DELETE"] + byVerb["APPLY"];
-  };
-  auto reconciles = [&] { return rc.metrics.counter("eventworker_reconcile_total", "", {{"result", "success"}}).value(); };
-  REQUIRE(eventually([&] {
-    const double before = writes();
-    std::this_thread::sleep_for(5s);
-    return writes() == before && rc.ctl.queueDepth() == 0;
-  }, 180s));
-  const auto requestsBefore = apiserverRequests(ours);
-  const double writesBefore = writes(), reconcilesBefore = reconciles();
-  rc.ctl.resyncAll();
-  REQUIRE(eventually([&] { return reconciles() >= reconcilesBefore + kWorkers; }, 60s));
-  std::this_thread::sleep_for(1s);
-  std::string delta;
-  for (const auto& [key, n] : apiserverRequests(ours)) {
-    const double before = requestsBefore.count(key) ? requestsBefore.at(key) : 0;
-    if (n != before) delta += key + " +" + std::to_string(n - before) + "\n";
-  }
-  INFO("requests during the resync:\n" << delta);
-  CHECK(writes() - writesBefore == 0);
-  CHECK(rc.metrics.counter("eventworker_reconcile_total", "", {{"result", "error"}}).value() == 0);
-}
-
 TEST_CASE("200 rapid edits of one EventWorker converge to the last") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
