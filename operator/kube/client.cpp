@@ -1,6 +1,7 @@
 #include "kube/client.h"
 
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 #include <nlohmann/json.hpp>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -153,6 +154,15 @@ Result<Response> KubeClient::stream(const Request& request, const std::function<
   } catch (const std::exception& e) {
     if (cancel.cancelled()) return Response{499, ""};
     return Error{"kube-apiserver " + impl_->access.server + ": " + e.what()};
+  }
+}
+
+bool setIoThreads(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+    return true;
+  } catch (const std::exception&) {
+    return false;  // already initialized
   }
 }
 

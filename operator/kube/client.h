@@ -73,6 +73,14 @@ class KubeClient {
 
 const char* verbName(Verb verb);
 
+// Sizes cpprestsdk's I/O thread pool, shared by every client in the process
+// (its default is 40 threads). Every wait on a response happens on the
+// caller's thread, so the pool only runs socket and TLS handlers: a few
+// threads serve many concurrent requests, with fewer context switches and
+// thread stacks. Call once, before the first request; false if the pool was
+// already started.
+bool setIoThreads(size_t threads);
+
 // The Kubernetes Status object of a failed reply as an Error:
 // code = HTTP status, message = "<reason>: <message>" (or the raw body).
 Error apiError(const Response& response);

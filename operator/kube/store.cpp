@@ -36,34 +36,49 @@ nlohmann::json stripped(nlohmann::json object) {
 constexpr int kWindowBits = 12;
 constexpr int kMemLevel = 4;
 
+// One compressor and one decompressor per thread, reset between uses: a
+// fresh zlib state per object cost more than the compression itself.
+struct Deflater {
+  z_stream z{};
+  const bool ok = deflateInit2(&z, 1, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) == Z_OK;
+  ~Deflater() {
+    if (ok) deflateEnd(&z);
+  }
+};
+struct Inflater {
+  z_stream z{};
+  const bool ok = inflateInit2(&z, kWindowBits) == Z_OK;
+  ~Inflater() {
+    if (ok) inflateEnd(&z);
+  }
+};
+
 // TEXT deflated; empty when zlib fails (the caller keeps TEXT as is).
 std::string pack(const std::string& text) {
-  z_stream z{};
-  if (deflateInit2(&z, 1, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&z, text.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const bool ok = deflate(&z, Z_FINISH) == Z_STREAM_END;
-  out.resize(ok ? z.total_out : 0);
-  deflateEnd(&z);
+  thread_local Deflater d;
+  if (!d.ok || deflateReset(&d.z) != Z_OK) return {};
+  std::string out(deflateBound(&d.z, text.size()), '\0');
+  d.z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  d.z.avail_in = static_cast<uInt>(text.size());
+  d.z.next_out = reinterpret_cast<Bytef*>(out.data());
+  d.z.avail_out = static_cast<uInt>(out.size());
+  const bool ok = deflate(&d.z, Z_FINISH) == Z_STREAM_END;
+  out.resize(ok ? d.z.total_out : 0);
   out.shrink_to_fit();
   return out;
 }
 
 // The text of PACKED (SIZE bytes); throws when the data is corrupt (a bug).
 std::string unpack(const std::string& packed, size_t size) {
+  thread_local Inflater i;
+  if (!i.ok || inflateReset(&i.z) != Z_OK) throw std::runtime_error("store: zlib inflate is unavailable");
   std::string out(size, '\0');
-  z_stream z{};
-  if (inflateInit2(&z, kWindowBits) != Z_OK) throw std::runtime_error("store: inflateInit2 failed");
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
-  z.avail_in = static_cast<uInt>(packed.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&z, Z_FINISH);
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END || z.total_out != size) throw std::runtime_error("store: a stored object does not inflate");
+  i.z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  i.z.avail_in = static_cast<uInt>(packed.size());
+  i.z.next_out = reinterpret_cast<Bytef*>(out.data());
+  i.z.avail_out = static_cast<uInt>(out.size());
+  if (inflate(&i.z, Z_FINISH) != Z_STREAM_END || i.z.total_out != size)
+    throw std::runtime_error("store: a stored object does not inflate");
   return out;
 }
 

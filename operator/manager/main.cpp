@@ -15,6 +15,7 @@
 #include "controller/leader_election.h"
 #include "controller/render_adapter.h"
 #include "kube/api.h"
+#include "kube/client.h"
 #include "manager/http_endpoints.h"
 
 #ifndef EW_VERSION
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
   // Few malloc arenas: glibc's default (8 per core) keeps freed memory per
   // thread and multiplies the operator's resident set for no gain.
   mallopt(M_ARENA_MAX, 2);
+  // cpprestsdk's I/O pool: 4 threads, not its default 40 (see setIoThreads).
+  kube::setIoThreads(4);
   CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments"};
   app.set_version_flag("--version", "eventworker-operator " EW_VERSION);
   std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
