@@ -82,7 +82,10 @@ class LagReader {
   // ListConsumerGroupOffsets call per group, all in flight at once (librdkafka
   // 2.0.2 sends one DescribeGroups and one OffsetFetch request per group to
   // the group's coordinator). A group that is not listed has nothing committed
-  // and no members; when the listing fails, every group is asked about. Returns within about `timeout`, the whole
+  // and no members; when the listing fails, every group is asked about. (A
+  // broker with ACLs lists only the groups the client may describe: one it may
+  // not reads as new here, where asking would have failed with
+  // GROUP_AUTHORIZATION_FAILED.) Returns within about `timeout`, the whole
   // call's budget. A query with an empty group or no topics gets an error.
   std::vector<GroupOffsets> readMany(const std::vector<GroupQuery>& queries);
 
