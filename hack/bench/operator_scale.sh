@@ -87,6 +87,21 @@ cpuAll() {
   awk '/^cpu / {printf "machine=%d idle=%d\n", $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat
 }
 
+# Waits (up to 60 s) until the machine is quiet: under 25% busy over 3 s.
+# Freshly started servers keep the two cores busy for a while (informers
+# syncing, kube-controller-manager's own objects); each phase starts from rest.
+settle() {
+  local a b i
+  for i in $(seq 1 20); do
+    a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat)
+    sleep 3
+    b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat)
+    python3 -c "import sys; a, b = '$a'.split(), '$b'.split(); busy = int(b[0]) - int(a[0]); idle = int(b[1]) - int(a[1]); sys.exit(0 if busy < 0.25 * (busy + idle) else 1)" && return 0
+  done
+  log "machine still busy after 60 s; going on"
+}
+
+settle
 log "direct: kubectl apply --server-side of $N Deployments"
 cpuD0=$(cpuAll)
 t0=$(now)
@@ -100,6 +115,7 @@ quiesce
 # watches (what the API server spends on the CRD's schema and CEL rules).
 sed 's/namespace: bench-op}/namespace: bench-floor}/' "$WORK/eventworkers.yaml" >"$WORK/floor.yaml"
 K create namespace bench-floor >/dev/null
+settle
 log "floor: kubectl apply --server-side of $N EventWorkers, no operator"
 cpuF0=$(cpuAll)
 t0=$(now)
@@ -120,6 +136,7 @@ reads() { metric '^eventworker_api_requests_total\{.*verb="GET"'; }
 writes() { metric '^eventworker_api_requests_total\{.*verb="(POST|PUT|PATCH|DELETE)"'; }
 reconciles() { metric '^eventworker_reconcile_total\{'; }
 
+settle
 log "operator: kubectl apply --server-side of $N EventWorkers, until $N Deployments exist"
 r0=$(reads); w0=$(writes)
 cpu0=$(cpuAll)
