@@ -42,6 +42,11 @@ size_t workerCount(const SubscriptionConfig& c, const Handler& h) {
   return h.blocks() ? n : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
 }
 
+// Finished records kept for reuse, and the largest event (key, value,
+// headers) whose record is kept: bounds what they hold to about 5 MB.
+constexpr size_t kSpareWork = 1024;
+constexpr size_t kSpareWorkBytes = 4096;
+
 size_t sizeOf(const Message& m) {
   size_t n = m.value.size() + (m.key ? m.key->size() : 0);
   for (const auto& [k, v] : m.headers) n += k.size() + v.size();
@@ -247,7 +252,7 @@ void Dispatcher::submit(std::vector<Message> batch) {
     auto gen = generation_.find(message.tp);
     if (!s || gen == generation_.end()) continue;
     tracker_.track(message.tp, message.offset);
-    auto w = std::make_unique<Work>();
+    WorkPtr w = reusedWork();
     w->lane = laneFor(s->config.ordering, message);
     w->generation = gen->second;
     w->bytes = sizeOf(message);
@@ -259,6 +264,16 @@ void Dispatcher::submit(std::vector<Message> batch) {
       wakeLocked(*s);
     }
   }
+}
+
+Dispatcher::WorkPtr Dispatcher::reusedWork() {
+  if (spareWork_.empty()) return std::make_unique<Work>();
+  WorkPtr w = std::move(spareWork_.back());
+  spareWork_.pop_back();
+  // Its old contents go here, on the source's thread, which allocated them.
+  std::destroy_at(w.get());
+  std::construct_at(w.get());
+  return w;
 }
 
 void Dispatcher::deliver(std::vector<Delivery> batch) {
@@ -436,6 +451,8 @@ void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done, Completions& complet
     s.ready.push_back(std::move(*next));
     wakeLocked(s);
   }
+  // Small finished records are kept for submit() to reuse (see spareWork_).
+  if (w->bytes <= kSpareWorkBytes && spareWork_.size() < kSpareWork) spareWork_.push_back(std::move(w));
 }
 
 Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {

@@ -117,6 +117,8 @@ class Dispatcher {
   void finishLocked(Sub& sub, WorkPtr w, bool done, Completions& completions);
   void wakeLocked(Sub& sub);
   Sub* subFor(const std::string& topic) const;
+  // A record from spareWork_, emptied, or a new one. Called under mu_.
+  WorkPtr reusedWork();
 
   const RuntimeConfig config_;
   DispatcherDeps deps_;
@@ -132,6 +134,10 @@ class Dispatcher {
   std::vector<std::unique_ptr<Sub>> subs_;
   std::map<std::string, Sub*> byTopic_;
   std::vector<std::thread> workers_;
+  // Finished records of small events, for submit() to reuse (guarded by
+  // mu_): a record made on the poll thread and freed on a worker thread took
+  // glibc's slow cross-thread path for it and for every string it held.
+  std::vector<WorkPtr> spareWork_;
 };
 
 }  // namespace ew::runtime
