@@ -159,9 +159,17 @@ class TlsServer {
   }
   ~TlsServer() {
     stop_ = true;
+    // Closing the acceptor from this thread does not wake a blocking accept()
+    // in serve() (it hung the test once, for ctest's 300 s): one connection
+    // does, and serve() then sees stop_.
     boost::system::error_code ec;
-    acceptor_.close(ec);
+    {
+      asio::io_context io;
+      asio::ip::tcp::socket wake(io);
+      wake.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port())}, ec);
+    }
     thread_.join();
+    acceptor_.close(ec);
   }
   int port() const { return acceptor_.local_endpoint().port(); }
   int requests() const { return requests_.load(); }
