@@ -146,8 +146,12 @@ TEST_CASE("new EventWorkers whose Deployments become available at once get one s
   std::this_thread::sleep_for(2s);  // a second write would follow the first at once
   // A ConfigMap, a Deployment and one status each: the first status waited
   // for the Deployment instead of saying "not available" first and
-  // "available" a moment later.
-  CHECK(writes() == 3 * kWorkers);
+  // "available" a moment later (4 writes each without the wait). The wait
+  // ends after 10 s: under a loaded ctest -j2, kube-controller-manager was
+  // once later than that for one worker (31 writes), so a few second
+  // statuses are tolerated, and not one per worker.
+  CHECK(writes() >= 3 * kWorkers);
+  CHECK(writes() <= 3 * kWorkers + kWorkers / 5);
   for (int i = 0; i < kWorkers; ++i)
     CHECK(conditionOf(user, ns, "f" + std::to_string(i), "Scaling").value("reason", "") == "Disabled");
 }
