@@ -56,10 +56,7 @@ log: {level: warn}
 YAML
 start=$(now)
 startRuntime "$WORK/runtime.yaml" "$WORK/runtime.log"
-until [ "$(assigned "$OPS" 2>/dev/null || echo 0)" = "$PARTS" ]; do
-  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/runtime.log" >&2; die "runtime exited"; }
-  sleep 0.05
-done
+awaitAssigned "$OPS" "$PARTS" "$WORK/runtime.log"
 joined=$(now)
 series='worker_jobs_total{status="success",subscription="bench",worker="bench"}'
 while [ "$(metric "$OPS" "$series")" -lt "$N" ]; do

@@ -58,10 +58,7 @@ log: {level: warn}
 YAML
   start=$(now)
   startRuntime "$WORK/runtime.yaml" "$WORK/runtime.log"
-  until [ "$(assigned "$ops" 2>/dev/null || echo 0)" = "$PARTS" ]; do
-    kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/runtime.log" >&2; die "runtime exited"; }
-    sleep 0.05
-  done
+  awaitAssigned "$ops" "$PARTS" "$WORK/runtime.log"
   joined=$(now)
   PEAK_RSS=0
   series='worker_jobs_total{status="success",subscription="bench",worker="bench"}'

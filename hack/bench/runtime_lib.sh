@@ -43,6 +43,14 @@ startRuntime() {
   "$RUNTIME" --config "$1" --mode events >"$2" 2>&1 &
   RT_PID=$!
 }
+# awaitAssigned PORT PARTS LOG: waits until the runtime has PARTS partitions
+# assigned; dies with its LOG if it exits first.
+awaitAssigned() {
+  until [ "$(assigned "$1" 2>/dev/null || echo 0)" = "$2" ]; do
+    kill -0 "$RT_PID" 2>/dev/null || { cat "$3" >&2; die "runtime exited"; }
+    sleep 0.05
+  done
+}
 # stopRuntime: SIGTERM and wait.
 stopRuntime() {
   kill -TERM "$RT_PID" 2>/dev/null || true

@@ -270,7 +270,8 @@ Dispatcher::WorkPtr Dispatcher::reusedWork() {
   if (spareWork_.empty()) return std::make_unique<Work>();
   WorkPtr w = std::move(spareWork_.back());
   spareWork_.pop_back();
-  // Its old contents go here, on the source's thread, which allocated them.
+  // Its old contents are freed here, on a source's thread (the Kafka poll
+  // thread allocated them; a Dapr delivery thread may have).
   std::destroy_at(w.get());
   std::construct_at(w.get());
   return w;
@@ -286,7 +287,7 @@ void Dispatcher::deliver(std::vector<Delivery> batch) {
         unknown.push_back(std::move(d.onDone));
         continue;
       }
-      auto w = std::make_unique<Work>();
+      WorkPtr w = reusedWork();
       // A malformed event has no trustworthy key: it holds up no lane.
       w->lane = d.malformed.empty() ? laneFor(s->config.ordering, d.message) : std::nullopt;
       w->bytes = sizeOf(d.message);

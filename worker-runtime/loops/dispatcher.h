@@ -134,9 +134,9 @@ class Dispatcher {
   std::vector<std::unique_ptr<Sub>> subs_;
   std::map<std::string, Sub*> byTopic_;
   std::vector<std::thread> workers_;
-  // Finished records of small events, for submit() to reuse (guarded by
-  // mu_): a record made on the poll thread and freed on a worker thread took
-  // glibc's slow cross-thread path for it and for every string it held.
+  // Finished records of small events, for submit() and deliver() to reuse
+  // (guarded by mu_): a record made on the poll thread and freed on a worker
+  // thread took glibc's slow cross-thread path for it and every string it held.
   std::vector<WorkPtr> spareWork_;
 };
 
