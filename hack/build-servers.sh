@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds (once per version) the real test servers into the cache:
-#   kube-apiserver, kube-controller-manager, kubectl  from k8s.io/kubernetes
+#   kube-apiserver, kube-controller-manager, kubectl,
+#   kubelet, kube-scheduler, kube-proxy               from k8s.io/kubernetes
 #   etcd                                              from go.etcd.io/etcd/server/v3
 #   Kafka broker jars                                 from Maven Central
 # Idempotent and quiet when everything is cached. Versions: hack/versions.env.
@@ -8,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 buildKube() {
-  local bins=(kube-apiserver kube-controller-manager kubectl)
+  local bins=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy)
   local missing=0 b
   for b in "${bins[@]}"; do [ -x "$KUBE_BIN_DIR/$b" ] || missing=1; done
   [ "$missing" = 1 ] || return 0
@@ -85,9 +86,9 @@ fetchKafka() {
 }
 
 case "${1:-all}" in
-  kube) buildKube ;;
+  kube) buildEtcd; buildKube ;;
   etcd) buildEtcd ;;
   kafka) fetchKafka ;;
   all) buildEtcd; buildKube; fetchKafka ;;
-  *) die "usage: $0 [kube|etcd|kafka|all]" ;;
+  *) die "usage: $0 [all|kube|etcd|kafka]" ;;
 esac

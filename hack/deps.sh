@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git curl openssl python3 python3-yaml
   libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev librdkafka-dev
   libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev
-  kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox)
+  kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox
+  containerd runc containernetworking-plugins iptables conntrack iproute2 binutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Starts real test servers on 127.0.0.1 with free ports:
 #   etcd, kube-apiserver (TLS, client-cert auth, RBAC), kube-controller-manager,
-#   and a single-node Kafka broker (KRaft combined mode).
+#   a single-node Kafka broker (KRaft combined mode), and a real node:
+#   containerd, kubelet, kube-scheduler, kube-proxy (hack/node/node.sh).
 # Usage: hack/servers-up.sh STATE_DIR
-#   EW_SERVERS=kafka starts the Kafka broker alone (benchmarks of the runtime,
-#   which needs nothing else, measured without the Kubernetes servers beside it).
+#   EW_SERVERS=all (default) starts everything; kube everything but the node
+#   (the operator's benchmarks); kafka the Kafka broker alone (benchmarks of
+#   the runtime, measured without the Kubernetes servers beside it).
+# With the node, the apiserver and Kafka's pod listener live on the node's
+# bridge address (10.244.0.1), an interface these scripts create; without
+# it, on 127.0.0.1.
 # Writes STATE_DIR/env (KUBECONFIG, EW_KUBE_SERVER, EW_KAFKA_BOOTSTRAP, ...) and
 # STATE_DIR/pids/*.pid; hack/servers-down.sh STATE_DIR stops exactly those.
 # On any failure it stops what it started and says which server and why.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node/node.sh"
 
 STATE=${1:?usage: $0 STATE_DIR}
 mkdir -p "$STATE"
@@ -18,9 +24,11 @@ STATE=$(cd "$STATE" && pwd)
 mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pki" "$STATE/cmds"
 
 SERVERS=${EW_SERVERS:-all}
-case "$SERVERS" in all|kafka) ;; *) die "EW_SERVERS must be all or kafka, not '$SERVERS'" ;; esac
+case "$SERVERS" in all|kube|kafka) ;; *) die "EW_SERVERS must be all, kube or kafka, not '$SERVERS'" ;; esac
+NODE=0; [ "$SERVERS" = all ] && NODE=1
+KUBE=1; [ "$SERVERS" = kafka ] && KUBE=0
 bash "$HACK_DIR/build-servers.sh" "$SERVERS"
-[ "$SERVERS" = kafka ] || bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
+[ "$KUBE" = 0 ] || bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
 
 onFail() {
   local rc=$?
@@ -29,6 +37,11 @@ onFail() {
   KEEP_LOGS=1 bash "$HACK_DIR/servers-down.sh" "$STATE" || true
 }
 trap onFail EXIT
+API_HOST=127.0.0.1
+if [ "$NODE" = 1 ]; then
+  nodeNetUp "$STATE"
+  API_HOST=$NODE_IP
+fi
 
 # start NAME CMD... runs CMD in its own session, output to logs/NAME.log; the
 # command line is kept in cmds/NAME for hack/server-restart.sh.
@@ -61,9 +74,9 @@ need() {
 PKI="$STATE/pki"
 ETCD_PORT=$(freePort); ETCD_PEER_PORT=$(freePort)
 API_PORT=$(freePort); KCM_PORT=$(freePort)
-KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort)
+KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort); KAFKA_POD_PORT=$(freePort)
 
-if [ "$SERVERS" = all ]; then
+if [ "$KUBE" = 1 ]; then
   # --- etcd ---
   start etcd "$ETCD_BIN_DIR/etcd" --name ew --data-dir "$STATE/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
@@ -75,17 +88,20 @@ if [ "$SERVERS" = all ]; then
 fi
 
 # --- Kafka (started early: the JVM takes a few seconds) ---
+# With the node, a second listener (PODS) on the bridge address for pods.
 KAFKA_DIR="$STATE/kafka"
 mkdir -p "$KAFKA_DIR/data"
+LISTENERS="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT"
+[ "$NODE" = 1 ] && LISTENERS+=",PODS://$NODE_IP:$KAFKA_POD_PORT"
 cat > "$KAFKA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CTRL_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT
+listeners=$LISTENERS
+advertised.listeners=$LISTENERS
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PODS:PLAINTEXT
 log.dirs=$KAFKA_DIR/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -112,7 +128,7 @@ kind: Config
 clusters:
 - name: ew-test
   cluster:
-    server: https://127.0.0.1:$API_PORT
+    server: https://$API_HOST:$API_PORT
     certificate-authority: $PKI/ca.crt
 users:
 - name: $2
@@ -126,29 +142,35 @@ current-context: ew-test
 KC
 }
 
-if [ "$SERVERS" = all ]; then
+if [ "$KUBE" = 1 ]; then
   # --- kube-apiserver ---
   # ConfigMaps bypass the watch cache so that an etcd compaction gives real
   # 410 Gone watches (tests of the watcher's relist path); all else is cached.
+  # Nodes authenticate with client certificates (Node authorizer,
+  # NodeRestriction); pods get ServiceAccount tokens; a namespace's
+  # defaultTolerations annotation lets its pods onto the tainted node.
   start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$API_PORT" \
     --cert-dir "$STATE/apiserver-certs" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.0.0.0/24 \
-    --authorization-mode RBAC --allow-privileged=true \
-    --disable-admission-plugins ServiceAccount \
+    --authorization-mode Node,RBAC --allow-privileged=true \
+    --enable-admission-plugins NodeRestriction,PodTolerationRestriction \
+    --kubelet-preferred-address-types InternalIP \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
     --enable-priority-and-fairness=false \
     --watch-cache-sizes configmaps#0
   KUBECTL_BASE=("$KUBE_BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig")
   writeKubeconfig "$STATE/kubeconfig" admin
   writeKubeconfig "$STATE/kcm.kubeconfig" controller-manager
   need kube-apiserver curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://127.0.0.1:$API_PORT/readyz"
-  log "kube-apiserver up on https://127.0.0.1:$API_PORT"
+    "https://$API_HOST:$API_PORT/readyz"
+  log "kube-apiserver up on https://$API_HOST:$API_PORT"
 
   # --- kube-controller-manager (garbage collector, Deployments, ReplicaSets, ...) ---
   startSupervised kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
@@ -157,7 +179,7 @@ if [ "$SERVERS" = all ]; then
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm-certs" \
     --leader-elect=false --use-service-account-credentials=true \
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
-    --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
     --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-gc-syncs 20
   need kube-controller-manager curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
   log "kube-controller-manager up (healthz on 127.0.0.1:$KCM_PORT)"
@@ -166,15 +188,27 @@ fi
 WAIT_SECONDS=90 need kafka kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2
 log "kafka up on 127.0.0.1:$KAFKA_PORT"
 
+if [ "$NODE" = 1 ]; then
+  # kubectl logs/exec: the apiserver's client certificate may use the kubelet API.
+  "${KUBECTL_BASE[@]}" create clusterrolebinding kube-apiserver-kubelet-client \
+    --clusterrole system:kubelet-api-admin --user kube-apiserver-kubelet-client >/dev/null
+  nodeStart
+fi
+
 {
-  if [ "$SERVERS" = all ]; then
+  if [ "$KUBE" = 1 ]; then
     echo "KUBECONFIG=$STATE/kubeconfig"
-    echo "EW_KUBE_SERVER=https://127.0.0.1:$API_PORT"
+    echo "EW_KUBE_SERVER=https://$API_HOST:$API_PORT"
     echo "EW_KUBE_CA=$PKI/ca.crt"
     echo "EW_KUBECTL=$KUBE_BIN_DIR/kubectl"
     echo "EW_ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT"
   fi
   echo "EW_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  if [ "$NODE" = 1 ]; then
+    echo "EW_NODE=$NODE_NAME"
+    echo "EW_KAFKA_POD_BOOTSTRAP=$NODE_IP:$KAFKA_POD_PORT"
+    echo "EW_CONTAINERD_SOCK=$STATE/node/containerd/containerd.sock"
+  fi
   echo "EW_STATE_DIR=$STATE"
 } > "$STATE/env"
 trap - EXIT
