@@ -86,6 +86,17 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   // (hack/bench/runtime_kafka.sh); properties can raise it.
   if (!config.properties.count("max.partition.fetch.bytes"))
     if (auto s = setConf(**conf, "max.partition.fetch.bytes", "262144"); !s) return s.error();
+  // A pod that dies without leaving the group (SIGKILL, OOM, node loss)
+  // holds its partitions until the group's session times out: librdkafka's
+  // 45 s default stopped its partitions for 30-45 s. 10 s moves them in
+  // about 10 s; heartbeats come from librdkafka's own thread, so a slow
+  // handler does not miss them (max.poll.interval.ms bounds that), but a
+  // process starved of CPU for over 10 s is taken for dead and its
+  // partitions rebalance. properties can set either.
+  if (!config.properties.count("session.timeout.ms"))
+    if (auto s = setConf(**conf, "session.timeout.ms", "10000"); !s) return s.error();
+  if (!config.properties.count("heartbeat.interval.ms"))
+    if (auto s = setConf(**conf, "heartbeat.interval.ms", "3000"); !s) return s.error();
   std::string err;
   std::string minQueued;
   if ((*conf)->get("queued.min.messages", minQueued) != RdKafka::Conf::CONF_OK)
