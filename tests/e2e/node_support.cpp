@@ -146,19 +146,101 @@ void LedgerReader::poll(std::chrono::milliseconds within) {
     auto v = nlohmann::json::parse(static_cast<const char*>(m->payload()),
                                    static_cast<const char*>(m->payload()) + m->len(), nullptr, false);
     if (v.is_discarded() || !v.is_object()) continue;
-    ++entries_;
-    ++routes_[v.value("route", "")];
-    if (v.contains("seq") && v["seq"].is_number_integer()) {
+    Entry e;
+    e.route = v.value("route", "");
+    e.id = v.value("id", "");
+    if (v.contains("seq") && v["seq"].is_number_integer()) e.seq = v["seq"].get<int64_t>();
+    if (v.contains("partition") && v["partition"].is_number_integer()) e.partition = v["partition"].get<int>();
+    if (e.partition < 0) {  // a Kafka record that is no CloudEvent gets the id "<topic>-<partition>-<offset>"
+      const auto last = e.id.rfind('-');
+      const auto prev = last == std::string::npos || last == 0 ? std::string::npos : e.id.rfind('-', last - 1);
+      if (prev != std::string::npos) {
+        const std::string p = e.id.substr(prev + 1, last - prev - 1);
+        if (!p.empty() && p.find_first_not_of("0123456789") == std::string::npos) e.partition = std::stoi(p);
+      }
+    }
+    e.pod = v.value("pod", "");
+    e.at = m->timestamp().timestamp;
+    if (e.seq >= 0) {
       ++seqEntries_;
-      seqs_.insert(v["seq"].get<int64_t>());
+      seqs_.insert(e.seq);
     }
-    const int64_t ts = m->timestamp().timestamp;
-    auto [it, fresh] = pods_.try_emplace(v.value("pod", ""), ts, ts);
+    auto [it, fresh] = pods_.try_emplace(e.pod, e.at, e.at);
     if (!fresh) {
-      it->second.first = std::min(it->second.first, ts);
-      it->second.second = std::max(it->second.second, ts);
+      it->second.first = std::min(it->second.first, e.at);
+      it->second.second = std::max(it->second.second, e.at);
     }
+    entries_.push_back(std::move(e));
   }
+}
+
+std::vector<LedgerReader::Entry> LedgerReader::route(const std::string& r) const {
+  std::vector<Entry> out;
+  for (const auto& e : entries_)
+    if (e.route == r) out.push_back(e);
+  return out;
+}
+
+int64_t LedgerReader::longestGapAcross(int64_t at) const {
+  std::map<int, std::pair<int64_t, int64_t>> around;  // partition -> (last before, first at/after)
+  for (const auto& e : entries_) {
+    if (e.partition < 0) continue;
+    auto& [before, after] = around.try_emplace(e.partition, -1, -1).first->second;
+    if (e.at < at) before = std::max(before, e.at);
+    else if (after < 0 || e.at < after) after = e.at;
+  }
+  int64_t longest = -1;
+  for (const auto& [p, ba] : around)
+    if (ba.first >= 0 && ba.second >= 0) longest = std::max(longest, ba.second - ba.first);
+  return longest;
+}
+
+const kube::ResourceType kEventWorker{"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true};
+const kube::ResourceType kDeployment{"apps", "v1", "deployments", "Deployment", true};
+
+Json workerObject(const WorkerSpec& w) {
+  Json spec = Json::parse(R"({
+    "service": "e2e",
+    "handler": {
+      "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "128Mi"}},
+      "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    },
+    "runtime": {"resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}},
+    "scaling": {"pollIntervalSeconds": 2, "scaleDownStabilizationSeconds": 20}
+  })");
+  spec["handler"]["image"] = w.handlerImage;
+  spec["handler"]["args"] = {"--delay-ms", std::to_string(w.delayMs), "--ledger-topic", w.ledgerTopic,
+                             "--kafka-bootstrap", podBootstrap()};
+  spec["source"]["kafka"] = {{"brokers", {podBootstrap()}}, {"consumerGroup", w.name}};
+  spec["subscriptions"] = Json::array(
+      {{{"name", "orders"}, {"topic", w.topic}, {"route", "/events/orders"}, {"concurrency", w.concurrency}}});
+  if (!w.extraTopic.empty())
+    spec["subscriptions"].push_back(
+        {{"name", "more"}, {"topic", w.extraTopic}, {"route", "/events/more"}, {"concurrency", w.concurrency}});
+  spec["scaling"]["enabled"] = w.autoscale;
+  spec["scaling"]["minReplicas"] = w.minReplicas;
+  spec["scaling"]["maxReplicas"] = w.maxReplicas;
+  spec["scaling"]["lagThreshold"] = w.lagThreshold;
+  if (!w.autoscale) spec["replicas"] = w.minReplicas;
+  if (!w.cron.empty()) spec["cron"] = Json::parse(w.cron);
+  return {{"apiVersion", "eventworker.dev/v1alpha1"},
+          {"kind", "EventWorker"},
+          {"metadata", {{"name", w.name}, {"namespace", w.ns}}},
+          {"spec", spec}};
+}
+
+std::string condition(const Json& ew, const std::string& type, std::string* reason) {
+  for (const auto& c : ew.value("status", Json::object()).value("conditions", Json::array()))
+    if (c.value("type", "") == type) {
+      if (reason) *reason = c.value("reason", "");
+      return c.value("status", "");
+    }
+  return "";
+}
+
+int deploymentReplicas(kube::KubeApi& api, const std::string& ns, const std::string& name) {
+  auto d = api.get(kDeployment, ns, name);
+  return d ? (*d)["spec"].value("replicas", -1) : -1;
 }
 
 double nowSeconds() {

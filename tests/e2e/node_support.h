@@ -43,6 +43,34 @@ int readyPods(kube::KubeApi& api, const std::string& ns, const std::string& labe
 // A compact description of the pods for failure messages.
 std::string describePods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector);
 
+extern const kube::ResourceType kEventWorker;
+extern const kube::ResourceType kDeployment;
+
+// An EventWorker whose handler is the ledger handler image, on the test
+// broker's pod listener, with one subscription ("orders": TOPIC, route
+// /events/orders) and small resource requests (the node has two cores).
+struct WorkerSpec {
+  std::string ns;
+  std::string name;
+  std::string topic;
+  std::string ledgerTopic;
+  std::string handlerImage = "localhost/eventworker/ledger-handler:test";
+  int delayMs = 10;
+  int concurrency = 2;
+  int minReplicas = 1;
+  int maxReplicas = 6;
+  int lagThreshold = 500;
+  bool autoscale = true;
+  std::string extraTopic;  // a second subscription ("more", route /events/more) when not empty
+  std::string cron;        // the cron list as JSON, "" for none
+};
+kube::Json workerObject(const WorkerSpec& w);
+
+// The status of condition TYPE of an EventWorker ("" when absent).
+std::string condition(const kube::Json& ew, const std::string& type, std::string* reason = nullptr);
+// spec.replicas of Deployment NAME, -1 when it does not exist.
+int deploymentReplicas(kube::KubeApi& api, const std::string& ns, const std::string& name);
+
 // Seconds since an arbitrary origin, for reporting figures.
 double nowSeconds();
 // Milliseconds since the epoch (Kafka record timestamps are on this clock).
@@ -53,28 +81,41 @@ int64_t wallMillis();
 // Not thread-safe.
 class LedgerReader {
  public:
+  struct Entry {
+    std::string route;
+    std::string id;       // the CloudEvent id
+    int64_t seq = -1;     // data.seq of the test payload, -1 when none
+    int partition = -1;   // the source partition, -1 when unknown
+    std::string pod;
+    int64_t at = 0;       // the ledger record's timestamp, ms since the epoch
+  };
   LedgerReader(const std::string& bootstrap, const std::string& topic);
   ~LedgerReader();
   // Reads what arrives within `within`.
   void poll(std::chrono::milliseconds within);
-  size_t entries() const { return entries_; }
+  const std::vector<Entry>& all() const { return entries_; }
+  size_t entries() const { return entries_.size(); }
+  // Distinct seqs seen (events of the test payload).
   size_t distinct() const { return seqs_.size(); }
   // Ledger entries of seqs seen more than once.
   size_t duplicates() const { return seqEntries_ - seqs_.size(); }
   bool has(int64_t seq) const { return seqs_.count(seq) > 0; }
-  // Per pod: the Kafka timestamp (ms since the epoch) of its first and last entry.
+  // Per pod: the timestamp (ms since the epoch) of its first and last entry.
   const std::map<std::string, std::pair<int64_t, int64_t>>& pods() const { return pods_; }
-  // Entries per route.
-  const std::map<std::string, size_t>& routes() const { return routes_; }
+  // Entries of ROUTE.
+  std::vector<Entry> route(const std::string& route) const;
+  // The longest time any partition went without a ledger entry across AT
+  // (ms since the epoch): per partition, first entry at or after AT minus the
+  // last one before it; the maximum over partitions that have both.
+  int64_t longestGapAcross(int64_t at) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  size_t entries_ = 0;
+  std::vector<Entry> entries_;
   size_t seqEntries_ = 0;
   std::set<int64_t> seqs_;
   std::map<std::string, std::pair<int64_t, int64_t>> pods_;
-  std::map<std::string, size_t> routes_;
 };
 
 }  // namespace ew::e2e

@@ -19,63 +19,6 @@ using ew::testing::kubectl;
 using kube::Json;
 using namespace std::chrono_literals;
 
-namespace {
-
-const kube::ResourceType kEventWorker{"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true};
-const kube::ResourceType kDeployment{"apps", "v1", "deployments", "Deployment", true};
-
-struct WorkerSpec {
-  std::string ns;
-  std::string name;
-  std::string topic;
-  std::string ledgerTopic;
-  int delayMs = 10;
-  int concurrency = 2;
-  int maxReplicas = 6;
-  int lagThreshold = 500;
-  std::string cron;  // the cron list as JSON, "" for none
-};
-
-Json workerObject(const WorkerSpec& w) {
-  Json spec = Json::parse(R"({
-    "service": "e2e",
-    "handler": {
-      "image": "localhost/eventworker/ledger-handler:test",
-      "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "128Mi"}},
-      "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
-    },
-    "runtime": {"resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}},
-    "scaling": {"minReplicas": 1, "pollIntervalSeconds": 2, "scaleDownStabilizationSeconds": 20}
-  })");
-  spec["handler"]["args"] = {"--delay-ms", std::to_string(w.delayMs), "--ledger-topic", w.ledgerTopic,
-                             "--kafka-bootstrap", e2e::podBootstrap()};
-  spec["source"]["kafka"] = {{"brokers", {e2e::podBootstrap()}}, {"consumerGroup", w.name}};
-  spec["subscriptions"] = Json::array(
-      {{{"name", "orders"}, {"topic", w.topic}, {"route", "/events/orders"}, {"concurrency", w.concurrency}}});
-  spec["scaling"]["maxReplicas"] = w.maxReplicas;
-  spec["scaling"]["lagThreshold"] = w.lagThreshold;
-  if (!w.cron.empty()) spec["cron"] = Json::parse(w.cron);
-  return {{"apiVersion", "eventworker.dev/v1alpha1"},
-          {"kind", "EventWorker"},
-          {"metadata", {{"name", w.name}, {"namespace", w.ns}}},
-          {"spec", spec}};
-}
-
-std::string condition(const Json& ew, const std::string& type, std::string* reason = nullptr) {
-  for (const auto& c : ew.value("status", Json::object()).value("conditions", Json::array()))
-    if (c.value("type", "") == type) {
-      if (reason) *reason = c.value("reason", "");
-      return c.value("status", "");
-    }
-  return "";
-}
-
-int deploymentReplicas(kube::KubeApi& api, const std::string& ns, const std::string& name) {
-  auto d = api.get(kDeployment, ns, name);
-  return d ? (*d)["spec"].value("replicas", -1) : -1;
-}
-
-}  // namespace
 
 TEST_CASE("an EventWorker's events and cron pods run on the node: runtime and handler Ready under Pod Security "
           "restricted, and kubectl get ew shows Ready and the replicas") {
@@ -83,7 +26,7 @@ TEST_CASE("an EventWorker's events and cron pods run on the node: runtime and ha
   e2e::installOperator();
   rttest::Kafka kafka;
   const std::string ns = e2e::createNodeNamespace(api, "e2e-pods");
-  WorkerSpec w;
+  e2e::WorkerSpec w;
   w.ns = ns;
   w.name = "shop-worker";
   w.topic = ns + ".orders";
@@ -92,7 +35,7 @@ TEST_CASE("an EventWorker's events and cron pods run on the node: runtime and ha
   kafka.createTopic(w.topic, 3);
   kafka.createTopic(w.ledgerTopic, 3);
   const double t0 = e2e::nowSeconds();
-  REQUIRE(api.apply(kEventWorker, ns, w.name, workerObject(w)));
+  REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
 
   const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
   const std::string cron = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=cron";
@@ -104,9 +47,9 @@ TEST_CASE("an EventWorker's events and cron pods run on the node: runtime and ha
   // What a user sees.
   Json got;
   REQUIRE(eventually([&] {
-    auto r = api.get(kEventWorker, ns, w.name);
+    auto r = api.get(e2e::kEventWorker, ns, w.name);
     if (r) got = *r;
-    return r && condition(got, "Ready") == "True" && got["status"].value("replicas", 0) == 1;
+    return r && e2e::condition(got, "Ready") == "True" && got["status"].value("replicas", 0) == 1;
   }, 120s));
   std::string table;
   REQUIRE(kubectl("-n " + ns + " get ew " + w.name, &table) == 0);
@@ -119,27 +62,27 @@ TEST_CASE("an EventWorker's events and cron pods run on the node: runtime and ha
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
   CHECK(eventually([&] {
     ledger.poll(500ms);
-    return ledger.distinct() == 300 && ledger.routes().count("/jobs/tick") > 0;
+    return ledger.distinct() == 300 && !ledger.route("/jobs/tick").empty();
   }, 120s));
   CHECK(ledger.distinct() == 300);
   CHECK(ledger.duplicates() == 0);
   kubectl("delete namespace " + ns + " --wait=false");
 }
 
-TEST_CASE("a lag burst on a 12-partition topic scales real pods out and back in; scale-down ends pods by the "
+TEST_CASE("a lag burst on a 12-partition topic scales real pods out and back in, scale-down ends pods by the "
           "kubelet's SIGTERM, and no acknowledged event is lost") {
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
   const std::string ns = e2e::createNodeNamespace(api, "e2e-burst");
-  WorkerSpec w;
+  e2e::WorkerSpec w;
   w.ns = ns;
   w.name = "orders-worker";
   w.topic = ns + ".orders";
   w.ledgerTopic = ns + ".ledger";
   kafka.createTopic(w.topic, 12);
   kafka.createTopic(w.ledgerTopic, 6);
-  REQUIRE(api.apply(kEventWorker, ns, w.name, workerObject(w)));
+  REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
   const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
   INFO(e2e::describePods(api, ns, events));
   REQUIRE(eventually([&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
@@ -156,7 +99,7 @@ TEST_CASE("a lag burst on a 12-partition topic scales real pods out and back in;
   double scaledAt = -1;
   REQUIRE(eventually([&] {
     ledger.poll(500ms);
-    const int r = deploymentReplicas(api, ns, w.name + "-events");
+    const int r = e2e::deploymentReplicas(api, ns, w.name + "-events");
     if (r > 1 && scaledAt < 0) scaledAt = e2e::nowSeconds() - t0;
     peakReplicas = std::max(peakReplicas, r);
     peakReady = std::max(peakReady, e2e::readyPods(api, ns, events));
@@ -176,7 +119,7 @@ TEST_CASE("a lag burst on a 12-partition topic scales real pods out and back in;
 
   // Back to one replica: the kubelet ends the surplus pods (SIGTERM, drain).
   REQUIRE(eventually([&] {
-    return deploymentReplicas(api, ns, w.name + "-events") == 1 && e2e::pods(api, ns, events).size() == 1;
+    return e2e::deploymentReplicas(api, ns, w.name + "-events") == 1 && e2e::pods(api, ns, events).size() == 1;
   }, 240s));
   // A second batch after the scale-down: all of it arrives too.
   for (int i = kBurst; i < kBurst + 500; ++i) kafka.produce(w.topic, "k" + std::to_string(i % 97), rttest::payload("k", i));
