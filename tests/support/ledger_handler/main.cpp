@@ -16,9 +16,9 @@
 // (eventworker.ledger) --kafka-bootstrap (or env LEDGER_KAFKA_BOOTSTRAP;
 // required) --crash-at-start (exit 1 at once: a CrashLoopBackOff) --version.
 // Env POD_NAME names the pod in each entry. Logs one line at start and one
-// per failure, none per event. On SIGTERM or SIGINT it keeps serving until
-// no request has been open for 2 s (the runtime beside it drains first),
-// then exits 0.
+// per failure, none per event. On SIGTERM or SIGINT it keeps serving (new
+// connections too: the runtime beside it is draining) until no request has
+// been open for 2 s, then exits 0.
 //
 // Exit codes: 0 stopped, 1 failure (or --crash-at-start), 2 bad usage.
 #include <signal.h>
@@ -212,7 +212,6 @@ int main(int argc, char** argv) {
       int sig = 0;
       sigwait(&sigs, &sig);
       spdlog::info("signal {}: stopping once no request has been open for {} s", sig, kQuietBeforeExit.count());
-      server.stopAccepting();
       auto quietSince = std::chrono::steady_clock::now();
       while (std::chrono::steady_clock::now() - quietSince < kQuietBeforeExit) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
