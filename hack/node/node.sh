@@ -31,7 +31,7 @@ NODE_KERNEL_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.pa
 nodeNetUp() {
   local state=$1
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
-    die "bridge $NODE_BRIDGE exists: another node is up on this machine (stop it with hack/servers-down.sh STATE, or hack/node/clean.sh)"
+    die "bridge $NODE_BRIDGE exists: another node is up on this machine (stop it with hack/servers-down.sh STATE; for one whose state dir is gone, hack/node/clean.sh)"
   fi
   mkdir -p "$state/node"
   : > "$state/node/sysctls"
