@@ -75,6 +75,16 @@ std::optional<CommitPoint> OffsetTracker::committable(const TopicPartition& tp) 
   return CommitPoint{tp, it->second.next};
 }
 
+std::optional<int64_t> OffsetTracker::highestDone(const TopicPartition& tp) const {
+  auto it = parts_.find(tp);
+  if (it == parts_.end()) return std::nullopt;
+  const Part& p = it->second;
+  for (auto e = p.inFlight.rbegin(); e != p.inFlight.rend(); ++e)
+    if (e->second) return e->first;
+  if (p.next >= 0) return p.next - 1;
+  return std::nullopt;
+}
+
 void OffsetTracker::markCommitted(const CommitPoint& point) {
   auto it = parts_.find(point.tp);
   if (it != parts_.end()) it->second.committed = std::max(it->second.committed, point.offset);

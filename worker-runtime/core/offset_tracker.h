@@ -57,6 +57,10 @@ class OffsetTracker {
   std::vector<CommitPoint> committable() const;
   // The commit point of TP if anything was ever finished there.
   std::optional<CommitPoint> committable(const TopicPartition& tp) const;
+  // The highest offset finished on TP, done prefix or beyond a gap; nullopt
+  // when nothing was finished there (or TP is not assigned). Work queued at
+  // or below it is what stands between the commit point and everything done.
+  std::optional<int64_t> highestDone(const TopicPartition& tp) const;
   // Records that POINT was committed to the broker.
   void markCommitted(const CommitPoint& point);
 

@@ -71,3 +71,22 @@ TEST_CASE("partitions are independent") {
   CHECK(points[0].tp == a);
   CHECK(t.pendingTotal() == 1);
 }
+
+TEST_CASE("the highest finished offset counts work done beyond a gap") {
+  OffsetTracker t;
+  const TopicPartition tp{"t", 0};
+  CHECK(!t.highestDone(tp));  // not assigned
+  t.assign(tp);
+  for (int64_t o : {10, 11, 12, 13}) t.track(tp, o);
+  CHECK(!t.highestDone(tp));  // nothing finished
+  CHECK(t.markDone(tp, 12));
+  CHECK(t.highestDone(tp) == 12);  // beyond the gap at 10 and 11
+  CHECK(t.markDone(tp, 10));
+  CHECK(t.markDone(tp, 11));
+  CHECK(t.highestDone(tp) == 12);  // now the done prefix: commit point 13
+  CHECK(t.committable(tp)->offset == 13);
+  CHECK(t.markDone(tp, 13));
+  CHECK(t.highestDone(tp) == 13);  // everything done: nothing in flight
+  t.revoke(tp);
+  CHECK(!t.highestDone(tp));
+}

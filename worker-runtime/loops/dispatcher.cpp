@@ -195,44 +195,34 @@ void Dispatcher::assign(const std::vector<TopicPartition>& parts) {
 std::vector<CommitPoint> Dispatcher::revoke(const std::vector<TopicPartition>& parts, Clock::time_point deadline) {
   std::unique_lock l(mu_);
   const std::set<TopicPartition> gone(parts.begin(), parts.end());
+  // Queued work at or below the highest finished offset fills the gaps below
+  // it: kept (until DEADLINE), so that the commit point reaches everything
+  // finished. Work backing off for a retry is not waited for.
+  std::map<TopicPartition, int64_t> fillThrough;
+  for (const auto& tp : gone)
+    if (auto h = tracker_.highestDone(tp)) fillThrough[tp] = *h;
   auto isGone = [&](const WorkPtr& w) { return gone.count(w->message.tp) != 0; };
-  size_t abandoned = 0;
-  for (auto& sub : subs_) {
-    Sub& s = *sub;
-    for (const WorkPtr& w : s.lanes.dropWaiting(isGone)) {
-      s.admittedBytes -= w->bytes;
-      ++abandoned;
-    }
-    // Runnable and backing-off work holds its lane: release the lane without a next.
-    for (auto it = s.ready.begin(); it != s.ready.end();) {
-      if (isGone(*it)) {
-        s.admittedBytes -= (*it)->bytes;
-        s.lanes.finish((*it)->lane);
-        it = s.ready.erase(it);
-        ++abandoned;
-      } else {
-        ++it;
-      }
-    }
-    for (auto it = s.delayed.begin(); it != s.delayed.end();) {
-      if (isGone(it->second)) {
-        s.admittedBytes -= it->second->bytes;
-        s.lanes.finish(it->second->lane);
-        it = s.delayed.erase(it);
-        ++abandoned;
-      } else {
-        ++it;
-      }
-    }
-  }
+  auto beyondGaps = [&](const WorkPtr& w) {
+    if (!isGone(w)) return false;
+    const auto f = fillThrough.find(w->message.tp);
+    return w->onDone || f == fillThrough.end() || w->message.offset > f->second;
+  };
+  size_t abandoned = dropQueuedLocked(beyondGaps, /*delayedToo=*/false) + dropDelayedLocked(isGone);
   auto busy = [&] {
-    for (const auto& tp : gone)
+    for (const auto& tp : gone) {
       if (running_.count(tp)) return true;
+      if (const auto f = fillThrough.find(tp); f != fillThrough.end()) {
+        const auto p = tracker_.committable(tp);
+        if (!p || p->offset <= f->second) return true;  // a gap is still open
+      }
+    }
     return false;
   };
   ++drainWaiters_;
   const bool finished = idle_.wait_until(l, deadline, [&] { return !busy(); });
   --drainWaiters_;
+  // What did not fill in time, or came back for a retry meanwhile, stays for the next owner.
+  abandoned += dropQueuedLocked(isGone, /*delayedToo=*/true);
   std::vector<CommitPoint> points;
   for (const auto& tp : gone) {
     if (auto p = tracker_.committable(tp)) points.push_back(*p);
@@ -241,8 +231,81 @@ std::vector<CommitPoint> Dispatcher::revoke(const std::vector<TopicPartition>& p
   }
   if (abandoned || !finished)
     spdlog::info("dispatch: revoked {} partition(s); {} queued event(s) left for the next owner{}", gone.size(),
-                 abandoned, finished ? "" : "; running handler calls did not finish in time");
+                 abandoned, finished ? "" : "; running or gap-filling handler calls did not finish in time");
   return points;
+}
+
+size_t Dispatcher::dropQueuedLocked(const DropPred& drop, bool delayedToo) {
+  size_t dropped = 0;
+  for (auto& sub : subs_) {
+    Sub& s = *sub;
+    std::vector<WorkPtr> runnable;
+    for (const WorkPtr& w : s.lanes.dropWaiting(drop)) {
+      s.admittedBytes -= w->bytes;
+      ++dropped;
+    }
+    // Runnable work holds its lane.
+    for (auto it = s.ready.begin(); it != s.ready.end();) {
+      if (drop(*it)) {
+        const LaneKey lane = (*it)->lane;
+        s.admittedBytes -= (*it)->bytes;
+        it = s.ready.erase(it);
+        ++dropped;
+        releaseLaneLocked(s, lane, drop, dropped, runnable);
+      } else {
+        ++it;
+      }
+    }
+    if (delayedToo) dropped += dropDelayedLocked(s, drop, runnable);
+    requeueLocked(s, runnable);
+  }
+  return dropped;
+}
+
+size_t Dispatcher::dropDelayedLocked(const DropPred& drop) {
+  size_t dropped = 0;
+  for (auto& sub : subs_) {
+    std::vector<WorkPtr> runnable;
+    dropped += dropDelayedLocked(*sub, drop, runnable);
+    requeueLocked(*sub, runnable);
+  }
+  return dropped;
+}
+
+size_t Dispatcher::dropDelayedLocked(Sub& s, const DropPred& drop, std::vector<WorkPtr>& runnable) {
+  size_t dropped = 0;
+  // Backing-off work holds its lane too.
+  for (auto it = s.delayed.begin(); it != s.delayed.end();) {
+    if (drop(it->second)) {
+      const LaneKey lane = it->second->lane;
+      s.admittedBytes -= it->second->bytes;
+      it = s.delayed.erase(it);
+      ++dropped;
+      releaseLaneLocked(s, lane, drop, dropped, runnable);
+    } else {
+      ++it;
+    }
+  }
+  return dropped;
+}
+
+void Dispatcher::releaseLaneLocked(Sub& s, const LaneKey& lane, const DropPred& drop, size_t& dropped,
+                                   std::vector<WorkPtr>& runnable) {
+  for (auto next = s.lanes.finish(lane); next; next = s.lanes.finish(lane)) {
+    if (!drop(*next)) {
+      runnable.push_back(std::move(*next));
+      return;
+    }
+    s.admittedBytes -= (*next)->bytes;
+    ++dropped;
+  }
+}
+
+void Dispatcher::requeueLocked(Sub& s, std::vector<WorkPtr>& runnable) {
+  if (runnable.empty()) return;
+  for (auto& w : runnable) s.ready.push_back(std::move(w));
+  runnable.clear();
+  wakeLocked(s);
 }
 
 void Dispatcher::submit(std::vector<Message> batch) {

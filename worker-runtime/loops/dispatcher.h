@@ -75,8 +75,12 @@ class Dispatcher {
 
   // Partitions joined this member; their records may now be submitted.
   void assign(const std::vector<TopicPartition>& parts);
-  // Partitions leave: waiting work on them is abandoned, running work gets
-  // until DEADLINE to finish. Returns their commit points (what is done).
+  // Partitions leave. Running work, and queued work at or below a
+  // partition's highest finished offset (the gaps that hold its commit point
+  // back), get until DEADLINE to finish; the rest of the queued work is
+  // abandoned to the next owner. Returns their commit points (what is done):
+  // when the gaps fill in time, everything finished here is committed and
+  // the next owner repeats none of it.
   std::vector<CommitPoint> revoke(const std::vector<TopicPartition>& parts, Clock::time_point deadline);
 
   // Hands records over (one lock for the batch). Records of partitions that
@@ -115,6 +119,17 @@ class Dispatcher {
   void storeFailed(Sub& sub, const char* operation, const Error& error);
   using Completions = std::vector<std::pair<std::function<void(DeliveryOutcome)>, DeliveryOutcome>>;
   void finishLocked(Sub& sub, WorkPtr w, bool done, Completions& completions);
+  // Queued work that DROP selects leaves (abandoned: never finished, so never
+  // committed): waiting and runnable work, and with delayedToo the work
+  // backing off for a retry. A lane freed this way runs its next item unless
+  // DROP selects that one too. Return how many left. REQUIRES: mu_ held.
+  using DropPred = std::function<bool(const WorkPtr&)>;
+  size_t dropQueuedLocked(const DropPred& drop, bool delayedToo);
+  size_t dropDelayedLocked(const DropPred& drop);
+  size_t dropDelayedLocked(Sub& s, const DropPred& drop, std::vector<WorkPtr>& runnable);
+  void releaseLaneLocked(Sub& s, const LaneKey& lane, const DropPred& drop, size_t& dropped,
+                         std::vector<WorkPtr>& runnable);
+  void requeueLocked(Sub& s, std::vector<WorkPtr>& runnable);
   void wakeLocked(Sub& sub);
   Sub* subFor(const std::string& topic) const;
   // A record from spareWork_, emptied, or a new one. Called under mu_.
