@@ -25,7 +25,8 @@ Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn r
       events_(api),
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
       reconciler_(api, eventWorkers_,
-                  OwnedStores{configMaps_, deployments_, options_.daprSubscriptions ? &subscriptions_ : nullptr,
+                  OwnedStores{configMaps_, deployments_, statefulSets_,
+                              options_.daprSubscriptions ? &subscriptions_ : nullptr,
                               [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
                   std::move(render), events_, nowRfc3339, autoscaler_.get(), options_.migrationKafka) {}
 
@@ -134,6 +135,8 @@ void Controller::start() {
   }, "");
   startWatcher(resources::kDeployment, deployments_,
                [this](const std::string& k) { onOwnedChange(deployments_, k); }, kNameLabel);
+  startWatcher(resources::kStatefulSet, statefulSets_,
+               [this](const std::string& k) { onOwnedChange(statefulSets_, k); }, kNameLabel);
   startWatcher(resources::kConfigMap, configMaps_,
                [this](const std::string& k) { onOwnedChange(configMaps_, k); }, kNameLabel);
   if (options_.daprSubscriptions)

@@ -80,7 +80,8 @@ class Controller {
   void endReconcile(const std::string& key);
 
   kube::Store eventWorkers_;
-  kube::Store deployments_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};  // indexed by owner
+  // Owned objects, indexed by owner.
+  kube::Store deployments_{kNameLabel}, statefulSets_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};
   EventRecorder events_;
   std::unique_ptr<Autoscaler> autoscaler_;  // null without options.lagReader
   Reconciler reconciler_;

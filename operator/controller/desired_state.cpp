@@ -65,6 +65,32 @@ std::vector<Json> toPrune(const std::vector<Json>& desired, const std::vector<Js
   return out;
 }
 
+std::vector<Json> predecessors(const std::vector<Json>& desired, const std::vector<Json>& owned,
+                               const std::string& ownerUid) {
+  auto workload = [](const Json& o) {
+    const std::string kind = o.value("kind", "");
+    return o.value("apiVersion", "") == "apps/v1" && (kind == "Deployment" || kind == "StatefulSet");
+  };
+  std::vector<Json> out;
+  for (const auto& o : toPrune(desired, owned, ownerUid)) {
+    if (!workload(o)) continue;
+    for (const auto& d : desired)
+      if (workload(d) && d["metadata"].value("name", "") == o["metadata"].value("name", "")) {
+        out.push_back(o);
+        break;
+      }
+  }
+  return out;
+}
+
+bool deletingInForeground(const Json& object) {
+  const Json& meta = object["metadata"];
+  if (!meta.contains("deletionTimestamp")) return false;
+  for (const auto& f : meta.value("finalizers", Json::array()))
+    if (f == "foregroundDeletion") return true;
+  return false;
+}
+
 namespace {
 
 Json condition(const std::string& type, bool status, const std::string& reason, const std::string& message,
@@ -85,9 +111,12 @@ bool available(const Json& d) {
 
 }  // namespace
 
-bool deploymentAvailable(const Json& d) {
-  const Json s = d.value("status", Json::object());
-  return s.value("observedGeneration", 0) >= d["metadata"].value("generation", 0) && available(d);
+bool workloadAvailable(const Json& w) {
+  const Json s = w.value("status", Json::object());
+  if (s.value("observedGeneration", 0) < w["metadata"].value("generation", 0)) return false;
+  if (w.value("kind", "") == "StatefulSet")
+    return s.value("availableReplicas", 0) >= w.value("spec", Json::object()).value("replicas", 1);
+  return available(w);
 }
 
 Json desiredStatus(const StatusInputs& in, const Json& current) {
@@ -97,15 +126,14 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
   if (!in.consumerGroup.empty()) status["consumerGroup"] = in.consumerGroup;
   int64_t replicas = 0, ready = 0;
   std::vector<std::string> notAvailable;
-  for (const auto& d : in.deployments) {
-    const Json s = d.value("status", Json::object());
-    const std::string name = d["metadata"].value("name", "");
-    if (name.size() > 7 && name.compare(name.size() - 7, 7, "-events") == 0) {
+  for (const auto& w : in.workloads) {
+    const Json s = w.value("status", Json::object());
+    const std::string kind = w.value("kind", ""), name = w["metadata"].value("name", "");
+    if (kind == "Deployment" && name.size() > 7 && name.compare(name.size() - 7, 7, "-events") == 0) {
       replicas = s.value("replicas", 0);
       ready = s.value("readyReplicas", 0);
     }
-    const bool upToDate = s.value("observedGeneration", 0) >= d["metadata"].value("generation", 0);
-    if (!upToDate || !available(d)) notAvailable.push_back(name);
+    if (!workloadAvailable(w)) notAvailable.push_back(kind + " " + name);
   }
   status["replicas"] = replicas;
   status["readyReplicas"] = ready;
@@ -117,18 +145,28 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     conditions.push_back(condition("Ready", false, reason, message, in.generation, in.now, current));
     conditions.push_back(condition("Degraded", true, reason, message, in.generation, in.now, current));
   } else {
-    if (in.deployments.empty()) {
+    if (!in.replacing.empty()) {
+      std::string what;
+      for (const auto& r : in.replacing)
+        what += (what.empty() ? "" : "; ") + r.oldKind + " " + r.name + " and its pods before " + r.newKind + " " +
+                r.name + " is created";
+      conditions.push_back(condition("Ready", false, "ReplacingWorkload",
+                                     "deleting " + what + " (the old and the new pods must never run side by side)",
+                                     in.generation, in.now, current));
+    } else if (in.workloads.empty()) {
       conditions.push_back(condition("Ready", false, "NoWorkloads",
-                                     "no Deployment rendered yet: the resource declares no subscriptions or cron jobs",
+                                     "no workload rendered: the resource declares no subscriptions or cron jobs",
                                      in.generation, in.now, current));
     } else if (!notAvailable.empty()) {
       std::string names;
       for (const auto& n : notAvailable) names += (names.empty() ? "" : ", ") + n;
+      // The reasons keep their first names (Deployments...) for whoever
+      // matches on them; the message names each workload with its kind.
       conditions.push_back(condition("Ready", false, "DeploymentsNotAvailable",
-                                     "waiting for Deployment(s) to become available: " + names, in.generation,
-                                     in.now, current));
+                                     "waiting for workloads to become available: " + names, in.generation, in.now,
+                                     current));
     } else {
-      conditions.push_back(condition("Ready", true, "DeploymentsAvailable", "all worker Deployments are available",
+      conditions.push_back(condition("Ready", true, "DeploymentsAvailable", "all worker workloads are available",
                                      in.generation, in.now, current));
     }
     conditions.push_back(condition("Degraded", false, "AsExpected", "", in.generation, in.now, current));

@@ -30,12 +30,32 @@ bool matchesLive(const Json& desired, const Json& live);
 std::vector<Json> toPrune(const std::vector<Json>& desired, const std::vector<Json>& owned,
                           const std::string& ownerUid);
 
+// Workloads in `owned` (apps/v1, controlled by ownerUid) whose name a desired
+// workload of another kind holds: the Deployment <name>-cron of an operator
+// from before the cron StatefulSet. Each must be gone, its pods included
+// (deleted in the foreground), before its successor is created, or the old
+// pod and the new one run side by side. toPrune() lists them too; they are
+// not to be pruned in the background.
+std::vector<Json> predecessors(const std::vector<Json>& desired, const std::vector<Json>& owned,
+                               const std::string& ownerUid);
+
+// The object is being deleted in the foreground: it stays until the garbage
+// collector has deleted its dependents (a Deployment's ReplicaSets, and their
+// pods once the kubelet has stopped them).
+bool deletingInForeground(const Json& object);
+
 struct StatusInputs {
   int64_t generation = 0;
   std::optional<std::string> invalidReason;  // spec cannot be rendered: why, naming the field
   // The spec is valid but applying it failed: {reason, message}.
   std::optional<std::pair<std::string, std::string>> degraded;
-  std::vector<Json> deployments;             // owned Deployments (live)
+  std::vector<Json> workloads;               // owned Deployments and StatefulSets (live)
+  // Rendered workloads held back while the predecessor that holds their name
+  // is deleted (see predecessors()).
+  struct Replacement {
+    std::string oldKind, newKind, name;
+  };
+  std::vector<Replacement> replacing;
   std::string selector;                      // label selector of the events pods
   std::string consumerGroup;
   std::string now;                           // RFC 3339, for lastTransitionTime
@@ -58,8 +78,10 @@ struct StatusInputs {
   std::optional<std::string> migrationProblem;  // Degraded MigrationBlocked
 };
 
-// The Deployment reports Available=True for its current generation.
-bool deploymentAvailable(const Json& deployment);
+// The workload has observed its current generation and is available: a
+// Deployment by its Available condition, a StatefulSet (which has no
+// conditions) when availableReplicas reaches spec.replicas.
+bool workloadAvailable(const Json& workload);
 
 // The status the EventWorker should have; conditions keep their
 // lastTransitionTime from `current` when their status did not change.

@@ -14,6 +14,15 @@ Json deployment(const std::string& name, bool available, int replicas, int ready
           {"status", {{"replicas", replicas}, {"readyReplicas", ready}, {"observedGeneration", observed},
                       {"conditions", {{{"type", "Available"}, {"status", available ? "True" : "False"}}}}}}};
 }
+
+// A StatefulSet as the API server reports it: no conditions, counts only.
+Json statefulSet(const std::string& name, int available, int gen = 1, int observed = 1) {
+  return {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
+          {"metadata", {{"name", name}, {"generation", gen}}},
+          {"spec", {{"replicas", 1}}},
+          {"status", {{"replicas", 1}, {"readyReplicas", available}, {"availableReplicas", available},
+                      {"observedGeneration", observed}}}};
+}
 }  // namespace
 
 TEST_CASE("withOwner stamps a controller reference and the name label") {
@@ -64,12 +73,12 @@ TEST_CASE("toPrune picks controlled objects that are no longer rendered") {
   CHECK(prune[0]["metadata"]["name"] == "b");
 }
 
-TEST_CASE("status: Ready follows Deployment availability, transitions keep their time") {
+TEST_CASE("status: Ready follows workload availability, transitions keep their time") {
   StatusInputs in;
   in.generation = 3;
   in.selector = "eventworker.dev/name=w";
   in.now = "2026-01-01T00:00:00Z";
-  in.deployments = {deployment("w-events", false, 2, 1)};
+  in.workloads = {deployment("w-events", false, 2, 1)};
   Json s1 = desiredStatus(in, Json::object());
   CHECK(s1["observedGeneration"] == 3);
   CHECK(s1["replicas"] == 2);
@@ -84,14 +93,87 @@ TEST_CASE("status: Ready follows Deployment availability, transitions keep their
   CHECK(sameStatus(same, s1));
   CHECK(same["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z");
 
-  in.deployments = {deployment("w-events", true, 2, 2), deployment("w-cron", true, 1, 1)};
+  in.workloads = {deployment("w-events", true, 2, 2), statefulSet("w-cron", 1)};
   Json s2 = desiredStatus(in, s1);
   CHECK(s2["conditions"][0]["status"] == "True");
   CHECK(s2["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:01:00Z");
   CHECK_FALSE(sameStatus(s2, s1));
 
-  in.deployments = {deployment("w-events", true, 2, 2, 5, 4)};  // new generation not yet observed
+  in.workloads = {deployment("w-events", true, 2, 2, 5, 4)};  // new generation not yet observed
   CHECK(desiredStatus(in, s2)["conditions"][0]["status"] == "False");
+}
+
+TEST_CASE("status: the cron StatefulSet counts for Ready by its available replicas, not for status.replicas") {
+  StatusInputs in;
+  in.generation = 1;
+  in.now = "t";
+  in.workloads = {deployment("w-events", true, 2, 2), statefulSet("w-cron", 0)};
+  Json s = desiredStatus(in, Json::object());
+  CHECK(s["replicas"] == 2);
+  CHECK(s["readyReplicas"] == 2);
+  CHECK(s["conditions"][0]["status"] == "False");
+  CHECK(s["conditions"][0]["message"] == "waiting for workloads to become available: StatefulSet w-cron");
+
+  in.workloads = {deployment("w-events", true, 2, 2), statefulSet("w-cron", 1, 2, 1)};  // generation 2 not observed
+  CHECK(desiredStatus(in, s)["conditions"][0]["status"] == "False");
+  in.workloads = {deployment("w-events", true, 2, 2), statefulSet("w-cron", 1, 2, 2)};
+  CHECK(desiredStatus(in, s)["conditions"][0]["status"] == "True");
+  CHECK(desiredStatus(in, s)["replicas"] == 2);
+
+  CHECK(workloadAvailable(statefulSet("w-cron", 1)));
+  CHECK_FALSE(workloadAvailable(statefulSet("w-cron", 0)));
+  Json noStatus = statefulSet("w-cron", 1);
+  noStatus.erase("status");
+  CHECK_FALSE(workloadAvailable(noStatus));
+}
+
+TEST_CASE("status: while the old cron Deployment is deleted, Ready says so and names both workloads") {
+  StatusInputs in;
+  in.generation = 1;
+  in.now = "t";
+  in.workloads = {deployment("w-events", true, 2, 2), deployment("w-cron", true, 1, 1)};
+  in.replacing = {{"Deployment", "StatefulSet", "w-cron"}};
+  Json s = desiredStatus(in, Json::object());
+  CHECK(s["conditions"][0]["status"] == "False");
+  CHECK(s["conditions"][0]["reason"] == "ReplacingWorkload");
+  CHECK_THAT(s["conditions"][0]["message"].get<std::string>(),
+             Catch::Contains("Deployment w-cron and its pods before StatefulSet w-cron is created"));
+  CHECK(s["conditions"][1]["type"] == "Degraded");
+  CHECK(s["conditions"][1]["status"] == "False");
+}
+
+TEST_CASE("predecessors: an owned workload of another kind that holds a rendered workload's name") {
+  Json cronDeployment = withOwner(deployment("w-cron", true, 1, 1), kOwner);
+  Json eventsDeployment = withOwner(deployment("w-events", true, 1, 1), kOwner);
+  Json cronSet = withOwner(statefulSet("w-cron", 1), kOwner);
+  Json foreign = cronDeployment;
+  foreign["metadata"]["ownerReferences"][0]["uid"] = "other";
+  // A Dapr Subscription may carry a workload's name (a subscription called "cron"): no predecessor.
+  Json subscription = withOwner({{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"},
+                                 {"metadata", {{"name", "w-cron"}}}}, kOwner);
+
+  auto p = predecessors({eventsDeployment, cronSet}, {eventsDeployment, cronDeployment}, "u-1");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0]["kind"] == "Deployment");
+  CHECK(p[0]["metadata"]["name"] == "w-cron");
+  // toPrune lists it too: the reconciler leaves it to the foreground deletion.
+  CHECK(toPrune({eventsDeployment, cronSet}, {eventsDeployment, cronDeployment}, "u-1").size() == 1);
+
+  CHECK(predecessors({eventsDeployment, cronSet}, {eventsDeployment, cronSet}, "u-1").empty());  // converged
+  CHECK(predecessors({eventsDeployment}, {eventsDeployment, cronDeployment}, "u-1").empty());    // cron dropped: pruned
+  CHECK(predecessors({eventsDeployment, cronSet}, {foreign}, "u-1").empty());                    // not ours
+  CHECK(predecessors({eventsDeployment, subscription}, {cronDeployment}, "u-1").empty());
+  CHECK(predecessors({eventsDeployment, cronSet}, {subscription}, "u-1").empty());
+}
+
+TEST_CASE("deletingInForeground: deleted, and kept until its dependents are gone") {
+  Json d = deployment("w-cron", true, 1, 1);
+  CHECK_FALSE(deletingInForeground(d));
+  d["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  d["metadata"]["finalizers"] = {"example.com/other"};
+  CHECK_FALSE(deletingInForeground(d));  // a background deletion held by another finalizer
+  d["metadata"]["finalizers"].push_back("foregroundDeletion");
+  CHECK(deletingInForeground(d));
 }
 
 TEST_CASE("status: an invalid spec is Degraded with the reason, other loops' conditions survive") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "controller/desired_state.h"
 
@@ -49,7 +50,7 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
   migration::Observed obs;
   obs.now = now_();
   obs.nowSeconds = static_cast<std::int64_t>(std::time(nullptr));
-  if (auto d = owned_.deployments.get(ns + "/" + name + "-events")) obs.workerReady = deploymentAvailable(*d);
+  if (auto d = owned_.deployments.get(ns + "/" + name + "-events")) obs.workerReady = workloadAvailable(*d);
   // Declarative Subscriptions of the namespace that the worker does not own.
   auto listed = api_.listAll(resources::kDaprSubscription, ns);
   if (!listed && listed.error().code != 404) return Error{"list Dapr Subscriptions: " + listed.error().message};
@@ -146,6 +147,7 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
 kube::Store* Reconciler::storeFor(const std::string& kind) const {
   if (kind == "ConfigMap") return &owned_.configMaps;
   if (kind == "Deployment") return &owned_.deployments;
+  if (kind == "StatefulSet") return &owned_.statefulSets;
   if (kind == "Subscription") return owned_.subscriptions;
   return nullptr;
 }
@@ -153,17 +155,44 @@ kube::Store* Reconciler::storeFor(const std::string& kind) const {
 const kube::ResourceType* Reconciler::typeFor(const std::string& kind) const {
   if (kind == "ConfigMap") return &resources::kConfigMap;
   if (kind == "Deployment") return &resources::kDeployment;
+  if (kind == "StatefulSet") return &resources::kStatefulSet;
   if (kind == "Subscription") return &resources::kDaprSubscription;
   return nullptr;
 }
 
 std::vector<Json> Reconciler::ownedBy(const std::string& ns, const std::string& name) const {
   std::vector<Json> out;
-  for (kube::Store* s : {&owned_.configMaps, &owned_.deployments, owned_.subscriptions}) {
+  for (kube::Store* s : {&owned_.configMaps, &owned_.deployments, &owned_.statefulSets, owned_.subscriptions}) {
     if (!s) continue;
     for (auto& o : s->byIndex(ns, name)) out.push_back(std::move(o));
   }
   return out;
+}
+
+namespace {
+bool isWorkload(const std::string& kind) { return kind == "Deployment" || kind == "StatefulSet"; }
+}  // namespace
+
+Result<std::set<std::string>> Reconciler::deletePredecessors(const Json& ew, const std::vector<Json>& replaced,
+                                                             const std::vector<Json>& rendered, StatusInputs& in,
+                                                             int& writes) {
+  const std::string ns = ew["metadata"].value("namespace", "");
+  std::set<std::string> heldBack;
+  for (const auto& old : replaced) {
+    const std::string kind = old.value("kind", ""), objName = old["metadata"].value("name", "");
+    heldBack.insert(objName);
+    for (const auto& o : rendered)
+      if (isWorkload(o.value("kind", "")) && o["metadata"].value("name", "") == objName)
+        in.replacing.push_back({kind, o.value("kind", ""), objName});
+    if (deletingInForeground(old)) continue;
+    ++writes;
+    if (auto st = api_.remove(*typeFor(kind), ns, objName, "Foreground"); !st)
+      return Error{"delete " + kind + " " + objName + " before its successor: " + st.error().message, st.error().code};
+    events_.record(ew, "Normal", "Replacing",
+                   "deleting " + kind + " " + objName + " and its pods; its successor is created once they are gone",
+                   in.now);
+  }
+  return heldBack;
 }
 
 Status Reconciler::writeStatus(const Json& ew, const Json& status, int& writes) {
@@ -245,9 +274,15 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
                               rendered->objects.end());
   }
 
+  const std::string uid = meta.value("uid", "");
+  const auto replaced = predecessors(rendered->objects, ownedBy(ns, name), uid);
+  auto heldBack = deletePredecessors(ew, replaced, rendered->objects, in, out.writes);
+  if (!heldBack) return heldBack.error();
+
   std::string created;  // one Event for everything a reconcile creates
   for (const auto& object : rendered->objects) {
     const std::string kind = object.value("kind", "");
+    if (isWorkload(kind) && heldBack->count(object["metadata"].value("name", ""))) continue;
     const kube::ResourceType* type = typeFor(kind);
     if (!type) return Error{"renderer produced an unsupported kind " + kind};
     Json desired = withOwner(object, ew);
@@ -302,10 +337,14 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   if (!created.empty()) events_.record(ew, "Normal", "Created", "created " + created, in.now);
 
   const auto owned = ownedBy(ns, name);
-  for (const auto& gone : toPrune(rendered->objects, owned, meta.value("uid", ""))) {
+  for (const auto& gone : toPrune(rendered->objects, owned, uid)) {
     const std::string kind = gone.value("kind", ""), objName = gone["metadata"].value("name", "");
     const kube::ResourceType* type = typeFor(kind);
     if (!type) continue;
+    const bool predecessor = std::any_of(replaced.begin(), replaced.end(), [&](const Json& r) {
+      return r.value("kind", "") == kind && r["metadata"].value("name", "") == objName;
+    });
+    if (predecessor) continue;  // deleted in the foreground above
     ++out.writes;
     if (auto s = api_.remove(*type, ns, objName); !s) return Error{"prune " + kind + " " + objName + ": " + s.error().message};
     if (kube::Store* store = storeFor(kind)) store->erase(ns + "/" + objName);
@@ -313,7 +352,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   }
 
   for (const auto& o : ownedBy(ns, name))
-    if (o.value("kind", "") == "Deployment") in.deployments.push_back(o);
+    if (isWorkload(o.value("kind", ""))) in.workloads.push_back(o);
   in.selector = rendered->selector;
   in.consumerGroup = rendered->consumerGroup;
   Json status = desiredStatus(in, current);
@@ -325,7 +364,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   if (!current.contains("observedGeneration") && !migrating) {
     bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
     for (const auto& c : status.value("conditions", Json::array()))
-      if (c.value("type", "") == "Ready" && !in.deployments.empty()) settled = settled && c.value("status", "") == "True";
+      if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
     const auto due = firstStatusDue(key), now = std::chrono::steady_clock::now();
     if (!settled && now < due) {
       out.requeueAfter = std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);

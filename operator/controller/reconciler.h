@@ -12,10 +12,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "controller/autoscaler.h"
+#include "controller/desired_state.h"
 #include "controller/event_recorder.h"
 #include "ew/result.h"
 #include "kube/api.h"
@@ -55,6 +57,7 @@ using RenderFn = std::function<Result<Rendered>(const kube::Json& eventWorker)>;
 struct OwnedStores {
   kube::Store& configMaps;
   kube::Store& deployments;
+  kube::Store& statefulSets;
   kube::Store* subscriptions = nullptr;  // null when the Dapr CRD is not installed
   // Told after the reconciler put an object it applied into one of these
   // stores (its watch event will bring the same object back: no need to
@@ -82,6 +85,13 @@ class Reconciler {
   const kube::ResourceType* typeFor(const std::string& kind) const;
   std::vector<kube::Json> ownedBy(const std::string& ns, const std::string& name) const;
   Status writeStatus(const kube::Json& ew, const kube::Json& status, int& writes);
+  // Deletes in the foreground each of REPLACED (see predecessors()) not yet
+  // being deleted so, and records the replacements in IN. Returns the names
+  // of the rendered workloads to hold back until their predecessor is gone:
+  // its deletion event brings the next reconcile.
+  Result<std::set<std::string>> deletePredecessors(const kube::Json& ew, const std::vector<kube::Json>& replaced,
+                                                   const std::vector<kube::Json>& rendered, StatusInputs& in,
+                                                   int& writes);
   // Observes, steps the migration state machine and carries out its actions.
   Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target,
                                   bool deleting, int& writes);

@@ -9,6 +9,7 @@ const ResourceType kNamespace{"", "v1", "namespaces", "Namespace", false};
 const ResourceType kConfigMap{"", "v1", "configmaps", "ConfigMap", true};
 const ResourceType kEvent{"", "v1", "events", "Event", true};
 const ResourceType kDeployment{"apps", "v1", "deployments", "Deployment", true};
+const ResourceType kStatefulSet{"apps", "v1", "statefulsets", "StatefulSet", true};
 const ResourceType kReplicaSet{"apps", "v1", "replicasets", "ReplicaSet", true};
 const ResourceType kLease{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const ResourceType kEventWorker{"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true};

@@ -20,6 +20,7 @@ extern const ResourceType kNamespace;
 extern const ResourceType kConfigMap;
 extern const ResourceType kEvent;
 extern const ResourceType kDeployment;
+extern const ResourceType kStatefulSet;
 extern const ResourceType kReplicaSet;
 extern const ResourceType kLease;
 extern const ResourceType kEventWorker;

@@ -176,6 +176,7 @@ for verb in list watch; do
   canI yes $verb eventworkers.eventworker.dev -A
   canI yes $verb configmaps -A
   canI yes $verb deployments.apps -A
+  canI yes $verb statefulsets.apps -A
   canI yes $verb subscriptions.dapr.io -A
 done
 canI yes patch eventworkers.eventworker.dev -n shop
@@ -183,6 +184,7 @@ canI yes patch eventworkers.eventworker.dev --subresource=status -n shop
 canI yes update eventworkers.eventworker.dev --subresource=finalizers -n shop
 for verb in create patch delete; do
   canI yes $verb configmaps -n shop
+  canI yes $verb statefulsets.apps -n shop
 done
 for verb in get create patch update delete; do
   canI yes $verb deployments.apps -n shop
@@ -203,7 +205,10 @@ canI no list pods -A
 canI no create serviceaccounts --subresource=token -n $NS
 canI no list daemonsets.apps -A
 canI no patch daemonsets.apps -n shop
-canI no create statefulsets.apps -n shop
+canI no get statefulsets.apps -n shop
+canI no update statefulsets.apps -n shop
+canI no patch statefulsets.apps --subresource=scale -n shop
+canI no list controllerrevisions.apps -A
 canI no list replicasets.apps -A
 canI no patch deployments.apps --subresource=scale -n shop
 canI no get configmaps -n shop
@@ -234,6 +239,7 @@ canI no create clusterrolebindings.rbac.authorization.k8s.io
 canI no impersonate users
 canI no '*' '*' -A
 canI no '*' deployments.apps -n shop
+canI no '*' statefulsets.apps -n shop
 canI no '*' configmaps -n shop
 canI no '*' eventworkers.eventworker.dev -n shop
 
@@ -269,14 +275,36 @@ ssa allow "apply a changed ConfigMap (patch)" <<EOF
 EOF
 request allow "list ConfigMaps of every namespace by label (watcher)" get configmaps -A -l "$NAME_LABEL"
 request deny "get one ConfigMap (reads come from the watch cache)" get configmap w-runtime -n "$SCRATCH"
-ssa allow "apply a new Deployment <name>-cron (create + patch)" <<EOF
+ssa allow "apply a new Deployment <name>-events (create + patch)" <<EOF
 {"apiVersion": "apps/v1", "kind": "Deployment",
- "metadata": {"name": "w-cron", "namespace": "$SCRATCH", "labels": {"$NAME_LABEL": "w"}},
- "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "w-cron"}},
-          "template": {"metadata": {"labels": {"app": "w-cron"}},
+ "metadata": {"name": "w-events", "namespace": "$SCRATCH", "labels": {"$NAME_LABEL": "w"}},
+ "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "w-events"}},
+          "template": {"metadata": {"labels": {"app": "w-events"}},
                        "spec": {"containers": [{"name": "runtime", "image": "eventworker/runtime:0.1.0"}]}}}}
 EOF
 request allow "list Deployments of every namespace by label (watcher)" get deployments -A -l "$NAME_LABEL"
+ssa allow "apply a new StatefulSet <name>-cron (create + patch)" <<EOF
+{"apiVersion": "apps/v1", "kind": "StatefulSet",
+ "metadata": {"name": "w-cron", "namespace": "$SCRATCH", "labels": {"$NAME_LABEL": "w"}},
+ "spec": {"replicas": 0, "serviceName": "w-cron", "podManagementPolicy": "Parallel",
+          "updateStrategy": {"type": "RollingUpdate"}, "selector": {"matchLabels": {"app": "w-cron"}},
+          "template": {"metadata": {"labels": {"app": "w-cron"}},
+                       "spec": {"containers": [{"name": "runtime", "image": "eventworker/runtime:0.1.0"}]}}}}
+EOF
+request allow "list StatefulSets of every namespace by label (watcher)" get statefulsets -A -l "$NAME_LABEL"
+request deny "get one StatefulSet (reads come from the watch cache)" get statefulset w-cron -n "$SCRATCH"
+# The cron Deployment of an earlier operator: deleted in the foreground
+# before the StatefulSet of the same name is created.
+out=$(K create -f - 2>&1 <<EOF
+{"apiVersion": "apps/v1", "kind": "Deployment",
+ "metadata": {"name": "w-cron", "namespace": "$SCRATCH", "labels": {"$NAME_LABEL": "w"}},
+ "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "w-cron-old"}},
+          "template": {"metadata": {"labels": {"app": "w-cron-old"}},
+                       "spec": {"containers": [{"name": "runtime", "image": "eventworker/runtime:0.1.0"}]}}}}
+EOF
+) || fail "create the cron Deployment of an earlier operator (as admin)" "$out"
+request allow "delete the earlier operator's cron Deployment in the foreground" \
+  delete deployment w-cron -n "$SCRATCH" --cascade=foreground --wait=false
 # The API service's Deployment (not the operator's): a migration of
 # programmatic subscriptions lists them, reads one and replaces it with the
 # pod template annotation dapr.io/disable-init-endpoints.
@@ -299,7 +327,8 @@ request allow "replace it with dapr.io/disable-init-endpoints (update)" replace 
 check subscribe "$(K get deployment customer-api -n "$SCRATCH" \
   -o 'jsonpath={.spec.template.metadata.annotations.dapr\.io/disable-init-endpoints}' 2>&1)" \
   "dapr.io/disable-init-endpoints of the API's Deployment after that"
-request allow "prune the Deployment" delete deployment w-cron -n "$SCRATCH" --wait=false
+request allow "prune the Deployment" delete deployment w-events -n "$SCRATCH" --wait=false
+request allow "prune the StatefulSet" delete statefulset w-cron -n "$SCRATCH" --wait=false
 request allow "prune the ConfigMap" delete configmap w-runtime -n "$SCRATCH" --wait=false
 request allow "create an Event about an EventWorker" create -f - <<EOF
 {"apiVersion": "v1", "kind": "Event",
