@@ -41,7 +41,7 @@ USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/eventworker-operator"]
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="eventworker-operator" \
-      org.opencontainers.image.description="EventWorker operator: reconciles EventWorker resources into worker Deployments" \
+      org.opencontainers.image.description="EventWorker operator: reconciles EventWorker resources into worker Deployments and StatefulSets" \
       org.opencontainers.image.source="https://github.com/eventworker/eventworker" \
       org.opencontainers.image.version="$VERSION"
 

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, 2);
   // cpprestsdk's I/O pool: 4 threads, not its default 40 (see setIoThreads).
   kube::setIoThreads(4);
-  CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments"};
+  CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments and StatefulSets"};
   app.set_version_flag("--version", "eventworker-operator " EW_VERSION);
   std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
   std::string logFormat = "text";

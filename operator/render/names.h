@@ -17,7 +17,7 @@ inline constexpr const char* kKafkaSecretDir = "/var/run/secrets/kafka";
 
 inline std::string configMapName(const std::string& worker) { return worker + "-runtime"; }
 inline std::string eventsDeploymentName(const std::string& worker) { return worker + "-events"; }
-inline std::string cronDeploymentName(const std::string& worker) { return worker + "-cron"; }
+inline std::string cronStatefulSetName(const std::string& worker) { return worker + "-cron"; }
 inline std::string subscriptionName(const std::string& worker, const std::string& subscription) {
   return worker + "-" + subscription;
 }

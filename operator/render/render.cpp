@@ -120,12 +120,10 @@ Json daprAnnotations(const api::EventWorker& ew) {
           {"dapr.io/disable-builtin-k8s-secret-store", "true"}};
 }
 
-Json deployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
-                const std::string& configHash) {
+// The pod template of the events (MODE "events") or cron ("cron") pods.
+Json podTemplate(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
+                 const std::string& configHash) {
   const auto& spec = ew.spec;
-  const std::string name = mode == "events" ? eventsDeploymentName(ew.metadata.name) : cronDeploymentName(ew.metadata.name);
-  const Json selector = {{kNameLabel, ew.metadata.name}, {kComponentLabel, mode}};
-
   Json annotations = {{kConfigHashAnnotation, configHash},
                       {"prometheus.io/scrape", "true"},
                       {"prometheus.io/port", std::to_string(spec.runtime.metricsPort)},
@@ -149,29 +147,56 @@ Json deployment(const api::EventWorker& ew, const RenderOptions& options, const 
                   {"securityContext", {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
                   {"containers", containers},
                   {"volumes", volumes}};
+  return {{"metadata", {{"labels", labels(ew, mode)}, {"annotations", annotations}}}, {"spec", podSpec}};
+}
 
-  Json deploymentSpec = {{"selector", {{"matchLabels", selector}}},
+Json podSelector(const api::EventWorker& ew, const std::string& mode) {
+  return {{"matchLabels", {{kNameLabel, ew.metadata.name}, {kComponentLabel, mode}}}};
+}
+
+Json eventsDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& configHash) {
+  const auto& spec = ew.spec;
+  // Autoscaled: the starting count (the operator's autoscaler takes over).
+  // Scaling off: what spec.replicas (kubectl scale) says, bounds or not.
+  int replicas = spec.replicas.value_or(spec.scaling.minReplicas);
+  if (spec.scaling.enabled) replicas = std::clamp(replicas, spec.scaling.minReplicas, spec.scaling.maxReplicas);
+  Json deploymentSpec = {{"replicas", replicas},
+                         {"selector", podSelector(ew, "events")},
                          {"revisionHistoryLimit", 3},
-                         {"template", {{"metadata", {{"labels", labels(ew, mode)}, {"annotations", annotations}}},
-                                       {"spec", podSpec}}}};
-  if (mode == "events") {
-    // Autoscaled: the starting count (the operator's autoscaler takes over).
-    // Scaling off: what spec.replicas (kubectl scale) says, bounds or not.
-    int replicas = spec.replicas.value_or(spec.scaling.minReplicas);
-    if (spec.scaling.enabled) replicas = std::clamp(replicas, spec.scaling.minReplicas, spec.scaling.maxReplicas);
-    deploymentSpec["replicas"] = replicas;
-    // New pods join the group before old ones leave: no capacity dip while
-    // the group rebalances.
-    deploymentSpec["strategy"] = {{"type", "RollingUpdate"},
-                                  {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}};
-  } else {
-    deploymentSpec["replicas"] = 1;
-    deploymentSpec["strategy"] = {{"type", "Recreate"}};  // never two schedulers
-  }
+                         // New pods join the group before old ones leave: no
+                         // capacity dip while the group rebalances.
+                         {"strategy", {{"type", "RollingUpdate"},
+                                       {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
+                         {"template", podTemplate(ew, options, "events", configHash)}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
-          {"metadata", metadata(ew, name, mode)},
+          {"metadata", metadata(ew, eventsDeploymentName(ew.metadata.name), "events")},
           {"spec", deploymentSpec}};
+}
+
+// The cron pod: one StatefulSet replica, so there is at most one pod object
+// (<name>-cron-0) and the controller creates its replacement only once the
+// old one is gone (see render.h). Parallel, not OrderedReady: with one
+// replica the two differ only in that OrderedReady rolls nothing out while
+// the pod is not Ready, so a pod broken by a bad handler image would stay
+// after the EventWorker is fixed (kubernetes/kubernetes#67250). serviceName
+// names a Service that is never created: the pod takes no traffic and needs
+// no DNS name, and the OpenAPI schema of clusters before 1.33 lists the field
+// as required (kubectl validates it). Both fields are immutable: changing
+// either means deleting the StatefulSet first.
+Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, const std::string& configHash) {
+  const std::string name = cronStatefulSetName(ew.metadata.name);
+  Json setSpec = {{"replicas", 1},
+                  {"selector", podSelector(ew, "cron")},
+                  {"serviceName", name},
+                  {"podManagementPolicy", "Parallel"},
+                  {"updateStrategy", {{"type", "RollingUpdate"}}},
+                  {"revisionHistoryLimit", 3},
+                  {"template", podTemplate(ew, options, "cron", configHash)}};
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", metadata(ew, name, "cron")},
+          {"spec", setSpec}};
 }
 
 Json daprSubscription(const api::EventWorker& ew, const api::Subscription& s) {
@@ -194,9 +219,9 @@ RenderOutput render(const api::EventWorker& ew, const RenderOptions& options) {
                          {"kind", "ConfigMap"},
                          {"metadata", metadata(ew, configMapName(ew.metadata.name), "runtime-config")},
                          {"data", {{kRuntimeConfigKey, config}}}});
-  if (!ew.spec.subscriptions.empty()) out.objects.push_back(deployment(ew, options, "events", hash));
+  if (!ew.spec.subscriptions.empty()) out.objects.push_back(eventsDeployment(ew, options, hash));
   const bool anyCron = std::any_of(ew.spec.cron.begin(), ew.spec.cron.end(), [](const auto& c) { return !c.suspend; });
-  if (anyCron) out.objects.push_back(deployment(ew, options, "cron", hash));
+  if (anyCron) out.objects.push_back(cronStatefulSet(ew, options, hash));
   if (ew.spec.dapr.enabled)
     for (const auto& s : ew.spec.subscriptions) out.objects.push_back(daprSubscription(ew, s));
   out.selector = eventsSelector(ew.metadata.name);

@@ -46,8 +46,8 @@ const Json* find(const std::vector<Json>& objects, const std::string& kind, cons
   return nullptr;
 }
 
-const Json& container(const Json& deployment, const std::string& name) {
-  for (const auto& c : deployment["spec"]["template"]["spec"]["containers"])
+const Json& container(const Json& workload, const std::string& name) {
+  for (const auto& c : workload["spec"]["template"]["spec"]["containers"])
     if (c["name"] == name) return c;
   FAIL("no container " << name);
   throw;
@@ -87,7 +87,7 @@ TEST_CASE("rendering is deterministic and names derive from the worker") {
   CHECK(out.objects[0]["kind"] == "ConfigMap");
   CHECK(find(out.objects, "ConfigMap", "customer-worker-runtime"));
   CHECK(find(out.objects, "Deployment", "customer-worker-events"));
-  CHECK(find(out.objects, "Deployment", "customer-worker-cron"));
+  CHECK(find(out.objects, "StatefulSet", "customer-worker-cron"));
   CHECK(out.selector == "eventworker.dev/name=customer-worker,eventworker.dev/component=events");
   CHECK(out.consumerGroup == "customer-worker");
   for (const auto& o : out.objects) {
@@ -185,18 +185,41 @@ TEST_CASE("replicas follow spec.replicas within the scaling bounds") {
   CHECK(replicas({{"spec", {{"replicas", 60}, {"scaling", {{"maxReplicas", 20}}}}}}) == 20);
 }
 
-TEST_CASE("the cron Deployment is a singleton that never overlaps itself") {
+TEST_CASE("the cron worker is a StatefulSet of one pod, so a replacement never starts beside the pod it replaces") {
   const auto out = render::render(load(minimalEventWorker()));
-  const Json& d = *find(out.objects, "Deployment", "customer-worker-cron");
-  CHECK(d["spec"]["replicas"] == 1);
-  CHECK(d["spec"]["strategy"] == Json{{"type", "Recreate"}});
-  CHECK(container(d, "runtime")["args"].back() == "cron");
+  CHECK_FALSE(find(out.objects, "Deployment", "customer-worker-cron"));
+  const Json& s = *find(out.objects, "StatefulSet", "customer-worker-cron");
+  CHECK(s["apiVersion"] == "apps/v1");
+  CHECK(s["spec"]["replicas"] == 1);
+  CHECK(s["spec"]["podManagementPolicy"] == "Parallel");  // a pod that is not Ready is still rolled
+  CHECK(s["spec"]["updateStrategy"] == Json{{"type", "RollingUpdate"}});
+  CHECK(s["spec"]["serviceName"] == "customer-worker-cron");
+  CHECK_FALSE(s["spec"].contains("volumeClaimTemplates"));
+  CHECK(s["spec"]["selector"]["matchLabels"] ==
+        Json{{"eventworker.dev/name", "customer-worker"}, {"eventworker.dev/component", "cron"}});
+  CHECK(s["spec"]["template"]["metadata"]["labels"]["eventworker.dev/component"] == "cron");
+  CHECK(s["metadata"]["labels"]["eventworker.dev/component"] == "cron");
+  CHECK(container(s, "runtime")["args"].back() == "cron");
+  CHECK(container(s, "runtime").contains("readinessProbe"));
+  CHECK(s["spec"]["template"]["metadata"]["annotations"].contains("eventworker.dev/config-hash"));
+  // The same pod as the events pods, but for the mode and what only events use.
+  Json cronPod = s["spec"]["template"];
+  Json eventsPod = (*find(out.objects, "Deployment", "customer-worker-events"))["spec"]["template"];
+  for (Json* pod : {&cronPod, &eventsPod}) {
+    (*pod)["metadata"]["labels"].erase("eventworker.dev/component");
+    (*pod)["metadata"]["labels"].erase("app.kubernetes.io/component");
+    for (auto& c : (*pod)["spec"]["containers"])
+      if (c["name"] == "runtime") c["args"].erase(c["args"].size() - 1);
+  }
+  CHECK(cronPod == eventsPod);
+
   Json suspended = minimalEventWorker();
   suspended["spec"]["cron"][0]["suspend"] = true;
-  CHECK_FALSE(find(render::render(load(suspended)).objects, "Deployment", "customer-worker-cron"));
+  CHECK_FALSE(find(render::render(load(suspended)).objects, "StatefulSet", "customer-worker-cron"));
   Json cronOnly = patched({{"spec", {{"subscriptions", nullptr}, {"source", nullptr}}}});
   const auto o = render::render(load(cronOnly));
   CHECK_FALSE(find(o.objects, "Deployment", "customer-worker-events"));
+  CHECK(find(o.objects, "StatefulSet", "customer-worker-cron"));
   CHECK(runtime::parseConfig(o.objects[0]["data"]["runtime.yaml"].get<std::string>()));
 }
 
@@ -224,7 +247,7 @@ TEST_CASE("Dapr: annotations on the events pods and one scoped Subscription per 
   auto parsed = runtime::parseConfig(render::runtimeConfig(ew));
   REQUIRE(parsed);
   CHECK(parsed->source.kind == runtime::SourceKind::Dapr);
-  const Json* cron = find(out.objects, "Deployment", "customer-worker-cron");
+  const Json* cron = find(out.objects, "StatefulSet", "customer-worker-cron");
   REQUIRE(cron);
   CHECK_FALSE((*cron)["spec"]["template"]["metadata"]["annotations"].contains("dapr.io/enabled"));
 }

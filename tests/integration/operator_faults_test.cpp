@@ -21,16 +21,17 @@ TEST_CASE("kube-apiserver down for 20 s: the controller reconnects and converges
   // A restarted apiserver answers 429 "storage is (re)initializing" for
   // custom resources for a moment after /readyz: the user retries too.
   REQUIRE(eventually([&] { return user.apply(resources::kEventWorker, ns, "after", eventWorker("after")).ok(); }, 60s));
-  const std::multiset<std::string> want = {"after-cron", "after-events", "before-cron", "before-events"};
+  const std::multiset<std::string> want = {"Deployment after-events", "Deployment before-events",
+                                           "StatefulSet after-cron", "StatefulSet before-cron"};
   std::multiset<std::string> names;
-  auto deploymentNames = [&] {
+  auto workloadNames = [&] {
     names.clear();
-    auto deployments = user.list(resources::kDeployment, ns);
-    if (deployments)
-      for (const auto& d : (*deployments)["items"]) names.insert(d["metadata"]["name"].get<std::string>());
+    for (const auto* type : {&resources::kDeployment, &resources::kStatefulSet})
+      if (auto l = user.list(*type, ns))
+        for (const auto& d : (*l)["items"]) names.insert(type->kind + " " + d["metadata"]["name"].get<std::string>());
     return names;
   };
-  CHECK(eventually([&] { return deploymentNames().size() >= want.size(); }, 90s));
+  CHECK(eventually([&] { return workloadNames().size() >= want.size(); }, 90s));
   std::this_thread::sleep_for(2s);  // a duplicate would show up here
-  CHECK(deploymentNames() == want);
+  CHECK(workloadNames() == want);
 }

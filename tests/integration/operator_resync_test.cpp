@@ -25,7 +25,8 @@ TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
     for (const auto& ew : (*l)["items"])
       if (ew.value("status", Json::object()).value("observedGeneration", 0) != ew["metadata"]["generation"]) return false;
     auto d = user.list(resources::kDeployment, ns);
-    return d && (*d)["items"].size() == 2 * kWorkers;
+    auto s = user.list(resources::kStatefulSet, ns);
+    return d && (*d)["items"].size() == kWorkers && s && (*s)["items"].size() == kWorkers;
   };
   REQUIRE(eventually(converged, 120s));
   // Let the last watch events land and the queue drain, and wait until
@@ -33,7 +34,8 @@ TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
   // Events): the apiserver sees no writes for 5 s.
   REQUIRE(eventually([&] { return rc.ctl.queueDepth() == 0; }, 180s));
 
-  const std::vector<std::string> ours = {"eventworkers", "deployments", "configmaps", "subscriptions", "events"};
+  const std::vector<std::string> ours = {"eventworkers", "deployments", "statefulsets", "configmaps", "subscriptions",
+                                         "events"};
   auto writes = [&] {
     auto byVerb = apiserverRequestsByVerb(ours);
     return byVerb["POST"] + byVerb["PUT"] + byVerb["PATCH"] + byVerb["DELETE"] + byVerb["APPLY"];

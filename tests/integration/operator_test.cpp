@@ -24,11 +24,12 @@ TEST_CASE("create, edit, prune and delete: children follow the EventWorker") {
   const std::string uid = (*created)["metadata"]["uid"];
 
   REQUIRE(eventually([&] {
-    return get(user, resources::kDeployment, ns, "customer-events") && get(user, resources::kDeployment, ns, "customer-cron") &&
-           get(user, resources::kConfigMap, ns, "customer-runtime");
+    return get(user, resources::kDeployment, ns, "customer-events") &&
+           get(user, resources::kStatefulSet, ns, "customer-cron") && get(user, resources::kConfigMap, ns, "customer-runtime");
   }));
+  CHECK_FALSE(get(user, resources::kDeployment, ns, "customer-cron"));
   for (const auto& [type, name] : std::vector<std::pair<kube::ResourceType, std::string>>{
-           {resources::kDeployment, "customer-events"}, {resources::kDeployment, "customer-cron"},
+           {resources::kDeployment, "customer-events"}, {resources::kStatefulSet, "customer-cron"},
            {resources::kConfigMap, "customer-runtime"}}) {
     auto o = get(user, type, ns, name);
     REQUIRE(o);
@@ -44,15 +45,80 @@ TEST_CASE("create, edit, prune and delete: children follow the EventWorker") {
     return d && d->dump().find("registry.local/customer:2.0") != std::string::npos;
   }));
 
-  // Remove the cron jobs: the cron Deployment is pruned.
+  // Remove the cron jobs: the cron StatefulSet is pruned.
   REQUIRE(user.apply(resources::kEventWorker, ns, "customer", eventWorker("customer", "registry.local/customer:2.0", false)));
-  REQUIRE(eventually([&] { return !get(user, resources::kDeployment, ns, "customer-cron"); }));
+  REQUIRE(eventually([&] { return !get(user, resources::kStatefulSet, ns, "customer-cron"); }));
   CHECK(get(user, resources::kDeployment, ns, "customer-events"));
 
   // Delete: the garbage collector of kube-controller-manager removes the children.
   REQUIRE(user.remove(resources::kEventWorker, ns, "customer").ok());
   REQUIRE(eventually([&] {
     return !get(user, resources::kDeployment, ns, "customer-events") && !get(user, resources::kConfigMap, ns, "customer-runtime");
+  }, 60s));
+}
+
+TEST_CASE("upgrade: the cron Deployment of an earlier operator is deleted with its pods before the cron "
+          "StatefulSet is created") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "op-upgrade");
+  auto created = user.apply(resources::kEventWorker, ns, "legacy", eventWorker("legacy"));
+  REQUIRE(created.ok());
+  // What the earlier operator made: Deployment legacy-cron, controlled by the
+  // EventWorker. Its pod carries a finalizer of this test: it stands in for
+  // a kubelet that has not yet stopped the pod's containers.
+  const kube::ResourceType pod{"", "v1", "pods", "Pod", true};
+  Json old = Json::parse(R"({
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "legacy-cron", "labels": {"eventworker.dev/name": "legacy", "eventworker.dev/component": "cron"}},
+    "spec": {
+      "replicas": 1, "strategy": {"type": "Recreate"},
+      "selector": {"matchLabels": {"eventworker.dev/name": "legacy", "eventworker.dev/component": "cron"}},
+      "template": {
+        "metadata": {"labels": {"eventworker.dev/name": "legacy", "eventworker.dev/component": "cron"},
+                     "finalizers": ["test.eventworker.dev/hold"]},
+        "spec": {"containers": [{"name": "runtime", "image": "registry.local/runtime:0.1"}]}}}})");
+  old = controller::withOwner(old, *created);
+  REQUIRE(user.create(resources::kDeployment, ns, old));
+  kube::ListOptions cronPods;
+  cronPods.labelSelector = "eventworker.dev/name=legacy,eventworker.dev/component=cron";
+  auto oldPods = [&] {
+    std::vector<Json> out;
+    if (auto l = user.list(pod, ns, cronPods))
+      for (const auto& p : (*l)["items"]) out.push_back(p);
+    return out;
+  };
+  REQUIRE(eventually([&] { return oldPods().size() == 1; }, 60s));
+
+  RunningController rc(ns);
+  // The old Deployment is deleted in the foreground: it stays, and so does
+  // its ReplicaSet, while its pod is terminating. Meanwhile no StatefulSet.
+  REQUIRE(eventually([&] {
+    auto pods = oldPods();
+    return pods.size() == 1 && pods[0]["metadata"].contains("deletionTimestamp") &&
+           conditionOf(user, ns, "legacy", "Ready").value("reason", "") == "ReplacingWorkload";
+  }, 60s));
+  auto deleting = get(user, resources::kDeployment, ns, "legacy-cron");
+  REQUIRE(deleting);
+  CHECK(controller::deletingInForeground(*deleting));
+  CHECK_FALSE(get(user, resources::kStatefulSet, ns, "legacy-cron"));
+  CHECK(get(user, resources::kDeployment, ns, "legacy-events"));  // the rest is not held back
+  CHECK_THAT(conditionOf(user, ns, "legacy", "Ready").value("message", ""),
+             Catch::Contains("Deployment legacy-cron and its pods before StatefulSet legacy-cron is created"));
+
+  // The pod is gone: the ReplicaSet and the Deployment follow, then the StatefulSet is created.
+  const std::string podName = oldPods().at(0)["metadata"]["name"];
+  REQUIRE(kubectl("-n " + ns + " patch pod " + podName + " --type=json -p '[{\"op\": \"remove\", "
+                  "\"path\": \"/metadata/finalizers\"}]'") == 0);
+  REQUIRE(eventually([&] { return get(user, resources::kStatefulSet, ns, "legacy-cron").has_value(); }, 60s));
+  CHECK_FALSE(get(user, resources::kDeployment, ns, "legacy-cron"));
+  auto set = get(user, resources::kStatefulSet, ns, "legacy-cron");
+  REQUIRE(set);
+  CHECK(ownerOf(*set)["uid"] == (*created)["metadata"]["uid"]);
+  REQUIRE(eventually([&] {
+    markPodsReady(user, ns, cronPods.labelSelector);
+    markPodsReady(user, ns, "eventworker.dev/name=legacy,eventworker.dev/component=events");
+    return conditionOf(user, ns, "legacy", "Ready").value("status", "") == "True";
   }, 60s));
 }
 
@@ -82,7 +148,8 @@ TEST_CASE("Dapr: one Subscription per subscription, scoped to the worker, and re
   REQUIRE(eventually([&] { return subs().size() == 1; }));
 }
 
-TEST_CASE("status: Ready follows Deployment availability and an unrenderable spec is Degraded") {
+TEST_CASE("status: Ready follows the availability of the events Deployment and the cron StatefulSet, and an "
+          "unrenderable spec is Degraded") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
   const std::string ns = createNamespace(user, "op-status");
@@ -99,7 +166,7 @@ TEST_CASE("status: Ready follows Deployment availability and an unrenderable spe
   CHECK(condition("pricing", "Ready")["status"] == "False");
   CHECK(condition("pricing", "Degraded")["status"] == "False");
 
-  // Stand in for the kubelet until both Deployments report Available.
+  // Stand in for the kubelet until the Deployment and the StatefulSet report their pods available.
   REQUIRE(eventually([&] {
     markPodsReady(user, ns, "eventworker.dev/name=pricing");
     return condition("pricing", "Ready").value("status", "") == "True";
@@ -131,7 +198,7 @@ TEST_CASE("new EventWorkers whose Deployments become available at once get one s
   // and other tests run beside this one).
   auto writes = [&] { return rc.metrics.counter("eventworker_reconcile_writes_total", "").value(); };
   for (int i = 0; i < kWorkers; ++i) {
-    // Zero replicas and no cron Deployment: available as soon as
+    // Zero replicas and no cron StatefulSet: available as soon as
     // kube-controller-manager has looked at it (there is no kubelet here).
     Json ew = eventWorker("f" + std::to_string(i), "registry.local/customer:1.0", false);
     ew["spec"]["replicas"] = 0;
