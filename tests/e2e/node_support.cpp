@@ -77,6 +77,7 @@ std::vector<PodState> pods(kube::KubeApi& api, const std::string& ns, const std:
   for (const auto& p : (*list)["items"]) {
     PodState s;
     s.name = p["metadata"]["name"];
+    s.uid = p["metadata"].value("uid", "");
     s.terminating = p["metadata"].contains("deletionTimestamp");
     const Json& st = p.value("status", Json::object());
     s.phase = st.value("phase", "");

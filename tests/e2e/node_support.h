@@ -29,6 +29,7 @@ std::string podBootstrap();
 
 struct PodState {
   std::string name;
+  std::string uid;             // one pod object: a StatefulSet's replacement has the same name
   std::string phase;           // Pending | Running | Succeeded | Failed
   bool ready = false;          // condition Ready
   bool terminating = false;    // deletionTimestamp set
