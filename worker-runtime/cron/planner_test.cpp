@@ -78,6 +78,19 @@ TEST_CASE("planner: nothing is due before the first fire time after construction
   CHECK(p.due(utc(2024, 9, 1, 12, 1, 30)).start.empty());  // the same fire time starts once
 }
 
+TEST_CASE("planner: a planner made on a fire time, or just after it, never runs it (the pod it replaces may have)") {
+  for (const TimePoint start : {fire(3), fire(3) + 1ms, fire(3) + 999ms}) {
+    CronPlanner p = planner({"*/2 * * * * *"}, start);
+    CHECK(p.nextWakeup() == fire(4));
+    CHECK(p.due(start).start.empty());
+    CHECK(p.due(fire(4) - 1ms).start.empty());
+    const Actions a = p.due(fire(4));
+    REQUIRE(a.start.size() == 1);
+    CHECK(a.start[0].scheduledAt == fire(4));
+    CHECK(p.stats()[0].missed == 0);
+  }
+}
+
 TEST_CASE("planner: Forbid skips a fire time while the previous run is still running") {
   CronPlanner p = planner({"*/2 * * * * *", ConcurrencyPolicy::Forbid});
   Actions a = p.due(fire(1));
