@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# The local demo: real etcd, kube-apiserver, kube-controller-manager and Kafka
-# on 127.0.0.1, the EventWorker CRD, the operator, and the three samples
-# (customer, catalog, pricing) reconciled into their workers. Then a worker
-# that autoscales on lag: runtime processes follow its Deployment (a kubelet
-# stand-in, hack/demo/kubelet.sh), a burst is produced, and a live table shows
-# the scale-up, the drain and the calm scale-down, with a summary and a plot
-# (.run/demo-output/autoscale.png). Then a migration: a stand-in API service
-# consumes a topic through "Dapr" (hack/demo/dapr.sh plays the sidecars) under
-# a steady stream of events, and an EventWorker with spec.migrateFrom takes
-# the subscription over (pause handoff); a ledger in the handler proves that
-# no event was lost. It ends by itself; DEMO_KEEP=1 keeps everything up
-# afterwards until Ctrl-C.
+# The local demo: real etcd, kube-apiserver, kube-controller-manager, Kafka
+# and a real node (containerd, kubelet, kube-scheduler, kube-proxy; see
+# hack/node/node.sh). The operator is installed as a user installs it
+# (kubectl apply -k manifests/) and runs in its pods; the three samples
+# (customer, catalog, pricing) are reconciled into their workers. Then a
+# worker that autoscales on lag, with real pods (the runtime and the ledger
+# handler): a burst is produced, and a live table shows the scale-up, the
+# drain and the calm scale-down, with a summary counted from the handler's
+# Kafka ledger and a plot (.run/demo-output/autoscale.png). Then a migration:
+# a stand-in API service consumes a topic through "Dapr" (hack/demo/dapr.sh
+# plays the sidecars on the host until daprd runs on the node) under a steady
+# stream of events, and an EventWorker with spec.migrateFrom takes the
+# subscription over (pause handoff); a ledger in the handler proves that no
+# event was lost. It ends by itself and stops everything it started;
+# DEMO_KEEP=1 keeps the servers up afterwards until Ctrl-C.
+# One node per machine: when others share it, run `flock /tmp/ew/node.lock bash hack/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
+. hack/node/node.sh  # NODE_TOLERATION_ANNOTATION
 bash hack/deps.sh
 bash hack/build-servers.sh all
 cmake --preset default >/dev/null
-cmake --build --preset default --target eventworker eventworker-operator eventworker-runtime ew-bench
+# Before the servers: their start makes the node's images from these binaries.
+cmake --build --preset default --target eventworker eventworker-operator eventworker-runtime ew-ledger-handler ew-bench
 STATE="$REPO_DIR/.run/demo"
-OP_PID= KUBELET_PID= HANDLER_PID= DAPR_PID= STREAM_PID=
+EWB="$REPO_DIR/build/tests/bench/ew-bench"
+LEDGER_PID= HANDLER_PID= DAPR_PID= STREAM_PID=
 stop() {
-  for p in $STREAM_PID $KUBELET_PID $DAPR_PID $HANDLER_PID $OP_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
+  for p in $STREAM_PID $DAPR_PID $HANDLER_PID $LEDGER_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
   bash hack/servers-down.sh "$STATE"
   log "stopped"
 }
@@ -31,98 +38,150 @@ bash hack/servers-up.sh "$STATE"
 . "$STATE/env"
 K() { "$EW_KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 
-log "installing the CRDs (EventWorker; Dapr's Subscription, since no Dapr runs here)"
-K apply -f crds/ >/dev/null
-K wait --for=condition=Established --timeout=60s crd/eventworkers.eventworker.dev crd/subscriptions.dapr.io >/dev/null
+log "real here: etcd, kube-apiserver, kube-controller-manager, Kafka, and node $EW_NODE (containerd, kubelet, kube-scheduler, kube-proxy)"
+log "stand-ins: daprd (hack/demo/dapr.sh, on the host) and the payments handler (hack/demo/handler.py), for the migration only"
 
-PORT=$(freePort)
-log "starting eventworker-operator (metrics on 127.0.0.1:$PORT, log in $STATE/operator.log)"
-build/operator/eventworker-operator --kubeconfig "$KUBECONFIG" --metrics-address "127.0.0.1:$PORT" \
-  --lease-namespace default >"$STATE/operator.log" 2>&1 &
-OP_PID=$!
-WAIT_SECONDS=30 waitFor curl -sf "http://127.0.0.1:$PORT/readyz" || die "operator not ready: $(tail -5 "$STATE/operator.log")"
+log "installing the operator: kubectl apply -k manifests/ (eventworker-system opted into the node first)"
+# Dapr's Subscription CRD (no Dapr runs here): the operator looks for it at start.
+K apply -f crds/dapr.io_subscriptions.yaml >/dev/null
+K create namespace eventworker-system --save-config >/dev/null
+K annotate namespace eventworker-system "$NODE_TOLERATION_ANNOTATION" >/dev/null
+K apply -k manifests/
+K -n eventworker-system rollout status deployment/eventworker-operator --timeout=180s \
+  || die "the operator did not roll out: $(K -n eventworker-system get pods -o wide 2>&1)"
+K -n eventworker-system get pods -o wide
+SYS=/api/v1/namespaces/eventworker-system
+# The leader's pod: its Lease holder identity is "<pod name>_<pid>".
+leaderPod() {
+  local h
+  h=$(K get lease eventworker-operator -n eventworker-system -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
+  echo "${h%_*}"
+}
+LEADER=$(leaderPod)
+log "leader: $LEADER (its /metrics through the apiserver: kubectl get --raw $SYS/pods/$LEADER:8080/proxy/metrics)"
 
 log "offline: eventworker validate, then kubectl apply of the samples"
 for f in manifests/samples/*.yaml; do build/operator/eventworker validate -f "$f"; done
 K create namespace shop >/dev/null
 K apply -f manifests/samples/
-WAIT_SECONDS=60 waitFor bash -c "[ \"\$('$EW_KUBECTL' --kubeconfig '$KUBECONFIG' get deployments -n shop -o name | wc -l)\" -ge 4 ]" \
-  || die "the operator did not create the workers: $(tail -20 "$STATE/operator.log")"
-sleep 2
+shopWorkloads() { [ "$(K get deployments,statefulsets -n shop -o name | wc -l)" -ge 4 ]; }  # 3 events, 1 cron
+WAIT_SECONDS=60 waitFor shopWorkloads \
+  || die "the operator did not create the workers: $(K -n eventworker-system logs "$LEADER" --tail=20 2>&1)"
+# The first status lands once a worker settled, at the latest 10 s after the operator saw it.
+shopSettled() {
+  local gens
+  gens=$(K get ew -n shop -o jsonpath='{range .items[*]}{.metadata.name}={.status.observedGeneration}{"\n"}{end}') \
+    && [ -n "$gens" ] && ! grep -q '=$' <<<"$gens"
+}
+WAIT_SECONDS=20 waitFor shopSettled || true
 echo
 K get eventworkers -n shop
 echo
-K get deployments,configmaps,subscriptions.dapr.io -n shop -l eventworker.dev/name
+K get deployments,statefulsets,configmaps,subscriptions.dapr.io -n shop -l eventworker.dev/name
+log "the samples' pods stay Pending: their images (registry.local/shop/...) exist nowhere here, and namespace shop is not opted into the node"
 
 # --- autoscaling on lag -------------------------------------------------------
-log "autoscaling: the orders worker on a 12-partition topic (handler 10 ms/event, 2 in flight per pod)"
-"$REPO_DIR/build/tests/bench/ew-bench" create-topic "$EW_KAFKA_BOOTSTRAP" demo.orders 12 >/dev/null
-HPORT=$(freePort)
-python3 hack/demo/handler.py "$HPORT" 10 >"$STATE/handler.log" 2>&1 &
-HANDLER_PID=$!
-K create namespace demo >/dev/null
-sed -e "s#BOOTSTRAP#$EW_KAFKA_BOOTSTRAP#" -e "s#HANDLER_PORT#$HPORT#" hack/demo/orders-worker.yaml > "$STATE/orders-worker.yaml"
+log "autoscaling: orders-worker on a 12-partition topic, real pods in namespace demo (Pod Security restricted, opted into the node):"
+log "  each pod runs the runtime and the ledger handler (10 ms/event, 2 in flight per pod: ~200 events/s per replica)"
+"$EWB" create-topic "$EW_KAFKA_BOOTSTRAP" demo.orders 12 >/dev/null
+"$EWB" create-topic "$EW_KAFKA_BOOTSTRAP" demo.orders.ledger 6 >/dev/null
+K apply -f hack/demo/namespaces.yaml >/dev/null
+sed -e "s#POD_BOOTSTRAP#$EW_KAFKA_POD_BOOTSTRAP#g" hack/demo/orders-worker.yaml > "$STATE/orders-worker.yaml"
 build/operator/eventworker validate -f "$STATE/orders-worker.yaml"
 K apply -f "$STATE/orders-worker.yaml" >/dev/null
-WAIT_SECONDS=30 waitFor K get deployment orders-worker-events -n demo || die "no events Deployment"
-bash hack/demo/kubelet.sh demo orders-worker "$STATE" >"$STATE/kubelet.log" 2>&1 &
-KUBELET_PID=$!
-sleep 6
+EVENTS_PODS="eventworker.dev/name=orders-worker,eventworker.dev/component=events"
+# podCounts: "READY TOTAL" of the worker's events pods as the API reports them
+# (ready: Running and Ready and not terminating; total: every pod, terminating too).
+podCounts() {
+  K get pods -n demo -l "$EVENTS_PODS" -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}|{.status.phase}|{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null \
+    | awk -F'|' 'NF >= 2 {n++} $1 == "" && $2 == "Running" && $3 == "True" {r++} END {print r + 0, n + 0}'
+}
+oneReady() { [ "$(podCounts)" = "1 1" ]; }
+t=$(date +%s)
+WAIT_SECONDS=180 waitFor oneReady || die "the first orders-worker pod is not Ready: $(K get pods -n demo -o wide 2>&1; K get events -n demo 2>&1 | tail -10)"
+log "first pod Ready $(( $(date +%s) - t ))s after the EventWorker was applied:"
+K get pods -n demo -o wide
+K get ew -n demo
+# The ledger, read from its start into a file: one line per acknowledged event.
+LEDGER="$STATE/ledger.tsv"
+kcat -C -b "$EW_KAFKA_BOOTSTRAP" -t demo.orders.ledger -o beginning -u -q -f '%T\t%s\n' > "$LEDGER" 2>"$STATE/kcat.log" &
+LEDGER_PID=$!
+
 BURST=${DEMO_BURST:-30000}
-log "producing a burst of $BURST events"
-"$REPO_DIR/build/tests/bench/ew-bench" produce "$EW_KAFKA_BOOTSTRAP" demo.orders "$BURST" 64 >/dev/null
 OUT="$REPO_DIR/.run/demo-output"  # outside $STATE, which servers-down.sh removes
 mkdir -p "$OUT"
 CSV="$OUT/autoscale.csv"
-echo "t,lag,desired,replicas,running,events_per_s" > "$CSV"
-printf '%6s %8s %8s %9s %8s %9s\n' t lag desired replicas running events/s
-t0=$(date +%s) last=0 lastT=$t0 done=0 calm=0
+echo "t,lag,desired,replicas,ready,pods,events_per_s" > "$CSV"
+log "producing a burst of $BURST events"
+burstMs=$(date +%s%3N)
+"$EWB" produce "$EW_KAFKA_BOOTSTRAP" demo.orders "$BURST" 64 >/dev/null
+printf '%6s %8s %8s %9s %11s %9s\n' t lag desired replicas "ready/pods" events/s
+last=0 lastMs=$burstMs handled=0 drainedAt= calm=0
 while :; do
-  now=$(date +%s); t=$((now - t0))
-  # The operator's gauges move every poll (status.lag is refreshed every 30 s).
-  metrics=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
+  nowMs=$(date +%s%3N); t=$(( (nowMs - burstMs) / 1000 ))
+  # lag and desired: the leader's gauges (they move every poll; status.lag is refreshed every 30 s).
+  metrics=$(K get --raw "$SYS/pods/$LEADER:8080/proxy/metrics" 2>/dev/null) || { LEADER=$(leaderPod); metrics=; }
   lag=$(echo "$metrics" | awk '/^eventworker_consumer_lag\{name="orders-worker",namespace="demo"\}/ {print $2}')
   desired=$(echo "$metrics" | awk '/^eventworker_desired_replicas\{name="orders-worker",namespace="demo"\}/ {print $2}')
-  lag=${lag:-0} desired=${desired:-0}
-  replicas=$(K get deployment orders-worker-events -n demo -o jsonpath='{.spec.replicas}')
-  running=$(cat "$STATE/pods/running" 2>/dev/null || echo 0)
-  handled=$(curl -sf "http://127.0.0.1:$HPORT/count" || echo "$last")
-  rate=$(( (handled - last) / ( now > lastT ? now - lastT : 1 ) )); last=$handled lastT=$now
-  printf '%6s %8s %8s %9s %8s %9s\n' "${t}s" "$lag" "$desired" "$replicas" "$running" "$rate"
-  echo "$t,$lag,$desired,$replicas,$running,$rate" >> "$CSV"
-  [ "$handled" -ge "$BURST" ] && done=1
-  # Done when everything was handled and the worker is back at one replica.
-  if [ "$done" = 1 ] && [ "$replicas" = 1 ]; then calm=$((calm + 1)); fi
+  lag=${lag:-?} desired=${desired:-?}
+  replicas=$(K get deployment orders-worker-events -n demo -o jsonpath='{.spec.replicas}' 2>/dev/null || echo '?')
+  read -r ready pods <<<"$(podCounts)"
+  entries=$(wc -l < "$LEDGER")
+  rate=$(( (entries - last) * 1000 / (nowMs > lastMs ? nowMs - lastMs : 1) )); last=$entries lastMs=$nowMs
+  printf '%6s %8s %8s %9s %11s %9s\n' "${t}s" "$lag" "$desired" "$replicas" "$ready/$pods" "$rate"
+  echo "$t,${lag/\?/},${desired/\?/},${replicas/\?/},$ready,$pods,$rate" >> "$CSV"
+  if [ -z "$drainedAt" ] && [ "$entries" -ge "$BURST" ]; then
+    read -r handled _ <<<"$(python3 hack/demo/ledger.py "$LEDGER" "$BURST" "$burstMs")"
+    [ "$handled" -ge "$BURST" ] && drainedAt=$t
+  fi
+  # Done when everything was handled and the worker is back at one pod.
+  if [ -n "$drainedAt" ] && [ "$replicas" = 1 ] && [ "$pods" = 1 ]; then calm=$((calm + 1)); fi
   [ "$calm" -ge 2 ] && break
-  [ "$t" -ge "${DEMO_MAX_SECONDS:-240}" ] && { log "stopping the table after ${t}s"; break; }
+  [ "$t" -ge "${DEMO_MAX_SECONDS:-300}" ] && { log "stopping the table after ${t}s"; break; }
   sleep 2
 done
-peak=$(awk -F, 'NR>1 && $4>m {m=$4} END {print m+0}' "$CSV")
-up=$(awk -F, 'NR>1 && $4>1 {print $1; exit}' "$CSV")
-drained=$(awk -F, 'NR>1 && $2==0 && seen {print $1; exit} NR>1 && $2>0 {seen=1}' "$CSV")
+read -r handled entries dups lost npods newPodAt <<<"$(python3 hack/demo/ledger.py "$LEDGER" "$BURST" "$burstMs")"
+kill "$LEDGER_PID" 2>/dev/null || true; wait "$LEDGER_PID" 2>/dev/null || true; LEDGER_PID=
+# Figures from the table (t of the first row where ...).
+firstT() { awk -F, "NR > 1 && ($1) {print \$1; exit}" "$CSV"; }
+peak=$(awk -F, 'NR > 1 && $4 > m {m = $4} END {print m + 0}' "$CSV")
+peakReady=$(awk -F, 'NR > 1 && $5 > m {m = $5} END {print m + 0}' "$CSV")
+up=$(firstT '$4 > 1')
+readyUp=$(firstT '$5 > 1')
+allReady=$(firstT "\$5 >= $peakReady")
+downFrom=$(awk -F, -v p="$peak" 'NR > 1 && $4 == p {seen = 1} NR > 1 && seen && $4 < p {print $1; exit}' "$CSV")
+back=$(awk -F, 'NR > 1 && $4 > 1 {up = 1} NR > 1 && up && $4 == 1 && $6 == 1 {print $1; exit}' "$CSV")
 echo
-log "summary: $BURST events produced, $(curl -sf "http://127.0.0.1:$HPORT/count") handled; replicas 1 -> $peak (first above 1 at ${up:-?}s), lag drained at ${drained:-?}s, back to 1 at $(tail -1 "$CSV" | cut -d, -f1)s"
+log "summary: $BURST events produced, $handled handled (distinct in the ledger), $lost lost, $dups duplicates ($entries ledger records, from $npods pods)"
+log "  scale-up: Deployment 1 -> $peak replicas at ${up:-?}s, a second pod Ready at ${readyUp:-?}s, $peakReady Ready (the most) at ${allReady:-?}s; first event handled by a new pod at ${newPodAt}s"
+log "  drained (every event in the ledger) at ${drainedAt:-?}s; scale-down from $peak began at ${downFrom:-?}s; back to 1 pod at ${back:-?}s (t from the burst)"
 K get events -n demo --field-selector reason=Scaled -o custom-columns=TIME:.lastTimestamp,MESSAGE:.message 2>/dev/null | head -8
 if command -v gnuplot >/dev/null; then
   gnuplot <<GP
 
-set terminal png size 1000,500
+set terminal pngcairo size 1000,500
 set output "$OUT/autoscale.png"
 set datafile separator ","
 set key outside top center horizontal
-set xlabel "seconds"; set ylabel "lag (events)"; set y2label "replicas"; set y2tics; set ytics nomirror
-plot "$CSV" using 1:2 with lines lw 2 title "lag", "$CSV" using 1:4 axes x1y2 with steps lw 2 title "replicas (Deployment)", "$CSV" using 1:5 axes x1y2 with steps dt 2 title "running"
+set xlabel "seconds after the burst"; set ylabel "lag (events)"; set y2label "replicas, pods"
+set yrange [0:*]; set y2range [0:$((peak + 1))]; set y2tics 1; set ytics nomirror
+plot "$CSV" using 1:2 with lines lw 2 title "lag", "$CSV" using 1:4 axes x1y2 with steps lw 3 title "replicas (Deployment)", "$CSV" using 1:5 axes x1y2 with steps lw 2 dt 2 title "pods Ready"
 GP
   log "plot: $OUT/autoscale.png (data: $CSV)"
 fi
+[ "$lost" = 0 ] || log "LOST EVENTS: $lost of $BURST are not in the ledger"
 
 # --- migration off an API service ---------------------------------------------
 log "migration: the payments API consumes demo.payments through Dapr (app id payments-api); payments-worker takes it over (pause handoff)"
-log "  (hack/demo/dapr.sh stands in for the Dapr sidecars, and this script for the kubelet: it marks the worker's pods Ready)"
-EWB="$REPO_DIR/build/tests/bench/ew-bench"
+log "  real: the operator in its pods (Subscription scopes, the API group's offsets copied through Kafka, status.migration)"
+log "  stand-ins until daprd runs on the node: hack/demo/dapr.sh plays both apps' sidecars on the host, delivering to"
+log "  hack/demo/handler.py; namespace payments is not opted into the node, so the worker's pods stay Pending and this script marks them Ready"
+HPORT=$(freePort)
+python3 hack/demo/handler.py "$HPORT" 10 >"$STATE/handler.log" 2>&1 &
+HANDLER_PID=$!
 "$EWB" create-topic "$EW_KAFKA_BOOTSTRAP" demo.payments 6 >/dev/null
 K apply -f hack/demo/payments-api-subscription.yaml >/dev/null
-bash hack/demo/dapr.sh demo "$STATE" "http://127.0.0.1:$HPORT" >"$STATE/dapr.log" 2>&1 &
+bash hack/demo/dapr.sh payments "$STATE" "http://127.0.0.1:$HPORT" >"$STATE/dapr.log" 2>&1 &
 DAPR_PID=$!
 STOPF="$STATE/stream.stop"
 rm -f "$STOPF" "$STOPF.count"
@@ -130,14 +189,14 @@ RATE=${DEMO_RATE:-100}
 "$EWB" stream "$EW_KAFKA_BOOTSTRAP" demo.payments "$RATE" 16 "$STOPF" >"$STATE/stream.log" 2>&1 &
 STREAM_PID=$!
 sleep 5
-sed -e "s#BOOTSTRAP#$EW_KAFKA_BOOTSTRAP#" -e "s#HANDLER_PORT#$HPORT#" hack/demo/payments-worker.yaml > "$STATE/payments-worker.yaml"
+sed -e "s#POD_BOOTSTRAP#$EW_KAFKA_POD_BOOTSTRAP#g" hack/demo/payments-worker.yaml > "$STATE/payments-worker.yaml"
 build/operator/eventworker validate -f "$STATE/payments-worker.yaml"
 K apply -f "$STATE/payments-worker.yaml" >/dev/null
-# The kubelet's part for the worker's pods: report them Ready (no containers run here).
+# The kubelet's part for the worker's pods, which no node runs: report them Ready.
 podsReady() {
   local p
-  for p in $(K get pods -n demo -l eventworker.dev/name=payments-worker -o name 2>/dev/null); do
-    K patch "$p" -n demo --subresource=status --type=merge -p \
+  for p in $(K get pods -n payments -l eventworker.dev/name=payments-worker -o name 2>/dev/null); do
+    K patch "$p" -n payments --subresource=status --type=merge -p \
       '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"},{"type":"ContainersReady","status":"True"}]}}' >/dev/null 2>&1 || true
   done
 }
@@ -148,7 +207,7 @@ t0=$(date +%s) completeAt= stoppedAt= phase=
 while :; do
   t=$(( $(date +%s) - t0 ))
   case "${phase:-}" in ""|Pending) podsReady ;; esac  # until the operator saw the worker available
-  phase=$(K get ew payments-worker -n demo -o jsonpath='{.status.migration.phase}' 2>/dev/null || true)
+  phase=$(K get ew payments-worker -n payments -o jsonpath='{.status.migration.phase}' 2>/dev/null || true)
   consumers=$(awk '{print $1}' "$STATE/dapr/consumers" 2>/dev/null | paste -sd, -)
   produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
   st=$(stats); handled=$(field handled "$st"); distinct=$(field distinct "$st")
@@ -172,7 +231,7 @@ produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
 handled=$(field handled "$st"); distinct=$(field distinct "$st")
 echo
 log "migration summary: $produced events produced at $RATE/s during the handoff; $distinct of them handled ($((produced - distinct)) lost), $((handled - distinct)) duplicates, longest gap between handled events $(field longestGapSeconds "$st") s; phase Complete at ${completeAt:-?}s"
-K get ew payments-worker -n demo -o json | python3 -c '
+K get ew payments-worker -n payments -o json | python3 -c '
 import json, sys
 m = json.load(sys.stdin).get("status", {}).get("migration", {})
 for step, at in sorted((m.get("steps") or {}).items(), key=lambda kv: kv[1]):
@@ -181,20 +240,22 @@ offsets = m.get("offsets") or {}
 if offsets:
     print("  offsets copied: " + ", ".join("%s=%s" % kv for kv in sorted(offsets.items())))' 2>/dev/null
 echo "  Subscriptions now:"
-K get subscriptions.dapr.io -n demo -o custom-columns=NAME:.metadata.name,TOPIC:.spec.topic,SCOPES:.scopes
+K get subscriptions.dapr.io -n payments -o custom-columns=NAME:.metadata.name,TOPIC:.spec.topic,SCOPES:.scopes
 echo
+K logs -n eventworker-system -l app.kubernetes.io/name=eventworker-operator --prefix --tail=-1 > "$OUT/operator.log" 2>&1 || true
+log "the operator pods' logs: $OUT/operator.log"
+[ "${DEMO_KEEP:-0}" = 1 ] || exit 0
 cat <<MSG
 
   Kubernetes API  $EW_KUBE_SERVER  (TLS; client certificate in the kubeconfig)
-  Kafka           $EW_KAFKA_BOOTSTRAP
+  Kafka           $EW_KAFKA_BOOTSTRAP (pods: $EW_KAFKA_POD_BOOTSTRAP)
   kubeconfig      $KUBECONFIG
-  operator        http://127.0.0.1:$PORT/metrics
 
-  Try:  $EW_KUBECTL --kubeconfig $KUBECONFIG explain eventworker.spec.scaling
+  Try:  $EW_KUBECTL --kubeconfig $KUBECONFIG get pods -A -o wide
+        $EW_KUBECTL --kubeconfig $KUBECONFIG explain eventworker.spec.scaling
         $EW_KUBECTL --kubeconfig $KUBECONFIG get ew -n shop pricing-worker -o yaml
+        $EW_KUBECTL --kubeconfig $KUBECONFIG get --raw $SYS/pods/$LEADER:8080/proxy/metrics
         build/operator/eventworker render -f manifests/samples/pricing-worker.yaml
-        (pods stay Pending: there is no kubelet here; the operator reports Ready=False)
 
 MSG
-[ "${DEMO_KEEP:-0}" = 1 ] || exit 0
 if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; else log "Ctrl-C stops everything"; sleep infinity; fi

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# STAND-IN FOR DAPR (no daprd runs in the demo): plays the part the Dapr
-# sidecars play for the Subscriptions of one namespace. For every
-# dapr.io/v2alpha1 Subscription, each app id in its scopes consumes its topic
-# the way daprd's pubsub.kafka component does (consumer group = app id, the
-# route from spec.routes.default) through an eventworker-runtime process
-# (Kafka source) calling the app's handler at HANDLER_URL. When an app id
-# leaves a Subscription's scopes (or the Subscription is deleted), its
-# consumer is stopped as Dapr would stop delivering: SIGTERM, so it drains,
-# commits and leaves the group. Writes one line per running consumer
-# ("APP TOPIC") to STATE_DIR/dapr/consumers.
+# STAND-IN FOR DAPR (no daprd runs on the node yet; a later issue puts it
+# there): plays, on the host, the part the Dapr sidecars play for the
+# Subscriptions of one namespace. For every dapr.io/v2alpha1 Subscription,
+# each app id in its scopes consumes its topic the way daprd's pubsub.kafka
+# component does (consumer group = app id, the route from
+# spec.routes.default) through an eventworker-runtime process (Kafka source)
+# calling the app's handler at HANDLER_URL. When an app id leaves a
+# Subscription's scopes (or the Subscription is deleted), its consumer is
+# stopped as Dapr would stop delivering: SIGTERM, so it drains, commits and
+# leaves the group. Writes one line per running consumer ("APP TOPIC") to
+# STATE_DIR/dapr/consumers.
 # Usage: hack/demo/dapr.sh NAMESPACE STATE_DIR HANDLER_URL   (stops on SIGTERM)
 set -euo pipefail
 NS=$1 DIR=$2 URL=$3

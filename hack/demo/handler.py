@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""The demo's handler container: answers every event POST with 200
-{"status":"SUCCESS"} after DELAY_MS (a stand-in for real work, so that one
-replica has a bounded throughput and the autoscaler has something to do).
-It keeps a ledger per route of the events' data.seq, so the demo can prove
-that nothing was lost:
-  GET /count                 events handled (all routes)
+"""STAND-IN for the payments service's handler in the demo's migration, on
+the host: the stand-in Dapr sidecars (hack/demo/dapr.sh) of both the API
+(payments-api) and the worker (payments-worker) deliver to it, until daprd
+runs on the node. Answers every event POST with 200 {"status":"SUCCESS"}
+after DELAY_MS (a stand-in for real work) and keeps a ledger per route of the
+events' data.seq, so the demo can prove that nothing was lost:
   GET /stats?route=/payments {"handled": N, "distinct": D, "maxSeq": S, "longestGapSeconds": G}
 Usage: handler.py PORT DELAY_MS"""
 import json
@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 PORT, DELAY = int(sys.argv[1]), float(sys.argv[2]) / 1000.0
-count = 0
 routes = {}  # route -> {"handled", "seqs", "last", "gap"}
 lock = threading.Lock()
 
@@ -39,12 +38,10 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        global count
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         time.sleep(DELAY)
         seq, now = seq_of(body), time.monotonic()
         with lock:
-            count += 1
             r = routes.setdefault(self.path, {"handled": 0, "seqs": set(), "last": None, "gap": 0.0})
             r["handled"] += 1
             if seq is not None:
@@ -57,15 +54,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         url = urlparse(self.path)
         with lock:
-            if url.path == "/stats":
-                r = routes.get(parse_qs(url.query).get("route", [""])[0])
-                out = {"handled": 0, "distinct": 0, "maxSeq": -1, "longestGapSeconds": 0.0}
-                if r:
-                    out = {"handled": r["handled"], "distinct": len(r["seqs"]),
-                           "maxSeq": max(r["seqs"], default=-1), "longestGapSeconds": round(r["gap"], 2)}
-                self._reply(json.dumps(out).encode())
-            else:
-                self._reply(str(count).encode())
+            r = routes.get(parse_qs(url.query).get("route", [""])[0])
+            out = {"handled": 0, "distinct": 0, "maxSeq": -1, "longestGapSeconds": 0.0}
+            if r:
+                out = {"handled": r["handled"], "distinct": len(r["seqs"]),
+                       "maxSeq": max(r["seqs"], default=-1), "longestGapSeconds": round(r["gap"], 2)}
+        self._reply(json.dumps(out).encode())
 
     def log_message(self, *args) -> None:
         pass
