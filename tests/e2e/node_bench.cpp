@@ -121,6 +121,8 @@ TEST_CASE("the node's figures", "[.bench]") {
     const std::string tmp = serverEnv("EW_STATE_DIR");
 
     // --- pod start: EventWorker vs the same objects applied directly ---
+    // (the runtime is Ready once it has partitions: the topic must exist)
+    kafka.createTopic(ns + ".start", 1);
     std::vector<double> viaOperator, direct;
     for (int i = 0; i < rounds; ++i) {
       e2e::WorkerSpec w;
