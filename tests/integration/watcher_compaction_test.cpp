@@ -10,44 +10,18 @@
 #include <thread>
 
 #include "kube/watcher.h"
+#include "kube_helpers.h"
 #include "test_env.h"
+#include "watcher_helpers.h"
 
 using namespace ew::kube;
 using ew::testing::serverEnv;
-using ew::testing::uniqueName;
+using ew::testing::eventually;
+using ew::testing::labelledConfigMap;
+using ew::testing::RunningWatcher;
 using namespace std::chrono_literals;
 
 namespace {
-
-KubeClient& client() {
-  static auto access = loadKubeconfig(serverEnv("KUBECONFIG"));
-  if (!access) FAIL(access.error().message);
-  static KubeClient c(*access);
-  return c;
-}
-
-std::string makeNamespace(KubeApi& api) {
-  const std::string ns = uniqueName("watch");
-  auto r = api.create(resources::kNamespace, "", {{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                                 {"metadata", {{"name", ns}}}});
-  if (!r) FAIL(r.error().message);
-  return ns;
-}
-
-Json configMap(const std::string& name, const std::string& value) {
-  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"labels", {{"w", "1"}}}}},
-          {"data", {{"v", value}}}};
-}
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
 
 std::string shell(const std::string& cmd) {
   std::string out;
@@ -69,39 +43,29 @@ void compactEtcd() {
   shell("curl -sf -X POST " + etcd + "/v3/kv/compaction -d '{\"revision\":\"" + rev + "\",\"physical\":true}'");
 }
 
-struct Running {
-  Watcher& w;
-  std::thread t;
-  explicit Running(Watcher& watcher) : w(watcher), t([&] { w.run(); }) {}
-  ~Running() {
-    w.stop();
-    t.join();
-  }
-};
-
 }  // namespace
 
 TEST_CASE("a resourceVersion compacted away in etcd gives 410 Gone and a relist that replaces the store") {
-  KubeApi api(client());
-  const std::string ns = makeNamespace(api);
-  REQUIRE(api.create(resources::kConfigMap, ns, configMap("old", "1")));
+  KubeApi api(ew::testing::testKubeClient());
+  const std::string ns = ew::testing::createNamespace(api, "watch");
+  REQUIRE(api.create(resources::kConfigMap, ns, labelledConfigMap("old", "1")));
   auto listed = api.list(resources::kConfigMap, ns);
   REQUIRE(listed.ok());
   const std::string staleRv = (*listed)["metadata"]["resourceVersion"];
   REQUIRE(api.remove(resources::kConfigMap, ns, "old").ok());
-  REQUIRE(api.create(resources::kConfigMap, ns, configMap("new1", "1")));
-  REQUIRE(api.create(resources::kConfigMap, ns, configMap("new2", "1")));
+  REQUIRE(api.create(resources::kConfigMap, ns, labelledConfigMap("new1", "1")));
+  REQUIRE(api.create(resources::kConfigMap, ns, labelledConfigMap("new2", "1")));
   compactEtcd();
 
   Store store;
-  Json known = configMap("old", "1");
+  Json known = labelledConfigMap("old", "1");
   known["metadata"]["namespace"] = ns;
   store.upsert(known);  // what the watcher knew before it lost the stream
   WatcherOptions o;
   o.ns = ns;
   o.resumeFrom = staleRv;
   Watcher watcher(api, resources::kConfigMap, o, store, [](const std::string&) {}, [] { return 0.0; });
-  Running running(watcher);
+  RunningWatcher running(watcher);
   REQUIRE(eventually([&] { return watcher.stats().lists == 1; }));
   CHECK(watcher.stats().goneRelists == 1);
   auto keys = store.keys();
