@@ -6,7 +6,6 @@
 #include <atomic>
 #include <iostream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "kube_helpers.h"
@@ -95,6 +94,22 @@ int shell(const std::string& cmd, std::string* out = nullptr) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// A worker of two pods (no autoscaling, 8 in flight each) on a 6-partition
+// topic, in a new namespace on the node; the topics exist, nothing is applied.
+e2e::WorkerSpec twoPodWorker(kube::KubeApi& api, rttest::Kafka& kafka, const std::string& name) {
+  e2e::WorkerSpec w;
+  w.ns = e2e::createNodeNamespace(api, "e2e-" + name);
+  w.name = name + "-worker";
+  w.topic = w.ns + ".orders";
+  w.ledgerTopic = w.ns + ".ledger";
+  w.autoscale = false;
+  w.minReplicas = 2;
+  w.concurrency = 8;
+  kafka.createTopic(w.topic, 6);
+  kafka.createTopic(w.ledgerTopic, 6);
+  return w;
+}
+
 std::string ctr() { return "ctr --address " + ew::testing::serverEnv("EW_CONTAINERD_SOCK") + " -n k8s.io "; }
 
 }  // namespace
@@ -104,18 +119,9 @@ TEST_CASE("editing the EventWorker (a new handler image tag and an added subscri
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
-  const std::string ns = e2e::createNodeNamespace(api, "e2e-roll");
-  e2e::WorkerSpec w;
-  w.ns = ns;
-  w.name = "roll-worker";
-  w.topic = ns + ".orders";
-  w.ledgerTopic = ns + ".ledger";
-  w.autoscale = false;
-  w.minReplicas = 2;
-  w.concurrency = 8;
-  kafka.createTopic(w.topic, 6);
+  e2e::WorkerSpec w = twoPodWorker(api, kafka, "roll");
+  const std::string ns = w.ns;
   kafka.createTopic(ns + ".more", 3);
-  kafka.createTopic(w.ledgerTopic, 6);
   // A second tag of the same handler image: a new version to roll out.
   const std::string tagB = "localhost/eventworker/ledger-handler:test-b";
   std::string out;
@@ -170,17 +176,8 @@ TEST_CASE("a runtime container killed with SIGKILL loses no acknowledged event, 
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
-  const std::string ns = e2e::createNodeNamespace(api, "e2e-kill");
-  e2e::WorkerSpec w;
-  w.ns = ns;
-  w.name = "kill-worker";
-  w.topic = ns + ".orders";
-  w.ledgerTopic = ns + ".ledger";
-  w.autoscale = false;
-  w.minReplicas = 2;
-  w.concurrency = 8;
-  kafka.createTopic(w.topic, 6);
-  kafka.createTopic(w.ledgerTopic, 6);
+  e2e::WorkerSpec w = twoPodWorker(api, kafka, "kill");
+  const std::string ns = w.ns;
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
   const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
   INFO(e2e::describePods(api, ns, events));
