@@ -23,11 +23,7 @@ TEST_CASE("cron jobs run in exactly one pod, when it is deleted the replacement 
   e2e::installOperator();
   rttest::Kafka kafka;
   const std::string ns = e2e::createNodeNamespace(api, "e2e-cron");
-  e2e::WorkerSpec w;
-  w.ns = ns;
-  w.name = "cron-worker";
-  w.topic = ns + ".orders";
-  w.ledgerTopic = ns + ".ledger";
+  e2e::WorkerSpec w = e2e::namedWorker(ns, "cron-worker");
   w.autoscale = false;
   w.cron = R"([{"name": "tick", "schedule": "* * * * * *", "route": "/jobs/tick", "concurrencyPolicy": "Forbid"}])";
   kafka.createTopic(w.topic, 1);
@@ -38,9 +34,8 @@ TEST_CASE("cron jobs run in exactly one pod, when it is deleted the replacement 
   worker["spec"]["handler"]["env"] =
       Json::parse(R"([{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}])");
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, worker));
-  const std::string cron = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=cron";
-  INFO(e2e::describePods(api, ns, cron));
-  REQUIRE(eventually([&] { return e2e::readyPods(api, ns, cron) == 1; }, 180s));
+  const std::string cron = e2e::podSelector(w, "cron");
+  REQUIRE(e2e::waitForPods(api, ns, cron, [&] { return e2e::readyPods(api, ns, cron) == 1; }, 180s));
   const auto firstPod = e2e::pods(api, ns, cron).at(0);
   const std::string first = firstPod.uid;
 
@@ -92,11 +87,7 @@ TEST_CASE("a cron pod that never becomes Ready (its handler crashes at start) is
   e2e::installOperator();
   rttest::Kafka kafka;
   const std::string ns = e2e::createNodeNamespace(api, "e2e-cron-fix");
-  e2e::WorkerSpec w;
-  w.ns = ns;
-  w.name = "fix-worker";
-  w.topic = ns + ".orders";
-  w.ledgerTopic = ns + ".ledger";
+  e2e::WorkerSpec w = e2e::namedWorker(ns, "fix-worker");
   w.autoscale = false;
   w.cron = R"([{"name": "tick", "schedule": "* * * * * *", "route": "/jobs/tick"}])";
   kafka.createTopic(w.topic, 1);
@@ -104,10 +95,9 @@ TEST_CASE("a cron pod that never becomes Ready (its handler crashes at start) is
   Json broken = e2e::workerObject(w);
   broken["spec"]["handler"]["args"].push_back("--crash-at-start");
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, broken));
-  const std::string cron = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=cron";
-  INFO(e2e::describePods(api, ns, cron));
+  const std::string cron = e2e::podSelector(w, "cron");
   std::string brokenUid;
-  REQUIRE(eventually([&] {  // crash-looping: running, restarted, never Ready
+  REQUIRE(e2e::waitForPods(api, ns, cron, [&] {  // crash-looping: running, restarted, never Ready
     const auto pods = e2e::pods(api, ns, cron);
     if (pods.size() != 1 || pods[0].restarts < 1 || pods[0].ready) return false;
     brokenUid = pods[0].uid;

@@ -230,6 +230,25 @@ Json workerObject(const WorkerSpec& w) {
           {"spec", spec}};
 }
 
+WorkerSpec namedWorker(const std::string& ns, const std::string& name) {
+  WorkerSpec w;
+  w.ns = ns;
+  w.name = name;
+  w.topic = ns + ".orders";
+  w.ledgerTopic = ns + ".ledger";
+  return w;
+}
+
+std::string podSelector(const WorkerSpec& w, const std::string& component) {
+  return "eventworker.dev/name=" + w.name + ",eventworker.dev/component=" + component;
+}
+
+PodWait waitForPods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector,
+                    const std::function<bool()>& pred, std::chrono::milliseconds within) {
+  if (eventually(pred, within)) return {true, ""};
+  return {false, describePods(api, ns, labelSelector)};
+}
+
 std::string condition(const Json& ew, const std::string& type, std::string* reason) {
   for (const auto& c : ew.value("status", Json::object()).value("conditions", Json::array()))
     if (c.value("type", "") == type) {

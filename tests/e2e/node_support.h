@@ -4,7 +4,9 @@
 // pods may run on the node, and reading pods as the kubelet reports them.
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <ostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -66,6 +68,25 @@ struct WorkerSpec {
   std::string cron;        // the cron list as JSON, "" for none
 };
 kube::Json workerObject(const WorkerSpec& w);
+// A WorkerSpec named NAME in NS, on the topics NS.orders and NS.ledger.
+WorkerSpec namedWorker(const std::string& ns, const std::string& name);
+// The label selector of W's pods of COMPONENT (events | cron).
+std::string podSelector(const WorkerSpec& w, const std::string& component);
+
+// The end of a wait on pods: true, or false with the pods of the selector and
+// the namespace's events as they were when the wait ended, which is what
+// REQUIRE(waitForPods(...)) prints on failure.
+struct PodWait {
+  bool ok = false;
+  std::string report;
+  explicit operator bool() const { return ok; }
+};
+inline std::ostream& operator<<(std::ostream& o, const PodWait& w) {
+  return o << (w.ok ? std::string("true") : "false; the pods then:\n" + w.report);
+}
+// Polls PRED (every 50 ms) until it holds or WITHIN passes.
+PodWait waitForPods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector,
+                    const std::function<bool()>& pred, std::chrono::milliseconds within);
 
 // The status of condition TYPE of an EventWorker ("" when absent).
 std::string condition(const kube::Json& ew, const std::string& type, std::string* reason = nullptr);

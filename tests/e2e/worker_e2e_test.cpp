@@ -19,30 +19,25 @@ using ew::testing::kubectl;
 using kube::Json;
 using namespace std::chrono_literals;
 
-
 TEST_CASE("an EventWorker's events and cron pods run on the node: runtime and handler Ready under Pod Security "
           "restricted, and kubectl get ew shows Ready and the replicas") {
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
   const std::string ns = e2e::createNodeNamespace(api, "e2e-pods");
-  e2e::WorkerSpec w;
-  w.ns = ns;
-  w.name = "shop-worker";
-  w.topic = ns + ".orders";
-  w.ledgerTopic = ns + ".ledger";
+  e2e::WorkerSpec w = e2e::namedWorker(ns, "shop-worker");
   w.cron = R"([{"name": "tick", "schedule": "*/2 * * * * *", "route": "/jobs/tick"}])";
   kafka.createTopic(w.topic, 3);
   kafka.createTopic(w.ledgerTopic, 3);
   const double t0 = e2e::nowSeconds();
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
 
-  const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
-  const std::string cron = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=cron";
-  INFO(e2e::describePods(api, ns, "eventworker.dev/name=" + w.name));
-  REQUIRE(eventually([&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
+  const std::string events = e2e::podSelector(w, "events");
+  const std::string cron = e2e::podSelector(w, "cron");
+  const std::string all = "eventworker.dev/name=" + w.name;
+  REQUIRE(e2e::waitForPods(api, ns, all, [&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
   std::cout << "[figure] EventWorker applied -> first events pod Ready: " << e2e::nowSeconds() - t0 << " s\n";
-  REQUIRE(eventually([&] { return e2e::readyPods(api, ns, cron) == 1; }, 120s));
+  REQUIRE(e2e::waitForPods(api, ns, all, [&] { return e2e::readyPods(api, ns, cron) == 1; }, 120s));
 
   // What a user sees.
   Json got;
@@ -75,17 +70,12 @@ TEST_CASE("a lag burst on a 12-partition topic scales real pods out and back in,
   e2e::installOperator();
   rttest::Kafka kafka;
   const std::string ns = e2e::createNodeNamespace(api, "e2e-burst");
-  e2e::WorkerSpec w;
-  w.ns = ns;
-  w.name = "orders-worker";
-  w.topic = ns + ".orders";
-  w.ledgerTopic = ns + ".ledger";
+  e2e::WorkerSpec w = e2e::namedWorker(ns, "orders-worker");
   kafka.createTopic(w.topic, 12);
   kafka.createTopic(w.ledgerTopic, 6);
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
-  const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
-  INFO(e2e::describePods(api, ns, events));
-  REQUIRE(eventually([&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
+  const std::string events = e2e::podSelector(w, "events");
+  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
   const std::string first = e2e::pods(api, ns, events).at(0).name;
 
   constexpr int kBurst = 12000;

@@ -97,11 +97,7 @@ int shell(const std::string& cmd, std::string* out = nullptr) {
 // A worker of two pods (no autoscaling, 8 in flight each) on a 6-partition
 // topic, in a new namespace on the node; the topics exist, nothing is applied.
 e2e::WorkerSpec twoPodWorker(kube::KubeApi& api, rttest::Kafka& kafka, const std::string& name) {
-  e2e::WorkerSpec w;
-  w.ns = e2e::createNodeNamespace(api, "e2e-" + name);
-  w.name = name + "-worker";
-  w.topic = w.ns + ".orders";
-  w.ledgerTopic = w.ns + ".ledger";
+  e2e::WorkerSpec w = e2e::namedWorker(e2e::createNodeNamespace(api, "e2e-" + name), name + "-worker");
   w.autoscale = false;
   w.minReplicas = 2;
   w.concurrency = 8;
@@ -128,9 +124,8 @@ TEST_CASE("editing the EventWorker (a new handler image tag and an added subscri
   shell(ctr() + "images rm " + tagB);
   REQUIRE(shell(ctr() + "images tag localhost/eventworker/ledger-handler:test " + tagB, &out) == 0);
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
-  const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
-  INFO(e2e::describePods(api, ns, events));
-  REQUIRE(eventually([&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
+  const std::string events = e2e::podSelector(w, "events");
+  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
   std::set<std::string> before;
   for (const auto& p : e2e::pods(api, ns, events)) before.insert(p.name);
 
@@ -179,9 +174,8 @@ TEST_CASE("a runtime container killed with SIGKILL loses no acknowledged event, 
   e2e::WorkerSpec w = twoPodWorker(api, kafka, "kill");
   const std::string ns = w.ns;
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
-  const std::string events = "eventworker.dev/name=" + w.name + ",eventworker.dev/component=events";
-  INFO(e2e::describePods(api, ns, events));
-  REQUIRE(eventually([&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
+  const std::string events = e2e::podSelector(w, "events");
+  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
 
   SteadyProducer producer({w.topic}, 60);  // 10/s on each partition
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
