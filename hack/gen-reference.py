@@ -242,12 +242,15 @@ def documented_metrics(readme: str) -> dict:
 
 # Where the operator decides a Degraded reason: condition("Degraded", true, "X", ...),
 # a StatusInputs::degraded pair, a `reason` variable handed to it, and the
-# invalid-spec branch (`invalidReason ? "X"`).
+# invalid-spec branch (`invalidReason ? "X"`), and the pods' reasons
+# (`degradedReason("X")`).
 DEGRADED = [
     re.compile(r'condition\(\s*"Degraded",\s*true,\s*"([A-Za-z]+)"'),
     re.compile(r'degraded\s*=\s*std::make_pair\(\s*(?:std::string\()?"([A-Za-z]+)"'),
     re.compile(r'\breason\s*=\s*"([A-Za-z]+)"'),
     re.compile(r'invalidReason\s*\?\s*"([A-Za-z]+)"'),
+    # The kubelet's reasons a failing pod passes on (controller/pod_health.cpp).
+    re.compile(r'degradedReason\(\s*"([A-Za-z]+)"\s*\)'),
 ]
 
 

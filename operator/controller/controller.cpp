@@ -26,7 +26,7 @@ Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn r
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
       reconciler_(api, eventWorkers_,
                   OwnedStores{configMaps_, deployments_, statefulSets_,
-                              options_.daprSubscriptions ? &subscriptions_ : nullptr,
+                              options_.daprSubscriptions ? &subscriptions_ : nullptr, &pods_,
                               [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
                   std::move(render), events_, nowRfc3339, autoscaler_.get(), options_.migrationKafka) {}
 
@@ -96,6 +96,31 @@ void Controller::onOwnedChange(const kube::Store& store, const std::string& key)
     if (k.compare(0, ns.size() + 1, ns + "/") == 0) queue_.add(k);
 }
 
+void Controller::onPodChange(const std::string& key) {
+  auto pod = pods_.get(key);
+  std::string owner, fingerprint;
+  if (pod && podProblem(*pod)) {
+    const std::string label = (*pod)["metadata"].value("labels", kube::Json::object()).value(kNameLabel, "");
+    if (!label.empty()) owner = (*pod)["metadata"].value("namespace", "") + "/" + label;
+    fingerprint = changeFingerprint(*pod);
+  }
+  std::string queue;
+  {
+    std::lock_guard lock(fingerprintsMu_);
+    auto it = podProblems_.find(key);
+    if (owner.empty()) {  // no problem (or gone): only news when it had one
+      if (it == podProblems_.end()) return;
+      queue = it->second.first;
+      podProblems_.erase(it);
+    } else {
+      if (it != podProblems_.end() && it->second.second == fingerprint) return;
+      podProblems_[key] = {owner, fingerprint};
+      queue = owner;
+    }
+  }
+  queue_.add(queue);
+}
+
 void Controller::beginReconcile(const std::string& key) {
   std::lock_guard lock(fingerprintsMu_);
   reconciling_.insert(key);
@@ -142,6 +167,8 @@ void Controller::start() {
   if (options_.daprSubscriptions)
     startWatcher(resources::kDaprSubscription, subscriptions_,
                  [this](const std::string& k) { onOwnedChange(subscriptions_, k); }, kNameLabel);
+  startWatcher(resources::kPod, pods_, [this](const std::string& k) { onPodChange(k); }, kNameLabel);
+  podWatcher_ = watchers_.back().get();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { workerLoop(); });
   if (autoscaler_) threads_.emplace_back([this] { autoscaler_->run(); });
   threads_.emplace_back([this] { resyncLoop(); });
@@ -149,7 +176,7 @@ void Controller::start() {
 
 bool Controller::synced() const {
   for (const auto& w : watchers_)
-    if (!w->synced()) return false;
+    if (w.get() != podWatcher_ && !w->synced()) return false;
   return !watchers_.empty();
 }
 

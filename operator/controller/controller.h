@@ -55,6 +55,9 @@ class Controller {
   void workerLoop();
   void resyncLoop();
   void onOwnedChange(const kube::Store& store, const std::string& key);
+  // A pod's problem appeared, changed or went: its EventWorker is queued.
+  // Pods without one queue nothing, however often they change.
+  void onPodChange(const std::string& key);
   void startWatcher(const kube::ResourceType& type, kube::Store& store, std::function<void(const std::string&)> fn,
                     const std::string& selector);
 
@@ -82,6 +85,12 @@ class Controller {
   kube::Store eventWorkers_;
   // Owned objects, indexed by owner.
   kube::Store deployments_{kNameLabel}, statefulSets_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};
+  kube::Store pods_{kNameLabel, slimPod};  // the workers' pods, for their problems (pod_health.h)
+  // Pods that have a problem: key -> (owner key, changeFingerprint). Guarded by fingerprintsMu_.
+  std::map<std::string, std::pair<std::string, std::string>> podProblems_;
+  // Not waited for by synced(): the pods only add detail to status, and an
+  // operator whose role lacks pods (an older ClusterRole) still reconciles.
+  const kube::Watcher* podWatcher_ = nullptr;
   EventRecorder events_;
   std::unique_ptr<Autoscaler> autoscaler_;  // null without options.lagReader
   Reconciler reconciler_;

@@ -1,5 +1,6 @@
 #include "controller/desired_state.h"
 
+#include <algorithm>
 #include <set>
 #include <tuple>
 
@@ -160,6 +161,8 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     } else if (!notAvailable.empty()) {
       std::string names;
       for (const auto& n : notAvailable) names += (names.empty() ? "" : ", ") + n;
+      // What the pods say is why, when they say something.
+      if (!in.pods.empty()) names += " (" + describe(in.pods) + ")";
       // The reasons keep their first names (Deployments...) for whoever
       // matches on them; the message names each workload with its kind.
       conditions.push_back(condition("Ready", false, "DeploymentsNotAvailable",
@@ -169,8 +172,19 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
       conditions.push_back(condition("Ready", true, "DeploymentsAvailable", "all worker workloads are available",
                                      in.generation, in.now, current));
     }
-    conditions.push_back(condition("Degraded", false, "AsExpected", "", in.generation, in.now, current));
+    // A container that cannot start or keeps crashing: Degraded with the
+    // kubelet's reason, whether or not the workload is still available (a
+    // rollout stuck on a missing image leaves the old pods serving).
+    std::vector<PodProblem> failing;
+    for (const auto& p : in.pods)
+      if (p.failing) failing.push_back(p);
+    if (!failing.empty())
+      conditions.push_back(condition("Degraded", true, failing.front().reason, describe(failing), in.generation,
+                                     in.now, current));
+    else
+      conditions.push_back(condition("Degraded", false, "AsExpected", "", in.generation, in.now, current));
   }
+  const bool podsFailing = std::any_of(in.pods.begin(), in.pods.end(), [](const PodProblem& p) { return p.failing; });
   using Scaling = StatusInputs::Scaling;
   if (in.scaledNow) status["lastScaleTime"] = in.now;
   if (in.scaling == Scaling::None) {
@@ -200,7 +214,7 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     conditions.push_back(condition("Scaling", !failing, autoscale::reasonName(d.reason), d.message, in.generation,
                                    in.now, current));
     // Kafka cannot be read: say so, unless something worse already does.
-    if (d.degraded && !in.invalidReason && !in.degraded) {
+    if (d.degraded && !in.invalidReason && !in.degraded && !podsFailing) {
       for (auto& c : conditions)
         if (c["type"] == "Degraded")
           c = condition("Degraded", true, "LagUnavailable", d.message, in.generation, in.now, current);
@@ -212,7 +226,7 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     if (in.migrated)
       conditions.push_back(condition("Migrated", in.migrated->status, in.migrated->reason, in.migrated->message,
                                      in.generation, in.now, current));
-    if (in.migrationProblem && !in.invalidReason && !in.degraded)
+    if (in.migrationProblem && !in.invalidReason && !in.degraded && !podsFailing)
       for (auto& c : conditions)
         if (c["type"] == "Degraded")
           c = condition("Degraded", true, "MigrationBlocked", *in.migrationProblem, in.generation, in.now, current);
@@ -242,6 +256,12 @@ std::string changeFingerprint(const Json& object) {
   Json f = Json::object();
   for (const char* k : {"uid", "generation", "deletionTimestamp", "labels", "annotations", "ownerReferences"})
     if (meta.contains(k)) f[k] = meta[k];
+  if (object.value("kind", "") == "Pod") {
+    const auto problem = podProblem(object);
+    return Json{{"uid", meta.value("uid", "")},
+                {"problem", problem ? problem->container + "/" + problem->reason + "/" + problem->message : ""}}
+        .dump();
+  }
   if (object.contains("data")) f["data"] = object["data"];
   if (object.value("kind", "") != "EventWorker" && object.contains("status") && object["status"].is_object()) {
     const Json& st = object["status"];

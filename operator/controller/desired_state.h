@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autoscale/policy.h"
+#include "controller/pod_health.h"
 
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ struct StatusInputs {
   };
   std::vector<Replacement> replacing;
   std::string selector;                      // label selector of the events pods
+  // Problems of the worker's pods (podProblems()): failing ones make it
+  // Degraded; all are named in Ready's message while a workload is unavailable.
+  std::vector<PodProblem> pods;
   std::string consumerGroup;
   std::string now;                           // RFC 3339, for lastTransitionTime
 

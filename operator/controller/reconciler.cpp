@@ -355,6 +355,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     if (isWorkload(o.value("kind", ""))) in.workloads.push_back(o);
   in.selector = rendered->selector;
   in.consumerGroup = rendered->consumerGroup;
+  if (owned_.pods) in.pods = podProblems(owned_.pods->byIndex(ns, name));
   Json status = desiredStatus(in, current);
   // The first status of a new worker waits, up to kFirstStatusWait, until its
   // Deployments are available and the first lag poll is in: one write with
@@ -373,7 +374,23 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     forgetFirstStatus(key);
   }
   if (auto s = writeStatus(ew, status, out.writes); !s) return s.error();
+  recordPodFailure(ew, current, status, in.pods, in.now);
   return out;
+}
+
+void Reconciler::recordPodFailure(const Json& ew, const Json& before, const Json& after,
+                                  const std::vector<PodProblem>& pods, const std::string& now) {
+  const auto degraded = [](const Json& status) {
+    for (const auto& c : status.value("conditions", Json::array()))
+      if (c.value("type", "") == "Degraded" && c.value("status", "") == "True") return c;
+    return Json::object();
+  };
+  const Json was = degraded(before), is = degraded(after);
+  const std::string reason = is.value("reason", "");
+  if (is.empty() || reason == was.value("reason", "")) return;
+  // Only the pods' reasons: the others have their Events where they are decided.
+  if (std::any_of(pods.begin(), pods.end(), [&](const PodProblem& p) { return p.failing && p.reason == reason; }))
+    events_.record(ew, "Warning", reason, is.value("message", ""), now);
 }
 
 std::chrono::steady_clock::time_point Reconciler::firstStatusDue(const std::string& key) {

@@ -59,6 +59,8 @@ struct OwnedStores {
   kube::Store& deployments;
   kube::Store& statefulSets;
   kube::Store* subscriptions = nullptr;  // null when the Dapr CRD is not installed
+  // The workers' pods (slimPod()), read for their problems only; null: not watched.
+  kube::Store* pods = nullptr;
   // Told after the reconciler put an object it applied into one of these
   // stores (its watch event will bring the same object back: no need to
   // reconcile for it). May be empty.
@@ -95,6 +97,10 @@ class Reconciler {
   // Observes, steps the migration state machine and carries out its actions.
   Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target,
                                   bool deleting, int& writes);
+  // A Warning Event when the status just written turned Degraded for a pod's
+  // failure (ImagePullBackOff, CrashLoopBackOff, ...): `kubectl describe` shows it.
+  void recordPodFailure(const kube::Json& ew, const kube::Json& before, const kube::Json& after,
+                        const std::vector<PodProblem>& pods, const std::string& now);
   Status setFinalizer(const kube::Json& ew, bool present, int& writes);
   // When the first status of KEY may be written (see reconcile).
   std::chrono::steady_clock::time_point firstStatusDue(const std::string& key);

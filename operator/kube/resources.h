@@ -22,6 +22,7 @@ extern const ResourceType kEvent;
 extern const ResourceType kDeployment;
 extern const ResourceType kStatefulSet;
 extern const ResourceType kReplicaSet;
+extern const ResourceType kPod;
 extern const ResourceType kLease;
 extern const ResourceType kEventWorker;
 extern const ResourceType kDaprSubscription;

@@ -135,8 +135,12 @@ Store::Entry Store::entryOf(const nlohmann::json& object) const {
   return entry;
 }
 
+nlohmann::json Store::kept(const nlohmann::json& object) const {
+  return transform_ ? transform_(stripped(object)) : stripped(object);
+}
+
 void Store::upsert(const nlohmann::json& object) {
-  const nlohmann::json slim = stripped(object);
+  const nlohmann::json slim = kept(object);
   const std::string key = objectKey(slim);
   Entry entry = entryOf(slim);  // compressed outside the lock
   std::lock_guard lock(mu_);
@@ -161,7 +165,7 @@ std::vector<std::string> Store::replace(const std::vector<nlohmann::json>& objec
   std::vector<std::pair<std::string, Entry>> entries;
   entries.reserve(objects.size());
   for (const auto& o : objects) {
-    const nlohmann::json slim = stripped(o);
+    const nlohmann::json slim = kept(o);
     entries.emplace_back(objectKey(slim), entryOf(slim));
   }
   std::lock_guard lock(mu_);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -23,7 +24,11 @@ class Store {
   // INDEX_LABEL, when set, indexes objects by (namespace, value of that
   // label) for byIndex(), so finding a few objects among thousands does not
   // copy them all.
-  explicit Store(std::string indexLabel = "") : indexLabel_(std::move(indexLabel)) {}
+  // TRANSFORM, when set, is what is kept of each object (after
+  // managedFields are dropped): only what the readers use.
+  using Transform = std::function<nlohmann::json(const nlohmann::json&)>;
+  explicit Store(std::string indexLabel = "", Transform transform = {})
+      : indexLabel_(std::move(indexLabel)), transform_(std::move(transform)) {}
 
   void upsert(const nlohmann::json& object);
   void erase(const std::string& key);
@@ -52,11 +57,13 @@ class Store {
     nlohmann::json parse() const;
   };
   std::string indexKey(const nlohmann::json& object) const;
+  nlohmann::json kept(const nlohmann::json& object) const;  // stripped, then transformed
   Entry entryOf(const nlohmann::json& object) const;
   void putLocked(const std::string& key, Entry entry);
   void eraseLocked(const std::string& key);
 
   const std::string indexLabel_;
+  const Transform transform_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> objects_;
   std::map<std::string, std::set<std::string>> index_;  // "ns/value" -> keys

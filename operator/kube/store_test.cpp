@@ -61,3 +61,20 @@ TEST_CASE("objects come back exactly as stored, small and large, across updates"
   CHECK(store.list().size() == 2);
   CHECK(store.byIndex("a", "x").size() == 2);
 }
+
+TEST_CASE("a transform decides what is kept, on upsert and on a relist, and the index still works") {
+  Store store("owner", [](const Json& o) {
+    Json kept = {{"metadata", o["metadata"]}};
+    CHECK_FALSE(o["metadata"].contains("managedFields"));  // dropped before the transform sees it
+    return kept;
+  });
+  Json big = object("a", "x-1", "x");
+  big["spec"] = {{"large", std::string(1000, 'p')}};
+  big["metadata"]["managedFields"] = Json::array({{{"manager", "m"}}});
+  store.upsert(big);
+  CHECK(*store.get("a/x-1") == object("a", "x-1", "x"));
+  Json other = object("a", "x-2", "x");
+  other["status"] = {{"phase", "Running"}};
+  store.replace({big, other});
+  CHECK(store.byIndex("a", "x") == std::vector<Json>{object("a", "x-1", "x"), object("a", "x-2", "x")});
+}

@@ -212,6 +212,7 @@ Json workerObject(const WorkerSpec& w) {
   spec["handler"]["image"] = w.handlerImage;
   spec["handler"]["args"] = {"--delay-ms", std::to_string(w.delayMs), "--ledger-topic", w.ledgerTopic,
                              "--kafka-bootstrap", podBootstrap()};
+  for (const auto& a : w.handlerArgs) spec["handler"]["args"].push_back(a);
   spec["source"]["kafka"] = {{"brokers", {podBootstrap()}}, {"consumerGroup", w.name}};
   spec["subscriptions"] = Json::array(
       {{{"name", "orders"}, {"topic", w.topic}, {"route", "/events/orders"}, {"concurrency", w.concurrency}}});

@@ -66,6 +66,7 @@ struct WorkerSpec {
   bool autoscale = true;
   std::string extraTopic;  // a second subscription ("more", route /events/more) when not empty
   std::string cron;        // the cron list as JSON, "" for none
+  std::vector<std::string> handlerArgs;  // more arguments of the ledger handler (--crash-at-start)
 };
 kube::Json workerObject(const WorkerSpec& w);
 // A WorkerSpec named NAME in NS, on the topics NS.orders and NS.ledger.

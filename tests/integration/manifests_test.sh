@@ -178,6 +178,7 @@ for verb in list watch; do
   canI yes $verb deployments.apps -A
   canI yes $verb statefulsets.apps -A
   canI yes $verb subscriptions.dapr.io -A
+  canI yes $verb pods -A
 done
 canI yes patch eventworkers.eventworker.dev -n shop
 canI yes patch eventworkers.eventworker.dev --subresource=status -n shop
@@ -201,7 +202,10 @@ canI no list secrets -A
 canI no get secrets -n $NS
 canI no create pods --subresource=exec -n shop
 canI no create pods -n shop
-canI no list pods -A
+canI no get pods -n shop
+canI no delete pods -n shop
+canI no patch pods -n shop
+canI no get pods --subresource=log -n shop
 canI no create serviceaccounts --subresource=token -n $NS
 canI no list daemonsets.apps -A
 canI no patch daemonsets.apps -n shop
