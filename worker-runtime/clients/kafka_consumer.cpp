@@ -47,6 +47,9 @@ class KafkaConsumer::RebalanceCb : public RdKafka::RebalanceCb {
     const bool lost = consumer->assignment_lost();
     auto points = listener_->onRevoking(list, lost);
     if (!lost && !points.empty()) {
+      // Stored too: unassigning commits the partitions' stored offsets
+      // again (auto commit), which must not be older than these.
+      if (auto s = owner_->store(points); !s) spdlog::warn("kafka: {}", s.error().message);
       if (auto s = owner_->commit(points); !s) spdlog::warn("kafka: commit on revoke failed: {}", s.error().message);
     }
     if (auto e = consumer->incremental_unassign(parts)) {
@@ -61,6 +64,28 @@ class KafkaConsumer::RebalanceCb : public RdKafka::RebalanceCb {
   KafkaConsumer* owner_;
 };
 
+// The results of the commits librdkafka's timer sends (and of commit()).
+class KafkaConsumer::CommitCb : public RdKafka::OffsetCommitCb {
+ public:
+  explicit CommitCb(KafkaConsumer* owner) : owner_(owner) {}
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override {
+    if (err == RdKafka::ERR__NO_OFFSET) return;  // nothing new was stored
+    if (err == RdKafka::ERR_NO_ERROR) {
+      for (auto* tp : offsets)
+        if (tp->err() != RdKafka::ERR_NO_ERROR) err = tp->err();
+    }
+    if (err == RdKafka::ERR_NO_ERROR) {
+      owner_->timerCommits_.fetch_add(1);
+      return;
+    }
+    owner_->timerCommitErrors_.fetch_add(1);
+    spdlog::warn("kafka: commit of {} partition(s) failed: {}", offsets.size(), RdKafka::err2str(err));
+  }
+
+ private:
+  KafkaConsumer* owner_;
+};
+
 Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceConfig& config,
                                                              const std::vector<std::string>& topics,
                                                              RebalanceListener* listener) {
@@ -68,9 +93,13 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   if (!conf) return conf.error();
   std::unique_ptr<KafkaConsumer> self(new KafkaConsumer());
   self->rebalanceCb_ = std::make_unique<RebalanceCb>(listener, self.get());
+  self->commitCb_ = std::make_unique<CommitCb>(self.get());
+  // Only what store() was given is committed (never a record still in
+  // flight), by librdkafka's timer, which skips rebalances (see the header).
   for (const auto& [k, v] : std::initializer_list<std::pair<const char*, std::string>>{
            {"group.id", config.consumerGroup},
-           {"enable.auto.commit", "false"},
+           {"enable.auto.commit", "true"},
+           {"auto.commit.interval.ms", std::to_string(config.commitInterval.count())},
            {"enable.auto.offset.store", "false"},
            {"auto.offset.reset", config.offsetReset},
            {"partition.assignment.strategy", "cooperative-sticky"},
@@ -104,6 +133,8 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   self->stallGuard_.emplace(std::stoul(minQueued));
   if ((*conf)->set("rebalance_cb", self->rebalanceCb_.get(), err) != RdKafka::Conf::CONF_OK)
     return Error{"kafka: rebalance_cb: " + err};
+  if ((*conf)->set("offset_commit_cb", self->commitCb_.get(), err) != RdKafka::Conf::CONF_OK)
+    return Error{"kafka: offset_commit_cb: " + err};
   self->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!self->consumer_) return Error{"kafka: cannot create consumer: " + err};
   self->queue_.reset(rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
@@ -176,6 +207,26 @@ void KafkaConsumer::wakerLoop() {
     }
     l.lock();
   }
+}
+
+Status KafkaConsumer::store(const std::vector<CommitPoint>& points) {
+  TpListGuard g;
+  for (const auto& p : points) {
+    auto* tp = RdKafka::TopicPartition::create(p.tp.topic, p.tp.partition);
+    tp->set_offset(p.offset);
+    g.list.push_back(tp);
+  }
+  // A partition revoked since its points were taken answers _STATE: its
+  // final offset was committed by the revocation.
+  const auto e = consumer_->offsets_store(g.list);
+  if (e != RdKafka::ERR_NO_ERROR && e != RdKafka::ERR__STATE)
+    return Error{"kafka: store offsets: " + RdKafka::err2str(e), static_cast<int>(e)};
+  for (auto* tp : g.list)
+    if (tp->err() != RdKafka::ERR_NO_ERROR && tp->err() != RdKafka::ERR__STATE)
+      return Error{"kafka: store offset " + tp->topic() + "[" + std::to_string(tp->partition()) + "]: " +
+                       RdKafka::err2str(tp->err()),
+                   static_cast<int>(tp->err())};
+  return {};
 }
 
 Status KafkaConsumer::commit(const std::vector<CommitPoint>& points) {

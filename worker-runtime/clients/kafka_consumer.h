@@ -1,6 +1,20 @@
 #pragma once
-// A librdkafka consumer group member: cooperative-sticky assignment, auto
-// commit off, manual commits of explicit offsets, pause/resume.
+// A librdkafka consumer group member: cooperative-sticky assignment,
+// pause/resume, and at-least-once commits: the offsets of finished records
+// are stored (store()) and librdkafka's commit timer commits them every
+// commitInterval; a revocation commits its partitions' final offsets at once
+// (commit()).
+//
+// Why not commit from our own timer: librdkafka 2.0.2 (Debian bookworm)
+// treats an OffsetCommit answered with ILLEGAL_GENERATION as the loss of
+// the whole assignment, and a commit sent while the group rebalances gets
+// that answer whenever the generation moves on before it is served
+// (librdkafka issue #4059, fixed in 2.10 by PR #4908). In a scale-out, with
+// pods joining one after another, our 1 s commits kept landing in those
+// windows: the partitions were dropped as lost, their uncommitted progress
+// consumed again by their next owner (276-441 duplicates in 12,000 events
+// of the node's burst test). librdkafka's own commit timer does not commit
+// while the group is rebalancing (rdkafka_cgrp.c, offset_commit_tmr_cb).
 //
 // Thread-safety: one thread (the poll thread) calls every method; the
 // rebalance listener is called on that thread from inside poll()/close().
@@ -51,7 +65,15 @@ class KafkaConsumer {
   // errors are logged and swallowed (librdkafka reconnects by itself).
   size_t poll(int timeoutMs, size_t max, std::vector<Message>& out);
 
-  Status commit(const std::vector<CommitPoint>& points);  // synchronous
+  // Hands POINTS to librdkafka's commit timer. Points of partitions no
+  // longer assigned are dropped (their final offsets were committed when
+  // they were revoked).
+  Status store(const std::vector<CommitPoint>& points);
+  Status commit(const std::vector<CommitPoint>& points);  // synchronous (revocation)
+  // Commits librdkafka's timer sent that succeeded / failed (counted as their
+  // results are served, on the poll thread).
+  uint64_t timerCommits() const { return timerCommits_.load(); }
+  uint64_t timerCommitErrors() const { return timerCommitErrors_.load(); }
   void pause(const std::vector<TopicPartition>& parts);
   void resume(const std::vector<TopicPartition>& parts);
   std::vector<TopicPartition> assignment();
@@ -62,6 +84,7 @@ class KafkaConsumer {
 
  private:
   class RebalanceCb;
+  class CommitCb;
   KafkaConsumer() = default;
 
   struct QueueDeleter {
@@ -69,6 +92,8 @@ class KafkaConsumer {
   };
 
   std::unique_ptr<RebalanceCb> rebalanceCb_;
+  std::unique_ptr<CommitCb> commitCb_;
+  std::atomic<uint64_t> timerCommits_{0}, timerCommitErrors_{0};
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   // The consumer queue, read in batches with the C API (no per-record wrapper
   // objects). Declared after consumer_: released before it.

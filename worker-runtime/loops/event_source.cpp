@@ -71,16 +71,27 @@ std::vector<CommitPoint> EventSource::onRevoking(const std::vector<TopicPartitio
 }
 
 void EventSource::commitDone() {
+  // What librdkafka's commit timer did since the last call (its results are
+  // served on this thread, inside poll()).
+  const uint64_t done = consumer_->timerCommits(), failed = consumer_->timerCommitErrors();
+  if (done != timerCommitsSeen_) {
+    commitCounter_->inc(static_cast<double>(done - timerCommitsSeen_));
+    commits_.fetch_add(static_cast<int64_t>(done - timerCommitsSeen_));
+    timerCommitsSeen_ = done;
+  }
+  if (failed != timerCommitErrorsSeen_) {
+    commitErrors_->inc(static_cast<double>(failed - timerCommitErrorsSeen_));
+    timerCommitErrorsSeen_ = failed;
+  }
+  // Finished offsets go to that timer (kafka_consumer.h says why not a commit of our own).
   auto points = dispatcher_.takeCommittable();
   if (points.empty()) return;
-  if (auto s = consumer_->commit(points); !s) {
+  if (auto s = consumer_->store(points); !s) {
     commitErrors_->inc();
     spdlog::warn("kafka: {}", s.error().message);
     return;
   }
   dispatcher_.markCommitted(points);
-  commits_.fetch_add(1);
-  commitCounter_->inc();
 }
 
 void EventSource::applyBackpressure() {
@@ -124,9 +135,9 @@ bool EventSource::run() {
       fetchWakeupsSeen_ = w;
     }
     applyBackpressure();
-    // Commit every commitInterval, and at once when the source is caught up
-    // and every admitted event is finished (the end of a burst is committed
-    // without waiting for the next tick).
+    // Store finished offsets every commitInterval, and at once when the
+    // source is caught up and every admitted event is finished (the end of a
+    // burst is committed by the next tick of librdkafka's commit timer).
     if (std::chrono::steady_clock::now() >= nextCommit || (caughtUp && dispatcher_.queueSize() == 0)) {
       commitDone();
       nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;

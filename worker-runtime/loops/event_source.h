@@ -51,6 +51,7 @@ class EventSource : public Source, public RebalanceListener {
   std::atomic<bool> draining_{false};
   std::atomic<size_t> assigned_{0};
   std::atomic<int64_t> commits_{0};
+  uint64_t timerCommitsSeen_ = 0, timerCommitErrorsSeen_ = 0;  // poll thread only
   std::atomic<int64_t> lastLoopMs_{0};
   std::set<std::string> pausedTopics_;  // poll thread only
   std::set<TopicPartition> parts_;      // poll thread only
