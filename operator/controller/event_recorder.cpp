@@ -5,7 +5,7 @@
 
 namespace ew::controller {
 
-EventRecorder::EventRecorder(kube::KubeApi& api, std::string component, size_t maxQueued)
+EventRecorder::EventRecorder(kube::Api& api, std::string component, size_t maxQueued)
     : api_(api), component_(std::move(component)), maxQueued_(maxQueued), sender_([this] { sendLoop(); }) {}
 
 EventRecorder::~EventRecorder() {

@@ -19,7 +19,7 @@ namespace ew::controller {
 
 class EventRecorder {
  public:
-  explicit EventRecorder(kube::KubeApi& api, std::string component = "eventworker-operator",
+  explicit EventRecorder(kube::Api& api, std::string component = "eventworker-operator",
                          size_t maxQueued = 4096);
   ~EventRecorder();  // flush() then stop
 
@@ -33,7 +33,7 @@ class EventRecorder {
  private:
   void sendLoop();
 
-  kube::KubeApi& api_;
+  kube::Api& api_;
   std::string component_;
   size_t maxQueued_;
   std::atomic<uint64_t> seq_{0};

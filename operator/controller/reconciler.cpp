@@ -11,7 +11,7 @@ namespace ew::controller {
 using kube::Json;
 namespace resources = kube::resources;
 
-Reconciler::Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
+Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
                        EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler,
                        MigrationKafka migrationKafka)
     : api_(api), eventWorkers_(eventWorkers), owned_(owned), render_(std::move(render)), events_(events),

@@ -76,7 +76,7 @@ class Reconciler {
  public:
   // autoscaler may be null: the events Deployment then keeps its rendered
   // (or live) replicas.
-  Reconciler(kube::KubeApi& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
+  Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
              EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler = nullptr,
              MigrationKafka migrationKafka = {});
 
@@ -106,7 +106,7 @@ class Reconciler {
   std::chrono::steady_clock::time_point firstStatusDue(const std::string& key);
   void forgetFirstStatus(const std::string& key);
 
-  kube::KubeApi& api_;
+  kube::Api& api_;
   kube::Store& eventWorkers_;
   OwnedStores owned_;
   RenderFn render_;

@@ -15,27 +15,47 @@ namespace ew::kube {
 
 using Json = nlohmann::json;
 
-class KubeApi {
+// The requests the reconciler, the event recorder and leader election send:
+// the seam between them and the API server. KubeApi sends them;
+// kube/fake_api.h keeps objects in memory for unit tests (and
+// tests/integration/kube_api_contract_test.cpp holds both to the same cases).
+class Api {
+ public:
+  virtual ~Api() = default;
+
+  virtual Result<Json> get(const ResourceType& type, const std::string& ns, const std::string& name) = 0;
+  // One page of a list (the List object, with metadata.continue when more).
+  virtual Result<Json> list(const ResourceType& type, const std::string& ns, const ListOptions& options = {}) = 0;
+  // Every page, 500 at a time: {"items": [...], "metadata": {"resourceVersion": <of the first page>}}.
+  virtual Result<Json> listAll(const ResourceType& type, const std::string& ns, ListOptions options = {}) = 0;
+  virtual Result<Json> create(const ResourceType& type, const std::string& ns, const Json& object) = 0;
+  // Replaces (PUT) with optimistic concurrency: the object's
+  // metadata.resourceVersion must match, else Error code 409.
+  virtual Result<Json> replace(const ResourceType& type, const std::string& ns, const std::string& name,
+                               const Json& object) = 0;
+  // Server-side apply (force) as this field manager; status=true applies to /status.
+  virtual Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name,
+                             const Json& object, bool status = false) = 0;
+  // Deletes; a missing object is success. propagation: Background | Foreground | Orphan.
+  virtual Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
+                        const std::string& propagation = "Background") = 0;
+};
+
+class KubeApi : public Api {
  public:
   explicit KubeApi(KubeClient& client, std::string fieldManager = "eventworker-operator")
       : client_(client), fieldManager_(std::move(fieldManager)) {}
 
-  Result<Json> get(const ResourceType& type, const std::string& ns, const std::string& name);
-  // One page of a list (the List object, with metadata.continue when more).
-  Result<Json> list(const ResourceType& type, const std::string& ns, const ListOptions& options = {});
-  // Every page, 500 at a time: {"items": [...], "metadata": {"resourceVersion": <of the first page>}}.
-  Result<Json> listAll(const ResourceType& type, const std::string& ns, ListOptions options = {});
-  Result<Json> create(const ResourceType& type, const std::string& ns, const Json& object);
-  // Replaces (PUT) with optimistic concurrency: the object's
-  // metadata.resourceVersion must match, else Error code 409.
+  Result<Json> get(const ResourceType& type, const std::string& ns, const std::string& name) override;
+  Result<Json> list(const ResourceType& type, const std::string& ns, const ListOptions& options = {}) override;
+  Result<Json> listAll(const ResourceType& type, const std::string& ns, ListOptions options = {}) override;
+  Result<Json> create(const ResourceType& type, const std::string& ns, const Json& object) override;
   Result<Json> replace(const ResourceType& type, const std::string& ns, const std::string& name,
-                       const Json& object);
-  // Server-side apply (force) as this field manager; status=true applies to /status.
+                       const Json& object) override;
   Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name,
-                     const Json& object, bool status = false);
-  // Deletes; a missing object is success. propagation: Background | Foreground | Orphan.
+                     const Json& object, bool status = false) override;
   Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
-                const std::string& propagation = "Background");
+                const std::string& propagation = "Background") override;
 
   KubeClient& client() { return client_; }
   const std::string& fieldManager() const { return fieldManager_; }

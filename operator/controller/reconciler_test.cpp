@@ -1,0 +1,272 @@
+// The reconciler on kube::FakeApi (held to the real kube-apiserver by
+// tests/support/api_contract.h): what it writes, what it leaves alone, and
+// what status says, in milliseconds and without servers. The watch caches
+// are filled from the fake before each reconcile, as the watchers would.
+#include "controller/reconciler.h"
+
+#include <catch2/catch.hpp>
+
+#include "api/test_objects.h"
+#include "controller/render_adapter.h"
+#include "kube/fake_api.h"
+
+using namespace ew;
+using namespace ew::controller;
+using kube::Json;
+namespace r = kube::resources;
+using ew::api::testing::minimalEventWorker;
+using ew::api::testing::patched;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Harness {
+  kube::FakeApi api;
+  kube::Store eventWorkers;
+  kube::Store configMaps{kNameLabel}, deployments{kNameLabel}, statefulSets{kNameLabel}, subscriptions{kNameLabel};
+  kube::Store pods{kNameLabel, slimPod};
+  EventRecorder events{api};
+  Reconciler reconciler{api,
+                        eventWorkers,
+                        OwnedStores{configMaps, deployments, statefulSets, &subscriptions, &pods, {}},
+                        renderEventWorker,
+                        events,
+                        [] { return std::string("2026-12-06T00:00:00Z"); }};
+
+  // The worker as a user applies it (another field manager: the fake's
+  // create, so the reconciler's own applies never touch its spec).
+  Json add(const Json& ew) {
+    auto created = api.create(r::kEventWorker, "shop", ew);
+    REQUIRE(created);
+    return *created;
+  }
+  void edit(const Json& patch, const std::string& name = "customer-worker") {
+    auto live = api.get(r::kEventWorker, "shop", name);
+    REQUIRE(live);
+    Json next = *live;
+    next.merge_patch(patch);
+    REQUIRE(api.replace(r::kEventWorker, "shop", name, next));
+  }
+  void syncCaches() {
+    api.sync(r::kEventWorker, eventWorkers);
+    api.sync(r::kConfigMap, configMaps);
+    api.sync(r::kDeployment, deployments);
+    api.sync(r::kStatefulSet, statefulSets);
+    api.sync(r::kDaprSubscription, subscriptions);
+    api.sync(r::kPod, pods);
+  }
+  Result<ReconcileOutcome> reconcile(const std::string& name = "customer-worker") {
+    syncCaches();
+    return reconciler.reconcile("shop/" + name);
+  }
+  // What kube-controller-manager reports once the workloads' pods are up.
+  void workloadsAvailable(const std::string& name = "customer-worker") {
+    for (const auto& d : api.objects(r::kDeployment))
+      if (d["metadata"]["labels"].value(kNameLabel, "") == name)
+        REQUIRE(api.setStatus(r::kDeployment, "shop", d["metadata"]["name"],
+                              {{"observedGeneration", d["metadata"]["generation"]},
+                               {"replicas", d["spec"].value("replicas", 1)},
+                               {"readyReplicas", d["spec"].value("replicas", 1)},
+                               {"conditions", {{{"type", "Available"}, {"status", "True"}}}}}));
+    for (const auto& s : api.objects(r::kStatefulSet))
+      if (s["metadata"]["labels"].value(kNameLabel, "") == name)
+        REQUIRE(api.setStatus(r::kStatefulSet, "shop", s["metadata"]["name"],
+                              {{"observedGeneration", s["metadata"]["generation"]}, {"replicas", 1},
+                               {"availableReplicas", 1}, {"readyReplicas", 1}}));
+  }
+  Json status(const std::string& name = "customer-worker") {
+    auto ew = api.get(r::kEventWorker, "shop", name);
+    REQUIRE(ew);
+    return ew->value("status", Json::object());
+  }
+  Json condition(const std::string& type, const std::string& name = "customer-worker") {
+    for (const auto& c : status(name).value("conditions", Json::array()))
+      if (c["type"] == type) return c;
+    return Json::object();
+  }
+  std::vector<std::string> eventReasons() {
+    events.flush(2s);
+    std::vector<std::string> out;
+    for (const auto& e : api.objects(r::kEvent)) out.push_back(e.value("reason", ""));
+    return out;
+  }
+  int count(const kube::ResourceType& type) { return static_cast<int>(api.objects(type).size()); }
+};
+
+bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+}  // namespace
+
+TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron StatefulSet are applied, owned by it") {
+  Harness h;
+  const Json ew = h.add(minimalEventWorker());
+  auto out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 3);
+  REQUIRE(h.count(r::kConfigMap) == 1);
+  REQUIRE(h.count(r::kDeployment) == 1);
+  REQUIRE(h.count(r::kStatefulSet) == 1);
+  for (const auto* type : {&r::kConfigMap, &r::kDeployment, &r::kStatefulSet}) {
+    const Json o = h.api.objects(*type)[0];
+    CHECK(o["metadata"]["ownerReferences"][0]["uid"] == ew["metadata"]["uid"]);
+    CHECK(o["metadata"]["labels"][kNameLabel] == "customer-worker");
+  }
+  CHECK(has(h.eventReasons(), "Created"));
+  // The first status waits for the workloads (up to kFirstStatusWait) instead
+  // of writing every step of their start.
+  CHECK(out->requeueAfter);
+  CHECK(out->requeueAfter <= std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
+  CHECK(h.status().empty());
+
+  h.workloadsAvailable();
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 1);  // the status, once
+  CHECK(h.condition("Ready")["status"] == "True");
+  CHECK(h.condition("Degraded")["status"] == "False");
+  CHECK(h.status()["observedGeneration"] == 1);
+}
+
+TEST_CASE("reconcile: a resync with nothing changed sends no request that writes") {
+  Harness h;
+  h.add(minimalEventWorker());
+  REQUIRE(h.reconcile());
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());
+  const int writes = h.api.writes();
+  for (int i = 0; i < 3; ++i) {
+    auto out = h.reconcile();
+    REQUIRE(out);
+    CHECK(out->writes == 0);
+  }
+  CHECK(h.api.writes() == writes);
+}
+
+TEST_CASE("reconcile: an edit re-applies what it changes, and a cron list removed prunes the StatefulSet") {
+  Harness h;
+  h.add(minimalEventWorker());
+  REQUIRE(h.reconcile());
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());
+
+  h.edit({{"spec", {{"handler", {{"image", "registry.local/customer-service:1.5.0"}}}}}});
+  auto out = h.reconcile();
+  REQUIRE(out);
+  const Json d = h.api.objects(r::kDeployment)[0];
+  bool found = false;
+  for (const auto& c : d["spec"]["template"]["spec"]["containers"])
+    if (c["image"] == "registry.local/customer-service:1.5.0") found = true;
+  CHECK(found);
+  CHECK(d["metadata"]["generation"] == 2);
+
+  h.edit({{"spec", {{"cron", nullptr}}}});
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(h.count(r::kStatefulSet) == 0);
+  CHECK(h.count(r::kDeployment) == 1);
+  CHECK(has(h.eventReasons(), "Pruned"));
+}
+
+TEST_CASE("reconcile: an invalid spec is Degraded InvalidSpec naming the field, and nothing is applied") {
+  Harness h;
+  h.add(patched({{"spec", {{"handler", {{"port", 0}}}}}}));
+  auto out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 1);
+  CHECK(h.count(r::kDeployment) == 0);
+  CHECK(h.count(r::kConfigMap) == 0);
+  CHECK(h.condition("Degraded")["reason"] == "InvalidSpec");
+  CHECK_THAT(h.condition("Degraded")["message"].get<std::string>(), Catch::Contains("spec.handler.port"));
+  CHECK(h.condition("Ready")["status"] == "False");
+  CHECK(has(h.eventReasons(), "InvalidSpec"));
+}
+
+TEST_CASE("reconcile: an apply the API server refuses is Degraded ApplyFailed and returned for backoff, then "
+          "clears") {
+  Harness h;
+  h.add(minimalEventWorker());
+  h.api.failNext("apply", "deployments", 500, "InternalError: etcdserver: request timed out");
+  auto out = h.reconcile();
+  REQUIRE_FALSE(out);
+  CHECK(out.error().code == 500);
+  CHECK_THAT(out.error().message, Catch::Contains("request timed out"));
+  CHECK(h.condition("Degraded")["reason"] == "ApplyFailed");
+  CHECK_THAT(h.condition("Degraded")["message"].get<std::string>(), Catch::Contains("Deployment customer-worker-events"));
+
+  REQUIRE(h.reconcile());
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());
+  CHECK(h.condition("Degraded")["status"] == "False");
+  CHECK(h.condition("Ready")["status"] == "True");
+}
+
+TEST_CASE("reconcile: Dapr Subscriptions without Dapr's API installed are Degraded DaprNotInstalled") {
+  Harness h;
+  h.add(patched({{"spec", {{"dapr", {{"enabled", true}, {"appId", "customer-worker"}, {"pubsubName", "pubsub"}}}}}}));
+  h.api.failNext("apply", "subscriptions", 404, "NotFound: the server could not find the requested resource");
+  REQUIRE_FALSE(h.reconcile());
+  CHECK(h.condition("Degraded")["reason"] == "DaprNotInstalled");
+  REQUIRE(h.reconcile());
+  CHECK(h.count(r::kDaprSubscription) == 1);
+}
+
+TEST_CASE("reconcile: a pod whose image cannot be pulled makes the worker Degraded with the pod's name, once") {
+  Harness h;
+  h.add(minimalEventWorker());
+  REQUIRE(h.reconcile());
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());
+  REQUIRE(h.api.create(r::kPod, "shop",
+                       {{"metadata", {{"name", "customer-worker-events-1"},
+                                      {"labels", {{kNameLabel, "customer-worker"}}}}},
+                        {"spec", {{"containers", {{{"name", "handler"}, {"image", "x"}}}}}}}));
+  REQUIRE(h.api.setStatus(r::kPod, "shop", "customer-worker-events-1",
+                          {{"containerStatuses",
+                            {{{"name", "handler"},
+                              {"state", {{"waiting", {{"reason", "ImagePullBackOff"},
+                                                      {"message", "Back-off pulling image \"x\""}}}}}}}}}));
+  REQUIRE(h.reconcile());
+  CHECK(h.condition("Degraded")["reason"] == "ImagePullBackOff");
+  CHECK(h.condition("Degraded")["message"] ==
+        "pod customer-worker-events-1: container handler: ImagePullBackOff: Back-off pulling image \"x\"");
+  CHECK(h.condition("Ready")["status"] == "True");  // the workloads still say available
+  REQUIRE(h.reconcile());
+  const auto reasons = h.eventReasons();
+  CHECK(std::count(reasons.begin(), reasons.end(), "ImagePullBackOff") == 1);
+
+  REQUIRE(h.api.remove(r::kPod, "shop", "customer-worker-events-1"));
+  REQUIRE(h.reconcile());
+  CHECK(h.condition("Degraded")["status"] == "False");
+}
+
+TEST_CASE("reconcile: the cron Deployment of an earlier operator is deleted with its pods before the StatefulSet "
+          "that replaces it is created") {
+  Harness h;
+  const Json ew = h.add(minimalEventWorker());
+  Json old = {{"apiVersion", "apps/v1"},
+              {"kind", "Deployment"},
+              {"metadata", {{"name", "customer-worker-cron"}, {"labels", {{kNameLabel, "customer-worker"}}}}},
+              {"spec", {{"replicas", 1}}}};
+  old = withOwner(old, ew);
+  REQUIRE(h.api.create(r::kDeployment, "shop", old));
+  auto out = h.reconcile();
+  REQUIRE(out);
+  CHECK(h.count(r::kStatefulSet) == 0);
+  auto deleting = h.api.get(r::kDeployment, "shop", "customer-worker-cron");
+  REQUIRE(deleting);
+  CHECK(deletingInForeground(*deleting));
+  CHECK(h.status().empty());  // the first status is still held back
+  // The collector removes it (its ReplicaSets and pods first, on a real cluster).
+  h.api.collectGarbage();
+  REQUIRE(h.reconcile());
+  CHECK(h.count(r::kStatefulSet) == 1);
+  CHECK(has(h.eventReasons(), "Replacing"));
+}
+
+TEST_CASE("reconcile: a worker gone from the cache (deleted) needs no request") {
+  Harness h;
+  auto out = h.reconcile("never-existed");
+  REQUIRE(out);
+  CHECK(out->writes == 0);
+  CHECK(h.api.writes() == 0);
+}
