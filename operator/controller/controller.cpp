@@ -19,7 +19,7 @@ std::string nowRfc3339() {
   return buf;
 }
 
-Controller::Controller(kube::KubeApi& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
+Controller::Controller(kube::Api& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
                        std::function<double()> random01)
     : api_(api), options_(std::move(options)), metrics_(metrics), random01_(std::move(random01)), queue_(clock_),
       events_(api),

@@ -38,7 +38,7 @@ struct ControllerOptions {
 
 class Controller {
  public:
-  Controller(kube::KubeApi& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
+  Controller(kube::Api& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
              std::function<double()> random01);
   ~Controller();
 
@@ -61,7 +61,7 @@ class Controller {
   void startWatcher(const kube::ResourceType& type, kube::Store& store, std::function<void(const std::string&)> fn,
                     const std::string& selector);
 
-  kube::KubeApi& api_;
+  kube::Api& api_;
   ControllerOptions options_;
   MetricsRegistry& metrics_;
   std::function<double()> random01_;

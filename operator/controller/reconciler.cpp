@@ -318,10 +318,10 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       writeStatus(ew, desiredStatus(in, current), ignored);
       return Error{msg, applied.error().code};
     }
-    if (store) {
-      store->upsert(*applied);  // read-your-writes until the watch catches up
-      if (owned_.wrote) owned_.wrote(*store, ns + "/" + objName);
-    }
+    // Read-your-writes until the watch catches up, unless the watch already
+    // brought something newer (someone else's edit, a status update): that
+    // one stays, and its event is judged after this reconcile.
+    if (store && store->upsertUnlessNewer(*applied) && owned_.wrote) owned_.wrote(*store, ns + "/" + objName);
     if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
     if (scaledFrom) {
       in.scaledNow = true;

@@ -60,4 +60,10 @@ Status KubeApi::remove(const ResourceType& type, const std::string& ns, const st
   return Status::success();
 }
 
+Result<Response> KubeApi::watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                                const std::function<bool(std::string_view)>& onBytes, const StreamCancel& cancel,
+                                std::chrono::milliseconds idleTimeout) {
+  return client_.stream({Verb::Get, resourcePath(type, ns) + watchQuery(options), ""}, onBytes, cancel, idleTimeout);
+}
+
 }  // namespace ew::kube

@@ -5,7 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "ew/result.h"
 #include "kube/client.h"
@@ -39,6 +42,12 @@ class Api {
   // Deletes; a missing object is success. propagation: Background | Foreground | Orphan.
   virtual Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
                         const std::string& propagation = "Background") = 0;
+  // A watch: the reply's body (watch events, one JSON object each) is handed
+  // to ON_BYTES as it arrives, until the server ends it, ON_BYTES returns
+  // false, or CANCEL. As KubeClient::stream: a non-2xx reply comes back whole.
+  virtual Result<Response> watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                                 const std::function<bool(std::string_view)>& onBytes, const StreamCancel& cancel,
+                                 std::chrono::milliseconds idleTimeout) = 0;
 };
 
 class KubeApi : public Api {
@@ -56,6 +65,9 @@ class KubeApi : public Api {
                      const Json& object, bool status = false) override;
   Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
                 const std::string& propagation = "Background") override;
+  Result<Response> watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                         const std::function<bool(std::string_view)>& onBytes, const StreamCancel& cancel,
+                         std::chrono::milliseconds idleTimeout) override;
 
   KubeClient& client() { return client_; }
   const std::string& fieldManager() const { return fieldManager_; }

@@ -168,6 +168,7 @@ Result<Json> FakeApi::create(const ResourceType& type, const std::string& ns, co
   Object o;
   o.live = stored(type, ns, object);
   objects_[key] = o;
+  emitLocked(key, "ADDED", o.live);
   return o.live;
 }
 
@@ -195,7 +196,10 @@ Result<Json> FakeApi::replace(const ResourceType& type, const std::string& ns, c
   if (live.contains("spec") && next.value("spec", Json()) != live["spec"])
     next["metadata"]["generation"] = live["metadata"].value("generation", 0) + 1;
   next["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"];
-  if (next != live) bump(next);
+  if (next != live) {
+    bump(next);
+    emitLocked(key, "MODIFIED", next);
+  }
   live = next;
   Json out = live;
   finishDeletionLocked(key);
@@ -216,6 +220,7 @@ Result<Json> FakeApi::apply(const ResourceType& type, const std::string& ns, con
     o.applied = object;
     o.applied.erase("status");
     objects_[key] = o;
+    emitLocked(key, "ADDED", o.live);
     return o.live;
   }
   Object& o = it->second;
@@ -240,6 +245,7 @@ Result<Json> FakeApi::apply(const ResourceType& type, const std::string& ns, con
   if (next != o.live) {  // a no-op apply writes nothing (same resourceVersion)
     bump(next);
     o.live = next;
+    emitLocked(key, "MODIFIED", o.live);
   }
   Json out = o.live;
   finishDeletionLocked(key);
@@ -267,6 +273,7 @@ Status FakeApi::remove(const ResourceType& type, const std::string& ns, const st
         if (kept.empty()) refs.erase("ownerReferences");
         else refs["ownerReferences"] = kept;
         bump(o.live);
+        emitLocked(k, "MODIFIED", o.live);
       }
     }
   }
@@ -282,15 +289,84 @@ Status FakeApi::remove(const ResourceType& type, const std::string& ns, const st
       live["metadata"]["finalizers"].push_back("foregroundDeletion");
   }
   bump(live);
+  emitLocked(key, "MODIFIED", live);
   return Status::success();
 }
 
-void FakeApi::eraseLocked(const Key& key) { objects_.erase(key); }
+void FakeApi::eraseLocked(const Key& key) {
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return;
+  Json last = it->second.live;
+  objects_.erase(it);
+  bump(last);
+  emitLocked(key, "DELETED", last);
+}
 
 void FakeApi::finishDeletionLocked(const Key& key) {
   auto it = objects_.find(key);
   if (it == objects_.end()) return;
-  if (deleting(it->second.live) && finalizers(it->second.live).empty()) objects_.erase(it);
+  if (deleting(it->second.live) && finalizers(it->second.live).empty()) eraseLocked(key);
+}
+
+void FakeApi::emitLocked(const Key& key, const char* type, const Json& live) {
+  const auto slash = key.find('/');
+  const std::string resource = key.substr(0, slash);
+  const std::string ns = live["metadata"].value("namespace", "");
+  events_.push_back({std::stoull(live["metadata"].value("resourceVersion", "0")), resource, ns, type, live});
+  changed_.notify_all();
+}
+
+void FakeApi::compact() {
+  std::lock_guard l(mu_);
+  compactedThrough_ = resourceVersion_;
+  events_.clear();
+}
+
+Result<Response> FakeApi::watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                                const std::function<bool(std::string_view)>& onBytes, const StreamCancel& cancel,
+                                std::chrono::milliseconds) {
+  std::unique_lock l(mu_);
+  if (auto e = injected("watch", type))
+    return Response{e->code, Json{{"kind", "Status"}, {"code", e->code}, {"message", e->message}}.dump()};
+  const auto send = [&](const std::string& evType, const Json& object) {
+    const std::string line = Json{{"type", evType}, {"object", object}}.dump() + "\n";
+    l.unlock();
+    const bool more = onBytes(line);
+    l.lock();
+    return more;
+  };
+  const auto selected = [&](const std::string& resource, const std::string& objNs, const Json& object) {
+    return resource == type.resource && (ns.empty() || objNs == ns) &&
+           labelsMatch(object["metadata"].value("labels", Json::object()), options.labelSelector);
+  };
+  uint64_t rv = 0;
+  if (options.resourceVersion.empty()) {
+    std::vector<Json> now;
+    for (const auto& [key, o] : objects_)
+      if (selected(key.substr(0, key.find('/')), o.live["metadata"].value("namespace", ""), o.live))
+        now.push_back(o.live);
+    rv = resourceVersion_;
+    for (const auto& o : now)
+      if (!send("ADDED", o)) return Response{200, ""};
+  } else {
+    rv = std::stoull(options.resourceVersion);
+    if (rv < compactedThrough_) {
+      send("ERROR", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"},
+                     {"message", "too old resource version: " + options.resourceVersion}});
+      return Response{200, ""};
+    }
+  }
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(options.timeoutSeconds);
+  while (!cancel.cancelled() && std::chrono::steady_clock::now() < end) {
+    std::vector<Event> due;
+    for (const auto& e : events_)
+      if (e.rv > rv && selected(e.resource, e.ns, e.object)) due.push_back(e);
+    for (const auto& e : events_) rv = std::max(rv, e.rv);
+    for (const auto& e : due)
+      if (!send(e.type, e.object)) return Response{200, ""};
+    changed_.wait_for(l, std::chrono::milliseconds(20));
+  }
+  return Response{200, ""};
 }
 
 void FakeApi::collectGarbage() {
@@ -318,13 +394,15 @@ void FakeApi::collectGarbage() {
       }
       // Deleted as the collector deletes (background); finalizers hold it.
       if (finalizers(it->second.live).empty()) {
-        it = objects_.erase(it);
+        const Key key = (it++)->first;
+        eraseLocked(key);
         changed = true;
         continue;
       }
       if (!deleting(it->second.live)) {
         it->second.live["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:01Z";
         bump(it->second.live);
+        emitLocked(it->first, "MODIFIED", it->second.live);
         changed = true;
       }
       for (const auto& r : refs) dependentsOf.insert(r.value("uid", ""));
@@ -341,11 +419,13 @@ void FakeApi::collectGarbage() {
       if (kept.empty()) o.live["metadata"].erase("finalizers");
       else o.live["metadata"]["finalizers"] = kept;
       bump(o.live);
+      emitLocked(k, "MODIFIED", o.live);
       changed = true;
     }
     for (auto it = objects_.begin(); it != objects_.end();) {
       if (deleting(it->second.live) && finalizers(it->second.live).empty()) {
-        it = objects_.erase(it);
+        const Key key = (it++)->first;
+        eraseLocked(key);
         changed = true;
       } else {
         ++it;
@@ -361,6 +441,7 @@ Result<Json> FakeApi::setStatus(const ResourceType& type, const std::string& ns,
   if (it == objects_.end()) return notFound(type, name);
   it->second.live["status"] = status;
   bump(it->second.live);
+  emitLocked(it->first, "MODIFIED", it->second.live);
   return it->second.live;
 }
 

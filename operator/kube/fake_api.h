@@ -10,9 +10,11 @@
 // What it does not do (each would need its own contract case first):
 // admission and schema validation, defaulting, several field managers
 // (an apply replaces what the previous apply of the same object set, as
-// server-side apply does for one manager), field selectors, watches, pages.
+// server-side apply does for one manager), field selectors, pages, bookmarks,
+// and a watch's DELETED for an object that stops matching its selector.
 // Thread-safe.
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -36,6 +38,14 @@ class FakeApi : public Api {
                      const Json& object, bool status = false) override;
   Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
                 const std::string& propagation = "Background") override;
+  // Watch events from options.resourceVersion (ADDED for every object first
+  // when it is empty), until CANCEL or options.timeoutSeconds; a
+  // resourceVersion older than compact() left is an ERROR event with 410.
+  Result<Response> watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                         const std::function<bool(std::string_view)>& onBytes, const StreamCancel& cancel,
+                         std::chrono::milliseconds idleTimeout) override;
+  // Forgets the watch events so far, as etcd's compaction does.
+  void compact();
 
   // The next TIMES requests of OP ("get", "list", "create", "replace",
   // "apply", "apply-status", "delete") on RESOURCE (plural; "" = any) fail
@@ -71,10 +81,20 @@ class FakeApi : public Api {
   Json stored(const ResourceType& type, const std::string& ns, Json object);
   void bump(Json& live);
   void eraseLocked(const Key& key);
+  // Records a watch event of LIVE (of resource KEY's) and wakes watches.
+  void emitLocked(const Key& key, const char* type, const Json& live);
   // Deletes KEY when it is being deleted and holds no finalizer.
   void finishDeletionLocked(const Key& key);
 
   mutable std::mutex mu_;
+  std::condition_variable changed_;
+  struct Event {
+    uint64_t rv;
+    std::string resource, ns, type;
+    Json object;
+  };
+  std::vector<Event> events_;
+  uint64_t compactedThrough_ = 0;
   std::map<Key, Object> objects_;
   std::map<Key, std::string> kinds_;  // key -> apiVersion/kind for objects()
   struct Failure {

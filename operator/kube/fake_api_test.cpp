@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "api_contract.h"
 
 using ew::kube::FakeApi;
@@ -67,4 +69,40 @@ TEST_CASE("the fake's garbage collector deletes what a deleted owner owned, in t
   api.collectGarbage();
   REQUIRE(api.objects(r::kConfigMap).size() == 1);
   CHECK(api.objects(r::kConfigMap)[0]["metadata"]["name"] == "free");
+}
+
+TEST_CASE("the fake's watch answers 410 for a resourceVersion older than its compaction, and ends on cancel") {
+  FakeApi api;
+  REQUIRE(api.apply(r::kConfigMap, "ns", "a", {{"metadata", {{"name", "a"}}}}));
+  api.compact();
+  ew::kube::WatchOptions wo;
+  wo.resourceVersion = "1";
+  std::string got;
+  auto reply = api.watch(r::kConfigMap, "ns", wo, [&](std::string_view b) {
+    got.append(b);
+    return true;
+  }, ew::kube::StreamCancel{}, 1s);
+  REQUIRE(reply);
+  const Json ev = Json::parse(got);
+  CHECK(ev["type"] == "ERROR");
+  CHECK(ev["object"]["code"] == 410);
+
+  // From now on: nothing until something changes; cancel ends it.
+  ew::kube::StreamCancel cancel;
+  std::vector<std::string> types;
+  bool written = false;
+  std::thread writer([&] {
+    std::this_thread::sleep_for(50ms);
+    written = api.apply(r::kConfigMap, "ns", "b", {{"metadata", {{"name", "b"}}}}).ok();
+  });
+  wo.resourceVersion.clear();  // "now": ADDED for what exists, then changes
+  auto r2 = api.watch(r::kConfigMap, "ns", wo, [&](std::string_view b) {
+    types.push_back(Json::parse(b)["object"]["metadata"]["name"]);
+    if (types.size() == 2) cancel.cancel();
+    return true;
+  }, cancel, 1s);
+  writer.join();
+  CHECK(written);
+  REQUIRE(r2);
+  CHECK(types == std::vector<std::string>{"a", "b"});
 }

@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <charconv>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -145,6 +147,34 @@ void Store::upsert(const nlohmann::json& object) {
   Entry entry = entryOf(slim);  // compressed outside the lock
   std::lock_guard lock(mu_);
   putLocked(key, std::move(entry));
+}
+
+namespace {
+std::optional<uint64_t> versionOf(const nlohmann::json& object) {
+  const auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return std::nullopt;
+  const auto rv = m->find("resourceVersion");
+  if (rv == m->end() || !rv->is_string()) return std::nullopt;
+  const std::string& s = rv->get_ref<const std::string&>();
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+}  // namespace
+
+bool Store::upsertUnlessNewer(const nlohmann::json& object) {
+  const nlohmann::json slim = kept(object);
+  const std::string key = objectKey(slim);
+  const auto mine = versionOf(object);
+  Entry entry = entryOf(slim);
+  std::lock_guard lock(mu_);
+  if (auto it = objects_.find(key); it != objects_.end() && mine) {
+    const auto held = versionOf(it->second.parse());
+    if (held && *held > *mine) return false;
+  }
+  putLocked(key, std::move(entry));
+  return true;
 }
 
 void Store::erase(const std::string& key) {

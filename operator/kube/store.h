@@ -31,6 +31,11 @@ class Store {
       : indexLabel_(std::move(indexLabel)), transform_(std::move(transform)) {}
 
   void upsert(const nlohmann::json& object);
+  // upsert() unless the store already holds a newer version of the object
+  // (a greater resourceVersion, compared as the integers the API server
+  // issues): a writer's read-your-writes copy must not replace a watch event
+  // that arrived after its write. Returns whether OBJECT was stored.
+  bool upsertUnlessNewer(const nlohmann::json& object);
   void erase(const std::string& key);
   // Replaces everything (after a relist); returns the keys that were present
   // before or after, so a caller can re-examine each.

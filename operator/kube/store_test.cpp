@@ -78,3 +78,23 @@ TEST_CASE("a transform decides what is kept, on upsert and on a relist, and the 
   store.replace({big, other});
   CHECK(store.byIndex("a", "x") == std::vector<Json>{object("a", "x-1", "x"), object("a", "x-2", "x")});
 }
+
+TEST_CASE("upsertUnlessNewer keeps a newer version the store already holds") {
+  Store store("owner");
+  Json v5 = object("a", "x", "o");
+  v5["metadata"]["resourceVersion"] = "5";
+  Json v7 = v5;
+  v7["metadata"]["resourceVersion"] = "7";
+  v7["spec"] = {{"edited", true}};
+  store.upsert(v7);  // the watch brought an edit made after the write
+  CHECK_FALSE(store.upsertUnlessNewer(v5));
+  CHECK(*store.get("a/x") == v7);
+  Json v9 = v5;
+  v9["metadata"]["resourceVersion"] = "9";
+  CHECK(store.upsertUnlessNewer(v9));
+  CHECK(store.get("a/x")->at("metadata")["resourceVersion"] == "9");
+  CHECK(store.upsertUnlessNewer(object("a", "y", "o")));  // new, and without a version
+  Json opaque = v5;
+  opaque["metadata"]["resourceVersion"] = "not-a-number";
+  CHECK(store.upsertUnlessNewer(opaque));  // not comparable: the write wins, as before
+}

@@ -16,7 +16,7 @@ std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds
   return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(d) * (0.5 + random01 / 2)));
 }
 
-Watcher::Watcher(KubeApi& api, ResourceType type, WatcherOptions options, Store& store, OnChange onChange,
+Watcher::Watcher(Api& api, ResourceType type, WatcherOptions options, Store& store, OnChange onChange,
                  std::function<double()> random01)
     : api_(api), type_(std::move(type)), options_(std::move(options)), store_(store),
       onChange_(std::move(onChange)), random01_(std::move(random01)) {}
@@ -98,9 +98,7 @@ bool Watcher::watchOnce(std::string& resourceVersion, bool& failed) {
     }
     return true;
   };
-  const Request req{Verb::Get, resourcePath(type_, options_.ns) + watchQuery(wo), ""};
-  auto r = api_.client().stream(req, onBytes, cancel_,
-                                std::chrono::seconds(options_.timeoutSeconds + 30));
+  auto r = api_.watch(type_, options_.ns, wo, onBytes, cancel_, std::chrono::seconds(options_.timeoutSeconds + 30));
   if (!r.ok()) spdlog::warn("watch {}: {}", type_.resource, r.error().message);
   else if (r->status / 100 != 2 && r->status != 410 && r->status != 499)
     spdlog::warn("watch {}: {}", type_.resource, apiError(*r).message);

@@ -48,7 +48,7 @@ class Watcher {
  public:
   using OnChange = std::function<void(const std::string& key)>;
 
-  Watcher(KubeApi& api, ResourceType type, WatcherOptions options, Store& store, OnChange onChange,
+  Watcher(Api& api, ResourceType type, WatcherOptions options, Store& store, OnChange onChange,
           std::function<double()> random01);
 
   void run();
@@ -63,7 +63,7 @@ class Watcher {
   bool watchOnce(std::string& resourceVersion, bool& failed);
   void backoff(int attempt);
 
-  KubeApi& api_;
+  Api& api_;
   ResourceType type_;
   WatcherOptions options_;
   Store& store_;

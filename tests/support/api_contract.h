@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "kube/api.h"
+#include "kube/json_stream.h"
 
 namespace ew::testing {
 
@@ -151,6 +152,39 @@ inline void apiContract(kube::Api& api, const std::string& ns, const std::functi
     held["metadata"].erase("finalizers");
     REQUIRE(api.apply(r::kConfigMap, ns, "f1", held));
     CHECK(gone(r::kConfigMap, "f1"));
+  }
+
+  SECTION("a watch from a list's resourceVersion replays what changed since, in order, for its selector only") {
+    kube::ListOptions lo;
+    lo.labelSelector = "watch=yes";
+    auto listed = api.listAll(r::kConfigMap, ns, lo);
+    REQUIRE(listed);
+    REQUIRE(api.apply(r::kConfigMap, ns, "w1", configMap("w1", {{"watch", "yes"}}, {{"v", "1"}})));
+    REQUIRE(api.apply(r::kConfigMap, ns, "w2", configMap("w2", {{"watch", "no"}}, {{"v", "1"}})));
+    REQUIRE(api.apply(r::kConfigMap, ns, "w1", configMap("w1", {{"watch", "yes"}}, {{"v", "2"}})));
+    REQUIRE(api.remove(r::kConfigMap, ns, "w1"));
+    kube::WatchOptions wo;
+    wo.labelSelector = "watch=yes";
+    wo.resourceVersion = (*listed)["metadata"].value("resourceVersion", "");
+    wo.timeoutSeconds = 5;
+    kube::JsonStreamSplitter splitter;
+    std::vector<std::pair<std::string, std::string>> seen;  // type, name + data.v
+    auto reply = api.watch(r::kConfigMap, ns, wo, [&](std::string_view bytes) {
+      if (!splitter.feed(bytes)) return false;
+      std::string text;
+      while (splitter.next(text)) {
+        const Json ev = Json::parse(text);
+        const Json& o = ev["object"];
+        seen.emplace_back(ev.value("type", ""), o["metadata"].value("name", "") + "=" +
+                                                    o.value("data", Json::object()).value("v", ""));
+      }
+      return seen.size() < 3;
+    }, kube::StreamCancel{}, within);
+    REQUIRE(reply);
+    CHECK(reply->status == 200);
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"ADDED", "w1=1"}, {"MODIFIED", "w1=2"}, {"DELETED", "w1=2"}};
+    CHECK(seen == want);
   }
 
   SECTION("deleted in the foreground, an owner stays until the garbage collector removed its dependents") {
