@@ -204,24 +204,25 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
 
   // Per-replica throughput, sampled only while every member had work for the
   // whole interval and the group had settled (the last replica change at
-  // least a pod start and a rebalance before the interval, so no join or its
-  // rebalance falls inside): then consumption / members is what one replica does.
-  bool settled =
-      current == previous.observedReplicas && previous.lastPollAt &&
-      previous.replicasSince + Millis((config.podStartSeconds + config.rebalanceSeconds) * 1000LL) <=
-          *previous.lastPollAt;
+  // least a rebalance, and after a scale-up a pod start too, before the
+  // interval, so no join or its rebalance falls inside): then consumption /
+  // members is what one replica does.
+  const int settleSeconds = config.rebalanceSeconds + (previous.replicasGrew ? config.podStartSeconds : 0);
+  bool settled = current == previous.observedReplicas && previous.lastPollAt &&
+                 previous.replicasSince + Millis(settleSeconds * 1000LL) <= *previous.lastPollAt;
   std::optional<double> perReplica = previous.perReplicaRate;
   if (dt > 0 && busy && settled && current > 0) {
     double sample = *d.consumeRate / std::min(current, partitionCount);
     if (previous.busyAtLastPoll)
       perReplica = state.perReplicaRate =
           previous.perReplicaRate ? kRateSmoothing * sample + (1 - kRateSmoothing) * *previous.perReplicaRate : sample;
-    else if (!perReplica)
+    else
       // Backlogged only since some time within the interval: the members did
       // at least this much. A low estimate sizes more replicas, never fewer;
-      // used for this poll only, until a full interval is measured.
-      perReplica = sample;
+      // the highest such bound is used until a full interval is measured.
+      state.perReplicaBound = std::max(previous.perReplicaBound.value_or(0.0), sample);
   }
+  if (!perReplica) perReplica = state.perReplicaBound;
   d.perReplicaRate = state.perReplicaRate;
 
   // The production rate that sizes the group: smoothed, but a surge is taken at once.
@@ -245,6 +246,7 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
     // (where the reconciler applies the policy's decisions).
     state.observedReplicas = current;
     state.replicasSince = previous.lastPollAt.value_or(obs.now);
+    state.replicasGrew = current > previous.observedReplicas;
   }
   state.partitions = std::move(memory);
   state.busyAtLastPoll = busy;
@@ -253,6 +255,14 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
   bool idle = d.totalLag == 0 && d.produceRate && *d.produceRate == 0;
   state.idleSince = idle ? std::optional(previous.idleSince.value_or(obs.now)) : std::nullopt;
 
+  // A scale-down right after the last poll paused the group for a
+  // rebalance: the production of that pause is lag the group drains at once,
+  // not a reason to grow again (each such change would cause the next).
+  const bool shrank = previous.lastPollAt && current > 0 && current < previous.observedReplicas;
+  const std::int64_t pauseLag =
+      shrank ? static_cast<std::int64_t>(scalingProduceRate.value_or(0) * config.rebalanceSeconds) : 0;
+  const std::int64_t sizingLag = std::max<std::int64_t>(0, d.scalingLag - pauseLag);
+
   // Size: drain-time mode when asked for and both rates are known, else lag mode.
   Sizing size;
   if (config.targetDrainSeconds && state.smoothedRate && perReplica && *perReplica > 0) {
@@ -260,7 +270,7 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
     // group is a backlog to drain; less is the buffer that rides out noise.
     const double allowance =
         kLagAllowance * double(config.lagThreshold) * std::max(1, std::min(current, partitionCount));
-    const double rate = *state.smoothedRate, lag = std::max(0.0, double(d.scalingLag) - allowance);
+    const double rate = *state.smoothedRate, lag = std::max(0.0, double(sizingLag) - allowance);
     // Enough for the group as it runs, with the whole target to drain in...
     size.replicas = drainReplicas(rate + lag / *config.targetDrainSeconds, *perReplica, partitionCount);
     if (size.replicas < current)
@@ -283,7 +293,7 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
                    std::to_string(size.replicas) + " replicas at " + fmt(*perReplica) + " msg/s each" +
                    (state.perReplicaRate ? "" : " (at least; not yet measured)");
   } else {
-    std::int64_t raw = ceilDiv(d.scalingLag, config.lagThreshold);
+    std::int64_t raw = ceilDiv(sizingLag, config.lagThreshold);
     size.replicas = toInt(raw);
     // No replica that leaves the busiest member's share unchanged (ceil(P/r)).
     if (size.replicas >= 1 && partitionCount >= 1 && size.replicas <= partitionCount)

@@ -202,6 +202,7 @@ struct PolicyState {
   std::map<PartitionKey, PartitionMemory> partitions;
   bool busyAtLastPoll = false;            // every partition owned, behind, none stalled
   std::optional<double> perReplicaRate;   // smoothed, measured while backlogged
+  std::optional<double> perReplicaBound;  // the highest lower bound from intervals that became backlogged
   std::optional<double> smoothedRate;     // production rate (non-stalled partitions), smoothed
   RecurrenceState recurrence;             // bursts seen (bounded; empty unless predictive)
   std::vector<Recommendation> history;    // sized recommendations in the window, each above all later ones
@@ -209,6 +210,7 @@ struct PolicyState {
   std::optional<Millis> idleSince;
   int observedReplicas = -1;              // replicas seen at the last poll
   Millis replicasSince{0};                // when that count was first seen
+  bool replicasGrew = true;               // that count was a scale-up (pods had to start)
 };
 
 struct PolicyStep {
@@ -226,8 +228,8 @@ struct PolicyStep {
 // arrivals: less is what periodic commits leave behind a group that keeps up)
 // and the replica count had settled for a pod start; it is smoothed across
 // such intervals. Until the first such interval, a group that became
-// backlogged during the last interval yields a lower bound (used for that
-// poll only). Every size is rounded to a partition breakpoint.
+// backlogged during the last interval yields a lower bound (the highest such
+// is used). Every size is rounded to a partition breakpoint.
 PolicyStep policyPoll(const PolicyState& state, const PolicyConfig& config, const Observation& observation);
 
 // One failed poll (Kafka unreachable, timeout, ...). Holds the current count

@@ -417,7 +417,7 @@ TEST_CASE("lag that periodic commits explain is not a backlog") {
   CHECK(held.reason == Reason::Draining);
 }
 
-TEST_CASE("a group backlogged since within the interval gives a provisional lower bound, not stored") {
+TEST_CASE("a group backlogged since within the interval gives a lower bound, kept apart from the measured rate") {
   Driver d;
   d.config.targetDrainSeconds = 60;
   d.config.lagThreshold = 100000;
@@ -433,6 +433,8 @@ TEST_CASE("a group backlogged since within the interval gives a provisional lowe
         "production 120.0 msg/s and lag 720 to drain in 60 s need 3 replicas at 48.0 msg/s each (at least; not yet "
         "measured)");
   CHECK_FALSE(dec.perReplicaRate);
+  REQUIRE(d.state.perReplicaBound);
+  CHECK(*d.state.perReplicaBound == Approx(48.0));
   // The next backlogged interval is a measurement.
   auto next = d.poll(at(30, 1, partitions(12, 300, 240)));
   REQUIRE(next.perReplicaRate);
@@ -786,4 +788,33 @@ TEST_CASE("predictive: false never predicts and keeps no burst history") {
     CHECK_FALSE(dec.burstPeriodSeconds);
   }
   CHECK(d.state.recurrence.bursts.empty());
+}
+
+TEST_CASE("the production of the rebalance a scale-down caused does not grow the group again") {
+  Driver d;  // lag mode, lagThreshold 100
+  d.config.rebalanceSeconds = 5;
+  d.poll(at(0, 4, partitions(4, 0, 0)));
+  d.poll(at(5, 4, partitions(4, 100, 100)));  // 80 msg/s, kept up with
+  d.state.history.clear();                     // the window has passed
+  auto down = d.poll(at(10, 4, partitions(4, 200, 200)));
+  REQUIRE(down.desiredReplicas == 1);
+  // The pause left 5 s of production (400) behind: not 4 replicas' worth of lag.
+  auto after = d.poll(at(15, 1, partitions(4, 300, 200)));
+  CHECK(after.desiredReplicas == 1);
+  // The same lag without a scale-down just before is sized as lag.
+  auto later = d.poll(at(20, 1, partitions(4, 400, 300)));
+  CHECK(later.desiredReplicas == 4);
+}
+
+TEST_CASE("after a scale-down the group settles after a rebalance, without a pod start") {
+  Driver d;
+  d.config.podStartSeconds = 30;
+  d.config.rebalanceSeconds = 5;
+  d.config.lagThreshold = 100000;
+  d.poll(at(0, 4, partitions(12, 0, 0)));
+  d.poll(at(10, 2, partitions(12, 1000, 400)));  // scaled down after t=0, behind
+  // Busy through (10, 20] and settled (t=0 + 5 s <= 10): a measurement, no pod start waited for.
+  auto dec = d.poll(at(20, 2, partitions(12, 2000, 640)));
+  REQUIRE(dec.perReplicaRate);
+  CHECK(*dec.perReplicaRate == Approx(144.0));  // 12 x 240 / 10 s / 2
 }
