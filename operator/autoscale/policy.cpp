@@ -284,7 +284,7 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
       int members = std::min(std::max(current, 0), partitionCount);
       double capacity = members > 0 ? *perReplica * partitionCount / std::ceil(double(partitionCount) / members) : 0;
       double growth = std::max(0.0, rate - capacity) * config.podStartSeconds;
-      double window = std::max(1.0, double(*config.targetDrainSeconds - config.podStartSeconds));
+      double window = std::max(1.0, kScaleUpDrainShare * *config.targetDrainSeconds - config.podStartSeconds);
       size.replicas = drainReplicas(rate + (lag + growth) / window, *perReplica, partitionCount);
     }
     size.mode = Reason::DrainTime;

@@ -70,6 +70,12 @@ inline constexpr double kScaleDownUtilization = 0.9;
 // targets for the group (lagThreshold per replica): the rest is the buffer
 // that absorbs noise at full utilization, as large as the user allows.
 inline constexpr double kLagAllowance = 0.5;
+// A scale-up sizes the drain of the backlog for this share of
+// targetDrainSeconds: it pays a pod start and a rebalance however many pods
+// start, and a backlog B drained by r replicas of capacity c against
+// production R costs r * B / (r * c - R) replica-seconds, which shrinks as r
+// grows; the extra pods cost mostly the stabilization window after.
+inline constexpr double kScaleUpDrainShare = 0.5;
 // A recurring burst's capacity is held through a gap shorter than this many
 // cold starts (pod start + rebalance + one poll).
 inline constexpr int kHoldColdStarts = 12;

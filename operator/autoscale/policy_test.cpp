@@ -467,8 +467,13 @@ TEST_CASE("drain-time mode sizes production plus the lag over the target, partit
     CHECK(dec.message == "production 450.0 msg/s and lag 0 to drain in 60 s need 6 replicas at 100.0 msg/s each");
   }
   SECTION("production plus lag: 120 msg/s + 12,000 / 60 s = 320 msg/s -> 3 partitions each -> 4") {
-    auto dec = d.poll(at(10, 2, partitions(12, 1100, 100)));
+    auto dec = d.poll(at(10, 4, partitions(12, 1100, 100)));
     CHECK(dec.desiredReplicas == 4);
+    CHECK(dec.reason == Reason::DrainTime);
+  }
+  SECTION("a scale-up drains in half the target: 120 msg/s + 12,000 / 30 s = 520 msg/s -> 2 partitions each -> 6") {
+    auto dec = d.poll(at(10, 2, partitions(12, 1100, 100)));
+    CHECK(dec.desiredReplicas == 6);
     CHECK(dec.reason == Reason::DrainTime);
   }
   SECTION("more than the group can ever do: every partition gets a replica") {
