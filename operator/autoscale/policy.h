@@ -34,8 +34,9 @@
 // scale-down needs a surplus that lasts the window.
 //
 // Recurring bursts (issue 18, recurrence.h): neither KEDA nor the HPA scales
-// ahead of load it has seen before. Here, when three burst onsets agree on a
-// period (and spec.scaling.predictive is on), the policy
+// ahead of load it has seen before. Here, when burst onsets show a period
+// (three that agree, or two alike bursts as a guess for the next one; and
+// spec.scaling.predictive is on), the policy
 //   - scales out to the bursts' size podStartSeconds + rebalanceSeconds + one
 //     poll before the next onset is due (reason Predicted), so the burst meets
 //     running pods instead of a cold start and a rebalance;
@@ -45,7 +46,8 @@
 //     the idle pods would;
 //   - otherwise scales in after the burst in one step (the pattern says the
 //     load is back to its base), after the stabilization window;
-//   - forgets the pattern after kMaxMisses predicted onsets without a burst.
+//   - forgets the pattern after kMaxMisses predicted onsets without a burst
+//     (a guess after one).
 //
 // Thread-compatible value types; the functions are pure.
 

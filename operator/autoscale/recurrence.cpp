@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <iterator>
 
 namespace ew::autoscale {
 namespace {
@@ -14,6 +16,40 @@ constexpr Millis kMinPeriod{30000};
 Millis tolerance(Millis period) {
   return std::max(Millis(kMinToleranceSeconds * 1000LL),
                   Millis(static_cast<std::int64_t>(kTolerance * static_cast<double>(period.count()))));
+}
+
+// Two closed bursts of about the same length (each at least kMinGuessSeconds)
+// and peak: not two spikes of noise.
+bool alike(const BurstRecord& a, const BurstRecord& b) {
+  const Millis da = a.end - a.start, db = b.end - b.start;
+  const Millis minimum(kMinGuessSeconds * 1000LL);
+  if (da < minimum || db < minimum) return false;
+  const auto longer = std::max(da, db), shorter = std::min(da, db);
+  return shorter.count() >= kAlike * static_cast<double>(longer.count()) &&
+         std::min(a.peakRate, b.peakRate) >= kAlike * std::max(a.peakRate, b.peakRate);
+}
+
+// The pattern of `matched` (oldest first, the latest last) recurring every
+// `period`, or nothing once `allowedMisses` expected onsets have passed
+// without a burst.
+std::optional<BurstPattern> recurring(std::initializer_list<const BurstRecord*> matched, Millis period,
+                                      const RecurrenceState& state, Millis now, int allowedMisses) {
+  BurstPattern p;
+  p.period = period;
+  p.inBurst = state.open.has_value();
+  for (const BurstRecord* b : matched) {
+    const bool open = state.open && b == &*state.open;  // its end is not known yet
+    if (!open) p.duration = std::max(p.duration, b->end - b->start);
+    p.peakRate = std::max(p.peakRate, b->peakRate);
+    p.peakReplicas = std::max(p.peakReplicas, b->peakReplicas);
+  }
+  p.nextStart = (*std::prev(matched.end()))->start + period;
+  int misses = 0;
+  while (now > p.nextStart + tolerance(period)) {
+    if (++misses >= allowedMisses) return std::nullopt;
+    p.nextStart += period;
+  }
+  return p;
 }
 
 }  // namespace
@@ -57,35 +93,25 @@ std::optional<BurstPattern> detectPattern(const RecurrenceState& state, Millis n
   std::vector<const BurstRecord*> onsets;
   for (const auto& b : state.bursts) onsets.push_back(&b);
   if (state.open) onsets.push_back(&*state.open);
-  if (onsets.size() < 3) return std::nullopt;
+  if (onsets.size() < 2) return std::nullopt;
   const BurstRecord& latest = *onsets.back();
   // The shortest period that three onsets, the latest among them, agree on.
   for (size_t i = onsets.size() - 1; i-- > 0;) {
     const Millis period = latest.start - onsets[i]->start;
     if (period < kMinPeriod) continue;
-    const Millis tol = tolerance(period);
     for (size_t j = i; j-- > 0;) {
       const Millis gap = onsets[i]->start - onsets[j]->start;
-      if (std::chrono::abs(gap - period) > tol) continue;
-      BurstPattern p;
-      p.period = (latest.start - onsets[j]->start) / 2;
-      p.inBurst = state.open.has_value();
-      for (const BurstRecord* b : {onsets[j], onsets[i], &latest}) {
-        const bool open = state.open && b == &*state.open;  // its end is not known yet
-        if (!open) p.duration = std::max(p.duration, b->end - b->start);
-        p.peakRate = std::max(p.peakRate, b->peakRate);
-        p.peakReplicas = std::max(p.peakReplicas, b->peakReplicas);
-      }
-      p.nextStart = latest.start + p.period;
-      int misses = 0;
-      while (now > p.nextStart + tolerance(p.period)) {
-        if (++misses >= kMaxMisses) return std::nullopt;
-        p.nextStart += p.period;
-      }
-      return p;
+      if (std::chrono::abs(gap - period) <= tolerance(period))
+        return recurring({onsets[j], onsets[i], &latest}, (latest.start - onsets[j]->start) / 2, state, now,
+                         kMaxMisses);
     }
   }
-  return std::nullopt;
+  // Else a guess from the last two bursts, when they are alike.
+  if (state.open) return std::nullopt;
+  const BurstRecord& before = *onsets[onsets.size() - 2];
+  const Millis period = latest.start - before.start;
+  if (period < kMinPeriod || !alike(before, latest)) return std::nullopt;
+  return recurring({&before, &latest}, period, state, now, 1);
 }
 
 }  // namespace ew::autoscale

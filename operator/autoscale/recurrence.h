@@ -20,12 +20,16 @@
 //     poll never starts one. It ends when the rate falls back below half that
 //     rise. One that lasts longer than kMaxBurstSeconds is a new level, not a
 //     burst: the baseline takes it and no burst is recorded.
-//   - A period is accepted only when three onsets agree on it (two intervals
-//     within max(kMinToleranceSeconds, kTolerance x period)): two bursts are
-//     a coincidence, three a pattern; extra onsets between them are ignored.
+//   - A period is accepted when three onsets agree on it (two intervals
+//     within max(kMinToleranceSeconds, kTolerance x period)); extra onsets
+//     between them are ignored. Before that, the last two bursts make a
+//     guess when they are alike (lengths and peaks within kAlike of each
+//     other, each at least kMinGuessSeconds long, so not spikes of noise); a
+//     guess is dropped as soon as its one predicted onset passes without a
+//     burst.
 //   - A pattern that stops recurring stops counting: after kMaxMisses
 //     predicted onsets pass without a burst, no pattern is reported until
-//     three onsets agree again.
+//     onsets agree again.
 //   - Memory is lost with the process (an operator restart): the policy is
 //     then reactive until three bursts have been seen again, which costs lag
 //     on those bursts but never capacity on a wrong guess.
@@ -69,6 +73,8 @@ inline constexpr int kMaxBurstSeconds = 900;
 inline constexpr double kTolerance = 0.05;
 inline constexpr int kMinToleranceSeconds = 12;
 inline constexpr int kMaxMisses = 2;
+inline constexpr double kAlike = 0.75;
+inline constexpr int kMinGuessSeconds = 15;
 
 // Feeds the arrival rate measured over the `seconds` before `now` (> 0).
 RecurrenceState observeArrivals(const RecurrenceState& state, Millis now, double rate, double seconds);
@@ -77,8 +83,9 @@ RecurrenceState observeArrivals(const RecurrenceState& state, Millis now, double
 // burst (no-op without one).
 RecurrenceState noteBurstReplicas(const RecurrenceState& state, int replicas);
 
-// The pattern the onsets show at `now`, if three agree and fewer than
-// kMaxMisses predicted onsets have passed since the latest one.
+// The pattern the onsets show at `now`: three that agree, with fewer than
+// kMaxMisses predicted onsets passed since the latest, or else the last two
+// bursts when they are alike and the onset they predict has not passed.
 std::optional<BurstPattern> detectPattern(const RecurrenceState& state, Millis now);
 
 }  // namespace ew::autoscale

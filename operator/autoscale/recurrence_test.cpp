@@ -46,11 +46,34 @@ TEST_CASE("a burst is recorded with its onset, end and peak rate") {
   CHECK_FALSE(f.state.open);
 }
 
-TEST_CASE("three onsets a period apart make a pattern, two do not") {
+TEST_CASE("two alike bursts make a guess that one missed onset drops") {
   Feeder f;
   f.run(0, 120, 40);
   f.run(120, 480, 40, 800, 120, 180, 30);  // onsets at 120 and 300
-  CHECK_FALSE(detectPattern(f.state, 480s));
+  auto guess = detectPattern(f.state, 480s);
+  REQUIRE(guess);
+  CHECK(guess->period == 180s);
+  CHECK(guess->nextStart == 480s);
+  CHECK_FALSE(detectPattern(f.state, Millis((480 + kMinToleranceSeconds + 1) * 1000LL)));
+}
+
+TEST_CASE("two bursts unlike in length or peak make no guess") {
+  Feeder f;
+  f.run(0, 120, 40);
+  f.run(120, 150, 40, 800, 120, 1000, 30);
+  f.run(150, 300, 40);
+  f.run(300, 310, 40, 800, 300, 1000, 10);  // a spike, shorter than kMinGuessSeconds
+  f.run(310, 400, 40);
+  CHECK_FALSE(detectPattern(f.state, 400s));
+  f.run(400, 430, 40, 300, 400, 1000, 30);  // as long, a third of the peak
+  f.run(430, 500, 40);
+  CHECK_FALSE(detectPattern(f.state, 500s));
+}
+
+TEST_CASE("three onsets a period apart make a pattern") {
+  Feeder f;
+  f.run(0, 120, 40);
+  f.run(120, 480, 40, 800, 120, 180, 30);  // onsets at 120 and 300
   f.run(480, 520, 40, 800, 120, 180, 30);  // the third at 480
   auto p = detectPattern(f.state, 520s);
   REQUIRE(p);
@@ -76,8 +99,8 @@ TEST_CASE("an extra burst between recurring ones does not hide the period") {
 TEST_CASE("onsets that do not agree on a period make no pattern") {
   Feeder f;
   f.run(0, 100, 40);
-  for (int onset : {100, 300, 420, 820, 1130}) {
-    f.run(onset, onset + 20, 40, 800, onset, 1000, 20);
+  for (auto [onset, peak] : {std::pair{100, 800}, {300, 800}, {420, 800}, {820, 400}, {1130, 800}}) {
+    f.run(onset, onset + 20, 40, peak, onset, 1000, 20);  // the last two unlike
     f.run(onset + 20, onset + 40, 40);
   }
   CHECK_FALSE(detectPattern(f.state, 1200s));
