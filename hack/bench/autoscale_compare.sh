@@ -20,31 +20,23 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
+. "$HERE/autoscale_lib.sh"
 BUILD=${1:-$REPO_DIR/build}
 shift $(( $# < 1 ? $# : 1 ))
 [ "${1:-}" = "--" ] && shift
 EXTRA=("$@")
-CLI="$BUILD/operator/eventworker"
-[ -x "$CLI" ] || die "build first: cmake --preset default && cmake --build build --target eventworker"
+CLI=$(simulatorCli "$BUILD")
 TRACES=("$HERE"/traces/*.csv)
 [ -e "${TRACES[0]}" ] || die "no traces in $HERE/traces"
 read -r -a THRESHOLDS <<<"${THRESHOLDS:-100 1000 5000}"
 read -r -a MODELS <<<"${MODELS:-default large}"
-
-modelOptions() {
-  case "$1" in
-    default) echo "--partitions 12 --per-replica-rate 100 --max-replicas 100" ;;
-    large) echo "--partitions 48 --per-replica-rate 250 --max-replicas 48" ;;
-    *) die "unknown model $1 (default, large)" ;;
-  esac
-}
+for model in "${MODELS[@]}"; do modelSize "$model" >/dev/null; done  # dies on an unknown name
 
 # floor TRACE MODEL -> the keep-up floor's replica-seconds
 floor() {
-  case "$2" in
-    default) python3 "$HERE/keepup_floor.py" "$1" 12 100 ;;
-    large) python3 "$HERE/keepup_floor.py" "$1" 48 250 ;;
-  esac
+  local partitions rate _
+  read -r partitions rate _ <<<"$(modelSize "$2")"
+  python3 "$HERE/keepup_floor.py" "$1" "$partitions" "$rate"
 }
 
 # run TRACE POLICY THRESHOLD MODEL -> "lag_seconds replica_seconds scale_events"

@@ -8,21 +8,18 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
+. "$HERE/autoscale_lib.sh"
 OUT=${1:?usage: autoscale_plots.sh OUT_DIR [BUILD_DIR] [-- extra simulate options]}
 BUILD=${2:-$REPO_DIR/build}
 shift $(( $# < 2 ? $# : 2 ))
 [ "${1:-}" = "--" ] && shift
 EXTRA=("$@")
-CLI="$BUILD/operator/eventworker"
-[ -x "$CLI" ] || die "build first: cmake --preset default && cmake --build build --target eventworker"
+CLI=$(simulatorCli "$BUILD")
 command -v gnuplot >/dev/null || die "needs gnuplot (apt-get install gnuplot-nox)"
 MODEL=${MODEL:-default}
 THRESHOLD=${THRESHOLD:-1000}
-case "$MODEL" in
-  default) OPTIONS=(--partitions 12 --per-replica-rate 100 --max-replicas 100) ;;
-  large) OPTIONS=(--partitions 48 --per-replica-rate 250 --max-replicas 48) ;;
-  *) die "MODEL: default or large" ;;
-esac
+modelSize "$MODEL" >/dev/null  # dies on an unknown name
+read -r -a OPTIONS <<<"$(modelOptions "$MODEL")"
 mkdir -p "$OUT"
 for trace in "$HERE"/traces/*.csv; do
   name=$(basename "$trace" .csv)
