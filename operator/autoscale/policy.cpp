@@ -74,7 +74,10 @@ struct Prediction {
 // The floor a recurring burst pattern sets at `now`: the bursts' size from
 // one lead time (a cold start and one more poll) before the next onset until
 // the burst has had its recorded duration, and through the gap when the gap
-// is shorter than kHoldColdStarts cold starts. `dt`: the poll interval.
+// is no longer than the stabilization window and a cold start: the window is
+// how long the user lets capacity idle to save a scale event, and a scale-in
+// there would cost a cold start before the next burst too. `dt`: the poll
+// interval.
 Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optional<double> perReplica,
                    int partitions, Millis now, double dt) {
   Prediction out;
@@ -85,7 +88,8 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
   const double coldStart = config.podStartSeconds + config.rebalanceSeconds + dt;
   const auto lead = Millis(static_cast<std::int64_t>((coldStart + dt) * 1000));
   const auto gap = p.period - p.duration - lead;
-  const bool hold = gap <= Millis(static_cast<std::int64_t>(kHoldColdStarts * coldStart * 1000));
+  const bool hold =
+      gap <= Millis(static_cast<std::int64_t>((config.scaleDownStabilizationSeconds + coldStart) * 1000));
   const auto period = std::to_string(p.period.count() / 1000);
   const auto in = std::to_string(std::max<std::int64_t>(0, (p.nextStart - now).count() / 1000));
   if (p.inBurst) {
@@ -94,7 +98,7 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
     out.message = "a burst that recurs every " + period + " s is due in " + in + " s";
   } else if (hold) {
     out.message = "the next burst (every " + period + " s) is due in " + in +
-                  " s, sooner than a scale-in and a cold start pay off";
+                  " s, within the stabilization window and a cold start";
   } else {
     return out;
   }

@@ -40,10 +40,10 @@
 //   - scales out to the bursts' size podStartSeconds + rebalanceSeconds + one
 //     poll before the next onset is due (reason Predicted), so the burst meets
 //     running pods instead of a cold start and a rebalance;
-//   - holds that size through the gap when the next scale-out would come
-//     within kHoldColdStarts cold starts (pod start + rebalance + a poll) of
-//     the scale-in: two group-wide rebalances and a cold start cost more than
-//     the idle pods would;
+//   - holds that size through the gap when the gap is no longer than the
+//     stabilization window plus a cold start (pod start + rebalance + a
+//     poll): the window is the idle capacity the user pays to save a scale
+//     event, and a scale-in would cost a cold start before the next burst;
 //   - otherwise scales in after the burst in one step (the pattern says the
 //     load is back to its base), after the stabilization window;
 //   - forgets the pattern after kMaxMisses predicted onsets without a burst
@@ -78,9 +78,6 @@ inline constexpr double kLagAllowance = 0.5;
 // production R costs r * B / (r * c - R) replica-seconds, which shrinks as r
 // grows; the extra pods cost mostly the stabilization window after.
 inline constexpr double kScaleUpDrainShare = 0.5;
-// A recurring burst's capacity is held through a gap shorter than this many
-// cold starts (pod start + rebalance + one poll).
-inline constexpr int kHoldColdStarts = 12;
 
 enum class OffsetReset { Earliest, Latest };
 

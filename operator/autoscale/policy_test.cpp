@@ -752,8 +752,8 @@ TEST_CASE("recurring bursts: a Predicted scale-out a cold start before the fourt
 TEST_CASE("recurring bursts with short gaps: the capacity is held through them") {
   RateDriver d(1);
   for (int t = 5; t <= 100 + 3 * 120; t += 5) d.step(t, burstRate(t, 100, 120, 20, 40, 800));
-  // From the third burst on, the 12 replicas stay: a gap of 100 s is shorter
-  // than kHoldColdStarts cold starts.
+  // From the third burst on, the 12 replicas stay: the gap of 75 s before the
+  // next scale-out is within the window (120 s) and a cold start.
   for (int t = 100 + 3 * 120 + 5; t <= 100 + 10 * 120; t += 5) {
     auto dec = d.step(t, burstRate(t, 100, 120, 20, 40, 800));
     CHECK(dec.desiredReplicas == 12);

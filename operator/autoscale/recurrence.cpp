@@ -63,7 +63,7 @@ RecurrenceState observeArrivals(const RecurrenceState& previous, Millis now, dou
   const double base = *s.baseline;
   if (s.open) {
     s.open->peakRate = std::max(s.open->peakRate, rate);
-    if (rate < base * (1 + kSurge / 2)) {
+    if (rate <= base * (1 + kSurge / 2)) {  // <=: a burst from an idle topic ends when it is idle again
       s.open->end = now;
       s.bursts.push_back(*s.open);
       if (s.bursts.size() > kMaxBursts) s.bursts.erase(s.bursts.begin());

@@ -139,3 +139,13 @@ TEST_CASE("the history is bounded") {
   REQUIRE(p);
   CHECK(p->period == 60s);
 }
+
+TEST_CASE("a burst into an idle topic ends when the topic is idle again") {
+  Feeder f;
+  f.run(0, 100, 0);
+  f.run(100, 105, 0, 3000, 100, 1000, 5);
+  REQUIRE(f.state.open);
+  f.run(105, 110, 0);
+  CHECK_FALSE(f.state.open);
+  CHECK(f.state.bursts.size() == 1);
+}
