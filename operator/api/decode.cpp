@@ -144,6 +144,7 @@ ScalingSpec scaling(const Json& o) {
   s.cooldownSeconds = o.value("cooldownSeconds", s.cooldownSeconds);
   s.maxScaleDownPercent = o.value("maxScaleDownPercent", s.maxScaleDownPercent);
   s.allowIdleConsumers = o.value("allowIdleConsumers", s.allowIdleConsumers);
+  s.predictive = o.value("predictive", s.predictive);
   const Json fb = o.value("fallback", Json::object());
   s.fallback.failureThreshold = fb.value("failureThreshold", s.fallback.failureThreshold);
   if (fb.contains("replicas")) s.fallback.replicas = fb["replicas"].get<int>();

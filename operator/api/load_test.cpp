@@ -68,6 +68,7 @@ TEST_CASE("a minimal worker loads with the CRD's defaults applied") {
   CHECK(ew.spec.scaling.maxReplicas == 10);
   CHECK(ew.spec.scaling.lagThreshold == 1000);
   CHECK(ew.spec.scaling.scaleDownStabilizationSeconds == 120);
+  CHECK(ew.spec.scaling.predictive);
   CHECK(ew.spec.scaling.fallback.failureThreshold == 3);
   CHECK(ew.effectiveConsumerGroup() == "customer-worker");
   CHECK(l.defaulted["spec"]["scaling"]["maxReplicas"] == 10);

@@ -122,6 +122,7 @@ struct ScalingSpec {
   int cooldownSeconds = 300;
   int maxScaleDownPercent = 75;
   bool allowIdleConsumers = false;
+  bool predictive = true;  // scale ahead of recurring bursts (autoscale/recurrence.h)
   Fallback fallback;
 };
 

@@ -65,6 +65,48 @@ struct Sizing {
   std::string message;
 };
 
+struct Prediction {
+  bool pattern = false;  // a recurring pattern is known
+  int replicas = 0;      // the floor it sets now (0: none)
+  std::string message;
+};
+
+// The floor a recurring burst pattern sets at `now`: the bursts' size from
+// one lead time (a cold start and one more poll) before the next onset until
+// the burst has had its recorded duration, and through the gap when the gap
+// is no longer than the stabilization window and a cold start: the window is
+// how long the user lets capacity idle to save a scale event, and a scale-in
+// there would cost a cold start before the next burst too. `dt`: the poll
+// interval.
+Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optional<double> perReplica,
+                   int partitions, Millis now, double dt) {
+  Prediction out;
+  out.pattern = true;
+  const int size = perReplica && config.targetDrainSeconds
+                       ? drainReplicas(p.peakRate, *perReplica, partitions)
+                       : p.peakReplicas;
+  const double coldStart = config.podStartSeconds + config.rebalanceSeconds + dt;
+  const auto lead = Millis(static_cast<std::int64_t>((coldStart + dt) * 1000));
+  const auto gap = p.period - p.duration - lead;
+  const bool hold =
+      gap <= Millis(static_cast<std::int64_t>((config.scaleDownStabilizationSeconds + coldStart) * 1000));
+  const auto period = std::to_string(p.period.count() / 1000);
+  const auto in = std::to_string(std::max<std::int64_t>(0, (p.nextStart - now).count() / 1000));
+  if (p.inBurst) {
+    out.message = "a burst that recurs every " + period + " s is on";
+  } else if (now >= p.nextStart - lead) {
+    out.message = "a burst that recurs every " + period + " s is due in " + in + " s";
+  } else if (hold) {
+    out.message = "the next burst (every " + period + " s) is due in " + in +
+                  " s, within the stabilization window and a cold start";
+  } else {
+    return out;
+  }
+  out.replicas = size;
+  out.message += ": " + std::to_string(size) + " replicas for " + fmt(p.peakRate) + " msg/s";
+  return out;
+}
+
 }  // namespace
 
 const char* reasonName(Reason reason) {
@@ -78,6 +120,7 @@ const char* reasonName(Reason reason) {
     case Reason::Stabilizing: return "Stabilizing";
     case Reason::MetricsFailed: return "MetricsFailed";
     case Reason::Fallback: return "Fallback";
+    case Reason::Predicted: return "Predicted";
   }
   return "Unknown";
 }
@@ -101,6 +144,7 @@ Status validate(const PolicyConfig& c) {
   if (c.stalledAfterPolls < 1) return bad("stalledAfterPolls", "must be at least 1");
   if (c.stalledAfterSeconds < 0) return bad("stalledAfterSeconds", "must not be negative");
   if (c.podStartSeconds < 0) return bad("podStartSeconds", "must be at least 0");
+  if (c.rebalanceSeconds < 0) return bad("rebalanceSeconds", "must be at least 0");
   return Status::success();
 }
 
@@ -163,28 +207,50 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
   }
 
   // Per-replica throughput, sampled only while every member had work for the
-  // whole interval and the group had settled (the last replica change more
-  // than a pod start before the interval, so no join or its rebalance falls
-  // inside): then consumption / members is what one replica does.
+  // whole interval and the group had settled (the last replica change at
+  // least a rebalance, and after a scale-up a pod start too, before the
+  // interval, so no join or its rebalance falls inside): then consumption /
+  // members is what one replica does.
+  const int settleSeconds = config.rebalanceSeconds + (previous.replicasGrew ? config.podStartSeconds : 0);
   bool settled = current == previous.observedReplicas && previous.lastPollAt &&
-                 previous.replicasSince + Millis(config.podStartSeconds * 1000LL) < *previous.lastPollAt;
+                 previous.replicasSince + Millis(settleSeconds * 1000LL) <= *previous.lastPollAt;
   std::optional<double> perReplica = previous.perReplicaRate;
   if (dt > 0 && busy && settled && current > 0) {
     double sample = *d.consumeRate / std::min(current, partitionCount);
     if (previous.busyAtLastPoll)
       perReplica = state.perReplicaRate =
           previous.perReplicaRate ? kRateSmoothing * sample + (1 - kRateSmoothing) * *previous.perReplicaRate : sample;
-    else if (!perReplica)
+    else
       // Backlogged only since some time within the interval: the members did
       // at least this much. A low estimate sizes more replicas, never fewer;
-      // used for this poll only, until a full interval is measured.
-      perReplica = sample;
+      // the highest such bound is used until a full interval is measured.
+      state.perReplicaBound = std::max(previous.perReplicaBound.value_or(0.0), sample);
   }
+  if (!perReplica) perReplica = state.perReplicaBound;
   d.perReplicaRate = state.perReplicaRate;
 
+  // The production rate that sizes the group: smoothed, but a surge is taken at once.
+  if (scalingProduceRate) {
+    const double r = *scalingProduceRate;
+    const double alpha = dt / (kRateSeconds + dt);
+    state.smoothedRate = !previous.smoothedRate || r > *previous.smoothedRate * (1 + kSurge)
+                             ? r
+                             : alpha * r + (1 - alpha) * *previous.smoothedRate;
+  }
+  // Bursts of production (recurrence.h); a burst's end is taken at once, as its start is.
+  if (config.predictive && scalingProduceRate) {
+    state.recurrence = observeArrivals(state.recurrence, obs.now, *scalingProduceRate, dt);
+    if (previous.recurrence.open && !state.recurrence.open) state.smoothedRate = *scalingProduceRate;
+  } else {
+    state.recurrence = {};
+  }
+
   if (current != previous.observedReplicas) {
+    // The count changed after the last poll, at the earliest right after it
+    // (where the reconciler applies the policy's decisions).
     state.observedReplicas = current;
-    state.replicasSince = obs.now;
+    state.replicasSince = previous.lastPollAt.value_or(obs.now);
+    state.replicasGrew = current > previous.observedReplicas;
   }
   state.partitions = std::move(memory);
   state.busyAtLastPoll = busy;
@@ -193,12 +259,28 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
   bool idle = d.totalLag == 0 && d.produceRate && *d.produceRate == 0;
   state.idleSince = idle ? std::optional(previous.idleSince.value_or(obs.now)) : std::nullopt;
 
+  // A scale-down right after the last poll paused the group for a
+  // rebalance: the production of that pause is lag the group drains at once,
+  // not a reason to grow again (each such change would cause the next).
+  const bool shrank = previous.lastPollAt && current > 0 && current < previous.observedReplicas;
+  const std::int64_t pauseLag =
+      shrank ? static_cast<std::int64_t>(scalingProduceRate.value_or(0) * config.rebalanceSeconds) : 0;
+  const std::int64_t sizingLag = std::max<std::int64_t>(0, d.scalingLag - pauseLag);
+
   // Size: drain-time mode when asked for and both rates are known, else lag mode.
   Sizing size;
-  if (config.targetDrainSeconds && scalingProduceRate && perReplica && *perReplica > 0) {
-    const double rate = *scalingProduceRate, lag = double(d.scalingLag);
+  if (config.targetDrainSeconds && state.smoothedRate && perReplica && *perReplica > 0) {
+    // The lag beyond kLagAllowance of what lag mode would target for the
+    // group is a backlog to drain; less is the buffer that rides out noise.
+    const double allowance =
+        kLagAllowance * double(config.lagThreshold) * std::max(1, std::min(current, partitionCount));
+    const double rate = *state.smoothedRate, lag = std::max(0.0, double(sizingLag) - allowance);
     // Enough for the group as it runs, with the whole target to drain in...
     size.replicas = drainReplicas(rate + lag / *config.targetDrainSeconds, *perReplica, partitionCount);
+    if (size.replicas < current)
+      // ... and no fewer than the group that would run below kScaleDownUtilization (the deadband).
+      size.replicas = std::min(current, drainReplicas(rate / kScaleDownUtilization + lag / *config.targetDrainSeconds,
+                                                      *perReplica, partitionCount));
     if (size.replicas > current) {
       // ... else new pods, which consume only after podStartSeconds: meanwhile
       // the lag grows by what the current group cannot absorb, and less time
@@ -206,16 +288,16 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
       int members = std::min(std::max(current, 0), partitionCount);
       double capacity = members > 0 ? *perReplica * partitionCount / std::ceil(double(partitionCount) / members) : 0;
       double growth = std::max(0.0, rate - capacity) * config.podStartSeconds;
-      double window = std::max(1.0, double(*config.targetDrainSeconds - config.podStartSeconds));
+      double window = std::max(1.0, kScaleUpDrainShare * *config.targetDrainSeconds - config.podStartSeconds);
       size.replicas = drainReplicas(rate + (lag + growth) / window, *perReplica, partitionCount);
     }
     size.mode = Reason::DrainTime;
-    size.message = "production " + fmt(*scalingProduceRate) + " msg/s and lag " + std::to_string(d.scalingLag) +
+    size.message = "production " + fmt(rate) + " msg/s and lag " + std::to_string(d.scalingLag) +
                    " to drain in " + std::to_string(*config.targetDrainSeconds) + " s need " +
                    std::to_string(size.replicas) + " replicas at " + fmt(*perReplica) + " msg/s each" +
                    (state.perReplicaRate ? "" : " (at least; not yet measured)");
   } else {
-    std::int64_t raw = ceilDiv(d.scalingLag, config.lagThreshold);
+    std::int64_t raw = ceilDiv(sizingLag, config.lagThreshold);
     size.replicas = toInt(raw);
     // No replica that leaves the busiest member's share unchanged (ceil(P/r)).
     if (size.replicas >= 1 && partitionCount >= 1 && size.replicas <= partitionCount)
@@ -247,6 +329,23 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
   while (!state.history.empty() && state.history.back().replicas <= bounded) state.history.pop_back();
   state.history.push_back({obs.now, bounded});
 
+  // Recurring bursts: a floor while one is due, in progress, or its gap held.
+  Prediction predicted;
+  if (config.predictive) {
+    state.recurrence = noteBurstReplicas(state.recurrence, bounded);
+    if (auto pattern = detectPattern(state.recurrence, obs.now)) {
+      d.burstPeriodSeconds = static_cast<int>(pattern->period.count() / 1000);
+      predicted = predict(*pattern, config, perReplica, partitionCount, obs.now, dt);
+      predicted.replicas = std::min(predicted.replicas, std::max(upper, lower));
+    }
+  }
+  int want = bounded;
+  if (predicted.replicas > bounded) {
+    want = predicted.replicas;
+    sized = Reason::Predicted;
+    size.message = predicted.message + "; " + size.message;
+  }
+
   auto decide = [&](int replicas, Reason reason, std::string message) {
     d.desiredReplicas = replicas;
     d.reason = reason;
@@ -263,8 +362,8 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
                                   std::to_string(config.activationLagThreshold));
   } else if (mayIdle && state.idleSince && obs.now - *state.idleSince >= Millis(config.cooldownSeconds * 1000LL)) {
     decide(0, Reason::Idle, "no lag and no production for " + std::to_string(config.cooldownSeconds) + " s");
-  } else if (bounded >= current) {
-    decide(bounded, sized, size.message);
+  } else if (want >= current) {
+    decide(want, sized, size.message);
   } else if (current > std::max(upper, lower)) {
     // Above maxReplicas (or the partitions): the bound is not a recommendation to smooth.
     int ceiling = std::max(upper, lower);
@@ -276,14 +375,18 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
            "holding " + std::to_string(current) + " while lag " + std::to_string(d.scalingLag) +
                " is above lagThreshold " + std::to_string(config.lagThreshold) + "; " + size.message);
   } else {
-    int target = 0;
+    int target = predicted.replicas;
     for (const auto& r : state.history) target = std::max(target, r.replicas);
-    if (target >= current) {
+    if (predicted.replicas >= current) {
+      decide(current, Reason::Predicted, "holding " + std::to_string(current) + ": " + predicted.message);
+    } else if (target >= current) {
       decide(current, Reason::Stabilizing,
              "holding " + std::to_string(current) + ": " + std::to_string(target) + " recommended within " +
                  std::to_string(config.scaleDownStabilizationSeconds) + " s");
     } else {
-      int step = std::max(1, current * config.maxScaleDownPercent / 100);
+      // A known pattern says the load is back to its base: one step.
+      int percent = predicted.pattern ? 100 : config.maxScaleDownPercent;
+      int step = std::max(1, current * percent / 100);
       int next = std::max(target, current - step);
       if (!config.allowIdleConsumers && partitionCount >= 1) next = std::max(target, partitionBreakpoint(partitionCount, next));
       if (next == bounded)

@@ -24,6 +24,31 @@
 //                 stabilization window's maximum, and moves in capped steps
 //                 at partition-count breakpoints, so fewer changes happen.
 //
+// Noise (issue 18): the production rate that sizes the group is smoothed
+// (kRateSeconds), except that a jump of more than kSurge above it is taken at
+// once (a burst must not wait for an average); only the lag above
+// kLagAllowance x lagThreshold per replica is drained (the rest buffers the
+// noise); the group shrinks only when the smaller group would run below
+// kScaleDownUtilization, and only to the highest such recommendation of the
+// stabilization window: noise within that band moves nothing, and a
+// scale-down needs a surplus that lasts the window.
+//
+// Recurring bursts (issue 18, recurrence.h): neither KEDA nor the HPA scales
+// ahead of load it has seen before. Here, when burst onsets show a period
+// (three that agree, or two alike bursts as a guess for the next one; and
+// spec.scaling.predictive is on), the policy
+//   - scales out to the bursts' size podStartSeconds + rebalanceSeconds + one
+//     poll before the next onset is due (reason Predicted), so the burst meets
+//     running pods instead of a cold start and a rebalance;
+//   - holds that size through the gap when the gap is no longer than the
+//     stabilization window plus a cold start (pod start + rebalance + a
+//     poll): the window is the idle capacity the user pays to save a scale
+//     event, and a scale-in would cost a cold start before the next burst;
+//   - otherwise scales in after the burst in one step (the pattern says the
+//     load is back to its base), after the stabilization window;
+//   - forgets the pattern after kMaxMisses predicted onsets without a burst
+//     (a guess after one).
+//
 // Thread-compatible value types; the functions are pure.
 
 #include <chrono>
@@ -33,11 +58,26 @@
 #include <string>
 #include <vector>
 
+#include "autoscale/recurrence.h"
 #include "ew/result.h"
 
 namespace ew::autoscale {
 
-using Millis = std::chrono::milliseconds;
+// Time constant of the production rate's smoothing.
+inline constexpr double kRateSeconds = 30;
+// Share of its capacity below which a smaller group must run before the
+// group shrinks (it grows when the smoothed production exceeds capacity).
+inline constexpr double kScaleDownUtilization = 0.9;
+// Drain-time mode drains only the lag above this share of what lag mode
+// targets for the group (lagThreshold per replica): the rest is the buffer
+// that absorbs noise at full utilization, as large as the user allows.
+inline constexpr double kLagAllowance = 0.5;
+// A scale-up sizes the drain of the backlog for this share of
+// targetDrainSeconds: it pays a pod start and a rebalance however many pods
+// start, and a backlog B drained by r replicas of capacity c against
+// production R costs r * B / (r * c - R) replica-seconds, which shrinks as r
+// grows; the extra pods cost mostly the stabilization window after.
+inline constexpr double kScaleUpDrainShare = 0.5;
 
 enum class OffsetReset { Earliest, Latest };
 
@@ -92,6 +132,11 @@ struct PolicyConfig {
   int stalledAfterSeconds = 60;
   // Time from a replica change to the new pods consuming.
   int podStartSeconds = 10;
+  // The pause of the whole group's consumption after a membership change.
+  int rebalanceSeconds = 5;
+  // Scale ahead of recurring bursts and hold capacity through their gaps
+  // (spec.scaling.predictive).
+  bool predictive = true;
 };
 
 // REQUIRES nothing; returns the first invalid field, named as in the CRD.
@@ -109,6 +154,7 @@ enum class Reason {
   Stabilizing,  // scale-down held or capped by the stabilization window / step
   MetricsFailed,  // the poll failed; fewer than failureThreshold in a row
   Fallback,     // failureThreshold failed polls in a row: holding the fallback
+  Predicted,    // sized for a recurring burst that is due (or held through its gap)
 };
 const char* reasonName(Reason reason);
 
@@ -140,6 +186,7 @@ struct Decision {
   std::optional<double> produceRate;             // msg/s over the last interval
   std::optional<double> consumeRate;             // msg/s over the last interval (all replicas)
   std::optional<double> perReplicaRate;          // smoothed msg/s of one busy replica
+  std::optional<int> burstPeriodSeconds;         // the period of recurring bursts, when detected
 };
 
 // What the policy carries from one poll to the next, per EventWorker. Start
@@ -160,11 +207,15 @@ struct PolicyState {
   std::map<PartitionKey, PartitionMemory> partitions;
   bool busyAtLastPoll = false;            // every partition owned, behind, none stalled
   std::optional<double> perReplicaRate;   // smoothed, measured while backlogged
+  std::optional<double> perReplicaBound;  // the highest lower bound from intervals that became backlogged
+  std::optional<double> smoothedRate;     // production rate (non-stalled partitions), smoothed
+  RecurrenceState recurrence;             // bursts seen (bounded; empty unless predictive)
   std::vector<Recommendation> history;    // sized recommendations in the window, each above all later ones
   int consecutiveFailures = 0;
   std::optional<Millis> idleSince;
   int observedReplicas = -1;              // replicas seen at the last poll
   Millis replicasSince{0};                // when that count was first seen
+  bool replicasGrew = true;               // that count was a scale-up (pods had to start)
 };
 
 struct PolicyStep {
@@ -182,8 +233,8 @@ struct PolicyStep {
 // arrivals: less is what periodic commits leave behind a group that keeps up)
 // and the replica count had settled for a pod start; it is smoothed across
 // such intervals. Until the first such interval, a group that became
-// backlogged during the last interval yields a lower bound (used for that
-// poll only). Every size is rounded to a partition breakpoint.
+// backlogged during the last interval yields a lower bound (the highest such
+// is used). Every size is rounded to a partition breakpoint.
 PolicyStep policyPoll(const PolicyState& state, const PolicyConfig& config, const Observation& observation);
 
 // One failed poll (Kafka unreachable, timeout, ...). Holds the current count

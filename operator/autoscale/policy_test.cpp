@@ -406,9 +406,10 @@ TEST_CASE("lag that periodic commits explain is not a backlog") {
   CHECK_FALSE(dec.perReplicaRate);  // never "busy": no throughput sample from keeping up
   // Then 300 msg/s: a scale-down, not "Draining" on a lag of 4 s of arrivals.
   d.state.perReplicaRate = 100.0;
+  d.state.smoothedRate = 300.0;  // as smoothed over the drop
   d.config.scaleDownStabilizationSeconds = 0;
   auto down = d.poll(at(40, 12, partitions(12, 3250, 3150)));  // lag 1,200
-  CHECK(down.desiredReplicas == 4);  // 300 + 1,200 / 60 = 320 msg/s: 3 partitions each
+  CHECK(down.desiredReplicas == 4);  // 300 / 0.9 + (1,200 - 600) / 60 = 343 msg/s: 3 partitions each
   CHECK(down.reason == Reason::DrainTime);
   // 8 s of arrivals uncommitted is more than commits explain: a backlog.
   auto held = d.poll(at(50, 12, partitions(12, 3500, 3300)));  // lag 2,400, 300 msg/s
@@ -416,7 +417,7 @@ TEST_CASE("lag that periodic commits explain is not a backlog") {
   CHECK(held.reason == Reason::Draining);
 }
 
-TEST_CASE("a group backlogged since within the interval gives a provisional lower bound, not stored") {
+TEST_CASE("a group backlogged since within the interval gives a lower bound, kept apart from the measured rate") {
   Driver d;
   d.config.targetDrainSeconds = 60;
   d.config.lagThreshold = 100000;
@@ -432,6 +433,8 @@ TEST_CASE("a group backlogged since within the interval gives a provisional lowe
         "production 120.0 msg/s and lag 720 to drain in 60 s need 3 replicas at 48.0 msg/s each (at least; not yet "
         "measured)");
   CHECK_FALSE(dec.perReplicaRate);
+  REQUIRE(d.state.perReplicaBound);
+  CHECK(*d.state.perReplicaBound == Approx(48.0));
   // The next backlogged interval is a measurement.
   auto next = d.poll(at(30, 1, partitions(12, 300, 240)));
   REQUIRE(next.perReplicaRate);
@@ -453,7 +456,7 @@ TEST_CASE("the default step takes 12 -> 3 -> 1: two rebalances, not four") {
 TEST_CASE("drain-time mode sizes production plus the lag over the target, partition-aware") {
   Driver d;
   d.config.targetDrainSeconds = 60;
-  d.config.lagThreshold = 100000;  // lag mode would say 1
+  d.config.lagThreshold = 10;  // a lag allowance of 5 per replica: all of it is backlog
   d.poll(at(0, 6, partitions(12, 1000, 1000)));
   d.state.perReplicaRate = 100.0;  // as measured earlier
 
@@ -464,8 +467,13 @@ TEST_CASE("drain-time mode sizes production plus the lag over the target, partit
     CHECK(dec.message == "production 450.0 msg/s and lag 0 to drain in 60 s need 6 replicas at 100.0 msg/s each");
   }
   SECTION("production plus lag: 120 msg/s + 12,000 / 60 s = 320 msg/s -> 3 partitions each -> 4") {
-    auto dec = d.poll(at(10, 6, partitions(12, 1100, 100)));
+    auto dec = d.poll(at(10, 4, partitions(12, 1100, 100)));
     CHECK(dec.desiredReplicas == 4);
+    CHECK(dec.reason == Reason::DrainTime);
+  }
+  SECTION("a scale-up drains in half the target: 120 msg/s + 12,000 / 30 s = 520 msg/s -> 2 partitions each -> 6") {
+    auto dec = d.poll(at(10, 2, partitions(12, 1100, 100)));
+    CHECK(dec.desiredReplicas == 6);
     CHECK(dec.reason == Reason::DrainTime);
   }
   SECTION("more than the group can ever do: every partition gets a replica") {
@@ -636,17 +644,182 @@ TEST_CASE("a backlog the running group drains within the target adds no pods (no
   Driver d;
   d.config.targetDrainSeconds = 60;
   d.config.podStartSeconds = 10;
-  d.config.lagThreshold = 100000;
+  d.config.lagThreshold = 2;  // a lag allowance of 1
   d.poll(at(0, 1, partitions(12, 1000, 1000)));
   d.state.perReplicaRate = 100.0;
-  // 96 msg/s and a lag of 216 (after a rebalance pause): 96 + 216 / 60 = 99.6
+  // 96 msg/s and a lag of 216 (after a rebalance pause): 96 + 215 / 60 = 99.6
   // msg/s fits the running replica; with the pod start taken off the target
   // (216 / 50 s) it would not, but no pod needs to start.
   auto fits = d.poll(at(10, 1, partitions(12, 1080, 1062)));
   CHECK(fits.desiredReplicas == 1);
   CHECK(fits.reason == Reason::DrainTime);
-  // A lag of 1,080 does not fit: 96 + 1,080 / 50 s = 117.6 msg/s -> 2.
+  // A lag of 1,080 does not fit: 96 + 1,079 / 50 s = 117.6 msg/s -> 2.
   auto more = d.poll(at(20, 1, partitions(12, 1160, 1070)));
   CHECK(more.desiredReplicas == 2);
   CHECK(more.reason == Reason::DrainTime);
+}
+
+namespace {
+
+// 12 partitions of 100 msg/s replicas, drain-time mode, the group keeping up
+// (committed == end) with a production rate chosen per poll; polls every 5 s.
+struct RateDriver : Driver {
+  std::int64_t end = 0;
+  int replicas;
+  explicit RateDriver(int start) : replicas(start) {
+    config.targetDrainSeconds = 60;
+    config.lagThreshold = 1000;
+    config.maxReplicas = 12;
+    config.scaleDownStabilizationSeconds = 120;
+    config.podStartSeconds = 10;
+    config.rebalanceSeconds = 5;
+    poll(at(0, replicas, partitions(12, 0, 0)));
+    state.perReplicaRate = 100.0;  // as measured earlier
+  }
+  // Production of `rate` msg/s over the 5 s before t; the decision applied.
+  Decision step(int t, double rate) {
+    end += static_cast<std::int64_t>(rate * 5 / 12);
+    auto dec = poll(at(t, replicas, partitions(12, end, end)));
+    replicas = dec.desiredReplicas;
+    return dec;
+  }
+};
+
+double burstRate(int t, int first, int period, int length, double base, double peak) {
+  return t > first && (t - first) % period > 0 && (t - first) % period <= length ? peak : base;
+}
+
+}  // namespace
+
+TEST_CASE("noise of +-40% per poll around a level does not move the replica count") {
+  RateDriver d(6);
+  int changes = 0;
+  for (int t = 5; t <= 3600; t += 5) {
+    const double noise[] = {1.0, 1.4, 0.7, 1.2, 0.6, 1.1, 0.9, 1.3};
+    int before = d.replicas;
+    d.step(t, 400 * noise[(t / 5) % 8]);
+    if (d.replicas != before) ++changes;
+  }
+  CHECK(changes == 0);
+  CHECK(d.replicas == 6);
+}
+
+TEST_CASE("a jump of more than kSurge above the smoothed rate is sized at once") {
+  RateDriver d(1);
+  for (int t = 5; t <= 300; t += 5) d.step(t, 50);
+  auto dec = d.step(305, 800);
+  CHECK(dec.desiredReplicas == 12);  // 800 msg/s: one partition per replica
+  CHECK(dec.reason == Reason::DrainTime);
+}
+
+TEST_CASE("scale-down needs a surplus below kScaleDownUtilization that lasts the window") {
+  RateDriver d(6);
+  for (int t = 5; t <= 300; t += 5) d.step(t, 550);
+  REQUIRE(d.replicas == 6);
+  // 380 msg/s: 4 replicas (capacity 400) would run at 95%: no scale-down.
+  for (int t = 305; t <= 900; t += 5) CHECK(d.step(t, 380).desiredReplicas == 6);
+  // 300 msg/s: 4 would run at 75%; down only once the window has passed.
+  int downAt = 0;
+  for (int t = 905; t <= 1300 && !downAt; t += 5)
+    if (d.step(t, 300).desiredReplicas < 6) downAt = t;
+  CHECK(d.replicas == 4);
+  CHECK(downAt >= 905 + 120);
+}
+
+TEST_CASE("recurring bursts: a Predicted scale-out a cold start before the fourth, the period in the decision") {
+  RateDriver d(1);
+  // Base 40 msg/s; 800 msg/s for 30 s every 300 s from t=100.
+  std::optional<int> scaledAt;
+  std::optional<int> period;
+  for (int t = 5; t <= 100 + 3 * 300 + 30; t += 5) {
+    const int before = d.replicas;
+    auto dec = d.step(t, burstRate(t, 100, 300, 30, 40, 800));
+    if (dec.burstPeriodSeconds) period = dec.burstPeriodSeconds;
+    if (t > 100 + 2 * 300 + 30 && !scaledAt && before < 12 && dec.desiredReplicas == 12) {
+      scaledAt = t;
+      CHECK(dec.reason == Reason::Predicted);
+      CHECK_THAT(dec.message, Catch::Contains("a burst that recurs every 300 s is due in"));
+    }
+  }
+  REQUIRE(period);
+  CHECK(*period == 300);
+  REQUIRE(scaledAt);
+  // The fourth burst is seen at 1005; the lead is pod start + rebalance + two polls (25 s).
+  CHECK(*scaledAt <= 1005 - 25);
+  CHECK(*scaledAt >= 1005 - 25 - 5);
+}
+
+TEST_CASE("recurring bursts with short gaps: the capacity is held through them") {
+  RateDriver d(1);
+  for (int t = 5; t <= 100 + 3 * 120; t += 5) d.step(t, burstRate(t, 100, 120, 20, 40, 800));
+  // From the third burst on, the 12 replicas stay: the gap of 75 s before the
+  // next scale-out is within the window (120 s) and a cold start.
+  for (int t = 100 + 3 * 120 + 5; t <= 100 + 10 * 120; t += 5) {
+    auto dec = d.step(t, burstRate(t, 100, 120, 20, 40, 800));
+    CHECK(dec.desiredReplicas == 12);
+  }
+}
+
+TEST_CASE("recurring bursts with long gaps: one step down after the window, back up ahead of the next") {
+  RateDriver d(1);
+  for (int t = 5; t < 100 + 3 * 600 + 60; t += 5) d.step(t, burstRate(t, 100, 600, 30, 40, 800));
+  // Between the fourth and fifth bursts: down to 1 in one step, up once.
+  int changes = 0;
+  for (int t = 100 + 3 * 600 + 60; t <= 100 + 4 * 600 + 5; t += 5) {
+    int before = d.replicas;
+    d.step(t, burstRate(t, 100, 600, 30, 40, 800));
+    if (d.replicas != before) ++changes;
+  }
+  CHECK(changes == 2);
+  CHECK(d.replicas == 12);
+}
+
+TEST_CASE("a pattern that stops recurring stops driving the count within two periods") {
+  RateDriver d(1);
+  for (int t = 5; t <= 100 + 3 * 300 + 40; t += 5) d.step(t, burstRate(t, 100, 300, 30, 40, 800));
+  Decision dec;
+  for (int t = 100 + 3 * 300 + 45; t <= 100 + 6 * 300; t += 5) dec = d.step(t, 40);
+  CHECK_FALSE(dec.burstPeriodSeconds);
+  CHECK(dec.reason != Reason::Predicted);
+  CHECK(d.replicas == 1);
+}
+
+TEST_CASE("predictive: false never predicts and keeps no burst history") {
+  RateDriver d(1);
+  d.config.predictive = false;
+  for (int t = 5; t <= 100 + 5 * 300; t += 5) {
+    auto dec = d.step(t, burstRate(t, 100, 300, 30, 40, 800));
+    CHECK(dec.reason != Reason::Predicted);
+    CHECK_FALSE(dec.burstPeriodSeconds);
+  }
+  CHECK(d.state.recurrence.bursts.empty());
+}
+
+TEST_CASE("the production of the rebalance a scale-down caused does not grow the group again") {
+  Driver d;  // lag mode, lagThreshold 100
+  d.config.rebalanceSeconds = 5;
+  d.poll(at(0, 4, partitions(4, 0, 0)));
+  d.poll(at(5, 4, partitions(4, 100, 100)));  // 80 msg/s, kept up with
+  d.state.history.clear();                     // the window has passed
+  auto down = d.poll(at(10, 4, partitions(4, 200, 200)));
+  REQUIRE(down.desiredReplicas == 1);
+  // The pause left 5 s of production (400) behind: not 4 replicas' worth of lag.
+  auto after = d.poll(at(15, 1, partitions(4, 300, 200)));
+  CHECK(after.desiredReplicas == 1);
+  // The same lag without a scale-down just before is sized as lag.
+  auto later = d.poll(at(20, 1, partitions(4, 400, 300)));
+  CHECK(later.desiredReplicas == 4);
+}
+
+TEST_CASE("after a scale-down the group settles after a rebalance, without a pod start") {
+  Driver d;
+  d.config.podStartSeconds = 30;
+  d.config.rebalanceSeconds = 5;
+  d.config.lagThreshold = 100000;
+  d.poll(at(0, 4, partitions(12, 0, 0)));
+  d.poll(at(10, 2, partitions(12, 1000, 400)));  // scaled down after t=0, behind
+  // Busy through (10, 20] and settled (t=0 + 5 s <= 10): a measurement, no pod start waited for.
+  auto dec = d.poll(at(20, 2, partitions(12, 2000, 640)));
+  REQUIRE(dec.perReplicaRate);
+  CHECK(*dec.perReplicaRate == Approx(144.0));  // 12 x 240 / 10 s / 2
 }

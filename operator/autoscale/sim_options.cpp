@@ -13,6 +13,8 @@ PolicyConfig eventWorkerConfig(const SimulationOptions& o) {
   c.cooldownSeconds = o.cooldownSeconds;
   c.maxScaleDownPercent = o.maxScaleDownPercent;
   c.podStartSeconds = o.model.podStartSeconds;
+  c.rebalanceSeconds = o.model.rebalancePauseSeconds;
+  c.predictive = o.predictive;
   return c;
 }
 

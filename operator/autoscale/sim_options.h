@@ -26,6 +26,7 @@ struct SimulationOptions {
   int stabilizationSeconds = 120;
   int pollIntervalSeconds = 5;
   int maxScaleDownPercent = 75;
+  bool predictive = true;
 };
 
 // The policy's configuration as the options give it.

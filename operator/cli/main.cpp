@@ -199,6 +199,8 @@ int main(int argc, char** argv) {
   simulate->add_option("--max-scale-down-percent", sim.maxScaleDownPercent,
                        "eventworker: largest scale-down step, % of replicas")
       ->capture_default_str();
+  simulate->add_option("--predictive", sim.predictive, "eventworker: scale ahead of recurring bursts")
+      ->capture_default_str();
   simulate->add_option("--stuck-partition", stuckPartition, "a partition whose handler is stuck (poison message)");
   simulate->add_option("--stuck-from", stuckFrom, "second the stuck partition stops")->capture_default_str();
   simulate->add_option("--stuck-until", stuckUntil, "second it resumes");

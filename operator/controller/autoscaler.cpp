@@ -20,7 +20,7 @@ bool ScaleTarget::operator==(const ScaleTarget& o) const {
          a.scaleDownStabilizationSeconds == b.scaleDownStabilizationSeconds &&
          a.fallback.failureThreshold == b.fallback.failureThreshold && a.fallback.replicas == b.fallback.replicas &&
          a.cooldownSeconds == b.cooldownSeconds && a.maxScaleDownPercent == b.maxScaleDownPercent &&
-         a.allowIdleConsumers == b.allowIdleConsumers && unsupported == o.unsupported;
+         a.allowIdleConsumers == b.allowIdleConsumers && a.predictive == b.predictive && unsupported == o.unsupported;
 }
 
 Autoscaler::Autoscaler(LagReadFn read, std::function<std::optional<int>(const std::string&)> currentReplicas,
@@ -113,7 +113,8 @@ void Autoscaler::publish(const std::string& key, Entry& e, Millis now, std::vect
   const Decision& d = *e.decision;
   // What the reconciler writes, without the figures that move every poll.
   std::string fp = std::to_string(d.desiredReplicas) + "|" + autoscale::reasonName(d.reason) + "|" +
-                   (d.degraded ? "degraded" : "") + "|" + std::to_string(d.stalled.size());
+                   (d.degraded ? "degraded" : "") + "|" + std::to_string(d.stalled.size()) + "|" +
+                   std::to_string(d.burstPeriodSeconds.value_or(0));
   for (const auto& [topic, lag] : d.lagByTopic) fp += "|" + topic + (lag > 0 ? "+" : "0");
   auto live = currentReplicas_(key);
   const bool replicasDiffer = live && *live != d.desiredReplicas;

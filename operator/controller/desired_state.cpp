@@ -190,11 +190,13 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
   if (in.scaling == Scaling::None) {
     status.erase("desiredReplicas");
     status.erase("lag");
+    status.erase("burstPeriodSeconds");
   } else {
     status["desiredReplicas"] = in.eventsReplicas;
   }
   if (in.scaling == Scaling::Manual) {
     status.erase("lag");
+    status.erase("burstPeriodSeconds");
     conditions.push_back(condition("Scaling", false, "Disabled",
                                    "spec.scaling.enabled is false: the events Deployment runs spec.replicas (" +
                                        std::to_string(in.eventsReplicas) + ")",
@@ -210,6 +212,8 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
       for (const auto& [topic, lag] : d.lagByTopic) byTopic[topic] = lag;
       status["lag"] = {{"total", d.totalLag}, {"byTopic", byTopic},
                        {"stalledPartitions", static_cast<int64_t>(d.stalled.size())}};
+      if (d.burstPeriodSeconds) status["burstPeriodSeconds"] = *d.burstPeriodSeconds;
+      else status.erase("burstPeriodSeconds");
     }
     conditions.push_back(condition("Scaling", !failing, autoscale::reasonName(d.reason), d.message, in.generation,
                                    in.now, current));

@@ -251,6 +251,30 @@ TEST_CASE("status: autoscaled, the decision's figures and reason land in status 
   CHECK(conditionOf(s2, "Degraded")["message"] == "kafka k:9092: timed out");
 }
 
+TEST_CASE("status: a detected burst period lands in status.burstPeriodSeconds, and leaves with it") {
+  StatusInputs in;
+  in.generation = 1;
+  in.now = "t1";
+  in.scaling = StatusInputs::Scaling::Auto;
+  in.eventsReplicas = 12;
+  ew::autoscale::Decision d;
+  d.desiredReplicas = 12;
+  d.reason = ew::autoscale::Reason::Predicted;
+  d.message = "a burst that recurs every 300 s is due in 20 s: 12 replicas for 800.0 msg/s";
+  d.burstPeriodSeconds = 300;
+  in.decision = d;
+  Json s = desiredStatus(in, Json::object());
+  CHECK(s["burstPeriodSeconds"] == 300);
+  CHECK(conditionOf(s, "Scaling")["reason"] == "Predicted");
+  d.burstPeriodSeconds.reset();
+  d.reason = ew::autoscale::Reason::DrainTime;
+  in.decision = d;
+  CHECK_FALSE(desiredStatus(in, s).contains("burstPeriodSeconds"));
+  in.scaling = StatusInputs::Scaling::Manual;
+  in.decision.reset();
+  CHECK_FALSE(desiredStatus(in, s).contains("burstPeriodSeconds"));
+}
+
 TEST_CASE("status: scaling off says so, before the first poll Scaling is pending, no events Deployment drops it") {
   StatusInputs in;
   in.scaling = StatusInputs::Scaling::Manual;

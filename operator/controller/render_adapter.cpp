@@ -31,6 +31,7 @@ ScaleTarget scaleTarget(const api::EventWorker& ew) {
   t.policy.cooldownSeconds = s.cooldownSeconds;
   t.policy.maxScaleDownPercent = s.maxScaleDownPercent;
   t.policy.allowIdleConsumers = s.allowIdleConsumers;
+  t.policy.predictive = s.predictive;
   t.pollInterval = std::chrono::seconds(s.pollIntervalSeconds);
   return t;
 }

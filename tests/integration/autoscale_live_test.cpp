@@ -199,3 +199,71 @@ TEST_CASE("scaling off: kubectl scale sets the events Deployment") {
   CHECK(conditionOf(user, ns, "manual", "Degraded").value("status", "") == "False");
   CHECK(rc.ctl.autoscaler()->tracked() == 0);
 }
+
+TEST_CASE("a recurring burst: the live loop scales out ahead of it (Predicted) and shows its period") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "as-predict");
+  rttest::Kafka kafka;
+  const std::string topic = uniqueName("predict"), group = uniqueName("predict-grp");
+  kafka.createTopic(topic, 12);
+  RunningController rc(ns, false, lagReader());
+  // Lag mode, 1 s polls, a 3 s window: between bursts the group is back at 1.
+  const Json scaling = {{"minReplicas", 1}, {"maxReplicas", 12}, {"lagThreshold", 100}, {"pollIntervalSeconds", 1},
+                        {"scaleDownStabilizationSeconds", 3}};
+  REQUIRE(user.apply(resources::kEventWorker, ns, "predict",
+                     scaledWorker("predict", kafka.bootstrap(), topic, group, scaling)));
+  REQUIRE(eventually([&] { return replicasOf(user, ns, "predict-events") == 1; }));
+  REQUIRE(eventually([&] { return conditionOf(user, ns, "predict", "Scaling").value("status", "") == "True"; }, 45s));
+  rttest::ConfigSpec pod;
+  pod.topic = topic;
+  pod.group = group;
+  Kubelet kubelet(user, ns, "predict-events", pod);
+
+  // Three bursts of 20,000 events, 40 s apart: each scales the group out on
+  // its lag (lagThreshold 100) and, once drained, back to 1.
+  constexpr auto kPeriod = 40s;
+  constexpr int kBurst = 20000;
+  auto burst = [&] {
+    for (int i = 0; i < kBurst; ++i) kafka.produce(topic, "k" + std::to_string(i % 97), rttest::payload("k", i));
+    kafka.flush();
+  };
+  const auto start = std::chrono::steady_clock::now();
+  int64_t produced = 0;
+  for (int n = 0; n < 3; ++n) {
+    std::this_thread::sleep_until(start + n * kPeriod);
+    burst();
+    produced += kBurst;
+    REQUIRE(eventually([&] { return replicasOf(user, ns, "predict-events") > 1; }, 10s));
+    REQUIRE(eventually([&] { return kafka.committedTotal(group, topic, 12) >= produced; }, 30s));
+    REQUIRE(eventually([&] { return replicasOf(user, ns, "predict-events") == 1; }, 30s));
+  }
+
+  // Before the fourth burst is produced (nothing is, until the check), the
+  // policy scales out for it: a pod start, a rebalance and two polls ahead
+  // (10 + 5 + 2 s before the onset it expects).
+  const auto fourth = start + 3 * kPeriod;
+  REQUIRE(std::chrono::steady_clock::now() < fourth - 20s);
+  REQUIRE(eventually([&] { return replicasOf(user, ns, "predict-events") > 1; }, 30s));
+  const auto lead = std::chrono::duration<double>(fourth - std::chrono::steady_clock::now()).count();
+  std::cout << "autoscale predicted: " << replicasOf(user, ns, "predict-events").value_or(0) << " replicas " << lead
+            << " s before the fourth burst was due; counts seen: " << Json(kubelet.history()).dump() << "\n";
+  CHECK(lead > 0);
+  CHECK(kafka.committedTotal(group, topic, 12) == produced);  // nothing new arrived to react to
+  const Json scalingCondition = conditionOf(user, ns, "predict", "Scaling");
+  INFO(scalingCondition.dump());
+  CHECK(scalingCondition.value("reason", "") == "Predicted");
+  auto ew = get(user, resources::kEventWorker, ns, "predict");
+  REQUIRE(ew);
+  REQUIRE((*ew)["status"].contains("burstPeriodSeconds"));
+  const int period = (*ew)["status"]["burstPeriodSeconds"].get<int>();
+  CHECK(period >= 38);
+  CHECK(period <= 42);
+
+  // The capacity holds until the burst arrives, which the group then drains.
+  std::this_thread::sleep_until(fourth);
+  CHECK(replicasOf(user, ns, "predict-events") > 1);
+  burst();
+  produced += kBurst;
+  CHECK(eventually([&] { return kafka.committedTotal(group, topic, 12) >= produced; }, 30s));
+}
