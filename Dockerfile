@@ -13,15 +13,21 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev \
-      librdkafka-dev libspdlog-dev libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev catch2 \
+      libzstd-dev libspdlog-dev libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev catch2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 ARG JOBS=2
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+# librdkafka >= 2.6.1 (hack/build-librdkafka.sh; Debian 12's 2.0.2 cannot do
+# SCRAM with Kafka 4) in /opt/eventworker, where the binaries' RUNPATH finds it.
+ENV EW_CACHE=/opt/eventworker
+RUN bash hack/build-librdkafka.sh \
+ && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && cmake --build /build -j "$JOBS" --target eventworker-operator eventworker-runtime \
  && install -D -s -m 0755 /build/operator/eventworker-operator /out/eventworker-operator \
- && install -D -s -m 0755 /build/worker-runtime/eventworker-runtime /out/eventworker-runtime
+ && install -D -s -m 0755 /build/worker-runtime/eventworker-runtime /out/eventworker-runtime \
+ && rm -rf /opt/eventworker/librdkafka-*/include /opt/eventworker/librdkafka-*/share \
+      /opt/eventworker/librdkafka-*/lib/*.a /opt/eventworker/librdkafka-*/lib/pkgconfig
 
 # The shared libraries both binaries link (ldd + dpkg -S in the builder;
 # their dependencies come with them), and the CA bundle for TLS to Kafka,
@@ -29,8 +35,9 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS base
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcpprest2.10 librdkafka1 libspdlog1.10 libssl3 libyaml-cpp0.7 \
+      ca-certificates libcpprest2.10 libzstd1 libspdlog1.10 libssl3 libyaml-cpp0.7 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log
+COPY --from=builder /opt/eventworker /opt/eventworker
 
 FROM base AS operator
 RUN apt-get update \
@@ -47,7 +54,7 @@ LABEL org.opencontainers.image.title="eventworker-operator" \
 
 FROM base AS runtime
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka++1 libhiredis0.14 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libhiredis0.14 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log
 COPY --from=builder /out/eventworker-runtime /usr/local/bin/eventworker-runtime
 USER 65532:65532

@@ -3,7 +3,7 @@
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git curl openssl python3 python3-yaml
-  libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev librdkafka-dev
+  libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libzstd-dev dpkg-dev
   libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev
   kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox
   containerd runc containernetworking-plugins iptables conntrack iproute2 binutils)
@@ -25,3 +25,5 @@ v=$(go env GOVERSION | sed 's/^go//'); maj=${v%%.*}; rest=${v#*.}; min=${rest%%.
 if [ "$maj" -lt 1 ] || { [ "$maj" = 1 ] && [ "$min" -lt 24 ]; }; then
   echo "Go >= 1.24 is required; found go$v" >&2; exit 1
 fi
+# librdkafka >= 2.6.1 (Debian 12's 2.0.2 cannot do SCRAM with Kafka 4), built once into the cache.
+bash "$(dirname "$0")/build-librdkafka.sh"

@@ -7,6 +7,7 @@ EW_CACHE=${EW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventworker}
 KUBE_BIN_DIR="$EW_CACHE/kubernetes-v$K8S_VERSION/bin"
 ETCD_BIN_DIR="$EW_CACHE/etcd-v$ETCD_VERSION/bin"
 KAFKA_LIB_DIR="$EW_CACHE/kafka-$KAFKA_SCALA_VERSION-$KAFKA_VERSION/libs"
+LIBRDKAFKA_DIR="$EW_CACHE/librdkafka-$LIBRDKAFKA_VERSION"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

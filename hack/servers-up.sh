@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts real test servers on 127.0.0.1 with free ports:
 #   etcd, kube-apiserver (TLS, client-cert auth, RBAC), kube-controller-manager,
-#   a single-node Kafka broker (KRaft combined mode), and a real node:
+#   a single-node Kafka broker (KRaft combined mode; PLAINTEXT, plus SASL_SSL
+#   with SCRAM-SHA-512 users and SSL with client certificates required, both
+#   with certificates from hack/gen-certs.sh's CA), and a real node:
 #   containerd, kubelet, kube-scheduler, kube-proxy (hack/node/node.sh).
 # Usage: hack/servers-up.sh STATE_DIR
 #   EW_SERVERS=all (default) starts everything; kube everything but the node
@@ -28,7 +30,10 @@ case "$SERVERS" in all|kube|kafka) ;; *) die "EW_SERVERS must be all, kube or ka
 NODE=0; [ "$SERVERS" = all ] && NODE=1
 KUBE=1; [ "$SERVERS" = kafka ] && KUBE=0
 bash "$HACK_DIR/build-servers.sh" "$SERVERS"
-[ "$KUBE" = 0 ] || bash "$HACK_DIR/gen-certs.sh" "$STATE/pki"
+bash "$HACK_DIR/build-librdkafka.sh"  # kcat checks SCRAM with it (kcat's own 2.0.2 cannot: see there)
+[ "$KUBE" = 0 ] || bash "$HACK_DIR/gen-certs.sh" "$STATE/pki" kube
+# Kafka's certificates are made while its storage is formatted (see below).
+bash "$HACK_DIR/gen-certs.sh" "$STATE/pki" kafka & KAFKA_CERTS_PID=$!
 
 onFail() {
   local rc=$?
@@ -75,6 +80,7 @@ PKI="$STATE/pki"
 ETCD_PORT=$(freePort); ETCD_PEER_PORT=$(freePort)
 API_PORT=$(freePort); KCM_PORT=$(freePort)
 KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort); KAFKA_POD_PORT=$(freePort)
+KAFKA_SASL_PORT=$(freePort); KAFKA_MTLS_PORT=$(freePort)
 
 if [ "$KUBE" = 1 ]; then
   # --- etcd ---
@@ -88,10 +94,17 @@ if [ "$KUBE" = 1 ]; then
 fi
 
 # --- Kafka (started early: the JVM takes a few seconds) ---
-# With the node, a second listener (PODS) on the bridge address for pods.
+# Listeners: PLAINTEXT; SASL_SSL (SCRAM-SHA-512, users ew-worker and
+# ew-operator with random passwords made at format time); SSL with client
+# certificates required (mTLS). With the node, PODS (PLAINTEXT) on the bridge
+# address for pods. STATE/kafka-secrets/ holds what a mounted Secret would:
+# scram-worker/ and scram-operator/ (username, password, ca.crt), mtls/
+# (ca.crt, tls.crt, tls.key).
 KAFKA_DIR="$STATE/kafka"
-mkdir -p "$KAFKA_DIR/data"
+KAFKA_SECRETS="$STATE/kafka-secrets"
+mkdir -p "$KAFKA_DIR/data" "$KAFKA_SECRETS"
 LISTENERS="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT"
+LISTENERS+=",SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT"
 [ "$NODE" = 1 ] && LISTENERS+=",PODS://$NODE_IP:$KAFKA_POD_PORT"
 cat > "$KAFKA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
@@ -101,7 +114,14 @@ listeners=$LISTENERS
 advertised.listeners=$LISTENERS
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PODS:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PODS:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$PKI/kafka-broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$PKI/ca.crt
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$KAFKA_DIR/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -116,9 +136,24 @@ PROPS
 JAVA_OPTS=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dlog4j2.level=WARN)
 CLUSTER_ID=$(java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+SCRAM=()
+for user in worker operator; do
+  d="$KAFKA_SECRETS/scram-$user"
+  mkdir -p "$d"
+  printf 'ew-%s' "$user" > "$d/username"
+  openssl rand -hex 16 | tr -d '\n' > "$d/password"
+  SCRAM+=(--add-scram "SCRAM-SHA-512=[name=ew-$user,password=$(cat "$d/password")]")
+done
 java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool format --standalone \
-  -t "$CLUSTER_ID" -c "$KAFKA_DIR/server.properties" >"$STATE/logs/kafka-format.log" 2>&1 \
+  -t "$CLUSTER_ID" -c "$KAFKA_DIR/server.properties" "${SCRAM[@]}" >"$STATE/logs/kafka-format.log" 2>&1 \
   || { tail -n 20 "$STATE/logs/kafka-format.log" >&2; die "kafka storage format failed"; }
+wait "$KAFKA_CERTS_PID" || die "kafka certificates: hack/gen-certs.sh $PKI kafka failed"
+mkdir -p "$KAFKA_SECRETS/mtls"
+for user in worker operator; do cp "$PKI/ca.crt" "$KAFKA_SECRETS/scram-$user/ca.crt"; done
+cp "$PKI/ca.crt" "$KAFKA_SECRETS/mtls/ca.crt"
+cp "$PKI/kafka-client.crt" "$KAFKA_SECRETS/mtls/tls.crt"
+cp "$PKI/kafka-client.key" "$KAFKA_SECRETS/mtls/tls.key"
+chmod 600 "$KAFKA_SECRETS"/*/password "$KAFKA_SECRETS/mtls/tls.key"
 start kafka java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.Kafka "$KAFKA_DIR/server.properties"
 
 writeKubeconfig() { # FILE USER
@@ -186,7 +221,14 @@ if [ "$KUBE" = 1 ]; then
 fi
 
 WAIT_SECONDS=90 need kafka kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2
-log "kafka up on 127.0.0.1:$KAFKA_PORT"
+SCRAM_WORKER="$KAFKA_SECRETS/scram-worker"
+need kafka env LD_LIBRARY_PATH="$LIBRDKAFKA_DIR/lib" kcat -b "127.0.0.1:$KAFKA_SASL_PORT" -L -m 2 -X security.protocol=SASL_SSL \
+  -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=ew-worker -X "sasl.password=$(cat "$SCRAM_WORKER/password")" \
+  -X "ssl.ca.location=$SCRAM_WORKER/ca.crt"
+need kafka kcat -b "127.0.0.1:$KAFKA_MTLS_PORT" -L -m 2 -X security.protocol=SSL \
+  -X "ssl.ca.location=$KAFKA_SECRETS/mtls/ca.crt" -X "ssl.certificate.location=$KAFKA_SECRETS/mtls/tls.crt" \
+  -X "ssl.key.location=$KAFKA_SECRETS/mtls/tls.key"
+log "kafka up on 127.0.0.1:$KAFKA_PORT (SASL_SSL :$KAFKA_SASL_PORT, mTLS :$KAFKA_MTLS_PORT)"
 
 if [ "$NODE" = 1 ]; then
   # kubectl logs/exec: the apiserver's client certificate may use the kubelet API.
@@ -204,6 +246,12 @@ fi
     echo "EW_ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT"
   fi
   echo "EW_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  echo "EW_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT"
+  echo "EW_KAFKA_MTLS_BOOTSTRAP=127.0.0.1:$KAFKA_MTLS_PORT"
+  echo "EW_KAFKA_SCRAM_WORKER_DIR=$KAFKA_SECRETS/scram-worker"
+  echo "EW_KAFKA_SCRAM_OPERATOR_DIR=$KAFKA_SECRETS/scram-operator"
+  echo "EW_KAFKA_MTLS_DIR=$KAFKA_SECRETS/mtls"
+  echo "EW_KAFKA_PKI=$PKI"
   if [ "$NODE" = 1 ]; then
     echo "EW_NODE=$NODE_NAME"
     echo "EW_KAFKA_POD_BOOTSTRAP=$NODE_IP:$KAFKA_POD_PORT"

@@ -43,8 +43,11 @@ Result<KafkaConfPtr> kafkaClientConf(const KafkaSourceConfig& c) {
   if (c.security) {
     const auto& sec = *c.security;
     if (auto s = setConf(*conf, "security.protocol", sec.protocol); !s) return s.error();
-    if (!sec.caFile.empty())
-      if (auto s = setConf(*conf, "ssl.ca.location", sec.caFile); !s) return s.error();
+    for (const auto& [key, file] : {std::pair{"ssl.ca.location", &sec.caFile},
+                                    {"ssl.certificate.location", &sec.certFile},
+                                    {"ssl.key.location", &sec.keyFile}})
+      if (!file->empty())
+        if (auto s = setConf(*conf, key, *file); !s) return s.error();
     if (!sec.saslMechanism.empty()) {
       auto user = readSecret(sec.usernameFile, sec.usernameEnv, "username");
       if (!user) return user.error();

@@ -132,6 +132,13 @@ KafkaSecurityConfig parseSecurity(const Map& m) {
   s.passwordFile = m.str("passwordFile", "");
   s.passwordEnv = m.str("passwordEnv", "");
   s.caFile = m.str("caFile", "");
+  s.certFile = m.str("certFile", "");
+  s.keyFile = m.str("keyFile", "");
+  const bool tls = s.protocol.find("SSL") != std::string::npos;
+  for (const char* key : {"caFile", "certFile", "keyFile"})
+    if (!tls && m.has(key)) fail(m.path(key), "only allowed with protocol SSL or SASL_SSL");
+  if (s.certFile.empty() != s.keyFile.empty())
+    fail(m.path(s.certFile.empty() ? "certFile" : "keyFile"), "certFile and keyFile go together");
   auto oneRef = [&](const std::string& file, const std::string& env, const char* what) {
     if (!file.empty() && !env.empty())
       fail(m.path(std::string(what) + "File"), std::string("set only one of ") + what + "File and " + what + "Env");
@@ -163,7 +170,7 @@ KafkaSourceConfig parseKafka(const Map& m) {
   if (m.has("security"))
     k.security = parseSecurity(Map(m.node("security"), m.path("security"),
                                    {"protocol", "saslMechanism", "usernameFile", "usernameEnv", "passwordFile",
-                                    "passwordEnv", "caFile"}));
+                                    "passwordEnv", "caFile", "certFile", "keyFile"}));
   if (m.has("properties")) {
     const YAML::Node props = m.node("properties");
     if (!props.IsMap()) fail(m.path("properties"), "must be a mapping");

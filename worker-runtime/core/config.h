@@ -29,7 +29,8 @@ struct KafkaSecurityConfig {
   std::string saslMechanism;           // PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
   std::string usernameFile, usernameEnv;
   std::string passwordFile, passwordEnv;
-  std::string caFile;
+  std::string caFile;                  // CA certificates (PEM) the broker's certificate is verified against
+  std::string certFile, keyFile;       // client certificate and its key (PEM), for brokers that require one (mTLS)
 };
 
 struct KafkaSourceConfig {

@@ -189,6 +189,20 @@ TEST_CASE("errors name the field") {
              Contains("secrets are not allowed inline"));
   CHECK_THAT(errorOf(replace(m, "consumerGroup: g", "consumerGroup: g, security: {protocol: SASL_SSL}")),
              StartsWith("source.kafka.security.saslMechanism: required"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g", "consumerGroup: g, security: {protocol: SSL, certFile: /c}")),
+             StartsWith("source.kafka.security.keyFile: certFile and keyFile go together"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g", "consumerGroup: g, security: {protocol: SSL, keyFile: /k}")),
+             StartsWith("source.kafka.security.certFile: certFile and keyFile go together"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g",
+                             "consumerGroup: g, security: {protocol: PLAINTEXT, certFile: /c, keyFile: /k}")),
+             StartsWith("source.kafka.security.certFile: only allowed with protocol SSL or SASL_SSL"));
+  CHECK_THAT(errorOf(replace(m, "consumerGroup: g",
+                             "consumerGroup: g, security: {protocol: SASL_PLAINTEXT, saslMechanism: PLAIN, "
+                             "usernameEnv: U, passwordEnv: P, caFile: /ca}")),
+             StartsWith("source.kafka.security.caFile: only allowed with protocol SSL or SASL_SSL"));
+  CHECK(parseConfig(replace(m, "consumerGroup: g",
+                            "consumerGroup: g, security: {protocol: SSL, caFile: /ca, certFile: /c, keyFile: /k}"))
+            .ok());
   CHECK_THAT(errorOf(m + "cron:\n- {name: j, schedule: x, route: /j, concurrencyPolicy: Sometimes}\n"),
              StartsWith("cron[0].concurrencyPolicy:"));
   for (const char* bad : {"redis", "redis:", ":6379", "redis:99999", "redis:port"})

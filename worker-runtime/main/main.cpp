@@ -18,6 +18,7 @@
 #include "clients/exec_handler.h"
 #include "clients/http_handler.h"
 #include "clients/kafka_producer.h"
+#include "clients/kafka_security.h"
 #include "clients/noop_handler.h"
 #include "clients/redis_id_store.h"
 #include "core/config.h"
@@ -34,6 +35,9 @@
 using namespace ew::runtime;
 
 namespace {
+
+// How long the security probe waits for a broker to answer or refuse.
+constexpr std::chrono::seconds kKafkaProbeTimeout{10};
 
 struct Args {
   std::string config;
@@ -176,6 +180,13 @@ int main(int argc, char** argv) {
     const bool kafka = config.source.kind == SourceKind::Kafka;
     bool anyDeadLetterTopic = false;
     for (const auto& s : config.subscriptions) anyDeadLetterTopic |= !s.deadLetterTopic.empty();
+    // A wrong password or an untrusted certificate ends the runtime here, with
+    // why, instead of librdkafka retrying it forever.
+    if (kafka)
+      if (auto s = probeKafkaSecurity(*config.source.kafka, kKafkaProbeTimeout); !s) {
+        spdlog::error("{}", s.error().message);
+        return 1;
+      }
     // With Dapr, daprd dead-letters what the runtime answers DROP.
     if (kafka && anyDeadLetterTopic) {
       auto p = KafkaDeadLetterProducer::create(*config.source.kafka);

@@ -304,8 +304,9 @@ std::string renderConfig(const ConfigSpec& s) {
       << s.daprOptions << "}\n";
   else
     y << "source:\n  kind: kafka\n  kafka:\n"
-      << "    brokers: [\"" << ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP") << "\"]\n"
+      << "    brokers: [\"" << (s.brokers.empty() ? ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP") : s.brokers) << "\"]\n"
       << "    consumerGroup: " << s.group << "\n"
+      << (s.security.empty() ? "" : "    security: " + s.security + "\n")
       << "    commitInterval: " << s.commitInterval << "\n"
       << "    properties: " << s.properties << "\n";
   if (s.ledgerPort)

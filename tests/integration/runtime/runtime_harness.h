@@ -117,6 +117,8 @@ struct ConfigSpec {
   int daprPort = 0;              // source dapr: filled by RuntimeProcess when 0
   std::string daprOptions;       // source dapr: more source.dapr keys in flow style, e.g. "subscribe: programmatic"
   std::string worker = "rt";
+  std::string brokers;   // source kafka: "" for the test broker's PLAINTEXT listener (EW_KAFKA_BOOTSTRAP)
+  std::string security;  // source kafka: source.kafka.security in flow style; "" for none
   std::string group;
   std::string topic;
   std::string deadLetterTopic;
