@@ -6,6 +6,8 @@ REPO_DIR=$(cd "$HACK_DIR/.." && pwd)
 EW_CACHE=${EW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventworker}
 KUBE_BIN_DIR="$EW_CACHE/kubernetes-v$K8S_VERSION/bin"
 ETCD_BIN_DIR="$EW_CACHE/etcd-v$ETCD_VERSION/bin"
+COREDNS_BIN_DIR="$EW_CACHE/coredns-v$COREDNS_VERSION/bin"
+COREDNS_IMAGE="localhost/coredns/coredns:$COREDNS_VERSION"
 KAFKA_LIB_DIR="$EW_CACHE/kafka-$KAFKA_SCALA_VERSION-$KAFKA_VERSION/libs"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
