@@ -46,16 +46,19 @@ MOD
   done
 }
 
+# newGoModule DIR NAME: DIR holds a fresh module eventworker.dev/hack/NAME
+# (its go.mod only) and is the working directory from now on.
+newGoModule() {
+  mkdir -p "$1"
+  cd "$1"
+  printf 'module eventworker.dev/hack/%s\ngo 1.24\n' "$2" > go.mod
+}
+
 buildEtcd() {
   [ -x "$ETCD_BIN_DIR/etcd" ] && return 0
   log "building etcd v$ETCD_VERSION; first time only"
-  local mod="$EW_CACHE/src/etcd-v$ETCD_VERSION"
-  mkdir -p "$mod" "$ETCD_BIN_DIR"
-  cd "$mod"
-  cat > go.mod <<MOD
-module eventworker.dev/hack/etcd
-go 1.24
-MOD
+  mkdir -p "$ETCD_BIN_DIR"
+  newGoModule "$EW_CACHE/src/etcd-v$ETCD_VERSION" etcd
   cat > main.go <<'GO'
 // etcd's own main, calling the server module's entry point.
 package main
@@ -79,13 +82,8 @@ GO
 buildCoredns() {
   [ -x "$COREDNS_BIN_DIR/coredns" ] && return 0
   log "building CoreDNS v$COREDNS_VERSION; first time only"
-  local mod="$EW_CACHE/src/coredns-v$COREDNS_VERSION"
-  mkdir -p "$mod" "$COREDNS_BIN_DIR"
-  cd "$mod"
-  cat > go.mod <<MOD
-module eventworker.dev/hack/coredns
-go 1.24
-MOD
+  mkdir -p "$COREDNS_BIN_DIR"
+  newGoModule "$EW_CACHE/src/coredns-v$COREDNS_VERSION" coredns
   cat > main.go <<'GO'
 // CoreDNS's main with the plugins the node's Corefile names.
 package main
