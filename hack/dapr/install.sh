@@ -23,13 +23,8 @@ set -euo pipefail
 DAPR_INJECT_LABEL=eventworker.dev/dapr-injection
 [ "${1:-}" = --inject-label ] && { echo "$DAPR_INJECT_LABEL"; exit 0; }
 STATE=${1:?usage: $0 STATE_DIR | --inject-label}
-[ -f "$STATE/env" ] || die "no servers in $STATE (hack/servers-up.sh $STATE)"
-# shellcheck disable=SC1091
-. "$STATE/env"
-[ -n "${EW_CONTAINERD_SOCK:-}" ] || die "the servers in $STATE have no node (EW_SERVERS=all)"
-K=("$EW_KUBECTL" --kubeconfig "$KUBECONFIG")
-start=$(date +%s.%N)
 
+start=$(date +%s.%N)
 DIR="$EW_CACHE/daprd-v$DAPR_VERSION"
 DAPRD=
 for f in "$DIR/daprd" "$DIR/daprd-stablecomponents" "$DIR/daprd-kafka"; do [ -x "$f" ] && { DAPRD=$f; break; }; done
@@ -39,6 +34,12 @@ if [ -z "$DAPRD" ] || [ ! -x "$DIR/operator" ] || [ ! -x "$DIR/injector" ] || [ 
     "DAPR_COMPONENTS=kafka bash hack/build-daprd.sh control-plane (about 10 minutes each on two busy cores)" >&2
   exit 3
 fi
+
+[ -f "$STATE/env" ] || die "no servers in $STATE (hack/servers-up.sh $STATE)"
+# shellcheck disable=SC1091
+. "$STATE/env"
+[ -n "${EW_CONTAINERD_SOCK:-}" ] || die "the servers in $STATE have no node (EW_SERVERS=all)"
+K=("$EW_KUBECTL" --kubeconfig "$KUBECONFIG")
 
 # Tagged by content, so that a rebuilt binary is imported into a running node.
 tag() { echo "$DAPR_VERSION-$(cat "$@" | sha256sum | cut -c1-12)"; }
