@@ -39,15 +39,21 @@ endfunction()
 # the "servers" fixture starts (label "e2e"): real pods from the images
 # hack/image/build-images.sh imported. Runs alone: pods share the node's two
 # cores with everything else, and other tests' timings must not depend on them.
+# SKIPPABLE as for ew_integration_test.
 function(ew_e2e_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
   target_compile_definitions(${name} PRIVATE EW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  set(skip "")
+  if(T_SKIPPABLE)
+    set(skip SKIP_RETURN_CODE 77)
+  endif()
   catch_discover_tests(${name} TEST_PREFIX "${name}: " EXTRA_ARGS --warn NoTests PROPERTIES
     LABELS e2e
     FIXTURES_REQUIRED servers
     TIMEOUT 900
     RUN_SERIAL TRUE
+    ${skip}
     ENVIRONMENT "EW_TEST_ENV=${EW_TEST_STATE_DIR}/env")
 endfunction()

@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kubectl,
 #   kubelet, kube-scheduler, kube-proxy               from k8s.io/kubernetes
 #   etcd                                              from go.etcd.io/etcd/server/v3
+#   coredns (the node's cluster DNS)                  from github.com/coredns/coredns
 #   Kafka broker jars                                 from Maven Central
 # Idempotent and quiet when everything is cached. Versions: hack/versions.env.
 set -euo pipefail
@@ -45,16 +46,19 @@ MOD
   done
 }
 
+# newGoModule DIR NAME: DIR holds a fresh module eventworker.dev/hack/NAME
+# (its go.mod only) and is the working directory from now on.
+newGoModule() {
+  mkdir -p "$1"
+  cd "$1"
+  printf 'module eventworker.dev/hack/%s\ngo 1.24\n' "$2" > go.mod
+}
+
 buildEtcd() {
   [ -x "$ETCD_BIN_DIR/etcd" ] && return 0
   log "building etcd v$ETCD_VERSION; first time only"
-  local mod="$EW_CACHE/src/etcd-v$ETCD_VERSION"
-  mkdir -p "$mod" "$ETCD_BIN_DIR"
-  cd "$mod"
-  cat > go.mod <<MOD
-module eventworker.dev/hack/etcd
-go 1.24
-MOD
+  mkdir -p "$ETCD_BIN_DIR"
+  newGoModule "$EW_CACHE/src/etcd-v$ETCD_VERSION" etcd
   cat > main.go <<'GO'
 // etcd's own main, calling the server module's entry point.
 package main
@@ -73,6 +77,40 @@ GO
   mv "$ETCD_BIN_DIR/etcd.tmp" "$ETCD_BIN_DIR/etcd"
 }
 
+# CoreDNS with only the plugins the node's Corefile uses (hack/node/coredns.yaml):
+# coremain without core/plugin, which would pull in every cloud backend.
+buildCoredns() {
+  [ -x "$COREDNS_BIN_DIR/coredns" ] && return 0
+  log "building CoreDNS v$COREDNS_VERSION; first time only"
+  mkdir -p "$COREDNS_BIN_DIR"
+  newGoModule "$EW_CACHE/src/coredns-v$COREDNS_VERSION" coredns
+  cat > main.go <<'GO'
+// CoreDNS's main with the plugins the node's Corefile names.
+package main
+
+import (
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/ready"
+
+	"github.com/coredns/coredns/coremain"
+)
+
+func main() { coremain.Run() }
+GO
+  # The cluster's own client-go (a patch release above CoreDNS's pin).
+  local minorPatch=${K8S_VERSION#*.} m pins=("github.com/coredns/coredns@v$COREDNS_VERSION")
+  for m in api apimachinery client-go; do pins+=("k8s.io/$m@v0.$minorPatch"); done
+  go get "${pins[@]}" >/dev/null 2>&1 || go get "${pins[@]}"
+  go mod tidy >/dev/null 2>&1 || go mod tidy
+  CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS_VERSION" \
+    -o "$COREDNS_BIN_DIR/coredns.tmp" .
+  mv "$COREDNS_BIN_DIR/coredns.tmp" "$COREDNS_BIN_DIR/coredns"
+}
+
 fetchKafka() {
   [ -f "$KAFKA_LIB_DIR/.complete" ] && return 0
   log "fetching Kafka $KAFKA_VERSION jars from Maven; first time only"
@@ -89,6 +127,7 @@ case "${1:-all}" in
   kube) buildEtcd; buildKube ;;
   etcd) buildEtcd ;;
   kafka) fetchKafka ;;
-  all) buildEtcd; buildKube; fetchKafka ;;
-  *) die "usage: $0 [all|kube|etcd|kafka]" ;;
+  coredns) buildCoredns ;;
+  all) buildEtcd; buildKube; buildCoredns; fetchKafka ;;
+  *) die "usage: $0 [all|kube|etcd|coredns|kafka]" ;;
 esac

@@ -5,6 +5,8 @@
 #   eventworker-runtime.tar   ghcr.io/eventworker/eventworker-runtime:VERSION
 #   ledger-handler.tar        localhost/eventworker/ledger-handler:test
 #   pause.tar                 registry.k8s.io/pause:3.10.1 (containerd's sandbox_image)
+#   coredns.tar               localhost/coredns/coredns:COREDNS_VERSION (the node's
+#                             cluster DNS; from hack/build-servers.sh's cache, when built)
 # VERSION is the project version of CMakeLists.txt (the tag manifests/ and the
 # operator name). Each is a single-layer docker-archive from
 # hack/image/mkimage.py: the stripped binary, the shared libraries it links,
@@ -69,11 +71,24 @@ fi
 python3 "$MKIMAGE" --ref "$PAUSE_REF" --output "$OUT/pause.tar" --entrypoint /pause --user 65535:65535 --bare \
   --label org.opencontainers.image.title=pause "$OUT/pause:/pause"
 
+TARS=(eventworker-operator eventworker-runtime ledger-handler pause)
+if [ -x "$COREDNS_BIN_DIR/coredns" ]; then
+  python3 "$MKIMAGE" --ref "$COREDNS_IMAGE" --output "$OUT/coredns.tar" --entrypoint /coredns --bare \
+    --label org.opencontainers.image.title=coredns --label org.opencontainers.image.version="$COREDNS_VERSION" \
+    "$COREDNS_BIN_DIR/coredns:/coredns"
+  TARS+=(coredns)
+fi
+
 if [ -n "$SOCKET" ]; then
   command -v ctr >/dev/null || die "ctr not found (apt-get install containerd)"
-  for tar in eventworker-operator eventworker-runtime ledger-handler pause; do
-    ctr --address "$SOCKET" -n k8s.io images import "$OUT/$tar.tar" >/dev/null \
-      || die "ctr --address $SOCKET -n k8s.io images import $OUT/$tar.tar failed"
+  # Side by side: the node's start waits for the slowest, not the sum.
+  declare -A importing
+  for tar in "${TARS[@]}"; do
+    ctr --address "$SOCKET" -n k8s.io images import "$OUT/$tar.tar" >/dev/null &
+    importing[$tar]=$!
   done
-  log "imported the 4 images into $SOCKET (namespace k8s.io)"
+  for tar in "${TARS[@]}"; do
+    wait "${importing[$tar]}" || die "ctr --address $SOCKET -n k8s.io images import $OUT/$tar.tar failed"
+  done
+  log "imported the ${#TARS[@]} images into $SOCKET (namespace k8s.io)"
 fi

@@ -3,8 +3,12 @@
 `ctr images import`, `podman load` and `docker load` read) from files of this
 machine, with no container tool.
 
-  mkimage.py --ref REF --output OUT.tar --entrypoint PATH [--user UID:GID]
+  mkimage.py --ref REF --output OUT.tar [--entrypoint PATH] [--user UID:GID]
              [--env K=V]... [--label K=V]... [--bare] SRC:DEST...
+
+Without --entrypoint the image has none: the pod's command names the program
+(Dapr's images: the injector runs the sidecar with args ["/daprd", ...] and
+no command, which an entrypoint would turn into daprd's first argument).
 
 Each SRC is put at DEST in the image. An ELF SRC goes in stripped
 (objcopy --strip-all), with every shared library `ldd SRC` lists, at the path
@@ -174,7 +178,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ref", required=True, help="image reference, e.g. ghcr.io/eventworker/eventworker-runtime:0.1.0")
     p.add_argument("--output", required=True, help="the docker-archive tar to write")
-    p.add_argument("--entrypoint", required=True, help="absolute path of the program in the image")
+    p.add_argument("--entrypoint", help="absolute path of the program in the image (none when not given)")
     p.add_argument("--user", default="65532:65532", help="UID:GID the image runs as")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE (PATH is set unless given)")
     p.add_argument("--label", action="append", default=[], help="KEY=VALUE")
@@ -186,7 +190,7 @@ def main():
     env.setdefault("PATH", DEFAULT_PATH.partition("=")[2])
     labels = pairs(a.label, "--label")
     files = collect(a.files, a.bare)
-    if a.entrypoint not in files:
+    if a.entrypoint is not None and a.entrypoint not in files:
         raise Failure(f"entrypoint {a.entrypoint} is not among the files")
 
     inputs = hashlib.sha256()
@@ -222,7 +226,7 @@ def main():
             "created": EPOCH,
             "config": {
                 "User": a.user,
-                "Entrypoint": [a.entrypoint],
+                "Entrypoint": [a.entrypoint] if a.entrypoint else None,
                 "Env": [f"{k}={v}" for k, v in sorted(env.items())],
                 "Labels": labels,
                 "WorkingDir": "/",

@@ -13,6 +13,10 @@
 # hundreds of Deployments whose pods must stay Pending, as they would on a
 # cluster without room); a namespace opts in with the PodTolerationRestriction
 # annotation (see NODE_TOLERATION_ANNOTATION).
+#
+# Cluster DNS: CoreDNS (hack/node/coredns.yaml) in kube-system behind the
+# kube-dns Service at NODE_DNS_IP, the kubelet's clusterDNS; pods resolve
+# *.svc.cluster.local and nothing else.
 
 NODE_NAME=ew-node
 NODE_BRIDGE=ew0
@@ -21,6 +25,7 @@ NODE_POD_CIDR=10.244.0.0/16
 NODE_TAINT_KEY=eventworker.dev/node
 NODE_TOLERATION_ANNOTATION='scheduler.alpha.kubernetes.io/defaultTolerations=[{"key":"eventworker.dev/node","operator":"Exists","effect":"NoSchedule"}]'
 NODE_SANDBOX_IMAGE=registry.k8s.io/pause:3.10.1
+NODE_DNS_IP=10.0.0.10
 NODE_KERNEL_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward
   net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
@@ -138,10 +143,17 @@ JSON
   bash "$HACK_DIR/image/build-images.sh" --import "$sock" >"$STATE/logs/images.log" 2>&1 \
     || { tail -n 20 "$STATE/logs/images.log" >&2; die "building or importing the node's images failed"; }
 
-  # No cluster DNS yet (CoreDNS comes with the Dapr issue): pods resolve
-  # names against their own loopback, which fails at once, instead of the
-  # machine's resolver, which pods must not reach (it took 5 s to time out).
-  printf '# the node'"'"'s pods: no DNS server (hack/node/node.sh)\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$n/resolv.conf"
+  # Cluster DNS, applied while the kubelet starts so that its pod is
+  # scheduled as soon as the node is Ready (waited for at the end).
+  [ -x "$COREDNS_BIN_DIR/coredns" ] || die "CoreDNS is not built: bash hack/build-servers.sh coredns"
+  sed -e "s#@DNS_IP@#$NODE_DNS_IP#" -e "s#@IMAGE@#$COREDNS_IMAGE#" -e "s#@TAINT_KEY@#$NODE_TAINT_KEY#" \
+    "$HACK_DIR/node/coredns.yaml" | "${KUBECTL_BASE[@]}" apply -f - >"$STATE/logs/coredns-apply.log" 2>&1 &
+  local dnsApply=$!
+
+  # The resolv.conf of pods with dnsPolicy Default (CoreDNS itself) and the
+  # host part of everyone's: no server but their own loopback, which fails
+  # at once, instead of the machine's resolver, which pods must not reach.
+  printf '# the node'"'"'s pods: no upstream DNS server (hack/node/node.sh)\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$n/resolv.conf"
   local kubeletPort healthzPort schedPort proxyHealthz proxyMetrics
   kubeletPort=$(freePort); healthzPort=$(freePort); schedPort=$(freePort)
   proxyHealthz=$(freePort); proxyMetrics=$(freePort)
@@ -172,6 +184,7 @@ podLogsDir: $n/pod-logs
 volumePluginDir: $n/volume-plugins
 resolvConf: $n/resolv.conf
 clusterDomain: cluster.local
+clusterDNS: [$NODE_DNS_IP]
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}
@@ -216,6 +229,13 @@ YAML
   WAIT_SECONDS=90 need kubelet "${KUBECTL_BASE[@]}" wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   need kube-proxy curl -sf "http://127.0.0.1:$proxyHealthz/healthz"
   log "node $NODE_NAME Ready ($NODE_IP; kubelet :$kubeletPort, containerd $(ctr --address "$sock" version 2>/dev/null | awk '/Version/{print $2; exit}'))"
+  wait "$dnsApply" || { cat "$STATE/logs/coredns-apply.log" >&2; die "applying hack/node/coredns.yaml failed"; }
+  if ! WAIT_SECONDS=60 waitFor "${KUBECTL_BASE[@]}" -n kube-system wait --for=condition=Available deployment/coredns --timeout=2s; then
+    "${KUBECTL_BASE[@]}" -n kube-system get pods -o wide >&2 || true
+    "${KUBECTL_BASE[@]}" -n kube-system get events --sort-by=.lastTimestamp >&2 || true
+    die "CoreDNS (kube-system/coredns) did not become available in 60s"
+  fi
+  log "cluster DNS up (CoreDNS v$COREDNS_VERSION, kube-system/kube-dns $NODE_DNS_IP)"
 }
 
 # nodeCleanPods STATE (after the kubelet stopped): ends every container and

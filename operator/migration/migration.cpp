@@ -74,10 +74,12 @@ bool listsSubscribe(const std::optional<std::string>& value) {
 
 std::vector<std::string> withoutScope(std::vector<std::string> scopes, const std::string& appId) {
   scopes.erase(std::remove(scopes.begin(), scopes.end(), appId), scopes.end());
+  if (scopes.empty()) scopes.push_back(kNoAppScope);
   return scopes;
 }
 
 std::vector<std::string> withScope(std::vector<std::string> scopes, const std::string& appId) {
+  scopes.erase(std::remove(scopes.begin(), scopes.end(), std::string(kNoAppScope)), scopes.end());
   if (!contains(scopes, appId)) scopes.push_back(appId);
   return scopes;
 }

@@ -111,7 +111,14 @@ bool wantsApiGroup(const Json& record);
 // EventWorker is being deleted (restore everything).
 Plan step(const Json& record, const std::optional<Request>& request, const Observed& observed, bool deleting);
 
-// Scopes with appId removed / added (order kept; no duplicates added).
+// Dapr reads an empty scope list as "every app" (daprd subscribes every app
+// to it; found on the node with the real sidecars): a Subscription whose
+// last app is taken off keeps this scope instead, which names no app (an app
+// id has no '/'), and loses it when an app is put back.
+inline constexpr const char* kNoAppScope = "eventworker.dev/no-app";
+
+// Scopes with appId removed / added (order kept; no duplicates added); never
+// empty after a removal (kNoAppScope), and without kNoAppScope after an add.
 std::vector<std::string> withoutScope(std::vector<std::string> scopes, const std::string& appId);
 std::vector<std::string> withScope(std::vector<std::string> scopes, const std::string& appId);
 

@@ -159,6 +159,10 @@ TEST_CASE("scope helpers keep order and never duplicate") {
   CHECK(withoutScope({"a", "b", "a"}, "a") == std::vector<std::string>{"b"});
   CHECK(withScope({"b"}, "a") == std::vector<std::string>{"b", "a"});
   CHECK(withScope({"a"}, "a") == std::vector<std::string>{"a"});
+  // Dapr reads [] as every app: the last app out leaves the no-app scope, which the next app in replaces.
+  CHECK(withoutScope({"a"}, "a") == std::vector<std::string>{kNoAppScope});
+  CHECK(withoutScope({kNoAppScope}, "a") == std::vector<std::string>{kNoAppScope});
+  CHECK(withScope({kNoAppScope}, "a") == std::vector<std::string>{"a"});
 }
 
 TEST_CASE("programmatic subscriptions: the API's Deployments get subscribe disabled, and get back what they had") {

@@ -209,11 +209,18 @@ Json workerObject(const WorkerSpec& w) {
     "runtime": {"resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}},
     "scaling": {"pollIntervalSeconds": 2, "scaleDownStabilizationSeconds": 20}
   })");
+  const std::string bootstrap = w.bootstrap.empty() ? podBootstrap() : w.bootstrap;
   spec["handler"]["image"] = w.handlerImage;
   spec["handler"]["args"] = {"--delay-ms", std::to_string(w.delayMs), "--ledger-topic", w.ledgerTopic,
-                             "--kafka-bootstrap", podBootstrap()};
+                             "--kafka-bootstrap", bootstrap};
   for (const auto& a : w.handlerArgs) spec["handler"]["args"].push_back(a);
-  spec["source"]["kafka"] = {{"brokers", {podBootstrap()}}, {"consumerGroup", w.name}};
+  spec["source"]["kafka"] = {{"brokers", {bootstrap}}};
+  if (w.dapr) {
+    spec["dapr"] = {{"enabled", true}, {"pubsubName", "pubsub"}};
+    if (!w.appId.empty()) spec["dapr"]["appId"] = w.appId;
+  } else {
+    spec["source"]["kafka"]["consumerGroup"] = w.name;
+  }
   spec["subscriptions"] = Json::array(
       {{{"name", "orders"}, {"topic", w.topic}, {"route", "/events/orders"}, {"concurrency", w.concurrency}}});
   if (!w.extraTopic.empty())

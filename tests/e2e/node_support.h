@@ -67,6 +67,11 @@ struct WorkerSpec {
   std::string extraTopic;  // a second subscription ("more", route /events/more) when not empty
   std::string cron;        // the cron list as JSON, "" for none
   std::vector<std::string> handlerArgs;  // more arguments of the ledger handler (--crash-at-start)
+  std::string bootstrap;   // the broker as the pods reach it; podBootstrap() when empty
+  // Dapr delivers (spec.dapr, pubsub component "pubsub"): daprd's consumer
+  // group is the app id, so spec.source.kafka names none.
+  bool dapr = false;
+  std::string appId;       // spec.dapr.appId; metadata.name when empty
 };
 kube::Json workerObject(const WorkerSpec& w);
 // A WorkerSpec named NAME in NS, on the topics NS.orders and NS.ledger.

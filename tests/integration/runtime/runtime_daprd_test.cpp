@@ -58,7 +58,7 @@ std::string daprdPath(std::string& looked) {
     cache = std::string(std::getenv("HOME") ? std::getenv("HOME") : "/root") + "/.cache/eventworker";
   const std::string dir = cache + "/daprd-v" + daprVersion();
   looked = dir + "/daprd";
-  for (const char* name : {"/daprd", "/daprd-stablecomponents"})
+  for (const char* name : {"/daprd", "/daprd-stablecomponents", "/daprd-kafka"})
     if (::access((dir + name).c_str(), X_OK) == 0) return dir + name;
   return "";
 }
@@ -163,14 +163,6 @@ std::string resources(const std::string& group, const std::string& topic, const 
     << "  deadLetterTopic: " << dlq << "\n";
   if (bulk > 0) y << "  bulkSubscribe: {enabled: true, maxMessagesCount: " << bulk << ", maxAwaitDurationMs: 40}\n";
   return y.str();
-}
-
-// A structured CloudEvent as a Dapr publisher writes it to Kafka.
-std::string cloudEvent(const std::string& id, const std::string& key, int64_t seq) {
-  return json{{"specversion", "1.0"},       {"id", id},
-              {"source", "orders-api"},     {"type", "order.completed"},
-              {"datacontenttype", "application/json"}, {"data", json::parse(payload(key, seq))}}
-      .dump();
 }
 
 // Kafka topic, dead-letter topic, runtime (source dapr, ledger handler) and

@@ -329,6 +329,16 @@ std::string payload(const std::string& key, int64_t seq) {
   return nlohmann::json{{"key", key}, {"seq", seq}}.dump();
 }
 
+std::string cloudEvent(const std::string& id, const std::string& key, int64_t seq) {
+  return nlohmann::json{{"specversion", "1.0"},
+                        {"id", id},
+                        {"source", "orders-api"},
+                        {"type", "order.completed"},
+                        {"datacontenttype", "application/json"},
+                        {"data", nlohmann::json::parse(payload(key, seq))}}
+      .dump();
+}
+
 RuntimeProcess::RuntimeProcess(const std::string& name, ConfigSpec spec) {
   if (!spec.opsPort) spec.opsPort = freePort();
   opsPort_ = spec.opsPort;

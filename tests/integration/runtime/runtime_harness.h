@@ -179,6 +179,10 @@ class RedisServer {
 
 // A test payload: {"key": KEY, "seq": SEQ}.
 std::string payload(const std::string& key, int64_t seq);
+// The same payload as the data of a structured CloudEvent with id ID, as a
+// Dapr publisher writes it to Kafka (daprd passes a JSON object that is no
+// CloudEvent through as it is, without an id).
+std::string cloudEvent(const std::string& id, const std::string& key, int64_t seq);
 
 // The value of SERIES (name{labels} exactly as rendered) in Prometheus text
 // METRICS; -1 when absent.
