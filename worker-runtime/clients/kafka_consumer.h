@@ -5,9 +5,10 @@
 // commitInterval; a revocation commits its partitions' final offsets at once
 // (commit()).
 //
-// Why not commit from our own timer: librdkafka 2.0.2 (Debian bookworm)
-// treats an OffsetCommit answered with ILLEGAL_GENERATION as the loss of
-// the whole assignment, and a commit sent while the group rebalances gets
+// Why not commit from our own timer: librdkafka before 2.10 (Debian 12's
+// 2.0.2, where this was measured, and the 2.8.0 hack/build-librdkafka.sh
+// builds) treats an OffsetCommit answered with ILLEGAL_GENERATION as the
+// loss of the whole assignment, and a commit sent while the group rebalances gets
 // that answer whenever the generation moves on before it is served
 // (librdkafka issue #4059, fixed in 2.10 by PR #4908). In a scale-out, with
 // pods joining one after another, our 1 s commits kept landing in those

@@ -31,9 +31,8 @@ ConfigSpec daprSpec(const Ledger& ledger) {
   return s;
 }
 
-json cloudEvent(const std::string& id, const std::string& key, int64_t seq) {
-  return {{"specversion", "1.0"}, {"id", id},       {"source", "orders-api"},
-          {"type", "order.completed"}, {"datacontenttype", "application/json"}, {"data", json::parse(payload(key, seq))}};
+json cloudEventJson(const std::string& id, const std::string& key, int64_t seq) {
+  return json::parse(ew::rttest::cloudEvent(id, key, seq));
 }
 
 HttpResult deliver(const RuntimeProcess& rt, const json& event, const Headers& metadata = {}) {
@@ -68,12 +67,12 @@ TEST_CASE("dapr: a CloudEvent and a data_base64 CloudEvent and plain JSON are ea
   RuntimeProcess rt("dapr-single", daprSpec(ledger));
   REQUIRE(ready(rt));
 
-  const HttpResult r1 = deliver(rt, cloudEvent("e-1", "k", 1), {{"__key", "k"}});
+  const HttpResult r1 = deliver(rt, cloudEventJson("e-1", "k", 1), {{"__key", "k"}});
   INFO(rt.log());
   CHECK(r1.status == 200);
   CHECK(json::parse(r1.body) == json{{"status", "SUCCESS"}});
 
-  json b64 = cloudEvent("e-2", "k", 2);
+  json b64 = cloudEventJson("e-2", "k", 2);
   b64.erase("data");
   b64["data_base64"] = "eyJrZXkiOiJrIiwic2VxIjoyfQ==";  // {"key":"k","seq":2}
   const HttpResult r2 = deliver(rt, b64);
@@ -115,13 +114,13 @@ TEST_CASE("dapr: a failing handler is retried in the runtime with backoff and th
   RuntimeProcess rt("dapr-retry", daprSpec(ledger));
   REQUIRE(ready(rt));
 
-  const HttpResult exhausted = deliver(rt, cloudEvent("always-500", "a", 1));
+  const HttpResult exhausted = deliver(rt, cloudEventJson("always-500", "a", 1));
   INFO(rt.log());
   CHECK(exhausted.status == 200);
   CHECK(statusOf(exhausted) == "DROP");
-  const HttpResult rejected = deliver(rt, cloudEvent("gone-404", "b", 1));
+  const HttpResult rejected = deliver(rt, cloudEventJson("gone-404", "b", 1));
   CHECK(statusOf(rejected) == "DROP");
-  const HttpResult lucky = deliver(rt, cloudEvent("third-time-lucky", "c", 1));
+  const HttpResult lucky = deliver(rt, cloudEventJson("third-time-lucky", "c", 1));
   CHECK(statusOf(lucky) == "SUCCESS");
 
   std::lock_guard l(mu);
@@ -162,7 +161,7 @@ TEST_CASE("dapr: a bulk delivery of 20 entries with mixed outcomes gets one stat
   std::map<std::string, std::string> expected;
   for (int i = 0; i < kEntries; ++i) {
     const std::string key = "k" + std::to_string(i % 4);
-    json event = cloudEvent("b-" + std::to_string(i), key, i);
+    json event = cloudEventJson("b-" + std::to_string(i), key, i);
     if (i == kEntries - 1) event.erase("id");  // malformed: dropped without a handler call
     const std::string entryId = "entry-" + std::to_string(i);
     entries.push_back({{"entryId", entryId},
@@ -210,8 +209,8 @@ TEST_CASE("dapr: the same event id delivered twice is handled once") {
   RuntimeProcess rt("dapr-idem", s);
   REQUIRE(ready(rt));
 
-  const HttpResult first = deliver(rt, cloudEvent("same-id", "k", 1));
-  const HttpResult again = deliver(rt, cloudEvent("same-id", "k", 1));
+  const HttpResult first = deliver(rt, cloudEventJson("same-id", "k", 1));
+  const HttpResult again = deliver(rt, cloudEventJson("same-id", "k", 1));
   INFO(rt.log());
   CHECK(statusOf(first) == "SUCCESS");
   CHECK(statusOf(again) == "SUCCESS");  // a duplicate is done: daprd must not redeliver it
@@ -219,7 +218,7 @@ TEST_CASE("dapr: the same event id delivered twice is handled once") {
   // Twice within one bulk (one key: one after the other).
   json entries = json::array();
   for (const char* id : {"1", "2"})
-    entries.push_back({{"entryId", id}, {"event", cloudEvent("bulk-id", "k", 2)}, {"metadata", {{"__key", "k"}}}});
+    entries.push_back({{"entryId", id}, {"event", cloudEventJson("bulk-id", "k", 2)}, {"metadata", {{"__key", "k"}}}});
   const json envelope = {{"type", "com.dapr.event.sent.bulk"}, {"topic", "orders"}, {"entries", entries}};
   const HttpResult bulk = httpRequest(rt.daprPort(), "POST", "/events", "application/json", envelope.dump());
   CHECK(json::parse(bulk.body) ==
@@ -252,7 +251,7 @@ TEST_CASE("dapr: GET /dapr/subscribe lists the subscriptions when programmatic a
   INFO(rt.log());
   CHECK(httpRequest(rt.daprPort(), "GET", "/dapr/subscribe", "", "").status == 404);
   // A route no subscription has is answered 404, which daprd takes as a drop.
-  CHECK(httpRequest(rt.daprPort(), "POST", "/other", kCloudEvents, cloudEvent("x", "k", 1).dump()).status == 404);
+  CHECK(httpRequest(rt.daprPort(), "POST", "/other", kCloudEvents, cloudEventJson("x", "k", 1).dump()).status == 404);
   CHECK(metric(rt, "worker_dapr_unrouted_total", "worker=\"rt\"") == 1);
 }
 
@@ -278,7 +277,7 @@ TEST_CASE("dapr: SIGTERM stops taking deliveries and lets the one in flight fini
   REQUIRE(::connect(idle, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
 
   HttpResult inFlight;
-  std::thread daprd([&] { inFlight = deliver(rt, cloudEvent("slow", "k", 1)); });
+  std::thread daprd([&] { inFlight = deliver(rt, cloudEventJson("slow", "k", 1)); });
   const bool handling = ledger.waitFor([&](const Ledger&) { return started.load(); }, 10s);
   if (!handling) daprd.join();
   INFO(rt.log());
@@ -286,7 +285,7 @@ TEST_CASE("dapr: SIGTERM stops taking deliveries and lets the one in flight fini
   const auto stopAt = std::chrono::steady_clock::now();
   rt.signal(SIGTERM);
   std::this_thread::sleep_for(300ms);
-  const HttpResult late = deliver(rt, cloudEvent("late", "k", 2));
+  const HttpResult late = deliver(rt, cloudEventJson("late", "k", 2));
   daprd.join();
 
   CHECK(inFlight.status == 200);
@@ -316,7 +315,7 @@ TEST_CASE("dapr: a delivery still running when the grace period ends is answered
   REQUIRE(ready(rt));
 
   HttpResult inFlight;
-  std::thread daprd([&] { inFlight = deliver(rt, cloudEvent("too-slow", "k", 1)); });
+  std::thread daprd([&] { inFlight = deliver(rt, cloudEventJson("too-slow", "k", 1)); });
   const bool handling = ledger.waitFor([&](const Ledger&) { return started.load(); }, 10s);
   if (handling) rt.signal(SIGTERM);
   daprd.join();
