@@ -135,7 +135,11 @@ auto.create.topics.enable=true
 PROPS
 JAVA_OPTS=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dlog4j2.level=WARN)
-CLUSTER_ID=$(java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+# A cluster id as kafka-storage random-uuid makes one (16 random bytes,
+# base64url without padding, not starting with "-"), without a JVM start.
+CLUSTER_ID=$(python3 -c 'import base64, os
+while (u := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"): pass
+print(u)')
 SCRAM=()
 for user in worker operator; do
   d="$KAFKA_SECRETS/scram-$user"

@@ -44,18 +44,7 @@ kcatRound() {
 runtimeRound() {
   local group=$TOPIC-$1 ops start joined handled committed series
   ops=$(freePort)
-  cat > "$WORK/runtime.yaml" <<YAML
-apiVersion: runtime.eventworker.dev/v1
-worker: bench
-source:
-  kind: kafka
-  kafka: {brokers: ["$B"], consumerGroup: $group, commitInterval: 1s}
-handler: {kind: noop}
-subscriptions:
-- {name: bench, topic: $TOPIC, route: /bench, concurrency: 16, ordering: key}
-server: {address: "127.0.0.1:$ops", gracePeriod: 10s}
-log: {level: warn}
-YAML
+  noopConfig "$WORK/runtime.yaml" "$B" "$group" "$TOPIC" "$ops"
   start=$(now)
   startRuntime "$WORK/runtime.yaml" "$WORK/runtime.log"
   awaitAssigned "$ops" "$PARTS" "$WORK/runtime.log"

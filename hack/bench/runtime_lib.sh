@@ -38,6 +38,23 @@ metric() {
 assigned() { curl -s "http://127.0.0.1:$1/status" | sed -n 's/.*"assignedPartitions":\([0-9]*\).*/\1/p'; }
 rssKb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
+# noopConfig FILE BROKER GROUP TOPIC OPS_PORT [KAFKA_EXTRA]: a runtime config
+# with the noop handler consuming TOPIC (KAFKA_EXTRA: more source.kafka keys
+# in flow style, e.g. "security: {...}").
+noopConfig() {
+  cat > "$1" <<YAML
+apiVersion: runtime.eventworker.dev/v1
+worker: bench
+source:
+  kind: kafka
+  kafka: {brokers: ["$2"], consumerGroup: $3, commitInterval: 1s${6:+, $6}}
+handler: {kind: noop}
+subscriptions:
+- {name: bench, topic: $4, route: /bench, concurrency: 16, ordering: key}
+server: {address: "127.0.0.1:$5", gracePeriod: 10s}
+log: {level: warn}
+YAML
+}
 # startRuntime CONFIG_FILE LOG: starts the runtime in --mode events.
 startRuntime() {
   "$RUNTIME" --config "$1" --mode events >"$2" 2>&1 &

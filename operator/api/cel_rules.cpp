@@ -106,6 +106,19 @@ std::vector<CelRule> build() {
         if (p.is_string() && p.get<std::string>().rfind("SASL", 0) == 0 && (!has(s, "saslMechanism") || !has(s, "secretRef")))
           e.push_back({"spec.source.kafka.security", m});
       });
+  add("spec.source.kafka.security", "clientCertificate requires protocol SSL or SASL_SSL and secretRef",
+      [](const Json& ew, FieldErrors& e, const std::string& m) {
+        const Json& s = at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
+        if (!s.is_object() || at(s, "clientCertificate") != true) return;
+        const Json& p = at(s, "protocol");
+        if (!(p == "SSL" || p == "SASL_SSL") || !has(s, "secretRef")) e.push_back({"spec.source.kafka.security", m});
+      });
+  add("spec.source.kafka.security", "operatorSecretRef is only for protocols other than PLAINTEXT",
+      [](const Json& ew, FieldErrors& e, const std::string& m) {
+        const Json& s = at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
+        if (s.is_object() && has(s, "operatorSecretRef") && at(s, "protocol") == "PLAINTEXT")
+          e.push_back({"spec.source.kafka.security", m});
+      });
   add("spec.subscriptions[*]", "deadLetterTopic must differ from topic",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {

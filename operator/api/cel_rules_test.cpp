@@ -86,6 +86,14 @@ TEST_CASE("each CEL rule refuses what it should, at its field") {
   CHECK(celFindings(patched({{"spec", {{"handler", {{"host", "10.0.0.5"}, {"allowNonLoopback", true}}}}}})).empty());
   CHECK(firesAt(patched({{"spec", {{"source", {{"kafka", {{"security", {{"protocol", "SASL_SSL"}}}}}}}}}}),
                 "spec.source.kafka.security"));
+  auto security = [](const nlohmann::json& sec) { return patched({{"spec", {{"source", {{"kafka", {{"security", sec}}}}}}}}); };
+  CHECK(firesAt(security({{"protocol", "PLAINTEXT"}, {"clientCertificate", true}, {"secretRef", {{"name", "s"}}}}),
+                "spec.source.kafka.security"));
+  CHECK(firesAt(security({{"protocol", "SSL"}, {"clientCertificate", true}}), "spec.source.kafka.security"));
+  CHECK(celFindings(security({{"protocol", "SSL"}, {"clientCertificate", true}, {"secretRef", {{"name", "s"}}}})).empty());
+  CHECK(firesAt(security({{"protocol", "PLAINTEXT"}, {"operatorSecretRef", {{"name", "s"}}}}),
+                "spec.source.kafka.security"));
+  CHECK(celFindings(security({{"protocol", "SSL"}, {"operatorSecretRef", {{"name", "s"}}}})).empty());
   CHECK(firesAt(withSubscription({{"deadLetterTopic", "order.completed"}}), "spec.subscriptions[0].deadLetterTopic"));
   CHECK(firesAt(withSubscription({{"retry", {{"initialBackoff", "1m"}, {"maxBackoff", "30s"}}}}),
                 "spec.subscriptions[0].retry"));

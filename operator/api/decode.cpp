@@ -84,6 +84,8 @@ KafkaSource kafka(const Json& o) {
     sec.protocol = s.value("protocol", sec.protocol);
     sec.saslMechanism = optString(s, "saslMechanism");
     if (s.contains("secretRef")) sec.secretName = optString(s["secretRef"], "name");
+    sec.clientCertificate = s.value("clientCertificate", false);
+    if (s.contains("operatorSecretRef")) sec.operatorSecretName = optString(s["operatorSecretRef"], "name");
     k.security = sec;
   }
   return k;

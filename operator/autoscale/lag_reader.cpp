@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "autoscale/lag_reader_merge.h"
+#include "ew/kafka_refusal.h"
 #include "core/duration.h"
 
 namespace ew::autoscale {
@@ -372,13 +373,22 @@ GroupResults collectGroupResults(const Call& call, rd_kafka_queue_t* queue, cons
   return results;
 }
 
-// Serves the client's own queue (its group handle's errors, SASL token
-// refreshes), so that nothing piles up there between reads.
-void drainClientQueue(rd_kafka_t* rk, const std::string& cluster) {
+// Serves the client's own queue (its group handle's errors, connection
+// errors, SASL token refreshes), so that nothing piles up there between
+// reads. Returns the last refusal by a broker among the errors, if any.
+std::optional<KafkaRefusal> drainClientQueue(rd_kafka_t* rk, const std::string& cluster) {
+  std::optional<KafkaRefusal> refused;
   while (rd_kafka_message_t* message = rd_kafka_consumer_poll(rk, 0)) {
-    if (message->err) spdlog::warn("kafka lag reader {}: {}", cluster, rd_kafka_message_errstr(message));
+    if (message->err) {
+      const std::string text = rd_kafka_message_errstr(message);
+      spdlog::warn("kafka lag reader {}: {}", cluster, text);
+      if (auto r = kafkaRefusal(message->err == RD_KAFKA_RESP_ERR__AUTHENTICATION,
+                                message->err == RD_KAFKA_RESP_ERR__SSL, text))
+        refused = r;
+    }
     rd_kafka_message_destroy(message);
   }
+  return refused;
 }
 
 // Why QUERY cannot be read, if it cannot.
@@ -478,7 +488,7 @@ void LagReader::retire(const ClientPtr& client) {
 std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& queries) {
   const ClientPtr client = this->client();
   const Call call(client.get(), bootstrap_, timeout_);
-  drainClientQueue(call.rk, bootstrap_);
+  std::optional<KafkaRefusal> refused = drainClientQueue(call.rk, bootstrap_);
 
   std::vector<std::string> groups;
   std::set<std::string> topics;
@@ -500,6 +510,11 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
   if (!groups.empty()) {
     if (auto layout = readMetadata(call, topics); !layout) {
       clusterError = layout.error();
+      // No broker answered: one that refused the client says why.
+      if (auto now = drainClientQueue(call.rk, bootstrap_)) refused = now;
+      if (refused)
+        clusterError = Error{"kafka " + bootstrap_ + ": the broker refused the client: " + kafkaRefusalText(*refused),
+                             kKafkaRefused};
     } else {
       // Only groups that exist are asked about; the others have nothing to read.
       std::vector<std::string> asked;
@@ -562,6 +577,15 @@ void LagReaderPool::retainOnly(const std::vector<KafkaCluster>& inUse) {
         it = readers_.erase(it);
       }
     }
+  }
+}
+
+void LagReaderPool::release(const KafkaCluster& cluster) {
+  LagReaderPtr closing;  // destroyed after the lock is released
+  std::lock_guard lock(mu_);
+  if (auto it = readers_.find(cluster); it != readers_.end()) {
+    closing = std::move(it->second);
+    readers_.erase(it);
   }
 }
 

@@ -54,6 +54,11 @@ struct GroupQuery {
 // broker1:9092: timed out after 5s describing group g".
 using GroupOffsets = Result<std::vector<PartitionOffsets>>;
 
+// Error::code of a read the broker refused (credentials, certificates): its
+// message says which, e.g. "kafka broker1:9093: the broker refused the
+// client: wrong username or password" (ew/kafka_refusal.h).
+inline constexpr int kKafkaRefused = 1;
+
 // One librdkafka client for one cluster (replaced by a new one after a read
 // that timed out with group requests in flight: see lag_reader.cpp). It never
 // creates topics (also not when the broker's auto.create.topics.enable is
@@ -129,6 +134,10 @@ class LagReaderPool {
   // is released), e.g. after the EventWorkers naming them are gone or their
   // credentials changed.
   void retainOnly(const std::vector<KafkaCluster>& inUse);
+
+  // Closes the client of CLUSTER (once its last reader is released), e.g.
+  // after its credentials changed; a later reader() makes a new one.
+  void release(const KafkaCluster& cluster);
 
   // The clients the pool holds.
   std::size_t clientCount() const;

@@ -20,7 +20,7 @@ bool ScaleTarget::operator==(const ScaleTarget& o) const {
          a.scaleDownStabilizationSeconds == b.scaleDownStabilizationSeconds &&
          a.fallback.failureThreshold == b.fallback.failureThreshold && a.fallback.replicas == b.fallback.replicas &&
          a.cooldownSeconds == b.cooldownSeconds && a.maxScaleDownPercent == b.maxScaleDownPercent &&
-         a.allowIdleConsumers == b.allowIdleConsumers && a.predictive == b.predictive && unsupported == o.unsupported;
+         a.allowIdleConsumers == b.allowIdleConsumers && a.predictive == b.predictive;
 }
 
 Autoscaler::Autoscaler(LagReadFn read, std::function<std::optional<int>(const std::string&)> currentReplicas,
@@ -159,19 +159,16 @@ Autoscaler::Millis Autoscaler::pollDue(Millis now) {
     std::string key;
     LagQuery query;
   };
-  std::map<std::string, std::vector<Due>> byCluster;
-  std::vector<std::pair<std::string, std::string>> unsupported;  // key, why
+  std::map<KafkaAccess, std::vector<Due>> byCluster;
   {
     std::lock_guard lock(mu_);
     for (auto& [key, e] : entries_) {
       if (e.nextDue > now) continue;
-      if (e.target.unsupported) unsupported.emplace_back(key, *e.target.unsupported);
-      else byCluster[e.target.cluster].push_back({key, {e.target.group, e.target.topics}});
+      byCluster[e.target.cluster].push_back({key, {e.target.group, e.target.topics}});
       e.nextDue = now + jittered(std::chrono::duration_cast<Millis>(e.target.pollInterval));
     }
   }
   std::vector<std::string> changed;
-  for (const auto& [key, why] : unsupported) observe(key, Error{why}, now, changed);
   if (!byCluster.empty()) {
     // Clusters in parallel; one batched read each.
     const auto t0 = std::chrono::steady_clock::now();

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "autoscale/policy.h"
+#include "controller/kafka_access.h"
 #include "ew/metrics.h"
 #include "ew/result.h"
 
@@ -33,15 +34,12 @@ namespace ew::controller {
 
 // What to poll for one EventWorker (from its spec; see render_adapter).
 struct ScaleTarget {
-  std::string cluster;  // bootstrap servers, comma-separated: one reader per cluster
+  KafkaAccess cluster;  // brokers and credentials: one batched read per distinct access
   std::string group;    // the consumer group of the events Deployment
   std::vector<std::string> topics;
   autoscale::OffsetReset offsetReset = autoscale::OffsetReset::Latest;
   autoscale::PolicyConfig policy;
   std::chrono::seconds pollInterval{5};
-  // Set when lag cannot be read for this target (why, and what to do): every
-  // poll then fails with this message.
-  std::optional<std::string> unsupported;
   bool operator==(const ScaleTarget&) const;
 };
 
@@ -53,7 +51,8 @@ struct LagQuery {
 using LagResult = Result<std::vector<autoscale::PartitionOffsets>>;
 // Reads the offsets of many groups on one cluster in one batch: one result per
 // query, in the queries' order. Must be thread-safe (clusters are read in parallel).
-using LagReadFn = std::function<std::vector<LagResult>(const std::string& cluster, const std::vector<LagQuery>& queries)>;
+using LagReadFn =
+    std::function<std::vector<LagResult>(const KafkaAccess& cluster, const std::vector<LagQuery>& queries)>;
 
 class Autoscaler {
  public:

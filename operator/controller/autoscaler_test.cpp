@@ -19,12 +19,12 @@ namespace {
 struct Rig {
   Millis clock{1'000'000};
   std::mutex mu;
-  std::vector<std::pair<std::string, std::vector<LagQuery>>> reads;     // cluster, queries
+  std::vector<std::pair<KafkaAccess, std::vector<LagQuery>>> reads;     // cluster, queries
   std::map<std::string, LagResult> answers;                             // by group
   std::map<std::string, std::optional<int>> replicas;                   // by key
   std::vector<std::string> changes;
   MetricsRegistry metrics;
-  Autoscaler scaler{[this](const std::string& cluster, const std::vector<LagQuery>& qs) {
+  Autoscaler scaler{[this](const KafkaAccess& cluster, const std::vector<LagQuery>& qs) {
                       std::lock_guard l(mu);
                       reads.emplace_back(cluster, qs);
                       std::vector<LagResult> out;
@@ -45,7 +45,7 @@ struct Rig {
 
 ScaleTarget target(const std::string& cluster, const std::string& group, int interval = 5) {
   ScaleTarget t;
-  t.cluster = cluster;
+  t.cluster.bootstrapServers = cluster;
   t.group = group;
   t.topics = {"orders"};
   t.offsetReset = autoscale::OffsetReset::Earliest;
@@ -79,7 +79,7 @@ TEST_CASE("first polls are spread over the interval, then due targets are read i
   rig.scaler.pollDue(rig.clock);
   REQUIRE(rig.reads.size() == 2);  // one read per cluster, not one per EventWorker
   std::map<std::string, size_t> perCluster;
-  for (const auto& [cluster, qs] : rig.reads) perCluster[cluster] = qs.size();
+  for (const auto& [cluster, qs] : rig.reads) perCluster[cluster.bootstrapServers] = qs.size();
   CHECK(perCluster == std::map<std::string, size_t>{{"k1:9092", 2}, {"k2:9092", 1}});
   // The next poll is one interval on (jitter 0.5 -> exactly the interval).
   CHECK(rig.scaler.pollDue(rig.clock) == rig.clock + Millis(5000));
@@ -158,17 +158,29 @@ TEST_CASE("no poll counts before the events Deployment exists, and an untracked 
   CHECK(rig.metrics.render().find("eventworker_desired_replicas{name=\"a\"") == std::string::npos);
 }
 
-TEST_CASE("an unsupported target fails every poll with its message and reads nothing") {
+TEST_CASE("targets on one cluster with other credentials are read in batches of their own") {
   Rig rig;
-  auto t = target("k1:9092", "a");
-  t.unsupported = "the autoscaler cannot read lag over SASL_SSL yet";
-  rig.scaler.track("ns/a", t);
-  rig.clock += Millis(2500);
+  rig.answers.insert_or_assign("a", LagResult(lagged(3, 10)));
+  rig.answers.insert_or_assign("b", LagResult(lagged(3, 10)));
+  rig.answers.insert_or_assign("c", LagResult(lagged(3, 10)));
+  auto scram = [](const std::string& group, const std::string& secret) {
+    auto t = target("k1:9093", group);
+    t.cluster.protocol = "SASL_SSL";
+    t.cluster.saslMechanism = "SCRAM-SHA-512";
+    t.cluster.secretName = secret;
+    t.cluster.workerNamespace = "ns";
+    return t;
+  };
+  rig.scaler.track("ns/a", scram("a", "team-a"));
+  rig.scaler.track("ns/b", scram("b", "team-a"));
+  rig.scaler.track("ns/c", scram("c", "team-b"));
+  rig.clock += Millis(5000);
   rig.scaler.pollDue(rig.clock);
-  CHECK(rig.reads.empty());
-  auto d = rig.scaler.decision("ns/a");
-  REQUIRE(d);
-  CHECK(d->message.find("SASL_SSL") != std::string::npos);
+  REQUIRE(rig.reads.size() == 2);
+  std::map<std::string, size_t> perSecret;
+  for (const auto& [cluster, qs] : rig.reads) perSecret[cluster.secretName] = qs.size();
+  CHECK(perSecret["team-a"] == 2);
+  CHECK(perSecret["team-b"] == 1);
 }
 
 TEST_CASE("a changed target is polled at once, and keeps its memory unless the group or topics changed") {

@@ -89,7 +89,7 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
     }
   }
   if (request && migration::wantsApiGroup(record)) {
-    if (target->cluster.empty())
+    if (target->cluster.bootstrapServers.empty())
       obs.apiGroup = Result<std::vector<autoscale::PartitionOffsets>>(
           Error{"spec.source.kafka.brokers is needed to read and copy the consumer group's offsets"});
     else if (!migrationKafka_.read)

@@ -34,7 +34,7 @@ struct Rendered {
   std::optional<ScaleTarget> scale;   // set when the events Deployment follows lag
   struct Migration {
     migration::Request request;
-    std::string cluster;      // Kafka bootstrap servers ("" when the resource names none)
+    KafkaAccess cluster;      // Kafka brokers and credentials (no brokers when the resource names none)
     std::string workerGroup;  // the worker's consumer group (offsets are copied to it)
   };
   std::optional<Migration> migration;  // spec.migrateFrom
@@ -43,9 +43,9 @@ struct Rendered {
 // Kafka access of the migration: the API group's offsets, and the copy.
 struct MigrationKafka {
   std::function<Result<std::vector<autoscale::PartitionOffsets>>(
-      const std::string& cluster, const std::string& group, const std::vector<std::string>& topics)>
+      const KafkaAccess& cluster, const std::string& group, const std::vector<std::string>& topics)>
       read;
-  std::function<Status(const std::string& cluster, const std::string& group,
+  std::function<Status(const KafkaAccess& cluster, const std::string& group,
                        const std::map<autoscale::PartitionKey, std::int64_t>& offsets)>
       commit;
 };

@@ -7,19 +7,29 @@
 
 namespace ew::controller {
 
+KafkaAccess kafkaAccess(const api::EventWorker& ew) {
+  KafkaAccess a;
+  const api::KafkaSource& k = *ew.spec.kafka;
+  for (const auto& b : k.brokers) a.bootstrapServers += (a.bootstrapServers.empty() ? "" : ",") + b;
+  if (!k.security || k.security->protocol == "PLAINTEXT") return a;
+  a.protocol = k.security->protocol;
+  a.saslMechanism = k.security->saslMechanism.value_or("");
+  a.secretName = k.security->operatorSecretName.value_or("");
+  a.clientCertificate = k.security->clientCertificate;
+  a.workerNamespace = ew.metadata.nameSpace;
+  return a;
+}
+
 ScaleTarget scaleTarget(const api::EventWorker& ew) {
   const api::ScalingSpec& s = ew.spec.scaling;
   ScaleTarget t;
-  for (const auto& b : ew.spec.kafka->brokers) t.cluster += (t.cluster.empty() ? "" : ",") + b;
+  t.cluster = kafkaAccess(ew);
   t.group = ew.effectiveConsumerGroup();
   for (const auto& sub : ew.spec.subscriptions) t.topics.push_back(sub.topic);
   std::sort(t.topics.begin(), t.topics.end());
   t.topics.erase(std::unique(t.topics.begin(), t.topics.end()), t.topics.end());
   t.offsetReset = ew.spec.kafka->offsetReset == "latest" ? autoscale::OffsetReset::Latest
                                                         : autoscale::OffsetReset::Earliest;
-  if (ew.spec.kafka->security && ew.spec.kafka->security->protocol != "PLAINTEXT")
-    t.unsupported = "the autoscaler cannot read lag over " + ew.spec.kafka->security->protocol +
-                    " yet: set spec.scaling.enabled: false and scale with kubectl scale, or use a PLAINTEXT listener";
   t.policy.minReplicas = s.minReplicas;
   t.policy.maxReplicas = s.maxReplicas;
   t.policy.lagThreshold = s.lagThreshold;
@@ -58,8 +68,7 @@ RenderFn makeRenderFn(render::RenderOptions options) {
       for (const auto& sub : ew.spec.subscriptions)
         if (std::find(m.request.topics.begin(), m.request.topics.end(), sub.topic) == m.request.topics.end())
           m.request.topics.push_back(sub.topic);
-      if (ew.spec.kafka)
-        for (const auto& b : ew.spec.kafka->brokers) m.cluster += (m.cluster.empty() ? "" : ",") + b;
+      if (ew.spec.kafka) m.cluster = kafkaAccess(ew);
       m.workerGroup = ew.effectiveConsumerGroup();
       r.migration = std::move(m);
     }

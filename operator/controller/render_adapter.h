@@ -9,6 +9,10 @@
 
 namespace ew::controller {
 
+// How the operator reaches EW's Kafka: brokers, and for any protocol but
+// PLAINTEXT the operatorSecretRef (REQUIRES: ew.spec.kafka is set).
+KafkaAccess kafkaAccess(const api::EventWorker& ew);
+
 // What the autoscaler polls for EW (REQUIRES: ew.spec.kafka is set).
 ScaleTarget scaleTarget(const api::EventWorker& ew);
 

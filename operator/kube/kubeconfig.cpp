@@ -20,22 +20,6 @@ Result<std::string> readFile(const std::string& path) {
   return s.str();
 }
 
-Result<std::string> base64Decode(const std::string& in, const std::string& field) {
-  std::string clean;
-  for (char c : in)
-    if (!std::isspace(static_cast<unsigned char>(c))) clean.push_back(c);
-  if (clean.size() % 4 != 0) return Error{field + ": not valid base64"};
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return Error{field + ": not valid base64"};
-  size_t pad = 0;
-  if (!clean.empty() && clean.back() == '=') ++pad;
-  if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // Inline "<key>-data" (base64) wins over "<key>" (a file path).
 Result<std::string> dataOrFile(const YAML::Node& node, const std::string& key,
@@ -58,6 +42,23 @@ std::optional<YAML::Node> findNamed(const YAML::Node& list, const std::string& n
 }
 
 }  // namespace
+
+Result<std::string> base64Decode(const std::string& in, const std::string& field) {
+  std::string clean;
+  for (char c : in)
+    if (!std::isspace(static_cast<unsigned char>(c))) clean.push_back(c);
+  if (clean.size() % 4 != 0) return Error{field + ": not valid base64"};
+  std::string out(clean.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(clean.data()),
+                          static_cast<int>(clean.size()));
+  if (n < 0) return Error{field + ": not valid base64"};
+  size_t pad = 0;
+  if (!clean.empty() && clean.back() == '=') ++pad;
+  if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
 
 Result<ClusterAccess> parseKubeconfig(const std::string& yamlText, const std::string& baseDir,
                                       const std::string& context) {

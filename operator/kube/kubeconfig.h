@@ -26,6 +26,10 @@ Result<ClusterAccess> parseKubeconfig(const std::string& yamlText, const std::st
 // Reads and parses the kubeconfig file at path.
 Result<ClusterAccess> loadKubeconfig(const std::string& path, const std::string& context = "");
 
+// Decodes base64 (whitespace ignored), as kubeconfig "*-data" fields and
+// Secret data hold it; the error names FIELD, never the content.
+Result<std::string> base64Decode(const std::string& in, const std::string& field);
+
 // In-cluster: KUBERNETES_SERVICE_HOST/PORT and the mounted service account.
 // rootDir lets tests point at a fake mount ("" = "/").
 Result<ClusterAccess> loadInCluster(const std::string& rootDir = "");

@@ -7,6 +7,7 @@ namespace ew::kube {
 namespace resources {
 const ResourceType kNamespace{"", "v1", "namespaces", "Namespace", false};
 const ResourceType kConfigMap{"", "v1", "configmaps", "ConfigMap", true};
+const ResourceType kSecret{"", "v1", "secrets", "Secret", true};
 const ResourceType kEvent{"", "v1", "events", "Event", true};
 const ResourceType kDeployment{"apps", "v1", "deployments", "Deployment", true};
 const ResourceType kStatefulSet{"apps", "v1", "statefulsets", "StatefulSet", true};

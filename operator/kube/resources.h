@@ -18,6 +18,7 @@ struct ResourceType {
 namespace resources {
 extern const ResourceType kNamespace;
 extern const ResourceType kConfigMap;
+extern const ResourceType kSecret;
 extern const ResourceType kEvent;
 extern const ResourceType kDeployment;
 extern const ResourceType kStatefulSet;

@@ -10,12 +10,14 @@
 #include <random>
 
 #include "controller/controller.h"
+#include "controller/kafka_credentials.h"
 #include "controller/kafka_lag.h"
 #include "ew/process_exit.h"
 #include "controller/leader_election.h"
 #include "controller/render_adapter.h"
 #include "kube/api.h"
 #include "kube/client.h"
+#include "kube/watcher.h"
 #include "manager/http_endpoints.h"
 
 #ifndef EW_VERSION
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments and StatefulSets"};
   app.set_version_flag("--version", "eventworker-operator " EW_VERSION);
   std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
+  std::string credentialsNamespace;
   std::string logFormat = "text";
   int workers = 2, resyncSeconds = 600;
   double leaseSeconds = 15, renewSeconds = 10, retrySeconds = 2;
@@ -81,6 +84,9 @@ int main(int argc, char** argv) {
   app.add_option("--lag-read-timeout", lagTimeoutSeconds, "seconds one batched lag read may take")
       ->check(CLI::Range(0.1, 120.0))
       ->capture_default_str();
+  app.add_option("--kafka-credentials-namespace", credentialsNamespace,
+                 "namespace of the Secrets with the operator's Kafka credentials (operatorSecretRef; default: "
+                 "$POD_NAMESPACE, else the service account's)");
   app.add_option("--log-format", logFormat, "text | json")->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
   if (logFormat == "json")
@@ -91,10 +97,9 @@ int main(int argc, char** argv) {
     spdlog::error("{}", access.error().message);
     return 2;
   }
-  if (leaseNamespace.empty()) {
-    const char* podNs = std::getenv("POD_NAMESPACE");
-    leaseNamespace = !ns.empty() ? ns : podNs ? podNs : access->defaultNamespace;
-  }
+  const char* podNs = std::getenv("POD_NAMESPACE");
+  if (leaseNamespace.empty()) leaseNamespace = !ns.empty() ? ns : podNs ? podNs : access->defaultNamespace;
+  if (credentialsNamespace.empty()) credentialsNamespace = podNs ? podNs : access->defaultNamespace;
 
   MetricsRegistry metrics;
   kube::KubeClient client(*access);
@@ -105,8 +110,9 @@ int main(int argc, char** argv) {
   kube::KubeApi api(client);
 
   const bool dapr = api.get(kube::resources::kCustomResourceDefinition, "", "subscriptions.dapr.io").ok();
-  spdlog::info("starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={}",
-               ns.empty() ? "*" : ns, workers, dapr, leaderElect, identity);
+  spdlog::info("starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={} "
+               "kafka-credentials-namespace={}",
+               ns.empty() ? "*" : ns, workers, dapr, leaderElect, identity, credentialsNamespace);
 
   std::mt19937_64 rng(std::random_device{}());
   std::mutex rngMu;
@@ -120,9 +126,21 @@ int main(int argc, char** argv) {
   options.resyncPeriod = std::chrono::seconds(resyncSeconds);
   options.daprSubscriptions = dapr;
   const autoscale::Millis lagTimeout(static_cast<int64_t>(lagTimeoutSeconds * 1000));
+  // The operator's Kafka credentials: the labelled Secrets of one namespace,
+  // kept by a watch so that a changed Secret is used at the next poll.
+  kube::Store kafkaSecrets;
+  kube::WatcherOptions secretsWatch;
+  secretsWatch.ns = credentialsNamespace;
+  secretsWatch.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
+  kube::Watcher secretsWatcher(api, kube::resources::kSecret, secretsWatch, kafkaSecrets,
+                               [](const std::string&) {}, random01);
+  std::thread secretsThread([&] { secretsWatcher.run(); });
+  controller::OperatorSecrets secrets{credentialsNamespace, [&kafkaSecrets, credentialsNamespace](const std::string& name) {
+                                        return kafkaSecrets.get(credentialsNamespace + "/" + name);
+                                      }};
   auto lagReaders = std::make_shared<autoscale::LagReaderPool>(lagTimeout);
-  if (autoscale) options.lagReader = controller::lagReadFn(lagReaders);
-  options.migrationKafka = controller::migrationKafka(lagReaders, lagTimeout);
+  if (autoscale) options.lagReader = controller::lagReadFn(lagReaders, secrets);
+  options.migrationKafka = controller::migrationKafka(lagReaders, lagTimeout, secrets);
   controller::Controller ctl(api, options, controller::makeRenderFn(renderOptions), metrics, random01);
 
   std::atomic<bool> leading{!leaderElect};
@@ -182,6 +200,8 @@ int main(int argc, char** argv) {
   }
   if (!gSignal) gSignal = SIGTERM;  // release the signal thread
   signalWatch.join();
+  secretsWatcher.stop();
+  secretsThread.join();
   http.stop();
   spdlog::info("stopped");
   spdlog::shutdown();

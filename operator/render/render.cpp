@@ -141,10 +141,15 @@ Json podTemplate(const api::EventWorker& ew, const RenderOptions& options, const
     volumes.push_back({{"name", "kafka-credentials"},
                        {"secret", {{"secretName", *spec.kafka->security->secretName}, {"defaultMode", 0440}}}});
 
+  Json podSecurity = {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+  // The Secret's files are root's with mode 0440: the runtime (kRuntimeUser)
+  // reads them through the group the kubelet gives them.
+  if (mode == "events" && spec.kafka && spec.kafka->security && spec.kafka->security->secretName)
+    podSecurity["fsGroup"] = kRuntimeUser;
   Json podSpec = {{"automountServiceAccountToken", false},
                   {"enableServiceLinks", false},
                   {"terminationGracePeriodSeconds", spec.runtime.gracePeriodSeconds},
-                  {"securityContext", {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+                  {"securityContext", podSecurity},
                   {"containers", containers},
                   {"volumes", volumes}};
   return {{"metadata", {{"labels", labels(ew, mode)}, {"annotations", annotations}}}, {"spec", podSpec}};

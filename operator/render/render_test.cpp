@@ -136,6 +136,23 @@ TEST_CASE("the runtime config the renderer writes is accepted by the runtime, wi
   const Json* events = find(out.objects, "Deployment", "customer-worker-events");
   REQUIRE(events);
   CHECK(events->dump().find("\"secretName\":\"kafka-credentials\"") != std::string::npos);
+  // Its files (root's, mode 0440) are readable by the runtime's user through the group.
+  CHECK((*events)["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 65532);
+}
+
+TEST_CASE("with clientCertificate the runtime config points at the Secret's tls.crt and tls.key") {
+  Json object = minimalEventWorker();
+  object["spec"]["source"]["kafka"]["security"] = {
+      {"protocol", "SSL"}, {"clientCertificate", true}, {"secretRef", {{"name", "kafka-mtls"}}}};
+  auto parsed = runtime::parseConfig(render::runtimeConfig(load(object)));
+  REQUIRE(parsed);
+  REQUIRE(parsed->source.kafka->security);
+  const auto& sec = *parsed->source.kafka->security;
+  CHECK(sec.protocol == "SSL");
+  CHECK(sec.caFile == "/var/run/secrets/kafka/ca.crt");
+  CHECK(sec.certFile == "/var/run/secrets/kafka/tls.crt");
+  CHECK(sec.keyFile == "/var/run/secrets/kafka/tls.key");
+  CHECK(sec.passwordFile.empty());
 }
 
 TEST_CASE("the events Deployment: two containers, probes, hash, restricted security") {

@@ -35,6 +35,10 @@ Json kafka(const api::EventWorker& ew) {
         sec["passwordFile"] = dir + "/password";
       }
       if (tls) sec["caFile"] = dir + "/ca.crt";
+      if (tls && k.security->clientCertificate) {
+        sec["certFile"] = dir + "/tls.crt";
+        sec["keyFile"] = dir + "/tls.key";
+      }
     }
     out["security"] = sec;
   }

@@ -82,7 +82,9 @@ ClusterRoleBinding//eventworker-operator
 CustomResourceDefinition//eventworkers.eventworker.dev
 Deployment/eventworker-system/eventworker-operator
 Namespace//eventworker-system
+Role/eventworker-system/eventworker-operator-kafka-credentials
 Role/eventworker-system/eventworker-operator-leader-election
+RoleBinding/eventworker-system/eventworker-operator-kafka-credentials
 RoleBinding/eventworker-system/eventworker-operator-leader-election
 Service/eventworker-system/eventworker-operator-metrics
 ServiceAccount/eventworker-system/eventworker-operator
@@ -197,9 +199,19 @@ canI yes get leases.coordination.k8s.io/eventworker-operator -n $NS
 canI yes update leases.coordination.k8s.io/eventworker-operator -n $NS
 canI yes get customresourcedefinitions.apiextensions.k8s.io/subscriptions.dapr.io
 # What it must not do.
+# Secrets: list and watch in its own namespace only (its Kafka credentials,
+# operatorSecretRef); never a worker's namespace, never get/write.
+canI yes list secrets -n $NS
+canI yes watch secrets -n $NS
 canI no get secrets -n shop
+canI no list secrets -n shop
+canI no watch secrets -n shop
 canI no list secrets -A
 canI no get secrets -n $NS
+canI no create secrets -n $NS
+canI no update secrets -n $NS
+canI no patch secrets -n $NS
+canI no delete secrets -n $NS
 canI no create pods --subresource=exec -n shop
 canI no create pods -n shop
 canI no get pods -n shop
@@ -342,6 +354,10 @@ request allow "create an Event about an EventWorker" create -f - <<EOF
  "source": {"component": "eventworker-operator"}}
 EOF
 request deny "read a Secret" get secrets -n "$SCRATCH"
+request allow "list its Kafka credentials Secrets by label (watcher)" \
+  get secrets -n "$NS" -l eventworker.dev/kafka-credentials=true
+request deny "read one Secret of its own namespace by name" get secret eventworker-operator-token -n "$NS"
+request deny "list the Secrets of a worker's namespace" get secrets -n "$SCRATCH" -l eventworker.dev/kafka-credentials=true
 
 # EventWorkers: made by the user; the operator applies its finalizer and
 # status. (Created, not applied: `kubectl apply --server-side` would move a

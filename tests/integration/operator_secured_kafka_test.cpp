@@ -1,0 +1,281 @@
+// Lag-driven scaling over the test broker's secured listeners, the operator
+// reading lag with credentials of its own: a Secret in "its" namespace (a
+// scratch namespace here), labelled and allowing the worker's namespace,
+// kept by a watch as the manager keeps it. The runtime processes standing in
+// for the pods use the worker's own credentials (files shaped as the mounted
+// Secret). The same burst -> scale out -> drain -> scale in as the PLAINTEXT
+// test (autoscale_live_test), on SASL_SSL (SCRAM-SHA-512) and on mTLS; and a
+// wrong password in the operator's Secret: Degraded naming the Secret, never
+// the password, then the fixed Secret used at the next poll, no restart.
+// And the migration's offset copy (AlterConsumerGroupOffsets) over SASL_SSL.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "autoscale/lag_reader.h"
+#include "autoscale_helpers.h"
+#include "controller/kafka_credentials.h"
+#include "controller/kafka_lag.h"
+#include "kube/watcher.h"
+#include "operator_fixture.h"
+#include "runtime_harness.h"
+
+using namespace ew;
+using namespace ew::testing;
+using namespace std::chrono_literals;
+using kube::Json;
+namespace resources = kube::resources;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string base64(const std::string& in) {
+  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    for (int s : {18, 12, 6, 0}) out += abc[(v >> s) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    if (i + 1 < in.size()) v |= (unsigned char)in[i + 1] << 8;
+    out += abc[(v >> 18) & 63];
+    out += abc[(v >> 12) & 63];
+    out += i + 1 < in.size() ? abc[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// The Secret data of a credentials directory (username, password, ca.crt,
+// tls.crt, tls.key: whichever it has), base64 as the API wants it.
+Json secretData(const std::string& dir) {
+  Json data = Json::object();
+  for (const char* key : {"username", "password", "ca.crt", "tls.crt", "tls.key"})
+    if (std::ifstream(dir + "/" + key)) data[key] = base64(slurp(dir + "/" + key));
+  return data;
+}
+
+// "The operator's namespace": its labelled Secrets, watched as manager/main.cpp does.
+class OperatorNamespace {
+ public:
+  explicit OperatorNamespace(kube::KubeApi& api) : api_(api), ns_(createNamespace(api, "as-creds")) {
+    kube::WatcherOptions o;
+    o.ns = ns_;
+    o.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
+    watcher_ = std::make_unique<kube::Watcher>(api_, resources::kSecret, o, store_, [](const std::string&) {},
+                                               [] { return 0.5; });
+    thread_ = std::thread([this] { watcher_->run(); });
+    REQUIRE(eventually([&] { return watcher_->synced(); }, 10s));
+  }
+  ~OperatorNamespace() {
+    watcher_->stop();
+    thread_.join();
+  }
+  // Applies Secret NAME with DATA, allowing WORKER_NAMESPACE.
+  void putSecret(const std::string& name, const Json& data, const std::string& workerNamespace) {
+    Json s = {{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"metadata",
+               {{"name", name},
+                {"labels", {{controller::kKafkaCredentialsLabel, "true"}}},
+                {"annotations", {{controller::kKafkaNamespacesAnnotation, workerNamespace}}}}},
+              {"data", data}};
+    REQUIRE(api_.apply(resources::kSecret, ns_, name, s));
+    // The watch brings it into the store.
+    REQUIRE(eventually([&] { return store_.get(ns_ + "/" + name) && (*store_.get(ns_ + "/" + name))["data"] == data; },
+                       10s));
+  }
+  controller::OperatorSecrets secrets() {
+    return {ns_, [this](const std::string& name) { return store_.get(ns_ + "/" + name); }};
+  }
+  const std::string& ns() const { return ns_; }
+
+ private:
+  kube::KubeApi& api_;
+  std::string ns_;
+  kube::Store store_;
+  std::unique_ptr<kube::Watcher> watcher_;
+  std::thread thread_;
+};
+
+// The EventWorker's security block and the runtime pods' one (files).
+struct Listener {
+  std::string bootstrap;
+  Json security;            // spec.source.kafka.security
+  std::string podSecurity;  // the runtime config's source.kafka.security, flow style
+  std::string operatorDir;  // the operator's credentials (directory shaped as the Secret)
+};
+
+Listener scram() {
+  const std::string w = serverEnv("EW_KAFKA_SCRAM_WORKER_DIR");
+  return {serverEnv("EW_KAFKA_SASL_BOOTSTRAP"),
+          {{"protocol", "SASL_SSL"}, {"saslMechanism", "SCRAM-SHA-512"}, {"secretRef", {{"name", "worker-kafka"}}},
+           {"operatorSecretRef", {{"name", "lag-reader"}}}},
+          "{protocol: SASL_SSL, saslMechanism: SCRAM-SHA-512, usernameFile: " + w + "/username, passwordFile: " + w +
+              "/password, caFile: " + w + "/ca.crt}",
+          serverEnv("EW_KAFKA_SCRAM_OPERATOR_DIR")};
+}
+
+Listener mtls() {
+  const std::string d = serverEnv("EW_KAFKA_MTLS_DIR");
+  return {serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
+          {{"protocol", "SSL"}, {"clientCertificate", true}, {"secretRef", {{"name", "worker-kafka"}}},
+           {"operatorSecretRef", {{"name", "lag-reader"}}}},
+          "{protocol: SSL, caFile: " + d + "/ca.crt, certFile: " + d + "/tls.crt, keyFile: " + d + "/tls.key}", d};
+}
+
+// burst -> scale out to the partitions -> drain -> scale in, over L.
+void burstDrainScaleIn(const std::string& name, const Listener& l) {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "as-" + name);
+  OperatorNamespace operatorNs(user);
+  operatorNs.putSecret("lag-reader", secretData(l.operatorDir), ns);
+  rttest::Kafka kafka;  // the test's own clients: the PLAINTEXT listener of the same broker
+  const std::string topic = uniqueName(name), group = uniqueName(name + "-grp");
+  kafka.createTopic(topic, 6);
+  auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
+  RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
+  Json ew = scaledWorker(name, l.bootstrap, topic, group,
+                         {{"minReplicas", 1}, {"maxReplicas", 10}, {"lagThreshold", 100}, {"pollIntervalSeconds", 1},
+                          {"scaleDownStabilizationSeconds", 5}});
+  ew["spec"]["source"]["kafka"]["security"] = l.security;
+  REQUIRE(user.apply(resources::kEventWorker, ns, name, ew));
+  const std::string deployment = name + "-events";
+  REQUIRE(eventually([&] { return replicasOf(user, ns, deployment) == 1; }));
+  REQUIRE(eventually([&] { return conditionOf(user, ns, name, "Scaling").value("status", "") == "True"; }, 45s));
+
+  for (int i = 0; i < 6000; ++i) kafka.produce(topic, "k" + std::to_string(i % 97), rttest::payload("k", i));
+  kafka.flush();
+  REQUIRE(eventually([&] { return replicasOf(user, ns, deployment) == 6; }, 10s));
+  auto got = get(user, resources::kEventWorker, ns, name);
+  REQUIRE(got);
+  CHECK((*got)["status"]["lag"]["total"].get<int64_t>() > 0);
+
+  rttest::ConfigSpec pod;
+  pod.topic = topic;
+  pod.group = group;
+  pod.brokers = l.bootstrap;
+  pod.security = l.podSecurity;
+  Kubelet kubelet(user, ns, deployment, pod);
+  REQUIRE(eventually([&] { return kafka.committedTotal(group, topic, 6) >= 6000; }, 60s));
+  REQUIRE(eventually([&] { return replicasOf(user, ns, deployment) == 1; }, 60s));
+  const auto seen = kubelet.history();
+  INFO("replica counts seen: " << Json(seen).dump());
+  std::cout << "autoscale " << name << ": replica counts the kubelet stand-in ran: " << Json(seen).dump() << "\n";
+  CHECK(*std::max_element(seen.begin(), seen.end()) == 6);
+  CHECK(std::is_sorted(seen.rbegin(), seen.rend()));
+  CHECK(conditionOf(user, ns, name, "Degraded").value("status", "") == "False");
+  CHECK(pool->clientCount() == 1);  // one client for the cluster + credentials
+}
+
+}  // namespace
+
+TEST_CASE("over SASL_SSL with the operator's SCRAM user a burst scales out, drains, then scales in") {
+  burstDrainScaleIn("scram", scram());
+}
+
+TEST_CASE("over mTLS with the operator's client certificate a burst scales out, drains, then scales in") {
+  burstDrainScaleIn("mtls", mtls());
+}
+
+TEST_CASE("a wrong password in the operator's Secret is Degraded naming it, and the fixed Secret is used at once") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "as-badpw");
+  OperatorNamespace operatorNs(user);
+  const Listener l = scram();
+  Json data = secretData(l.operatorDir);
+  const std::string wrong = "wrong-" + uniqueName("pw");
+  Json bad = data;
+  bad["password"] = base64(wrong);
+  operatorNs.putSecret("lag-reader", bad, ns);
+  rttest::Kafka kafka;
+  const std::string topic = uniqueName("badpw");
+  kafka.createTopic(topic, 3);
+  auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
+  RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
+  Json ew = scaledWorker("badpw", l.bootstrap, topic, uniqueName("badpw-grp"),
+                         {{"minReplicas", 1}, {"maxReplicas", 3}, {"pollIntervalSeconds", 1},
+                          {"fallback", {{"failureThreshold", 1}}}});
+  ew["spec"]["source"]["kafka"]["security"] = l.security;
+  REQUIRE(user.apply(resources::kEventWorker, ns, "badpw", ew));
+
+  REQUIRE(eventually([&] { return conditionOf(user, ns, "badpw", "Degraded").value("status", "") == "True"; }, 45s));
+  const Json degraded = conditionOf(user, ns, "badpw", "Degraded");
+  const std::string message = degraded.value("message", "");
+  INFO(degraded.dump());
+  CHECK(degraded.value("reason", "") == "LagUnavailable");
+  CHECK(message.find("Secret " + operatorNs.ns() + "/lag-reader (spec.source.kafka.security.operatorSecretRef)") !=
+        std::string::npos);
+  CHECK(message.find("wrong username or password") != std::string::npos);
+  CHECK(message.find(wrong) == std::string::npos);
+  CHECK(replicasOf(user, ns, "badpw-events") == 1);  // the fallback holds, never zero
+
+  // The fixed Secret: used at the next poll, through a new client (the
+  // rejected one is closed), without restarting anything.
+  operatorNs.putSecret("lag-reader", data, ns);
+  REQUIRE(eventually([&] { return conditionOf(user, ns, "badpw", "Degraded").value("status", "") == "False"; }, 30s));
+  CHECK(conditionOf(user, ns, "badpw", "Scaling").value("status", "") == "True");
+  CHECK(pool->clientCount() == 1);
+}
+
+TEST_CASE("a Secret that does not allow the worker's namespace is not used for it, and Degraded says so") {
+  installCrds();
+  kube::KubeApi user(testKubeClient(), "test-user");
+  const std::string ns = createNamespace(user, "as-notallowed");
+  OperatorNamespace operatorNs(user);
+  const Listener l = scram();
+  operatorNs.putSecret("lag-reader", secretData(l.operatorDir), "some-other-namespace");
+  auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
+  RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
+  Json ew = scaledWorker("notallowed", l.bootstrap, "orders", "notallowed-grp",
+                         {{"minReplicas", 1}, {"maxReplicas", 3}, {"pollIntervalSeconds", 1},
+                          {"fallback", {{"failureThreshold", 1}}}});
+  ew["spec"]["source"]["kafka"]["security"] = l.security;
+  REQUIRE(user.apply(resources::kEventWorker, ns, "notallowed", ew));
+  REQUIRE(eventually([&] { return conditionOf(user, ns, "notallowed", "Degraded").value("status", "") == "True"; },
+                     45s));
+  CHECK(conditionOf(user, ns, "notallowed", "Degraded").value("message", "").find(
+            "its annotation eventworker.dev/namespaces does not list namespace " + ns) != std::string::npos);
+  CHECK(pool->clientCount() == 0);  // nothing connected with credentials it may not use
+}
+
+TEST_CASE("the migration's offset copy and its read of the API group go over SASL_SSL with the operator's Secret") {
+  kube::KubeApi user(testKubeClient(), "test-user");
+  OperatorNamespace operatorNs(user);
+  const Listener l = scram();
+  const std::string workerNs = "shop-" + uniqueName("mig");
+  operatorNs.putSecret("lag-reader", secretData(l.operatorDir), workerNs);
+  rttest::Kafka kafka;
+  const std::string topic = uniqueName("mig"), group = uniqueName("mig-grp");
+  kafka.createTopic(topic, 3);
+  for (int i = 0; i < 30; ++i) kafka.produce(topic, "k" + std::to_string(i), rttest::payload("k", i));
+  kafka.flush();
+  controller::KafkaAccess access;
+  access.bootstrapServers = l.bootstrap;
+  access.protocol = "SASL_SSL";
+  access.saslMechanism = "SCRAM-SHA-512";
+  access.secretName = "lag-reader";
+  access.workerNamespace = workerNs;
+  auto migration = controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms,
+                                              operatorNs.secrets());
+  const std::map<autoscale::PartitionKey, std::int64_t> offsets{{{topic, 0}, 3}, {{topic, 1}, 5}, {{topic, 2}, 7}};
+  auto copied = migration.commit(access, group, offsets);
+  INFO((copied ? std::string("copied") : copied.error().message));
+  REQUIRE(copied);
+  CHECK(kafka.committedTotal(group, topic, 3) == 15);  // as the PLAINTEXT listener sees it
+  auto read = migration.read(access, group, {topic});
+  REQUIRE(read);
+  REQUIRE(read->size() == 3);
+  for (const auto& p : *read) CHECK(p.committed == offsets.at({topic, p.partition}));
+}
