@@ -137,14 +137,7 @@ TEST_CASE("seed scenario on real sidecars: customer-service's five topics move t
       std::this_thread::sleep_for(100ms);
     }
   });
-  struct Join {
-    std::thread& t;
-    std::atomic<bool>& flag;
-    ~Join() {
-      flag = false;
-      if (t.joinable()) t.join();
-    }
-  } joinProducer{producer, producing};
+  rttest::StopAndJoin joinProducer{producer, producing};
 
   e2e::LedgerReader ledger(kafka.bootstrap(), ledgerTopic);
   REQUIRE(eventually([&] {
