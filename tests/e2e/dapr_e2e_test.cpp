@@ -44,7 +44,8 @@ std::string containerNames(kube::KubeApi& api, const std::string& ns, const std:
 }  // namespace
 
 TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's injector, and the runtime (source "
-          "dapr) receives the topic through it: every event, in order per key") {
+          "dapr) receives the topic through it: every event, in order per key, and what it drops goes to the "
+          "Subscription's dead-letter topic") {
   e2e::installDaprOrSkip();
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
@@ -55,8 +56,12 @@ TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's inje
   w.autoscale = false;
   kafka.createTopic(w.topic, 3);
   kafka.createTopic(w.ledgerTopic, 1);  // one partition: the ledger's order is the order of acknowledgement
+  const std::string dlq = ns + ".orders.dlq";
+  kafka.createTopic(dlq, 1);
+  Json object = e2e::workerObject(w);
+  object["spec"]["subscriptions"][0]["deadLetterTopic"] = dlq;
   const double t0 = e2e::nowSeconds();
-  REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
+  REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, object));
 
   const std::string events = e2e::podSelector(w, "events");
   REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 1; }, 240s));
@@ -71,6 +76,7 @@ TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's inje
   auto sub = api.get(e2e::kDaprSubscription, ns, w.name + "-orders");
   REQUIRE(sub);
   CHECK((*sub)["scopes"] == Json::array({w.name}));
+  CHECK((*sub)["spec"].value("deadLetterTopic", "") == dlq);
 
   constexpr int kEvents = 300, kKeys = 7;
   for (int i = 0; i < kEvents; ++i) {
@@ -101,5 +107,24 @@ TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's inje
   CHECK(outOfOrder == 0);
   // The route daprd called is the Subscription's.
   CHECK(ledger.route("/events/orders").size() == ledger.entries());
+
+  // A JSON object that is no CloudEvent: daprd passes it on as it is (no id),
+  // the runtime answers DROP, and daprd publishes it to the dead-letter topic.
+  constexpr int kPoison = 5;
+  for (int i = 0; i < kPoison; ++i) kafka.produce(w.topic, "p", R"({"poison":)" + std::to_string(i) + "}");
+  for (int i = kEvents; i < kEvents + 20; ++i) {
+    const std::string key = "k" + std::to_string(i % kKeys);
+    kafka.produce(w.topic, key, rttest::cloudEvent("e-" + std::to_string(i), key, i));
+  }
+  kafka.flush();
+  const auto dead = kafka.readAll(dlq, kPoison, std::chrono::seconds(60));
+  CHECK(dead.size() == static_cast<size_t>(kPoison));
+  for (const auto& r : dead) CHECK(r.value.find("poison") != std::string::npos);
+  CHECK(eventually([&] {
+    ledger.poll(500ms);
+    return ledger.distinct() == kEvents + 20;
+  }, 60s));
+  std::cout << "[figure] dropped by the runtime, dead-lettered by daprd: " << dead.size() << " of " << kPoison
+            << "; the events after them: " << ledger.distinct() - kEvents << " of 20\n";
   kubectl("delete namespace " + ns + " --wait=false");
 }

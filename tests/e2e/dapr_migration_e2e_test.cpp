@@ -2,7 +2,9 @@
 // customer-service, the ledger handler image) consumes five topics through
 // its own injected daprd and declarative Subscriptions scoped to it, under a
 // continuous produce stream. An EventWorker with migrateFrom moves all five to
-// the worker (pause handoff), a rollback (removing migrateFrom) gives them
+// the worker (pause handoff; the leading operator pod is deleted while the
+// migration is Paused, and the other replica completes it from
+// status.migration), a rollback (removing migrateFrom) gives them
 // back, then the overlap handoff moves them again and a second rollback gives
 // them back. After each step the ledger (one record per acknowledged event,
 // from either app) proves that every event produced so far was handled; the
@@ -95,8 +97,9 @@ struct StepFigures {
 
 }  // namespace
 
-TEST_CASE("seed scenario on real sidecars: customer-service's five topics move to the worker (pause), come back "
-          "(rollback), move again (overlap) and come back, with nothing lost at any step") {
+TEST_CASE("seed scenario on real sidecars: customer-service's five topics move to the worker (pause, the operator's "
+          "leader deleted midway), come back (rollback), move again (overlap) and come back, with nothing lost at any "
+          "step") {
   e2e::installDaprOrSkip();
   // Not the operator's field manager: the operator applies to the
   // EventWorker (its migration finalizer) and edits the API's Subscriptions.
@@ -137,14 +140,7 @@ TEST_CASE("seed scenario on real sidecars: customer-service's five topics move t
       std::this_thread::sleep_for(100ms);
     }
   });
-  struct Join {
-    std::thread& t;
-    std::atomic<bool>& flag;
-    ~Join() {
-      flag = false;
-      if (t.joinable()) t.join();
-    }
-  } joinProducer{producer, producing};
+  rttest::StopAndJoin joinProducer{producer, producing};
 
   e2e::LedgerReader ledger(kafka.bootstrap(), ledgerTopic);
   REQUIRE(eventually([&] {
@@ -204,9 +200,23 @@ TEST_CASE("seed scenario on real sidecars: customer-service's five topics move t
     return f;
   };
 
-  // 1. pause: the API is scoped out, its group settles, the offsets move, the worker is scoped in.
-  worker["spec"]["migrateFrom"] = {{"appId", kApiApp}, {"handoff", "pause"}, {"settleSeconds", 3}};
-  auto pause = step("pause handoff", [&] { return migrationOf(api, ns, w.name).value("phase", "") == "Complete"; });
+  // 1. pause: the API is scoped out, its group settles, the offsets move, the
+  // worker is scoped in. The leading operator's pod is deleted once the
+  // migration is Paused: the other replica completes it from status.migration.
+  worker["spec"]["migrateFrom"] = {{"appId", kApiApp}, {"handoff", "pause"}, {"settleSeconds", 5}};
+  std::string killedLeader;
+  auto pause = step("pause handoff, the operator's leader deleted while Paused", [&] {
+    const Json m = migrationOf(api, ns, w.name);
+    if (killedLeader.empty() && m.value("phase", "") == "Paused") {
+      killedLeader = e2e::operatorLeaderPod(api);
+      if (!killedLeader.empty()) kubectl("-n eventworker-system delete pod " + killedLeader + " --wait=false");
+    }
+    return !killedLeader.empty() && m.value("phase", "") == "Complete";
+  });
+  CHECK_FALSE(killedLeader.empty());
+  const Json record = migrationOf(api, ns, w.name);
+  for (const char* s : {"started", "workerReady", "apiPaused", "apiStopped", "offsetsCopied", "scopedIn", "complete"})
+    CHECK(record["steps"].contains(s));
   CHECK(pause.complete);
   CHECK(pause.byWorker > 0);
   for (const auto& t : kTopics) CHECK_FALSE(apiScopedIn(api, ns, t));

@@ -66,6 +66,23 @@ std::string createNodeNamespace(kube::KubeApi& api, const std::string& prefix) {
   return ns;
 }
 
+std::string leaseHolder(kube::KubeApi& api) {
+  static const kube::ResourceType kLease{"coordination.k8s.io", "v1", "leases", "Lease", true};
+  auto lease = api.get(kLease, "eventworker-system", "eventworker-operator");
+  if (!lease) return "";
+  return (*lease)["spec"].value("holderIdentity", "");
+}
+
+std::string holderPod(const std::string& holder, const std::vector<PodState>& pods) {
+  for (const auto& p : pods)
+    if (holder.rfind(p.name + "_", 0) == 0) return p.name;
+  return "";
+}
+
+std::string operatorLeaderPod(kube::KubeApi& api) {
+  return holderPod(leaseHolder(api), pods(api, "eventworker-system", "app.kubernetes.io/name=eventworker-operator"));
+}
+
 std::string podBootstrap() { return serverEnv("EW_KAFKA_POD_BOOTSTRAP"); }
 
 std::vector<PodState> pods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector) {

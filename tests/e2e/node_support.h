@@ -43,6 +43,13 @@ std::vector<PodState> pods(kube::KubeApi& api, const std::string& ns, const std:
 // Pods Running and Ready and not terminating.
 int readyPods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector);
 
+// The operator's leader Lease holder identity ("<hostname>_<pid>"), "" when none.
+std::string leaseHolder(kube::KubeApi& api);
+// The pod of PODS whose name the holder identity starts with ("" when none).
+std::string holderPod(const std::string& holder, const std::vector<PodState>& pods);
+// The operator pod that leads now ("" when none does).
+std::string operatorLeaderPod(kube::KubeApi& api);
+
 // A compact description of the pods for failure messages.
 std::string describePods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector);
 

@@ -17,22 +17,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const kube::ResourceType kLease{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const std::string kNs = "eventworker-system";
 const std::string kSelector = "app.kubernetes.io/name=eventworker-operator";
-
-std::string leaseHolder(kube::KubeApi& api) {
-  auto lease = api.get(kLease, kNs, "eventworker-operator");
-  if (!lease) return "";
-  return (*lease)["spec"].value("holderIdentity", "");
-}
-
-// The pod whose name the holder identity ("<hostname>_<pid>") starts with.
-std::string holderPod(const std::string& holder, const std::vector<e2e::PodState>& pods) {
-  for (const auto& p : pods)
-    if (holder.rfind(p.name + "_", 0) == 0) return p.name;
-  return "";
-}
+using e2e::holderPod;
+using e2e::leaseHolder;
 
 Json worker(const std::string& ns) {
   return Json::parse(R"({"apiVersion": "eventworker.dev/v1alpha1", "kind": "EventWorker",

@@ -79,14 +79,7 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
       std::this_thread::sleep_for(50ms);
     }
   });
-  struct Join {
-    std::thread& t;
-    std::atomic<bool>& flag;
-    ~Join() {
-      flag = false;
-      if (t.joinable()) t.join();
-    }
-  } joinProducer{producer, producing};
+  rttest::StopAndJoin joinProducer{producer, producing};
 
   // The Dapr stand-in.
   auto api = std::make_unique<rttest::RuntimeProcess>("api", runtimeSpec(apiApp));
@@ -112,14 +105,7 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
       std::this_thread::sleep_for(100ms);
     }
   });
-  struct JoinDapr {
-    std::thread& t;
-    std::atomic<bool>& flag;
-    ~JoinDapr() {
-      flag = false;
-      if (t.joinable()) t.join();
-    }
-  } joinDapr{dapr, standIn};
+  rttest::StopAndJoin joinDapr{dapr, standIn};
   REQUIRE(ledger.waitFor([](const rttest::Ledger& l) { return l.count() > 200; }, 30s));
 
   auto controller = std::make_unique<RunningController>(

@@ -177,6 +177,17 @@ class RedisServer {
   pid_t pid_ = -1;
 };
 
+// On leaving the scope: FLAG false, then T joined (a thread a failed
+// REQUIRE must not leave running).
+struct StopAndJoin {
+  std::thread& t;
+  std::atomic<bool>& flag;
+  ~StopAndJoin() {
+    flag = false;
+    if (t.joinable()) t.join();
+  }
+};
+
 // A test payload: {"key": KEY, "seq": SEQ}.
 std::string payload(const std::string& key, int64_t seq);
 // The same payload as the data of a structured CloudEvent with id ID, as a
