@@ -373,6 +373,30 @@ GroupResults collectGroupResults(const Call& call, rd_kafka_queue_t* queue, cons
   return results;
 }
 
+}  // namespace
+
+struct LagReader::Refusals {
+  std::mutex mu;
+  std::optional<KafkaRefusal> last;  // guarded by mu
+  std::optional<KafkaRefusal> take() {
+    std::lock_guard lock(mu);
+    return std::exchange(last, std::nullopt);
+  }
+};
+
+namespace {
+
+// librdkafka's error callback (on the thread serving the client's queue):
+// logged as librdkafka would without one, and a refusal kept for the read.
+void onClientError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  spdlog::error("kafka lag reader {}: {}", rd_kafka_name(rk), reason);
+  if (auto r = kafkaRefusal(err == RD_KAFKA_RESP_ERR__AUTHENTICATION, err == RD_KAFKA_RESP_ERR__SSL, reason)) {
+    auto* refusals = static_cast<LagReader::Refusals*>(opaque);
+    std::lock_guard lock(refusals->mu);
+    refusals->last = r;
+  }
+}
+
 // Serves the client's own queue (its group handle's errors, connection
 // errors, SASL token refreshes), so that nothing piles up there between
 // reads. Returns the last refusal by a broker among the errors, if any.
@@ -454,16 +478,23 @@ Result<std::unique_ptr<LagReader>> LagReader::create(const KafkaCluster& cluster
   if (auto s = set("bootstrap.servers", cluster.bootstrapServers); !s) return s.error();
   if (auto s = set("allow.auto.create.topics", "false"); !s) return s.error();
   rd_kafka_conf_set_log_cb(conf.get(), logToSpdlog);
+  RefusalsPtr refusals(new Refusals(), [](Refusals* r) { delete r; });
+  rd_kafka_conf_set_error_cb(conf.get(), onClientError);
+  rd_kafka_conf_set_opaque(conf.get(), refusals.get());
 
   auto client = newClient(*conf, cluster.bootstrapServers);
   if (!client) return client.error();
   return std::unique_ptr<LagReader>(
-      new LagReader(cluster.bootstrapServers, timeout, std::move(conf), std::move(client).value()));
+      new LagReader(cluster.bootstrapServers, timeout, std::move(refusals), std::move(conf), std::move(client).value()));
 }
 
-LagReader::LagReader(std::string bootstrap, Millis timeout, std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf,
-                     ClientPtr client)
-    : bootstrap_(std::move(bootstrap)), timeout_(timeout), conf_(std::move(conf)), client_(std::move(client)) {}
+LagReader::LagReader(std::string bootstrap, Millis timeout, RefusalsPtr refusals,
+                     std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf, ClientPtr client)
+    : bootstrap_(std::move(bootstrap)),
+      timeout_(timeout),
+      refusals_(std::move(refusals)),
+      conf_(std::move(conf)),
+      client_(std::move(client)) {}
 
 LagReader::~LagReader() = default;
 
@@ -488,6 +519,7 @@ void LagReader::retire(const ClientPtr& client) {
 std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& queries) {
   const ClientPtr client = this->client();
   const Call call(client.get(), bootstrap_, timeout_);
+  refusals_->take();  // only what this read meets counts
   std::optional<KafkaRefusal> refused = drainClientQueue(call.rk, bootstrap_);
 
   std::vector<std::string> groups;
@@ -512,6 +544,7 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
       clusterError = layout.error();
       // No broker answered: one that refused the client says why.
       if (auto now = drainClientQueue(call.rk, bootstrap_)) refused = now;
+      if (auto now = refusals_->take()) refused = now;
       if (refused)
         clusterError = Error{"kafka " + bootstrap_ + ": the broker refused the client: " + kafkaRefusalText(*refused),
                              kKafkaRefused};

@@ -99,13 +99,18 @@ class LagReader {
 
   const std::string& bootstrapServers() const { return bootstrap_; }
 
+  // The brokers' refusals of the client (wrong credentials, certificates),
+  // as librdkafka's error callback reports them (lag_reader.cpp).
+  struct Refusals;
+  using RefusalsPtr = std::unique_ptr<Refusals, void (*)(Refusals*)>;
+
  private:
   struct ConfDestroy {
     void operator()(rd_kafka_conf_s* conf) const;
   };
   using ClientPtr = std::shared_ptr<rd_kafka_s>;
-  LagReader(std::string bootstrap, Millis timeout, std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf,
-            ClientPtr client);
+  LagReader(std::string bootstrap, Millis timeout, RefusalsPtr refusals,
+            std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf, ClientPtr client);
 
   ClientPtr client() const;
   // Replaces CLIENT (unless that happened already) after a read left requests
@@ -114,6 +119,7 @@ class LagReader {
 
   const std::string bootstrap_;
   const Millis timeout_;
+  const RefusalsPtr refusals_;  // the clients' error callback opaque: declared before them, outlives them
   const std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf_;  // for replacement clients
   mutable std::mutex mu_;
   ClientPtr client_;  // guarded by mu_

@@ -17,11 +17,15 @@ class Readers {
   Readers(std::shared_ptr<autoscale::LagReaderPool> pool, OperatorSecrets secrets)
       : pool_(std::move(pool)), secrets_(std::move(secrets)) {}
 
-  // ERROR, naming the Secret ACCESS reads with when the broker refused it.
+  // ERROR, naming the Secret ACCESS reads with: first when the broker
+  // refused it, else after what failed.
   Error namingSecret(const KafkaAccess& access, Error error) const {
-    if (error.code == autoscale::kKafkaRefused && !access.secretName.empty())
-      error.message = "Secret " + secrets_.ns + "/" + access.secretName +
-                      " (spec.source.kafka.security.operatorSecretRef): " + error.message;
+    if (access.secretName.empty()) return error;
+    const std::string secret = "Secret " + secrets_.ns + "/" + access.secretName;
+    if (error.code == autoscale::kKafkaRefused)
+      error.message = secret + " (spec.source.kafka.security.operatorSecretRef): " + error.message;
+    else
+      error.message += " (read with the credentials of " + secret + ")";
     return error;
   }
 
