@@ -10,11 +10,11 @@
 #      and over SASL_SSL, taking turns ROUNDS times (default 3); the ratio
 #      SASL_SSL / PLAINTEXT per round and its median.
 # Usage: hack/bench/kafka_security.sh [N] [BUILD_DIR]
-#   ROUNDS=n GROUPS=n POLLS=n; EW_BENCH_STATE=dir: reuse running servers (else Kafka alone is started)
+#   ROUNDS=n LAG_GROUPS=n POLLS=n; EW_BENCH_STATE=dir: reuse running servers (else Kafka alone is started)
 set -euo pipefail
 N=${1:-300000}
 ROUNDS=${ROUNDS:-3}
-GROUPS_N=${GROUPS:-100}
+GROUPS_N=${LAG_GROUPS:-100}
 POLLS=${POLLS:-20}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"

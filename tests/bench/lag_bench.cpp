@@ -21,6 +21,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "autoscale/lag_reader.h"
@@ -89,7 +90,13 @@ int main(int argc, char** argv) {
     const std::string group = topic + "-g" + std::to_string(g);
     std::map<PartitionKey, std::int64_t> offsets;
     for (int p = 0; p < 6; ++p) offsets[{topic, p}] = 0;
-    if (auto s = commitGroupOffsets({plain, {}}, group, offsets, Millis(10000)); !s) {
+    // Right after the broker starts its group coordinators may still be
+    // loading (NOT_COORDINATOR): try again for a while.
+    ew::Status s;
+    for (int attempt = 0; attempt < 50 && !(s = commitGroupOffsets({plain, {}}, group, offsets, Millis(10000)));
+         ++attempt)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!s) {
       std::cerr << s.error().message << "\n";
       return 1;
     }
