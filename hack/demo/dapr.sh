@@ -27,14 +27,19 @@ stopAll() {
 }
 trap stopAll TERM INT
 while true; do
-  # "app topic route" for every app scoped in by a Subscription (no scopes: no app here).
+  # "app topic route" for every app scoped in by a Subscription (no scopes: no app here,
+  # unlike daprd, where none means every app: the operator never leaves none).
   want=$(K get subscriptions.dapr.io -n "$NS" -o json 2>/dev/null | python3 -c '
 import json, sys
 for s in json.load(sys.stdin).get("items", []):
     spec = s.get("spec", {})
     route = (spec.get("routes") or {}).get("default") or "/"
     for app in s.get("scopes") or []:
-        print(app, spec.get("topic"), route)' | sort -u || true)
+        # eventworker.dev/no-app: what the migration leaves in the scopes of
+        # an API Subscription it took the last app off (daprd reads [] as
+        # every app); no app id has a slash.
+        if "/" not in app:
+            print(app, spec.get("topic"), route)' | sort -u || true)
   for k in "${!pids[@]}"; do
     if ! grep -qxF "$k" <<<"$want"; then
       kill -TERM "${pids[$k]}" 2>/dev/null || true
