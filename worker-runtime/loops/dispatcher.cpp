@@ -450,10 +450,14 @@ void Dispatcher::workerLoop(Sub& s) {
     }
     if (s.ready.empty()) {
       ++s.sleeping;
-      if (s.delayed.empty())
+      if (s.delayed.empty()) {
         s.wake.wait(l);
-      else
-        s.wake.wait_until(l, s.delayed.begin()->first);
+      } else {
+        // A copy: wait_until reads its deadline again after waking, and
+        // another worker may have taken (erased) that entry meanwhile.
+        const Clock::time_point due = s.delayed.begin()->first;
+        s.wake.wait_until(l, due);
+      }
       --s.sleeping;
       if (s.waking) --s.waking;
       continue;
