@@ -99,10 +99,10 @@ void Controller::onOwnedChange(const kube::Store& store, const std::string& key)
 void Controller::onPodChange(const std::string& key) {
   auto pod = pods_.get(key);
   std::string owner, fingerprint;
-  if (pod && podProblem(*pod)) {
+  if (auto problem = pod ? podProblem(*pod) : std::nullopt) {
     const std::string label = (*pod)["metadata"].value("labels", kube::Json::object()).value(kNameLabel, "");
     if (!label.empty()) owner = (*pod)["metadata"].value("namespace", "") + "/" + label;
-    fingerprint = changeFingerprint(*pod);
+    fingerprint = describe({*problem});  // what status would say of it
   }
   std::string queue;
   {

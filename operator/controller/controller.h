@@ -86,7 +86,7 @@ class Controller {
   // Owned objects, indexed by owner.
   kube::Store deployments_{kNameLabel}, statefulSets_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};
   kube::Store pods_{kNameLabel, slimPod};  // the workers' pods, for their problems (pod_health.h)
-  // Pods that have a problem: key -> (owner key, changeFingerprint). Guarded by fingerprintsMu_.
+  // Pods that have a problem: key -> (owner key, describe() of it). Guarded by fingerprintsMu_.
   std::map<std::string, std::pair<std::string, std::string>> podProblems_;
   // Not waited for by synced(): the pods only add detail to status, and an
   // operator whose role lacks pods (an older ClusterRole) still reconciles.

@@ -260,12 +260,6 @@ std::string changeFingerprint(const Json& object) {
   Json f = Json::object();
   for (const char* k : {"uid", "generation", "deletionTimestamp", "labels", "annotations", "ownerReferences"})
     if (meta.contains(k)) f[k] = meta[k];
-  if (object.value("kind", "") == "Pod") {
-    const auto problem = podProblem(object);
-    return Json{{"uid", meta.value("uid", "")},
-                {"problem", problem ? problem->container + "/" + problem->reason + "/" + problem->message : ""}}
-        .dump();
-  }
   if (object.contains("data")) f["data"] = object["data"];
   if (object.value("kind", "") != "EventWorker" && object.contains("status") && object["status"].is_object()) {
     const Json& st = object["status"];

@@ -27,6 +27,15 @@ TpListGuard toList(const std::vector<TopicPartition>& parts) {
   return g;
 }
 
+TpListGuard toList(const std::vector<CommitPoint>& points) {
+  TpListGuard g;
+  for (const auto& p : points) {
+    g.list.push_back(RdKafka::TopicPartition::create(p.tp.topic, p.tp.partition));
+    g.list.back()->set_offset(p.offset);
+  }
+  return g;
+}
+
 }  // namespace
 
 class KafkaConsumer::RebalanceCb : public RdKafka::RebalanceCb {
@@ -210,12 +219,7 @@ void KafkaConsumer::wakerLoop() {
 }
 
 Status KafkaConsumer::store(const std::vector<CommitPoint>& points) {
-  TpListGuard g;
-  for (const auto& p : points) {
-    auto* tp = RdKafka::TopicPartition::create(p.tp.topic, p.tp.partition);
-    tp->set_offset(p.offset);
-    g.list.push_back(tp);
-  }
+  auto g = toList(points);
   // A partition revoked since its points were taken answers _STATE: its
   // final offset was committed by the revocation.
   const auto e = consumer_->offsets_store(g.list);
@@ -230,12 +234,7 @@ Status KafkaConsumer::store(const std::vector<CommitPoint>& points) {
 }
 
 Status KafkaConsumer::commit(const std::vector<CommitPoint>& points) {
-  TpListGuard g;
-  for (const auto& p : points) {
-    auto* tp = RdKafka::TopicPartition::create(p.tp.topic, p.tp.partition);
-    tp->set_offset(p.offset);
-    g.list.push_back(tp);
-  }
+  auto g = toList(points);
   if (auto e = consumer_->commitSync(g.list); e != RdKafka::ERR_NO_ERROR)
     return Error{"kafka: commit: " + RdKafka::err2str(e), static_cast<int>(e)};
   for (auto* tp : g.list)
