@@ -2,7 +2,7 @@
 # Installs what the build and the test servers need on a fresh Debian machine.
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build pkg-config git curl openssl python3 python3-yaml
+PKGS=(build-essential cmake ninja-build ccache pkg-config git curl openssl python3 python3-yaml
   libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libzstd-dev dpkg-dev
   libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev
   kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox
