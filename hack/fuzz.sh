@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes parse + validate + render (operator/fuzz/parse_render_fuzz.cpp) with
+# Fuzzes parse + validate + render (tests/contract/parse_render_fuzz.cpp) with
 # libFuzzer for SECONDS (default 60), seeded with the samples and test data.
 # Exits non-zero on any crash, sanitizer report or failed property.
 # Usage: hack/fuzz.sh [SECONDS]
@@ -18,5 +18,5 @@ cp "$REPO_DIR"/manifests/samples/*.yaml "$CORPUS"/
 find "$REPO_DIR/tests/data" -name '*.yaml' -exec cp {} "$CORPUS"/ \; 2>/dev/null || true
 log "fuzzing parse+validate+render for ${SECONDS_TO_RUN}s (corpus: $(ls "$CORPUS" | wc -l) seeds)"
 cd "$BUILD"
-"$BUILD/operator/eventworker_fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
+"$BUILD/tests/eventworker_fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
   -rss_limit_mb=4096 -print_final_stats=1 "$CORPUS" 2>&1 | tail -n 25

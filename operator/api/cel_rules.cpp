@@ -2,7 +2,7 @@
 
 #include <regex>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::api {
 namespace {
@@ -26,7 +26,7 @@ void eachItem(const Json& ew, const char* list, const Check& check, FieldErrors&
 
 long long millis(const Json& v) {
   if (!v.is_string()) return 0;
-  auto d = runtime::parseDuration(v.get<std::string>(), "");
+  auto d = ew::parseDuration(v.get<std::string>(), "");
   return d ? d->count() : 0;
 }
 

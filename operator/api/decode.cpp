@@ -1,6 +1,6 @@
 #include "api/decode.h"
 
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::api {
 namespace {
@@ -23,7 +23,7 @@ std::optional<std::string> optString(const Json& o, const char* key) {
 
 Millis duration(const Json& o, const char* key, Millis fallback, const std::string& path) {
   if (!o.contains(key)) return fallback;
-  auto d = runtime::parseDuration(o[key].get<std::string>(), path + "." + key);
+  auto d = ew::parseDuration(o[key].get<std::string>(), path + "." + key);
   if (!d) throw DecodeError{d.error().message};
   return *d;
 }

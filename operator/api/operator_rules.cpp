@@ -4,7 +4,7 @@
 #include <regex>
 
 #include "api/quantity.h"
-#include "cron/schedule.h"
+#include "ew/cron/schedule.h"
 
 namespace ew::api {
 namespace {

@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 #include "controller/kafka_access.h"
 #include "ew/result.h"
 

@@ -4,7 +4,7 @@
 #include <mutex>
 #include <utility>
 
-#include "autoscale/offset_commit.h"
+#include "kafka/offset_commit.h"
 
 namespace ew::controller {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <memory>
 
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 #include "controller/autoscaler.h"
 #include "controller/kafka_credentials.h"
 #include "controller/reconciler.h"

@@ -18,7 +18,7 @@
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/watcher.h"
-#include "manager/http_endpoints.h"
+#include "ew/http_endpoints.h"
 
 #ifndef EW_VERSION
 #define EW_VERSION "dev"
@@ -144,15 +144,15 @@ int main(int argc, char** argv) {
   controller::Controller ctl(api, options, controller::makeRenderFn(renderOptions), metrics, random01);
 
   std::atomic<bool> leading{!leaderElect};
-  manager::HttpEndpoints http(metricsAddress);
-  http.handle("/healthz", [] { return manager::HttpReply{200, "ok\n"}; });
+  HttpEndpoints http(metricsAddress);
+  http.handle("/healthz", [] { return HttpReply{200, "ok\n"}; });
   http.handle("/readyz", [&] {
     // Ready when not leading (a standby is healthy) or when the caches are synced.
-    if (leading && !ctl.synced()) return manager::HttpReply{503, "caches not synced\n"};
-    return manager::HttpReply{200, "ok\n"};
+    if (leading && !ctl.synced()) return HttpReply{503, "caches not synced\n"};
+    return HttpReply{200, "ok\n"};
   });
   http.handle("/metrics", [&] {
-    return manager::HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"};
+    return HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"};
   });
   if (auto s = http.start(); !s) {
     spdlog::error("{}", s.error().message);

@@ -1,14 +1,14 @@
 // The runtime config file, in the format worker-runtime/config/FORMAT.md
 // defines, with every default written out.
 
-#include "core/duration.h"
+#include "ew/duration.h"
 #include "render/names.h"
 #include "render/render.h"
 
 namespace ew::render {
 namespace {
 
-using runtime::formatDuration;
+using ew::formatDuration;
 
 Json retry(const api::RetrySpec& r) {
   return {{"maxAttempts", r.maxAttempts},

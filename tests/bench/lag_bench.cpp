@@ -24,8 +24,8 @@
 #include <thread>
 #include <vector>
 
-#include "autoscale/lag_reader.h"
-#include "autoscale/offset_commit.h"
+#include "kafka/lag_reader.h"
+#include "kafka/offset_commit.h"
 
 using namespace ew::autoscale;
 

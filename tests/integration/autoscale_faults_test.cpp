@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 #include "controller/kafka_lag.h"
 #include "operator_fixture.h"
 #include "runtime_harness.h"

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <thread>
 
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 #include "controller/kafka_lag.h"
 #include "autoscale_helpers.h"
 #include "operator_fixture.h"

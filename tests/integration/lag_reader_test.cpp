@@ -4,7 +4,7 @@
 // (and not being auto-created), an unreachable cluster failing within the
 // timeout, reads across a broker restart, and the pool sharing one client per
 // cluster. SERIAL: one test restarts the shared broker.
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>

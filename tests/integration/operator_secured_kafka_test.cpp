@@ -15,7 +15,7 @@
 #include <iostream>
 #include <thread>
 
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 #include "autoscale_helpers.h"
 #include "controller/kafka_credentials.h"
 #include "controller/kafka_lag.h"

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::runtime {
 

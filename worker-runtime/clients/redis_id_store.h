@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 #include "core/id_store.h"
 
 struct redisContext;

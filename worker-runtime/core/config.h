@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 #include "ew/result.h"
 
 namespace ew::runtime {

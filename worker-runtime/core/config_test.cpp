@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 using namespace ew::runtime;
+using ew::formatDuration;
+using ew::Millis;
+using ew::parseDuration;
 
 namespace {
 

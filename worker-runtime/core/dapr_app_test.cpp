@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 using namespace ew::runtime;
+using ew::Millis;
 using nlohmann::json;
 
 namespace {

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 #include "core/seen_ids.h"
 #include "ew/result.h"
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 using namespace ew::runtime;
+using ew::Millis;
 using namespace std::chrono_literals;
 
 TEST_CASE("memory id store: claimed until done, then duplicate for the ttl") {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::runtime {
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 using namespace ew::runtime;
+using ew::Millis;
 using namespace std::chrono_literals;
 
 TEST_CASE("log throttle: the first occurrence logs, then one line per interval with the count left out") {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 using namespace ew::runtime;
+using ew::Millis;
 
 TEST_CASE("the ceiling doubles from initialBackoff up to maxBackoff") {
   RetrySchedule s({5, Millis(200), Millis(1000)}, [] { return 0.999999; });

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "cron/clock.h"
+#include "ew/cron/clock.h"
 #include "cron/job.h"
 
 namespace ew::cron {

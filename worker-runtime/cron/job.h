@@ -8,8 +8,8 @@
 
 #include "core/config.h"
 #include "core/handler.h"
-#include "cron/clock.h"
-#include "cron/schedule.h"
+#include "ew/cron/clock.h"
+#include "ew/cron/schedule.h"
 #include "ew/result.h"
 
 namespace ew::cron {

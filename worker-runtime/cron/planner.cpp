@@ -4,7 +4,7 @@
 #include <cassert>
 #include <utility>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::cron {
 namespace {
@@ -161,7 +161,7 @@ void CronPlanner::finished(RunId id, const runtime::HandlerResult& result, TimeP
     return;
   }
   js.stats.lastError = run.timedOut ? "attempt " + std::to_string(run.attempt) + " timed out after " +
-                                          runtime::formatDuration(js.job.config.timeout)
+                                          ew::formatDuration(js.job.config.timeout)
                                     : result.detail;
   const bool retryable = run.timedOut || result.outcome == runtime::Outcome::Retry;
   if (retryable && !stopped_ && js.retry.shouldRetry(run.attempt)) {

@@ -33,7 +33,7 @@
 
 #include "core/handler.h"
 #include "core/retry_schedule.h"
-#include "cron/clock.h"
+#include "ew/cron/clock.h"
 #include "cron/job.h"
 
 namespace ew::cron {

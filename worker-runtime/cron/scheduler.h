@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/retry_schedule.h"
-#include "cron/clock.h"
+#include "ew/cron/clock.h"
 #include "cron/job.h"
 #include "cron/planner.h"
 

@@ -21,7 +21,7 @@
 #include <mutex>
 #include <string>
 
-#include "clients/http_server.h"
+#include "ew/http_server.h"
 #include "core/config.h"
 #include "core/log_throttle.h"
 #include "ew/metrics.h"

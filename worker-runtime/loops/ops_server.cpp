@@ -2,19 +2,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "manager/http_endpoints.h"
+#include "ew/http_endpoints.h"
 
 namespace ew::runtime {
 
 OpsServer::OpsServer(const RuntimeConfig& config, MetricsRegistry& metrics)
-    : config_(config), metrics_(metrics), http_(std::make_unique<manager::HttpEndpoints>(config.server.address)) {}
+    : config_(config), metrics_(metrics), http_(std::make_unique<HttpEndpoints>(config.server.address)) {}
 
 OpsServer::~OpsServer() { stop(); }
 
 void OpsServer::setProbes(OpsProbes probes) { probes_ = std::move(probes); }
 
 Status OpsServer::start() {
-  using manager::HttpReply;
   http_->handle("/healthz", [this] {
     return probes_.healthy() ? HttpReply{200, "ok\n"} : HttpReply{503, "poll loop stalled\n"};
   });

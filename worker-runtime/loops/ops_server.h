@@ -13,7 +13,7 @@
 #include "ew/metrics.h"
 #include "ew/result.h"
 
-namespace ew::manager {
+namespace ew {
 class HttpEndpoints;
 }
 
@@ -44,7 +44,7 @@ class OpsServer {
   const RuntimeConfig& config_;
   MetricsRegistry& metrics_;
   OpsProbes probes_;
-  std::unique_ptr<manager::HttpEndpoints> http_;
+  std::unique_ptr<HttpEndpoints> http_;
 };
 
 }  // namespace ew::runtime

@@ -33,6 +33,7 @@
 #endif
 
 using namespace ew::runtime;
+using ew::Millis;
 
 namespace {
 

@@ -35,7 +35,7 @@
 #include <string>
 #include <thread>
 
-#include "clients/http_server.h"
+#include "ew/http_server.h"
 #include "ew/process_exit.h"
 #include "ledger_entry.h"
 #include "ledger_producer.h"
@@ -45,9 +45,9 @@
 #endif
 
 using namespace ew::testing;
-using ew::runtime::HttpReplyFn;
-using ew::runtime::HttpServerReply;
-using ew::runtime::HttpServerRequest;
+using ew::HttpReplyFn;
+using ew::HttpServerReply;
+using ew::HttpServerRequest;
 
 namespace {
 
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   {
     Delayer delayer;
     LedgerHandler handler(args, **producer, delayer);
-    ew::runtime::HttpServer server({args.address, args.port}, std::ref(handler));
+    ew::HttpServer server({args.address, args.port}, std::ref(handler));
     if (auto s = server.start(); !s) {
       spdlog::error("{}", s.error().message);
       rc = 1;

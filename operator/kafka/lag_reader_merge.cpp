@@ -1,4 +1,4 @@
-#include "autoscale/lag_reader_merge.h"
+#include "kafka/lag_reader_merge.h"
 
 namespace ew::autoscale {
 

@@ -1,4 +1,4 @@
-#include "clients/http_server.h"
+#include "ew/http_server.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace ew::runtime {
+namespace ew {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -245,4 +245,4 @@ void HttpServer::stop() {
   s.sessions.clear();
 }
 
-}  // namespace ew::runtime
+}  // namespace ew

@@ -9,7 +9,7 @@
 
 #include "ew/result.h"
 
-namespace ew::runtime {
+namespace ew {
 
 using Millis = std::chrono::milliseconds;
 
@@ -19,4 +19,4 @@ Result<Millis> parseDuration(const std::string& text, const std::string& field);
 // Formats D in the largest unit that represents it exactly ("1500ms", "30s").
 std::string formatDuration(Millis d);
 
-}  // namespace ew::runtime
+}  // namespace ew

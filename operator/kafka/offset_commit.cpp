@@ -1,4 +1,4 @@
-#include "autoscale/offset_commit.h"
+#include "kafka/offset_commit.h"
 
 #include <librdkafka/rdkafka.h>
 

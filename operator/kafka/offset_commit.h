@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <map>
 
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 
 namespace ew::autoscale {
 

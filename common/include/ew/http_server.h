@@ -16,17 +16,21 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "core/message.h"
 #include "ew/result.h"
 
-namespace ew::runtime {
+namespace ew {
+
+// Header name/value pairs in arrival order (the runtime's Headers is the same type).
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpServerRequest {
   std::string method;       // "GET", "POST", ...
   std::string target;       // origin-form, e.g. "/events?x=1"
   std::string contentType;  // "" when absent
-  Headers headers;          // every header; names lowercased
+  HttpHeaders headers;      // every header; names lowercased
   std::string body;
   // The body was over maxBodyBytes and was not read (body is empty); the
   // connection is closed after the reply.
@@ -75,4 +79,4 @@ class HttpServer {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace ew::runtime
+}  // namespace ew

@@ -1,4 +1,4 @@
-#include "autoscale/lag_reader.h"
+#include "kafka/lag_reader.h"
 
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
@@ -11,9 +11,9 @@
 #include <set>
 #include <utility>
 
-#include "autoscale/lag_reader_merge.h"
+#include "kafka/lag_reader_merge.h"
 #include "ew/kafka_refusal.h"
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::autoscale {
 
@@ -81,7 +81,7 @@ class Call {
   Error error(const std::string& what, int code = 0) const { return Error{"kafka " + cluster_ + ": " + what, code}; }
 
   Error timedOut(const std::string& doing) const {
-    return error("timed out after " + runtime::formatDuration(timeout_) + " " + doing, RD_KAFKA_RESP_ERR__TIMED_OUT);
+    return error("timed out after " + ew::formatDuration(timeout_) + " " + doing, RD_KAFKA_RESP_ERR__TIMED_OUT);
   }
 
   // DOING failed with ERR. A broker's error is named as such; for a local one
@@ -183,7 +183,7 @@ Result<Layout> readMetadata(const Call& call, const std::set<std::string>& topic
   const rd_kafka_resp_err_t err = rd_kafka_metadata(call.rk, 1, nullptr, &raw, std::max(1, call.remainingMs()));
   MetadataPtr metadata(raw);
   if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
-    return call.error("no broker reachable within " + runtime::formatDuration(call.timeout()), err);
+    return call.error("no broker reachable within " + ew::formatDuration(call.timeout()), err);
   if (err) return call.failed("reading metadata of topics " + joinNames(topics), err);
 
   Layout layout;

@@ -1,4 +1,4 @@
-#include "cron/schedule.h"
+#include "ew/cron/schedule.h"
 
 #include <catch2/catch.hpp>
 #include <cstdio>

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "cron/clock.h"
-#include "cron/field.h"
+#include "ew/cron/clock.h"
+#include "ew/cron/field.h"
 #include "ew/result.h"
 
 namespace ew::cron {

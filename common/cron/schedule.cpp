@@ -1,10 +1,10 @@
-#include "cron/schedule.h"
+#include "ew/cron/schedule.h"
 
 #include <array>
 #include <bit>
 #include <vector>
 
-#include "core/duration.h"
+#include "ew/duration.h"
 
 namespace ew::cron {
 namespace {
@@ -68,7 +68,7 @@ Result<Schedule> Schedule::parse(std::string_view expression) {
   if (fields[0].starts_with('@')) {
     if (fields[0] == "@every") {
       if (fields.size() != 2) return Error{"@every takes one duration, e.g. \"@every 30s\""};
-      auto interval = runtime::parseDuration(std::string(fields[1]), "@every");
+      auto interval = ew::parseDuration(std::string(fields[1]), "@every");
       if (!interval) return interval.error();
       if (*interval < 1s || *interval % 1s != 0ms) {
         return Error{"@every: " + std::string(fields[1]) + " must be a whole number of seconds, at least 1s"};

@@ -1,4 +1,4 @@
-#include "cron/field.h"
+#include "ew/cron/field.h"
 
 #include <array>
 #include <catch2/catch.hpp>

@@ -1,8 +1,8 @@
-#include "core/duration.h"
+#include "ew/duration.h"
 
 #include <cctype>
 
-namespace ew::runtime {
+namespace ew {
 
 Result<Millis> parseDuration(const std::string& text, const std::string& field) {
   auto bad = [&](const std::string& why) {
@@ -38,4 +38,4 @@ std::string formatDuration(Millis d) {
   return std::to_string(ms) + "ms";
 }
 
-}  // namespace ew::runtime
+}  // namespace ew
