@@ -65,8 +65,8 @@ std::string joinNames(const std::set<std::string>& names) {
 // One readMany: the client, the cluster's name for errors, the deadline.
 class Call {
  public:
-  Call(rd_kafka_t* rk, const std::string& cluster, Millis timeout)
-      : rk(rk), cluster_(cluster), timeout_(timeout), deadline_(Clock::now() + timeout) {}
+  Call(rd_kafka_t* client, const std::string& cluster, Millis timeout)
+      : rk(client), cluster_(cluster), timeout_(timeout), deadline_(Clock::now() + timeout) {}
 
   rd_kafka_t* const rk;
 
@@ -549,11 +549,19 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
         clusterError = Error{"kafka " + bootstrap_ + ": the broker refused the client: " + kafkaRefusalText(*refused),
                              kKafkaRefused};
     } else {
-      // Only groups that exist are asked about; the others have nothing to read.
+      // Only groups that exist are asked about; the others have nothing to
+      // read. A group this reader has seen listed before is asked about
+      // whether listed now or not: a broker that has just restarted lists
+      // only the groups whose offsets it has loaded (Kafka 4's coordinator
+      // answers ListGroups without an error meanwhile), and the listing
+      // would then read as "nothing committed" (lag from the log start, and
+      // a migration's offset copy from nothing).
       std::vector<std::string> asked;
       if (auto existing = listExisting(call, groups)) {
+        std::lock_guard lock(mu_);
+        seenGroups_.insert(existing->begin(), existing->end());
         for (const auto& group : groups)
-          if (existing->contains(group))
+          if (seenGroups_.contains(group))
             asked.push_back(group);
           else
             groupResults.fetched.try_emplace(group);  // nothing committed, no members

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,10 +88,11 @@ class LagReader {
   // ListConsumerGroupOffsets call per group, all in flight at once (librdkafka
   // 2.0.2 sends one DescribeGroups and one OffsetFetch request per group to
   // the group's coordinator). A group that is not listed has nothing committed
-  // and no members; when the listing fails, every group is asked about. (A
-  // broker with ACLs lists only the groups the client may describe: one it may
-  // not reads as new here, where asking would have failed with
-  // GROUP_AUTHORIZATION_FAILED.) Returns within about `timeout`, the whole
+  // and no members, unless this reader saw it listed before (a restarted
+  // broker lists a group only once it has loaded its offsets); when the
+  // listing fails, every group is asked about. (A broker with ACLs lists only
+  // the groups the client may describe: one it may not reads as new here,
+  // where asking would have failed with GROUP_AUTHORIZATION_FAILED.) Returns within about `timeout`, the whole
   // call's budget. A query with an empty group or no topics gets an error.
   std::vector<GroupOffsets> readMany(const std::vector<GroupQuery>& queries);
 
@@ -123,6 +125,9 @@ class LagReader {
   const std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf_;  // for replacement clients
   mutable std::mutex mu_;
   ClientPtr client_;  // guarded by mu_
+  // Groups once listed: always asked about (see readMany). Grows with the
+  // groups of the workers this operator has read, a name each.
+  std::set<std::string> seenGroups_;  // guarded by mu_
 };
 
 using LagReaderPtr = std::shared_ptr<LagReader>;
