@@ -2,6 +2,9 @@
 # ew_integration_test(NAME SOURCES... LIBS ...): a Catch2 test against the real
 # servers that the "servers" ctest fixture starts (label "integration").
 set(EW_TEST_STATE_DIR "${CMAKE_BINARY_DIR}/test-servers")
+# EW_UNIT_TESTS_ONLY: the sanitizer builds that run only the unit tests
+# (ThreadSanitizer in CI) skip building the integration and e2e executables.
+option(EW_UNIT_TESTS_ONLY "Build only the unit tests" OFF)
 
 function(ew_unit_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
@@ -14,6 +17,9 @@ endfunction()
 # SKIPPABLE: a case that cannot run here (an optional server is not built)
 # prints why and exits 77, which ctest reports as skipped and counts.
 function(ew_integration_test name)
+  if(EW_UNIT_TESTS_ONLY)
+    return()
+  endif()
   cmake_parse_arguments(T "SERIAL;SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
@@ -41,6 +47,9 @@ endfunction()
 # cores with everything else, and other tests' timings must not depend on them.
 # SKIPPABLE as for ew_integration_test.
 function(ew_e2e_test name)
+  if(EW_UNIT_TESTS_ONLY)
+    return()
+  endif()
   cmake_parse_arguments(T "SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})

@@ -2,33 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "controller/desired_state.h"
 
 namespace ew::controller {
 
 namespace resources = kube::resources;
 
-std::string nowRfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 Controller::Controller(kube::Api& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
                        std::function<double()> random01)
-    : api_(api), options_(std::move(options)), metrics_(metrics), random01_(std::move(random01)), queue_(clock_),
+    : api_(api), options_(std::move(options)), metrics_(metrics), random01_(std::move(random01)), queue_(*options_.time),
       events_(api),
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
       reconciler_(api, eventWorkers_,
                   OwnedStores{configMaps_, deployments_, statefulSets_,
                               options_.daprSubscriptions ? &subscriptions_ : nullptr, &pods_,
                               [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
-                  std::move(render), events_, nowRfc3339, autoscaler_.get(), options_.migrationKafka) {}
+                  std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka) {}
 
 std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
   auto currentReplicas = [this](const std::string& key) -> std::optional<int> {
@@ -36,8 +25,8 @@ std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
     if (!d || !(*d)["spec"].contains("replicas")) return std::nullopt;
     return (*d)["spec"]["replicas"].get<int>();
   };
-  auto now = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  auto now = [time = options_.time] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time->now().time_since_epoch());
   };
   return std::make_unique<Autoscaler>(options_.lagReader, currentReplicas, [this](const std::string& key) {
     // A key whose reconciles fail waits for its backoff: that retry reads the

@@ -34,6 +34,9 @@ struct ControllerOptions {
   LagReadFn lagReader;
   // Kafka access of spec.migrateFrom (reading the API group, copying offsets).
   MigrationKafka migrationKafka;
+  // Time for the work queue's back-off, the first-status wait, the
+  // autoscaler's poll schedule and status timestamps.
+  const TimeSource* time = &systemTime();
 };
 
 class Controller {
@@ -65,7 +68,6 @@ class Controller {
   ControllerOptions options_;
   MetricsRegistry& metrics_;
   std::function<double()> random01_;
-  SteadyClock clock_;
   WorkQueue queue_;
   // Drops watch events that change nothing a reconcile reads (see changeFingerprint).
   bool changed(const kube::Store& store, const std::string& key);
@@ -100,8 +102,5 @@ class Controller {
   std::mutex resyncMu_;
   std::condition_variable resyncCv_;
 };
-
-// RFC 3339 "now" for status and events.
-std::string nowRfc3339();
 
 }  // namespace ew::controller

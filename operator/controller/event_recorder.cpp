@@ -61,7 +61,9 @@ void EventRecorder::sendLoop() {
     queue_.pop_front();
     sending_ = true;
     l.unlock();
-    api_.create(kube::resources::kEvent, ns, event);  // best effort: the client logs and counts failures
+    // Best effort: an Event is a hint for kubectl describe, and the client
+    // logs and counts failed requests.
+    (void)api_.create(kube::resources::kEvent, ns, event);
     l.lock();
     sending_ = false;
     if (queue_.empty()) idleCv_.notify_all();

@@ -83,7 +83,7 @@ TEST_CASE("a Secret the operator does not see is named, with the label it needs"
 }
 
 TEST_CASE("a Secret that does not list the namespace is not used for it") {
-  for (const std::string& list : {"billing", "shopping, billing", ""}) {
+  for (const char* list : {"billing", "shopping, billing", ""}) {
     INFO(list);
     CHECK(errorOf(kafkaCluster(scram(), secret(list), "eventworker-system")) ==
           "Secret eventworker-system/shop-kafka: its annotation eventworker.dev/namespaces does not list namespace shop");

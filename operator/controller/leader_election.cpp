@@ -20,11 +20,11 @@ std::string microTime(std::chrono::system_clock::time_point t) {
   return out;
 }
 
-LeaderElector::LeaderElector(kube::KubeApi& api, LeaseConfig config, const Clock& clock)
+LeaderElector::LeaderElector(kube::KubeApi& api, LeaseConfig config, const TimeSource& clock)
     : api_(api), config_(std::move(config)), clock_(clock) {}
 
 bool LeaderElector::tryAcquireOrRenew() {
-  const std::string now = microTime(std::chrono::system_clock::now());
+  const std::string now = microTime(clock_.wallNow());
   const int durationSeconds = static_cast<int>((config_.leaseDuration.count() + 999) / 1000);
   auto current = api_.get(resources::kLease, config_.ns, config_.name);
   if (!current) {
@@ -67,8 +67,10 @@ void LeaderElector::release() {
   Json lease = *current;
   lease["spec"]["holderIdentity"] = "";
   lease["spec"]["leaseDurationSeconds"] = 1;
-  lease["spec"]["renewTime"] = microTime(std::chrono::system_clock::now());
-  api_.replace(resources::kLease, config_.ns, config_.name, lease);
+  lease["spec"]["renewTime"] = microTime(clock_.wallNow());
+  // Best effort: when the release fails, the others take over after the lease
+  // duration instead of at once.
+  (void)api_.replace(resources::kLease, config_.ns, config_.name, lease);
 }
 
 bool LeaderElector::sleepFor(std::chrono::milliseconds d) {

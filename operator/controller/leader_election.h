@@ -14,7 +14,7 @@
 #include <mutex>
 #include <string>
 
-#include "controller/work_queue.h"  // Clock
+#include "ew/time_source.h"
 #include "kube/api.h"
 
 namespace ew::controller {
@@ -33,7 +33,7 @@ std::string microTime(std::chrono::system_clock::time_point t);
 
 class LeaderElector {
  public:
-  LeaderElector(kube::KubeApi& api, LeaseConfig config, const Clock& clock);
+  LeaderElector(kube::KubeApi& api, LeaseConfig config, const TimeSource& clock);
 
   // Tries until leader (or stop()), calls onStarted, renews until stop() or a
   // renewal fails for renewDeadline, then calls onStopped. Releases the lease
@@ -51,13 +51,13 @@ class LeaderElector {
 
   kube::KubeApi& api_;
   LeaseConfig config_;
-  const Clock& clock_;
+  const TimeSource& clock_;
   std::atomic<bool> leader_{false};
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::string observedRecord_;  // holder + renewTime + rv last seen
-  Clock::TimePoint observedAt_{};
+  MonoTime observedAt_{};
 };
 
 }  // namespace ew::controller

@@ -1,7 +1,6 @@
 #include "controller/reconciler.h"
 
 #include <algorithm>
-#include <ctime>
 #include <set>
 
 #include "controller/desired_state.h"
@@ -12,10 +11,10 @@ using kube::Json;
 namespace resources = kube::resources;
 
 Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-                       EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler,
+                       EventRecorder& events, const TimeSource& time, Autoscaler* autoscaler,
                        MigrationKafka migrationKafka)
     : api_(api), eventWorkers_(eventWorkers), owned_(owned), render_(std::move(render)), events_(events),
-      now_(std::move(now)), autoscaler_(autoscaler), migrationKafka_(std::move(migrationKafka)) {}
+      time_(time), autoscaler_(autoscaler), migrationKafka_(std::move(migrationKafka)) {}
 
 namespace {
 
@@ -48,8 +47,9 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
   const std::string ns = meta.value("namespace", ""), name = meta.value("name", ""), uid = meta.value("uid", "");
   const Json record = ew.value("status", Json::object()).value("migration", Json());
   migration::Observed obs;
-  obs.now = now_();
-  obs.nowSeconds = static_cast<std::int64_t>(std::time(nullptr));
+  const WallTime now = time_.wallNow();
+  obs.now = rfc3339(now);
+  obs.nowSeconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (auto d = owned_.deployments.get(ns + "/" + name + "-events")) obs.workerReady = workloadAvailable(*d);
   // Declarative Subscriptions of the namespace that the worker does not own.
   auto listed = api_.listAll(resources::kDaprSubscription, ns);
@@ -221,7 +221,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       auto plan = migrate(*found, std::nullopt, /*deleting=*/true, out.writes);
       if (!plan) return plan.error();
       if (auto s = setFinalizer(*found, false, out.writes); !s) return s.error();
-      events_.record(*found, "Normal", "MigrationRestored", "restored what the migration changed", now_());
+      events_.record(*found, "Normal", "MigrationRestored", "restored what the migration changed",
+                     rfc3339(time_.wallNow()));
     }
     return out;
   }
@@ -231,7 +232,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
 
   StatusInputs in;
   in.generation = meta.value("generation", 0);
-  in.now = now_();
+  in.now = rfc3339(time_.wallNow());
   const Json current = ew.value("status", Json::object());
 
   auto rendered = render_(ew);
@@ -257,7 +258,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     if (!planned) {
       in.degraded = std::make_pair(std::string("MigrationFailed"), planned.error().message);
       int ignored = 0;
-      writeStatus(ew, desiredStatus(in, current), ignored);
+      // Best effort: the migration's error is returned (and retried) either way.
+      (void)writeStatus(ew, desiredStatus(in, current), ignored);
       return planned.error();
     }
     plan = std::move(planned).value();
@@ -315,7 +317,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       // Say why in status (best effort), then let the queue retry with backoff.
       in.degraded = std::make_pair(reason, msg);
       int ignored = 0;
-      writeStatus(ew, desiredStatus(in, current), ignored);
+      (void)writeStatus(ew, desiredStatus(in, current), ignored);  // best effort, as above
       return Error{msg, applied.error().code};
     }
     // Read-your-writes until the watch catches up, unless the watch already
@@ -366,7 +368,7 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
     for (const auto& c : status.value("conditions", Json::array()))
       if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
-    const auto due = firstStatusDue(key), now = std::chrono::steady_clock::now();
+    const auto due = firstStatusDue(key), now = time_.now();
     if (!settled && now < due) {
       out.requeueAfter = std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
       return out;
@@ -393,9 +395,9 @@ void Reconciler::recordPodFailure(const Json& ew, const Json& before, const Json
     events_.record(ew, "Warning", reason, is.value("message", ""), now);
 }
 
-std::chrono::steady_clock::time_point Reconciler::firstStatusDue(const std::string& key) {
+MonoTime Reconciler::firstStatusDue(const std::string& key) {
   std::lock_guard l(firstStatusMu_);
-  return firstStatusDue_.try_emplace(key, std::chrono::steady_clock::now() + kFirstStatusWait).first->second;
+  return firstStatusDue_.try_emplace(key, time_.now() + kFirstStatusWait).first->second;
 }
 
 void Reconciler::forgetFirstStatus(const std::string& key) {

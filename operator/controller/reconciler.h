@@ -19,6 +19,7 @@
 #include "controller/autoscaler.h"
 #include "controller/desired_state.h"
 #include "controller/event_recorder.h"
+#include "ew/time_source.h"
 #include "ew/result.h"
 #include "kube/api.h"
 #include "kube/store.h"
@@ -77,7 +78,7 @@ class Reconciler {
   // autoscaler may be null: the events Deployment then keeps its rendered
   // (or live) replicas.
   Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-             EventRecorder& events, std::function<std::string()> now, Autoscaler* autoscaler = nullptr,
+             EventRecorder& events, const TimeSource& time, Autoscaler* autoscaler = nullptr,
              MigrationKafka migrationKafka = {});
 
   Result<ReconcileOutcome> reconcile(const std::string& key);
@@ -103,7 +104,7 @@ class Reconciler {
                         const std::vector<PodProblem>& pods, const std::string& now);
   Status setFinalizer(const kube::Json& ew, bool present, int& writes);
   // When the first status of KEY may be written (see reconcile).
-  std::chrono::steady_clock::time_point firstStatusDue(const std::string& key);
+  MonoTime firstStatusDue(const std::string& key);
   void forgetFirstStatus(const std::string& key);
 
   kube::Api& api_;
@@ -111,11 +112,11 @@ class Reconciler {
   OwnedStores owned_;
   RenderFn render_;
   EventRecorder& events_;
-  std::function<std::string()> now_;
+  const TimeSource& time_;
   Autoscaler* autoscaler_;
   MigrationKafka migrationKafka_;
   std::mutex firstStatusMu_;
-  std::map<std::string, std::chrono::steady_clock::time_point> firstStatusDue_;  // guarded by firstStatusMu_
+  std::map<std::string, MonoTime> firstStatusDue_;  // guarded by firstStatusMu_
 };
 
 // How long the first status of a new EventWorker may wait for its

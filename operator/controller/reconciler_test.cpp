@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Harness {
+  ManualTime time;
   kube::FakeApi api;
   kube::Store eventWorkers;
   kube::Store configMaps{kNameLabel}, deployments{kNameLabel}, statefulSets{kNameLabel}, subscriptions{kNameLabel};
@@ -31,7 +32,7 @@ struct Harness {
                         OwnedStores{configMaps, deployments, statefulSets, &subscriptions, &pods, {}},
                         renderEventWorker,
                         events,
-                        [] { return std::string("2026-12-06T00:00:00Z"); }};
+                        time};
 
   // The worker as a user applies it (another field manager: the fake's
   // create, so the reconciler's own applies never touch its spec).
@@ -124,6 +125,26 @@ TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron State
   CHECK(out->writes == 1);  // the status, once
   CHECK(h.condition("Ready")["status"] == "True");
   CHECK(h.condition("Degraded")["status"] == "False");
+  CHECK(h.status()["observedGeneration"] == 1);
+}
+
+TEST_CASE("reconcile: a first status that never settles is written when kFirstStatusWait has passed") {
+  Harness h;
+  h.add(minimalEventWorker());
+  auto out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->requeueAfter);
+  CHECK(*out->requeueAfter == std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
+  h.time.advance(kFirstStatusWait - 1s);  // the workloads never become available
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(*out->requeueAfter == 1001ms);  // the same deadline, not a new one
+  CHECK(h.status().empty());
+  h.time.advance(1s);
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 1);
+  CHECK(h.condition("Ready")["status"] == "False");
   CHECK(h.status()["observedGeneration"] == 1);
 }
 

@@ -14,7 +14,7 @@ std::chrono::milliseconds backoffDelay(const BackoffPolicy& policy, int failures
   return std::chrono::milliseconds(std::min(d, cap));
 }
 
-WorkQueue::WorkQueue(const Clock& clock, BackoffPolicy policy)
+WorkQueue::WorkQueue(const TimeSource& clock, BackoffPolicy policy)
     : clock_(clock), policy_(policy), tokens_(policy.retryBurst), tokensAt_(clock.now()) {}
 
 void WorkQueue::enqueueLocked(const std::string& key) {
@@ -101,7 +101,7 @@ std::optional<std::string> WorkQueue::tryGet() {
 }
 
 std::optional<std::string> WorkQueue::get(std::chrono::milliseconds maxWait) {
-  const auto deadline = std::chrono::steady_clock::now() + maxWait;
+  const auto deadline = clock_.now() + maxWait;
   std::unique_lock lock(mu_);
   while (!shutDown_) {
     promoteDueLocked();
@@ -112,18 +112,10 @@ std::optional<std::string> WorkQueue::get(std::chrono::milliseconds maxWait) {
       processing_.insert(key);
       return key;
     }
+    if (clock_.now() >= deadline) return std::nullopt;
     auto wakeAt = deadline;
-    if (!waiting_.empty()) {
-      auto earliest = std::min_element(waiting_.begin(), waiting_.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
-      auto untilDue = earliest->second - clock_.now();
-      wakeAt = std::min(wakeAt, std::chrono::steady_clock::now() +
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(untilDue));
-    }
-    if (cv_.wait_until(lock, wakeAt) == std::cv_status::timeout && std::chrono::steady_clock::now() >= deadline) {
-      promoteDueLocked();
-      if (ready_.empty()) return std::nullopt;
-    }
+    for (const auto& [key, due] : waiting_) wakeAt = std::min(wakeAt, due);
+    clock_.waitUntil(cv_, lock, wakeAt);
   }
   return std::nullopt;
 }

@@ -5,7 +5,7 @@
 // when done() is called; failures are retried with per-key exponential backoff
 // (base .. cap) and an overall token bucket; delayed adds wait until their time.
 //
-// Thread-safe. Time comes from the injected Clock so tests need no sleeps.
+// Thread-safe. Time comes from the injected TimeSource so tests need no sleeps.
 
 #include <chrono>
 #include <condition_variable>
@@ -18,19 +18,9 @@
 #include <set>
 #include <string>
 
+#include "ew/time_source.h"
+
 namespace ew::controller {
-
-class Clock {
- public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-  virtual ~Clock() = default;
-  virtual TimePoint now() const = 0;
-};
-
-class SteadyClock : public Clock {
- public:
-  TimePoint now() const override { return std::chrono::steady_clock::now(); }
-};
 
 struct BackoffPolicy {
   std::chrono::milliseconds base{5};
@@ -48,9 +38,9 @@ std::chrono::milliseconds backoffDelay(const BackoffPolicy& policy, int failures
 
 class WorkQueue {
  public:
-  using TimePoint = Clock::TimePoint;
+  using TimePoint = MonoTime;
 
-  explicit WorkQueue(const Clock& clock, BackoffPolicy policy = {});
+  explicit WorkQueue(const TimeSource& clock, BackoffPolicy policy = {});
 
   // Queues key now (no-op when already queued).
   void add(const std::string& key);
@@ -85,7 +75,7 @@ class WorkQueue {
   void promoteDueLocked();
   void enqueueLocked(const std::string& key);
 
-  const Clock& clock_;
+  const TimeSource& clock_;
   BackoffPolicy policy_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

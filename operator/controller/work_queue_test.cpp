@@ -5,19 +5,9 @@
 using namespace std::chrono_literals;
 using ew::controller::BackoffPolicy;
 using ew::controller::backoffDelay;
-using ew::controller::Clock;
 using ew::controller::WorkQueue;
 
-namespace {
-class FakeClock : public Clock {
- public:
-  TimePoint now() const override { return now_; }
-  void advance(std::chrono::milliseconds d) { now_ += d; }
-
- private:
-  TimePoint now_{std::chrono::hours(1)};
-};
-}  // namespace
+using FakeClock = ew::ManualTime;
 
 TEST_CASE("a key added twice is handed out once") {
   FakeClock clock;
@@ -147,7 +137,7 @@ TEST_CASE("retries of all keys together: bursts of 100, then 10 a second") {
 }
 
 TEST_CASE("shutDown releases a blocked get and refuses new keys") {
-  ew::controller::SteadyClock clock;
+  const ew::TimeSource& clock = ew::systemTime();
   WorkQueue q(clock);
   q.shutDown();
   CHECK_FALSE(q.get(10s));  // returns at once, not after 10 s
@@ -156,7 +146,7 @@ TEST_CASE("shutDown releases a blocked get and refuses new keys") {
 }
 
 TEST_CASE("get returns a ready key without waiting and times out when empty") {
-  ew::controller::SteadyClock clock;
+  const ew::TimeSource& clock = ew::systemTime();
   WorkQueue q(clock);
   q.add("x");
   CHECK(q.get(1s) == "x");

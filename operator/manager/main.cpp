@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, onSignal);
   std::signal(SIGINT, onSignal);
 
-  controller::SteadyClock clock;
+  const TimeSource& clock = systemTime();
   controller::LeaseConfig lease;
   lease.ns = leaseNamespace;
   lease.identity = identity;

@@ -84,9 +84,200 @@ std::vector<std::string> withScope(std::vector<std::string> scopes, const std::s
   return scopes;
 }
 
+const char* toString(Phase p) {
+  switch (p) {
+    case Phase::Pending: return "Pending";
+    case Phase::Paused: return "Paused";
+    case Phase::OffsetsCopied: return "OffsetsCopied";
+    case Phase::Complete: return "Complete";
+  }
+  return "Pending";
+}
+
+namespace {
+
+// A missing phase (or one this version does not know, which the CRD's enum
+// keeps out) starts from Pending: every step is idempotent.
+Phase phaseFrom(const std::string& text) {
+  for (Phase p : {Phase::Pending, Phase::Paused, Phase::OffsetsCopied, Phase::Complete})
+    if (text == toString(p)) return p;
+  return Phase::Pending;
+}
+
+}  // namespace
+
+Record recordFromJson(const Json& j) {
+  Record r;
+  r.appId = j.value("appId", "");
+  r.handoff = j.value("handoff", "pause");
+  r.phase = phaseFrom(j.value("phase", "Pending"));
+  r.message = j.value("message", "");
+  const Json steps = j.value("steps", Json::object()), changed = j.value("changed", Json::array());
+  for (const auto& [name, at] : steps.items())
+    if (at.is_string()) r.steps[name] = at.get<std::string>();
+  for (const auto& c : changed) {
+    Change change{c.value("kind", "Subscription"), c.value("name", ""), c.value("removedScope", ""),
+                  c.value("annotation", ""), std::nullopt};
+    if (c.contains("previous") && c["previous"].is_string()) change.previous = c["previous"].get<std::string>();
+    r.changed.push_back(std::move(change));
+  }
+  if (j.contains("watch") && j["watch"].contains("committed")) {
+    r.watchCommitted = j["watch"]["committed"];
+    r.watchStillSince = j["watch"].value("stillSince", std::int64_t{0});
+  }
+  if (j.contains("offsets")) r.offsets = j["offsets"];
+  return r;
+}
+
+Json toJson(const Record& r) {
+  Json j = {{"appId", r.appId}, {"handoff", r.handoff}, {"phase", toString(r.phase)}, {"steps", Json::object()},
+            {"changed", Json::array()}};
+  if (!r.message.empty()) j["message"] = r.message;
+  for (const auto& [name, at] : r.steps) j["steps"][name] = at;
+  for (const auto& c : r.changed) {
+    if (c.kind == "Deployment")
+      j["changed"].push_back({{"kind", c.kind}, {"name", c.name}, {"annotation", c.annotation},
+                              {"previous", c.previous ? Json(*c.previous) : Json()}});
+    else
+      j["changed"].push_back({{"kind", c.kind}, {"name", c.name}, {"removedScope", c.removedScope}});
+  }
+  if (r.watchCommitted) j["watch"] = {{"committed", *r.watchCommitted}, {"stillSince", r.watchStillSince}};
+  if (r.offsets) j["offsets"] = *r.offsets;
+  return j;
+}
+
 bool wantsApiGroup(const Json& record) {
   return record.is_object() && record.value("phase", "") == "Paused" && record.value("handoff", "") == "pause";
 }
+
+namespace {
+
+// One step of one phase: the request, what was observed, the record being
+// advanced and the plan being built.
+struct Step {
+  const Request& r;
+  const Observed& o;
+  Record& rec;
+  Plan& p;
+  std::string topics;  // the moved topics, for messages
+
+  void setPhase(Phase phase, std::string message) {
+    rec.phase = phase;
+    rec.message = std::move(message);
+  }
+  void reached(const char* name) { rec.steps.try_emplace(name, o.now); }
+  bool changedSubscription(const std::string& name) const {
+    return std::any_of(rec.changed.begin(), rec.changed.end(),
+                       [&](const Change& c) { return c.kind == "Subscription" && c.name == name && c.removedScope == r.appId; });
+  }
+  bool changedDeployment(const std::string& name) const {
+    return std::any_of(rec.changed.begin(), rec.changed.end(),
+                       [&](const Change& c) { return c.kind == "Deployment" && c.name == name; });
+  }
+};
+
+// Takes the API's app id off the Subscriptions on the moved topics (and, with
+// programmatic, off its Deployments' init endpoints), recording each change.
+// Returns the unscoped Subscriptions found (which deliver to every app).
+std::vector<std::string> pauseApi(Step& s) {
+  std::vector<std::string> everyApp;
+  for (const ApiSubscription* sub : onMovedTopics(s.r, s.o)) {
+    if (sub->scopes.empty()) everyApp.push_back(sub->name);
+    if (!contains(sub->scopes, s.r.appId)) continue;
+    s.p.scopeEdits.push_back({sub->name, withoutScope(sub->scopes, s.r.appId)});
+    if (!s.changedSubscription(sub->name)) s.rec.changed.push_back({"Subscription", sub->name, s.r.appId, "", {}});
+  }
+  if (!s.r.programmatic) return everyApp;
+  for (const auto& d : s.o.deployments) {
+    if (listsSubscribe(d.disableInitEndpoints)) continue;
+    s.p.annotationEdits.push_back(
+        {d.name, d.disableInitEndpoints ? *d.disableInitEndpoints + ",subscribe" : std::string("subscribe")});
+    if (!s.changedDeployment(d.name))
+      s.rec.changed.push_back({"Deployment", d.name, "", kDisableInitEndpoints, d.disableInitEndpoints});
+  }
+  return everyApp;
+}
+
+void stepPending(Step& s, const std::vector<Change>& changedBefore) {
+  const bool overlap = s.rec.handoff == "overlap";
+  s.p.workerScopedIn = overlap;  // overlap: the worker starts first
+  if (!s.o.workerReady) {
+    s.setPhase(Phase::Pending, "waiting for the worker's events Deployment to become available");
+    return;
+  }
+  s.reached("workerReady");
+  const std::vector<std::string> everyApp = pauseApi(s);
+  if (!everyApp.empty()) {
+    s.p.annotationEdits.clear();
+    s.p.scopeEdits.clear();
+    s.p.problem = "Subscription(s) " + joined(everyApp) + " on " + s.topics +
+                  " have no scopes, so they deliver to every app: scope them to " + s.r.appId +
+                  " explicitly, then the migration can take " + s.r.appId + " off them";
+    s.setPhase(Phase::Pending, *s.p.problem);
+    s.rec.changed = changedBefore;
+    return;
+  }
+  s.reached("apiPaused");
+  if (overlap) {
+    s.reached("complete");
+    s.setPhase(Phase::Complete, "the worker consumes " + s.topics + "; " + s.r.appId + " was taken off them");
+    return;
+  }
+  std::string msg = "waiting for " + s.r.appId + "'s consumer group to stop committing on " + s.topics;
+  if (s.p.scopeEdits.empty() && s.rec.changed.empty())
+    msg += " (no declarative Subscription scoped to " + s.r.appId +
+           " was found: if it subscribes programmatically, set spec.migrateFrom.programmaticSubscriptions: true)";
+  s.setPhase(Phase::Paused, msg);
+  s.p.again = true;  // Paused polls the API's group: nothing else would wake it
+}
+
+void stepPaused(Step& s) {
+  s.p.workerScopedIn = false;
+  s.p.again = true;  // every outcome but the copy polls the API's group again; so does the copy (scope in next)
+  if (!s.o.apiGroup) return;
+  if (!s.o.apiGroup->ok()) {
+    s.rec.message = "cannot read " + s.r.appId + "'s consumer group: " + s.o.apiGroup->error().message;
+    return;
+  }
+  Json committed = Json::object();
+  bool owned = false;
+  for (const auto& part : **s.o.apiGroup) {
+    if (part.committed) committed[partitionId(part.topic, part.partition)] = *part.committed;
+    owned = owned || part.hasOwner;
+  }
+  const bool still = s.rec.watchCommitted && *s.rec.watchCommitted == committed;
+  const std::int64_t since = s.rec.watchCommitted ? s.rec.watchStillSince : s.o.nowSeconds;
+  if (!still) {
+    s.rec.watchCommitted = committed;
+    s.rec.watchStillSince = s.o.nowSeconds;
+    s.rec.message = "waiting for " + s.r.appId + "'s consumer group to stop committing on " + s.topics;
+    return;
+  }
+  if (owned && s.o.nowSeconds - since < s.r.settleSeconds) {
+    s.rec.message = s.r.appId + "'s committed offsets on " + s.topics + " are still; settling for " +
+                    std::to_string(s.r.settleSeconds) + " s";
+    return;
+  }
+  std::map<autoscale::PartitionKey, std::int64_t> offsets;
+  for (const auto& part : **s.o.apiGroup)
+    if (part.committed) offsets[{part.topic, part.partition}] = *part.committed;
+  s.p.copyOffsets = offsets;
+  s.rec.offsets = committed;
+  s.rec.watchCommitted.reset();
+  s.reached("apiStopped");
+  s.reached("offsetsCopied");
+  s.setPhase(Phase::OffsetsCopied, "copied " + std::to_string(offsets.size()) + " committed offset(s) of " +
+                                       s.r.appId + " to the worker's consumer group");
+}
+
+void stepOffsetsCopied(Step& s) {
+  s.p.workerScopedIn = true;
+  s.reached("scopedIn");
+  s.reached("complete");
+  s.setPhase(Phase::Complete, "the worker consumes " + s.topics + " from where " + s.r.appId + " stopped");
+}
+
+}  // namespace
 
 Plan step(const Json& current, const std::optional<Request>& request, const Observed& o, bool deleting) {
   Plan p;
@@ -105,125 +296,30 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
   }
 
   const Request& r = *request;
-  Json rec = hasRecord ? current
-                       : Json{{"appId", r.appId}, {"handoff", r.handoff}, {"phase", "Pending"},
-                              {"steps", {{"started", o.now}}}, {"changed", Json::array()}};
-  const bool overlap = rec.value("handoff", "pause") == "overlap";
-  auto setPhase = [&](const std::string& phase, const std::string& message) {
-    rec["phase"] = phase;
-    rec["message"] = message;
-  };
-  auto record = [&](const char* stepName) {
-    if (!rec["steps"].contains(stepName)) rec["steps"][stepName] = o.now;
-  };
-  const std::string topics = joined(r.topics);
-  std::string phase = rec.value("phase", "Pending");
-
-  if (phase == "Pending") {
-    p.workerScopedIn = overlap;  // overlap: the worker starts first
-    if (!o.workerReady) {
-      setPhase("Pending", "waiting for the worker's events Deployment to become available");
-    } else {
-      record("workerReady");
-      std::vector<std::string> everyApp;
-      for (const ApiSubscription* s : onMovedTopics(r, o)) {
-        if (s->scopes.empty()) everyApp.push_back(s->name);
-        if (!contains(s->scopes, r.appId)) continue;
-        p.scopeEdits.push_back({s->name, withoutScope(s->scopes, r.appId)});
-        bool known = false;
-        for (const auto& c : rec["changed"])
-          known = known || (c.value("name", "") == s->name && c.value("removedScope", "") == r.appId);
-        if (!known) rec["changed"].push_back({{"kind", "Subscription"}, {"name", s->name}, {"removedScope", r.appId}});
-      }
-      if (r.programmatic)
-        for (const auto& d : o.deployments) {
-          if (listsSubscribe(d.disableInitEndpoints)) continue;
-          p.annotationEdits.push_back(
-              {d.name, d.disableInitEndpoints ? *d.disableInitEndpoints + ",subscribe" : std::string("subscribe")});
-          bool known = false;
-          for (const auto& c : rec["changed"]) known = known || (c.value("kind", "") == "Deployment" && c.value("name", "") == d.name);
-          if (!known)
-            rec["changed"].push_back({{"kind", "Deployment"}, {"name", d.name}, {"annotation", kDisableInitEndpoints},
-                                      {"previous", d.disableInitEndpoints ? Json(*d.disableInitEndpoints) : Json()}});
-        }
-      if (!everyApp.empty()) {
-        p.annotationEdits.clear();
-        p.scopeEdits.clear();
-        p.problem = "Subscription(s) " + joined(everyApp) + " on " + topics +
-                    " have no scopes, so they deliver to every app: scope them to " + r.appId +
-                    " explicitly, then the migration can take " + r.appId + " off them";
-        setPhase("Pending", *p.problem);
-        rec["changed"] = current.is_object() ? current.value("changed", Json::array()) : Json::array();
-      } else {
-        record("apiPaused");
-        if (overlap) {
-          record("complete");
-          setPhase("Complete", "the worker consumes " + topics + "; " + r.appId + " was taken off them");
-        } else {
-          std::string msg = "waiting for " + r.appId + "'s consumer group to stop committing on " + topics;
-          if (p.scopeEdits.empty() && rec["changed"].empty())
-            msg += " (no declarative Subscription scoped to " + r.appId +
-                   " was found: if it subscribes programmatically, set spec.migrateFrom.programmaticSubscriptions: true)";
-          setPhase("Paused", msg);
-          p.again = true;  // Paused polls the API's group: nothing else would wake it
-        }
-      }
-    }
-  } else if (phase == "Paused") {
-    p.workerScopedIn = false;
-    if (!o.apiGroup) {
-      p.again = true;
-    } else if (!o.apiGroup->ok()) {
-      p.again = true;
-      rec["message"] = "cannot read " + r.appId + "'s consumer group: " + o.apiGroup->error().message;
-    } else {
-      Json committed = Json::object();
-      bool owned = false;
-      for (const auto& part : **o.apiGroup) {
-        if (part.committed) committed[partitionId(part.topic, part.partition)] = *part.committed;
-        owned = owned || part.hasOwner;
-      }
-      const Json watch = rec.value("watch", Json::object());
-      const bool still = watch.contains("committed") && watch["committed"] == committed;
-      const std::int64_t since = watch.value("stillSince", o.nowSeconds);
-      if (!still) {
-        rec["watch"] = {{"committed", committed}, {"stillSince", o.nowSeconds}};
-        p.again = true;
-        rec["message"] = "waiting for " + r.appId + "'s consumer group to stop committing on " + topics;
-      } else if (owned && o.nowSeconds - since < r.settleSeconds) {
-        p.again = true;
-        rec["message"] = r.appId + "'s committed offsets on " + topics + " are still; settling for " +
-                         std::to_string(r.settleSeconds) + " s";
-      } else {
-        std::map<autoscale::PartitionKey, std::int64_t> offsets;
-        for (const auto& part : **o.apiGroup)
-          if (part.committed) offsets[{part.topic, part.partition}] = *part.committed;
-        p.copyOffsets = offsets;
-        rec["offsets"] = committed;
-        rec.erase("watch");
-        record("apiStopped");
-        record("offsetsCopied");
-        setPhase("OffsetsCopied", "copied " + std::to_string(offsets.size()) + " committed offset(s) of " +
-                                      r.appId + " to the worker's consumer group");
-        p.again = true;  // scope the worker in next
-      }
-    }
-  } else if (phase == "OffsetsCopied") {
-    p.workerScopedIn = true;
-    record("scopedIn");
-    record("complete");
-    setPhase("Complete", "the worker consumes " + topics + " from where " + r.appId + " stopped");
-  } else {  // Complete
-    p.workerScopedIn = true;
+  Record rec;
+  if (hasRecord) {
+    rec = recordFromJson(current);
+  } else {
+    rec.appId = r.appId;
+    rec.handoff = r.handoff;
+    rec.steps["started"] = o.now;
+  }
+  const std::vector<Change> changedBefore = rec.changed;
+  Step s{r, o, rec, p, joined(r.topics)};
+  switch (rec.phase) {
+    case Phase::Pending: stepPending(s, changedBefore); break;
+    case Phase::Paused: stepPaused(s); break;
+    case Phase::OffsetsCopied: stepOffsetsCopied(s); break;
+    case Phase::Complete: p.workerScopedIn = true; break;
   }
 
-  phase = rec.value("phase", "Pending");
-  p.record = rec;
-  p.keepFinalizer = !rec["changed"].empty();
-  if (phase == "Complete")
-    p.migrated = Plan::Condition{true, "Complete", rec.value("message", "")};
+  p.record = toJson(rec);
+  p.keepFinalizer = !rec.changed.empty();
+  if (rec.phase == Phase::Complete)
+    p.migrated = Plan::Condition{true, "Complete", rec.message};
   else
-    p.migrated = Plan::Condition{false, phase == "Pending" ? "WaitingForWorker" : phase, rec.value("message", "")};
+    p.migrated = Plan::Condition{false, rec.phase == Phase::Pending ? "WaitingForWorker" : toString(rec.phase),
+                                 rec.message};
   if (p.problem) p.migrated->reason = "Blocked";
   return p;
 }

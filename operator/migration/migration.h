@@ -17,7 +17,9 @@
 // overlap handoff: Pending (worker scoped in first, waiting for it to be
 //                  ready) -> Complete (API scopes removed). No gap, duplicates
 //                  possible.
-// Rollback:        RollingBack (the recorded scopes given back) -> no record.
+// Rollback (spec.migrateFrom removed or naming another app, or the
+//                  EventWorker deleted): no phase of its own; one step gives
+//                  back every recorded change and removes the record.
 
 #include <nlohmann/json.hpp>
 
@@ -73,6 +75,36 @@ struct Observed {
   // (wantsApiGroup); an Error when they could not be read.
   std::optional<Result<std::vector<autoscale::PartitionOffsets>>> apiGroup;
 };
+
+// The phases of status.migration.phase (the CRD's enum lists the same).
+enum class Phase { Pending, Paused, OffsetsCopied, Complete };
+const char* toString(Phase p);
+
+// One change the operator made and gives back on rollback (status.migration.changed[]).
+struct Change {
+  std::string kind;                     // "Subscription" or "Deployment"
+  std::string name;
+  std::string removedScope;             // Subscription: the API's app id taken off its scopes
+  std::string annotation;               // Deployment: the annotation set (kDisableInitEndpoints)
+  std::optional<std::string> previous;  // Deployment: its value before (nullopt: absent)
+};
+
+// status.migration, typed (step() reads and writes it as JSON).
+struct Record {
+  std::string appId;
+  std::string handoff = "pause";
+  Phase phase = Phase::Pending;
+  std::string message;
+  std::map<std::string, std::string> steps;  // step name -> RFC 3339 time it was reached
+  std::vector<Change> changed;
+  // Paused: the API group's committed offsets ("topic/partition" -> offset)
+  // and since when (epoch seconds) they have not moved.
+  std::optional<Json> watchCommitted;
+  std::int64_t watchStillSince = 0;
+  std::optional<Json> offsets;  // the offsets copied to the worker's group
+};
+Record recordFromJson(const Json& j);
+Json toJson(const Record& r);
 
 struct ScopeEdit {
   std::string subscription;

@@ -73,8 +73,8 @@ TEST_CASE("kubectl apply -k installs the operator: both replicas Ready through t
   CHECK(newLeader != leader);
 
   // The new leader adopts what exists: same Deployment, nothing created twice.
-  api.apply({"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true}, ns, "handover",
-            [&] { auto w = worker(ns); w["spec"]["subscriptions"].push_back({{"name", "b"}, {"topic", "e2e.handover.b"}, {"route", "/b"}}); return w; }());
+  REQUIRE(api.apply({"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true}, ns, "handover",
+            [&] { auto w = worker(ns); w["spec"]["subscriptions"].push_back({{"name", "b"}, {"topic", "e2e.handover.b"}, {"route", "/b"}}); return w; }()));
   REQUIRE(eventually([&] {
     auto cm = api.get({"", "v1", "configmaps", "ConfigMap", true}, ns, "handover-runtime");
     return cm && (*cm)["data"].value("runtime.yaml", "").find("e2e.handover.b") != std::string::npos;

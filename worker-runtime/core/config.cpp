@@ -6,8 +6,10 @@
 
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 #include "core/http_target.h"
+#include "ew/host_port.h"
 
 namespace ew::runtime {
 namespace {
@@ -23,6 +25,36 @@ struct ConfigError : std::runtime_error {
 
 std::string join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
+}
+
+void checkHostPort(const std::string& path, const std::string& value) {
+  if (auto hp = parseHostPort(value); !hp) fail(path, "must be host:port (" + hp.error().message + ")");
+}
+
+// The config's spelling of each enum, for parsing and for toString: one table each.
+template <typename E>
+struct EnumName {
+  std::string_view name;
+  E value;
+};
+constexpr EnumName<SourceKind> kSourceKinds[] = {{"kafka", SourceKind::Kafka}, {"dapr", SourceKind::Dapr}};
+constexpr EnumName<DaprSubscribe> kDaprSubscribes[] = {{"declarative", DaprSubscribe::Declarative},
+                                                       {"programmatic", DaprSubscribe::Programmatic}};
+constexpr EnumName<HandlerKind> kHandlerKinds[] = {
+    {"http", HandlerKind::Http}, {"exec", HandlerKind::Exec}, {"noop", HandlerKind::Noop}};
+constexpr EnumName<IdempotencyKind> kIdempotencyKinds[] = {
+    {"none", IdempotencyKind::None}, {"memory", IdempotencyKind::Memory}, {"redis", IdempotencyKind::Redis}};
+constexpr EnumName<Ordering> kOrderings[] = {
+    {"key", Ordering::Key}, {"partition", Ordering::Partition}, {"none", Ordering::None}};
+constexpr EnumName<ConcurrencyPolicy> kConcurrencyPolicies[] = {{"Forbid", ConcurrencyPolicy::Forbid},
+                                                                {"Allow", ConcurrencyPolicy::Allow},
+                                                                {"Replace", ConcurrencyPolicy::Replace}};
+
+template <typename E, size_t N>
+const char* nameOf(const EnumName<E> (&table)[N], E value) {
+  for (const auto& e : table)
+    if (e.value == value) return e.name.data();  // the literals are NUL-terminated
+  return "?";
 }
 
 // A mapping node with its path; rejects keys that are never read.
@@ -87,6 +119,24 @@ class Map {
       for (const auto& s : values) list += (list.empty() ? "" : ", ") + s;
       fail(path(key), "\"" + v + "\" is not one of " + list);
     }
+    return v;
+  }
+
+  // An enum spelled by TABLE's names (refused with the sorted list of them).
+  template <typename E, size_t N>
+  E enumOf(const std::string& key, std::string_view def, const EnumName<E> (&table)[N]) const {
+    std::set<std::string> names;
+    for (const auto& e : table) names.emplace(e.name);
+    const std::string v = oneOf(key, std::string(def), names);
+    for (const auto& e : table)
+      if (e.name == v) return e.value;
+    return table[0].value;  // not reached: oneOf refused v
+  }
+
+  // "host:port" (ew/host_port.h), refused with what is wrong.
+  std::string hostPort(const std::string& key, const std::string& def) const {
+    std::string v = str(key, def);
+    checkHostPort(path(key), v);
     return v;
   }
 
@@ -160,9 +210,7 @@ KafkaSourceConfig parseKafka(const Map& m) {
   KafkaSourceConfig k;
   k.brokers = m.strings("brokers");
   if (k.brokers.empty()) fail(m.path("brokers"), "required: at least one host:port");
-  for (size_t i = 0; i < k.brokers.size(); ++i)
-    if (k.brokers[i].find(':') == std::string::npos)
-      fail(m.path("brokers") + "[" + std::to_string(i) + "]", "must be host:port");
+  for (size_t i = 0; i < k.brokers.size(); ++i) checkHostPort(m.path("brokers") + "[" + std::to_string(i) + "]", k.brokers[i]);
   k.consumerGroup = m.str("consumerGroup", "", true);
   k.offsetReset = m.oneOf("offsetReset", "earliest", {"earliest", "latest"});
   k.commitInterval = m.duration("commitInterval", k.commitInterval);
@@ -197,8 +245,7 @@ DaprSourceConfig parseDapr(const Map& m) {
   d.appPort = static_cast<int>(m.integer("appPort", 0, 1, 65535));
   d.address = m.str("address", d.address);
   if (!isIpAddress(d.address)) fail(m.path("address"), "must be an IP address (127.0.0.1, 0.0.0.0, ::1, ...)");
-  const std::string subscribe = m.oneOf("subscribe", "declarative", {"declarative", "programmatic"});
-  d.subscribe = subscribe == "programmatic" ? DaprSubscribe::Programmatic : DaprSubscribe::Declarative;
+  d.subscribe = m.enumOf("subscribe", "declarative", kDaprSubscribes);
   const bool programmatic = d.subscribe == DaprSubscribe::Programmatic;
   for (const char* key : {"pubsubName", "metadata", "bulkSubscribe"})
     if (!programmatic && m.has(key)) fail(m.path(key), "only allowed with subscribe: programmatic");
@@ -226,14 +273,12 @@ DaprSourceConfig parseDapr(const Map& m) {
 
 SourceConfig parseSource(const Map& m) {
   SourceConfig s;
-  const std::string kind = m.oneOf("kind", "", {"kafka", "dapr"});
-  if (kind == "kafka") {
-    s.kind = SourceKind::Kafka;
+  s.kind = m.enumOf("kind", "", kSourceKinds);
+  if (s.kind == SourceKind::Kafka) {
     if (!m.has("kafka")) fail(m.path("kafka"), "required when kind is kafka");
     s.kafka = parseKafka(Map(m.node("kafka"), m.path("kafka"),
                              {"brokers", "consumerGroup", "offsetReset", "commitInterval", "security", "properties"}));
   } else {
-    s.kind = SourceKind::Dapr;
     if (!m.has("dapr")) fail(m.path("dapr"), "required when kind is dapr");
     s.dapr = parseDapr(Map(m.node("dapr"), m.path("dapr"),
                            {"appPort", "address", "subscribe", "pubsubName", "metadata", "bulkSubscribe"}));
@@ -265,8 +310,7 @@ bool isLoopbackUrl(const std::string& url) {
 
 HandlerConfig parseHandler(const Map& m) {
   HandlerConfig h;
-  const std::string kind = m.oneOf("kind", "", {"http", "exec", "noop"});
-  h.kind = kind == "http" ? HandlerKind::Http : kind == "exec" ? HandlerKind::Exec : HandlerKind::Noop;
+  h.kind = m.enumOf("kind", "", kHandlerKinds);
   if (m.has("http")) {
     Map x(m.node("http"), m.path("http"), {"url", "allowNonLoopback", "timeout", "maxConnections"});
     HttpHandlerConfig c;
@@ -298,19 +342,12 @@ HandlerConfig parseHandler(const Map& m) {
 
 IdempotencyConfig parseIdempotency(const Map& m) {
   IdempotencyConfig c;
-  const std::string kind = m.oneOf("kind", "none", {"none", "memory", "redis"});
-  c.kind = kind == "memory" ? IdempotencyKind::Memory : kind == "redis" ? IdempotencyKind::Redis : IdempotencyKind::None;
+  c.kind = m.enumOf("kind", "none", kIdempotencyKinds);
   c.ttl = m.duration("ttl", c.ttl);
   if (c.ttl.count() < 1000) fail(m.path("ttl"), "must be >= 1s");
   c.capacity = m.integer("capacity", c.capacity, 1, 100'000'000);
   c.redisAddress = m.str("redisAddress", c.redisAddress);
-  if (c.kind == IdempotencyKind::Redis) {
-    const auto colon = c.redisAddress.rfind(':');
-    const std::string port = colon == std::string::npos ? "" : c.redisAddress.substr(colon + 1);
-    if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) < 1 || std::stoi(port) > 65535)
-      fail(m.path("redisAddress"), "must be host:port");
-  }
+  if (c.kind == IdempotencyKind::Redis) checkHostPort(m.path("redisAddress"), c.redisAddress);
   return c;
 }
 
@@ -330,8 +367,7 @@ SubscriptionConfig parseSubscription(const Map& m) {
   if (!s.deadLetterTopic.empty() && s.deadLetterTopic == s.topic)
     fail(m.path("deadLetterTopic"), "must differ from topic");
   s.concurrency = static_cast<int>(m.integer("concurrency", 16, 1, 4096));
-  const std::string ordering = m.oneOf("ordering", "key", {"key", "partition", "none"});
-  s.ordering = ordering == "key" ? Ordering::Key : ordering == "partition" ? Ordering::Partition : Ordering::None;
+  s.ordering = m.enumOf("ordering", "key", kOrderings);
   s.retry = parseRetry(m, "retry", RetryConfig{});
   s.maxEventBytes = m.integer("maxEventBytes", s.maxEventBytes, 1, 100 * 1024 * 1024);
   s.requireCloudEvent = m.boolean("requireCloudEvent", false);
@@ -347,10 +383,7 @@ CronJobConfig parseCronJob(const Map& m) {
   c.schedule = m.str("schedule", "", true);
   if (c.schedule.empty()) fail(m.path("schedule"), "must not be empty");
   c.route = validRoute(m);
-  const std::string policy = m.oneOf("concurrencyPolicy", "Forbid", {"Forbid", "Allow", "Replace"});
-  c.concurrencyPolicy = policy == "Forbid" ? ConcurrencyPolicy::Forbid
-                        : policy == "Allow" ? ConcurrencyPolicy::Allow
-                                            : ConcurrencyPolicy::Replace;
+  c.concurrencyPolicy = m.enumOf("concurrencyPolicy", "Forbid", kConcurrencyPolicies);
   c.startingDeadlineSeconds = m.integer("startingDeadlineSeconds", 60, 0, 365LL * 24 * 3600);
   c.timeout = m.duration("timeout", c.timeout);
   if (c.timeout.count() <= 0) fail(m.path("timeout"), "must be > 0");
@@ -404,10 +437,7 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
       parseCronJob);
   if (root.has("server")) {
     Map s(root.node("server"), "server", {"address", "gracePeriod"});
-    c.server.address = s.str("address", c.server.address);
-    const auto colon = c.server.address.rfind(':');
-    if (colon == std::string::npos || colon + 1 == c.server.address.size())
-      fail("server.address", "must be host:port");
+    c.server.address = s.hostPort("address", c.server.address);
     c.server.gracePeriod = s.duration("gracePeriod", c.server.gracePeriod);
   }
   if (c.source.dapr && c.server.address.substr(c.server.address.rfind(':') + 1) == std::to_string(c.source.dapr->appPort))
@@ -434,22 +464,8 @@ Result<RuntimeConfig> parseConfig(const std::string& yamlText) {
   }
 }
 
-const char* toString(Ordering o) {
-  switch (o) {
-    case Ordering::Key: return "key";
-    case Ordering::Partition: return "partition";
-    case Ordering::None: return "none";
-  }
-  return "?";
-}
+const char* toString(Ordering o) { return nameOf(kOrderings, o); }
 
-const char* toString(ConcurrencyPolicy p) {
-  switch (p) {
-    case ConcurrencyPolicy::Forbid: return "Forbid";
-    case ConcurrencyPolicy::Allow: return "Allow";
-    case ConcurrencyPolicy::Replace: return "Replace";
-  }
-  return "?";
-}
+const char* toString(ConcurrencyPolicy p) { return nameOf(kConcurrencyPolicies, p); }
 
 }  // namespace ew::runtime

@@ -90,7 +90,7 @@ Status runCronMode(const RuntimeConfig& config, HandlerPtr handler, MetricsRegis
   };
   std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  cron::SystemWallClock clock;
+  const TimeSource& clock = systemTime();
   cron::CronScheduler scheduler(std::move(*jobs), invoker, clock, [&] { return uniform(rng); });
   CronMetrics cronMetrics(metrics, config.worker);
 

@@ -11,7 +11,7 @@ namespace {
 constexpr std::chrono::seconds kMaxSleep{1};
 }  // namespace
 
-CronScheduler::CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const WallClock& clock,
+CronScheduler::CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const TimeSource& clock,
                              runtime::Uniform01 random)
     : jobs_(std::move(jobs)), invoker_(std::move(invoker)), clock_(clock), random_(std::move(random)) {}
 
@@ -21,7 +21,7 @@ void CronScheduler::start() {
   std::lock_guard lock(mu_);
   if (started_ || stopping_) return;
   started_ = true;
-  planner_.emplace(std::move(jobs_), clock_.now(), random_);
+  planner_.emplace(std::move(jobs_), clock_.wallNow(), random_);
   driver_ = std::thread([this] { driverLoop(); });
 }
 
@@ -33,7 +33,7 @@ void CronScheduler::stop(std::chrono::milliseconds grace) {
   wake_.notify_all();
   if (planner_) {
     planner_->drain();
-    wake_.wait_for(lock, grace, [this] { return attempts_.empty(); });
+    clock_.wait(wake_, lock, clock_.now() + grace, [this] { return attempts_.empty(); });
     executeLocked(planner_->stop());
   }
   wake_.wait(lock, [this] { return attempts_.empty(); });
@@ -63,10 +63,10 @@ void CronScheduler::driverLoop() {
       lock.lock();
       continue;
     }
-    executeLocked(planner_->due(clock_.now()));
+    executeLocked(planner_->due(clock_.wallNow()));
     std::chrono::nanoseconds sleep = kMaxSleep;
-    if (auto wake = planner_->nextWakeup()) sleep = std::min<std::chrono::nanoseconds>(sleep, *wake - clock_.now());
-    if (sleep > std::chrono::nanoseconds::zero()) wake_.wait_for(lock, sleep);
+    if (auto wake = planner_->nextWakeup()) sleep = std::min<std::chrono::nanoseconds>(sleep, *wake - clock_.wallNow());
+    if (sleep > std::chrono::nanoseconds::zero()) clock_.waitUntil(wake_, lock, clock_.now() + sleep);
   }
 }
 
@@ -95,7 +95,7 @@ void CronScheduler::runAttempt(AttemptStart start, const CronJob* job,
     result = {runtime::Outcome::Retry, "job invoker threw"};
   }
   std::lock_guard lock(mu_);
-  planner_->finished(start.run, result, clock_.now());
+  planner_->finished(start.run, result, clock_.wallNow());
   auto it = attempts_.find(start.run);
   finished_.push_back(std::move(it->second.thread));
   attempts_.erase(it);

@@ -29,7 +29,7 @@ class CronScheduler {
  public:
   // `clock` must outlive the scheduler. `random` feeds retry jitter; it is
   // called with the scheduler's lock held, so it need not be thread-safe.
-  CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const WallClock& clock,
+  CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const TimeSource& clock,
                 runtime::Uniform01 random);
   ~CronScheduler();  // stop() without grace
 
@@ -64,7 +64,7 @@ class CronScheduler {
 
   std::vector<CronJob> jobs_;  // handed to the planner by start()
   const JobInvoker invoker_;
-  const WallClock& clock_;
+  const TimeSource& clock_;
   runtime::Uniform01 random_;
 
   std::mutex stopMu_;  // serializes stop()

@@ -15,7 +15,7 @@ using ew::cron::CronJob;
 using ew::cron::CronScheduler;
 using ew::cron::JobStats;
 using ew::cron::RunOutcome;
-using ew::cron::SystemWallClock;
+using ew::systemTime;
 using ew::cron::TimePoint;
 using ew::runtime::HandlerResult;
 using ew::runtime::Outcome;
@@ -58,7 +58,7 @@ TEST_CASE("real time: a 6-field every-2-seconds job runs on time, and Forbid ski
     return {call.cancelled ? Outcome::Retry : Outcome::Done, ""};
   };
 
-  SystemWallClock clock;
+  const ew::TimeSource& clock = systemTime();
   CronScheduler scheduler({everyTwoSeconds("fast"), everyTwoSeconds("slow")}, invoker, clock,
                           [] { return 0.5; });
   scheduler.start();
@@ -118,7 +118,7 @@ TEST_CASE("real time: stop with a grace period lets the running attempt finish")
     sawCancel = a.cancel.cancelled();
     return {Outcome::Done, ""};
   };
-  SystemWallClock clock;
+  const ew::TimeSource& clock = systemTime();
   CronScheduler scheduler({everyTwoSeconds("graceful")}, invoker, clock, [] { return 0.5; });
   scheduler.start();
   const auto giveUp = steady_clock::now() + 4s;
@@ -132,7 +132,7 @@ TEST_CASE("real time: stop with a grace period lets the running attempt finish")
 }
 
 TEST_CASE("real time: stop before start and repeated stop return at once") {
-  SystemWallClock clock;
+  const ew::TimeSource& clock = systemTime();
   CronScheduler scheduler({everyTwoSeconds("never-started")},
                           [](const CronAttempt&) { return HandlerResult{}; }, clock, [] { return 0.5; });
   CHECK(scheduler.stats().empty());

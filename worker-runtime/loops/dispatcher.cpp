@@ -160,7 +160,7 @@ Dispatcher::Dispatcher(const RuntimeConfig& config, DispatcherDeps deps) : confi
                                      deps_.random, *deps_.metrics);
     if (sc.idempotency.kind == IdempotencyKind::Memory)
       sub->store = std::make_shared<MemoryIdStore>(static_cast<size_t>(sc.idempotency.capacity), sc.idempotency.ttl,
-                                                   [] { return Clock::now(); });
+                                                   [time = deps_.time] { return time->now(); });
     else if (sc.idempotency.kind == IdempotencyKind::Redis && deps_.idStoreFor)
       sub->store = deps_.idStoreFor(sc);
     byTopic_[sc.topic] = sub.get();
@@ -219,7 +219,7 @@ std::vector<CommitPoint> Dispatcher::revoke(const std::vector<TopicPartition>& p
     return false;
   };
   ++drainWaiters_;
-  const bool finished = idle_.wait_until(l, deadline, [&] { return !busy(); });
+  const bool finished = deps_.time->wait(idle_, l, deadline, [&] { return !busy(); });
   --drainWaiters_;
   // What did not fill in time, or came back for a retry meanwhile, stays for the next owner.
   abandoned += dropQueuedLocked(isGone, /*delayedToo=*/true);
@@ -245,17 +245,7 @@ size_t Dispatcher::dropQueuedLocked(const DropPred& drop, bool delayedToo) {
       ++dropped;
     }
     // Runnable work holds its lane.
-    for (auto it = s.ready.begin(); it != s.ready.end();) {
-      if (drop(*it)) {
-        const LaneKey lane = (*it)->lane;
-        s.admittedBytes -= (*it)->bytes;
-        it = s.ready.erase(it);
-        ++dropped;
-        releaseLaneLocked(s, lane, drop, dropped, runnable);
-      } else {
-        ++it;
-      }
-    }
+    dropped += dropFromLocked(s, s.ready, [](WorkPtr& w) -> WorkPtr& { return w; }, drop, runnable);
     if (delayedToo) dropped += dropDelayedLocked(s, drop, runnable);
     requeueLocked(s, runnable);
   }
@@ -273,18 +263,25 @@ size_t Dispatcher::dropDelayedLocked(const DropPred& drop) {
 }
 
 size_t Dispatcher::dropDelayedLocked(Sub& s, const DropPred& drop, std::vector<WorkPtr>& runnable) {
-  size_t dropped = 0;
   // Backing-off work holds its lane too.
-  for (auto it = s.delayed.begin(); it != s.delayed.end();) {
-    if (drop(it->second)) {
-      const LaneKey lane = it->second->lane;
-      s.admittedBytes -= it->second->bytes;
-      it = s.delayed.erase(it);
-      ++dropped;
-      releaseLaneLocked(s, lane, drop, dropped, runnable);
-    } else {
+  return dropFromLocked(s, s.delayed, [](auto& entry) -> WorkPtr& { return entry.second; }, drop, runnable);
+}
+
+template <typename Container, typename WorkOf>
+size_t Dispatcher::dropFromLocked(Sub& s, Container& queue, WorkOf workOf, const DropPred& drop,
+                                  std::vector<WorkPtr>& runnable) {
+  size_t dropped = 0;
+  for (auto it = queue.begin(); it != queue.end();) {
+    const WorkPtr& w = workOf(*it);
+    if (!drop(w)) {
       ++it;
+      continue;
     }
+    const LaneKey lane = w->lane;
+    s.admittedBytes -= w->bytes;
+    it = queue.erase(it);
+    ++dropped;
+    releaseLaneLocked(s, lane, drop, dropped, runnable);
   }
   return dropped;
 }
@@ -318,14 +315,18 @@ void Dispatcher::submit(std::vector<Message> batch) {
     WorkPtr w = reusedWork();
     w->lane = laneFor(s->config.ordering, message);
     w->generation = gen->second;
-    w->bytes = sizeOf(message);
-    s->admittedBytes += w->bytes;
-    w->message = std::move(message);
-    LaneKey lane = w->lane;
-    if (auto runnable = s->lanes.admit(lane, std::move(w))) {
-      s->ready.push_back(std::move(*runnable));
-      wakeLocked(*s);
-    }
+    admitLocked(*s, std::move(w), std::move(message));
+  }
+}
+
+void Dispatcher::admitLocked(Sub& s, WorkPtr w, Message&& message) {
+  w->bytes = sizeOf(message);
+  s.admittedBytes += w->bytes;
+  w->message = std::move(message);
+  const LaneKey lane = w->lane;
+  if (auto runnable = s.lanes.admit(lane, std::move(w))) {
+    s.ready.push_back(std::move(*runnable));
+    wakeLocked(s);
   }
 }
 
@@ -353,16 +354,9 @@ void Dispatcher::deliver(std::vector<Delivery> batch) {
       WorkPtr w = reusedWork();
       // A malformed event has no trustworthy key: it holds up no lane.
       w->lane = d.malformed.empty() ? laneFor(s->config.ordering, d.message) : std::nullopt;
-      w->bytes = sizeOf(d.message);
-      s->admittedBytes += w->bytes;
-      w->message = std::move(d.message);
       w->malformed = std::move(d.malformed);
       w->onDone = std::move(d.onDone);
-      LaneKey lane = w->lane;
-      if (auto runnable = s->lanes.admit(lane, std::move(w))) {
-        s->ready.push_back(std::move(*runnable));
-        wakeLocked(*s);
-      }
+      admitLocked(*s, std::move(w), std::move(d.message));
     }
   }
   for (auto& done : unknown)
@@ -404,7 +398,7 @@ void Dispatcher::markCommitted(const std::vector<CommitPoint>& points) {
 bool Dispatcher::drain(Clock::time_point deadline) {
   std::unique_lock l(mu_);
   ++drainWaiters_;
-  const bool drained = idle_.wait_until(l, deadline, [&] {
+  const bool drained = deps_.time->wait(idle_, l, deadline, [&] {
     for (const auto& s : subs_)
       if (s->lanes.admitted() != 0) return false;
     return true;
@@ -430,6 +424,13 @@ size_t Dispatcher::queueSize() const {
   return n;
 }
 
+size_t Dispatcher::backingOff() const {
+  std::lock_guard l(mu_);
+  size_t n = 0;
+  for (const auto& s : subs_) n += s->delayed.size();
+  return n;
+}
+
 uint64_t Dispatcher::processed() const {
   std::lock_guard l(mu_);
   return processed_;
@@ -443,7 +444,7 @@ void Dispatcher::workerLoop(Sub& s) {
   std::unique_lock l(mu_);
   for (;;) {
     if (stopping_) return;
-    const auto now = Clock::now();
+    const auto now = deps_.time->now();
     while (!s.delayed.empty() && s.delayed.begin()->first <= now) {
       s.ready.push_back(std::move(s.delayed.begin()->second));
       s.delayed.erase(s.delayed.begin());
@@ -453,10 +454,10 @@ void Dispatcher::workerLoop(Sub& s) {
       if (s.delayed.empty()) {
         s.wake.wait(l);
       } else {
-        // A copy: wait_until reads its deadline again after waking, and
+        // A copy: waitUntil reads its deadline again after waking, and
         // another worker may have taken (erased) that entry meanwhile.
         const Clock::time_point due = s.delayed.begin()->first;
-        s.wake.wait_until(l, due);
+        deps_.time->waitUntil(s.wake, l, due);
       }
       --s.sleeping;
       if (s.waking) --s.waking;
@@ -489,7 +490,7 @@ void Dispatcher::workerLoop(Sub& s) {
       if (verdicts[i] == Verdict::Retry && current && !stopping_) {
         const Millis delay = w->delayOverride ? *w->delayOverride : s.retry.delayAfter(w->attempts);
         w->delayOverride.reset();
-        s.delayed.emplace(Clock::now() + delay, std::move(w));
+        s.delayed.emplace(deps_.time->now() + delay, std::move(w));
         s.wake.notify_one();  // a sleeping worker may need an earlier wake-up
       } else {
         finishLocked(s, std::move(w), verdicts[i] == Verdict::Done && current, completions);
@@ -558,9 +559,9 @@ Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
     if (k == "traceparent" || k == "tracestate") req.headers.emplace_back(k, v);
 
   ++w.attempts;
-  const auto start = Clock::now();
+  const auto start = deps_.time->now();
   const HandlerResult r = deps_.handler->handle(req);
-  w.call = Clock::now() - start;
+  w.call = deps_.time->now() - start;
   s.duration->observe(std::chrono::duration<double>(w.call).count());
   switch (r.outcome) {
     case Outcome::Done:
@@ -591,7 +592,7 @@ void Dispatcher::storeFailed(Sub& s, const char* operation, const Error& error) 
   s.errors->inc();
   s.storeErrors->inc();
   std::lock_guard g(s.storeLogMu);
-  if (auto left = s.storeLog.admit(Clock::now()))
+  if (auto left = s.storeLog.admit(deps_.time->now()))
     spdlog::warn("dispatch: {}: idempotency store {} failed, events are handled without de-duplication{}: {}",
                  s.config.name, operation,
                  *left ? " (" + std::to_string(*left) + " more failures since the last report)" : std::string(),

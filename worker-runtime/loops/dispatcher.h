@@ -30,6 +30,7 @@
 #include "core/offset_tracker.h"
 #include "core/retry_schedule.h"
 #include "ew/metrics.h"
+#include "ew/time_source.h"
 
 namespace ew::runtime {
 
@@ -41,6 +42,7 @@ struct DispatcherDeps {
   std::function<IdStorePtr(const SubscriptionConfig&)> idStoreFor;
   MetricsRegistry* metrics = nullptr;
   Uniform01 random;                                    // for backoff jitter; called under a lock
+  const TimeSource* time = &systemTime();              // back-off due times, deadlines, call durations
 };
 
 // How an event handed over with Dispatcher::deliver() ended.
@@ -105,6 +107,7 @@ class Dispatcher {
   void stop();
 
   size_t queueSize() const;  // admitted, not finished (all subscriptions); also updates worker_queue_size
+  size_t backingOff() const;  // waiting for a retry's due time (all subscriptions)
   uint64_t processed() const;
 
  private:
@@ -127,6 +130,10 @@ class Dispatcher {
   size_t dropQueuedLocked(const DropPred& drop, bool delayedToo);
   size_t dropDelayedLocked(const DropPred& drop);
   size_t dropDelayedLocked(Sub& s, const DropPred& drop, std::vector<WorkPtr>& runnable);
+  // Drops the work of QUEUE (ready or delayed; WORKOF finds an entry's work)
+  // that DROP selects, releasing the lanes it held.
+  template <typename Container, typename WorkOf>
+  size_t dropFromLocked(Sub& s, Container& queue, WorkOf workOf, const DropPred& drop, std::vector<WorkPtr>& runnable);
   void releaseLaneLocked(Sub& s, const LaneKey& lane, const DropPred& drop, size_t& dropped,
                          std::vector<WorkPtr>& runnable);
   void requeueLocked(Sub& s, std::vector<WorkPtr>& runnable);
@@ -134,6 +141,9 @@ class Dispatcher {
   Sub* subFor(const std::string& topic) const;
   // A record from spareWork_, emptied, or a new one. Called under mu_.
   WorkPtr reusedWork();
+  // Admits W (lane and kind already set) with MESSAGE to its lane: runnable at
+  // once when the lane is free.
+  void admitLocked(Sub& s, WorkPtr w, Message&& message);
 
   const RuntimeConfig config_;
   DispatcherDeps deps_;

@@ -20,7 +20,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-RuntimeConfig config(const std::string& subscriptionExtra = "", int maxAttempts = 3) {
+RuntimeConfig config(const std::string& subscriptionExtra = "", int maxAttempts = 3,
+                     const std::string& backoff = "initialBackoff: 10ms, maxBackoff: 20ms") {
   auto c = parseConfig(R"(apiVersion: runtime.eventworker.dev/v1
 worker: w
 namespace: shop
@@ -35,7 +36,7 @@ subscriptions:
   route: /events/orders
   concurrency: 8
   ordering: key
-  retry: {maxAttempts: )" + std::to_string(maxAttempts) + R"(, initialBackoff: 10ms, maxBackoff: 20ms}
+  retry: {maxAttempts: )" + std::to_string(maxAttempts) + ", " + backoff + R"(}
 )" + subscriptionExtra);
   REQUIRE(c);
   return *c;
@@ -155,8 +156,9 @@ struct Harness {
   FakeDeadLetters deadLetters;
   MetricsRegistry metrics;
   std::unique_ptr<Dispatcher> dispatcher;
-  explicit Harness(const RuntimeConfig& c) {
+  explicit Harness(const RuntimeConfig& c, const TimeSource* time = &systemTime()) {
     DispatcherDeps deps;
+    deps.time = time;
     deps.handler = handler;
     deps.deadLetters = &deadLetters;
     deps.metrics = &metrics;
@@ -278,4 +280,45 @@ TEST_CASE("dispatcher: a revocation whose running work finishes in time commits 
   releaser.join();
   REQUIRE(points.size() == 1);
   CHECK(points[0].offset == 3);
+}
+
+TEST_CASE("dispatcher: a retry waits for its back-off on the injected clock, and only its own key waits") {
+  ManualTime time;
+  // Jitter 0.5 of a one-minute ceiling: the retry is due 30 s after the failure.
+  Harness h(config("", 3, "initialBackoff: 1m, maxBackoff: 1m"), &time);
+  h.dispatcher->assign({{"orders", 0}});
+  h.dispatcher->submit({record(0, 0, "a", "retry:1"), record(0, 1, "b")});
+  REQUIRE(h.handler->waitDone(10, 5s));  // b did not wait for a's back-off
+  // The back-off starts when the failed attempt is back in the dispatcher.
+  for (int i = 0; i < 5000 && h.dispatcher->backingOff() == 0; ++i) std::this_thread::sleep_for(1ms);
+  REQUIRE(h.dispatcher->backingOff() == 1);
+  REQUIRE(h.handler->attempts(0) == 1);
+  time.advance(29s);
+  std::this_thread::sleep_for(20ms);  // real time for a wrongly woken worker to call the handler
+  CHECK(h.handler->attempts(0) == 1);
+  time.advance(1s);
+  REQUIRE(h.handler->waitDone(0, 5s));
+  CHECK(h.handler->attempts(0) == 2);
+  CHECK(h.committable().at(0) == 2);
+}
+
+TEST_CASE("dispatcher: a revocation waits for running work until the injected clock's deadline") {
+  ManualTime time;
+  Harness h(config(), &time);
+  h.dispatcher->assign({{"orders", 0}});
+  h.dispatcher->submit({record(0, 0, "a", "block")});
+  REQUIRE(h.handler->waitBlocked(5s));
+  std::atomic<bool> returned{false};
+  std::vector<CommitPoint> points;
+  const MonoTime deadline = time.now() + 10s;  // before the thread: it may start after the advance below
+  std::thread revoker([&] {
+    points = h.dispatcher->revoke({{"orders", 0}}, deadline);
+    returned = true;
+  });
+  std::this_thread::sleep_for(20ms);
+  CHECK_FALSE(returned.load());
+  time.advance(10s);
+  revoker.join();
+  CHECK(returned.load());
+  CHECK(points.empty());  // offset 0 was still running: nothing to commit
 }

@@ -1,9 +1,10 @@
-// eventworker-runtime --config FILE [--mode events|cron|all] [--check-config] [--version]
+// eventworker-runtime --config FILE [--mode events|cron|all] [--check-config] [--version] [--help]
 //
 // Exit codes: 0 clean shutdown (or config OK), 1 runtime failure, 2 bad usage
 // or bad config (one line on stderr naming the field).
 #include <signal.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -46,35 +47,22 @@ struct Args {
   bool checkConfig = false;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "eventworker-runtime: " << why << "\n"
-            << "usage: eventworker-runtime --config FILE [--mode events|cron|all] [--check-config] [--version]\n";
-  std::exit(2);
-}
-
+// Exits 0 after --help or --version, 2 on a usage error (CLI11's message
+// and the usage), like the operator's flags.
 Args parseArgs(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--version") {
-      std::cout << "eventworker-runtime " << EW_VERSION << "\n";
-      std::exit(0);
-    } else if (arg == "--config") {
-      a.config = value();
-    } else if (arg == "--mode") {
-      a.mode = value();
-    } else if (arg == "--check-config") {
-      a.checkConfig = true;
-    } else {
-      usage("unknown argument " + arg);
-    }
+  CLI::App app{"eventworker-runtime: runs an EventWorker's subscriptions (events) or cron jobs (cron)"};
+  app.set_version_flag("--version", std::string("eventworker-runtime ") + EW_VERSION);
+  app.add_option("--config", a.config, "the runtime config (runtime.yaml)")->required();
+  app.add_option("--mode", a.mode, "what to run: events, cron or all")
+      ->check(CLI::IsMember({"events", "cron", "all"}))
+      ->capture_default_str();
+  app.add_flag("--check-config", a.checkConfig, "validate the config (and its files) and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e) == 0 ? 0 : 2);
   }
-  if (a.config.empty()) usage("--config is required");
-  if (a.mode != "events" && a.mode != "cron" && a.mode != "all") usage("--mode must be events, cron or all");
   return a;
 }
 

@@ -18,7 +18,7 @@ struct Error {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}      // NOLINT: implicit by design
@@ -43,7 +43,7 @@ class Result {
 };
 
 // Result<void>: success or an Error.
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT

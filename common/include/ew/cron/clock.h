@@ -1,24 +1,12 @@
 #pragma once
-// Wall-clock time for cron (schedules are in UTC civil time, so this is the
-// system clock, not the steady one). Injected into the real-time scheduler so
-// that everything above it can be driven by plain time values in tests.
+// Cron's time points are wall-clock time (schedules are in UTC civil time).
+// The time itself comes from the one TimeSource (ew/time_source.h): the
+// scheduler reads wallNow() of the source it is given.
 
-#include <chrono>
+#include "ew/time_source.h"
 
 namespace ew::cron {
 
-using TimePoint = std::chrono::system_clock::time_point;
-
-class WallClock {
- public:
-  virtual ~WallClock() = default;
-  // Thread-safe.
-  virtual TimePoint now() const = 0;
-};
-
-class SystemWallClock : public WallClock {
- public:
-  TimePoint now() const override { return std::chrono::system_clock::now(); }
-};
+using TimePoint = WallTime;
 
 }  // namespace ew::cron
