@@ -74,10 +74,9 @@ struct Prediction {
 // The floor a recurring burst pattern sets at `now`: the bursts' size from
 // one lead time (a cold start and one more poll) before the next onset until
 // the burst has had its recorded duration, and through the gap when the gap
-// is no longer than the stabilization window and a cold start: the window is
-// how long the user lets capacity idle to save a scale event, and a scale-in
-// there would cost a cold start before the next burst too. `dt`: the poll
-// interval.
+// (from the burst's end to the next lead, which already pays the next cold
+// start) is no longer than the stabilization window: the window is how long
+// the user lets capacity idle to save a scale event. `dt`: the poll interval.
 Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optional<double> perReplica,
                    int partitions, Millis now, double dt) {
   Prediction out;
@@ -88,8 +87,7 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
   const double coldStart = config.podStartSeconds + config.rebalanceSeconds + dt;
   const auto lead = Millis(static_cast<std::int64_t>((coldStart + dt) * 1000));
   const auto gap = p.period - p.duration - lead;
-  const bool hold =
-      gap <= Millis(static_cast<std::int64_t>((config.scaleDownStabilizationSeconds + coldStart) * 1000));
+  const bool hold = gap <= Millis(config.scaleDownStabilizationSeconds * 1000LL);
   const auto period = std::to_string(p.period.count() / 1000);
   const auto in = std::to_string(std::max<std::int64_t>(0, (p.nextStart - now).count() / 1000));
   if (p.inBurst) {
@@ -97,8 +95,7 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
   } else if (now >= p.nextStart - lead) {
     out.message = "a burst that recurs every " + period + " s is due in " + in + " s";
   } else if (hold) {
-    out.message = "the next burst (every " + period + " s) is due in " + in +
-                  " s, within the stabilization window and a cold start";
+    out.message = "the next burst (every " + period + " s) is due in " + in + " s, within the stabilization window";
   } else {
     return out;
   }
@@ -395,12 +392,16 @@ void decide(Decision& d, int replicas, Reason reason, std::string message) {
 }
 
 // Below the current count and nothing draining: the window's maximum (and a
-// predicted floor) held, or a capped step down towards it.
+// predicted floor) held, or a capped step down towards it. Between the bursts
+// of a known pattern whose gap is not held, the window is not waited for: the
+// pattern says the load is back to its base until the next lead, and the
+// scale-in that the window would only delay is taken anyway.
 void decideScaleDown(Decision& d, const PolicyState& state, const PolicyConfig& config, const Measured& m,
                      const Prediction& predicted, int bounded, const Sizing& size) {
   const int current = m.current;
-  int target = predicted.replicas;
-  for (const auto& r : state.history) target = std::max(target, r.replicas);
+  int target = std::max(predicted.replicas, bounded);
+  if (!predicted.pattern || predicted.replicas > 0)
+    for (const auto& r : state.history) target = std::max(target, r.replicas);
   if (predicted.replicas >= current) {
     decide(d, current, Reason::Predicted, "holding " + std::to_string(current) + ": " + predicted.message);
   } else if (target >= current) {

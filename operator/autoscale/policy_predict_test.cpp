@@ -46,18 +46,43 @@ TEST_CASE("recurring bursts with short gaps: the capacity is held through them")
   }
 }
 
-TEST_CASE("recurring bursts with long gaps: one step down after the window, back up ahead of the next") {
+TEST_CASE("recurring bursts with long gaps: one step down right after the burst, back up ahead of the next") {
   RateDriver d(1);
-  for (int t = 5; t < 100 + 3 * 600 + 60; t += 5) d.step(t, burstRate(t, 100, 600, 30, 40, 800));
-  // Between the fourth and fifth bursts: down to 1 in one step, up once.
-  int changes = 0;
-  for (int t = 100 + 3 * 600 + 60; t <= 100 + 4 * 600 + 5; t += 5) {
+  for (int t = 5; t < 100 + 3 * 600 + 30; t += 5) d.step(t, burstRate(t, 100, 600, 30, 40, 800));
+  REQUIRE(d.replicas == 12);
+  // The fourth burst ends at 1930: down to 1 in one step within two polls,
+  // not after the stabilization window (120 s); then up once, ahead of the fifth.
+  int changes = 0, downAt = 0;
+  for (int t = 100 + 3 * 600 + 30; t <= 100 + 4 * 600 + 5; t += 5) {
     int before = d.replicas;
-    d.step(t, burstRate(t, 100, 600, 30, 40, 800));
+    auto dec = d.step(t, burstRate(t, 100, 600, 30, 40, 800));
     if (d.replicas != before) ++changes;
+    if (!downAt && d.replicas == 1) {
+      downAt = t;
+      CHECK(before == 12);
+    }
   }
+  CHECK(downAt > 0);
+  CHECK(downAt <= 100 + 3 * 600 + 30 + 10);
   CHECK(changes == 2);
   CHECK(d.replicas == 12);
+}
+
+TEST_CASE("a gap is held when no longer than the window, the next cold start not counted twice") {
+  // 30 s bursts, a lead of 25 s (pod start 10, rebalance 5, two polls), window 120 s.
+  auto changesBetweenBursts = [](int period) {
+    RateDriver d(1);
+    for (int t = 5; t < 100 + 4 * period + 30; t += 5) d.step(t, burstRate(t, 100, period, 30, 40, 800));
+    int changes = 0;
+    for (int t = 100 + 4 * period + 30; t <= 100 + 6 * period; t += 5) {
+      int before = d.replicas;
+      d.step(t, burstRate(t, 100, period, 30, 40, 800));
+      if (d.replicas != before) ++changes;
+    }
+    return changes;
+  };
+  CHECK(changesBetweenBursts(160) == 0);  // gap 105 s: held
+  CHECK(changesBetweenBursts(190) == 4);  // gap 135 s: in and out twice (held when the lead counted twice)
 }
 
 TEST_CASE("a pattern that stops recurring stops driving the count within two periods") {
