@@ -74,10 +74,9 @@ struct Prediction {
 // The floor a recurring burst pattern sets at `now`: the bursts' size from
 // one lead time (a cold start and one more poll) before the next onset until
 // the burst has had its recorded duration, and through the gap when the gap
-// is no longer than the stabilization window and a cold start: the window is
-// how long the user lets capacity idle to save a scale event, and a scale-in
-// there would cost a cold start before the next burst too. `dt`: the poll
-// interval.
+// (from the burst's end to the next lead, which already pays the next cold
+// start) is no longer than the stabilization window: the window is how long
+// the user lets capacity idle to save a scale event. `dt`: the poll interval.
 Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optional<double> perReplica,
                    int partitions, Millis now, double dt) {
   Prediction out;
@@ -88,8 +87,7 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
   const double coldStart = config.podStartSeconds + config.rebalanceSeconds + dt;
   const auto lead = Millis(static_cast<std::int64_t>((coldStart + dt) * 1000));
   const auto gap = p.period - p.duration - lead;
-  const bool hold =
-      gap <= Millis(static_cast<std::int64_t>((config.scaleDownStabilizationSeconds + coldStart) * 1000));
+  const bool hold = gap <= Millis(config.scaleDownStabilizationSeconds * 1000LL);
   const auto period = std::to_string(p.period.count() / 1000);
   const auto in = std::to_string(std::max<std::int64_t>(0, (p.nextStart - now).count() / 1000));
   if (p.inBurst) {
@@ -97,8 +95,7 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
   } else if (now >= p.nextStart - lead) {
     out.message = "a burst that recurs every " + period + " s is due in " + in + " s";
   } else if (hold) {
-    out.message = "the next burst (every " + period + " s) is due in " + in +
-                  " s, within the stabilization window and a cold start";
+    out.message = "the next burst (every " + period + " s) is due in " + in + " s, within the stabilization window";
   } else {
     return out;
   }
@@ -153,34 +150,39 @@ int partitionBreakpoint(int partitions, int replicas) {
   return (partitions + perBusiest - 1) / perBusiest;
 }
 
-PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, const Observation& obs) {
-  PolicyState state = previous;
-  Decision d;
-  const int partitionCount = static_cast<int>(obs.partitions.size());
-  const int current = obs.currentReplicas;
-  // Seconds since the previous successful poll; 0 when there was none.
-  const double dt =
-      previous.lastPollAt && obs.now > *previous.lastPollAt ? seconds(obs.now - *previous.lastPollAt) : 0.0;
+namespace {
 
-  // Lag, stalls and rates per partition. `busy`: every partition owned, not
-  // stalled and behind (known from the previous poll), so every member works
-  // at its capacity.
+// What one poll measured, beside the Decision it fills.
+struct Measured {
+  double dt = 0;           // seconds since the previous successful poll; 0 when there was none
+  int partitionCount = 0;
+  int current = 0;         // the Deployment's replicas when read
+  bool busy = false;       // every partition owned, not stalled and behind (see measurePartitions)
+  std::optional<double> scalingProduceRate;  // production of the non-stalled partitions, msg/s
+  std::optional<double> perReplica;          // measured, else the lower bound
+};
+
+// Lag, stalls and rates per partition into `d`; the partitions' memory into
+// `state`. `busy`: every partition owned, not stalled and behind (known from
+// the previous poll), so every member works at its capacity.
+void measurePartitions(const PolicyState& previous, PolicyState& state, const PolicyConfig& config,
+                       const Observation& obs, Measured& m, Decision& d) {
   std::map<PartitionKey, PolicyState::PartitionMemory> memory;
   double produced = 0, producedScaling = 0, consumed = 0;
-  bool busy = partitionCount > 0 && dt > 0;
+  bool busy = m.partitionCount > 0 && m.dt > 0;
   for (const auto& p : obs.partitions) {
     PartitionKey key{p.topic, p.partition};
     std::int64_t lag = partitionLag(p, obs.offsetReset);
     auto before = previous.partitions.find(key);
     bool known = before != previous.partitions.end();
-    PolicyState::PartitionMemory m{p.end, p.committed, 0, obs.now};
+    PolicyState::PartitionMemory mem{p.end, p.committed, 0, obs.now};
     if (known && lag > 0 && p.hasOwner && before->second.committed == p.committed) {
-      m.stillPolls = before->second.stillPolls + 1;
-      m.stillSince = before->second.stillPolls > 0 ? before->second.stillSince : *previous.lastPollAt;
+      mem.stillPolls = before->second.stillPolls + 1;
+      mem.stillSince = before->second.stillPolls > 0 ? before->second.stillSince : *previous.lastPollAt;
     }
-    bool stalled = m.stillPolls >= config.stalledAfterPolls &&
-                   obs.now - m.stillSince >= Millis(std::int64_t{config.stalledAfterSeconds} * 1000);
-    memory[key] = m;
+    bool stalled = mem.stillPolls >= config.stalledAfterPolls &&
+                   obs.now - mem.stillSince >= Millis(std::int64_t{config.stalledAfterSeconds} * 1000);
+    memory[key] = mem;
 
     d.partitions.push_back({p.topic, p.partition, lag, stalled});
     d.totalLag += lag;
@@ -199,26 +201,30 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
     }
     busy = busy && known && p.hasOwner && !stalled && behind(double(lag), in);
   }
-  std::optional<double> scalingProduceRate;
-  if (dt > 0) {
-    d.produceRate = produced / dt;
-    d.consumeRate = consumed / dt;
-    scalingProduceRate = producedScaling / dt;
+  if (m.dt > 0) {
+    d.produceRate = produced / m.dt;
+    d.consumeRate = consumed / m.dt;
+    m.scalingProduceRate = producedScaling / m.dt;
   }
+  m.busy = busy;
+  state.partitions = std::move(memory);
+}
 
-  // Per-replica throughput, sampled only while every member had work for the
-  // whole interval and the group had settled (the last replica change at
-  // least a rebalance, and after a scale-up a pod start too, before the
-  // interval, so no join or its rebalance falls inside): then consumption /
-  // members is what one replica does.
+// Per-replica throughput, sampled only while every member had work for the
+// whole interval and the group had settled (the last replica change at
+// least a rebalance, and after a scale-up a pod start too, before the
+// interval, so no join or its rebalance falls inside): then consumption /
+// members is what one replica does.
+void measurePerReplica(const PolicyState& previous, PolicyState& state, const PolicyConfig& config, Measured& m,
+                       Decision& d) {
   const int settleSeconds = config.rebalanceSeconds + (previous.replicasGrew ? config.podStartSeconds : 0);
-  bool settled = current == previous.observedReplicas && previous.lastPollAt &&
+  bool settled = m.current == previous.observedReplicas && previous.lastPollAt &&
                  previous.replicasSince + Millis(settleSeconds * 1000LL) <= *previous.lastPollAt;
-  std::optional<double> perReplica = previous.perReplicaRate;
-  if (dt > 0 && busy && settled && current > 0) {
-    double sample = *d.consumeRate / std::min(current, partitionCount);
+  m.perReplica = previous.perReplicaRate;
+  if (m.dt > 0 && m.busy && settled && m.current > 0) {
+    double sample = *d.consumeRate / std::min(m.current, m.partitionCount);
     if (previous.busyAtLastPoll)
-      perReplica = state.perReplicaRate =
+      m.perReplica = state.perReplicaRate =
           previous.perReplicaRate ? kRateSmoothing * sample + (1 - kRateSmoothing) * *previous.perReplicaRate : sample;
     else
       // Backlogged only since some time within the interval: the members did
@@ -226,177 +232,261 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
       // the highest such bound is used until a full interval is measured.
       state.perReplicaBound = std::max(previous.perReplicaBound.value_or(0.0), sample);
   }
-  if (!perReplica) perReplica = state.perReplicaBound;
+  if (!m.perReplica) m.perReplica = state.perReplicaBound;
   d.perReplicaRate = state.perReplicaRate;
+}
 
-  // The production rate that sizes the group: smoothed, but a surge is taken at once.
-  if (scalingProduceRate) {
-    const double r = *scalingProduceRate;
-    const double alpha = dt / (kRateSeconds + dt);
-    state.smoothedRate = !previous.smoothedRate || r > *previous.smoothedRate * (1 + kSurge)
-                             ? r
-                             : alpha * r + (1 - alpha) * *previous.smoothedRate;
-  }
-  // Bursts of production (recurrence.h); a burst's end is taken at once, as its start is.
-  if (config.predictive && scalingProduceRate) {
-    state.recurrence = observeArrivals(state.recurrence, obs.now, *scalingProduceRate, dt);
-    if (previous.recurrence.open && !state.recurrence.open) state.smoothedRate = *scalingProduceRate;
-  } else {
-    state.recurrence = {};
-  }
+// The production rate that sizes the group: smoothed, but a surge is taken
+// at once; and the bursts of production (recurrence.h), whose end is taken at
+// once as their start is. A poll without a rate (the first) clears them.
+void followProduction(const PolicyState& previous, PolicyState& state, const PolicyConfig& config,
+                      const Observation& obs, const Measured& m) {
+  if (!m.scalingProduceRate || !config.predictive) state.recurrence = {};
+  if (!m.scalingProduceRate) return;
+  const double r = *m.scalingProduceRate;
+  const double alpha = m.dt / (kRateSeconds + m.dt);
+  state.smoothedRate = !previous.smoothedRate || r > *previous.smoothedRate * (1 + kSurge)
+                           ? r
+                           : alpha * r + (1 - alpha) * *previous.smoothedRate;
+  if (!config.predictive) return;
+  state.recurrence = observeArrivals(state.recurrence, obs.now, r, m.dt);
+  if (previous.recurrence.open && !state.recurrence.open) state.smoothedRate = r;
+}
 
-  if (current != previous.observedReplicas) {
+// The rest of what the next poll needs to know about this one.
+void rememberPoll(const PolicyState& previous, PolicyState& state, const Observation& obs, const Measured& m,
+                  const Decision& d) {
+  if (m.current != previous.observedReplicas) {
     // The count changed after the last poll, at the earliest right after it
     // (where the reconciler applies the policy's decisions).
-    state.observedReplicas = current;
+    state.observedReplicas = m.current;
     state.replicasSince = previous.lastPollAt.value_or(obs.now);
-    state.replicasGrew = current > previous.observedReplicas;
+    state.replicasGrew = m.current > previous.observedReplicas;
   }
-  state.partitions = std::move(memory);
-  state.busyAtLastPoll = busy;
+  state.busyAtLastPoll = m.busy;
   state.lastPollAt = obs.now;
   state.consecutiveFailures = 0;
   bool idle = d.totalLag == 0 && d.produceRate && *d.produceRate == 0;
   state.idleSince = idle ? std::optional(previous.idleSince.value_or(obs.now)) : std::nullopt;
+}
 
+// Drain-time mode: enough replicas for the smoothed production and the
+// backlog beyond the lag allowance, within the deadband.
+Sizing sizeDrainTime(const PolicyConfig& config, const PolicyState& state, const Measured& m, std::int64_t sizingLag,
+                     std::int64_t scalingLag) {
+  const double perReplica = *m.perReplica, target = *config.targetDrainSeconds;
+  const int partitions = m.partitionCount, current = m.current;
+  // The lag beyond kLagAllowance of what lag mode would target for the
+  // group is a backlog to drain; less is the buffer that rides out noise.
+  const double allowance = kLagAllowance * double(config.lagThreshold) * std::max(1, std::min(current, partitions));
+  const double rate = *state.smoothedRate, lag = std::max(0.0, double(sizingLag) - allowance);
+  Sizing size;
+  // Enough for the group as it runs, with the whole target to drain in...
+  size.replicas = drainReplicas(rate + lag / target, perReplica, partitions);
+  if (size.replicas < current)
+    // ... and no fewer than the group that would run below kScaleDownUtilization (the deadband).
+    size.replicas =
+        std::min(current, drainReplicas(rate / kScaleDownUtilization + lag / target, perReplica, partitions));
+  if (size.replicas > current) {
+    // ... else new pods, which consume only after podStartSeconds: meanwhile
+    // the lag grows by what the current group cannot absorb, and less time
+    // is left to drain it.
+    int members = std::min(std::max(current, 0), partitions);
+    double capacity = members > 0 ? perReplica * partitions / std::ceil(double(partitions) / members) : 0;
+    double growth = std::max(0.0, rate - capacity) * config.podStartSeconds;
+    double window = std::max(1.0, kScaleUpDrainShare * target - config.podStartSeconds);
+    size.replicas = drainReplicas(rate + (lag + growth) / window, perReplica, partitions);
+  }
+  size.mode = Reason::DrainTime;
+  size.message = "production " + fmt(rate) + " msg/s and lag " + std::to_string(scalingLag) + " to drain in " +
+                 std::to_string(*config.targetDrainSeconds) + " s need " + std::to_string(size.replicas) +
+                 " replicas at " + fmt(perReplica) + " msg/s each" +
+                 (state.perReplicaRate ? "" : " (at least; not yet measured)");
+  return size;
+}
+
+// Lag mode (KEDA-compatible): ceil(lag / lagThreshold), at a partition breakpoint.
+Sizing sizeLag(const PolicyConfig& config, const Measured& m, std::int64_t sizingLag, std::int64_t scalingLag) {
+  Sizing size;
+  size.replicas = toInt(ceilDiv(sizingLag, config.lagThreshold));
+  // No replica that leaves the busiest member's share unchanged (ceil(P/r)).
+  if (size.replicas >= 1 && m.partitionCount >= 1 && size.replicas <= m.partitionCount)
+    size.replicas = partitionBreakpoint(m.partitionCount, size.replicas);
+  size.mode = Reason::Lag;
+  size.message = "lag " + std::to_string(scalingLag) + " over lagThreshold " + std::to_string(config.lagThreshold) +
+                 " needs " + std::to_string(size.replicas) + " replicas";
+  return size;
+}
+
+// The size this poll calls for: drain-time mode when asked for and both rates
+// are known, else lag mode.
+Sizing size(const PolicyConfig& config, const PolicyState& previous, const PolicyState& state, const Measured& m,
+            const Decision& d) {
   // A scale-down right after the last poll paused the group for a
   // rebalance: the production of that pause is lag the group drains at once,
   // not a reason to grow again (each such change would cause the next).
-  const bool shrank = previous.lastPollAt && current > 0 && current < previous.observedReplicas;
+  const bool shrank = previous.lastPollAt && m.current > 0 && m.current < previous.observedReplicas;
   const std::int64_t pauseLag =
-      shrank ? static_cast<std::int64_t>(scalingProduceRate.value_or(0) * config.rebalanceSeconds) : 0;
+      shrank ? static_cast<std::int64_t>(m.scalingProduceRate.value_or(0) * config.rebalanceSeconds) : 0;
   const std::int64_t sizingLag = std::max<std::int64_t>(0, d.scalingLag - pauseLag);
+  Sizing out = config.targetDrainSeconds && state.smoothedRate && m.perReplica && *m.perReplica > 0
+                   ? sizeDrainTime(config, state, m, sizingLag, d.scalingLag)
+                   : sizeLag(config, m, sizingLag, d.scalingLag);
+  if (!d.stalled.empty()) out.message += " (" + std::to_string(d.stalled.size()) + " stalled partitions excluded)";
+  return out;
+}
 
-  // Size: drain-time mode when asked for and both rates are known, else lag mode.
-  Sizing size;
-  if (config.targetDrainSeconds && state.smoothedRate && perReplica && *perReplica > 0) {
-    // The lag beyond kLagAllowance of what lag mode would target for the
-    // group is a backlog to drain; less is the buffer that rides out noise.
-    const double allowance =
-        kLagAllowance * double(config.lagThreshold) * std::max(1, std::min(current, partitionCount));
-    const double rate = *state.smoothedRate, lag = std::max(0.0, double(sizingLag) - allowance);
-    // Enough for the group as it runs, with the whole target to drain in...
-    size.replicas = drainReplicas(rate + lag / *config.targetDrainSeconds, *perReplica, partitionCount);
-    if (size.replicas < current)
-      // ... and no fewer than the group that would run below kScaleDownUtilization (the deadband).
-      size.replicas = std::min(current, drainReplicas(rate / kScaleDownUtilization + lag / *config.targetDrainSeconds,
-                                                      *perReplica, partitionCount));
-    if (size.replicas > current) {
-      // ... else new pods, which consume only after podStartSeconds: meanwhile
-      // the lag grows by what the current group cannot absorb, and less time
-      // is left to drain it.
-      int members = std::min(std::max(current, 0), partitionCount);
-      double capacity = members > 0 ? *perReplica * partitionCount / std::ceil(double(partitionCount) / members) : 0;
-      double growth = std::max(0.0, rate - capacity) * config.podStartSeconds;
-      double window = std::max(1.0, kScaleUpDrainShare * *config.targetDrainSeconds - config.podStartSeconds);
-      size.replicas = drainReplicas(rate + (lag + growth) / window, *perReplica, partitionCount);
-    }
-    size.mode = Reason::DrainTime;
-    size.message = "production " + fmt(rate) + " msg/s and lag " + std::to_string(d.scalingLag) +
-                   " to drain in " + std::to_string(*config.targetDrainSeconds) + " s need " +
-                   std::to_string(size.replicas) + " replicas at " + fmt(*perReplica) + " msg/s each" +
-                   (state.perReplicaRate ? "" : " (at least; not yet measured)");
-  } else {
-    std::int64_t raw = ceilDiv(sizingLag, config.lagThreshold);
-    size.replicas = toInt(raw);
-    // No replica that leaves the busiest member's share unchanged (ceil(P/r)).
-    if (size.replicas >= 1 && partitionCount >= 1 && size.replicas <= partitionCount)
-      size.replicas = partitionBreakpoint(partitionCount, size.replicas);
-    size.mode = Reason::Lag;
-    size.message = "lag " + std::to_string(d.scalingLag) + " over lagThreshold " + std::to_string(config.lagThreshold) +
-                   " needs " + std::to_string(size.replicas) + " replicas";
-  }
-  if (!d.stalled.empty())
-    size.message += " (" + std::to_string(d.stalled.size()) + " stalled partitions excluded)";
+// [max(minReplicas, 1), min(maxReplicas, partitions)]; zero only through Idle.
+struct Bounds {
+  int lower = 1;
+  int upper = 1;
+  int ceiling() const { return std::max(upper, lower); }
+};
 
-  // Bounds: [max(minReplicas, 1), min(maxReplicas, partitions)]; zero only through Idle.
-  int upper = config.allowIdleConsumers ? config.maxReplicas : std::min(config.maxReplicas, partitionCount);
-  int lower = std::max(config.minReplicas, 1);
-  int bounded = std::max(lower, std::min(upper, size.replicas));
-  Reason sized = size.mode;
+Bounds bounds(const PolicyConfig& config, int partitionCount) {
+  return {std::max(config.minReplicas, 1),
+          config.allowIdleConsumers ? config.maxReplicas : std::min(config.maxReplicas, partitionCount)};
+}
+
+// Clamps `size` to the bounds (reason Bounds when that changed it).
+int bound(Sizing& size, const Bounds& b) {
+  int bounded = std::max(b.lower, std::min(b.upper, size.replicas));
   if (bounded != size.replicas) {
-    sized = Reason::Bounds;
-    size.message += "; bounded to " + std::to_string(bounded) + " by [" + std::to_string(lower) + ", " +
-                    std::to_string(std::max(upper, lower)) + "]";
+    size.mode = Reason::Bounds;
+    size.message += "; bounded to " + std::to_string(bounded) + " by [" + std::to_string(b.lower) + ", " +
+                    std::to_string(b.ceiling()) + "]";
   }
+  return bounded;
+}
 
+// Adds this poll's recommendation to the stabilization window's history.
+// Only the window's maximum is ever read: an older recommendation that is not
+// above a newer one can never be it again (the newer one stays in the window
+// longer), so it is dropped. The history stays one entry long while the
+// recommendation holds or rises (1,000 workers: about 1 MB less).
+void recordRecommendation(PolicyState& state, const PolicyConfig& config, Millis now, int bounded) {
   Millis window(config.scaleDownStabilizationSeconds * 1000LL);
-  std::erase_if(state.history, [&](const auto& r) { return r.at < obs.now - window; });
-  // Only the window's maximum is ever read: an older recommendation that is
-  // not above a newer one can never be it again (the newer one stays in the
-  // window longer), so it is dropped. The history stays one entry long while
-  // the recommendation holds or rises (1,000 workers: about 1 MB less).
+  std::erase_if(state.history, [&](const auto& r) { return r.at < now - window; });
   while (!state.history.empty() && state.history.back().replicas <= bounded) state.history.pop_back();
-  state.history.push_back({obs.now, bounded});
+  state.history.push_back({now, bounded});
+}
 
-  // Recurring bursts: a floor while one is due, in progress, or its gap held.
+// Recurring bursts: a floor while one is due, in progress, or its gap held.
+Prediction predictBursts(PolicyState& state, const PolicyConfig& config, const Measured& m, const Bounds& b,
+                         Millis now, int bounded, Decision& d) {
   Prediction predicted;
-  if (config.predictive) {
-    state.recurrence = noteBurstReplicas(state.recurrence, bounded);
-    if (auto pattern = detectPattern(state.recurrence, obs.now)) {
-      d.burstPeriodSeconds = static_cast<int>(pattern->period.count() / 1000);
-      predicted = predict(*pattern, config, perReplica, partitionCount, obs.now, dt);
-      predicted.replicas = std::min(predicted.replicas, std::max(upper, lower));
-    }
+  if (!config.predictive) return predicted;
+  state.recurrence = noteBurstReplicas(state.recurrence, bounded);
+  if (auto pattern = detectPattern(state.recurrence, now)) {
+    d.burstPeriodSeconds = static_cast<int>(pattern->period.count() / 1000);
+    predicted = predict(*pattern, config, m.perReplica, m.partitionCount, now, m.dt);
+    predicted.replicas = std::min(predicted.replicas, b.ceiling());
   }
+  return predicted;
+}
+
+void decide(Decision& d, int replicas, Reason reason, std::string message) {
+  d.desiredReplicas = replicas;
+  d.reason = reason;
+  d.message = std::move(message);
+}
+
+// Below the current count and nothing draining: the window's maximum (and a
+// predicted floor) held, or a capped step down towards it. Between the bursts
+// of a known pattern whose gap is not held, the window is not waited for: the
+// pattern says the load is back to its base until the next lead, and the
+// scale-in that the window would only delay is taken anyway.
+void decideScaleDown(Decision& d, const PolicyState& state, const PolicyConfig& config, const Measured& m,
+                     const Prediction& predicted, int bounded, const Sizing& size) {
+  const int current = m.current;
+  int target = std::max(predicted.replicas, bounded);
+  if (!predicted.pattern || predicted.replicas > 0)
+    for (const auto& r : state.history) target = std::max(target, r.replicas);
+  if (predicted.replicas >= current) {
+    decide(d, current, Reason::Predicted, "holding " + std::to_string(current) + ": " + predicted.message);
+  } else if (target >= current) {
+    decide(d, current, Reason::Stabilizing,
+           "holding " + std::to_string(current) + ": " + std::to_string(target) + " recommended within " +
+               std::to_string(config.scaleDownStabilizationSeconds) + " s");
+  } else {
+    // A known pattern says the load is back to its base: one step.
+    int percent = predicted.pattern ? 100 : config.maxScaleDownPercent;
+    int step = std::max(1, current * percent / 100);
+    int next = std::max(target, current - step);
+    if (!config.allowIdleConsumers && m.partitionCount >= 1)
+      next = std::max(target, partitionBreakpoint(m.partitionCount, next));
+    if (next == bounded)
+      decide(d, next, size.mode, size.message);
+    else
+      decide(d, next, Reason::Stabilizing,
+             "stepping down to " + std::to_string(next) + " towards " + std::to_string(target) + " (at most " +
+                 std::to_string(config.maxScaleDownPercent) + "% per step)");
+  }
+}
+
+// The decision from the size (`want`: with the predicted floor), in order:
+// activation from zero, idle, scale-up, above the bounds, draining, scale-down.
+void decideReplicas(Decision& d, const PolicyState& state, const PolicyConfig& config, const Observation& obs,
+                    const Measured& m, const Bounds& b, const Prediction& predicted, int bounded, int want,
+                    const Sizing& size) {
+  const int current = m.current;
+  const bool mayIdle = config.minReplicas == 0;
+  const std::string lag = "lag " + std::to_string(d.scalingLag);
+  if (mayIdle && current == 0) {
+    if (d.scalingLag > config.activationLagThreshold)
+      decide(d, bounded, Reason::Activation,
+             lag + " above activationLagThreshold " + std::to_string(config.activationLagThreshold) + "; " +
+                 size.message);
+    else
+      decide(d, 0, Reason::Idle,
+             lag + " at or below activationLagThreshold " + std::to_string(config.activationLagThreshold));
+  } else if (mayIdle && state.idleSince && obs.now - *state.idleSince >= Millis(config.cooldownSeconds * 1000LL)) {
+    decide(d, 0, Reason::Idle, "no lag and no production for " + std::to_string(config.cooldownSeconds) + " s");
+  } else if (want >= current) {
+    decide(d, want, size.mode, size.message);
+  } else if (current > b.ceiling()) {
+    // Above maxReplicas (or the partitions): the bound is not a recommendation to smooth.
+    decide(d, b.ceiling(), Reason::Bounds,
+           std::to_string(current) + " replicas above the bound " + std::to_string(b.ceiling()) + "; " +
+               size.message);
+  } else if (d.scalingLag > config.lagThreshold &&
+             behind(double(d.scalingLag), m.scalingProduceRate.value_or(0) * m.dt)) {
+    decide(d, current, Reason::Draining,
+           "holding " + std::to_string(current) + " while " + lag + " is above lagThreshold " +
+               std::to_string(config.lagThreshold) + "; " + size.message);
+  } else {
+    decideScaleDown(d, state, config, m, predicted, bounded, size);
+  }
+}
+
+}  // namespace
+
+PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, const Observation& obs) {
+  PolicyState state = previous;
+  Decision d;
+  Measured m;
+  m.partitionCount = static_cast<int>(obs.partitions.size());
+  m.current = obs.currentReplicas;
+  m.dt = previous.lastPollAt && obs.now > *previous.lastPollAt ? seconds(obs.now - *previous.lastPollAt) : 0.0;
+
+  measurePartitions(previous, state, config, obs, m, d);
+  measurePerReplica(previous, state, config, m, d);
+  followProduction(previous, state, config, obs, m);
+  rememberPoll(previous, state, obs, m, d);
+
+  Sizing sized = size(config, previous, state, m, d);
+  const Bounds b = bounds(config, m.partitionCount);
+  const int bounded = bound(sized, b);
+  recordRecommendation(state, config, obs.now, bounded);
+
+  const Prediction predicted = predictBursts(state, config, m, b, obs.now, bounded, d);
   int want = bounded;
   if (predicted.replicas > bounded) {
     want = predicted.replicas;
-    sized = Reason::Predicted;
-    size.message = predicted.message + "; " + size.message;
+    sized.mode = Reason::Predicted;
+    sized.message = predicted.message + "; " + sized.message;
   }
-
-  auto decide = [&](int replicas, Reason reason, std::string message) {
-    d.desiredReplicas = replicas;
-    d.reason = reason;
-    d.message = std::move(message);
-  };
-  const bool mayIdle = config.minReplicas == 0;
-  if (mayIdle && current == 0) {
-    if (d.scalingLag > config.activationLagThreshold)
-      decide(bounded, Reason::Activation,
-             "lag " + std::to_string(d.scalingLag) + " above activationLagThreshold " +
-                 std::to_string(config.activationLagThreshold) + "; " + size.message);
-    else
-      decide(0, Reason::Idle, "lag " + std::to_string(d.scalingLag) + " at or below activationLagThreshold " +
-                                  std::to_string(config.activationLagThreshold));
-  } else if (mayIdle && state.idleSince && obs.now - *state.idleSince >= Millis(config.cooldownSeconds * 1000LL)) {
-    decide(0, Reason::Idle, "no lag and no production for " + std::to_string(config.cooldownSeconds) + " s");
-  } else if (want >= current) {
-    decide(want, sized, size.message);
-  } else if (current > std::max(upper, lower)) {
-    // Above maxReplicas (or the partitions): the bound is not a recommendation to smooth.
-    int ceiling = std::max(upper, lower);
-    decide(ceiling, Reason::Bounds,
-           std::to_string(current) + " replicas above the bound " + std::to_string(ceiling) + "; " + size.message);
-  } else if (d.scalingLag > config.lagThreshold &&
-             behind(double(d.scalingLag), scalingProduceRate.value_or(0) * dt)) {
-    decide(current, Reason::Draining,
-           "holding " + std::to_string(current) + " while lag " + std::to_string(d.scalingLag) +
-               " is above lagThreshold " + std::to_string(config.lagThreshold) + "; " + size.message);
-  } else {
-    int target = predicted.replicas;
-    for (const auto& r : state.history) target = std::max(target, r.replicas);
-    if (predicted.replicas >= current) {
-      decide(current, Reason::Predicted, "holding " + std::to_string(current) + ": " + predicted.message);
-    } else if (target >= current) {
-      decide(current, Reason::Stabilizing,
-             "holding " + std::to_string(current) + ": " + std::to_string(target) + " recommended within " +
-                 std::to_string(config.scaleDownStabilizationSeconds) + " s");
-    } else {
-      // A known pattern says the load is back to its base: one step.
-      int percent = predicted.pattern ? 100 : config.maxScaleDownPercent;
-      int step = std::max(1, current * percent / 100);
-      int next = std::max(target, current - step);
-      if (!config.allowIdleConsumers && partitionCount >= 1) next = std::max(target, partitionBreakpoint(partitionCount, next));
-      if (next == bounded)
-        decide(next, sized, size.message);
-      else
-        decide(next, Reason::Stabilizing,
-               "stepping down to " + std::to_string(next) + " towards " + std::to_string(target) + " (at most " +
-                   std::to_string(config.maxScaleDownPercent) + "% per step)");
-    }
-  }
+  decideReplicas(d, state, config, obs, m, b, predicted, bounded, want, sized);
   return {std::move(d), std::move(state)};
 }
 

@@ -37,15 +37,17 @@
 // ahead of load it has seen before. Here, when burst onsets show a period
 // (three that agree, or two alike bursts as a guess for the next one; and
 // spec.scaling.predictive is on), the policy
-//   - scales out to the bursts' size podStartSeconds + rebalanceSeconds + one
-//     poll before the next onset is due (reason Predicted), so the burst meets
+//   - scales out to the bursts' size podStartSeconds + rebalanceSeconds + two
+//     polls before the next onset is due (reason Predicted), so the burst meets
 //     running pods instead of a cold start and a rebalance;
-//   - holds that size through the gap when the gap is no longer than the
-//     stabilization window plus a cold start (pod start + rebalance + a
-//     poll): the window is the idle capacity the user pays to save a scale
-//     event, and a scale-in would cost a cold start before the next burst;
-//   - otherwise scales in after the burst in one step (the pattern says the
-//     load is back to its base), after the stabilization window;
+//   - holds that size through the gap when the gap (from the burst's end to
+//     the next scale-out, which already pays the next cold start) is no
+//     longer than the stabilization window: the window is the idle capacity
+//     the user pays to save a scale event;
+//   - otherwise scales in right after the burst, in one step and without
+//     waiting for the window (the pattern says the load is back to its base
+//     until the next scale-out; waiting would only delay a scale-in that
+//     happens anyway);
 //   - forgets the pattern after kMaxMisses predicted onsets without a burst
 //     (a guess after one).
 //

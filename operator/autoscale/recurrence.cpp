@@ -10,7 +10,8 @@ namespace {
 
 // Time constant of the baseline's exponential smoothing.
 constexpr double kBaselineSeconds = 60;
-// Onsets closer than this are one burst seen twice, not a period.
+// Onsets closer than this are one burst seen twice, not a period; and a
+// burst that resumes within this long after it ended had only dipped.
 constexpr Millis kMinPeriod{30000};
 
 Millis tolerance(Millis period) {
@@ -75,7 +76,14 @@ RecurrenceState observeArrivals(const RecurrenceState& previous, Millis now, dou
     return s;
   }
   if (rate > base * (1 + kSurge)) {
-    s.open = BurstRecord{now, now, rate, 0};
+    if (!s.bursts.empty() && now - s.bursts.back().end < kMinPeriod) {
+      // A dip of noise within one burst (or a new level), not its end.
+      s.open = s.bursts.back();
+      s.open->peakRate = std::max(s.open->peakRate, rate);
+      s.bursts.pop_back();
+    } else {
+      s.open = BurstRecord{now, now, rate, 0};
+    }
     return s;
   }
   const double alpha = seconds / (kBaselineSeconds + seconds);

@@ -18,8 +18,10 @@
 //   - A burst starts when the rate rises more than kSurge above the baseline
 //     (the rate outside bursts, smoothed): noise of a few tens of percent per
 //     poll never starts one. It ends when the rate falls back below half that
-//     rise. One that lasts longer than kMaxBurstSeconds is a new level, not a
-//     burst: the baseline takes it and no burst is recorded.
+//     rise; a burst that rises again within 30 s had only dipped (noise
+//     around a new level crosses that line often) and goes on. One that lasts
+//     longer than kMaxBurstSeconds is a new level, not a burst: the baseline
+//     takes it and no burst is recorded.
 //   - A period is accepted when three onsets agree on it (two intervals
 //     within max(kMinToleranceSeconds, kTolerance x period)); extra onsets
 //     between them are ignored. Before that, the last two bursts make a

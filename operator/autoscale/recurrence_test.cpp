@@ -149,3 +149,17 @@ TEST_CASE("a burst into an idle topic ends when the topic is idle again") {
   CHECK_FALSE(f.state.open);
   CHECK(f.state.bursts.size() == 1);
 }
+
+TEST_CASE("dips of noise around a new level neither end the burst nor make a pattern") {
+  Feeder f;
+  f.run(0, 600, 300);
+  // 600 msg/s from t=600, every fourth poll dipping to 360 (below 1.25 x 300).
+  for (int t = 600; t < 600 + kMaxBurstSeconds + 120; t += 5) {
+    f.state = observeArrivals(f.state, Millis(t * 1000LL), t % 20 == 0 ? 360 : 600, 5);
+    CHECK_FALSE(detectPattern(f.state, Millis(t * 1000LL)));
+  }
+  CHECK_FALSE(f.state.open);
+  CHECK(f.state.bursts.empty());
+  REQUIRE(f.state.baseline);
+  CHECK(*f.state.baseline > 400);
+}
