@@ -464,6 +464,94 @@ RedisServer::~RedisServer() {
   ::waitpid(pid_, nullptr, 0);
 }
 
+namespace {
+
+// One RESP2 reply from BUF at POS (advanced past it); nullopt while BUF does
+// not hold all of it yet.
+std::optional<nlohmann::json> parseResp(const std::string& buf, size_t& pos) {
+  const size_t eol = buf.find("\r\n", pos);
+  if (eol == std::string::npos) return std::nullopt;
+  const char type = buf[pos];
+  const std::string line = buf.substr(pos + 1, eol - pos - 1);
+  size_t next = eol + 2;
+  switch (type) {
+    case '+':
+      pos = next;
+      return line;
+    case '-':
+      FAIL("redis error reply: " << line);
+      return std::nullopt;
+    case ':':
+      pos = next;
+      return std::stoll(line);
+    case '$': {
+      const long long n = std::stoll(line);
+      if (n < 0) {
+        pos = next;
+        return nullptr;
+      }
+      if (buf.size() < next + static_cast<size_t>(n) + 2) return std::nullopt;
+      pos = next + static_cast<size_t>(n) + 2;
+      return buf.substr(next, static_cast<size_t>(n));
+    }
+    case '*': {
+      const long long n = std::stoll(line);
+      if (n < 0) {
+        pos = next;
+        return nullptr;
+      }
+      nlohmann::json items = nlohmann::json::array();
+      for (long long i = 0; i < n; ++i) {
+        auto item = parseResp(buf, next);
+        if (!item) return std::nullopt;
+        items.push_back(std::move(*item));
+      }
+      pos = next;
+      return items;
+    }
+    default:
+      FAIL("not a RESP reply: " << buf.substr(pos, 40));
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> RedisServer::commands(const std::vector<std::vector<std::string>>& commands) const {
+  std::string request;
+  for (const auto& args : commands) {
+    request += "*" + std::to_string(args.size()) + "\r\n";
+    for (const auto& a : args) request += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port_));
+  const bool sent = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+  std::vector<nlohmann::json> replies;
+  std::string buf;
+  size_t pos = 0;
+  char chunk[65536];
+  while (sent && replies.size() < commands.size()) {
+    if (auto reply = parseResp(buf, pos)) {
+      replies.push_back(std::move(*reply));
+      continue;
+    }
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  REQUIRE(sent);
+  REQUIRE(replies.size() == commands.size());
+  return replies;
+}
+
 double metricValue(const std::string& metrics, const std::string& series) {
   std::istringstream in(metrics);
   std::string line;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -171,6 +172,10 @@ class RedisServer {
   ~RedisServer();
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Sends COMMANDS pipelined on one connection and returns their replies as
+  // JSON (arrays, strings, integers, null); an error reply, or no whole reply
+  // within 10 s, fails the test.
+  std::vector<nlohmann::json> commands(const std::vector<std::vector<std::string>>& commands) const;
 
  private:
   int port_ = 0;
