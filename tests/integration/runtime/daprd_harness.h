@@ -95,12 +95,12 @@ struct DaprdStack {
 };
 
 // The cases, each a whole test on BROKER (CHECKs and REQUIREs inside).
-// A burst of KEYS x PER_KEY events reaches the handler at least once and, per
-// key, in order (single deliveries).
-void checkBurstInKeyOrder(DaprBroker& broker, const std::string& name, int partitions, int keys, int perKey);
-// Bulk deliveries of up to 50 are answered per entry; every event is handled,
-// per key in order, never two of a key at once.
-void checkBulkInKeyOrder(DaprBroker& broker, const std::string& name, int partitions, int keys, int perKey);
+// A burst of KEYS x PER_KEY events reaches the handler at least once, per key
+// in order and never two of a key at once; in single deliveries, or in bulk
+// deliveries of up to BULK events when BULK > 0 (answered per entry: fewer
+// requests than events).
+void checkBurstInKeyOrder(DaprBroker& broker, const std::string& name, int partitions, int keys, int perKey,
+                          int bulk = 0);
 // Events the handler asks to retry are retried in the runtime; one it fails
 // every time is dropped after retry.maxAttempts and reaches daprd's
 // dead-letter topic, alone; nothing else is held up.

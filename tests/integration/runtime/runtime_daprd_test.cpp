@@ -20,7 +20,7 @@ TEST_CASE("daprd: a burst produced to Kafka reaches the handler through the real
 }
 
 TEST_CASE("daprd: bulk deliveries through the real daprd are answered per entry and every event is handled") {
-  checkBulkInKeyOrder(*kafkaBroker(), "daprd-bulk", 4, 20, 50);
+  checkBurstInKeyOrder(*kafkaBroker(), "daprd-bulk", 4, 20, 50, 50);
 }
 
 TEST_CASE("daprd: a handler that asks for retries is retried in the runtime and an exhausted event reaches daprd's dead-letter topic") {

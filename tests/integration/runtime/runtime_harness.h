@@ -57,6 +57,7 @@ struct LedgerEntry {
   std::string key;    // data.key of the test payload ("" when absent)
   int64_t seq = -1;   // data.seq of the test payload
   std::string route;
+  int attempt = 1;    // 1 for the first request with this id, 2 for the next, ...
   std::chrono::steady_clock::time_point at;
 };
 
@@ -83,6 +84,8 @@ class Ledger {
   size_t count() const;
   // Distinct ids seen.
   size_t distinct() const;
+  // Requests with ID so far (whatever their replies).
+  int attempts(const std::string& id) const;
   // Times a request arrived while another one with the same key was in progress.
   int overlaps() const { return overlaps_.load(); }
   // Waits until PRED(ledger) or TIMEOUT; returns PRED's last value.
@@ -108,6 +111,7 @@ class Ledger {
   std::vector<LedgerEntry> entries_;
   std::set<std::string> ids_;
   std::map<std::string, int> inFlight_;
+  std::map<std::string, int> attempts_;
   Respond respond_;
 };
 
