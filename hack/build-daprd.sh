@@ -20,6 +20,11 @@
 #                                  (hack/daprd/components_kafka.go.in in a copy
 #                                  of the module): minutes, not half an hour
 #                                  -> daprd-v$DAPR_VERSION/daprd-kafka
+#   DAPR_COMPONENTS=brokers hack/build-daprd.sh
+#                                  the same with the brokers of the source
+#                                  documents: pubsub.kafka, pubsub.gcp.pubsub,
+#                                  pubsub.redis (hack/daprd/components_brokers.go.in)
+#                                  -> daprd-v$DAPR_VERSION/daprd-brokers
 #
 #   hack/build-daprd.sh control-plane
 #                                  Dapr's operator, sidecar injector and sentry
@@ -40,8 +45,8 @@ CONTROL_PLANE=(operator injector sentry)
 COMPONENTS=${DAPR_COMPONENTS:-allcomponents}
 case "$COMPONENTS" in
   allcomponents|stablecomponents) TAGS=$COMPONENTS ;;
-  kafka) TAGS= ;;
-  *) die "DAPR_COMPONENTS must be allcomponents, stablecomponents or kafka" ;;
+  kafka|brokers) TAGS= ;; # registrations from hack/daprd/components_$COMPONENTS.go.in
+  *) die "DAPR_COMPONENTS must be allcomponents, stablecomponents, kafka or brokers" ;;
 esac
 OUT_DIR="$EW_CACHE/daprd-v$DAPR_VERSION"
 BIN="$OUT_DIR/daprd"
@@ -60,9 +65,10 @@ else
   log "building Dapr's ${CONTROL_PLANE[*]} v$DAPR_VERSION; first time only"
 fi
 mod="$EW_CACHE/src/daprd-v$DAPR_VERSION"
-[ "$COMPONENTS" = kafka ] && mod="$EW_CACHE/src/daprd-kafka-v$DAPR_VERSION"
+if [ -z "$TAGS" ]; then mod="$EW_CACHE/src/daprd-$COMPONENTS-v$DAPR_VERSION"; fi
 mkdir -p "$mod" "$OUT_DIR"
-cp "$HACK_DIR/daprd/go.mod" "$HACK_DIR/daprd/main.go" "$HACK_DIR/daprd/components_kafka.go.in" "$mod/"
+cp "$HACK_DIR/daprd/go.mod" "$HACK_DIR/daprd/main.go" "$mod/"
+if [ -z "$TAGS" ]; then cp "$HACK_DIR/daprd/components_$COMPONENTS.go.in" "$mod/"; fi
 for b in "${CONTROL_PLANE[@]}"; do mkdir -p "$mod/$b"; cp "$HACK_DIR/daprd/$b/main.go" "$mod/$b/"; done
 cd "$mod"
 go mod edit -require="github.com/dapr/dapr@v$DAPR_VERSION"
@@ -86,16 +92,16 @@ ld+=" -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION"
 ld+=" -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION"
 ld+=" -X github.com/dapr/kit/logger.DaprVersion=$DAPR_VERSION"
 start=$(date +%s)
-# kafka: daprd from a copy of the release's module whose components
+# kafka, brokers: daprd from a copy of the release's module whose components
 # package's no-tag file (a panic) is ours (Go refuses overlays of files in
 # the module cache).
-if [ "$COMPONENTS" = kafka ]; then
+if [ -z "$TAGS" ]; then
   rm -rf "$mod/dapr"
   cp -r "$(go env GOMODCACHE)/github.com/dapr/dapr@v$DAPR_VERSION" "$mod/dapr"
   chmod -R u+w "$mod/dapr"
   [ -f "$mod/dapr/cmd/daprd/components/zz_notag.go" ] \
-    || die "dapr v$DAPR_VERSION has no cmd/daprd/components/zz_notag.go: hack/daprd/components_kafka.go.in needs a look"
-  cp "$mod/components_kafka.go.in" "$mod/dapr/cmd/daprd/components/zz_notag.go"
+    || die "dapr v$DAPR_VERSION has no cmd/daprd/components/zz_notag.go: hack/daprd/components_$COMPONENTS.go.in needs a look"
+  cp "$mod/components_$COMPONENTS.go.in" "$mod/dapr/cmd/daprd/components/zz_notag.go"
   go mod edit -replace "github.com/dapr/dapr=./dapr"
 fi
 # The same flags (and tags) for both, so the control plane reuses daprd's

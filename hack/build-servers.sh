@@ -4,6 +4,7 @@
 #   kubelet, kube-scheduler, kube-proxy               from k8s.io/kubernetes
 #   etcd                                              from go.etcd.io/etcd/server/v3
 #   coredns (the node's cluster DNS)                  from github.com/coredns/coredns
+#   pstest (local Google Cloud Pub/Sub server)        from cloud.google.com/go/pubsub
 #   Kafka broker jars                                 from Maven Central
 # Idempotent and quiet when everything is cached. Versions: hack/versions.env.
 set -euo pipefail
@@ -111,6 +112,19 @@ GO
   mv "$COREDNS_BIN_DIR/coredns.tmp" "$COREDNS_BIN_DIR/coredns"
 }
 
+# The Pub/Sub server and its test client: hack/servers/pstest/main.go.
+buildPstest() {
+  [ -x "$PSTEST_BIN_DIR/pstest" ] && return 0
+  log "building pstest (cloud.google.com/go/pubsub v$PUBSUB_VERSION); first time only"
+  mkdir -p "$PSTEST_BIN_DIR"
+  newGoModule "$EW_CACHE/src/pstest-v$PUBSUB_VERSION" pstest
+  cp "$HACK_DIR/servers/pstest/main.go" .
+  go get "cloud.google.com/go/pubsub@v$PUBSUB_VERSION" >/dev/null 2>&1 || go get "cloud.google.com/go/pubsub@v$PUBSUB_VERSION"
+  go mod tidy >/dev/null 2>&1 || go mod tidy
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$PSTEST_BIN_DIR/pstest.tmp" .
+  mv "$PSTEST_BIN_DIR/pstest.tmp" "$PSTEST_BIN_DIR/pstest"
+}
+
 fetchKafka() {
   [ -f "$KAFKA_LIB_DIR/.complete" ] && return 0
   log "fetching Kafka $KAFKA_VERSION jars from Maven; first time only"
@@ -124,10 +138,11 @@ fetchKafka() {
 }
 
 case "${1:-all}" in
-  kube) buildEtcd; buildKube ;;
+  kube) buildEtcd; buildKube; buildPstest ;;
   etcd) buildEtcd ;;
-  kafka) fetchKafka ;;
+  kafka) fetchKafka; buildPstest ;;
   coredns) buildCoredns ;;
-  all) buildEtcd; buildKube; buildCoredns; fetchKafka ;;
-  *) die "usage: $0 [all|kube|etcd|coredns|kafka]" ;;
+  pstest) buildPstest ;;
+  all) buildEtcd; buildKube; buildCoredns; fetchKafka; buildPstest ;;
+  *) die "usage: $0 [all|kube|etcd|coredns|kafka|pstest]" ;;
 esac

@@ -33,7 +33,7 @@ for n in "${node[@]}"; do [ -f "$STATE/pids/$n.pid" ] && stopOne "$STATE/pids/$n
 awaitStopped "${node[@]}"
 nodeCleanPods "$STATE"
 rm -f "$STATE/pids/containerd.pid"
-servers=(kube-controller-manager kube-apiserver kafka etcd)
+servers=(kube-controller-manager kube-apiserver kafka pstest etcd)
 for n in "${servers[@]}"; do [ -f "$STATE/pids/$n.pid" ] && stopOne "$STATE/pids/$n.pid"; done
 awaitStopped "${servers[@]}"
 for f in "$STATE"/pids/*.pid; do [ -f "$f" ] && awaitStopped "$(basename "$f" .pid)"; done

@@ -3,16 +3,19 @@
 #   etcd, kube-apiserver (TLS, client-cert auth, RBAC), kube-controller-manager,
 #   a single-node Kafka broker (KRaft combined mode; PLAINTEXT, plus SASL_SSL
 #   with SCRAM-SHA-512 users and SSL with client certificates required, both
-#   with certificates from hack/gen-certs.sh's CA), and a real node:
+#   with certificates from hack/gen-certs.sh's CA), a Google Cloud Pub/Sub
+#   server (pstest, in memory; hack/servers/pstest), and a real node:
 #   containerd, kubelet, kube-scheduler, kube-proxy (hack/node/node.sh).
 # Usage: hack/servers-up.sh STATE_DIR
 #   EW_SERVERS=all (default) starts everything; kube everything but the node
-#   (the operator's benchmarks); kafka the Kafka broker alone (benchmarks of
-#   the runtime, measured without the Kubernetes servers beside it).
+#   (the operator's benchmarks); kafka the Kafka broker (and the idle Pub/Sub
+#   server) alone (benchmarks of the runtime, measured without the Kubernetes
+#   servers beside it).
 # With the node, the apiserver and Kafka's pod listener live on the node's
 # bridge address (10.244.0.1), an interface these scripts create; without
 # it, on 127.0.0.1.
-# Writes STATE_DIR/env (KUBECONFIG, EW_KUBE_SERVER, EW_KAFKA_BOOTSTRAP, ...) and
+# Writes STATE_DIR/env (KUBECONFIG, EW_KUBE_SERVER, EW_KAFKA_BOOTSTRAP,
+# EW_PUBSUB_EMULATOR_HOST, ...) and
 # STATE_DIR/pids/*.pid; hack/servers-down.sh STATE_DIR stops exactly those.
 # On any failure it stops what it started and says which server and why.
 set -euo pipefail
@@ -81,6 +84,7 @@ ETCD_PORT=$(freePort); ETCD_PEER_PORT=$(freePort)
 API_PORT=$(freePort); KCM_PORT=$(freePort)
 KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort); KAFKA_POD_PORT=$(freePort)
 KAFKA_SASL_PORT=$(freePort); KAFKA_MTLS_PORT=$(freePort)
+PUBSUB_PORT=$(freePort)
 
 if [ "$KUBE" = 1 ]; then
   # --- etcd ---
@@ -234,6 +238,11 @@ need kafka kcat -b "127.0.0.1:$KAFKA_MTLS_PORT" -L -m 2 -X security.protocol=SSL
   -X "ssl.key.location=$KAFKA_SECRETS/mtls/tls.key"
 log "kafka up on 127.0.0.1:$KAFKA_PORT (SASL_SSL :$KAFKA_SASL_PORT, mTLS :$KAFKA_MTLS_PORT)"
 
+# --- Pub/Sub (pstest): in memory, for daprd's pubsub.gcp.pubsub component ---
+start pstest "$PSTEST_BIN_DIR/pstest" serve -listen "127.0.0.1:$PUBSUB_PORT"
+need pstest bash -c "exec 3<>/dev/tcp/127.0.0.1/$PUBSUB_PORT"
+log "pstest (Pub/Sub) up on 127.0.0.1:$PUBSUB_PORT"
+
 if [ "$NODE" = 1 ]; then
   # kubectl logs/exec: the apiserver's client certificate may use the kubelet API.
   "${KUBECTL_BASE[@]}" create clusterrolebinding kube-apiserver-kubelet-client \
@@ -256,6 +265,8 @@ fi
   echo "EW_KAFKA_SCRAM_OPERATOR_DIR=$KAFKA_SECRETS/scram-operator"
   echo "EW_KAFKA_MTLS_DIR=$KAFKA_SECRETS/mtls"
   echo "EW_KAFKA_PKI=$PKI"
+  echo "EW_PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT"
+  echo "EW_PSTEST=$PSTEST_BIN_DIR/pstest"
   if [ "$NODE" = 1 ]; then
     echo "EW_NODE=$NODE_NAME"
     echo "EW_KAFKA_POD_BOOTSTRAP=$NODE_IP:$KAFKA_POD_PORT"

@@ -243,6 +243,7 @@ int Ledger::handle(const std::string& path, const std::string& body) {
   {
     std::lock_guard l(mu_);
     if (!e.key.empty() && inFlight_[e.key]++ > 0) overlaps_.fetch_add(1);
+    e.attempt = ++attempts_[e.id];
     respond = respond_;
   }
   if (auto us = delayUs_.load()) std::this_thread::sleep_for(std::chrono::microseconds(us));
@@ -270,6 +271,12 @@ size_t Ledger::count() const {
 size_t Ledger::distinct() const {
   std::lock_guard l(mu_);
   return ids_.size();
+}
+
+int Ledger::attempts(const std::string& id) const {
+  std::lock_guard l(mu_);
+  auto it = attempts_.find(id);
+  return it == attempts_.end() ? 0 : it->second;
 }
 
 bool Ledger::waitFor(const std::function<bool(const Ledger&)>& pred, std::chrono::seconds timeout) const {
@@ -402,19 +409,28 @@ std::string RuntimeProcess::log() const {
 
 namespace {
 
-// Sends REQUEST to 127.0.0.1:PORT and returns what comes back until the peer
-// closes or 2 s pass ("" when unreachable).
-std::string exchange(int port, const std::string& request, bool untilClose) {
+// A socket connected to 127.0.0.1:PORT whose sends and receives time out
+// after TIMEOUT_SECONDS, or -1. The caller closes it.
+int connectLoopback(int port, int timeoutSeconds) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{2, 0};
+  timeval tv{timeoutSeconds, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// Sends REQUEST to 127.0.0.1:PORT and returns what comes back until the peer
+// closes or 2 s pass ("" when unreachable).
+std::string exchange(int port, const std::string& request, bool untilClose) {
+  const int fd = connectLoopback(port, 2);
   std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+  if (fd >= 0) {
     ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     char buf[65536];
     ssize_t n;
@@ -422,8 +438,8 @@ std::string exchange(int port, const std::string& request, bool untilClose) {
       out.append(buf, static_cast<size_t>(n));
       if (!untilClose) break;
     }
+    ::close(fd);
   }
-  ::close(fd);
   return out;
 }
 
@@ -464,6 +480,87 @@ RedisServer::~RedisServer() {
   ::waitpid(pid_, nullptr, 0);
 }
 
+namespace {
+
+// One RESP2 reply from BUF at POS (advanced past it); nullopt while BUF does
+// not hold all of it yet.
+std::optional<nlohmann::json> parseResp(const std::string& buf, size_t& pos) {
+  const size_t eol = buf.find("\r\n", pos);
+  if (eol == std::string::npos) return std::nullopt;
+  const char type = buf[pos];
+  const std::string line = buf.substr(pos + 1, eol - pos - 1);
+  size_t next = eol + 2;
+  switch (type) {
+    case '+':
+      pos = next;
+      return line;
+    case '-':
+      FAIL("redis error reply: " << line);
+      return std::nullopt;
+    case ':':
+      pos = next;
+      return std::stoll(line);
+    case '$': {
+      const long long n = std::stoll(line);
+      if (n < 0) {
+        pos = next;
+        return nullptr;
+      }
+      if (buf.size() < next + static_cast<size_t>(n) + 2) return std::nullopt;
+      pos = next + static_cast<size_t>(n) + 2;
+      return buf.substr(next, static_cast<size_t>(n));
+    }
+    case '*': {
+      const long long n = std::stoll(line);
+      if (n < 0) {
+        pos = next;
+        return nullptr;
+      }
+      nlohmann::json items = nlohmann::json::array();
+      for (long long i = 0; i < n; ++i) {
+        auto item = parseResp(buf, next);
+        if (!item) return std::nullopt;
+        items.push_back(std::move(*item));
+      }
+      pos = next;
+      return items;
+    }
+    default:
+      FAIL("not a RESP reply: " << buf.substr(pos, 40));
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> RedisServer::commands(const std::vector<std::vector<std::string>>& commands) const {
+  std::string request;
+  for (const auto& args : commands) {
+    request += "*" + std::to_string(args.size()) + "\r\n";
+    for (const auto& a : args) request += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  }
+  const int fd = connectLoopback(port_, 10);
+  const bool sent =
+      fd >= 0 && ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+  std::vector<nlohmann::json> replies;
+  std::string buf;
+  size_t pos = 0;
+  char chunk[65536];
+  while (sent && replies.size() < commands.size()) {
+    if (auto reply = parseResp(buf, pos)) {
+      replies.push_back(std::move(*reply));
+      continue;
+    }
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  if (fd >= 0) ::close(fd);
+  REQUIRE(sent);
+  REQUIRE(replies.size() == commands.size());
+  return replies;
+}
+
 double metricValue(const std::string& metrics, const std::string& series) {
   std::istringstream in(metrics);
   std::string line;
@@ -486,13 +583,9 @@ HttpResult httpRequest(int port, const std::string& method, const std::string& p
   request += "\r\n" + body;
 
   HttpResult result;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  const int fd = connectLoopback(port, 30);  // the reply is awaited with poll() until TIMEOUT
+  if (fd < 0) return result;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return result;
   }

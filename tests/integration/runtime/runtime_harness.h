@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -56,6 +57,7 @@ struct LedgerEntry {
   std::string key;    // data.key of the test payload ("" when absent)
   int64_t seq = -1;   // data.seq of the test payload
   std::string route;
+  int attempt = 1;    // 1 for the first request with this id, 2 for the next, ...
   std::chrono::steady_clock::time_point at;
 };
 
@@ -82,6 +84,8 @@ class Ledger {
   size_t count() const;
   // Distinct ids seen.
   size_t distinct() const;
+  // Requests with ID so far (whatever their replies).
+  int attempts(const std::string& id) const;
   // Times a request arrived while another one with the same key was in progress.
   int overlaps() const { return overlaps_.load(); }
   // Waits until PRED(ledger) or TIMEOUT; returns PRED's last value.
@@ -107,6 +111,7 @@ class Ledger {
   std::vector<LedgerEntry> entries_;
   std::set<std::string> ids_;
   std::map<std::string, int> inFlight_;
+  std::map<std::string, int> attempts_;
   Respond respond_;
 };
 
@@ -171,6 +176,10 @@ class RedisServer {
   ~RedisServer();
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Sends COMMANDS pipelined on one connection and returns their replies as
+  // JSON (arrays, strings, integers, null); an error reply, or no whole reply
+  // within 10 s, fails the test.
+  std::vector<nlohmann::json> commands(const std::vector<std::vector<std::string>>& commands) const;
 
  private:
   int port_ = 0;
