@@ -184,6 +184,7 @@ bool EventSource::recreateClients() {
                files, dispatcher_.queueSize());
   const bool drained = drainAndLeave(std::chrono::steady_clock::now() + config_.server.gracePeriod, false);
   consumer_.reset();
+  if (stop_.load()) return true;  // asked to stop meanwhile: drained and left already, no new clients
   if (deadLetters_)
     if (auto s = deadLetters_->reopen(*config_.source.kafka); !s) {
       spdlog::error("kafka: the dead-letter producer keeps its client: {}", s.error().message);
@@ -253,9 +254,9 @@ bool EventSource::run() {
       nextSecretCheck = std::chrono::steady_clock::now() + kSecretCheckInterval;
     }
   }
-  if (failed_.load()) {  // the old consumer left the group, no new one could be made: nothing is admitted
+  if (!consumer_) {  // it left the group for new TLS files and was stopped, or no new one could be made
     dispatcher_.stop();
-    return false;
+    return !failed_.load() && dispatcher_.queueSize() == 0;
   }
   // Stop fetching; finish what was admitted within the grace period.
   const auto deadline = std::chrono::steady_clock::now() + config_.server.gracePeriod;
