@@ -8,7 +8,8 @@
 #          kubelets) and the service-account signing key.
 #   kafka: the broker's serving cert (127.0.0.1, 10.244.0.1, localhost) as a PEM
 #          key store (kafka-broker.pem: key, then cert); an mTLS client cert
-#          (kafka-client, CN=ew-kafka-client); and the bad ones the tests need:
+#          (kafka-client, CN=ew-kafka-client), a second one to rotate to
+#          (kafka-client-rotated, CN=ew-kafka-client-rotated); and the bad ones the tests need:
 #          kafka-client-expired (expired yesterday), a second CA other-ca that
 #          nothing trusts, and kafka-client-other-ca signed by it. EC P-256 keys
 #          (fast to make; Kafka's PEM stores and librdkafka read them).
@@ -51,6 +52,7 @@ for set in "$@"; do
       sign kafka-broker "/CN=kafka-broker" "IP:127.0.0.1,IP:10.244.0.1,DNS:localhost" ca 30 ec
       cat kafka-broker.key kafka-broker.crt > kafka-broker.pem
       sign kafka-client "/CN=ew-kafka-client" "" ca 30 ec
+      sign kafka-client-rotated "/CN=ew-kafka-client-rotated" "" ca 30 ec
       # -days -1: valid from now until yesterday, which every verifier reads as expired.
       sign kafka-client-expired "/CN=ew-kafka-client" "" ca -1 ec
       ca other-ca eventworker-other-ca ec

@@ -101,7 +101,10 @@ fi
 # Listeners: PLAINTEXT; SASL_SSL (SCRAM-SHA-512, users ew-worker and
 # ew-operator with random passwords made at format time); SSL with client
 # certificates required (mTLS). With the node, PODS (PLAINTEXT) on the bridge
-# address for pods. STATE/kafka-secrets/ holds what a mounted Secret would:
+# address for pods. SASL sessions last 20 s (connections.max.reauth.ms, KIP-368,
+# as managed clusters set it): clients re-authenticate with the credentials
+# they hold then, which is what a credentials rotation test needs to see.
+# STATE/kafka-secrets/ holds what a mounted Secret would:
 # scram-worker/ and scram-operator/ (username, password, ca.crt), mtls/
 # (ca.crt, tls.crt, tls.key).
 KAFKA_DIR="$STATE/kafka"
@@ -126,6 +129,7 @@ ssl.truststore.location=$PKI/ca.crt
 listener.name.ssl.ssl.client.auth=required
 listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.connections.max.reauth.ms=20000
 log.dirs=$KAFKA_DIR/data
 num.partitions=1
 offsets.topic.replication.factor=1

@@ -6,14 +6,17 @@
 #      between polls) over PLAINTEXT, SASL_SSL (SCRAM-SHA-512) and mTLS,
 #      taking turns, median of POLLS (default 20) each (tests/bench/lag_bench.cpp);
 #   2. the runtime's noop throughput (consume + commit N small messages,
-#      default 300,000, 12 partitions, a new group each round) over PLAINTEXT
-#      and over SASL_SSL, taking turns ROUNDS times (default 3); the ratio
-#      SASL_SSL / PLAINTEXT per round and its median.
+#      default 2,000,000, 12 partitions, a new group each round) over PLAINTEXT
+#      and over SASL_SSL, taking turns ROUNDS times (default 5, which goes
+#      first alternating); the ratio SASL_SSL / PLAINTEXT per round and its
+#      median. The end is the last commit seen (commits land up to
+#      commitInterval, 1 s, after the work): N is large enough for that to
+#      stay small beside a run.
 # Usage: hack/bench/kafka_security.sh [N] [BUILD_DIR]
 #   ROUNDS=n LAG_GROUPS=n POLLS=n; EW_BENCH_STATE=dir: reuse running servers (else Kafka alone is started)
 set -euo pipefail
-N=${1:-300000}
-ROUNDS=${ROUNDS:-3}
+N=${1:-2000000}
+ROUNDS=${ROUNDS:-5}
 GROUPS_N=${LAG_GROUPS:-100}
 POLLS=${POLLS:-20}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -56,10 +59,19 @@ runtimeRound() {
 echo "kafka_security: runtime noop consume+commit, $N messages, $PARTS partitions; $ROUNDS rounds, PLAINTEXT and SASL_SSL taking turns"
 ratios=()
 for i in $(seq 1 "$ROUNDS"); do
-  runtimeRound "plain-$i" "$B" ""
-  plain=$RATE
-  runtimeRound "sasl-$i" "$EW_KAFKA_SASL_BOOTSTRAP" "$SASL_SECURITY"
-  sasl=$RATE
+  # Which goes first alternates: the first of a pair reads the topic's
+  # pages colder, and the machine's load drifts.
+  if [ $((i % 2)) = 1 ]; then
+    runtimeRound "plain-$i" "$B" ""
+    plain=$RATE
+    runtimeRound "sasl-$i" "$EW_KAFKA_SASL_BOOTSTRAP" "$SASL_SECURITY"
+    sasl=$RATE
+  else
+    runtimeRound "sasl-$i" "$EW_KAFKA_SASL_BOOTSTRAP" "$SASL_SECURITY"
+    sasl=$RATE
+    runtimeRound "plain-$i" "$B" ""
+    plain=$RATE
+  fi
   ratio=$(calc "round($sasl / $plain, 2)")
   ratios+=("$ratio")
   echo "  round $i: PLAINTEXT $plain msgs/s; SASL_SSL (SCRAM-SHA-512) $sasl msgs/s; ratio $ratio"

@@ -375,44 +375,61 @@ GroupResults collectGroupResults(const Call& call, rd_kafka_queue_t* queue, cons
 
 }  // namespace
 
+// The brokers' refusals, from the errors librdkafka reports about them. A
+// broker's error is reported once and then suppressed while it repeats
+// unchanged (rd_kafka_broker_set_error: an identical error again within 30 s
+// is only debug-logged), so a read must not forget what an earlier one saw:
+// each broker's last reported error is kept, refusal or not, for the life of
+// the client (a new client starts afresh, e.g. after the credentials changed).
+// While a broker keeps refusing, its last error is that refusal; once it
+// fails otherwise (unreachable, timed out), that new error is reported and
+// replaces it.
 struct LagReader::Refusals {
   std::mutex mu;
-  std::optional<KafkaRefusal> last;  // guarded by mu
-  std::optional<KafkaRefusal> take() {
+  std::map<std::string, std::optional<KafkaRefusal>> lastByBroker;  // guarded by mu
+
+  // Notes the error ERR with TEXT ("sasl_ssl://host:9093/bootstrap: SASL
+  // authentication error: ..."). Errors not about one broker ("1/1 brokers
+  // are down") say nothing new and are left out.
+  void note(int err, const std::string& text) {
+    const auto colon = text.find(": ");
+    if (colon == std::string::npos || text.substr(0, colon).find("://") == std::string::npos) return;
+    const auto refusal =
+        kafkaRefusal(err == RD_KAFKA_RESP_ERR__AUTHENTICATION, err == RD_KAFKA_RESP_ERR__SSL, text);
     std::lock_guard lock(mu);
-    return std::exchange(last, std::nullopt);
+    lastByBroker[text.substr(0, colon)] = refusal;
+  }
+
+  // A refusal that some broker's last error is, if any.
+  std::optional<KafkaRefusal> current() {
+    std::lock_guard lock(mu);
+    for (const auto& [broker, refusal] : lastByBroker)
+      if (refusal) return refusal;
+    return std::nullopt;
   }
 };
 
 namespace {
 
 // librdkafka's error callback (on the thread serving the client's queue):
-// logged as librdkafka would without one, and a refusal kept for the read.
+// logged as librdkafka would without one, and noted for the reads.
 void onClientError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   spdlog::error("kafka lag reader {}: {}", rd_kafka_name(rk), reason);
-  if (auto r = kafkaRefusal(err == RD_KAFKA_RESP_ERR__AUTHENTICATION, err == RD_KAFKA_RESP_ERR__SSL, reason)) {
-    auto* refusals = static_cast<LagReader::Refusals*>(opaque);
-    std::lock_guard lock(refusals->mu);
-    refusals->last = r;
-  }
+  static_cast<LagReader::Refusals*>(opaque)->note(err, reason);
 }
 
 // Serves the client's own queue (its group handle's errors, connection
-// errors, SASL token refreshes), so that nothing piles up there between
-// reads. Returns the last refusal by a broker among the errors, if any.
-std::optional<KafkaRefusal> drainClientQueue(rd_kafka_t* rk, const std::string& cluster) {
-  std::optional<KafkaRefusal> refused;
+// errors through onClientError, SASL token refreshes), so that nothing piles
+// up there between reads.
+void drainClientQueue(rd_kafka_t* rk, const std::string& cluster, LagReader::Refusals& refusals) {
   while (rd_kafka_message_t* message = rd_kafka_consumer_poll(rk, 0)) {
     if (message->err) {
       const std::string text = rd_kafka_message_errstr(message);
       spdlog::warn("kafka lag reader {}: {}", cluster, text);
-      if (auto r = kafkaRefusal(message->err == RD_KAFKA_RESP_ERR__AUTHENTICATION,
-                                message->err == RD_KAFKA_RESP_ERR__SSL, text))
-        refused = r;
+      refusals.note(message->err, text);
     }
     rd_kafka_message_destroy(message);
   }
-  return refused;
 }
 
 // Why QUERY cannot be read, if it cannot.
@@ -519,8 +536,7 @@ void LagReader::retire(const ClientPtr& client) {
 std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& queries) {
   const ClientPtr client = this->client();
   const Call call(client.get(), bootstrap_, timeout_);
-  refusals_->take();  // only what this read meets counts
-  std::optional<KafkaRefusal> refused = drainClientQueue(call.rk, bootstrap_);
+  drainClientQueue(call.rk, bootstrap_, *refusals_);
 
   std::vector<std::string> groups;
   std::set<std::string> topics;
@@ -543,9 +559,8 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
     if (auto layout = readMetadata(call, topics); !layout) {
       clusterError = layout.error();
       // No broker answered: one that refused the client says why.
-      if (auto now = drainClientQueue(call.rk, bootstrap_)) refused = now;
-      if (auto now = refusals_->take()) refused = now;
-      if (refused)
+      drainClientQueue(call.rk, bootstrap_, *refusals_);
+      if (auto refused = refusals_->current())
         clusterError = Error{"kafka " + bootstrap_ + ": the broker refused the client: " + kafkaRefusalText(*refused),
                              kKafkaRefused};
     } else {

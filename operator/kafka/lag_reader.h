@@ -57,7 +57,10 @@ using GroupOffsets = Result<std::vector<PartitionOffsets>>;
 
 // Error::code of a read the broker refused (credentials, certificates): its
 // message says which, e.g. "kafka broker1:9093: the broker refused the
-// client: wrong username or password" (ew/kafka_refusal.h).
+// client: wrong username or password" (ew/kafka_refusal.h); on every read
+// while the broker keeps refusing, not only on the first. A cluster none of
+// whose brokers answers is not a refusal: "kafka broker1:9093: no broker
+// reachable within 5s", code RD_KAFKA_RESP_ERR__TRANSPORT.
 inline constexpr int kKafkaRefused = 1;
 
 // One librdkafka client for one cluster (replaced by a new one after a read
@@ -101,8 +104,8 @@ class LagReader {
 
   const std::string& bootstrapServers() const { return bootstrap_; }
 
-  // The brokers' refusals of the client (wrong credentials, certificates),
-  // as librdkafka's error callback reports them (lag_reader.cpp).
+  // Each broker's last error as librdkafka reports it, refusal or not
+  // (lag_reader.cpp).
   struct Refusals;
   using RefusalsPtr = std::unique_ptr<Refusals, void (*)(Refusals*)>;
 

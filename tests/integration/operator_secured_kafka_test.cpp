@@ -5,9 +5,11 @@
 // for the pods use the worker's own credentials (files shaped as the mounted
 // Secret). The same burst -> scale out -> drain -> scale in as the PLAINTEXT
 // test (autoscale_live_test), on SASL_SSL (SCRAM-SHA-512) and on mTLS; and a
-// wrong password in the operator's Secret: Degraded naming the Secret, never
-// the password, then the fixed Secret used at the next poll, no restart.
-// And the migration's offset copy (AlterConsumerGroupOffsets) over SASL_SSL.
+// wrong password in the operator's Secret: Degraded naming the Secret and the
+// refusal, never the password, then the fixed Secret used at the next poll,
+// no restart. Each kind of refusal (password, CA, client certificate) told
+// apart from an unreachable broker on every poll. And the migration's offset
+// copy (AlterConsumerGroupOffsets) over SASL_SSL.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -133,6 +135,51 @@ Listener mtls() {
           "{protocol: SSL, caFile: " + d + "/ca.crt, certFile: " + d + "/tls.crt, keyFile: " + d + "/tls.key}", d};
 }
 
+// How the operator reaches L's listener with its Secret "lag-reader", for a
+// worker in WORKER_NAMESPACE.
+controller::KafkaAccess accessTo(const Listener& l, const std::string& workerNamespace) {
+  controller::KafkaAccess access;
+  access.bootstrapServers = l.bootstrap;
+  access.protocol = l.security.value("protocol", "");
+  access.saslMechanism = l.security.value("saslMechanism", "");
+  access.clientCertificate = l.security.value("clientCertificate", false);
+  access.secretName = "lag-reader";
+  access.workerNamespace = workerNamespace;
+  return access;
+}
+
+// The operator's Secret "lag-reader" with DATA, allowing WORKER_NAMESPACE, as
+// its watch hands it over (no API server: these reads need only Kafka).
+controller::OperatorSecrets fixedSecret(const std::string& ns, const Json& data, const std::string& workerNamespace) {
+  const Json secret = {
+      {"metadata",
+       {{"name", "lag-reader"},
+        {"namespace", ns},
+        {"labels", {{controller::kKafkaCredentialsLabel, "true"}}},
+        {"annotations", {{controller::kKafkaNamespacesAnnotation, workerNamespace}}}}},
+      {"data", data}};
+  return {ns, [secret](const std::string& name) -> std::optional<Json> {
+            if (name != "lag-reader") return std::nullopt;
+            return secret;
+          }};
+}
+
+// READS lag polls, one after another through one operator read path
+// (lagReadFn: one pooled client), over L with DATA as the operator's Secret;
+// each must fail. Returns their errors.
+std::vector<Error> failedPolls(const Listener& l, const Json& data, int reads) {
+  const std::string workerNs = uniqueName("shop");
+  auto read = controller::lagReadFn(std::make_shared<autoscale::LagReaderPool>(2000ms),
+                                    fixedSecret("ew-system", data, workerNs));
+  std::vector<Error> errors;
+  for (int i = 0; i < reads; ++i) {
+    auto result = read(accessTo(l, workerNs), {{"refused-grp", {"orders"}}}).front();
+    REQUIRE_FALSE(result);
+    errors.push_back(result.error());
+  }
+  return errors;
+}
+
 // burst -> scale out to the partitions -> drain -> scale in, over L.
 void burstDrainScaleIn(const std::string& name, const Listener& l) {
   installCrds();
@@ -215,15 +262,13 @@ TEST_CASE("a wrong password in the operator's Secret is Degraded naming it, and 
   ew["spec"]["source"]["kafka"]["security"] = l.security;
   REQUIRE(user.apply(resources::kEventWorker, ns, "badpw", ew));
 
-  // Known gap: the lag reader often reads the broker's refusal as "no
-  // broker reachable" (its error callback reports it after the read ended),
-  // so only the Secret is asserted here, not "wrong username or password".
   REQUIRE(eventually([&] { return conditionOf(user, ns, "badpw", "Degraded").value("status", "") == "True"; }, 45s));
   const Json degraded = conditionOf(user, ns, "badpw", "Degraded");
   const std::string message = degraded.value("message", "");
   INFO(degraded.dump());
   CHECK(degraded.value("reason", "") == "LagUnavailable");
-  CHECK(message.find("Secret " + operatorNs.ns() + "/lag-reader") != std::string::npos);
+  CHECK(message.find("Secret " + operatorNs.ns() + "/lag-reader (spec.source.kafka.security.operatorSecretRef): kafka " +
+                     l.bootstrap + ": the broker refused the client: wrong username or password") != std::string::npos);
   CHECK(message.find(wrong) == std::string::npos);
   CHECK(replicasOf(user, ns, "badpw-events") == 1);  // the fallback holds, never zero
 
@@ -267,12 +312,7 @@ TEST_CASE("the migration's offset copy and its read of the API group go over SAS
   kafka.createTopic(topic, 3);
   for (int i = 0; i < 30; ++i) kafka.produce(topic, "k" + std::to_string(i), rttest::payload("k", i));
   kafka.flush();
-  controller::KafkaAccess access;
-  access.bootstrapServers = l.bootstrap;
-  access.protocol = "SASL_SSL";
-  access.saslMechanism = "SCRAM-SHA-512";
-  access.secretName = "lag-reader";
-  access.workerNamespace = workerNs;
+  const controller::KafkaAccess access = accessTo(l, workerNs);
   auto migration = controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms,
                                               operatorNs.secrets());
   const std::map<autoscale::PartitionKey, std::int64_t> offsets{{{topic, 0}, 3}, {{topic, 1}, 5}, {{topic, 2}, 7}};
@@ -284,4 +324,57 @@ TEST_CASE("the migration's offset copy and its read of the API group go over SAS
   REQUIRE(read);
   REQUIRE(read->size() == 3);
   for (const auto& p : *read) CHECK(p.committed == offsets.at({topic, p.partition}));
+}
+
+// Each refusal, on every poll while it lasts: librdkafka reports a broker's
+// error once and then suppresses it while it repeats (30 s), so the polls
+// after the first must remember it, not read "no broker reachable".
+TEST_CASE("every lag poll the broker refuses says which credential of the operator's Secret, never its content") {
+  const std::string pki = serverEnv("EW_KAFKA_PKI");
+  Listener l;
+  Json data;
+  std::string says, secretValue;
+  SECTION("a wrong SCRAM password") {
+    l = scram();
+    data = secretData(l.operatorDir);
+    secretValue = "wrong-" + uniqueName("pw");
+    data["password"] = base64(secretValue);
+    says = "wrong username or password";
+  }
+  SECTION("a ca.crt that did not sign the broker's certificate") {
+    l = scram();
+    data = secretData(l.operatorDir);
+    data["ca.crt"] = base64(slurp(pki + "/other-ca.crt"));
+    secretValue = slurp(l.operatorDir + "/password");
+    says = "the broker's certificate did not verify against the CA (ca.crt)";
+  }
+  SECTION("a client certificate from a CA the mTLS listener does not trust") {
+    l = mtls();
+    data = secretData(l.operatorDir);
+    data["tls.crt"] = base64(slurp(pki + "/kafka-client-other-ca.crt"));
+    data["tls.key"] = base64(slurp(pki + "/kafka-client-other-ca.key"));
+    secretValue = "PRIVATE KEY";
+    says = "the broker rejected the client certificate (tls.crt)";
+  }
+  const auto errors = failedPolls(l, data, 3);
+  for (const auto& e : errors) {
+    INFO(e.message);
+    CHECK(e.code == autoscale::kKafkaRefused);
+    CHECK(e.message.rfind("Secret ew-system/lag-reader (spec.source.kafka.security.operatorSecretRef): kafka " +
+                              l.bootstrap + ": the broker refused the client: " + says,
+                          0) == 0);
+    CHECK(e.message.find(secretValue) == std::string::npos);
+  }
+}
+
+TEST_CASE("a secured listener nobody answers on is reported as unreachable, not as a refusal") {
+  Listener l = scram();
+  l.bootstrap = "127.0.0.1:" + std::to_string(rttest::freePort());
+  const auto errors = failedPolls(l, secretData(l.operatorDir), 2);
+  for (const auto& e : errors) {
+    INFO(e.message);
+    CHECK(e.code != autoscale::kKafkaRefused);
+    CHECK(e.message.rfind("kafka " + l.bootstrap + ": no broker reachable within 2s", 0) == 0);
+    CHECK(e.message.find("(read with the credentials of Secret ew-system/lag-reader)") != std::string::npos);
+  }
 }

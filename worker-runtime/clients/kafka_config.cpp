@@ -1,5 +1,7 @@
 #include "clients/kafka_config.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -23,6 +25,23 @@ Result<std::string> readSecret(const std::string& file, const std::string& env, 
 }
 
 }  // namespace
+
+Result<SaslCredentials> readSaslCredentials(const KafkaSecurityConfig& sec) {
+  auto user = readSecret(sec.usernameFile, sec.usernameEnv, "username");
+  if (!user) return user.error();
+  auto pass = readSecret(sec.passwordFile, sec.passwordEnv, "password");
+  if (!pass) return pass.error();
+  return SaslCredentials{std::move(*user), std::move(*pass)};
+}
+
+Status setSaslCredentials(RdKafka::Handle& client, const SaslCredentials& credentials) {
+  rd_kafka_error_t* error =
+      rd_kafka_sasl_set_credentials(client.c_ptr(), credentials.username.c_str(), credentials.password.c_str());
+  if (!error) return {};
+  const std::string why = rd_kafka_error_string(error);
+  rd_kafka_error_destroy(error);
+  return Error{"kafka: new SASL credentials not taken: " + why};
+}
 
 // librdkafka's message for a rejected value quotes the value, which may be a
 // secret (a password, a key passed through properties): name the key only.
@@ -49,13 +68,13 @@ Result<KafkaConfPtr> kafkaClientConf(const KafkaSourceConfig& c) {
       if (!file->empty())
         if (auto s = setConf(*conf, key, *file); !s) return s.error();
     if (!sec.saslMechanism.empty()) {
-      auto user = readSecret(sec.usernameFile, sec.usernameEnv, "username");
-      if (!user) return user.error();
-      auto pass = readSecret(sec.passwordFile, sec.passwordEnv, "password");
-      if (!pass) return pass.error();
+      auto credentials = readSaslCredentials(sec);
+      if (!credentials) return credentials.error();
       if (auto s = setConf(*conf, "sasl.mechanisms", sec.saslMechanism); !s) return s.error();
-      if (auto s = setConf(*conf, "sasl.username", *user); !s) return Error{"kafka property sasl.username rejected"};
-      if (auto s = setConf(*conf, "sasl.password", *pass); !s) return Error{"kafka property sasl.password rejected"};
+      if (auto s = setConf(*conf, "sasl.username", credentials->username); !s)
+        return Error{"kafka property sasl.username rejected"};
+      if (auto s = setConf(*conf, "sasl.password", credentials->password); !s)
+        return Error{"kafka property sasl.password rejected"};
     }
   }
   for (const auto& [k, v] : c.properties)

@@ -19,4 +19,17 @@ Result<KafkaConfPtr> kafkaClientConf(const KafkaSourceConfig& config);
 // Sets KEY=VALUE on CONF; the error names the key only (values may be secret).
 Status setConf(RdKafka::Conf& conf, const std::string& key, const std::string& value);
 
+struct SaslCredentials {
+  std::string username, password;
+};
+
+// The SASL username and password SEC names (files or environment variables),
+// read now. REQUIRES: SEC.saslMechanism set.
+Result<SaslCredentials> readSaslCredentials(const KafkaSecurityConfig& sec);
+
+// Gives CLIENT new SASL credentials: its connections stay up, the next
+// authentication (a new connection, or a re-authentication the broker asks
+// for, KIP-368) uses them. Thread-safe.
+Status setSaslCredentials(RdKafka::Handle& client, const SaslCredentials& credentials);
+
 }  // namespace ew::runtime

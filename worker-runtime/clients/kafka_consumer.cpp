@@ -275,4 +275,8 @@ void KafkaConsumer::close() {
   consumer_->close();
 }
 
+Status KafkaConsumer::setSaslCredentials(const SaslCredentials& credentials) {
+  return runtime::setSaslCredentials(*consumer_, credentials);
+}
+
 }  // namespace ew::runtime

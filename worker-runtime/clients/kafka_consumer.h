@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/kafka_config.h"
 #include "core/config.h"
 #include "core/fetch_stall.h"
 #include "core/message.h"
@@ -82,6 +83,8 @@ class KafkaConsumer {
   uint64_t fetchWakeups() const { return wakeups_.load(); }
   // Leaves the group (revoking everything through the listener). Idempotent.
   void close();
+  // kafka_config.h setSaslCredentials, on this consumer.
+  Status setSaslCredentials(const SaslCredentials& credentials);
 
  private:
   class RebalanceCb;

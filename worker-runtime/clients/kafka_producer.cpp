@@ -1,6 +1,7 @@
 #include "clients/kafka_producer.h"
 
 #include <atomic>
+#include <mutex>
 
 #include "clients/kafka_config.h"
 
@@ -25,20 +26,41 @@ class KafkaDeadLetterProducer::DeliveryCb : public RdKafka::DeliveryReportCb {
   }
 };
 
-Result<std::unique_ptr<KafkaDeadLetterProducer>> KafkaDeadLetterProducer::create(const KafkaSourceConfig& config) {
+Result<std::unique_ptr<RdKafka::Producer>> KafkaDeadLetterProducer::newProducer(const KafkaSourceConfig& config,
+                                                                                DeliveryCb* cb) {
   auto conf = kafkaClientConf(config);
   if (!conf) return conf.error();
-  std::unique_ptr<KafkaDeadLetterProducer> self(new KafkaDeadLetterProducer());
-  self->deliveryCb_ = std::make_unique<DeliveryCb>();
   for (const auto& [k, v] : std::initializer_list<std::pair<const char*, std::string>>{
            {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"}, {"message.timeout.ms", "30000"}})
     if (auto s = setConf(**conf, k, v); !s) return s.error();
   std::string err;
-  if ((*conf)->set("dr_cb", self->deliveryCb_.get(), err) != RdKafka::Conf::CONF_OK)
-    return Error{"kafka: dr_cb: " + err};
-  self->producer_.reset(RdKafka::Producer::create(conf->get(), err));
-  if (!self->producer_) return Error{"kafka: cannot create dead-letter producer: " + err};
+  if ((*conf)->set("dr_cb", cb, err) != RdKafka::Conf::CONF_OK) return Error{"kafka: dr_cb: " + err};
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), err));
+  if (!producer) return Error{"kafka: cannot create dead-letter producer: " + err};
+  return producer;
+}
+
+Result<std::unique_ptr<KafkaDeadLetterProducer>> KafkaDeadLetterProducer::create(const KafkaSourceConfig& config) {
+  std::unique_ptr<KafkaDeadLetterProducer> self(new KafkaDeadLetterProducer());
+  self->deliveryCb_ = std::make_unique<DeliveryCb>();
+  auto producer = newProducer(config, self->deliveryCb_.get());
+  if (!producer) return producer.error();
+  self->producer_ = std::move(*producer);
   return self;
+}
+
+Status KafkaDeadLetterProducer::setSaslCredentials(const SaslCredentials& credentials) {
+  std::shared_lock lock(mu_);
+  return runtime::setSaslCredentials(*producer_, credentials);
+}
+
+Status KafkaDeadLetterProducer::reopen(const KafkaSourceConfig& config) {
+  auto fresh = newProducer(config, deliveryCb_.get());
+  if (!fresh) return fresh.error();
+  std::unique_lock lock(mu_);  // after every send() in flight returned: its delivery report was served
+  producer_->flush(5000);
+  producer_ = std::move(*fresh);
+  return {};
 }
 
 KafkaDeadLetterProducer::~KafkaDeadLetterProducer() {
@@ -46,6 +68,7 @@ KafkaDeadLetterProducer::~KafkaDeadLetterProducer() {
 }
 
 Status KafkaDeadLetterProducer::send(const std::string& topic, const Message& m, const Headers& headers) {
+  std::shared_lock lock(mu_);
   RdKafka::Headers* h = RdKafka::Headers::create();
   for (const auto& [k, v] : headers) h->add(k, v.data(), v.size());
   auto delivery = std::make_shared<Delivery>();

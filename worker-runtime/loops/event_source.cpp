@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "clients/kafka_security.h"
+
 namespace ew::runtime {
 namespace {
 
@@ -16,10 +18,23 @@ constexpr size_t kPollBatch = 512;
 // Bound for finishing running work on partitions taken away by a rebalance.
 constexpr auto kRevokeBudget = std::chrono::seconds(10);
 
+// How long the check of rotated TLS files waits for a broker to answer or refuse.
+constexpr auto kRotationProbeTimeout = std::chrono::seconds(5);
+
+// "caFile /x/ca.crt, certFile /x/tls.crt": the TLS files SEC names.
+std::string tlsFiles(const KafkaSecurityConfig& sec) {
+  std::string out;
+  for (const auto& [field, file] : {std::pair{"caFile", &sec.caFile}, {"certFile", &sec.certFile},
+                                    {"keyFile", &sec.keyFile}})
+    if (!file->empty()) out += (out.empty() ? "" : ", ") + std::string(field) + " " + *file;
+  return out;
+}
+
 }  // namespace
 
-EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics)
-    : config_(config), dispatcher_(dispatcher) {
+EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics,
+                         KafkaDeadLetterProducer* deadLetters)
+    : config_(config), dispatcher_(dispatcher), deadLetters_(deadLetters) {
   const Labels l{{"worker", config.worker}};
   commitCounter_ = &metrics.counter("worker_commits_total", "Offset commits that succeeded", l);
   commitErrors_ = &metrics.counter("worker_commit_errors_total", "Offset commits that failed", l);
@@ -34,11 +49,22 @@ EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, Me
 }
 
 Status EventSource::open() {
+  const auto& security = config_.source.kafka->security;
+  // What the Secret holds is read before the consumer reads it: a change in
+  // between is seen by the next check (at worst the clients are made anew
+  // with what they already have).
+  if (security && security->protocol != "PLAINTEXT" && !secretWatch_) {
+    auto contents = readKafkaSecret(*security);
+    if (!contents) return contents.error();
+    secretWatch_.emplace(*security, std::move(*contents));
+  }
   std::vector<std::string> topics;
   for (const auto& s : config_.subscriptions) topics.push_back(s.topic);
   auto c = KafkaConsumer::create(*config_.source.kafka, topics, this);
   if (!c) return c.error();
   consumer_ = std::move(*c);
+  // A new consumer counts from zero.
+  timerCommitsSeen_ = timerCommitErrorsSeen_ = fetchWakeupsSeen_ = 0;
   return {};
 }
 
@@ -115,8 +141,86 @@ void EventSource::applyBackpressure() {
   }
 }
 
+bool EventSource::followSecret() {
+  auto change = secretWatch_->check();
+  if (!change) {
+    spdlog::warn("kafka: the mounted Secret cannot be read, the clients keep what they have: {}",
+                 change.error().message);
+    return true;
+  }
+  const KafkaSecurityConfig& sec = secretWatch_->security();
+  switch (*change) {
+    case KafkaSecretChange::None: return true;
+    case KafkaSecretChange::Sasl: {
+      const SaslCredentials credentials{secretWatch_->current().username, secretWatch_->current().password};
+      Status s = consumer_->setSaslCredentials(credentials);
+      if (s && deadLetters_) s = deadLetters_->setSaslCredentials(credentials);
+      if (!s) {
+        spdlog::error("{}", s.error().message);
+        return true;
+      }
+      spdlog::info("kafka: new SASL credentials in {} and {}: used from the next authentication on, "
+                   "connections stay up",
+                   sec.usernameFile.empty() ? "$" + sec.usernameEnv : sec.usernameFile,
+                   sec.passwordFile.empty() ? "$" + sec.passwordEnv : sec.passwordFile);
+      return true;
+    }
+    case KafkaSecretChange::Tls: return recreateClients();
+  }
+  return true;
+}
+
+bool EventSource::recreateClients() {
+  const KafkaSecurityConfig& sec = secretWatch_->security();
+  const std::string files = tlsFiles(sec);
+  Status usable = checkTlsFiles(sec, std::chrono::system_clock::now());
+  if (usable) usable = probeKafkaSecurity(*config_.source.kafka, kRotationProbeTimeout);
+  if (!usable) {
+    spdlog::error("kafka: the changed TLS files ({}) do not work, the clients keep the ones they have: {}", files,
+                  usable.error().message);
+    return true;
+  }
+  spdlog::info("kafka: the TLS files changed ({}): draining {} event(s), committing, then reconnecting with them",
+               files, dispatcher_.queueSize());
+  const bool drained = drainAndLeave(std::chrono::steady_clock::now() + config_.server.gracePeriod, false);
+  consumer_.reset();
+  if (stop_.load()) return true;  // asked to stop meanwhile: drained and left already, no new clients
+  if (deadLetters_)
+    if (auto s = deadLetters_->reopen(*config_.source.kafka); !s) {
+      spdlog::error("kafka: the dead-letter producer keeps its client: {}", s.error().message);
+    }
+  draining_.store(false);
+  if (auto s = open(); !s) {
+    spdlog::error("kafka: cannot reconnect with the changed TLS files: {}", s.error().message);
+    return false;
+  }
+  spdlog::info("kafka: reconnected with the changed TLS files ({})",
+               drained ? "every admitted event had finished and was committed"
+                       : "grace period over: what had not finished is fetched again");
+  return true;
+}
+
+bool EventSource::drainAndLeave(std::chrono::steady_clock::time_point deadline, bool stopDispatcher) {
+  draining_.store(true);
+  consumer_->pause(std::vector<TopicPartition>(parts_.begin(), parts_.end()));
+  bool drained = false;
+  while (!(drained = dispatcher_.drain(std::min(deadline, std::chrono::steady_clock::now() +
+                                                              std::chrono::milliseconds(200)))) &&
+         std::chrono::steady_clock::now() < deadline) {
+    lastLoopMs_.store(steadyMs());
+    std::vector<Message> ignored;  // serve callbacks; records returned here are not tracked, so never committed
+    consumer_->poll(0, kPollBatch, ignored);
+    commitDone();
+  }
+  if (stopDispatcher) dispatcher_.stop();
+  commitDone();
+  consumer_->close();  // revokes through onRevoking (commits again) and leaves the group
+  return drained;
+}
+
 bool EventSource::run() {
   auto nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
+  auto nextSecretCheck = std::chrono::steady_clock::now() + kSecretCheckInterval;
   while (!stop_.load()) {
     lastLoopMs_.store(steadyMs());
     // Drain what librdkafka has ready in one go, then do the periodic work.
@@ -142,25 +246,23 @@ bool EventSource::run() {
       commitDone();
       nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
     }
+    if (secretWatch_ && std::chrono::steady_clock::now() >= nextSecretCheck) {
+      if (!followSecret()) {
+        failed_.store(true);
+        break;
+      }
+      nextSecretCheck = std::chrono::steady_clock::now() + kSecretCheckInterval;
+    }
+  }
+  if (!consumer_) {  // it left the group for new TLS files and was stopped, or no new one could be made
+    dispatcher_.stop();
+    return !failed_.load() && dispatcher_.queueSize() == 0;
   }
   // Stop fetching; finish what was admitted within the grace period.
   const auto deadline = std::chrono::steady_clock::now() + config_.server.gracePeriod;
-  draining_.store(true);
-  consumer_->pause(std::vector<TopicPartition>(parts_.begin(), parts_.end()));
   spdlog::info("shutdown: draining {} event(s), grace period {}", dispatcher_.queueSize(),
                formatDuration(config_.server.gracePeriod));
-  bool drained = false;
-  while (!(drained = dispatcher_.drain(std::min(deadline, std::chrono::steady_clock::now() +
-                                                              std::chrono::milliseconds(200)))) &&
-         std::chrono::steady_clock::now() < deadline) {
-    lastLoopMs_.store(steadyMs());
-    std::vector<Message> ignored;  // serve callbacks; records returned here are not tracked, so never committed
-    consumer_->poll(0, kPollBatch, ignored);
-    commitDone();
-  }
-  dispatcher_.stop();
-  commitDone();
-  consumer_->close();  // revokes through onRevoking (commits again) and leaves the group
+  const bool drained = drainAndLeave(deadline, true);
   spdlog::info("shutdown: {} ; left the group", drained ? "all in-flight events finished" : "grace period over");
   return drained;
 }

@@ -3,6 +3,18 @@
 // is over budget and resumes them, commits the done prefix every
 // commitInterval, on revoke and on shutdown, and drains on stop.
 //
+// It follows the mounted Secret (clients/kafka_secret_watch.h), looked at
+// every kSecretCheckInterval: a new SASL username or password goes to the
+// live clients (nothing stops); new TLS files (CA, client certificate, key)
+// are first checked (files, then one connection with them, as at start:
+// kafka_security.h) and, when they work, the clients are made anew: fetching
+// stops, admitted work finishes (within server.gracePeriod), the done
+// offsets are committed, the consumer leaves the group, the dead-letter
+// producer is replaced once its sends have their answers, and a new consumer
+// joins. No event is lost: what did not finish in time is not committed and
+// is fetched again. TLS files that do not work leave the running clients as
+// they are, with an error in the log.
+//
 // Thread-safety: run() is the poll thread; requestStop() and the status
 // getters may be called from any thread.
 
@@ -10,10 +22,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "clients/kafka_consumer.h"
+#include "clients/kafka_producer.h"
+#include "clients/kafka_secret_watch.h"
 #include "ew/metrics.h"
 #include "loops/dispatcher.h"
 #include "loops/source.h"
@@ -22,7 +37,13 @@ namespace ew::runtime {
 
 class EventSource : public Source, public RebalanceListener {
  public:
-  EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics);
+  // How often the mounted Secret's files are compared with what the clients use.
+  static constexpr std::chrono::seconds kSecretCheckInterval{5};
+
+  // DEAD_LETTERS (may be null) follows the Secret with the consumer; it must
+  // outlive the source.
+  EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics,
+              KafkaDeadLetterProducer* deadLetters = nullptr);
 
   // Creates the consumer (fails on bad Kafka settings).
   Status open() override;
@@ -35,6 +56,7 @@ class EventSource : public Source, public RebalanceListener {
   bool alive() const override;  // the poll loop iterated recently
   bool ready() const override { return assigned_.load() > 0; }
   size_t assignedPartitions() const override { return assigned_.load(); }
+  bool failed() const override { return failed_.load(); }
   int64_t commits() const { return commits_.load(); }
 
   void onAssigned(const std::vector<TopicPartition>& parts) override;
@@ -43,12 +65,23 @@ class EventSource : public Source, public RebalanceListener {
  private:
   void commitDone();
   void applyBackpressure();
+  // Stops fetching, lets admitted work finish until DEADLINE (storing what
+  // finishes), then commits and leaves the group; the dispatcher is stopped
+  // first when STOP_DISPATCHER. True when every admitted event finished.
+  bool drainAndLeave(std::chrono::steady_clock::time_point deadline, bool stopDispatcher);
+  // Acts on a change of the mounted Secret (see above). False when the
+  // clients could not be made anew (the source then stops).
+  bool followSecret();
+  bool recreateClients();
 
   const RuntimeConfig& config_;
   Dispatcher& dispatcher_;
   std::unique_ptr<KafkaConsumer> consumer_;
+  KafkaDeadLetterProducer* const deadLetters_;
+  std::optional<KafkaSecretWatch> secretWatch_;  // poll thread only; with security other than PLAINTEXT
   std::atomic<bool> stop_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> failed_{false};
   std::atomic<size_t> assigned_{0};
   std::atomic<int64_t> commits_{0};
   uint64_t timerCommitsSeen_ = 0, timerCommitErrorsSeen_ = 0;  // poll thread only

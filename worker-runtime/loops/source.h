@@ -24,6 +24,9 @@ class Source {
   virtual bool alive() const = 0;  // /healthz: the source's loop iterated recently
   virtual bool ready() const = 0;  // /readyz (with the handler's probe): events can arrive
   virtual size_t assignedPartitions() const { return 0; }
+  // After run(): it ended on an error of its own, not on requestStop() (the
+  // runtime then exits 1).
+  virtual bool failed() const { return false; }
 };
 
 }  // namespace ew::runtime

@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
     deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
     if (kafka)
-      source = std::make_unique<EventSource>(config, *dispatcher, metrics);
+      source = std::make_unique<EventSource>(config, *dispatcher, metrics, deadLetters.get());
     else
       source = std::make_unique<DaprSource>(config, *dispatcher, metrics, [handler] { return handler->reachable(); });
     if (auto s = source->open(); !s) {
@@ -249,5 +249,5 @@ int main(int argc, char** argv) {
   spdlog::shutdown();
   // Handler calls that outlived the grace period must not hold the exit up.
   std::fflush(nullptr);
-  std::_Exit(cronStatus.ok() ? 0 : 1);
+  std::_Exit(cronStatus.ok() && !(source && source->failed()) ? 0 : 1);
 }

@@ -28,15 +28,6 @@ std::vector<LedgerEntry> cronRuns(const Ledger& ledger) {
 // The scheduled unix second, from a cron run's id "<worker>/<job>/<unix>".
 int64_t scheduledSecond(const LedgerEntry& e) { return std::stoll(e.id.substr(e.id.rfind('/') + 1)); }
 
-void requireCleanExit(RuntimeProcess& rt) {
-  rt.signal(SIGTERM);
-  const auto status = rt.wait(15s);
-  INFO(rt.log());
-  REQUIRE(status);
-  CHECK(WIFEXITED(*status));
-  CHECK(WEXITSTATUS(*status) == 0);
-}
-
 }  // namespace
 
 TEST_CASE("cron mode (--mode cron): a 6-field every-2-seconds job runs on time and is counted in /metrics") {

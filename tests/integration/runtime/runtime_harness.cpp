@@ -117,6 +117,28 @@ std::vector<Record> Kafka::readAll(const std::string& topic, size_t count, std::
   return out;
 }
 
+void Kafka::setScramPassword(const std::string& user, const std::string& password) {
+  rd_kafka_t* rk = producer_->c_ptr();
+  rd_kafka_UserScramCredentialAlteration_t* upsert = rd_kafka_UserScramCredentialUpsertion_new(
+      user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512, 4096, reinterpret_cast<const unsigned char*>(password.data()),
+      password.size(), nullptr, 0);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AlterUserScramCredentials(rk, &upsert, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  rd_kafka_UserScramCredentialAlteration_destroy(upsert);
+  rd_kafka_queue_destroy(q);
+  REQUIRE(ev != nullptr);
+  INFO("alter SCRAM credentials of " << user << ": " << (rd_kafka_event_error_string(ev) ?: ""));
+  CHECK(rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  size_t n = 0;
+  const rd_kafka_AlterUserScramCredentials_result_response_t** responses =
+      rd_kafka_AlterUserScramCredentials_result_responses(rd_kafka_event_AlterUserScramCredentials_result(ev), &n);
+  const bool ok = n == 1 && rd_kafka_error_code(rd_kafka_AlterUserScramCredentials_result_response_error(
+                                responses[0])) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  rd_kafka_event_destroy(ev);
+  REQUIRE(ok);
+}
+
 int64_t Kafka::committedTotal(const std::string& group, const std::string& topic, int partitions) {
   auto c = conf({{"bootstrap.servers", bootstrap_}, {"group.id", group}, {"enable.auto.commit", "false"}});
   std::string err;
@@ -289,6 +311,15 @@ bool Ledger::waitFor(const std::function<bool(const Ledger&)>& pred, std::chrono
 }
 
 // ---------------------------------------------------------------- processes
+
+void requireCleanExit(RuntimeProcess& rt) {
+  rt.signal(SIGTERM);
+  const auto status = rt.wait(std::chrono::seconds(15));
+  INFO(rt.log());
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+}
 
 int freePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

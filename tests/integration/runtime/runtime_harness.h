@@ -45,6 +45,10 @@ class Kafka {
   std::vector<Record> readAll(const std::string& topic, size_t count, std::chrono::seconds timeout);
   // Sum over partitions of the committed offsets of GROUP on TOPIC (-1 for none).
   int64_t committedTotal(const std::string& group, const std::string& topic, int partitions);
+  // Creates SCRAM-SHA-512 user USER with PASSWORD, or changes its password:
+  // the AlterUserScramCredentials request kafka-configs --alter
+  // --add-config 'SCRAM-SHA-512=[password=...]' sends, without a JVM start.
+  void setScramPassword(const std::string& user, const std::string& password);
 
  private:
   std::string bootstrap_;
@@ -166,6 +170,9 @@ class RuntimeProcess {
 };
 
 int freePort();
+
+// SIGTERM to RT, which must exit 0 within 15 s (its log shown if not).
+void requireCleanExit(RuntimeProcess& rt);
 
 // A redis-server of its own on a free 127.0.0.1 port, without persistence;
 // killed on destruction (so also when a test fails) and, should the test
