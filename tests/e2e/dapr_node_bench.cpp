@@ -39,8 +39,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const kube::ResourceType kPod{"", "v1", "pods", "Pod", true};
-
 void need(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error(what);
 }
@@ -85,7 +83,7 @@ std::filesystem::path podCgroup(const std::string& uid) {
 std::map<std::string, Memory> podMemory(kube::KubeApi& api, const std::string& ns, const std::string& selector) {
   kube::ListOptions o;
   o.labelSelector = selector;
-  auto list = api.list(kPod, ns, o);
+  auto list = api.list(kube::resources::kPod, ns, o);
   need(list && (*list)["items"].size() == 1, "not one pod for " + selector);
   const Json& pod = (*list)["items"][0];
   const auto cgroup = podCgroup(pod["metadata"].value("uid", ""));
