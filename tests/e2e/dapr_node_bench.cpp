@@ -96,11 +96,12 @@ std::map<std::string, Memory> podMemory(kube::KubeApi& api, const std::string& n
   return out;
 }
 
-std::string mib(double v) {
+std::string fixed(double v, int decimals) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
+std::string mib(double v) { return fixed(v, 1); }
 
 // What one path did in one round.
 struct Run {
@@ -210,7 +211,7 @@ TEST_CASE("daprd on the node against the runtime's Kafka source", "[.dapr-bench]
             << "(no delay), concurrency 16; median of " << rounds << " rounds taking turns\n"
             << "  runtime, Kafka source (direct):      " << static_cast<long>(direct) << " events/s\n"
             << "  injected daprd -> runtime (dapr):    " << static_cast<long>(daprd) << " events/s\n"
-            << "  ratio daprd/direct: " << mib(daprd / direct) << "\n"
+            << "  ratio daprd/direct: " << fixed(daprd / direct, 2) << "\n"
             << "  memory without the sidecar (last direct pod): " << memoryText(runs["direct"].back().memory) << "\n"
             << "  memory with the sidecar (last daprd pod):     " << memoryText(runs["daprd"].back().memory) << "\n";
   size_t lost = 0;
