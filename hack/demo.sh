@@ -245,11 +245,11 @@ podsReady() {
   done
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1]).get('$1', 0))" "$2"; }
-# handledNow PRODUCED: "HANDLED DISTINCT LONGEST_GAP_S" so far (ledger records, distinct
-# events of seq < PRODUCED), from the ledger (real) or the stand-in handler's count.
+# handledNow: "HANDLED DISTINCT LONGEST_GAP_S" so far (events handled, counting
+# duplicates; distinct events), from the ledger (real) or the stand-in handler's count.
 handledNow() {
   if [ "$DAPR" = real ]; then
-    python3 hack/demo/ledger.py "$PAY_LEDGER" "$1" 0 | awk '{print $2, $1, $7}'
+    python3 hack/demo/ledger.py "$PAY_LEDGER" 1000000000000 0 | awk '{print $2, $1, $7}'
   else
     local st
     st=$(curl -sf "http://127.0.0.1:$HPORT/stats?route=/payments" || echo '{}')
@@ -262,7 +262,7 @@ handledNow() {
 consumingNow() {
   if [ "$DAPR" = real ]; then
     K get subscriptions.dapr.io -n payments -o jsonpath='{range .items[*]}{range .scopes[*]}{@}{"\n"}{end}{end}' 2>/dev/null \
-      | grep -v / | sort -u | paste -sd, -
+      | { grep -v / || true; } | sort -u | paste -sd, -
   else
     awk '{print $1}' "$STATE/dapr/consumers" 2>/dev/null | paste -sd, -
   fi
@@ -275,7 +275,7 @@ while :; do
   phase=$(K get ew payments-worker -n payments -o jsonpath='{.status.migration.phase}' 2>/dev/null || true)
   consumers=$(consumingNow)
   produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
-  read -r handled distinct _ <<<"$(handledNow "$produced")"
+  read -r handled distinct _ <<<"$(handledNow)"
   printf '%6s %-14s %-34s %9s %9s %9s\n' "${t}s" "${phase:--}" "${consumers:--}" "$produced" "$handled" "$distinct"
   if [ "$phase" = Complete ] && [ -z "$completeAt" ]; then completeAt=$t; fi
   # Keep the stream going a little after the handoff, then stop it and drain.
@@ -292,9 +292,9 @@ while :; do
   sleep 1
 done
 produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
-read -r handled distinct gap <<<"$(handledNow "$produced")"
+read -r handled distinct gap <<<"$(handledNow)"
 echo
-if [ "$DAPR" = real ]; then how="on real daprd sidecars (Dapr v$DAPR_VERSION)"; else how="on the stand-in sidecars (hack/demo/dapr.sh)"; fi
+if [ "$DAPR" = real ]; then how="on real daprd sidecars, Dapr v$DAPR_VERSION"; else how="on the stand-in sidecars (hack/demo/dapr.sh)"; fi
 log "migration summary ($how): $produced events produced at $RATE/s during the handoff; $distinct of them handled ($((produced - distinct)) lost), $((handled - distinct)) duplicates, longest gap between handled events $gap s; phase Complete at ${completeAt:-?}s"
 K get ew payments-worker -n payments -o json | python3 -c '
 import json, sys
