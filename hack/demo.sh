@@ -220,7 +220,7 @@ if [ "$DAPR" = real ]; then
   kcat -C -b "$EW_KAFKA_BOOTSTRAP" -t demo.payments.ledger -o beginning -u -q -f '%T\t%s\n' > "$PAY_LEDGER" 2>"$STATE/kcat-payments.log" &
   PAY_LEDGER_PID=$!
 else
-  log "  stand-ins until daprd runs on the node: hack/demo/dapr.sh plays both apps' sidecars on the host, delivering to"
+  log "  on stand-ins (Dapr's binaries not built, or DEMO_DAPR=stand-in): hack/demo/dapr.sh plays both apps' sidecars on the host, delivering to"
   log "  hack/demo/handler.py; namespace payments is not opted into the node, so the worker's pods stay Pending and this script marks them Ready"
   HPORT=$(freePort)
   python3 hack/demo/handler.py "$HPORT" 10 >"$STATE/handler.log" 2>&1 &
@@ -294,7 +294,7 @@ done
 produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
 read -r handled distinct gap <<<"$(handledNow)"
 echo
-if [ "$DAPR" = real ]; then how="on real daprd sidecars, Dapr v$DAPR_VERSION"; else how="on the stand-in sidecars (hack/demo/dapr.sh)"; fi
+if [ "$DAPR" = real ]; then how="on real daprd sidecars, Dapr v$DAPR_VERSION"; else how="on the stand-in sidecars, hack/demo/dapr.sh"; fi
 log "migration summary ($how): $produced events produced at $RATE/s during the handoff; $distinct of them handled ($((produced - distinct)) lost), $((handled - distinct)) duplicates, longest gap between handled events $gap s; phase Complete at ${completeAt:-?}s"
 K get ew payments-worker -n payments -o json | python3 -c '
 import json, sys
