@@ -19,7 +19,7 @@
 //
 // Flags: --port (8080) --address (127.0.0.1) --delay-ms (0) --ledger-topic
 // (eventworker.ledger) --kafka-bootstrap (or env LEDGER_KAFKA_BOOTSTRAP;
-// required) --subscribe PUBSUB/TOPIC=ROUTE (repeatable) --crash-at-start
+// required) --subscribe PUBSUB/TOPIC=/ROUTE (repeatable) --crash-at-start
 // (exit 1 at once: a CrashLoopBackOff) --version.
 // Env POD_NAME names the pod in each entry. Logs one line at start, one per
 // GET /dapr/subscribe and one per failure, none per event. On SIGTERM or SIGINT it keeps serving (new
@@ -71,7 +71,7 @@ struct Args {
 
 const char* const kUsage =
     "usage: ew-ledger-handler [--port N] [--address IP] [--delay-ms N] [--ledger-topic T]\n"
-    "                         [--kafka-bootstrap HOST:PORT,...] [--subscribe PUBSUB/TOPIC=ROUTE]...\n"
+    "                         [--kafka-bootstrap HOST:PORT,...] [--subscribe PUBSUB/TOPIC=/ROUTE]...\n"
     "                         [--crash-at-start] [--version]\n";
 
 [[noreturn]] void usage(const std::string& why) {
