@@ -8,12 +8,17 @@
 # handler): a burst is produced, and a live table shows the scale-up, the
 # drain and the calm scale-down, with a summary counted from the handler's
 # Kafka ledger and a plot (.run/demo-output/autoscale.png). Then a migration:
-# a stand-in API service consumes a topic through "Dapr" (hack/demo/dapr.sh
-# plays the sidecars on the host until daprd runs on the node) under a steady
-# stream of events, and an EventWorker with spec.migrateFrom takes the
-# subscription over (pause handoff); a ledger in the handler proves that no
-# event was lost. It ends by itself and stops everything it started;
-# DEMO_KEEP=1 keeps the servers up afterwards until Ctrl-C.
+# an API service consumes a topic through Dapr under a steady stream of
+# events, and an EventWorker with spec.migrateFrom takes the subscription over
+# (pause handoff); a ledger across both apps proves that no event was lost.
+# When Dapr's binaries are built (hack/build-daprd.sh, and its control-plane)
+# the scene runs on real sidecars: Dapr's control plane on the node
+# (hack/dapr/install.sh) injects daprd into the API's pod and the worker's,
+# both running the ledger handler. Otherwise hack/demo/dapr.sh plays the
+# sidecars on the host, delivering to hack/demo/handler.py. The demo says
+# which one it used; DEMO_DAPR=stand-in forces the stand-in. It ends by itself
+# and stops everything it started; DEMO_KEEP=1 keeps the servers up afterwards
+# until Ctrl-C.
 # One node per machine: when others share it, run `flock /tmp/ew/node.lock bash hack/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +31,9 @@ cmake --preset default >/dev/null
 cmake --build --preset default --target eventworker eventworker-operator eventworker-runtime ew-ledger-handler ew-bench
 STATE="$REPO_DIR/.run/demo"
 EWB="$REPO_DIR/build/tests/bench/ew-bench"
-LEDGER_PID= HANDLER_PID= DAPR_PID= STREAM_PID=
+LEDGER_PID= HANDLER_PID= DAPR_PID= STREAM_PID= PAY_LEDGER_PID=
 stop() {
-  for p in $STREAM_PID $DAPR_PID $HANDLER_PID $LEDGER_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
+  for p in $STREAM_PID $DAPR_PID $HANDLER_PID $LEDGER_PID $PAY_LEDGER_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
   bash hack/servers-down.sh "$STATE"
   log "stopped"
 }
@@ -39,11 +44,30 @@ bash hack/servers-up.sh "$STATE"
 K() { "$EW_KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 
 log "real here: etcd, kube-apiserver, kube-controller-manager, Kafka, and node $EW_NODE (containerd, kubelet, kube-scheduler, kube-proxy)"
-log "stand-ins: daprd (hack/demo/dapr.sh, on the host) and the payments handler (hack/demo/handler.py), for the migration only"
+# Dapr: its real control plane when its binaries are built (install.sh exits 3
+# when they are not), else the stand-in; before the operator, which looks for
+# Dapr's Subscription CRD at start.
+DAPR=stand-in
+if [ "${DEMO_DAPR:-auto}" != stand-in ]; then
+  rc=0
+  bash hack/dapr/install.sh "$STATE" >"$STATE/dapr-install.log" 2>&1 || rc=$?
+  case $rc in
+    0) DAPR=real ;;
+    3) [ "${DEMO_DAPR:-auto}" = auto ] || die "DEMO_DAPR=${DEMO_DAPR}: $(cat "$STATE/dapr-install.log")" ;;
+    *) die "hack/dapr/install.sh failed: $(cat "$STATE/dapr-install.log")" ;;
+  esac
+fi
+if [ "$DAPR" = real ]; then
+  log "real Dapr: $(tail -1 "$STATE/dapr-install.log" | sed 's/^[^]]*\] *//')"
+  log "  its sidecar injector puts daprd into the migration scene's pods (the API service's and the worker's)"
+else
+  log "stand-ins: daprd (hack/demo/dapr.sh, on the host) and the payments handler (hack/demo/handler.py), for the migration only"
+  log "  (the Dapr binaries are not built${DEMO_DAPR:+, or DEMO_DAPR=$DEMO_DAPR}; real sidecars: DAPR_COMPONENTS=kafka bash hack/build-daprd.sh && DAPR_COMPONENTS=kafka bash hack/build-daprd.sh control-plane)"
+  # Dapr's Subscription CRD (no Dapr runs here): the operator looks for it at start.
+  K apply -f crds/dapr.io_subscriptions.yaml >/dev/null
+fi
 
 log "installing the operator: kubectl apply -k manifests/ (eventworker-system opted into the node first)"
-# Dapr's Subscription CRD (no Dapr runs here): the operator looks for it at start.
-K apply -f crds/dapr.io_subscriptions.yaml >/dev/null
 K create namespace eventworker-system --save-config >/dev/null
 K annotate namespace eventworker-system "$NODE_TOLERATION_ANNOTATION" >/dev/null
 K apply -k manifests/
@@ -140,7 +164,7 @@ while :; do
   [ "$t" -ge "${DEMO_MAX_SECONDS:-300}" ] && { log "stopping the table after ${t}s"; break; }
   sleep 2
 done
-read -r handled entries dups lost npods newPodAt <<<"$(python3 hack/demo/ledger.py "$LEDGER" "$BURST" "$burstMs")"
+read -r handled entries dups lost npods newPodAt _ <<<"$(python3 hack/demo/ledger.py "$LEDGER" "$BURST" "$burstMs")"
 kill "$LEDGER_PID" 2>/dev/null || true; wait "$LEDGER_PID" 2>/dev/null || true; LEDGER_PID=
 # Figures from the table (t of the first row where ...).
 firstT() { awk -F, "NR > 1 && ($1) {print \$1; exit}" "$CSV"; }
@@ -174,25 +198,45 @@ fi
 # --- migration off an API service ---------------------------------------------
 log "migration: the payments API consumes demo.payments through Dapr (app id payments-api); payments-worker takes it over (pause handoff)"
 log "  real: the operator in its pods (Subscription scopes, the API group's offsets copied through Kafka, status.migration)"
-log "  stand-ins until daprd runs on the node: hack/demo/dapr.sh plays both apps' sidecars on the host, delivering to"
-log "  hack/demo/handler.py; namespace payments is not opted into the node, so the worker's pods stay Pending and this script marks them Ready"
-HPORT=$(freePort)
-python3 hack/demo/handler.py "$HPORT" 10 >"$STATE/handler.log" 2>&1 &
-HANDLER_PID=$!
 "$EWB" create-topic "$EW_KAFKA_BOOTSTRAP" demo.payments 6 >/dev/null
-K apply -f hack/demo/payments-api-subscription.yaml >/dev/null
-bash hack/demo/dapr.sh payments "$STATE" "http://127.0.0.1:$HPORT" >"$STATE/dapr.log" 2>&1 &
-DAPR_PID=$!
 STOPF="$STATE/stream.stop"
 rm -f "$STOPF" "$STOPF.count"
+PAY_LEDGER="$STATE/payments-ledger.tsv"
+if [ "$DAPR" = real ]; then
+  log "  on real sidecars: Dapr's injector puts daprd (pubsub.kafka) into payments-api's pod and payments-worker's; both"
+  log "  run the ledger handler, which records every event it acknowledges in demo.payments.ledger (counted across both apps)"
+  "$EWB" create-topic "$EW_KAFKA_BOOTSTRAP" demo.payments.ledger 1 >/dev/null
+  # Namespace payments: its pods run on the node (the toleration before the
+  # first pod), Pod Security restricted, and Dapr's injector sees them.
+  K label namespace payments --overwrite "$(bash hack/dapr/install.sh --inject-label)=enabled" \
+    pod-security.kubernetes.io/enforce=restricted >/dev/null
+  K annotate namespace payments --overwrite "$NODE_TOLERATION_ANNOTATION" >/dev/null
+  sed -e "s#POD_BOOTSTRAP#$EW_KAFKA_POD_BOOTSTRAP#g" hack/demo/payments-api.yaml | K apply -f - >/dev/null
+  K apply -f hack/demo/payments-api-subscription.yaml >/dev/null
+  K -n payments rollout status deployment/payments-api --timeout=240s >/dev/null \
+    || die "payments-api did not start: $(K get pods -n payments -o wide 2>&1; K get events -n payments 2>&1 | tail -10)"
+  log "payments-api's pod (containers: $(K get pods -n payments -l app=payments-api -o jsonpath='{.items[0].spec.containers[*].name}')):"
+  K get pods -n payments -o wide
+  kcat -C -b "$EW_KAFKA_BOOTSTRAP" -t demo.payments.ledger -o beginning -u -q -f '%T\t%s\n' > "$PAY_LEDGER" 2>"$STATE/kcat-payments.log" &
+  PAY_LEDGER_PID=$!
+else
+  log "  on stand-ins (Dapr's binaries not built, or DEMO_DAPR=stand-in): hack/demo/dapr.sh plays both apps' sidecars on the host, delivering to"
+  log "  hack/demo/handler.py; namespace payments is not opted into the node, so the worker's pods stay Pending and this script marks them Ready"
+  HPORT=$(freePort)
+  python3 hack/demo/handler.py "$HPORT" 10 >"$STATE/handler.log" 2>&1 &
+  HANDLER_PID=$!
+  K apply -f hack/demo/payments-api-subscription.yaml >/dev/null
+  bash hack/demo/dapr.sh payments "$STATE" "http://127.0.0.1:$HPORT" >"$STATE/dapr.log" 2>&1 &
+  DAPR_PID=$!
+fi
 RATE=${DEMO_RATE:-100}
-"$EWB" stream "$EW_KAFKA_BOOTSTRAP" demo.payments "$RATE" 16 "$STOPF" >"$STATE/stream.log" 2>&1 &
+"$EWB" stream "$EW_KAFKA_BOOTSTRAP" demo.payments "$RATE" 16 "$STOPF" cloudevents >"$STATE/stream.log" 2>&1 &
 STREAM_PID=$!
 sleep 5
 sed -e "s#POD_BOOTSTRAP#$EW_KAFKA_POD_BOOTSTRAP#g" hack/demo/payments-worker.yaml > "$STATE/payments-worker.yaml"
 build/operator/eventworker validate -f "$STATE/payments-worker.yaml"
 K apply -f "$STATE/payments-worker.yaml" >/dev/null
-# The kubelet's part for the worker's pods, which no node runs: report them Ready.
+# Stand-in only: the kubelet's part for the worker's pods, which no node runs: report them Ready.
 podsReady() {
   local p
   for p in $(K get pods -n payments -l eventworker.dev/name=payments-worker -o name 2>/dev/null); do
@@ -200,17 +244,38 @@ podsReady() {
       '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"},{"type":"ContainersReady","status":"True"}]}}' >/dev/null 2>&1 || true
   done
 }
-stats() { curl -sf "http://127.0.0.1:$HPORT/stats?route=/payments" || echo '{}'; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1]).get('$1', 0))" "$2"; }
+# handledNow: "HANDLED DISTINCT LONGEST_GAP_S" so far (events handled, counting
+# duplicates; distinct events), from the ledger (real) or the stand-in handler's count.
+handledNow() {
+  if [ "$DAPR" = real ]; then
+    python3 hack/demo/ledger.py "$PAY_LEDGER" 1000000000000 0 | awk '{print $2, $1, $7}'
+  else
+    local st
+    st=$(curl -sf "http://127.0.0.1:$HPORT/stats?route=/payments" || echo '{}')
+    echo "$(field handled "$st") $(field distinct "$st") $(field longestGapSeconds "$st")"
+  fi
+}
+# consumingNow: the Dapr app ids consuming demo.payments: real, those the
+# Subscriptions scope in (what each daprd reads; eventworker.dev/no-app is the
+# operator's placeholder for none); stand-in, the consumers dapr.sh runs.
+consumingNow() {
+  if [ "$DAPR" = real ]; then
+    K get subscriptions.dapr.io -n payments -o jsonpath='{range .items[*]}{range .scopes[*]}{@}{"\n"}{end}{end}' 2>/dev/null \
+      | { grep -v / || true; } | sort -u | paste -sd, -
+  else
+    awk '{print $1}' "$STATE/dapr/consumers" 2>/dev/null | paste -sd, -
+  fi
+}
 printf '%6s %-14s %-34s %9s %9s %9s\n' t phase "consuming (Dapr app ids)" produced handled distinct
 t0=$(date +%s) completeAt= stoppedAt= phase=
 while :; do
   t=$(( $(date +%s) - t0 ))
-  case "${phase:-}" in ""|Pending) podsReady ;; esac  # until the operator saw the worker available
+  if [ "$DAPR" != real ]; then case "${phase:-}" in ""|Pending) podsReady ;; esac; fi  # until the operator saw the worker available
   phase=$(K get ew payments-worker -n payments -o jsonpath='{.status.migration.phase}' 2>/dev/null || true)
-  consumers=$(awk '{print $1}' "$STATE/dapr/consumers" 2>/dev/null | paste -sd, -)
+  consumers=$(consumingNow)
   produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
-  st=$(stats); handled=$(field handled "$st"); distinct=$(field distinct "$st")
+  read -r handled distinct _ <<<"$(handledNow)"
   printf '%6s %-14s %-34s %9s %9s %9s\n' "${t}s" "${phase:--}" "${consumers:--}" "$produced" "$handled" "$distinct"
   if [ "$phase" = Complete ] && [ -z "$completeAt" ]; then completeAt=$t; fi
   # Keep the stream going a little after the handoff, then stop it and drain.
@@ -223,14 +288,14 @@ while :; do
     [ "$distinct" -ge "$produced" ] && break
     [ $((t - stoppedAt)) -ge 60 ] && { log "not every event was handled 60 s after the stream stopped"; break; }
   fi
-  [ "$t" -ge "${DEMO_MIGRATION_MAX_SECONDS:-180}" ] && { log "stopping the migration table after ${t}s (phase ${phase:-none})"; break; }
+  [ "$t" -ge "${DEMO_MIGRATION_MAX_SECONDS:-240}" ] && { log "stopping the migration table after ${t}s (phase ${phase:-none})"; break; }
   sleep 1
 done
-st=$(stats)
 produced=$(cat "$STOPF.count" 2>/dev/null || echo 0)
-handled=$(field handled "$st"); distinct=$(field distinct "$st")
+read -r handled distinct gap <<<"$(handledNow)"
 echo
-log "migration summary: $produced events produced at $RATE/s during the handoff; $distinct of them handled ($((produced - distinct)) lost), $((handled - distinct)) duplicates, longest gap between handled events $(field longestGapSeconds "$st") s; phase Complete at ${completeAt:-?}s"
+if [ "$DAPR" = real ]; then how="on real daprd sidecars, Dapr v$DAPR_VERSION"; else how="on the stand-in sidecars, hack/demo/dapr.sh"; fi
+log "migration summary ($how): $produced events produced at $RATE/s during the handoff; $distinct of them handled ($((produced - distinct)) lost), $((handled - distinct)) duplicates, longest gap between handled events $gap s; phase Complete at ${completeAt:-?}s"
 K get ew payments-worker -n payments -o json | python3 -c '
 import json, sys
 m = json.load(sys.stdin).get("status", {}).get("migration", {})

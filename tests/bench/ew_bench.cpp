@@ -6,10 +6,11 @@
 //                                                    small JSON values {"seq":N}, keys k0..k<KEYS-1>;
 //                                                    with cloudevents, each value a structured CloudEvent
 //                                                    (id e<N>) as a Dapr publisher writes it
-//   ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE
-//                                                    a steady stream of {"seq":N} (N from 0, keys k<N % KEYS>)
-//                                                    at RATE/s until STOPFILE exists, then flushes; keeps
-//                                                    the number acknowledged so far in STOPFILE.count
+//   ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE [cloudevents]
+//                                                    a steady stream of {"seq":N} (N from 0, keys k<N % KEYS>;
+//                                                    cloudevents as for produce) at RATE/s until STOPFILE
+//                                                    exists, then flushes; keeps the number acknowledged so
+//                                                    far in STOPFILE.count
 //   ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS   prints the sum of committed offsets (-1: none)
 //   ew-bench http-server PORT [THREADS]              HTTP/1.1 keep-alive, 200 "SUCCESS" to every request
 //
@@ -73,6 +74,15 @@ int createTopic(const std::string& bootstrap, const std::string& topic, int part
   return 0;
 }
 
+// The value of event SEQ: {"seq":SEQ}, or that as the data of a structured
+// CloudEvent with id e<SEQ>, as a Dapr publisher writes it.
+std::string eventValue(long seq, bool cloudEvent) {
+  const std::string data = "{\"seq\":" + std::to_string(seq) + "}";
+  if (!cloudEvent) return data;
+  return "{\"specversion\":\"1.0\",\"id\":\"e" + std::to_string(seq) +
+         "\",\"source\":\"bench\",\"type\":\"bench\",\"datacontenttype\":\"application/json\",\"data\":" + data + "}";
+}
+
 int produce(const std::string& bootstrap, const std::string& topic, long count, long keys, bool cloudEvents) {
   auto c = conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "20"}, {"batch.num.messages", "10000"},
                  {"queue.buffering.max.messages", "1000000"}, {"compression.type", "lz4"}});
@@ -81,11 +91,7 @@ int produce(const std::string& bootstrap, const std::string& topic, long count, 
   if (!p) die("producer: " + err);
   for (long i = 0; i < count; ++i) {
     const std::string key = "k" + std::to_string(i % keys);
-    std::string value = "{\"seq\":" + std::to_string(i) + "}";
-    if (cloudEvents)
-      value = "{\"specversion\":\"1.0\",\"id\":\"e" + std::to_string(i) +
-              "\",\"source\":\"bench\",\"type\":\"bench\",\"datacontenttype\":\"application/json\",\"data\":" + value +
-              "}";
+    const std::string value = eventValue(i, cloudEvents);
     for (;;) {
       auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                            const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
@@ -109,7 +115,8 @@ class AckCounter : public RdKafka::DeliveryReportCb {
   long acked = 0;
 };
 
-int stream(const std::string& bootstrap, const std::string& topic, long rate, long keys, const std::string& stopFile) {
+int stream(const std::string& bootstrap, const std::string& topic, long rate, long keys, const std::string& stopFile,
+           bool cloudEvents) {
   auto c = conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}, {"acks", "all"}});
   AckCounter acks;
   std::string err;
@@ -127,7 +134,7 @@ int stream(const std::string& bootstrap, const std::string& topic, long rate, lo
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (; sent < static_cast<long>(elapsed * rate); ++sent) {
       const std::string key = "k" + std::to_string(sent % keys);
-      const std::string value = "{\"seq\":" + std::to_string(sent) + "}";
+      const std::string value = eventValue(sent, cloudEvents);
       const auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                  const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
       if (rc != RdKafka::ERR_NO_ERROR) die("produce: " + RdKafka::err2str(rc));
@@ -243,13 +250,14 @@ int main(int argc, char** argv) {
   if (a.size() == 4 && a[0] == "create-topic") return createTopic(a[1], a[2], std::stoi(a[3]));
   if ((a.size() == 5 || (a.size() == 6 && a[5] == "cloudevents")) && a[0] == "produce")
     return produce(a[1], a[2], std::stol(a[3]), std::stol(a[4]), a.size() == 6);
-  if (a.size() == 6 && a[0] == "stream") return stream(a[1], a[2], std::stol(a[3]), std::stol(a[4]), a[5]);
+  if ((a.size() == 6 || (a.size() == 7 && a[6] == "cloudevents")) && a[0] == "stream")
+    return stream(a[1], a[2], std::stol(a[3]), std::stol(a[4]), a[5], a.size() == 7);
   if (a.size() == 5 && a[0] == "committed") return committed(a[1], a[2], a[3], std::stoi(a[4]));
   if ((a.size() == 2 || a.size() == 3) && a[0] == "http-server")
     return httpServer(std::stoi(a[1]), a.size() == 3 ? std::stoi(a[2]) : 1);
   std::cerr << "usage: ew-bench create-topic BOOTSTRAP TOPIC PARTITIONS\n"
                "       ew-bench produce BOOTSTRAP TOPIC COUNT KEYS [cloudevents]\n"
-               "       ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE\n"
+               "       ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE [cloudevents]\n"
                "       ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS\n"
                "       ew-bench http-server PORT [THREADS]\n";
   return 2;

@@ -27,13 +27,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const kube::ResourceType kPod{"", "v1", "pods", "Pod", true};
-
 // The container names of the pods of SELECTOR ("runtime,handler,daprd").
 std::string containerNames(kube::KubeApi& api, const std::string& ns, const std::string& selector) {
   kube::ListOptions o;
   o.labelSelector = selector;
-  auto list = api.list(kPod, ns, o);
+  auto list = api.list(kube::resources::kPod, ns, o);
   std::string out;
   if (!list) return out;
   for (const auto& p : (*list)["items"])

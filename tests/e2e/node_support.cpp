@@ -19,7 +19,6 @@ using kube::Json;
 
 namespace {
 
-const kube::ResourceType kPod{"", "v1", "pods", "Pod", true};
 const char* kNodeToleration =
     R"([{"key":"eventworker.dev/node","operator":"Exists","effect":"NoSchedule"}])";
 
@@ -88,7 +87,7 @@ std::string podBootstrap() { return serverEnv("EW_KAFKA_POD_BOOTSTRAP"); }
 std::vector<PodState> pods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector) {
   kube::ListOptions o;
   o.labelSelector = labelSelector;
-  auto list = api.list(kPod, ns, o);
+  auto list = api.list(kube::resources::kPod, ns, o);
   std::vector<PodState> out;
   if (!list) return out;
   for (const auto& p : (*list)["items"]) {

@@ -11,12 +11,18 @@
 //                  {"status":"SUCCESS"}; if it could not be written, 200
 //                  {"status":"RETRY"}; a body without an event id, DROP.
 //   GET /healthz   200.  OPTIONS (the runtime's reachability probe): 204.
+//   GET /dapr/subscribe  the app's programmatic Dapr subscriptions: a JSON
+//                  list of the --subscribe flags' {pubsubname, topic, route}
+//                  (404 when there are none, as a declarative app answers);
+//                  logged each time ("GET /dapr/subscribe: ..."), so a test
+//                  can tell from the log whether daprd asked.
 //
 // Flags: --port (8080) --address (127.0.0.1) --delay-ms (0) --ledger-topic
 // (eventworker.ledger) --kafka-bootstrap (or env LEDGER_KAFKA_BOOTSTRAP;
-// required) --crash-at-start (exit 1 at once: a CrashLoopBackOff) --version.
-// Env POD_NAME names the pod in each entry. Logs one line at start and one
-// per failure, none per event. On SIGTERM or SIGINT it keeps serving (new
+// required) --subscribe PUBSUB/TOPIC=/ROUTE (repeatable) --crash-at-start
+// (exit 1 at once: a CrashLoopBackOff) --version.
+// Env POD_NAME names the pod in each entry. Logs one line at start, one per
+// GET /dapr/subscribe and one per failure, none per event. On SIGTERM or SIGINT it keeps serving (new
 // connections too: the runtime beside it is draining) until no request has
 // been open for 2 s, then exits 0.
 //
@@ -28,6 +34,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -59,11 +66,13 @@ struct Args {
   std::chrono::milliseconds delay{0};
   std::string ledgerTopic = "eventworker.ledger";
   std::string bootstrap;
+  nlohmann::json subscriptions = nlohmann::json::array();  // GET /dapr/subscribe
 };
 
 const char* const kUsage =
     "usage: ew-ledger-handler [--port N] [--address IP] [--delay-ms N] [--ledger-topic T]\n"
-    "                         [--kafka-bootstrap HOST:PORT,...] [--crash-at-start] [--version]\n";
+    "                         [--kafka-bootstrap HOST:PORT,...] [--subscribe PUBSUB/TOPIC=/ROUTE]...\n"
+    "                         [--crash-at-start] [--version]\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "ew-ledger-handler: " << why << "\n" << kUsage;
@@ -105,6 +114,14 @@ Args parseArgs(int argc, char** argv) {
       a.ledgerTopic = value();
     } else if (arg == "--kafka-bootstrap") {
       a.bootstrap = value();
+    } else if (arg == "--subscribe") {
+      const std::string v = value();
+      const auto slash = v.find('/'), eq = v.find('=');
+      if (slash == 0 || slash == std::string::npos || eq == std::string::npos || eq < slash + 2 || eq + 2 > v.size() ||
+          v[eq + 1] != '/')
+        usage("--subscribe wants PUBSUB/TOPIC=/ROUTE, got " + v);
+      a.subscriptions.push_back(
+          {{"pubsubname", v.substr(0, slash)}, {"topic", v.substr(slash + 1, eq - slash - 1)}, {"route", v.substr(eq + 1)}});
     } else {
       usage("unknown argument " + arg);
     }
@@ -143,7 +160,7 @@ HttpServerReply status(const char* s) { return {200, std::string(R"({"status":")
 class LedgerHandler {
  public:
   LedgerHandler(const Args& args, LedgerProducer& producer, Delayer& delayer)
-      : delay_(args.delay), producer_(producer), delayer_(delayer) {
+      : delay_(args.delay), subscriptions_(args.subscriptions), producer_(producer), delayer_(delayer) {
     if (const char* pod = std::getenv("POD_NAME")) pod_ = pod;
   }
 
@@ -152,6 +169,11 @@ class LedgerHandler {
     const std::string path = r.target.substr(0, r.target.find('?'));
     if (r.method == "GET" && path == "/healthz") return reply({200, "ok", "text/plain"});
     if (r.method == "OPTIONS") return reply({204, "", ""});
+    if (r.method == "GET" && path == "/dapr/subscribe") {
+      spdlog::info("GET /dapr/subscribe: answered {} subscription(s)", subscriptions_.size());
+      if (subscriptions_.empty()) return reply({404, "", ""});
+      return reply({200, subscriptions_.dump()});
+    }
     if (r.method != "POST") return reply({404, "", ""});
     auto entry = ledgerEntry(path, r.body, r.headers, pod_);
     if (!entry) {
@@ -169,6 +191,7 @@ class LedgerHandler {
 
  private:
   const std::chrono::milliseconds delay_;
+  const nlohmann::json subscriptions_;
   LedgerProducer& producer_;
   Delayer& delayer_;
   std::string pod_;
