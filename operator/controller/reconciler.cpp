@@ -38,6 +38,7 @@ Status Reconciler::setFinalizer(const Json& ew, bool present, int& writes) {
   ++writes;
   auto r = api_.apply(resources::kEventWorker, meta["namespace"], meta["name"], patch);
   if (!r) return Error{"finalizer of " + meta.value("name", "") + ": " + r.error().message, r.error().code};
+  eventWorkers_.upsertUnlessNewer(*r);  // read-your-writes, as for the status below
   return Status::success();
 }
 
@@ -206,6 +207,13 @@ Status Reconciler::writeStatus(const Json& ew, const Json& status, int& writes) 
   auto r = api_.apply(resources::kEventWorker, meta["namespace"], meta["name"], patch, /*status=*/true);
   if (!r) return Error{"status of " + meta.value("namespace", "") + "/" + meta.value("name", "") + ": " +
                        r.error().message, r.error().code};
+  // The next reconcile reads what was just written even when its watch event
+  // has not arrived yet: status.migration is the migration's memory, and a
+  // step taken from the record before this one forgot what this one changed
+  // (migration_live_test: an overlap migration's next step, from the stale
+  // record, found the API's annotation already set, recorded nothing, dropped
+  // the finalizer, and the deletion then left the annotation behind).
+  eventWorkers_.upsertUnlessNewer(*r);
   return Status::success();
 }
 
