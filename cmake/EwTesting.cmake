@@ -3,7 +3,9 @@
 # servers that the "servers" ctest fixture starts (label "integration").
 set(EW_TEST_STATE_DIR "${CMAKE_BINARY_DIR}/test-servers")
 # EW_UNIT_TESTS_ONLY: the sanitizer builds that run only the unit tests
-# (ThreadSanitizer in CI) skip building the integration and e2e executables.
+# (the tsan preset) leave the integration and e2e executables out of the
+# default build and out of ctest (the targets exist, so settings made on them
+# elsewhere still apply).
 option(EW_UNIT_TESTS_ONLY "Build only the unit tests" OFF)
 
 function(ew_unit_test name)
@@ -18,6 +20,9 @@ endfunction()
 # prints why and exits 77, which ctest reports as skipped and counts.
 function(ew_integration_test name)
   if(EW_UNIT_TESTS_ONLY)
+    cmake_parse_arguments(T "SERIAL;SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} EXCLUDE_FROM_ALL ${T_SOURCES})
+    target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
     return()
   endif()
   cmake_parse_arguments(T "SERIAL;SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
@@ -48,6 +53,9 @@ endfunction()
 # SKIPPABLE as for ew_integration_test.
 function(ew_e2e_test name)
   if(EW_UNIT_TESTS_ONLY)
+    cmake_parse_arguments(T "SERIAL;SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} EXCLUDE_FROM_ALL ${T_SOURCES})
+    target_link_libraries(${name} PRIVATE ew_catch_main ew_test_support ${T_LIBS})
     return()
   endif()
   cmake_parse_arguments(T "SKIPPABLE" "" "SOURCES;LIBS" ${ARGN})
