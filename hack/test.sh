@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds the test servers (cached),
 # builds the project and runs every test (unit and integration) with ctest.
-# Usage: hack/test.sh [PRESET] [extra ctest args]   (PRESET: default | asan)
+# Usage: hack/test.sh [PRESET] [extra ctest args]   (PRESET: default | asan | tsan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESET=${1:-default}; shift || true
