@@ -148,6 +148,20 @@ TEST_CASE("reconcile: a first status that never settles is written when kFirstSt
   CHECK(h.status()["observedGeneration"] == 1);
 }
 
+TEST_CASE("reconcile: the next reconcile reads the status just written, before its watch event arrives") {
+  Harness h;
+  h.add(minimalEventWorker());
+  REQUIRE(h.reconcile());
+  h.workloadsAvailable();
+  auto out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->writes == 1);  // the status
+  // No syncCaches(): the watch has not delivered the status write yet.
+  out = h.reconciler.reconcile("shop/customer-worker");
+  REQUIRE(out);
+  CHECK(out->writes == 0);  // a stale copy would write the same status again
+}
+
 TEST_CASE("reconcile: a resync with nothing changed sends no request that writes") {
   Harness h;
   h.add(minimalEventWorker());
