@@ -5,9 +5,7 @@
 namespace ew {
 
 Result<Millis> parseDuration(const std::string& text, const std::string& field) {
-  auto bad = [&](const std::string& why) {
-    return Error{field + ": invalid duration \"" + text + "\": " + why};
-  };
+  auto bad = [&](const std::string& why) { return Error{field + ": invalid duration \"" + text + "\": " + why}; };
   if (text.empty()) return bad("expected <number><unit>, e.g. 30s or 1h30m");
   constexpr int64_t kMax = int64_t(1) << 50;  // ~35,000 years in ms: no overflow below
   int64_t total = 0;
@@ -19,11 +17,20 @@ Result<Millis> parseDuration(const std::string& text, const std::string& field) 
     if (i - start > 12) return bad("too large");
     const int64_t n = std::stoll(text.substr(start, i - start));
     int64_t unitMs = 0;
-    if (text.compare(i, 2, "ms") == 0) { unitMs = 1; i += 2; }
-    else if (i < text.size() && text[i] == 's') { unitMs = 1000; ++i; }
-    else if (i < text.size() && text[i] == 'm') { unitMs = 60'000; ++i; }
-    else if (i < text.size() && text[i] == 'h') { unitMs = 3'600'000; ++i; }
-    else return bad("unit must be one of ms, s, m, h");
+    if (text.compare(i, 2, "ms") == 0) {
+      unitMs = 1;
+      i += 2;
+    } else if (i < text.size() && text[i] == 's') {
+      unitMs = 1000;
+      ++i;
+    } else if (i < text.size() && text[i] == 'm') {
+      unitMs = 60'000;
+      ++i;
+    } else if (i < text.size() && text[i] == 'h') {
+      unitMs = 3'600'000;
+      ++i;
+    } else
+      return bad("unit must be one of ms, s, m, h");
     total += n * unitMs;
     if (total > kMax) return bad("too large");
   }

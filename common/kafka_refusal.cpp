@@ -27,16 +27,21 @@ std::optional<KafkaRefusal> kafkaRefusal(bool authError, bool sslError, std::str
 
 const char* kafkaRefusalText(KafkaRefusal refusal) {
   switch (refusal) {
-    case KafkaRefusal::WrongCredentials: return "wrong username or password";
-    case KafkaRefusal::SaslMechanism: return "the broker does not offer this SASL mechanism";
+    case KafkaRefusal::WrongCredentials:
+      return "wrong username or password";
+    case KafkaRefusal::SaslMechanism:
+      return "the broker does not offer this SASL mechanism";
     case KafkaRefusal::UnknownCa:
       return "the broker's certificate did not verify against the CA (ca.crt): unknown CA, or not issued for this "
              "address";
-    case KafkaRefusal::ClientCertExpired: return "the broker rejected the client certificate (tls.crt) as expired";
+    case KafkaRefusal::ClientCertExpired:
+      return "the broker rejected the client certificate (tls.crt) as expired";
     case KafkaRefusal::ClientCertRejected:
       return "the broker rejected the client certificate (tls.crt): not signed by a CA it trusts, or none sent";
-    case KafkaRefusal::NotTls: return "the listener does not speak TLS";
-    case KafkaRefusal::TlsFailed: return "TLS handshake failed";
+    case KafkaRefusal::NotTls:
+      return "the listener does not speak TLS";
+    case KafkaRefusal::TlsFailed:
+      return "TLS handshake failed";
   }
   return "refused";
 }

@@ -80,10 +80,14 @@ namespace {
 std::string escapeLabel(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -115,7 +119,8 @@ std::string MetricsRegistry::render() const {
     for (const auto& [labels, h] : f.histograms) {
       auto s = h->snapshot();
       for (size_t i = 0; i < s.bounds.size(); ++i)
-        out += name + "_bucket" + labelText(labels, "le", number(s.bounds[i])) + " " + std::to_string(s.cumulative[i]) + "\n";
+        out += name + "_bucket" + labelText(labels, "le", number(s.bounds[i])) + " " + std::to_string(s.cumulative[i]) +
+               "\n";
       out += name + "_bucket" + labelText(labels, "le", "+Inf") + " " + std::to_string(s.count) + "\n";
       out += name + "_sum" + labelText(labels) + " " + number(s.sum) + "\n";
       out += name + "_count" + labelText(labels) + " " + std::to_string(s.count) + "\n";

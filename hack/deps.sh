@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build ccache pkg-config git curl openssl python3 python3-yaml
   libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libzstd-dev dpkg-dev
   libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev
-  kcat clang libclang-rt-14-dev redis-server wrk gnuplot-nox
+  kcat clang clang-format libclang-rt-14-dev redis-server wrk gnuplot-nox
   containerd runc containernetworking-plugins iptables conntrack iproute2 binutils)
 missing=()
 for p in "${PKGS[@]}"; do

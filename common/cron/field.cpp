@@ -19,8 +19,7 @@ class FieldParser {
   explicit FieldParser(const FieldSpec& spec) : spec_(spec) {}
 
   Error error(const std::string& what) const {
-    return Error{"field " + std::to_string(spec_.position) + " (" + std::string(spec_.name) +
-                 "): " + what};
+    return Error{"field " + std::to_string(spec_.position) + " (" + std::string(spec_.name) + "): " + what};
   }
 
   // A single value: a number or a name, range-checked.
@@ -48,11 +47,9 @@ class FieldParser {
     int v = 0;
     auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
     if (token.empty() || ec != std::errc() || end != token.data() + token.size()) {
-      return error("step \"" + std::string(token) + "\" in \"" + std::string(item) +
-                   "\" is not a number");
+      return error("step \"" + std::string(token) + "\" in \"" + std::string(item) + "\" is not a number");
     }
-    if (v < 1) return error("step " + std::string(token) + " in \"" + std::string(item) +
-                            "\" must be at least 1");
+    if (v < 1) return error("step " + std::string(token) + " in \"" + std::string(item) + "\" must be at least 1");
     return v;
   }
 
@@ -80,8 +77,8 @@ class FieldParser {
       auto b = value(rangePart.substr(dash + 1));
       if (!b) return b.error();
       if (*a > *b) {
-        return error("range " + std::string(rangePart) + " is backwards (" + std::to_string(*a) +
-                     " > " + std::to_string(*b) + ")");
+        return error("range " + std::string(rangePart) + " is backwards (" + std::to_string(*a) + " > " +
+                     std::to_string(*b) + ")");
       }
       lo = *a;
       hi = *b;

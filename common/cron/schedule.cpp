@@ -11,10 +11,9 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr std::array<std::string_view, 12> kMonthNames = {
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-constexpr std::array<std::string_view, 8> kWeekdayNames = {"SUN", "MON", "TUE", "WED",
-                                                           "THU", "FRI", "SAT"};
+constexpr std::array<std::string_view, 12> kMonthNames = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+constexpr std::array<std::string_view, 8> kWeekdayNames = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 // Day-of-week names cover 0-6 only; 7 (Sunday again) is numeric.
 constexpr std::span<const std::string_view> kWeekdaySpan(kWeekdayNames.data(), 7);
 
@@ -55,9 +54,7 @@ int firstAtOrAfter(const FieldSet& set, int from) {
   return bits == 0 ? -1 : std::countr_zero(bits);
 }
 
-unsigned daysInMonth(int y, unsigned m) {
-  return static_cast<unsigned>((year{y} / month{m} / last).day());
-}
+unsigned daysInMonth(int y, unsigned m) { return static_cast<unsigned>((year{y} / month{m} / last).day()); }
 
 }  // namespace
 
@@ -99,9 +96,8 @@ Result<Schedule> Schedule::parse(std::string_view expression) {
   Schedule s;
   s.text_ = std::string(expression);
 
-  auto parseAt = [&](int index, std::string_view name, int min, int max,
-                     std::span<const std::string_view> names, std::string_view namesHint,
-                     bool question, FieldSet& out) -> Status {
+  auto parseAt = [&](int index, std::string_view name, int min, int max, std::span<const std::string_view> names,
+                     std::string_view namesHint, bool question, FieldSet& out) -> Status {
     FieldSpec spec{index + 1, name, min, max, names, namesHint, question};
     auto set = parseField(fields[static_cast<size_t>(index)], spec);
     if (!set) return set.error();
@@ -118,8 +114,7 @@ Result<Schedule> Schedule::parse(std::string_view expression) {
   if (st) st = parseAt(offset + 2, "day-of-month", 1, 31, {}, {}, true, s.daysOfMonth_);
   if (st) st = parseAt(offset + 3, "month", 1, 12, kMonthNames, "month name (JAN-DEC)", false, s.months_);
   if (st) {
-    st = parseAt(offset + 4, "day-of-week", 0, 7, kWeekdaySpan, "weekday name (SUN-SAT)", true,
-                 s.daysOfWeek_);
+    st = parseAt(offset + 4, "day-of-week", 0, 7, kWeekdaySpan, "weekday name (SUN-SAT)", true, s.daysOfWeek_);
   }
   if (!st) return st.error();
 
@@ -134,9 +129,8 @@ Result<Schedule> Schedule::parse(std::string_view expression) {
     }
     if (!possible) {
       return Error{"field " + std::to_string(offset + 3) + " (day-of-month): \"" +
-                   std::string(fields[static_cast<size_t>(offset + 2)]) +
-                   "\" never occurs in month \"" + std::string(fields[static_cast<size_t>(offset + 3)]) +
-                   "\", so the schedule would never fire"};
+                   std::string(fields[static_cast<size_t>(offset + 2)]) + "\" never occurs in month \"" +
+                   std::string(fields[static_cast<size_t>(offset + 3)]) + "\", so the schedule would never fire"};
     }
   }
   return s;
@@ -152,8 +146,7 @@ bool Schedule::dayMatches(unsigned dayOfMonth, unsigned weekday) const {
 std::optional<seconds> Schedule::timeOfDayAtOrAfter(int hour, int minute, int second) const {
   for (int h = firstAtOrAfter(hours_, hour); h >= 0 && h <= 23; h = firstAtOrAfter(hours_, h + 1)) {
     const int minuteFrom = h == hour ? minute : 0;
-    for (int m = firstAtOrAfter(minutes_, minuteFrom); m >= 0 && m <= 59;
-         m = firstAtOrAfter(minutes_, m + 1)) {
+    for (int m = firstAtOrAfter(minutes_, minuteFrom); m >= 0 && m <= 59; m = firstAtOrAfter(minutes_, m + 1)) {
       const int secondFrom = (h == hour && m == minute) ? second : 0;
       const int s = firstAtOrAfter(seconds_, secondFrom);
       if (s >= 0 && s <= 59) return hours{h} + minutes{m} + seconds{s};
@@ -184,11 +177,10 @@ std::optional<TimePoint> Schedule::nextAfter(TimePoint t) const {
         const sys_days date{year{y} / month{m} / day{d}};
         if (!dayMatches(d, weekday{date}.c_encoding())) continue;
         const bool startDayHere = startMonth && d == d0;
-        const auto timeOfDay =
-            startDayHere ? timeOfDayAtOrAfter(static_cast<int>(startTime.hours().count()),
-                                              static_cast<int>(startTime.minutes().count()),
-                                              static_cast<int>(startTime.seconds().count()))
-                         : timeOfDayAtOrAfter(0, 0, 0);
+        const auto timeOfDay = startDayHere ? timeOfDayAtOrAfter(static_cast<int>(startTime.hours().count()),
+                                                                 static_cast<int>(startTime.minutes().count()),
+                                                                 static_cast<int>(startTime.seconds().count()))
+                                            : timeOfDayAtOrAfter(0, 0, 0);
         if (timeOfDay) return TimePoint{date + *timeOfDay};
       }
     }

@@ -21,11 +21,10 @@ std::string show(std::optional<TimePoint> t) {
   const year_month_day ymd{day};
   const hh_mm_ss<milliseconds> tod{floor<milliseconds>(*t - day)};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld.%03ld",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<long>(tod.hours().count()),
-                static_cast<long>(tod.minutes().count()), static_cast<long>(tod.seconds().count()),
-                static_cast<long>(tod.subseconds().count()));
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld.%03ld", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long>(tod.hours().count()), static_cast<long>(tod.minutes().count()),
+                static_cast<long>(tod.seconds().count()), static_cast<long>(tod.subseconds().count()));
   return buf;
 }
 
@@ -52,18 +51,34 @@ void checkNext(const std::vector<NextCase>& cases) {
 }  // namespace
 
 TEST_CASE("schedule: valid expressions parse and keep their text") {
-  for (const char* expr :
-       {"* * * * *", "*/5 * * * *", "0 9 * * MON-FRI", "0 0 1,15 * *", "30 4 1-7 JAN-MAR,oct sun",
-        "0 22 * * 1-5", "5/10 0-23/2 * * *", "0 0 29 2 *", "0 0 ? * 7", "  0   0  *  *  *  ",
-        "*/2 * * * * *", "0 30 9 * * mon", "@yearly", "@annually", "@monthly", "@weekly",
-        "@daily", "@midnight", "@hourly", "@every 90s", "@every 2h", "@every 1h30m"}) {
+  for (const char* expr : {"* * * * *",
+                           "*/5 * * * *",
+                           "0 9 * * MON-FRI",
+                           "0 0 1,15 * *",
+                           "30 4 1-7 JAN-MAR,oct sun",
+                           "0 22 * * 1-5",
+                           "5/10 0-23/2 * * *",
+                           "0 0 29 2 *",
+                           "0 0 ? * 7",
+                           "  0   0  *  *  *  ",
+                           "*/2 * * * * *",
+                           "0 30 9 * * mon",
+                           "@yearly",
+                           "@annually",
+                           "@monthly",
+                           "@weekly",
+                           "@daily",
+                           "@midnight",
+                           "@hourly",
+                           "@every 90s",
+                           "@every 2h",
+                           "@every 1h30m"}) {
     CHECK(parsed(expr).text() == expr);
   }
 }
 
 TEST_CASE("schedule: invalid expressions are rejected with messages naming field and token") {
-  const std::string fields =
-      "5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first";
+  const std::string fields = "5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "empty schedule (expected " + fields + ")"},
       {"* * * *", "expected " + fields + ", got 4"},
@@ -75,8 +90,7 @@ TEST_CASE("schedule: invalid expressions are rejected with messages naming field
       {"* * * 13 *", "field 4 (month): 13 is out of range 1-12"},
       {"* * * * 8", "field 5 (day-of-week): 8 is out of range 0-7"},
       {"* * * JANUARY *", "field 4 (month): \"JANUARY\" is not a number or a month name (JAN-DEC)"},
-      {"* * * * FUNDAY",
-       "field 5 (day-of-week): \"FUNDAY\" is not a number or a weekday name (SUN-SAT)"},
+      {"* * * * FUNDAY", "field 5 (day-of-week): \"FUNDAY\" is not a number or a weekday name (SUN-SAT)"},
       {"* * * SUN *", "field 4 (month): \"SUN\" is not a number or a month name (JAN-DEC)"},
       {"*/0 * * * *", "field 1 (minute): step 0 in \"*/0\" must be at least 1"},
       {"*/x * * * *", "field 1 (minute): step \"x\" in \"*/x\" is not a number"},
@@ -90,8 +104,7 @@ TEST_CASE("schedule: invalid expressions are rejected with messages naming field
       {"60 * * * * *", "field 1 (second): 60 is out of range 0-59"},
       {"0 60 * * * *", "field 2 (minute): 60 is out of range 0-59"},
       {"0 0 24 * * *", "field 3 (hour): 24 is out of range 0-23"},
-      {"0 0 30 2 *",
-       "field 3 (day-of-month): \"30\" never occurs in month \"2\", so the schedule would never fire"},
+      {"0 0 30 2 *", "field 3 (day-of-month): \"30\" never occurs in month \"2\", so the schedule would never fire"},
       {"0 0 0 31 APR,JUN *",
        "field 4 (day-of-month): \"31\" never occurs in month \"APR,JUN\", so the schedule would "
        "never fire"},

@@ -36,7 +36,8 @@ void retryRules(const Json& retry, const std::string& path, FieldErrors& errors,
 }
 
 void maxBackoffRule(const Json& retry, const std::string& path, FieldErrors& errors, const std::string& message) {
-  if (has(retry, "maxBackoff") && millis(retry["maxBackoff"]) > 3'600'000) errors.push_back({path + ".maxBackoff", message});
+  if (has(retry, "maxBackoff") && millis(retry["maxBackoff"]) > 3'600'000)
+    errors.push_back({path + ".maxBackoff", message});
 }
 
 void positiveDuration(const Json& o, const char* key, const std::string& path, long long minimum, FieldErrors& errors,
@@ -51,18 +52,23 @@ const char* kRetryCap = "maxBackoff must be at most 1h";
 
 std::vector<CelRule> build() {
   std::vector<CelRule> rules;
-  auto add = [&](std::string schemaPath, std::string message, std::function<void(const Json&, FieldErrors&, const std::string&)> f) {
+  auto add = [&](std::string schemaPath, std::string message,
+                 std::function<void(const Json&, FieldErrors&, const std::string&)> f) {
     CelRule r{schemaPath, message, nullptr};
     r.check = [f, message](const Json& ew, FieldErrors& errors) { f(ew, errors, message); };
     rules.push_back(std::move(r));
   };
 
-  add("", "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events and <name>-cron are valid DNS labels",
+  add("",
+      "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events and <name>-cron are valid DNS "
+      "labels",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         const Json& name = at(at(ew, "metadata"), "name");
         if (name.is_string() && name.get<std::string>().size() > 55) e.push_back({"metadata.name", m});
       });
-  add("", "spec.migrateFrom.appId must differ from the worker's own Dapr app id (spec.dapr.appId, or metadata.name when unset)",
+  add("",
+      "spec.migrateFrom.appId must differ from the worker's own Dapr app id (spec.dapr.appId, or metadata.name when "
+      "unset)",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         const Json& spec = at(ew, "spec");
         if (!has(spec, "migrateFrom")) return;
@@ -76,7 +82,9 @@ std::vector<CelRule> build() {
         const auto size = [&](const char* k) { return at(spec, k).is_array() ? at(spec, k).size() : 0; };
         if (size("subscriptions") == 0 && size("cron") == 0) e.push_back({"spec", m});
       });
-  add("spec", "spec.source.kafka is required when subscriptions are declared (the worker consumes from it, and scales on its lag)",
+  add("spec",
+      "spec.source.kafka is required when subscriptions are declared (the worker consumes from it, and scales on its "
+      "lag)",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         const Json& spec = at(ew, "spec");
         if (at(spec, "subscriptions").is_array() && !spec["subscriptions"].empty() && !has(at(spec, "source"), "kafka"))
@@ -87,7 +95,8 @@ std::vector<CelRule> build() {
         const Json& spec = at(ew, "spec");
         if (has(spec, "migrateFrom") && at(at(spec, "dapr"), "enabled") != true) e.push_back({"spec.migrateFrom", m});
       });
-  add("spec.handler", "handler.host must be a loopback address (127.0.0.1, localhost or ::1) unless allowNonLoopback is true",
+  add("spec.handler",
+      "handler.host must be a loopback address (127.0.0.1, localhost or ::1) unless allowNonLoopback is true",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         const Json& h = at(at(ew, "spec"), "handler");
         if (!h.is_object() || at(h, "allowNonLoopback") == true) return;
@@ -103,7 +112,8 @@ std::vector<CelRule> build() {
         const Json& s = at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
         if (!s.is_object()) return;
         const Json& p = at(s, "protocol");
-        if (p.is_string() && p.get<std::string>().rfind("SASL", 0) == 0 && (!has(s, "saslMechanism") || !has(s, "secretRef")))
+        if (p.is_string() && p.get<std::string>().rfind("SASL", 0) == 0 &&
+            (!has(s, "saslMechanism") || !has(s, "secretRef")))
           e.push_back({"spec.source.kafka.security", m});
       });
   add("spec.source.kafka.security", "clientCertificate requires protocol SSL or SASL_SSL and secretRef",
@@ -121,66 +131,102 @@ std::vector<CelRule> build() {
       });
   add("spec.subscriptions[*]", "deadLetterTopic must differ from topic",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
-        eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {
-          if (has(s, "deadLetterTopic") && at(s, "deadLetterTopic") == at(s, "topic"))
-            errors.push_back({path + ".deadLetterTopic", m});
-        }, e);
+        eachItem(
+            ew, "subscriptions",
+            [&](const Json& s, const std::string& path, FieldErrors& errors) {
+              if (has(s, "deadLetterTopic") && at(s, "deadLetterTopic") == at(s, "topic"))
+                errors.push_back({path + ".deadLetterTopic", m});
+            },
+            e);
       });
   add("spec.subscriptions[*].retry", kRetryOrder, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {
-      retryRules(at(s, "retry"), path + ".retry", errors, m);
-    }, e);
+    eachItem(
+        ew, "subscriptions",
+        [&](const Json& s, const std::string& path, FieldErrors& errors) {
+          retryRules(at(s, "retry"), path + ".retry", errors, m);
+        },
+        e);
   });
   add("spec.subscriptions[*].retry", kRetryCap, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {
-      maxBackoffRule(at(s, "retry"), path + ".retry", errors, m);
-    }, e);
+    eachItem(
+        ew, "subscriptions",
+        [&](const Json& s, const std::string& path, FieldErrors& errors) {
+          maxBackoffRule(at(s, "retry"), path + ".retry", errors, m);
+        },
+        e);
   });
   add("spec.subscriptions[*].retry", kRetryPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {
-      positiveDuration(at(s, "retry"), "initialBackoff", path + ".retry", 1, errors, m);
-    }, e);
+    eachItem(
+        ew, "subscriptions",
+        [&](const Json& s, const std::string& path, FieldErrors& errors) {
+          positiveDuration(at(s, "retry"), "initialBackoff", path + ".retry", 1, errors, m);
+        },
+        e);
   });
-  add("spec.subscriptions[*].idempotency", "ttl must be at least 1s", [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {
-      positiveDuration(at(s, "idempotency"), "ttl", path + ".idempotency", 1000, errors, m);
-    }, e);
-  });
+  add("spec.subscriptions[*].idempotency", "ttl must be at least 1s",
+      [](const Json& ew, FieldErrors& e, const std::string& m) {
+        eachItem(
+            ew, "subscriptions",
+            [&](const Json& s, const std::string& path, FieldErrors& errors) {
+              positiveDuration(at(s, "idempotency"), "ttl", path + ".idempotency", 1000, errors, m);
+            },
+            e);
+      });
   add("spec.subscriptions[*].idempotency", "redisAddress is required when kind is redis",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
-        eachItem(ew, "subscriptions", [&](const Json& s, const std::string& path, FieldErrors& errors) {
-          const Json& i = at(s, "idempotency");
-          if (at(i, "kind") == "redis" && !has(i, "redisAddress")) errors.push_back({path + ".idempotency", m});
-        }, e);
+        eachItem(
+            ew, "subscriptions",
+            [&](const Json& s, const std::string& path, FieldErrors& errors) {
+              const Json& i = at(s, "idempotency");
+              if (at(i, "kind") == "redis" && !has(i, "redisAddress")) errors.push_back({path + ".idempotency", m});
+            },
+            e);
       });
-  add("spec.cron[*]", "schedule must be a macro (@hourly, @daily, @every 5m, ...) or have 5 or 6 space-separated fields",
+  add("spec.cron[*]",
+      "schedule must be a macro (@hourly, @daily, @every 5m, ...) or have 5 or 6 space-separated fields",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         static const std::regex shape(
             R"(^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every ([0-9]+(ms|s|m|h))+|[^ ]+( +[^ ]+){4,5})$)");
-        eachItem(ew, "cron", [&](const Json& c, const std::string& path, FieldErrors& errors) {
-          const Json& s = at(c, "schedule");
-          if (s.is_string() && !std::regex_match(s.get<std::string>(), shape)) errors.push_back({path + ".schedule", m});
-        }, e);
+        eachItem(
+            ew, "cron",
+            [&](const Json& c, const std::string& path, FieldErrors& errors) {
+              const Json& s = at(c, "schedule");
+              if (s.is_string() && !std::regex_match(s.get<std::string>(), shape))
+                errors.push_back({path + ".schedule", m});
+            },
+            e);
       });
   add("spec.cron[*].retry", kRetryOrder, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "cron", [&](const Json& c, const std::string& path, FieldErrors& errors) {
-      retryRules(at(c, "retry"), path + ".retry", errors, m);
-    }, e);
+    eachItem(
+        ew, "cron",
+        [&](const Json& c, const std::string& path, FieldErrors& errors) {
+          retryRules(at(c, "retry"), path + ".retry", errors, m);
+        },
+        e);
   });
   add("spec.cron[*].retry", kRetryCap, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "cron", [&](const Json& c, const std::string& path, FieldErrors& errors) {
-      maxBackoffRule(at(c, "retry"), path + ".retry", errors, m);
-    }, e);
+    eachItem(
+        ew, "cron",
+        [&](const Json& c, const std::string& path, FieldErrors& errors) {
+          maxBackoffRule(at(c, "retry"), path + ".retry", errors, m);
+        },
+        e);
   });
   add("spec.cron[*]", kTimeoutPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "cron", [&](const Json& c, const std::string& path, FieldErrors& errors) {
-      positiveDuration(c, "timeout", path, 1, errors, m);
-    }, e);
+    eachItem(
+        ew, "cron",
+        [&](const Json& c, const std::string& path, FieldErrors& errors) {
+          positiveDuration(c, "timeout", path, 1, errors, m);
+        },
+        e);
   });
   add("spec.cron[*].retry", kRetryPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(ew, "cron", [&](const Json& c, const std::string& path, FieldErrors& errors) {
-      positiveDuration(at(c, "retry"), "initialBackoff", path + ".retry", 1, errors, m);
-    }, e);
+    eachItem(
+        ew, "cron",
+        [&](const Json& c, const std::string& path, FieldErrors& errors) {
+          positiveDuration(at(c, "retry"), "initialBackoff", path + ".retry", 1, errors, m);
+        },
+        e);
   });
   add("spec.scaling", "minReplicas must be less than or equal to maxReplicas",
       [](const Json& ew, FieldErrors& e, const std::string& m) {

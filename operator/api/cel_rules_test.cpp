@@ -18,8 +18,7 @@ void collect(const Json& schema, const std::string& path, std::set<RuleId>& out)
   for (const auto& v : schema.value("x-kubernetes-validations", Json::array()))
     out.insert({path, v.value("message", v.value("rule", ""))});
   const Json properties = schema.value("properties", Json::object());
-  for (const auto& [k, prop] : properties.items())
-    collect(prop, path.empty() ? k : path + "." + k, out);
+  for (const auto& [k, prop] : properties.items()) collect(prop, path.empty() ? k : path + "." + k, out);
   if (schema.contains("items")) collect(schema["items"], path + "[*]", out);
   if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object())
     collect(schema["additionalProperties"], path + ".*", out);
@@ -77,8 +76,9 @@ TEST_CASE("each CEL rule refuses what it should, at its field") {
   CHECK(firesAt(minimalEventWorker(std::string(56, 'a')), "metadata.name"));
   CHECK(firesAt(patched({{"spec", {{"dapr", {{"enabled", true}}}, {"migrateFrom", {{"appId", "customer-worker"}}}}}}),
                 "spec.migrateFrom.appId"));
-  CHECK(firesAt(patched({{"spec", {{"dapr", {{"enabled", true}, {"appId", "cw"}}}, {"migrateFrom", {{"appId", "cw"}}}}}}),
-                "spec.migrateFrom.appId"));
+  CHECK(
+      firesAt(patched({{"spec", {{"dapr", {{"enabled", true}, {"appId", "cw"}}}, {"migrateFrom", {{"appId", "cw"}}}}}}),
+              "spec.migrateFrom.appId"));
   CHECK(firesAt(patched({{"spec", {{"migrateFrom", {{"appId", "customer-service"}}}}}}), "spec.migrateFrom"));
   CHECK(firesAt(patched({{"spec", {{"subscriptions", nullptr}, {"cron", nullptr}}}}), "spec"));
   CHECK(firesAt(patched({{"spec", {{"source", nullptr}}}}), "spec.source.kafka"));
@@ -86,11 +86,14 @@ TEST_CASE("each CEL rule refuses what it should, at its field") {
   CHECK(celFindings(patched({{"spec", {{"handler", {{"host", "10.0.0.5"}, {"allowNonLoopback", true}}}}}})).empty());
   CHECK(firesAt(patched({{"spec", {{"source", {{"kafka", {{"security", {{"protocol", "SASL_SSL"}}}}}}}}}}),
                 "spec.source.kafka.security"));
-  auto security = [](const nlohmann::json& sec) { return patched({{"spec", {{"source", {{"kafka", {{"security", sec}}}}}}}}); };
+  auto security = [](const nlohmann::json& sec) {
+    return patched({{"spec", {{"source", {{"kafka", {{"security", sec}}}}}}}});
+  };
   CHECK(firesAt(security({{"protocol", "PLAINTEXT"}, {"clientCertificate", true}, {"secretRef", {{"name", "s"}}}}),
                 "spec.source.kafka.security"));
   CHECK(firesAt(security({{"protocol", "SSL"}, {"clientCertificate", true}}), "spec.source.kafka.security"));
-  CHECK(celFindings(security({{"protocol", "SSL"}, {"clientCertificate", true}, {"secretRef", {{"name", "s"}}}})).empty());
+  CHECK(celFindings(security({{"protocol", "SSL"}, {"clientCertificate", true}, {"secretRef", {{"name", "s"}}}}))
+            .empty());
   CHECK(firesAt(security({{"protocol", "PLAINTEXT"}, {"operatorSecretRef", {{"name", "s"}}}}),
                 "spec.source.kafka.security"));
   CHECK(celFindings(security({{"protocol", "SSL"}, {"operatorSecretRef", {{"name", "s"}}}})).empty());
@@ -106,10 +109,13 @@ TEST_CASE("each CEL rule refuses what it should, at its field") {
   CHECK(firesAt(withCron({{"retry", {{"initialBackoff", "2m"}}}}), "spec.cron[0].retry"));
   CHECK(firesAt(withCron({{"retry", {{"maxBackoff", "90m"}}}}), "spec.cron[0].retry.maxBackoff"));
   CHECK(firesAt(patched({{"spec", {{"handler", {{"timeout", "0s"}}}}}}), "spec.handler.timeout"));
-  CHECK(firesAt(withSubscription({{"retry", {{"initialBackoff", "0ms"}}}}), "spec.subscriptions[0].retry.initialBackoff"));
-  CHECK(firesAt(withSubscription({{"idempotency", {{"kind", "memory"}, {"ttl", "500ms"}}}}), "spec.subscriptions[0].idempotency.ttl"));
+  CHECK(firesAt(withSubscription({{"retry", {{"initialBackoff", "0ms"}}}}),
+                "spec.subscriptions[0].retry.initialBackoff"));
+  CHECK(firesAt(withSubscription({{"idempotency", {{"kind", "memory"}, {"ttl", "500ms"}}}}),
+                "spec.subscriptions[0].idempotency.ttl"));
   CHECK(firesAt(withCron({{"timeout", "0s"}}), "spec.cron[0].timeout"));
   CHECK(firesAt(withCron({{"retry", {{"initialBackoff", "0s"}}}}), "spec.cron[0].retry.initialBackoff"));
   CHECK(firesAt(patched({{"spec", {{"scaling", {{"minReplicas", 5}, {"maxReplicas", 4}}}}}}), "spec.scaling"));
-  CHECK(firesAt(patched({{"spec", {{"scaling", {{"maxReplicas", 4}, {"fallback", {{"replicas", 5}}}}}}}}), "spec.scaling"));
+  CHECK(firesAt(patched({{"spec", {{"scaling", {{"maxReplicas", 4}, {"fallback", {{"replicas", 5}}}}}}}}),
+                "spec.scaling"));
 }

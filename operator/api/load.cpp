@@ -15,8 +15,8 @@ namespace {
 
 void identity(const Json& o, FieldErrors& errors) {
   if (o.value("apiVersion", Json()) != kApiVersion)
-    errors.push_back({"apiVersion", "Unsupported value: " + o.value("apiVersion", Json()).dump() + ": supported values: \"" +
-                                        std::string(kApiVersion) + "\""});
+    errors.push_back({"apiVersion", "Unsupported value: " + o.value("apiVersion", Json()).dump() +
+                                        ": supported values: \"" + std::string(kApiVersion) + "\""});
   if (o.value("kind", Json()) != kKind)
     errors.push_back({"kind", "Unsupported value: " + o.value("kind", Json()).dump() + ": supported values: \"" +
                                   std::string(kKind) + "\""});
@@ -30,9 +30,10 @@ void identity(const Json& o, FieldErrors& errors) {
   if (!name.is_string() || name.get<std::string>().empty())
     errors.push_back({"metadata.name", "Required value: name or generateName is required"});
   else if (name.get<std::string>().size() > 253 || !std::regex_match(name.get<std::string>(), subdomain))
-    errors.push_back({"metadata.name", "Invalid value: " + name.dump() +
-                                           ": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                                           "characters, '-' or '.', and must start and end with an alphanumeric character"});
+    errors.push_back(
+        {"metadata.name", "Invalid value: " + name.dump() +
+                              ": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                              "characters, '-' or '.', and must start and end with an alphanumeric character"});
   if (meta.contains("namespace") && !meta["namespace"].is_string())
     errors.push_back({"metadata.namespace", "must be a string"});
   for (const auto& [k, v] : o.items())

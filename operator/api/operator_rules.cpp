@@ -9,7 +9,9 @@
 namespace ew::api {
 namespace {
 
-std::string item(const char* list, std::size_t i) { return std::string("spec.") + list + "[" + std::to_string(i) + "]"; }
+std::string item(const char* list, std::size_t i) {
+  return std::string("spec.") + list + "[" + std::to_string(i) + "]";
+}
 
 void schedules(const EventWorker& ew, FieldErrors& errors) {
   for (std::size_t i = 0; i < ew.spec.cron.size(); ++i) {
@@ -32,7 +34,8 @@ void topics(const EventWorker& ew, FieldErrors& errors) {
     if (subs[i].deadLetterTopic && owner.count(*subs[i].deadLetterTopic))
       errors.push_back({item("subscriptions", i) + ".deadLetterTopic",
                         "dead-letter topic \"" + *subs[i].deadLetterTopic + "\" is consumed by subscription \"" +
-                            owner[*subs[i].deadLetterTopic] + "\"; failed events would loop back: use a topic no subscription reads"});
+                            owner[*subs[i].deadLetterTopic] +
+                            "\"; failed events would loop back: use a topic no subscription reads"});
   }
 }
 
@@ -40,7 +43,8 @@ void ports(const EventWorker& ew, FieldErrors& errors) {
   const auto& s = ew.spec;
   if (s.handler.kind == HandlerSpec::Kind::Http && s.handler.port == s.runtime.metricsPort)
     errors.push_back({"spec.handler.port", "port " + std::to_string(s.handler.port) +
-                                               " is also spec.runtime.metricsPort; the handler and the runtime share the pod's network: pick different ports"});
+                                               " is also spec.runtime.metricsPort; the handler and the runtime share "
+                                               "the pod's network: pick different ports"});
   if (!s.dapr.enabled) return;
   auto reserved = [](int p) {
     for (int r : kDaprReservedPorts)
@@ -49,14 +53,19 @@ void ports(const EventWorker& ew, FieldErrors& errors) {
   };
   const std::string list = "3500, 3501, 50001, 50002, 9091";
   if (reserved(s.handler.port) && s.handler.kind == HandlerSpec::Kind::Http)
-    errors.push_back({"spec.handler.port", "port " + std::to_string(s.handler.port) + " is used by the Dapr sidecar (" + list + "); pick another"});
+    errors.push_back({"spec.handler.port", "port " + std::to_string(s.handler.port) + " is used by the Dapr sidecar (" +
+                                               list + "); pick another"});
   if (reserved(s.runtime.metricsPort))
-    errors.push_back({"spec.runtime.metricsPort", "port " + std::to_string(s.runtime.metricsPort) + " is used by the Dapr sidecar (" + list + "); pick another"});
+    errors.push_back({"spec.runtime.metricsPort", "port " + std::to_string(s.runtime.metricsPort) +
+                                                      " is used by the Dapr sidecar (" + list + "); pick another"});
   if (reserved(s.dapr.appPort))
-    errors.push_back({"spec.dapr.appPort", "port " + std::to_string(s.dapr.appPort) + " is used by the Dapr sidecar (" + list + "); pick another"});
-  if (s.dapr.appPort == s.runtime.metricsPort || (s.handler.kind == HandlerSpec::Kind::Http && s.dapr.appPort == s.handler.port))
+    errors.push_back({"spec.dapr.appPort", "port " + std::to_string(s.dapr.appPort) + " is used by the Dapr sidecar (" +
+                                               list + "); pick another"});
+  if (s.dapr.appPort == s.runtime.metricsPort ||
+      (s.handler.kind == HandlerSpec::Kind::Http && s.dapr.appPort == s.handler.port))
     errors.push_back({"spec.dapr.appPort", "port " + std::to_string(s.dapr.appPort) +
-                                               " is already the handler port or the runtime metrics port; the runtime listens on the Dapr app port for daprd, so it must be distinct"});
+                                               " is already the handler port or the runtime metrics port; the runtime "
+                                               "listens on the Dapr app port for daprd, so it must be distinct"});
 }
 
 void resources(const Resources& r, const std::string& path, FieldErrors& errors) {
@@ -64,10 +73,14 @@ void resources(const Resources& r, const std::string& path, FieldErrors& errors)
     const std::string kind = group == &r.requests ? "requests" : "limits";
     for (const auto& [name, text] : *group) {
       if (name != "cpu" && name != "memory" && name != "ephemeral-storage")
-        errors.push_back({path + "." + kind + "." + name, "unsupported resource; use cpu, memory or ephemeral-storage"});
+        errors.push_back(
+            {path + "." + kind + "." + name, "unsupported resource; use cpu, memory or ephemeral-storage"});
       auto q = parseQuantity(text);
-      if (!q) errors.push_back({path + "." + kind + "." + name, "\"" + text + "\" is not a quantity (e.g. 100m, 0.5, 128Mi, 1Gi)"});
-      else if (*q < 0) errors.push_back({path + "." + kind + "." + name, "must not be negative"});
+      if (!q)
+        errors.push_back(
+            {path + "." + kind + "." + name, "\"" + text + "\" is not a quantity (e.g. 100m, 0.5, 128Mi, 1Gi)"});
+      else if (*q < 0)
+        errors.push_back({path + "." + kind + "." + name, "must not be negative"});
     }
   }
   for (const auto& [name, text] : r.requests) {
@@ -82,9 +95,12 @@ void resources(const Resources& r, const std::string& path, FieldErrors& errors)
 
 void dapr(const EventWorker& ew, FieldErrors& errors) {
   static const std::regex dnsLabel("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
-  if (ew.spec.dapr.enabled && !ew.spec.dapr.appId && (ew.metadata.name.size() > 63 || !std::regex_match(ew.metadata.name, dnsLabel)))
-    errors.push_back({"spec.dapr.appId", "metadata.name \"" + ew.metadata.name +
-                                             "\" is not a valid Dapr app id (a DNS label: lower-case letters, digits, '-'); set spec.dapr.appId"});
+  if (ew.spec.dapr.enabled && !ew.spec.dapr.appId &&
+      (ew.metadata.name.size() > 63 || !std::regex_match(ew.metadata.name, dnsLabel)))
+    errors.push_back(
+        {"spec.dapr.appId",
+         "metadata.name \"" + ew.metadata.name +
+             "\" is not a valid Dapr app id (a DNS label: lower-case letters, digits, '-'); set spec.dapr.appId"});
   if (ew.spec.migrateFrom && ew.spec.subscriptions.empty())
     errors.push_back({"spec.migrateFrom", "there is nothing to migrate: declare the subscriptions to move off " +
                                               ew.spec.migrateFrom->appId + " in spec.subscriptions"});

@@ -42,18 +42,20 @@ TEST_CASE("one subscription per topic, and dead letters never loop back") {
   twice["spec"]["subscriptions"].push_back({{"name", "again"}, {"topic", "order.completed"}, {"route", "/x"}});
   CHECK(refusedAt(twice, "spec.subscriptions[1].topic", "already consumed by subscription \"order-completed\""));
   Json loop = minimalEventWorker();
-  loop["spec"]["subscriptions"].push_back({{"name", "refund"}, {"topic", "refund.issued"}, {"route", "/r"},
-                                           {"deadLetterTopic", "order.completed"}});
+  loop["spec"]["subscriptions"].push_back(
+      {{"name", "refund"}, {"topic", "refund.issued"}, {"route", "/r"}, {"deadLetterTopic", "order.completed"}});
   CHECK(refusedAt(loop, "spec.subscriptions[1].deadLetterTopic", "would loop"));
 }
 
 TEST_CASE("ports inside the pod do not collide") {
   CHECK(refusedAt(patched({{"spec", {{"handler", {{"port", 9090}}}}}}), "spec.handler.port", "metricsPort"));
   const Json dapr = {{"enabled", true}};
-  CHECK(refusedAt(patched({{"spec", {{"dapr", dapr}, {"handler", {{"port", 3500}}}}}}), "spec.handler.port", "Dapr sidecar"));
-  CHECK(refusedAt(patched({{"spec", {{"dapr", {{"enabled", true}, {"appPort", 8080}}}}}}), "spec.dapr.appPort", "distinct"));
-  CHECK(refusedAt(patched({{"spec", {{"dapr", dapr}, {"runtime", {{"metricsPort", 50001}}}}}}), "spec.runtime.metricsPort",
+  CHECK(refusedAt(patched({{"spec", {{"dapr", dapr}, {"handler", {{"port", 3500}}}}}}), "spec.handler.port",
                   "Dapr sidecar"));
+  CHECK(refusedAt(patched({{"spec", {{"dapr", {{"enabled", true}, {"appPort", 8080}}}}}}), "spec.dapr.appPort",
+                  "distinct"));
+  CHECK(refusedAt(patched({{"spec", {{"dapr", dapr}, {"runtime", {{"metricsPort", 50001}}}}}}),
+                  "spec.runtime.metricsPort", "Dapr sidecar"));
   // Without Dapr the sidecar's ports are free to use.
   CHECK(std::holds_alternative<Loaded>(loadEventWorker(patched({{"spec", {{"handler", {{"port", 3500}}}}}}))));
 }
@@ -61,8 +63,11 @@ TEST_CASE("ports inside the pod do not collide") {
 TEST_CASE("resource quantities parse and requests stay within limits") {
   CHECK(refusedAt(patched({{"spec", {{"handler", {{"resources", {{"requests", {{"cpu", "lots"}}}}}}}}}}),
                   "spec.handler.resources.requests.cpu", "should match"));
-  CHECK(refusedAt(patched({{"spec", {{"handler", {{"resources", {{"requests", {{"memory", "1Gi"}}}, {"limits", {{"memory", "512Mi"}}}}}}}}}}),
-                  "spec.handler.resources.requests.memory", "exceeds the limit"));
+  CHECK(refusedAt(
+      patched(
+          {{"spec",
+            {{"handler", {{"resources", {{"requests", {{"memory", "1Gi"}}}, {"limits", {{"memory", "512Mi"}}}}}}}}}}),
+      "spec.handler.resources.requests.memory", "exceeds the limit"));
   CHECK(refusedAt(patched({{"spec", {{"runtime", {{"resources", {{"requests", {{"gpu", "1"}}}}}}}}}}),
                   "spec.runtime.resources.requests.gpu", "unsupported resource"));
 }
@@ -73,7 +78,9 @@ TEST_CASE("Dapr needs an app id that is a DNS label, and migration needs subscri
   CHECK(refusedAt(dotted, "spec.dapr.appId", "not a valid Dapr app id"));
   dotted["spec"]["dapr"]["appId"] = "customer-worker";
   CHECK(std::holds_alternative<Loaded>(loadEventWorker(dotted)));
-  Json cronOnly = patched({{"spec", {{"subscriptions", nullptr}, {"dapr", {{"enabled", true}}},
-                                     {"migrateFrom", {{"appId", "customer-service"}}}}}});
+  Json cronOnly = patched({{"spec",
+                            {{"subscriptions", nullptr},
+                             {"dapr", {{"enabled", true}}},
+                             {"migrateFrom", {{"appId", "customer-service"}}}}}});
   CHECK(refusedAt(cronOnly, "spec.migrateFrom", "nothing to migrate"));
 }

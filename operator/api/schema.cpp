@@ -7,21 +7,27 @@
 namespace ew::api {
 namespace {
 
-std::string indexPath(const std::string& parent, std::size_t i) {
-  return parent + "[" + std::to_string(i) + "]";
-}
+std::string indexPath(const std::string& parent, std::size_t i) { return parent + "[" + std::to_string(i) + "]"; }
 
 std::string typeName(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "boolean";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "number";
-    case Json::value_t::string: return "string";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
-    default: return "unknown";
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::object:
+      return "object";
+    default:
+      return "unknown";
   }
 }
 
@@ -42,7 +48,9 @@ bool typeMatches(const Json& schema, const Json& v) {
   if (t == "array") return v.is_array();
   if (t == "string") return v.is_string();
   if (t == "boolean") return v.is_boolean();
-  if (t == "integer") return v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<std::int64_t>(v.get<double>())));
+  if (t == "integer")
+    return v.is_number_integer() ||
+           (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<std::int64_t>(v.get<double>())));
   if (t == "number") return v.is_number();
   return true;
 }
@@ -118,8 +126,7 @@ void validateArray(const Json& schema, const Json& v, const std::string& path, F
   } else if (listType == "set") {
     std::set<std::string> seen;
     for (std::size_t i = 0; i < v.size(); ++i)
-      if (!seen.insert(v[i].dump()).second)
-        errors.push_back({indexPath(path, i), "Duplicate value: " + shown(v[i])});
+      if (!seen.insert(v[i].dump()).second) errors.push_back({indexPath(path, i), "Duplicate value: " + shown(v[i])});
   }
 }
 
@@ -156,30 +163,33 @@ void validateScalar(const Json& schema, const Json& v, const std::string& path, 
     if (schema.contains("maxLength") && codePoints(s) > schema["maxLength"].get<std::size_t>())
       errors.push_back({path, "Too long: may not be more than " + schema["maxLength"].dump() + " bytes"});
     if (schema.contains("minLength") && codePoints(s) < schema["minLength"].get<std::size_t>())
-      errors.push_back({path, "Invalid value: " + shown(v) + ": should be at least " + schema["minLength"].dump() +
-                                  " chars long"});
+      errors.push_back(
+          {path, "Invalid value: " + shown(v) + ": should be at least " + schema["minLength"].dump() + " chars long"});
     // libstdc++'s regex recurses per character: refuse absurd lengths before matching.
     constexpr std::size_t kMaxPatternInput = 4096;
     if (schema.contains("pattern") && s.size() > kMaxPatternInput)
       errors.push_back({path, "Too long: may not be more than " + std::to_string(kMaxPatternInput) + " bytes"});
     else if (schema.contains("pattern") && !std::regex_search(s, compiled(schema["pattern"].get<std::string>())))
-      errors.push_back({path, "Invalid value: " + shown(v) + ": should match '" +
-                                  schema["pattern"].get<std::string>() + "'"});
+      errors.push_back(
+          {path, "Invalid value: " + shown(v) + ": should match '" + schema["pattern"].get<std::string>() + "'"});
   }
 }
 
 void validateValue(const Json& schema, const Json& v, const std::string& path, FieldErrors& errors) {
   if (!typeMatches(schema, v)) {
-    std::string expected = schema.value("x-kubernetes-int-or-string", false) ? "integer or string"
-                                                                             : schema.value("type", "any");
+    std::string expected =
+        schema.value("x-kubernetes-int-or-string", false) ? "integer or string" : schema.value("type", "any");
     errors.push_back({path, "Invalid value: " + shown(v) + ": " + path.substr(path.find_last_of('.') + 1) +
                                 " in body must be of type " + expected + ", not " + typeName(v)});
     return;
   }
   if (v.is_null()) return;
-  if (v.is_object()) validateObject(schema, v, path, errors);
-  else if (v.is_array()) validateArray(schema, v, path, errors);
-  else validateScalar(schema, v, path, errors);
+  if (v.is_object())
+    validateObject(schema, v, path, errors);
+  else if (v.is_array())
+    validateArray(schema, v, path, errors);
+  else
+    validateScalar(schema, v, path, errors);
 }
 
 void defaults(const Json& schema, Json& v) {

@@ -62,13 +62,19 @@ TEST_CASE("every structural rule names its field") {
   CHECK(hasError(check({{"name", "a"}, {"typo", 1}}), "typo", "unknown field"));
   CHECK(hasError(check({{"name", "a"}, {"nested", {{"x", 1}}}}), "nested.x", "unknown field"));
   CHECK(hasError(check({{"name", "a"}, {"items", {{{"name", "p"}}, {{"name", "p"}}}}}), "items[1]", "Duplicate value"));
-  CHECK(hasError(check({{"name", "a"}, {"items", {{{"name", "p"}}, {{"name", "q"}}, {{"name", "r"}}}}}), "items", "Too many"));
+  CHECK(hasError(check({{"name", "a"}, {"items", {{{"name", "p"}}, {{"name", "q"}}, {{"name", "r"}}}}}), "items",
+                 "Too many"));
   CHECK(hasError(check({{"name", "a"}, {"quantity", true}}), "quantity", "integer or string"));
   CHECK(hasError(check({{"name", "a"}, {"labels", {{"k", 1}}}}), "labels.k", "must be of type string"));
 }
 
 TEST_CASE("what the schema allows passes") {
-  CHECK(check({{"name", "abc"}, {"count", 10}, {"free", {{"any", {1, 2}}}}, {"quantity", "100m"},
-               {"labels", {{"k", "v"}}}, {"items", {{{"name", "p"}}, {{"name", "q"}}}}}).empty());
+  CHECK(check({{"name", "abc"},
+               {"count", 10},
+               {"free", {{"any", {1, 2}}}},
+               {"quantity", "100m"},
+               {"labels", {{"k", "v"}}},
+               {"items", {{{"name", "p"}}, {{"name", "q"}}}}})
+            .empty());
   CHECK(check({{"name", "abc"}, {"quantity", 2}}).empty());
 }

@@ -50,8 +50,8 @@ struct RuntimeSpec {
 struct KafkaSecurity {
   std::string protocol = "PLAINTEXT";
   std::optional<std::string> saslMechanism;
-  std::optional<std::string> secretName;  // Secret with keys username, password, ca.crt[, tls.crt, tls.key]
-  bool clientCertificate = false;         // the Secrets hold tls.crt and tls.key (mTLS)
+  std::optional<std::string> secretName;          // Secret with keys username, password, ca.crt[, tls.crt, tls.key]
+  bool clientCertificate = false;                 // the Secrets hold tls.crt and tls.key (mTLS)
   std::optional<std::string> operatorSecretName;  // the operator's credentials, in its own namespace
 };
 

@@ -3,8 +3,8 @@
 #include <optional>
 #include <regex>
 
-#include <yaml.h>
 #include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 namespace ew::api {
 namespace {
@@ -130,8 +130,8 @@ void emit(YAML::Emitter& out, const Json& v) {
       break;
     case Json::value_t::string: {
       const auto& s = v.get_ref<const std::string&>();
-      if (s.find('\n') != std::string::npos && s.find_first_of("\t\r") == std::string::npos &&
-          s.front() != ' ' && s.find(" \n") == std::string::npos) {
+      if (s.find('\n') != std::string::npos && s.find_first_of("\t\r") == std::string::npos && s.front() != ' ' &&
+          s.find(" \n") == std::string::npos) {
         out << YAML::Literal << s;
       } else if (needsQuotes(s)) {
         out << YAML::DoubleQuoted << s;

@@ -1,7 +1,6 @@
 #pragma once
-// YAML/JSON text <-> nlohmann::json (parsing with libyaml, emitting with yaml-cpp), with YAML 1.2 core-schema typing (plain
-// scalars become null/bool/int/float where they read so; quoted ones stay
-// strings). Pure.
+// YAML/JSON text <-> nlohmann::json (parsing with libyaml, emitting with yaml-cpp), with YAML 1.2 core-schema typing
+// (plain scalars become null/bool/int/float where they read so; quoted ones stay strings). Pure.
 
 #include <string>
 #include <vector>

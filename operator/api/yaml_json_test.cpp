@@ -43,10 +43,19 @@ TEST_CASE("text that is not UTF-8 is refused, not thrown") {
 }
 
 TEST_CASE("toYaml round-trips values whose text looks like another type") {
-  const Json v = {{"port", "8080"}, {"flag", "true"}, {"nothing", "null"}, {"empty", ""}, {"n", 5},
-                  {"list", {"-x", "a: b", "#c", " lead"}}, {"multi", "line one\nline two\n"},
-                  {"obj", Json::object()}, {"arr", Json::array()}, {"f", 2.5}, {"b", false},
-                  {"odd key: x", 1}, {"unicode", "caf\xc3\xa9"}};
+  const Json v = {{"port", "8080"},
+                  {"flag", "true"},
+                  {"nothing", "null"},
+                  {"empty", ""},
+                  {"n", 5},
+                  {"list", {"-x", "a: b", "#c", " lead"}},
+                  {"multi", "line one\nline two\n"},
+                  {"obj", Json::object()},
+                  {"arr", Json::array()},
+                  {"f", 2.5},
+                  {"b", false},
+                  {"odd key: x", 1},
+                  {"unicode", "caf\xc3\xa9"}};
   const std::string text = toYaml(v);
   auto back = parseDocuments(text);
   REQUIRE(back);
@@ -65,9 +74,9 @@ TEST_CASE("hostile input is refused quickly, not looped on or expanded") {
   CHECK_THAT(parseDocuments(deep + std::string(200, ']')).error().message, Catch::Contains("nesting"));
   std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'h'; ++c)
-    laughs += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) +
-              ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
-              char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + "]\n";
+    laughs += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
+              char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) +
+              ", *" + char(c - 1) + ", *" + char(c - 1) + "]\n";
   CHECK_THAT(parseDocuments(laughs).error().message, Catch::Contains("nodes"));
   CHECK_THAT(parseDocuments("a: 1\na: 2\n").error().message, Catch::Contains("duplicate key"));
 }

@@ -84,9 +84,9 @@ int HpaModel::sync(int now, int current, std::int64_t metric) {
   else if (current < minReplicas_)
     desired = minReplicas_;
   else
-    desired = limitRate(now, current,
-                        stabilize(now, current,
-                                  hpaExternalPerPodReplicas(metric, config_.lagThreshold, current, config_.tolerance)));
+    desired = limitRate(
+        now, current,
+        stabilize(now, current, hpaExternalPerPodReplicas(metric, config_.lagThreshold, current, config_.tolerance)));
   if (desired > current) scaleUps_.push_back({now, desired - current});
   if (desired < current) scaleDowns_.push_back({now, current - desired});
   int keep = std::max(config_.scaleUpPeriodSeconds, config_.scaleDownPeriodSeconds);

@@ -27,17 +27,17 @@ namespace ew::autoscale {
 
 struct KedaConfig {
   // ScaledObject, https://keda.sh/docs/latest/reference/scaledobject-spec/
-  int pollingIntervalSeconds = 30;   // spec.pollingInterval "Default: 30 seconds"
-  int cooldownPeriodSeconds = 300;   // spec.cooldownPeriod "Default: 300 seconds"
-  int minReplicaCount = 0;           // spec.minReplicaCount "Default: 0"
-  int maxReplicaCount = 100;         // spec.maxReplicaCount "Default: 100"
+  int pollingIntervalSeconds = 30;  // spec.pollingInterval "Default: 30 seconds"
+  int cooldownPeriodSeconds = 300;  // spec.cooldownPeriod "Default: 300 seconds"
+  int minReplicaCount = 0;          // spec.minReplicaCount "Default: 0"
+  int maxReplicaCount = 100;        // spec.maxReplicaCount "Default: 100"
 
   // Kafka trigger, https://keda.sh/docs/latest/scalers/apache-kafka/
   std::int64_t lagThreshold = 10;           // "Average target value ... (Default: 10)"
   std::int64_t activationLagThreshold = 0;  // "(Default: 0)"
   bool allowIdleConsumers = false;          // "(Default: false)": metric capped at partitions x lagThreshold
   OffsetReset offsetResetPolicy = OffsetReset::Latest;  // "(Default: latest)"
-  bool scaleToZeroOnInvalidOffset = false;  // "(Default: false)": lag 1 for a partition without an offset
+  bool scaleToZeroOnInvalidOffset = false;              // "(Default: false)": lag 1 for a partition without an offset
   // excludePersistentLag "(Default: false)" is not modelled: stuck lag counts (#3904).
 
   // HPA, https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/

@@ -77,13 +77,12 @@ struct Prediction {
 // (from the burst's end to the next lead, which already pays the next cold
 // start) is no longer than the stabilization window: the window is how long
 // the user lets capacity idle to save a scale event. `dt`: the poll interval.
-Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optional<double> perReplica,
-                   int partitions, Millis now, double dt) {
+Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optional<double> perReplica, int partitions,
+                   Millis now, double dt) {
   Prediction out;
   out.pattern = true;
-  const int size = perReplica && config.targetDrainSeconds
-                       ? drainReplicas(p.peakRate, *perReplica, partitions)
-                       : p.peakReplicas;
+  const int size =
+      perReplica && config.targetDrainSeconds ? drainReplicas(p.peakRate, *perReplica, partitions) : p.peakReplicas;
   const double coldStart = config.podStartSeconds + config.rebalanceSeconds + dt;
   const auto lead = Millis(static_cast<std::int64_t>((coldStart + dt) * 1000));
   const auto gap = p.period - p.duration - lead;
@@ -108,16 +107,26 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
 
 const char* reasonName(Reason reason) {
   switch (reason) {
-    case Reason::Lag: return "Lag";
-    case Reason::DrainTime: return "DrainTime";
-    case Reason::Bounds: return "Bounds";
-    case Reason::Activation: return "Activation";
-    case Reason::Idle: return "Idle";
-    case Reason::Draining: return "Draining";
-    case Reason::Stabilizing: return "Stabilizing";
-    case Reason::MetricsFailed: return "MetricsFailed";
-    case Reason::Fallback: return "Fallback";
-    case Reason::Predicted: return "Predicted";
+    case Reason::Lag:
+      return "Lag";
+    case Reason::DrainTime:
+      return "DrainTime";
+    case Reason::Bounds:
+      return "Bounds";
+    case Reason::Activation:
+      return "Activation";
+    case Reason::Idle:
+      return "Idle";
+    case Reason::Draining:
+      return "Draining";
+    case Reason::Stabilizing:
+      return "Stabilizing";
+    case Reason::MetricsFailed:
+      return "MetricsFailed";
+    case Reason::Fallback:
+      return "Fallback";
+    case Reason::Predicted:
+      return "Predicted";
   }
   return "Unknown";
 }
@@ -154,10 +163,10 @@ namespace {
 
 // What one poll measured, beside the Decision it fills.
 struct Measured {
-  double dt = 0;           // seconds since the previous successful poll; 0 when there was none
+  double dt = 0;  // seconds since the previous successful poll; 0 when there was none
   int partitionCount = 0;
-  int current = 0;         // the Deployment's replicas when read
-  bool busy = false;       // every partition owned, not stalled and behind (see measurePartitions)
+  int current = 0;                           // the Deployment's replicas when read
+  bool busy = false;                         // every partition owned, not stalled and behind (see measurePartitions)
   std::optional<double> scalingProduceRate;  // production of the non-stalled partitions, msg/s
   std::optional<double> perReplica;          // measured, else the lower bound
 };
@@ -372,8 +381,8 @@ void recordRecommendation(PolicyState& state, const PolicyConfig& config, Millis
 }
 
 // Recurring bursts: a floor while one is due, in progress, or its gap held.
-Prediction predictBursts(PolicyState& state, const PolicyConfig& config, const Measured& m, const Bounds& b,
-                         Millis now, int bounded, Decision& d) {
+Prediction predictBursts(PolicyState& state, const PolicyConfig& config, const Measured& m, const Bounds& b, Millis now,
+                         int bounded, Decision& d) {
   Prediction predicted;
   if (!config.predictive) return predicted;
   state.recurrence = noteBurstReplicas(state.recurrence, bounded);
@@ -434,9 +443,9 @@ void decideReplicas(Decision& d, const PolicyState& state, const PolicyConfig& c
   const std::string lag = "lag " + std::to_string(d.scalingLag);
   if (mayIdle && current == 0) {
     if (d.scalingLag > config.activationLagThreshold)
-      decide(d, bounded, Reason::Activation,
-             lag + " above activationLagThreshold " + std::to_string(config.activationLagThreshold) + "; " +
-                 size.message);
+      decide(
+          d, bounded, Reason::Activation,
+          lag + " above activationLagThreshold " + std::to_string(config.activationLagThreshold) + "; " + size.message);
     else
       decide(d, 0, Reason::Idle,
              lag + " at or below activationLagThreshold " + std::to_string(config.activationLagThreshold));
@@ -447,8 +456,7 @@ void decideReplicas(Decision& d, const PolicyState& state, const PolicyConfig& c
   } else if (current > b.ceiling()) {
     // Above maxReplicas (or the partitions): the bound is not a recommendation to smooth.
     decide(d, b.ceiling(), Reason::Bounds,
-           std::to_string(current) + " replicas above the bound " + std::to_string(b.ceiling()) + "; " +
-               size.message);
+           std::to_string(current) + " replicas above the bound " + std::to_string(b.ceiling()) + "; " + size.message);
   } else if (d.scalingLag > config.lagThreshold &&
              behind(double(d.scalingLag), m.scalingProduceRate.value_or(0) * m.dt)) {
     decide(d, current, Reason::Draining,
@@ -493,8 +501,8 @@ PolicyStep policyPoll(const PolicyState& previous, const PolicyConfig& config, c
 PolicyStep policyFailed(const PolicyState& previous, const PolicyConfig& config, int currentReplicas) {
   PolicyState state = previous;
   state.consecutiveFailures = previous.consecutiveFailures + 1;
-  state.idleSince.reset();           // idleness must be observed, not assumed
-  state.busyAtLastPoll = false;      // no throughput sample across the gap
+  state.idleSince.reset();       // idleness must be observed, not assumed
+  state.busyAtLastPoll = false;  // no throughput sample across the gap
   Decision d;
   d.perReplicaRate = state.perReplicaRate;
   if (state.consecutiveFailures < config.fallback.failureThreshold) {
@@ -514,8 +522,8 @@ PolicyStep policyFailed(const PolicyState& previous, const PolicyConfig& config,
   // message that changed every poll would rewrite every worker's status on
   // every poll for as long as Kafka is unreachable.
   d.message = "offsets unavailable for " + std::to_string(config.fallback.failureThreshold) +
-              " or more polls in a row; holding " +
-              (config.fallback.replicas ? "fallback.replicas " : "current ") + std::to_string(replicas);
+              " or more polls in a row; holding " + (config.fallback.replicas ? "fallback.replicas " : "current ") +
+              std::to_string(replicas);
   return {std::move(d), std::move(state)};
 }
 

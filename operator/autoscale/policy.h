@@ -87,16 +87,16 @@ enum class OffsetReset { Earliest, Latest };
 struct PartitionOffsets {
   std::string topic;
   int partition = 0;
-  std::int64_t logStart = 0;               // earliest offset still in the log
-  std::int64_t end = 0;                    // log end offset (high watermark)
-  std::optional<std::int64_t> committed;   // the group's committed offset, if any
-  bool hasOwner = false;                   // a group member holds it now
+  std::int64_t logStart = 0;              // earliest offset still in the log
+  std::int64_t end = 0;                   // log end offset (high watermark)
+  std::optional<std::int64_t> committed;  // the group's committed offset, if any
+  bool hasOwner = false;                  // a group member holds it now
 };
 
 // One successful poll.
 struct Observation {
-  Millis now{0};                 // any monotonic epoch; only differences matter
-  int currentReplicas = 0;       // the Deployment's spec.replicas when read
+  Millis now{0};            // any monotonic epoch; only differences matter
+  int currentReplicas = 0;  // the Deployment's spec.replicas when read
   OffsetReset offsetReset = OffsetReset::Latest;
   std::vector<PartitionOffsets> partitions;
 };
@@ -145,18 +145,18 @@ struct PolicyConfig {
 Status validate(const PolicyConfig& config);
 
 enum class Reason {
-  Lag,          // sized by ceil(lag / lagThreshold) (KEDA-compatible lag mode)
-  DrainTime,    // sized to absorb production and drain the lag in targetDrainSeconds
-  Bounds,       // the size was clamped to [minReplicas, min(maxReplicas, partitions)]
-  Activation,   // from zero: lag above activationLagThreshold
-  Idle,         // at or to zero: no lag and no production for cooldownSeconds
-  Draining,     // would scale down, but a backlog is still draining: lag above
-                // lagThreshold and above half a poll interval's production
-                // (less is what periodic commits leave even when keeping up)
-  Stabilizing,  // scale-down held or capped by the stabilization window / step
+  Lag,            // sized by ceil(lag / lagThreshold) (KEDA-compatible lag mode)
+  DrainTime,      // sized to absorb production and drain the lag in targetDrainSeconds
+  Bounds,         // the size was clamped to [minReplicas, min(maxReplicas, partitions)]
+  Activation,     // from zero: lag above activationLagThreshold
+  Idle,           // at or to zero: no lag and no production for cooldownSeconds
+  Draining,       // would scale down, but a backlog is still draining: lag above
+                  // lagThreshold and above half a poll interval's production
+                  // (less is what periodic commits leave even when keeping up)
+  Stabilizing,    // scale-down held or capped by the stabilization window / step
   MetricsFailed,  // the poll failed; fewer than failureThreshold in a row
-  Fallback,     // failureThreshold failed polls in a row: holding the fallback
-  Predicted,    // sized for a recurring burst that is due (or held through its gap)
+  Fallback,       // failureThreshold failed polls in a row: holding the fallback
+  Predicted,      // sized for a recurring burst that is due (or held through its gap)
 };
 const char* reasonName(Reason reason);
 
@@ -178,17 +178,17 @@ struct PartitionStatus {
 struct Decision {
   int desiredReplicas = 0;
   Reason reason = Reason::Lag;
-  std::string message;                           // one line for a condition / Event
-  bool degraded = false;                         // failureThreshold reached
-  std::int64_t totalLag = 0;                     // every partition
-  std::int64_t scalingLag = 0;                   // without stalled partitions
+  std::string message;          // one line for a condition / Event
+  bool degraded = false;        // failureThreshold reached
+  std::int64_t totalLag = 0;    // every partition
+  std::int64_t scalingLag = 0;  // without stalled partitions
   std::map<std::string, std::int64_t> lagByTopic;
-  std::vector<PartitionStatus> partitions;       // in the observation's order
+  std::vector<PartitionStatus> partitions;  // in the observation's order
   std::vector<PartitionKey> stalled;
-  std::optional<double> produceRate;             // msg/s over the last interval
-  std::optional<double> consumeRate;             // msg/s over the last interval (all replicas)
-  std::optional<double> perReplicaRate;          // smoothed msg/s of one busy replica
-  std::optional<int> burstPeriodSeconds;         // the period of recurring bursts, when detected
+  std::optional<double> produceRate;      // msg/s over the last interval
+  std::optional<double> consumeRate;      // msg/s over the last interval (all replicas)
+  std::optional<double> perReplicaRate;   // smoothed msg/s of one busy replica
+  std::optional<int> burstPeriodSeconds;  // the period of recurring bursts, when detected
 };
 
 // What the policy carries from one poll to the next, per EventWorker. Start
@@ -198,7 +198,7 @@ struct PolicyState {
   struct PartitionMemory {
     std::int64_t end = 0;
     std::optional<std::int64_t> committed;
-    int stillPolls = 0;  // polls in a row with lag, an owner and no progress
+    int stillPolls = 0;    // polls in a row with lag, an owner and no progress
     Millis stillSince{0};  // the poll that last saw it move (valid when stillPolls > 0)
   };
   struct Recommendation {
@@ -215,9 +215,9 @@ struct PolicyState {
   std::vector<Recommendation> history;    // sized recommendations in the window, each above all later ones
   int consecutiveFailures = 0;
   std::optional<Millis> idleSince;
-  int observedReplicas = -1;              // replicas seen at the last poll
-  Millis replicasSince{0};                // when that count was first seen
-  bool replicasGrew = true;               // that count was a scale-up (pods had to start)
+  int observedReplicas = -1;  // replicas seen at the last poll
+  Millis replicasSince{0};    // when that count was first seen
+  bool replicasGrew = true;   // that count was a scale-up (pods had to start)
 };
 
 struct PolicyStep {

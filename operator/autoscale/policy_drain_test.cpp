@@ -132,7 +132,7 @@ TEST_CASE("the production of the rebalance a scale-down caused does not grow the
   d.config.rebalanceSeconds = 5;
   d.poll(at(0, 4, partitions(4, 0, 0)));
   d.poll(at(5, 4, partitions(4, 100, 100)));  // 80 msg/s, kept up with
-  d.state.history.clear();                     // the window has passed
+  d.state.history.clear();                    // the window has passed
   auto down = d.poll(at(10, 4, partitions(4, 200, 200)));
   REQUIRE(down.desiredReplicas == 1);
   // The pause left 5 s of production (400) behind: not 4 replicas' worth of lag.

@@ -36,7 +36,10 @@ TEST_CASE("stalled partitions are reported and do not drive scale-up (keda #3904
   CHECK(third.message.find("1 stalled partitions excluded") != std::string::npos);
   // No scale-up from the stalled lag: the recommendation is minReplicas (the
   // earlier scale-up was the policy's own, before the stall was known).
-  auto later = d.poll(at(40, 1, [&] { parts[5].end = 2100; return parts; }()));
+  auto later = d.poll(at(40, 1, [&] {
+    parts[5].end = 2100;
+    return parts;
+  }()));
   CHECK(later.desiredReplicas == 1);
   CHECK(later.scalingLag == 0);
 }

@@ -20,18 +20,23 @@ TEST_CASE("validate accepts the defaults and names each invalid field") {
     return s.ok() ? std::string("ok") : s.error().message;
   };
   CHECK(field([](auto& c) { c.minReplicas = -1; }) == "scaling.minReplicas: must be at least 0");
-  CHECK(field([](auto& c) { c.maxReplicas = 0; c.minReplicas = 0; }) == "scaling.maxReplicas: must be at least 1");
+  CHECK(field([](auto& c) {
+          c.maxReplicas = 0;
+          c.minReplicas = 0;
+        }) == "scaling.maxReplicas: must be at least 1");
   CHECK(field([](auto& c) { c.minReplicas = 11; }) == "scaling.minReplicas: must not exceed maxReplicas");
   CHECK(field([](auto& c) { c.lagThreshold = 0; }) == "scaling.lagThreshold: must be at least 1");
   CHECK(field([](auto& c) { c.activationLagThreshold = -1; }) == "scaling.activationLagThreshold: must be at least 0");
   CHECK(field([](auto& c) { c.targetDrainSeconds = 0; }) == "scaling.targetDrainSeconds: must be at least 1");
   CHECK(field([](auto& c) { c.scaleDownStabilizationSeconds = -1; }) ==
         "scaling.scaleDownStabilizationSeconds: must be at least 0");
-  CHECK(field([](auto& c) { c.fallback.failureThreshold = 0; }) == "scaling.fallback.failureThreshold: must be at least 1");
+  CHECK(field([](auto& c) { c.fallback.failureThreshold = 0; }) ==
+        "scaling.fallback.failureThreshold: must be at least 1");
   CHECK(field([](auto& c) { c.fallback.replicas = -2; }) == "scaling.fallback.replicas: must be at least 0");
   CHECK(field([](auto& c) { c.cooldownSeconds = -1; }) == "scaling.cooldownSeconds: must be at least 0");
   CHECK(field([](auto& c) { c.maxScaleDownPercent = 0; }) == "scaling.maxScaleDownPercent: must be between 1 and 100");
-  CHECK(field([](auto& c) { c.maxScaleDownPercent = 101; }) == "scaling.maxScaleDownPercent: must be between 1 and 100");
+  CHECK(field([](auto& c) { c.maxScaleDownPercent = 101; }) ==
+        "scaling.maxScaleDownPercent: must be between 1 and 100");
   CHECK(field([](auto& c) { c.stalledAfterPolls = 0; }) == "scaling.stalledAfterPolls: must be at least 1");
   CHECK(field([](auto& c) { c.podStartSeconds = -1; }) == "scaling.podStartSeconds: must be at least 0");
 }
@@ -65,10 +70,10 @@ TEST_CASE("reasonName names every reason") {
 TEST_CASE("lag is measured from the log start and follows the reset policy") {
   Driver d;
   std::vector<PartitionOffsets> parts = {
-      {"orders", 0, 500, 800, 600, true},            // committed inside the log: 200
-      {"orders", 1, 500, 800, 100, true},            // committed below the log start: reset applies
-      {"orders", 2, 500, 800, std::nullopt, true},   // no committed offset: reset applies
-      {"orders", 3, 0, 50, 70, true},                // committed past the end: 0
+      {"orders", 0, 500, 800, 600, true},           // committed inside the log: 200
+      {"orders", 1, 500, 800, 100, true},           // committed below the log start: reset applies
+      {"orders", 2, 500, 800, std::nullopt, true},  // no committed offset: reset applies
+      {"orders", 3, 0, 50, 70, true},               // committed past the end: 0
       {"audit", 0, 0, 30, 0, true},
   };
   SECTION("earliest: from the log start, never the retention-deleted history (keda #7936)") {

@@ -14,14 +14,14 @@ namespace ew::autoscale::policy_test {
 
 // P partitions of "orders", every one with the same offsets.
 inline std::vector<PartitionOffsets> partitions(int count, std::int64_t end, std::optional<std::int64_t> committed,
-                                         bool owned = true) {
+                                                bool owned = true) {
   std::vector<PartitionOffsets> out;
   for (int i = 0; i < count; ++i) out.push_back({"orders", i, 0, end, committed, owned});
   return out;
 }
 
 inline Observation at(int seconds, int replicas, std::vector<PartitionOffsets> parts,
-               OffsetReset reset = OffsetReset::Latest) {
+                      OffsetReset reset = OffsetReset::Latest) {
   return {Millis(seconds * 1000LL), replicas, reset, std::move(parts)};
 }
 

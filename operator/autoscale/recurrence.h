@@ -48,25 +48,25 @@ using Millis = std::chrono::milliseconds;
 
 struct BurstRecord {
   Millis start{0};
-  Millis end{0};           // the poll that saw it end (start while open)
-  double peakRate = 0;     // highest rate measured between two polls within it
-  int peakReplicas = 0;    // highest replica count the policy asked for within it
+  Millis end{0};         // the poll that saw it end (start while open)
+  double peakRate = 0;   // highest rate measured between two polls within it
+  int peakReplicas = 0;  // highest replica count the policy asked for within it
 };
 
 struct RecurrenceState {
-  std::optional<double> baseline;     // the smoothed arrival rate outside bursts
-  std::optional<BurstRecord> open;    // the burst in progress
-  std::vector<BurstRecord> bursts;    // ended bursts, oldest first, at most kMaxBursts
+  std::optional<double> baseline;   // the smoothed arrival rate outside bursts
+  std::optional<BurstRecord> open;  // the burst in progress
+  std::vector<BurstRecord> bursts;  // ended bursts, oldest first, at most kMaxBursts
 };
 
 // A recurring burst: the next onset expected and how large it will be.
 struct BurstPattern {
   Millis period{0};
-  Millis nextStart{0};     // the next onset expected at or after the time asked about
-  Millis duration{0};      // the longest of the matched bursts
-  double peakRate = 0;     // the highest of the matched bursts
-  int peakReplicas = 0;    // likewise
-  bool inBurst = false;    // a burst is open now
+  Millis nextStart{0};   // the next onset expected at or after the time asked about
+  Millis duration{0};    // the longest of the matched bursts
+  double peakRate = 0;   // the highest of the matched bursts
+  int peakReplicas = 0;  // likewise
+  bool inBurst = false;  // a burst is open now
 };
 
 inline constexpr size_t kMaxBursts = 8;

@@ -23,8 +23,7 @@ struct Feeder {
 
 TEST_CASE("noise of tens of percent around a level starts no burst") {
   Feeder f;
-  for (int t = 0; t < 3600; t += 5)
-    f.state = observeArrivals(f.state, Millis(t * 1000LL), t % 10 == 0 ? 130 : 75, 5);
+  for (int t = 0; t < 3600; t += 5) f.state = observeArrivals(f.state, Millis(t * 1000LL), t % 10 == 0 ? 130 : 75, 5);
   CHECK_FALSE(f.state.open);
   CHECK(f.state.bursts.empty());
   CHECK_FALSE(detectPattern(f.state, 3600s));
@@ -87,7 +86,7 @@ TEST_CASE("three onsets a period apart make a pattern") {
 TEST_CASE("an extra burst between recurring ones does not hide the period") {
   Feeder f;
   f.run(0, 120, 40);
-  f.run(120, 1020, 40, 800, 120, 300, 30);  // onsets 120, 420, 720
+  f.run(120, 1020, 40, 800, 120, 300, 30);     // onsets 120, 420, 720
   f.run(1020, 1040, 40, 800, 1020, 1000, 10);  // an odd one at 1020
   f.run(1040, 1060, 40);
   auto p = detectPattern(f.state, 1060s);

@@ -17,7 +17,7 @@ struct SimulationOptions {
   ModelConfig model;
   // Both policies.
   int minReplicas = 1;
-  int maxReplicas = 100;  // KEDA's default maxReplicaCount
+  int maxReplicas = 100;             // KEDA's default maxReplicaCount
   std::int64_t lagThreshold = 1000;  // the CRD's default
   std::int64_t activationLagThreshold = 0;
   int cooldownSeconds = 300;

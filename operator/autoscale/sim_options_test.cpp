@@ -16,15 +16,18 @@ TEST_CASE("simulation options name the offending option") {
   CHECK(error([](auto& o) { o.policy = "keda"; }) == "ok");
   CHECK(error([](auto& o) { o.policy = "hpa"; }) == "--policy: must be eventworker or keda");
   CHECK(error([](auto& o) { o.lagThreshold = 0; }) == "--lag-threshold: must be at least 1");
-  CHECK(error([](auto& o) { o.minReplicas = 5; o.maxReplicas = 4; }) ==
-        "--min-replicas, --max-replicas: need 0 <= min <= max and max >= 1");
+  CHECK(error([](auto& o) {
+          o.minReplicas = 5;
+          o.maxReplicas = 4;
+        }) == "--min-replicas, --max-replicas: need 0 <= min <= max and max >= 1");
   CHECK(error([](auto& o) { o.pollIntervalSeconds = 0; }) == "--poll-interval: must be at least 1");
   CHECK(error([](auto& o) { o.maxScaleDownPercent = 0; }) == "scaling.maxScaleDownPercent: must be between 1 and 100");
   CHECK(error([](auto& o) { o.model.partitions = 0; }) == "--partitions: must be at least 1");
   CHECK(error([](auto& o) { o.model.perReplicaRate = 0; }) == "--per-replica-rate: must be above 0");
   CHECK(error([](auto& o) { o.model.commitIntervalSeconds = 0; }) == "--commit-interval: must be at least 1");
-  CHECK(error([](auto& o) { o.model.stuck = StuckPartition{12, 0, 10}; }) ==
-        "--stuck-partition: must be a partition number below --partitions");
+  CHECK(error([](auto& o) {
+          o.model.stuck = StuckPartition{12, 0, 10};
+        }) == "--stuck-partition: must be a partition number below --partitions");
 }
 
 TEST_CASE("both policies get the shared options, eventworker also its own") {

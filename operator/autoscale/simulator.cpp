@@ -80,7 +80,8 @@ SimResult simulate(const Trace& trace, const ModelConfig& model, Autoscaler& aut
     view.partitions.reserve(partitions);
     for (int p = 0; p < partitions; ++p)
       view.partitions.push_back({"events", p, 0, static_cast<std::int64_t>(std::floor(end[p] + 1e-9)),
-                                 static_cast<std::int64_t>(std::floor(committed[p] + 1e-9)), members > 0 && !pausedNow});
+                                 static_cast<std::int64_t>(std::floor(committed[p] + 1e-9)),
+                                 members > 0 && !pausedNow});
 
     int desired = std::max(0, autoscaler.tick(view));
     int pods = static_cast<int>(readyAt.size());
@@ -126,7 +127,8 @@ SimResult simulate(const Trace& trace, const ModelConfig& model, Autoscaler& aut
     if ((t + 1 + model.commitIntervalSeconds / 2) % model.commitIntervalSeconds == 0) committed = done;
     double lag = 0;
     for (int p = 0; p < partitions; ++p) lag += end[p] - done[p];
-    result.steps.push_back({t, rate, consumed, lag, static_cast<int>(readyAt.size()), members, paused, autoscaler.note()});
+    result.steps.push_back(
+        {t, rate, consumed, lag, static_cast<int>(readyAt.size()), members, paused, autoscaler.note()});
   }
   result.summary = summarize(result.steps, scaleEvents);
   return result;

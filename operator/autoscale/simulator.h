@@ -47,7 +47,7 @@ struct ModelConfig {
   // The runtime commits every commitInterval (default 1 s) and when caught
   // up; 5 s is the Java / librdkafka auto-commit default.
   int commitIntervalSeconds = 1;
-  int initialReplicas = 1;      // running and owning partitions at t = 0
+  int initialReplicas = 1;  // running and owning partitions at t = 0
   std::optional<StuckPartition> stuck;
 };
 
@@ -82,7 +82,7 @@ struct StepRecord {
 };
 
 struct Summary {
-  double lagSeconds = 0;      // sum over seconds of the lag (message-seconds)
+  double lagSeconds = 0;  // sum over seconds of the lag (message-seconds)
   double peakLag = 0;
   double p99Lag = 0;          // nearest-rank 99th percentile of the per-second lag
   double replicaSeconds = 0;  // sum over seconds of the pods

@@ -135,9 +135,9 @@ TEST_CASE("summarize: lag-seconds, peak, nearest-rank p99, replica-seconds") {
   CHECK(s.peakReplicas == 6);
   CHECK(s.scaleEvents == 4);
   CHECK(s.seconds == 100);
-  CHECK(summaryText(s) ==
-        "lag_seconds 5050\npeak_lag 100\np99_lag 99\nreplica_seconds " + std::to_string(int(s.replicaSeconds)) +
-            "\nscale_events 4\npeak_replicas 6\nseconds 100\n");
+  CHECK(summaryText(s) == "lag_seconds 5050\npeak_lag 100\np99_lag 99\nreplica_seconds " +
+                              std::to_string(int(s.replicaSeconds)) +
+                              "\nscale_events 4\npeak_replicas 6\nseconds 100\n");
   CHECK(summarize({}, 0).p99Lag == 0);
 }
 
@@ -149,8 +149,8 @@ TEST_CASE("the simulation is deterministic and its CSV has one row per second") 
   };
   std::string csv = run();
   CHECK(csv == run());
-  CHECK(csv.rfind("t,produce_rate,consumed,lag,replicas,members,rebalancing,note\n0,50.00,50.00,0.0,1,1,0,Bounds\n", 0) ==
-        0);
+  CHECK(csv.rfind("t,produce_rate,consumed,lag,replicas,members,rebalancing,note\n0,50.00,50.00,0.0,1,1,0,Bounds\n",
+                  0) == 0);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 401);
 }
 

@@ -5,13 +5,13 @@
 // FILE may hold several YAML documents ("-" reads standard input). Invalid
 // input exits 1 with one "<file>: <name>: <field path>: <message>" line per finding.
 
+#include <unistd.h>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -129,7 +129,8 @@ int simulate(ew::autoscale::SimulationOptions options, const std::string& traceF
   }
   auto result = ew::autoscale::simulate(*trace, options.model, **autoscaler);
   std::cout << "trace " << traceFile << "\npolicy " << options.policy << "\nlag_threshold " << options.lagThreshold
-            << "\n" << ew::autoscale::summaryText(result.summary);
+            << "\n"
+            << ew::autoscale::summaryText(result.summary);
   std::string csvPath = csvOut;
   if (csvPath.empty() && !plotOut.empty()) {
     char tmp[] = "/tmp/eventworker-simulate-XXXXXX";
@@ -160,8 +161,7 @@ int main(int argc, char** argv) {
   auto* render = app.add_subcommand("render", "print the objects the operator creates for each EventWorker");
   render->add_option("-f,--filename", file, "file with one or more EventWorkers (- for stdin)")->required();
   render->add_option("-o,--output", output, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
-  render->add_option("--runtime-image", options.runtimeImage, "the eventworker-runtime image")
-      ->capture_default_str();
+  render->add_option("--runtime-image", options.runtimeImage, "the eventworker-runtime image")->capture_default_str();
 
   ew::autoscale::SimulationOptions sim;
   std::string traceFile, csvOut, plotOut;
@@ -176,11 +176,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   simulate->add_option("--pod-start", sim.model.podStartSeconds, "seconds from scale-up to consuming")
       ->capture_default_str();
-  simulate->add_option("--rebalance-pause", sim.model.rebalancePauseSeconds,
-                       "seconds the group stops on each membership change")
+  simulate
+      ->add_option("--rebalance-pause", sim.model.rebalancePauseSeconds,
+                   "seconds the group stops on each membership change")
       ->capture_default_str();
-  simulate->add_option("--commit-interval", sim.model.commitIntervalSeconds,
-                       "seconds between the group's offset commits")
+  simulate
+      ->add_option("--commit-interval", sim.model.commitIntervalSeconds, "seconds between the group's offset commits")
       ->capture_default_str();
   simulate->add_option("--lag-threshold", sim.lagThreshold, "lagThreshold of both policies")->capture_default_str();
   simulate->add_option("--activation-lag-threshold", sim.activationLagThreshold, "activationLagThreshold")
@@ -196,8 +197,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   simulate->add_option("--poll-interval", sim.pollIntervalSeconds, "eventworker: seconds between polls")
       ->capture_default_str();
-  simulate->add_option("--max-scale-down-percent", sim.maxScaleDownPercent,
-                       "eventworker: largest scale-down step, % of replicas")
+  simulate
+      ->add_option("--max-scale-down-percent", sim.maxScaleDownPercent,
+                   "eventworker: largest scale-down step, % of replicas")
       ->capture_default_str();
   simulate->add_option("--predictive", sim.predictive, "eventworker: scale ahead of recurring bursts")
       ->capture_default_str();

@@ -26,8 +26,12 @@ bool ScaleTarget::operator==(const ScaleTarget& o) const {
 Autoscaler::Autoscaler(LagReadFn read, std::function<std::optional<int>(const std::string&)> currentReplicas,
                        std::function<void(const std::string&)> onChange, MetricsRegistry& metrics,
                        std::function<double()> random01, std::function<Millis()> now)
-    : read_(std::move(read)), currentReplicas_(std::move(currentReplicas)), onChange_(std::move(onChange)),
-      metrics_(metrics), random01_(std::move(random01)), now_(std::move(now)) {}
+    : read_(std::move(read)),
+      currentReplicas_(std::move(currentReplicas)),
+      onChange_(std::move(onChange)),
+      metrics_(metrics),
+      random01_(std::move(random01)),
+      now_(std::move(now)) {}
 
 Autoscaler::~Autoscaler() { stop(); }
 
@@ -54,8 +58,9 @@ void Autoscaler::track(const std::string& key, const ScaleTarget& target) {
   e.target = target;
   // Spread first polls over the interval so a restart with many EventWorkers
   // is not one burst.
-  e.nextDue = now_() + Millis(static_cast<int64_t>(random01_() * static_cast<double>(
-                                                       std::chrono::duration_cast<Millis>(target.pollInterval).count())));
+  e.nextDue =
+      now_() + Millis(static_cast<int64_t>(
+                   random01_() * static_cast<double>(std::chrono::duration_cast<Millis>(target.pollInterval).count())));
   entries_.emplace(key, std::move(e));
   cv_.notify_all();
 }
@@ -99,8 +104,8 @@ void Autoscaler::exportMetrics(const std::string& key, const Decision& d) {
   if (d.reason == autoscale::Reason::MetricsFailed || d.reason == autoscale::Reason::Fallback) return;
   metrics_.gauge("eventworker_consumer_lag", "Consumer lag of the worker's group at the last poll.", labels)
       .set(static_cast<double>(d.totalLag));
-  metrics_.gauge("eventworker_stalled_partitions", "Partitions with lag whose committed offset does not move.",
-                 labels).set(static_cast<double>(d.stalled.size()));
+  metrics_.gauge("eventworker_stalled_partitions", "Partitions with lag whose committed offset does not move.", labels)
+      .set(static_cast<double>(d.stalled.size()));
   for (const auto& [topic, lag] : d.lagByTopic) {
     auto l = labels;
     l["topic"] = topic;
@@ -145,8 +150,10 @@ void Autoscaler::observe(const std::string& key, const LagResult& result, Millis
     step = autoscale::policyFailed(e.state, e.target.policy, *live);
     step.decision.message = result.error().message + " (" + step.decision.message + ")";
     const auto slash = key.find('/');
-    metrics_.counter("eventworker_lag_poll_failures_total", "Lag polls that failed.",
-                     {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}}).inc();
+    metrics_
+        .counter("eventworker_lag_poll_failures_total", "Lag polls that failed.",
+                 {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}})
+        .inc();
   }
   e.state = std::move(step.state);
   e.decision = std::move(step.decision);
@@ -177,8 +184,8 @@ Autoscaler::Millis Autoscaler::pollDue(Millis now) {
       std::vector<LagQuery> queries;
       for (const auto& d : due) queries.push_back(d.query);
       reads.emplace_back(&due, std::async(std::launch::async, [this, cluster = cluster, queries = std::move(queries)] {
-                           return read_(cluster, queries);
-                         }));
+        return read_(cluster, queries);
+      }));
     }
     for (auto& [due, future] : reads) {
       std::vector<LagResult> results;

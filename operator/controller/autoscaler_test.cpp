@@ -19,9 +19,9 @@ namespace {
 struct Rig {
   Millis clock{1'000'000};
   std::mutex mu;
-  std::vector<std::pair<KafkaAccess, std::vector<LagQuery>>> reads;     // cluster, queries
-  std::map<std::string, LagResult> answers;                             // by group
-  std::map<std::string, std::optional<int>> replicas;                   // by key
+  std::vector<std::pair<KafkaAccess, std::vector<LagQuery>>> reads;  // cluster, queries
+  std::map<std::string, LagResult> answers;                          // by group
+  std::map<std::string, std::optional<int>> replicas;                // by key
   std::vector<std::string> changes;
   MetricsRegistry metrics;
   Autoscaler scaler{[this](const KafkaAccess& cluster, const std::vector<LagQuery>& qs) {
@@ -39,7 +39,9 @@ struct Rig {
                       auto it = replicas.find(key);
                       return it == replicas.end() ? std::optional<int>(1) : it->second;
                     },
-                    [this](const std::string& key) { changes.push_back(key); }, metrics, [] { return 0.5; },
+                    [this](const std::string& key) { changes.push_back(key); },
+                    metrics,
+                    [] { return 0.5; },
                     [this] { return clock; }};
 };
 
@@ -196,7 +198,7 @@ TEST_CASE("a changed target is polled at once, and keeps its memory unless the g
   rig.scaler.track("ns/a", bigger);
   CHECK(rig.scaler.decision("ns/a"));  // same group: the memory stays
   CHECK(rig.scaler.pollDue(rig.clock) > rig.clock);
-  CHECK(rig.reads.size() == 2);        // polled at once
+  CHECK(rig.reads.size() == 2);  // polled at once
   rig.scaler.track("ns/a", target("k1:9092", "b"));
   CHECK_FALSE(rig.scaler.decision("ns/a"));  // another group: start over
 }
@@ -208,7 +210,7 @@ TEST_CASE("the applied replicas follow the decision, else keep the live count, a
   autoscale::Decision d;
   d.desiredReplicas = 5;
   CHECK(scaledReplicas(d, 3, 2, bounds) == 5);
-  CHECK(scaledReplicas(std::nullopt, 7, 2, bounds) == 7);   // operator restart: no reset
+  CHECK(scaledReplicas(std::nullopt, 7, 2, bounds) == 7);  // operator restart: no reset
   CHECK(scaledReplicas(std::nullopt, std::nullopt, 2, bounds) == 2);
   CHECK(scaledReplicas(std::nullopt, 11, 2, bounds) == 8);  // maxReplicas lowered
   d.desiredReplicas = 12;

@@ -10,14 +10,18 @@ namespace resources = kube::resources;
 
 Controller::Controller(kube::Api& api, ControllerOptions options, RenderFn render, MetricsRegistry& metrics,
                        std::function<double()> random01)
-    : api_(api), options_(std::move(options)), metrics_(metrics), random01_(std::move(random01)), queue_(*options_.time),
+    : api_(api),
+      options_(std::move(options)),
+      metrics_(metrics),
+      random01_(std::move(random01)),
+      queue_(*options_.time),
       events_(api),
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
-      reconciler_(api, eventWorkers_,
-                  OwnedStores{configMaps_, deployments_, statefulSets_,
-                              options_.daprSubscriptions ? &subscriptions_ : nullptr, &pods_,
-                              [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
-                  std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka) {}
+      reconciler_(
+          api, eventWorkers_,
+          OwnedStores{configMaps_, deployments_, statefulSets_, options_.daprSubscriptions ? &subscriptions_ : nullptr,
+                      &pods_, [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
+          std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka) {}
 
 std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
   auto currentReplicas = [this](const std::string& key) -> std::optional<int> {
@@ -28,11 +32,14 @@ std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
   auto now = [time = options_.time] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(time->now().time_since_epoch());
   };
-  return std::make_unique<Autoscaler>(options_.lagReader, currentReplicas, [this](const std::string& key) {
-    // A key whose reconciles fail waits for its backoff: that retry reads the
-    // latest decision (an add now would skip the backoff, every poll).
-    if (queue_.failures(key) == 0) queue_.add(key);
-  }, metrics_, random01_, now);
+  return std::make_unique<Autoscaler>(
+      options_.lagReader, currentReplicas,
+      [this](const std::string& key) {
+        // A key whose reconciles fail waits for its backoff: that retry reads the
+        // latest decision (an add now would skip the backoff, every poll).
+        if (queue_.failures(key) == 0) queue_.add(key);
+      },
+      metrics_, random01_, now);
 }
 
 Controller::~Controller() { stop(); }
@@ -144,19 +151,26 @@ void Controller::startWatcher(const kube::ResourceType& type, kube::Store& store
 }
 
 void Controller::start() {
-  startWatcher(resources::kEventWorker, eventWorkers_, [this](const std::string& k) {
-    if (changed(eventWorkers_, k)) queue_.add(k);
-  }, "");
-  startWatcher(resources::kDeployment, deployments_,
-               [this](const std::string& k) { onOwnedChange(deployments_, k); }, kNameLabel);
-  startWatcher(resources::kStatefulSet, statefulSets_,
-               [this](const std::string& k) { onOwnedChange(statefulSets_, k); }, kNameLabel);
-  startWatcher(resources::kConfigMap, configMaps_,
-               [this](const std::string& k) { onOwnedChange(configMaps_, k); }, kNameLabel);
+  startWatcher(
+      resources::kEventWorker, eventWorkers_,
+      [this](const std::string& k) {
+        if (changed(eventWorkers_, k)) queue_.add(k);
+      },
+      "");
+  startWatcher(
+      resources::kDeployment, deployments_, [this](const std::string& k) { onOwnedChange(deployments_, k); },
+      kNameLabel);
+  startWatcher(
+      resources::kStatefulSet, statefulSets_, [this](const std::string& k) { onOwnedChange(statefulSets_, k); },
+      kNameLabel);
+  startWatcher(
+      resources::kConfigMap, configMaps_, [this](const std::string& k) { onOwnedChange(configMaps_, k); }, kNameLabel);
   if (options_.daprSubscriptions)
-    startWatcher(resources::kDaprSubscription, subscriptions_,
-                 [this](const std::string& k) { onOwnedChange(subscriptions_, k); }, kNameLabel);
-  startWatcher(resources::kPod, pods_, [this](const std::string& k) { onPodChange(k); }, kNameLabel);
+    startWatcher(
+        resources::kDaprSubscription, subscriptions_,
+        [this](const std::string& k) { onOwnedChange(subscriptions_, k); }, kNameLabel);
+  startWatcher(
+      resources::kPod, pods_, [this](const std::string& k) { onPodChange(k); }, kNameLabel);
   podWatcher_ = watchers_.back().get();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { workerLoop(); });
   if (autoscaler_) threads_.emplace_back([this] { autoscaler_->run(); });
@@ -183,8 +197,10 @@ void Controller::workerLoop() {
   while (!queue_.shuttingDown()) {
     depth.set(static_cast<double>(queue_.depth()));
     for (const auto& w : watchers_)
-      metrics_.gauge("eventworker_watch_restarts", "Watch requests after the first, by resource.",
-                     {{"resource", w->name()}}).set(static_cast<double>(w->stats().watchRestarts));
+      metrics_
+          .gauge("eventworker_watch_restarts", "Watch requests after the first, by resource.",
+                 {{"resource", w->name()}})
+          .set(static_cast<double>(w->stats().watchRestarts));
     // Reconcile only from a complete view: never prune against a half-listed store.
     if (!synced()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -198,14 +214,16 @@ void Controller::workerLoop() {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::string result = outcome ? "success" : "error";
     metrics_.counter("eventworker_reconcile_total", "Reconciles by result.", {{"result", result}}).inc();
-    metrics_.histogram("eventworker_reconcile_duration_seconds", "Reconcile duration by result.",
-                       {{"result", result}}).observe(secs);
+    metrics_.histogram("eventworker_reconcile_duration_seconds", "Reconcile duration by result.", {{"result", result}})
+        .observe(secs);
     if (outcome) {
       metrics_.counter("eventworker_reconcile_writes_total", "API writes sent by reconciles.").inc(outcome->writes);
       queue_.forget(*key);
       // The latest reconcile decides when the key is due again.
-      if (outcome->requeueAfter) queue_.addAfter(*key, *outcome->requeueAfter);
-      else queue_.cancelDelayed(*key);
+      if (outcome->requeueAfter)
+        queue_.addAfter(*key, *outcome->requeueAfter);
+      else
+        queue_.cancelDelayed(*key);
     } else {
       spdlog::warn("reconcile {} failed (attempt {}): {}", *key, queue_.failures(*key) + 1, outcome.error().message);
       queue_.addRateLimited(*key);

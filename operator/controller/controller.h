@@ -8,15 +8,15 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "controller/autoscaler.h"
-#include "controller/event_recorder.h"
 #include "controller/desired_state.h"
+#include "controller/event_recorder.h"
 #include "controller/reconciler.h"
 #include "controller/work_queue.h"
 #include "ew/metrics.h"

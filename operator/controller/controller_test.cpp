@@ -59,12 +59,14 @@ struct Running {
   void available() {
     for (const auto& d : api.objects(r::kDeployment))
       REQUIRE(api.setStatus(r::kDeployment, "shop", d["metadata"]["name"],
-                            {{"observedGeneration", d["metadata"]["generation"]}, {"replicas", 1},
-                             {"readyReplicas", 1}, {"conditions", {{{"type", "Available"}, {"status", "True"}}}}}));
+                            {{"observedGeneration", d["metadata"]["generation"]},
+                             {"replicas", 1},
+                             {"readyReplicas", 1},
+                             {"conditions", {{{"type", "Available"}, {"status", "True"}}}}}));
     for (const auto& s : api.objects(r::kStatefulSet))
-      REQUIRE(api.setStatus(r::kStatefulSet, "shop", s["metadata"]["name"],
-                            {{"observedGeneration", s["metadata"]["generation"]}, {"replicas", 1},
-                             {"availableReplicas", 1}}));
+      REQUIRE(api.setStatus(
+          r::kStatefulSet, "shop", s["metadata"]["name"],
+          {{"observedGeneration", s["metadata"]["generation"]}, {"replicas", 1}, {"availableReplicas", 1}}));
   }
   // The reconcile that creates them applies them one after another.
   bool created() {
@@ -82,8 +84,9 @@ struct Running {
 
 }  // namespace
 
-TEST_CASE("controller: a new EventWorker's objects come from its watch event, its status once they are "
-          "available, and then nothing is written while nothing changes") {
+TEST_CASE(
+    "controller: a new EventWorker's objects come from its watch event, its status once they are "
+    "available, and then nothing is written while nothing changes") {
   Running rc;
   REQUIRE(rc.api.create(r::kEventWorker, "shop", minimalEventWorker()));
   REQUIRE(eventually([&] { return rc.created(); }));
@@ -131,20 +134,21 @@ TEST_CASE("controller: refused applies are retried with backoff until they succe
   CHECK(eventually([&] { return rc.condition("Degraded") == "False" && rc.condition("Ready") == "True"; }));
 }
 
-TEST_CASE("controller: a worker pod that cannot pull its image reaches the EventWorker's status through the pod "
-          "watch, and leaves it when the pod goes") {
+TEST_CASE(
+    "controller: a worker pod that cannot pull its image reaches the EventWorker's status through the pod "
+    "watch, and leaves it when the pod goes") {
   Running rc;
   REQUIRE(rc.api.create(r::kEventWorker, "shop", minimalEventWorker()));
   REQUIRE(eventually([&] { return rc.created(); }));
   rc.available();
   REQUIRE(eventually([&] { return rc.condition("Ready") == "True"; }));
-  REQUIRE(rc.api.create(r::kPod, "shop",
-                        {{"metadata", {{"name", "customer-worker-events-abc"},
-                                       {"labels", {{kNameLabel, "customer-worker"}}}}},
-                         {"spec", {{"containers", {{{"name", "handler"}}}}}}}));
-  REQUIRE(rc.api.setStatus(r::kPod, "shop", "customer-worker-events-abc",
-                           {{"containerStatuses",
-                             {{{"name", "handler"}, {"state", {{"waiting", {{"reason", "ErrImagePull"}}}}}}}}}));
+  REQUIRE(rc.api.create(
+      r::kPod, "shop",
+      {{"metadata", {{"name", "customer-worker-events-abc"}, {"labels", {{kNameLabel, "customer-worker"}}}}},
+       {"spec", {{"containers", {{{"name", "handler"}}}}}}}));
+  REQUIRE(rc.api.setStatus(
+      r::kPod, "shop", "customer-worker-events-abc",
+      {{"containerStatuses", {{{"name", "handler"}, {"state", {{"waiting", {{"reason", "ErrImagePull"}}}}}}}}}));
   std::string reason;
   CHECK(eventually([&] { return rc.condition("Degraded", &reason) == "True" && reason == "ErrImagePull"; }));
   REQUIRE(rc.api.remove(r::kPod, "shop", "customer-worker-events-abc"));

@@ -100,8 +100,12 @@ Json condition(const std::string& type, bool status, const std::string& reason, 
   std::string since = now;
   for (const auto& c : current.value("conditions", Json::array()))
     if (c.value("type", "") == type && c.value("status", "") == s) since = c.value("lastTransitionTime", now);
-  return {{"type", type}, {"status", s}, {"reason", reason}, {"message", message},
-          {"observedGeneration", generation}, {"lastTransitionTime", since}};
+  return {{"type", type},
+          {"status", s},
+          {"reason", reason},
+          {"message", message},
+          {"observedGeneration", generation},
+          {"lastTransitionTime", since}};
 }
 
 bool available(const Json& d) {
@@ -179,8 +183,8 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     for (const auto& p : in.pods)
       if (p.failing) failing.push_back(p);
     if (!failing.empty())
-      conditions.push_back(condition("Degraded", true, failing.front().reason, describe(failing), in.generation,
-                                     in.now, current));
+      conditions.push_back(
+          condition("Degraded", true, failing.front().reason, describe(failing), in.generation, in.now, current));
     else
       conditions.push_back(condition("Degraded", false, "AsExpected", "", in.generation, in.now, current));
   }
@@ -202,21 +206,23 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
                                        std::to_string(in.eventsReplicas) + ")",
                                    in.generation, in.now, current));
   } else if (in.scaling == Scaling::Auto && !in.decision) {
-    conditions.push_back(condition("Scaling", false, "Pending", "waiting for the first lag poll", in.generation,
-                                   in.now, current));
+    conditions.push_back(
+        condition("Scaling", false, "Pending", "waiting for the first lag poll", in.generation, in.now, current));
   } else if (in.scaling == Scaling::Auto) {
     const autoscale::Decision& d = *in.decision;
     const bool failing = d.reason == autoscale::Reason::MetricsFailed || d.reason == autoscale::Reason::Fallback;
     if (!failing) {
       Json byTopic = Json::object();
       for (const auto& [topic, lag] : d.lagByTopic) byTopic[topic] = lag;
-      status["lag"] = {{"total", d.totalLag}, {"byTopic", byTopic},
-                       {"stalledPartitions", static_cast<int64_t>(d.stalled.size())}};
-      if (d.burstPeriodSeconds) status["burstPeriodSeconds"] = *d.burstPeriodSeconds;
-      else status.erase("burstPeriodSeconds");
+      status["lag"] = {
+          {"total", d.totalLag}, {"byTopic", byTopic}, {"stalledPartitions", static_cast<int64_t>(d.stalled.size())}};
+      if (d.burstPeriodSeconds)
+        status["burstPeriodSeconds"] = *d.burstPeriodSeconds;
+      else
+        status.erase("burstPeriodSeconds");
     }
-    conditions.push_back(condition("Scaling", !failing, autoscale::reasonName(d.reason), d.message, in.generation,
-                                   in.now, current));
+    conditions.push_back(
+        condition("Scaling", !failing, autoscale::reasonName(d.reason), d.message, in.generation, in.now, current));
     // Kafka cannot be read: say so, unless something worse already does.
     if (d.degraded && !in.invalidReason && !in.degraded && !podsFailing) {
       for (auto& c : conditions)
@@ -225,8 +231,10 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
     }
   }
   if (in.migrationManaged) {
-    if (in.migration.is_null()) status.erase("migration");
-    else status["migration"] = in.migration;
+    if (in.migration.is_null())
+      status.erase("migration");
+    else
+      status["migration"] = in.migration;
     if (in.migrated)
       conditions.push_back(condition("Migrated", in.migrated->status, in.migrated->reason, in.migrated->message,
                                      in.generation, in.now, current));

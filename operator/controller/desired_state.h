@@ -50,35 +50,35 @@ struct StatusInputs {
   std::optional<std::string> invalidReason;  // spec cannot be rendered: why, naming the field
   // The spec is valid but applying it failed: {reason, message}.
   std::optional<std::pair<std::string, std::string>> degraded;
-  std::vector<Json> workloads;               // owned Deployments and StatefulSets (live)
+  std::vector<Json> workloads;  // owned Deployments and StatefulSets (live)
   // Rendered workloads held back while the predecessor that holds their name
   // is deleted (see predecessors()).
   struct Replacement {
     std::string oldKind, newKind, name;
   };
   std::vector<Replacement> replacing;
-  std::string selector;                      // label selector of the events pods
+  std::string selector;  // label selector of the events pods
   // Problems of the worker's pods (podProblems()): failing ones make it
   // Degraded; all are named in Ready's message while a workload is unavailable.
   std::vector<PodProblem> pods;
   std::string consumerGroup;
-  std::string now;                           // RFC 3339, for lastTransitionTime
+  std::string now;  // RFC 3339, for lastTransitionTime
 
   // The events Deployment's replicas: None when there is no events
   // Deployment, Manual when spec.scaling.enabled is false, Auto otherwise.
   enum class Scaling { None, Manual, Auto } scaling = Scaling::None;
-  int eventsReplicas = 0;                    // what the events Deployment was given
+  int eventsReplicas = 0;                       // what the events Deployment was given
   std::optional<autoscale::Decision> decision;  // the autoscaler's latest (Auto)
-  bool scaledNow = false;                    // this reconcile changed the replicas
+  bool scaledNow = false;                       // this reconcile changed the replicas
 
   // Migration (spec.migrateFrom): managed when a migration is or was under way.
   bool migrationManaged = false;
-  Json migration;                            // status.migration (null: none)
+  Json migration;  // status.migration (null: none)
   struct Migrated {
     bool status = false;
     std::string reason, message;
   };
-  std::optional<Migrated> migrated;          // the Migrated condition (nullopt: none)
+  std::optional<Migrated> migrated;             // the Migrated condition (nullopt: none)
   std::optional<std::string> migrationProblem;  // Degraded MigrationBlocked
 };
 

@@ -5,23 +5,32 @@
 using namespace ew::controller;
 
 namespace {
-const Json kOwner = {{"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
+const Json kOwner = {{"apiVersion", "eventworker.dev/v1alpha1"},
+                     {"kind", "EventWorker"},
                      {"metadata", {{"name", "w"}, {"namespace", "shop"}, {"uid", "u-1"}, {"generation", 3}}}};
 
 Json deployment(const std::string& name, bool available, int replicas, int ready, int gen = 1, int observed = 1) {
-  return {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
           {"metadata", {{"name", name}, {"generation", gen}}},
-          {"status", {{"replicas", replicas}, {"readyReplicas", ready}, {"observedGeneration", observed},
-                      {"conditions", {{{"type", "Available"}, {"status", available ? "True" : "False"}}}}}}};
+          {"status",
+           {{"replicas", replicas},
+            {"readyReplicas", ready},
+            {"observedGeneration", observed},
+            {"conditions", {{{"type", "Available"}, {"status", available ? "True" : "False"}}}}}}};
 }
 
 // A StatefulSet as the API server reports it: no conditions, counts only.
 Json statefulSet(const std::string& name, int available, int gen = 1, int observed = 1) {
-  return {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
           {"metadata", {{"name", name}, {"generation", gen}}},
           {"spec", {{"replicas", 1}}},
-          {"status", {{"replicas", 1}, {"readyReplicas", available}, {"availableReplicas", available},
-                      {"observedGeneration", observed}}}};
+          {"status",
+           {{"replicas", 1},
+            {"readyReplicas", available},
+            {"availableReplicas", available},
+            {"observedGeneration", observed}}}};
 }
 }  // namespace
 
@@ -37,8 +46,9 @@ TEST_CASE("withOwner stamps a controller reference and the name label") {
 }
 
 TEST_CASE("matchesLive ignores what the server added and catches every drift") {
-  Json desired = {{"spec", {{"replicas", 2}, {"template", {{"spec", {{"containers", {{{"name", "a"}, {"image", "x"}}}}}}}}}},
-                  {"metadata", {{"labels", {{"l", "1"}}}, {"annotations", Json::object()}}}};
+  Json desired = {
+      {"spec", {{"replicas", 2}, {"template", {{"spec", {{"containers", {{{"name", "a"}, {"image", "x"}}}}}}}}}},
+      {"metadata", {{"labels", {{"l", "1"}}}, {"annotations", Json::object()}}}};
   Json live = desired;
   live["status"] = {{"replicas", 2}};
   live["metadata"]["resourceVersion"] = "9";
@@ -62,7 +72,8 @@ TEST_CASE("matchesLive ignores what the server added and catches every drift") {
 }
 
 TEST_CASE("toPrune picks controlled objects that are no longer rendered") {
-  Json sub1 = withOwner({{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"}, {"metadata", {{"name", "a"}}}}, kOwner);
+  Json sub1 =
+      withOwner({{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"}, {"metadata", {{"name", "a"}}}}, kOwner);
   Json sub2 = sub1;
   sub2["metadata"]["name"] = "b";
   Json foreign = sub2;
@@ -149,8 +160,8 @@ TEST_CASE("predecessors: an owned workload of another kind that holds a rendered
   Json foreign = cronDeployment;
   foreign["metadata"]["ownerReferences"][0]["uid"] = "other";
   // A Dapr Subscription may carry a workload's name (a subscription called "cron"): no predecessor.
-  Json subscription = withOwner({{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"},
-                                 {"metadata", {{"name", "w-cron"}}}}, kOwner);
+  Json subscription = withOwner(
+      {{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"}, {"metadata", {{"name", "w-cron"}}}}, kOwner);
 
   auto p = predecessors({eventsDeployment, cronSet}, {eventsDeployment, cronDeployment}, "u-1");
   REQUIRE(p.size() == 1);
@@ -226,7 +237,8 @@ TEST_CASE("status: autoscaled, the decision's figures and reason land in status 
   in.decision = d;
   Json s = desiredStatus(in, Json::object());
   CHECK(s["desiredReplicas"] == 6);
-  CHECK(s["lag"] == Json({{"total", 5120}, {"byTopic", {{"orders", 5000}, {"refunds", 120}}}, {"stalledPartitions", 1}}));
+  CHECK(s["lag"] ==
+        Json({{"total", 5120}, {"byTopic", {{"orders", 5000}, {"refunds", 120}}}, {"stalledPartitions", 1}}));
   CHECK(s["lastScaleTime"] == "t1");
   CHECK(conditionOf(s, "Scaling")["status"] == "True");
   CHECK(conditionOf(s, "Scaling")["reason"] == "Lag");
@@ -293,10 +305,11 @@ TEST_CASE("status: scaling off says so, before the first poll Scaling is pending
 }
 
 TEST_CASE("change fingerprints ignore what a reconcile does not read") {
-  Json d = {{"kind", "Deployment"},
-            {"metadata", {{"name", "w-events"}, {"generation", 1}, {"resourceVersion", "10"}, {"labels", {{"a", "b"}}}}},
-            {"status", {{"replicas", 1}, {"conditions", {{{"type", "Available"}, {"status", "False"},
-                                                          {"lastUpdateTime", "t1"}}}}}}};
+  Json d = {
+      {"kind", "Deployment"},
+      {"metadata", {{"name", "w-events"}, {"generation", 1}, {"resourceVersion", "10"}, {"labels", {{"a", "b"}}}}},
+      {"status",
+       {{"replicas", 1}, {"conditions", {{{"type", "Available"}, {"status", "False"}, {"lastUpdateTime", "t1"}}}}}}};
   const std::string base = changeFingerprint(d);
   Json bumped = d;
   bumped["metadata"]["resourceVersion"] = "11";

@@ -19,8 +19,7 @@ namespace ew::controller {
 
 class EventRecorder {
  public:
-  explicit EventRecorder(kube::Api& api, std::string component = "eventworker-operator",
-                         size_t maxQueued = 4096);
+  explicit EventRecorder(kube::Api& api, std::string component = "eventworker-operator", size_t maxQueued = 4096);
   ~EventRecorder();  // flush() then stop
 
   // type: "Normal" or "Warning". involved: the object the event is about.
@@ -39,8 +38,8 @@ class EventRecorder {
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> dropped_{0};
   std::mutex mu_;
-  std::condition_variable cv_;      // work queued, or stopping
-  std::condition_variable idleCv_;  // the queue drained
+  std::condition_variable cv_;                            // work queued, or stopping
+  std::condition_variable idleCv_;                        // the queue drained
   std::deque<std::pair<std::string, kube::Json>> queue_;  // (namespace, Event); guarded by mu_
   bool sending_ = false;                                  // guarded by mu_
   bool stop_ = false;                                     // guarded by mu_

@@ -14,8 +14,8 @@ namespace ew::controller {
 struct KafkaAccess {
   std::string bootstrapServers;  // "host:port[,host:port...]"
   std::string protocol = "PLAINTEXT";
-  std::string saslMechanism;     // with a SASL protocol
-  std::string secretName;        // operatorSecretRef.name; "" with PLAINTEXT
+  std::string saslMechanism;       // with a SASL protocol
+  std::string secretName;          // operatorSecretRef.name; "" with PLAINTEXT
   bool clientCertificate = false;  // the Secret holds tls.crt and tls.key
   // The EventWorker's namespace: the Secret must allow it. Part of the key
   // only when a Secret is named ("" with PLAINTEXT, so that every PLAINTEXT

@@ -32,7 +32,8 @@ Result<autoscale::KafkaCluster> kafkaCluster(const KafkaAccess& access, const st
   if (access.secretName.empty())
     return Error{"the operator cannot read lag over " + access.protocol +
                  " without credentials: set spec.source.kafka.security.operatorSecretRef to a Secret in the "
-                 "operator's namespace " + secretNamespace + " (or spec.scaling.enabled: false)"};
+                 "operator's namespace " +
+                 secretNamespace + " (or spec.scaling.enabled: false)"};
   if (!secret)
     return Error{name + " (spec.source.kafka.security.operatorSecretRef): not found, or not labelled " +
                  kKafkaCredentialsLabel + "=true"};

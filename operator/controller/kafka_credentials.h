@@ -25,9 +25,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kafka/lag_reader.h"
 #include "controller/kafka_access.h"
 #include "ew/result.h"
+#include "kafka/lag_reader.h"
 
 namespace ew::controller {
 

@@ -24,9 +24,11 @@ KafkaAccess scram() {
 
 // "hunter2" is c2VjcmV0LWh1bnRlcjI= ("secret-hunter2"); ca.crt "CA PEM".
 Json secret(const std::string& namespaces = "shop, billing") {
-  return {{"metadata", {{"name", "shop-kafka"}, {"namespace", "eventworker-system"},
-                        {"labels", {{kKafkaCredentialsLabel, "true"}}},
-                        {"annotations", {{kKafkaNamespacesAnnotation, namespaces}}}}},
+  return {{"metadata",
+           {{"name", "shop-kafka"},
+            {"namespace", "eventworker-system"},
+            {"labels", {{kKafkaCredentialsLabel, "true"}}},
+            {"annotations", {{kKafkaNamespacesAnnotation, namespaces}}}}},
           {"data", {{"username", "ZXctb3BlcmF0b3I="}, {"password", "c2VjcmV0LWh1bnRlcjI="}, {"ca.crt", "Q0EgUEVN"}}}};
 }
 
@@ -85,8 +87,9 @@ TEST_CASE("a Secret the operator does not see is named, with the label it needs"
 TEST_CASE("a Secret that does not list the namespace is not used for it") {
   for (const char* list : {"billing", "shopping, billing", ""}) {
     INFO(list);
-    CHECK(errorOf(kafkaCluster(scram(), secret(list), "eventworker-system")) ==
-          "Secret eventworker-system/shop-kafka: its annotation eventworker.dev/namespaces does not list namespace shop");
+    CHECK(
+        errorOf(kafkaCluster(scram(), secret(list), "eventworker-system")) ==
+        "Secret eventworker-system/shop-kafka: its annotation eventworker.dev/namespaces does not list namespace shop");
   }
   Json noAnnotation = secret();
   noAnnotation["metadata"].erase("annotations");

@@ -77,8 +77,8 @@ MigrationKafka migrationKafka(std::shared_ptr<autoscale::LagReaderPool> pool, au
                               OperatorSecrets secrets) {
   auto readers = std::make_shared<Readers>(std::move(pool), std::move(secrets));
   MigrationKafka k;
-  k.read = [readers](const KafkaAccess& access, const std::string& group, const std::vector<std::string>& topics)
-      -> Result<std::vector<autoscale::PartitionOffsets>> {
+  k.read = [readers](const KafkaAccess& access, const std::string& group,
+                     const std::vector<std::string>& topics) -> Result<std::vector<autoscale::PartitionOffsets>> {
     auto reader = readers->reader(access);
     if (!reader) return reader.error();
     auto read = (*reader)->read({group, topics});

@@ -9,10 +9,10 @@
 
 #include <memory>
 
-#include "kafka/lag_reader.h"
 #include "controller/autoscaler.h"
 #include "controller/kafka_credentials.h"
 #include "controller/reconciler.h"
+#include "kafka/lag_reader.h"
 
 namespace ew::controller {
 

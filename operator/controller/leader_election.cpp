@@ -29,18 +29,23 @@ bool LeaderElector::tryAcquireOrRenew() {
   auto current = api_.get(resources::kLease, config_.ns, config_.name);
   if (!current) {
     if (current.error().code != 404) return false;
-    Json lease = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"},
+    Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                  {"kind", "Lease"},
                   {"metadata", {{"name", config_.name}, {"namespace", config_.ns}}},
-                  {"spec", {{"holderIdentity", config_.identity}, {"leaseDurationSeconds", durationSeconds},
-                            {"acquireTime", now}, {"renewTime", now}, {"leaseTransitions", 0}}}};
+                  {"spec",
+                   {{"holderIdentity", config_.identity},
+                    {"leaseDurationSeconds", durationSeconds},
+                    {"acquireTime", now},
+                    {"renewTime", now},
+                    {"leaseTransitions", 0}}}};
     auto created = api_.create(resources::kLease, config_.ns, lease);
     return created.ok();
   }
   Json lease = *current;
   Json& spec = lease["spec"];
   const std::string holder = spec.value("holderIdentity", "");
-  const std::string record = holder + "|" + spec.value("renewTime", "") + "|" +
-                             lease["metadata"].value("resourceVersion", "");
+  const std::string record =
+      holder + "|" + spec.value("renewTime", "") + "|" + lease["metadata"].value("resourceVersion", "");
   if (record != observedRecord_) {
     observedRecord_ = record;
     observedAt_ = clock_.now();

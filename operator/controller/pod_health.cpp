@@ -18,14 +18,14 @@ constexpr std::string_view degradedReason(std::string_view reason) { return reas
 // waiting: the kubelet backs off and retries, but the pod stays unavailable
 // until the image, the configuration or the program is fixed.
 constexpr std::array kFailing = {
-    degradedReason("ErrImagePull"),           // the pull failed (missing tag, registry refused)
-    degradedReason("ImagePullBackOff"),       // ... and the kubelet backs off
-    degradedReason("InvalidImageName"),       //
-    degradedReason("ErrImageNeverPull"),      // imagePullPolicy Never and the image is not on the node
-    degradedReason("CrashLoopBackOff"),       // the container exits, again and again
+    degradedReason("ErrImagePull"),                // the pull failed (missing tag, registry refused)
+    degradedReason("ImagePullBackOff"),            // ... and the kubelet backs off
+    degradedReason("InvalidImageName"),            //
+    degradedReason("ErrImageNeverPull"),           // imagePullPolicy Never and the image is not on the node
+    degradedReason("CrashLoopBackOff"),            // the container exits, again and again
     degradedReason("CreateContainerConfigError"),  // a referenced ConfigMap/Secret/key is missing
-    degradedReason("CreateContainerError"),   //
-    degradedReason("RunContainerError"),      // the runtime could not start the process
+    degradedReason("CreateContainerError"),        //
+    degradedReason("RunContainerError"),           // the runtime could not start the process
 };
 
 // Status messages are for people and can be long (a pull error carries the
@@ -71,8 +71,9 @@ std::optional<PodProblem> containerProblem(const std::string& pod, const Json& c
     const Json t = c.value("lastState", Json::object()).value("terminated", Json::object());
     message = "the container keeps exiting";
     if (!t.empty())
-      message += "; last exit: " + (t.value("reason", "").empty() ? std::string("code") : t.value("reason", "") + ", code") +
-                 " " + std::to_string(t.value("exitCode", 0));
+      message +=
+          "; last exit: " + (t.value("reason", "").empty() ? std::string("code") : t.value("reason", "") + ", code") +
+          " " + std::to_string(t.value("exitCode", 0));
   } else {
     message = shortened(waiting.value("message", ""));
   }
@@ -92,8 +93,10 @@ Json slimPod(const Json& pod) {
   if (status.contains("phase")) s["phase"] = status["phase"];
   for (const auto& c : status.value("conditions", Json::array()))
     if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False")
-      s["conditions"] = Json::array({{{"type", "PodScheduled"}, {"status", "False"},
-                                      {"reason", c.value("reason", "")}, {"message", shortened(c.value("message", ""))}}});
+      s["conditions"] = Json::array({{{"type", "PodScheduled"},
+                                      {"status", "False"},
+                                      {"reason", c.value("reason", "")},
+                                      {"message", shortened(c.value("message", ""))}}});
   for (const char* k : {"initContainerStatuses", "containerStatuses"})
     if (status.contains(k)) s[k] = slimContainers(status[k]);
   out["status"] = std::move(s);

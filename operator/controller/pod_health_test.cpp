@@ -12,44 +12,51 @@ namespace {
 // tests/e2e/worker_failures_e2e_test.cpp runs), with the fields the
 // operator drops in slimPod() too.
 Json pod(const std::string& name, Json containerStatuses, Json conditions = Json::array()) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata",
-           {{"name", name},
-            {"namespace", "shop"},
-            {"uid", "uid-" + name},
-            {"labels", {{"eventworker.dev/name", "w"}, {"eventworker.dev/component", "events"}}},
-            {"managedFields", Json::array({{{"manager", "kubelet"}}})},
-            {"ownerReferences", Json::array({{{"kind", "ReplicaSet"}, {"name", "w-events-5d9f"}}})}}},
-          {"spec", {{"containers", Json::array({{{"name", "runtime"}, {"image", "localhost/eventworker/runtime:dev"}}})}}},
-          {"status",
-           {{"phase", "Pending"},
-            {"podIP", "10.244.0.7"},
-            {"conditions", conditions},
-            {"containerStatuses", containerStatuses}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", name},
+        {"namespace", "shop"},
+        {"uid", "uid-" + name},
+        {"labels", {{"eventworker.dev/name", "w"}, {"eventworker.dev/component", "events"}}},
+        {"managedFields", Json::array({{{"manager", "kubelet"}}})},
+        {"ownerReferences", Json::array({{{"kind", "ReplicaSet"}, {"name", "w-events-5d9f"}}})}}},
+      {"spec", {{"containers", Json::array({{{"name", "runtime"}, {"image", "localhost/eventworker/runtime:dev"}}})}}},
+      {"status",
+       {{"phase", "Pending"},
+        {"podIP", "10.244.0.7"},
+        {"conditions", conditions},
+        {"containerStatuses", containerStatuses}}}};
 }
 
 Json running(const std::string& name) {
-  return {{"name", name}, {"ready", true}, {"restartCount", 0}, {"image", "x"},
+  return {{"name", name},
+          {"ready", true},
+          {"restartCount", 0},
+          {"image", "x"},
           {"state", {{"running", {{"startedAt", "2026-12-06T02:00:00Z"}}}}}};
 }
 
 Json waiting(const std::string& name, const std::string& reason, const std::string& message, int restarts = 0,
              Json lastTerminated = nullptr) {
-  Json c = {{"name", name}, {"ready", false}, {"restartCount", restarts}, {"image", "x"},
+  Json c = {{"name", name},
+            {"ready", false},
+            {"restartCount", restarts},
+            {"image", "x"},
             {"state", {{"waiting", {{"reason", reason}, {"message", message}}}}}};
   c["lastState"] = lastTerminated.is_null() ? Json::object() : Json{{"terminated", lastTerminated}};
   return c;
 }
 
-const Json kExit1 = {{"exitCode", 1}, {"reason", "Error"}, {"startedAt", "a"}, {"finishedAt", "b"},
-                     {"containerID", "containerd://abc"}};
+const Json kExit1 = {
+    {"exitCode", 1}, {"reason", "Error"}, {"startedAt", "a"}, {"finishedAt", "b"}, {"containerID", "containerd://abc"}};
 }  // namespace
 
 TEST_CASE("podProblem: a missing image is a failing container, named with the kubelet's reason and message") {
-  Json p = pod("w-events-1", Json::array({running("runtime"),
-                                          waiting("handler", "ImagePullBackOff",
-                                                  "Back-off pulling image \"localhost/handler:missing\"")}));
+  Json p = pod("w-events-1",
+               Json::array({running("runtime"), waiting("handler", "ImagePullBackOff",
+                                                        "Back-off pulling image \"localhost/handler:missing\"")}));
   auto problem = podProblem(p);
   REQUIRE(problem);
   CHECK(problem->pod == "w-events-1");
@@ -65,10 +72,11 @@ TEST_CASE("podProblem: a missing image is a failing container, named with the ku
 }
 
 TEST_CASE("podProblem: a crash loop says the last exit, not the kubelet's changing back-off text") {
-  Json p = pod("w-events-2", Json::array({waiting("handler", "CrashLoopBackOff",
-                                                  "back-off 10s restarting failed container=handler pod=w-events-2_shop(u)",
-                                                  1, kExit1),
-                                          running("runtime")}));
+  Json p =
+      pod("w-events-2",
+          Json::array({waiting("handler", "CrashLoopBackOff",
+                               "back-off 10s restarting failed container=handler pod=w-events-2_shop(u)", 1, kExit1),
+                       running("runtime")}));
   auto first = podProblem(p);
   REQUIRE(first);
   CHECK(first->reason == "CrashLoopBackOff");
@@ -78,7 +86,8 @@ TEST_CASE("podProblem: a crash loop says the last exit, not the kubelet's changi
               3, kExit1);
   // What the controller compares to decide whether to reconcile: the same at every back-off step.
   CHECK(describe({*podProblem(slimPod(p))}) ==
-        describe({*podProblem(pod("w-events-2", Json::array({waiting("handler", "CrashLoopBackOff", "other", 1, kExit1)})))}));
+        describe({*podProblem(
+            pod("w-events-2", Json::array({waiting("handler", "CrashLoopBackOff", "other", 1, kExit1)})))}));
   p["status"]["containerStatuses"][0] =
       waiting("handler", "CrashLoopBackOff", "", 4, {{"exitCode", 137}, {"reason", "OOMKilled"}});
   CHECK(podProblem(p)->message == "the container keeps exiting; last exit: OOMKilled, code 137");
@@ -96,8 +105,8 @@ TEST_CASE("podProblem: starting, running and terminating pods have none") {
 
 TEST_CASE("podProblem: an init container's failure counts, and an unschedulable pod is waiting, not failing") {
   Json p = pod("w-events-3", Json::array({waiting("runtime", "PodInitializing", "")}));
-  p["status"]["initContainerStatuses"] = Json::array({waiting("setup", "CreateContainerConfigError",
-                                                              "secret \"kafka-creds\" not found")});
+  p["status"]["initContainerStatuses"] =
+      Json::array({waiting("setup", "CreateContainerConfigError", "secret \"kafka-creds\" not found")});
   auto problem = podProblem(slimPod(p));
   REQUIRE(problem);
   CHECK(problem->container == "setup");
@@ -105,7 +114,9 @@ TEST_CASE("podProblem: an init container's failure counts, and an unschedulable 
   CHECK(problem->message == "secret \"kafka-creds\" not found");
 
   Json unscheduled = pod("w-events-4", Json::array(),
-                         Json::array({{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"},
+                         Json::array({{{"type", "PodScheduled"},
+                                       {"status", "False"},
+                                       {"reason", "Unschedulable"},
                                        {"message", "0/1 nodes are available: 1 Insufficient cpu."}}}));
   auto u = podProblem(slimPod(unscheduled));
   REQUIRE(u);
@@ -131,7 +142,8 @@ TEST_CASE("podProblems: failing pods first, then by name, and describe says how 
   std::vector<Json> pods = {
       pod("w-events-c", Json::array({waiting("handler", "CrashLoopBackOff", "", 1, kExit1)})),
       pod("w-events-a", Json::array(),
-          Json::array({{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"}, {"message", "m"}}})),
+          Json::array(
+              {{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"}, {"message", "m"}}})),
       pod("w-events-b", Json::array({waiting("handler", "CrashLoopBackOff", "", 1, kExit1)})),
       pod("w-events-d", Json::array({running("handler")})),
       pod("w-events-e", Json::array({waiting("handler", "ImagePullBackOff", "")})),
@@ -154,8 +166,11 @@ TEST_CASE("status: a failing pod makes the worker Degraded with its reason, Read
   in.workloads = {{{"apiVersion", "apps/v1"},
                    {"kind", "Deployment"},
                    {"metadata", {{"name", "w-events"}, {"generation", 1}}},
-                   {"status", {{"observedGeneration", 1}, {"replicas", 1}, {"readyReplicas", 0},
-                               {"conditions", {{{"type", "Available"}, {"status", "False"}}}}}}}};
+                   {"status",
+                    {{"observedGeneration", 1},
+                     {"replicas", 1},
+                     {"readyReplicas", 0},
+                     {"conditions", {{{"type", "Available"}, {"status", "False"}}}}}}}};
   in.pods = podProblems({pod("w-events-1", Json::array({waiting("handler", "ImagePullBackOff", "Back-off")}))});
   Json s = desiredStatus(in, Json::object());
   const auto cond = [&](const std::string& type) {
@@ -189,9 +204,10 @@ TEST_CASE("status: a failing pod makes the worker Degraded with its reason, Read
   // An unschedulable pod is only waiting: named in Ready, not Degraded.
   in.decision.reset();
   in.scaling = StatusInputs::Scaling::None;
-  in.pods = podProblems({pod("w-events-1", Json::array(),
-                             Json::array({{{"type", "PodScheduled"}, {"status", "False"},
-                                           {"reason", "Unschedulable"}, {"message", "no nodes"}}}))});
+  in.pods = podProblems({pod(
+      "w-events-1", Json::array(),
+      Json::array(
+          {{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"}, {"message", "no nodes"}}}))});
   s = desiredStatus(in, Json::object());
   CHECK(cond("Degraded")["status"] == "False");
   CHECK_THAT(cond("Ready")["message"].get<std::string>(), Catch::EndsWith("(pod w-events-1: Unschedulable: no nodes)"));

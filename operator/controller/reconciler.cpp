@@ -13,8 +13,14 @@ namespace resources = kube::resources;
 Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
                        EventRecorder& events, const TimeSource& time, Autoscaler* autoscaler,
                        MigrationKafka migrationKafka)
-    : api_(api), eventWorkers_(eventWorkers), owned_(owned), render_(std::move(render)), events_(events),
-      time_(time), autoscaler_(autoscaler), migrationKafka_(std::move(migrationKafka)) {}
+    : api_(api),
+      eventWorkers_(eventWorkers),
+      owned_(owned),
+      render_(std::move(render)),
+      events_(events),
+      time_(time),
+      autoscaler_(autoscaler),
+      migrationKafka_(std::move(migrationKafka)) {}
 
 namespace {
 
@@ -58,7 +64,8 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
   if (listed)
     for (const auto& s : (*listed)["items"]) {
       bool ours = false;
-      for (const auto& ref : s["metadata"].value("ownerReferences", Json::array())) ours = ours || ref.value("uid", "") == uid;
+      for (const auto& ref : s["metadata"].value("ownerReferences", Json::array()))
+        ours = ours || ref.value("uid", "") == uid;
       if (ours) continue;
       migration::ApiSubscription a;
       a.name = s["metadata"].value("name", "");
@@ -108,26 +115,31 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
     ++writes;
     if (auto r = api_.replace(resources::kDaprSubscription, ns, edit.subscription, updated); !r)
       return Error{"set the scopes of Subscription " + edit.subscription + ": " + r.error().message, r.error().code};
-    events_.record(ew, "Normal", "MigrationScopes",
-                   "Subscription " + edit.subscription + " now scoped to [" +
-                       [&] {
-                         std::string j;
-                         for (const auto& sc : edit.scopes) j += (j.empty() ? "" : ", ") + sc;
-                         return j;
-                       }() + "]",
-                   obs.now);
+    events_.record(
+        ew, "Normal", "MigrationScopes",
+        "Subscription " + edit.subscription + " now scoped to [" +
+            [&] {
+              std::string j;
+              for (const auto& sc : edit.scopes) j += (j.empty() ? "" : ", ") + sc;
+              return j;
+            }() +
+            "]",
+        obs.now);
   }
   for (const auto& edit : plan.annotationEdits) {
     auto live = api_.get(resources::kDeployment, ns, edit.deployment);
     if (!live) return Error{"read Deployment " + edit.deployment + ": " + live.error().message, live.error().code};
     Json updated = *live;
     Json& annotations = updated["spec"]["template"]["metadata"]["annotations"];
-    if (edit.value) annotations[migration::kDisableInitEndpoints] = *edit.value;
-    else if (annotations.is_object()) annotations.erase(migration::kDisableInitEndpoints);
+    if (edit.value)
+      annotations[migration::kDisableInitEndpoints] = *edit.value;
+    else if (annotations.is_object())
+      annotations.erase(migration::kDisableInitEndpoints);
     ++writes;
     if (auto r = api_.replace(resources::kDeployment, ns, edit.deployment, updated); !r)
-      return Error{"set " + std::string(migration::kDisableInitEndpoints) + " on Deployment " + edit.deployment +
-                   ": " + r.error().message, r.error().code};
+      return Error{"set " + std::string(migration::kDisableInitEndpoints) + " on Deployment " + edit.deployment + ": " +
+                       r.error().message,
+                   r.error().code};
     events_.record(ew, "Normal", "MigrationAnnotation",
                    "Deployment " + edit.deployment + ": " + migration::kDisableInitEndpoints + " " +
                        (edit.value ? "= " + *edit.value : std::string("removed")),
@@ -205,8 +217,9 @@ Status Reconciler::writeStatus(const Json& ew, const Json& status, int& writes) 
                 {"status", status}};
   ++writes;
   auto r = api_.apply(resources::kEventWorker, meta["namespace"], meta["name"], patch, /*status=*/true);
-  if (!r) return Error{"status of " + meta.value("namespace", "") + "/" + meta.value("name", "") + ": " +
-                       r.error().message, r.error().code};
+  if (!r)
+    return Error{"status of " + meta.value("namespace", "") + "/" + meta.value("name", "") + ": " + r.error().message,
+                 r.error().code};
   // The next reconcile reads what was just written even when its watch event
   // has not arrived yet: status.migration is the migration's memory, and a
   // step taken from the record before this one forgot what this one changed
@@ -245,8 +258,10 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
 
   auto rendered = render_(ew);
   if (autoscaler_) {
-    if (rendered && rendered->scale) autoscaler_->track(key, *rendered->scale);
-    else autoscaler_->untrack(key);
+    if (rendered && rendered->scale)
+      autoscaler_->track(key, *rendered->scale);
+    else
+      autoscaler_->untrack(key);
   }
   if (!rendered) {
     in.invalidReason = rendered.error().message;
@@ -274,8 +289,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     if (auto st = setFinalizer(ew, plan->keepFinalizer, out.writes); !st) return st.error();
     in.migrationManaged = true;
     in.migration = plan->record;
-    if (plan->migrated) in.migrated = StatusInputs::Migrated{plan->migrated->status, plan->migrated->reason,
-                                                             plan->migrated->message};
+    if (plan->migrated)
+      in.migrated = StatusInputs::Migrated{plan->migrated->status, plan->migrated->reason, plan->migrated->message};
     in.migrationProblem = plan->problem;
     if (plan->again) out.requeueAfter = std::chrono::seconds(2);
     if (!plan->workerScopedIn)
@@ -306,8 +321,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       in.scaling = rendered->scale ? StatusInputs::Scaling::Auto : StatusInputs::Scaling::Manual;
       if (rendered->scale) {
         in.decision = autoscaler_ ? autoscaler_->decision(key) : std::nullopt;
-        desired["spec"]["replicas"] = scaledReplicas(in.decision, liveReplicas, desired["spec"].value("replicas", 0),
-                                                     rendered->scale->policy);
+        desired["spec"]["replicas"] =
+            scaledReplicas(in.decision, liveReplicas, desired["spec"].value("replicas", 0), rendered->scale->policy);
       }
       in.eventsReplicas = desired["spec"].value("replicas", 0);
       if (liveReplicas && *liveReplicas != in.eventsReplicas) scaledFrom = *liveReplicas;
@@ -335,9 +350,9 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
     if (scaledFrom) {
       in.scaledNow = true;
-      std::string why = in.decision ? std::string(autoscale::reasonName(in.decision->reason)) + ": " +
-                                          in.decision->message
-                                    : "spec.replicas";
+      std::string why = in.decision
+                            ? std::string(autoscale::reasonName(in.decision->reason)) + ": " + in.decision->message
+                            : "spec.replicas";
       events_.record(ew, "Normal", "Scaled",
                      "scaled " + objName + " from " + std::to_string(*scaledFrom) + " to " +
                          std::to_string(in.eventsReplicas) + " (" + why + ")",
@@ -356,7 +371,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     });
     if (predecessor) continue;  // deleted in the foreground above
     ++out.writes;
-    if (auto s = api_.remove(*type, ns, objName); !s) return Error{"prune " + kind + " " + objName + ": " + s.error().message};
+    if (auto s = api_.remove(*type, ns, objName); !s)
+      return Error{"prune " + kind + " " + objName + ": " + s.error().message};
     if (kube::Store* store = storeFor(kind)) store->erase(ns + "/" + objName);
     events_.record(ew, "Normal", "Pruned", "deleted " + kind + " " + objName + ": no longer declared", in.now);
   }
@@ -378,7 +394,8 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
       if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
     const auto due = firstStatusDue(key), now = time_.now();
     if (!settled && now < due) {
-      out.requeueAfter = std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
+      out.requeueAfter =
+          std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
       return out;
     }
     forgetFirstStatus(key);

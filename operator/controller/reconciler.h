@@ -19,8 +19,8 @@
 #include "controller/autoscaler.h"
 #include "controller/desired_state.h"
 #include "controller/event_recorder.h"
-#include "ew/time_source.h"
 #include "ew/result.h"
+#include "ew/time_source.h"
 #include "kube/api.h"
 #include "kube/store.h"
 #include "migration/migration.h"
@@ -31,8 +31,8 @@ struct Rendered {
   std::vector<kube::Json> objects;  // in apply order
   std::string selector;             // label selector of the events pods (scale subresource)
   std::string consumerGroup;
-  std::string eventsDeployment;       // name of the events Deployment ("" when none is rendered)
-  std::optional<ScaleTarget> scale;   // set when the events Deployment follows lag
+  std::string eventsDeployment;      // name of the events Deployment ("" when none is rendered)
+  std::optional<ScaleTarget> scale;  // set when the events Deployment follows lag
   struct Migration {
     migration::Request request;
     KafkaAccess cluster;      // Kafka brokers and credentials (no brokers when the resource names none)
@@ -43,8 +43,8 @@ struct Rendered {
 
 // Kafka access of the migration: the API group's offsets, and the copy.
 struct MigrationKafka {
-  std::function<Result<std::vector<autoscale::PartitionOffsets>>(
-      const KafkaAccess& cluster, const std::string& group, const std::vector<std::string>& topics)>
+  std::function<Result<std::vector<autoscale::PartitionOffsets>>(const KafkaAccess& cluster, const std::string& group,
+                                                                 const std::vector<std::string>& topics)>
       read;
   std::function<Status(const KafkaAccess& cluster, const std::string& group,
                        const std::map<autoscale::PartitionKey, std::int64_t>& offsets)>
@@ -77,9 +77,8 @@ class Reconciler {
  public:
   // autoscaler may be null: the events Deployment then keeps its rendered
   // (or live) replicas.
-  Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
-             EventRecorder& events, const TimeSource& time, Autoscaler* autoscaler = nullptr,
-             MigrationKafka migrationKafka = {});
+  Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render, EventRecorder& events,
+             const TimeSource& time, Autoscaler* autoscaler = nullptr, MigrationKafka migrationKafka = {});
 
   Result<ReconcileOutcome> reconcile(const std::string& key);
 
@@ -96,8 +95,8 @@ class Reconciler {
                                                    const std::vector<kube::Json>& rendered, StatusInputs& in,
                                                    int& writes);
   // Observes, steps the migration state machine and carries out its actions.
-  Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target,
-                                  bool deleting, int& writes);
+  Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target, bool deleting,
+                                  int& writes);
   // A Warning Event when the status just written turned Degraded for a pod's
   // failure (ImagePullBackOff, CrashLoopBackOff, ...): `kubectl describe` shows it.
   void recordPodFailure(const kube::Json& ew, const kube::Json& before, const kube::Json& after,

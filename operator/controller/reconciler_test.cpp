@@ -72,8 +72,10 @@ struct Harness {
     for (const auto& s : api.objects(r::kStatefulSet))
       if (s["metadata"]["labels"].value(kNameLabel, "") == name)
         REQUIRE(api.setStatus(r::kStatefulSet, "shop", s["metadata"]["name"],
-                              {{"observedGeneration", s["metadata"]["generation"]}, {"replicas", 1},
-                               {"availableReplicas", 1}, {"readyReplicas", 1}}));
+                              {{"observedGeneration", s["metadata"]["generation"]},
+                               {"replicas", 1},
+                               {"availableReplicas", 1},
+                               {"readyReplicas", 1}}));
   }
   Json status(const std::string& name = "customer-worker") {
     auto ew = api.get(r::kEventWorker, "shop", name);
@@ -94,7 +96,9 @@ struct Harness {
   int count(const kube::ResourceType& type) { return static_cast<int>(api.objects(type).size()); }
 };
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 }  // namespace
 
@@ -216,8 +220,9 @@ TEST_CASE("reconcile: an invalid spec is Degraded InvalidSpec naming the field, 
   CHECK(has(h.eventReasons(), "InvalidSpec"));
 }
 
-TEST_CASE("reconcile: an apply the API server refuses is Degraded ApplyFailed and returned for backoff, then "
-          "clears") {
+TEST_CASE(
+    "reconcile: an apply the API server refuses is Degraded ApplyFailed and returned for backoff, then "
+    "clears") {
   Harness h;
   h.add(minimalEventWorker());
   h.api.failNext("apply", "deployments", 500, "InternalError: etcdserver: request timed out");
@@ -226,7 +231,8 @@ TEST_CASE("reconcile: an apply the API server refuses is Degraded ApplyFailed an
   CHECK(out.error().code == 500);
   CHECK_THAT(out.error().message, Catch::Contains("request timed out"));
   CHECK(h.condition("Degraded")["reason"] == "ApplyFailed");
-  CHECK_THAT(h.condition("Degraded")["message"].get<std::string>(), Catch::Contains("Deployment customer-worker-events"));
+  CHECK_THAT(h.condition("Degraded")["message"].get<std::string>(),
+             Catch::Contains("Deployment customer-worker-events"));
 
   REQUIRE(h.reconcile());
   h.workloadsAvailable();
@@ -251,15 +257,15 @@ TEST_CASE("reconcile: a pod whose image cannot be pulled makes the worker Degrad
   REQUIRE(h.reconcile());
   h.workloadsAvailable();
   REQUIRE(h.reconcile());
-  REQUIRE(h.api.create(r::kPod, "shop",
-                       {{"metadata", {{"name", "customer-worker-events-1"},
-                                      {"labels", {{kNameLabel, "customer-worker"}}}}},
-                        {"spec", {{"containers", {{{"name", "handler"}, {"image", "x"}}}}}}}));
-  REQUIRE(h.api.setStatus(r::kPod, "shop", "customer-worker-events-1",
-                          {{"containerStatuses",
-                            {{{"name", "handler"},
-                              {"state", {{"waiting", {{"reason", "ImagePullBackOff"},
-                                                      {"message", "Back-off pulling image \"x\""}}}}}}}}}));
+  REQUIRE(
+      h.api.create(r::kPod, "shop",
+                   {{"metadata", {{"name", "customer-worker-events-1"}, {"labels", {{kNameLabel, "customer-worker"}}}}},
+                    {"spec", {{"containers", {{{"name", "handler"}, {"image", "x"}}}}}}}));
+  REQUIRE(h.api.setStatus(
+      r::kPod, "shop", "customer-worker-events-1",
+      {{"containerStatuses",
+        {{{"name", "handler"},
+          {"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image \"x\""}}}}}}}}}));
   REQUIRE(h.reconcile());
   CHECK(h.condition("Degraded")["reason"] == "ImagePullBackOff");
   CHECK(h.condition("Degraded")["message"] ==
@@ -274,8 +280,9 @@ TEST_CASE("reconcile: a pod whose image cannot be pulled makes the worker Degrad
   CHECK(h.condition("Degraded")["status"] == "False");
 }
 
-TEST_CASE("reconcile: the cron Deployment of an earlier operator is deleted with its pods before the StatefulSet "
-          "that replaces it is created") {
+TEST_CASE(
+    "reconcile: the cron Deployment of an earlier operator is deleted with its pods before the StatefulSet "
+    "that replaces it is created") {
   Harness h;
   const Json ew = h.add(minimalEventWorker());
   Json old = {{"apiVersion", "apps/v1"},

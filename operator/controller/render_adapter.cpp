@@ -28,8 +28,8 @@ ScaleTarget scaleTarget(const api::EventWorker& ew) {
   for (const auto& sub : ew.spec.subscriptions) t.topics.push_back(sub.topic);
   std::sort(t.topics.begin(), t.topics.end());
   t.topics.erase(std::unique(t.topics.begin(), t.topics.end()), t.topics.end());
-  t.offsetReset = ew.spec.kafka->offsetReset == "latest" ? autoscale::OffsetReset::Latest
-                                                        : autoscale::OffsetReset::Earliest;
+  t.offsetReset =
+      ew.spec.kafka->offsetReset == "latest" ? autoscale::OffsetReset::Latest : autoscale::OffsetReset::Earliest;
   t.policy.minReplicas = s.minReplicas;
   t.policy.maxReplicas = s.maxReplicas;
   t.policy.lagThreshold = s.lagThreshold;
@@ -52,8 +52,8 @@ RenderFn makeRenderFn(render::RenderOptions options) {
     if (auto* errors = std::get_if<api::FieldErrors>(&loaded)) return Error{api::describe(*errors)};
     const api::EventWorker& ew = std::get<api::Loaded>(loaded).eventWorker;
     auto out = render::render(ew, options);
-    Rendered r{std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup), "", std::nullopt,
-               std::nullopt};
+    Rendered r{
+        std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup), "", std::nullopt, std::nullopt};
     if (ew.spec.kafka && !ew.spec.subscriptions.empty()) {
       r.eventsDeployment = render::eventsDeploymentName(ew.metadata.name);
       if (ew.spec.scaling.enabled) r.scale = scaleTarget(ew);

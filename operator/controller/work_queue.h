@@ -80,9 +80,9 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> ready_;
-  std::set<std::string> queued_;       // in ready_ (dedupe)
-  std::set<std::string> processing_;   // handed out, not yet done()
-  std::set<std::string> dirty_;        // re-added while processing
+  std::set<std::string> queued_;              // in ready_ (dedupe)
+  std::set<std::string> processing_;          // handed out, not yet done()
+  std::set<std::string> dirty_;               // re-added while processing
   std::map<std::string, TimePoint> waiting_;  // delayed adds: key -> due time
   std::map<std::string, int> failures_;
   // The retry bucket (BackoffPolicy::retriesPerSecond): tokens may go

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
-using ew::controller::BackoffPolicy;
 using ew::controller::backoffDelay;
+using ew::controller::BackoffPolicy;
 using ew::controller::WorkQueue;
 
 using FakeClock = ew::ManualTime;

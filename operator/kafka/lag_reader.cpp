@@ -11,9 +11,9 @@
 #include <set>
 #include <utility>
 
-#include "kafka/lag_reader_merge.h"
-#include "ew/kafka_refusal.h"
 #include "ew/duration.h"
+#include "ew/kafka_refusal.h"
+#include "kafka/lag_reader_merge.h"
 
 namespace ew::autoscale {
 
@@ -39,7 +39,7 @@ using GroupOffsetsRequestPtr =
     std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, CDelete<rd_kafka_ListConsumerGroupOffsets_destroy>>;
 
 void logToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  const auto severity = level <= 3 ? spdlog::level::err
+  const auto severity = level <= 3   ? spdlog::level::err
                         : level == 4 ? spdlog::level::warn
                         : level <= 6 ? spdlog::level::info
                                      : spdlog::level::debug;
@@ -189,8 +189,8 @@ Result<Layout> readMetadata(const Call& call, const std::set<std::string>& topic
   Layout layout;
   // A topic the credentials may not describe is left out of the response too.
   for (const auto& topic : topics)
-    layout.partitionCounts.emplace(topic, call.error("topic " + topic + " does not exist",
-                                                     RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    layout.partitionCounts.emplace(
+        topic, call.error("topic " + topic + " does not exist", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
   for (int i = 0; i < metadata->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& meta = metadata->topics[i];
     auto it = layout.partitionCounts.find(meta.topic);
@@ -224,9 +224,8 @@ std::map<PartitionKey, Result<LogRange>> readLogRanges(const Call& call, const L
     if (!count) continue;
     for (int p = 0; p < *count; ++p) {
       if (layout.leaderless.contains({topic, p})) {
-        ranges.emplace(PartitionKey{topic, p},
-                       call.error("partition " + partitionName(topic, p) + " has no leader",
-                                  RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE));
+        ranges.emplace(PartitionKey{topic, p}, call.error("partition " + partitionName(topic, p) + " has no leader",
+                                                          RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE));
         continue;
       }
       rd_kafka_topic_partition_list_add(earliest.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -267,7 +266,7 @@ std::map<PartitionKey, Result<LogRange>> readLogRanges(const Call& call, const L
 
 // GROUP's committed offsets from its ListConsumerGroupOffsets result EVENT.
 Result<std::map<PartitionKey, std::int64_t>> parseCommitted(const Call& call, rd_kafka_event_t* event,
-                                                             const std::string& group) {
+                                                            const std::string& group) {
   const std::string doing = "reading committed offsets of group " + group;
   if (rd_kafka_resp_err_t err = rd_kafka_event_error(event))
     return call.failed(doing, err, rd_kafka_event_error_string(event));
@@ -293,7 +292,7 @@ Result<std::map<PartitionKey, std::int64_t>> parseCommitted(const Call& call, rd
 // Each described group's assigned partitions, from the DescribeConsumerGroups
 // result EVENT; a group that does not exist has none.
 std::map<std::string, Result<std::set<PartitionKey>>> parseOwners(const Call& call, rd_kafka_event_t* event,
-                                                                   const std::vector<std::string>& groups) {
+                                                                  const std::vector<std::string>& groups) {
   std::map<std::string, Result<std::set<PartitionKey>>> owners;
   if (rd_kafka_resp_err_t err = rd_kafka_event_error(event)) {
     for (const auto& group : groups)
@@ -394,8 +393,7 @@ struct LagReader::Refusals {
   void note(int err, const std::string& text) {
     const auto colon = text.find(": ");
     if (colon == std::string::npos || text.substr(0, colon).find("://") == std::string::npos) return;
-    const auto refusal =
-        kafkaRefusal(err == RD_KAFKA_RESP_ERR__AUTHENTICATION, err == RD_KAFKA_RESP_ERR__SSL, text);
+    const auto refusal = kafkaRefusal(err == RD_KAFKA_RESP_ERR__AUTHENTICATION, err == RD_KAFKA_RESP_ERR__SSL, text);
     std::lock_guard lock(mu);
     lastByBroker[text.substr(0, colon)] = refusal;
   }
@@ -469,9 +467,12 @@ Result<std::unique_ptr<LagReader>> LagReader::create(const KafkaCluster& cluster
   auto set = [&](const std::string& key, const std::string& value) -> Status {
     char err[512];
     switch (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err)) {
-      case RD_KAFKA_CONF_OK: return {};
-      case RD_KAFKA_CONF_UNKNOWN: return Error{prefix + "unknown librdkafka property " + key};
-      default: return Error{prefix + "librdkafka property " + key + ": invalid value (not shown)"};
+      case RD_KAFKA_CONF_OK:
+        return {};
+      case RD_KAFKA_CONF_UNKNOWN:
+        return Error{prefix + "unknown librdkafka property " + key};
+      default:
+        return Error{prefix + "librdkafka property " + key + ": invalid value (not shown)"};
     }
   };
   if (auto s = set("client.id", "eventworker-lag-reader"); !s) return s.error();
@@ -501,8 +502,8 @@ Result<std::unique_ptr<LagReader>> LagReader::create(const KafkaCluster& cluster
 
   auto client = newClient(*conf, cluster.bootstrapServers);
   if (!client) return client.error();
-  return std::unique_ptr<LagReader>(
-      new LagReader(cluster.bootstrapServers, timeout, std::move(refusals), std::move(conf), std::move(client).value()));
+  return std::unique_ptr<LagReader>(new LagReader(cluster.bootstrapServers, timeout, std::move(refusals),
+                                                  std::move(conf), std::move(client).value()));
 }
 
 LagReader::LagReader(std::string bootstrap, Millis timeout, RefusalsPtr refusals,

@@ -56,7 +56,8 @@ Status commitGroupOffsets(const KafkaCluster& cluster, const std::string& group,
   for (const auto& [key, offset] : offsets)
     rd_kafka_topic_partition_list_add(list.get(), key.topic.c_str(), key.partition)->offset = offset;
   Ptr<rd_kafka_AlterConsumerGroupOffsets_t> request(rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list.get()));
-  Ptr<rd_kafka_AdminOptions_t> options(rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS));
+  Ptr<rd_kafka_AdminOptions_t> options(
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS));
   rd_kafka_AdminOptions_set_request_timeout(options.get(), 3600 * 1000, err, sizeof err);
   Ptr<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
   rd_kafka_AlterConsumerGroupOffsets_t* one = request.get();

@@ -61,8 +61,8 @@ class KubeApi : public Api {
   Result<Json> create(const ResourceType& type, const std::string& ns, const Json& object) override;
   Result<Json> replace(const ResourceType& type, const std::string& ns, const std::string& name,
                        const Json& object) override;
-  Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name,
-                     const Json& object, bool status = false) override;
+  Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name, const Json& object,
+                     bool status = false) override;
   Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
                 const std::string& propagation = "Background") override;
   Result<Response> watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,

@@ -1,12 +1,12 @@
 #include "kube/client.h"
 
 #include <cpprest/http_client.h>
-#include <pplx/threadpool.h>
-#include <nlohmann/json.hpp>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pplx/threadpool.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -63,8 +63,10 @@ struct KubeClient::Impl {
     const ClusterAccess& a = access;
     X509_STORE* ca = clusterCa.get();
     config.set_ssl_context_callback([&a, ca](boost::asio::ssl::context& ctx) {
-      if (ca) SSL_CTX_set1_cert_store(ctx.native_handle(), ca);
-      else if (!a.caPem.empty()) ctx.add_certificate_authority(boost::asio::buffer(a.caPem));
+      if (ca)
+        SSL_CTX_set1_cert_store(ctx.native_handle(), ca);
+      else if (!a.caPem.empty())
+        ctx.add_certificate_authority(boost::asio::buffer(a.caPem));
       if (!a.clientCertPem.empty()) {
         ctx.use_certificate_chain(boost::asio::buffer(a.clientCertPem));
         ctx.use_private_key(boost::asio::buffer(a.clientKeyPem), boost::asio::ssl::context::pem);
@@ -91,11 +93,16 @@ namespace {
 
 http::method toMethod(Verb verb) {
   switch (verb) {
-    case Verb::Get: return http::methods::GET;
-    case Verb::Post: return http::methods::POST;
-    case Verb::Put: return http::methods::PUT;
-    case Verb::Patch: return http::methods::PATCH;
-    case Verb::Delete: return http::methods::DEL;
+    case Verb::Get:
+      return http::methods::GET;
+    case Verb::Post:
+      return http::methods::POST;
+    case Verb::Put:
+      return http::methods::PUT;
+    case Verb::Patch:
+      return http::methods::PATCH;
+    case Verb::Delete:
+      return http::methods::DEL;
   }
   return http::methods::GET;
 }
@@ -107,9 +114,7 @@ http::http_request KubeClient::Impl::makeRequest(const Request& request) const {
   req.set_request_uri(request.path);
   req.headers().add("Accept", "application/json");
   if (auto t = token(); !t.empty()) req.headers().add("Authorization", "Bearer " + t);
-  if (!request.body.empty() || request.verb == Verb::Post || request.verb == Verb::Put ||
-      request.verb == Verb::Patch)
-  {
+  if (!request.body.empty() || request.verb == Verb::Post || request.verb == Verb::Put || request.verb == Verb::Patch) {
     // A byte vector body: the std::string overload reinterprets a char
     // streambuf as a byte one inside cpprestsdk (UBSan: vptr).
     req.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
@@ -118,8 +123,7 @@ http::http_request KubeClient::Impl::makeRequest(const Request& request) const {
   return req;
 }
 
-KubeClient::KubeClient(ClusterAccess access, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>()) {
+KubeClient::KubeClient(ClusterAccess access, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
   impl_->access = std::move(access);
   impl_->clusterCa = certStoreOf(impl_->access.caPem);
   impl_->client = std::make_unique<http::client::http_client>(impl_->access.server, impl_->config(timeout));
@@ -170,11 +174,16 @@ void KubeClient::setObserver(std::function<void(Verb, int)> observer) { impl_->o
 
 const char* verbName(Verb verb) {
   switch (verb) {
-    case Verb::Get: return "GET";
-    case Verb::Post: return "POST";
-    case Verb::Put: return "PUT";
-    case Verb::Patch: return "PATCH";
-    case Verb::Delete: return "DELETE";
+    case Verb::Get:
+      return "GET";
+    case Verb::Post:
+      return "POST";
+    case Verb::Put:
+      return "PUT";
+    case Verb::Patch:
+      return "PATCH";
+    case Verb::Delete:
+      return "DELETE";
   }
   return "GET";
 }
@@ -197,8 +206,7 @@ Error apiError(const Response& response) {
   if (status.is_object() && status.value("kind", "") == "Status") {
     return Error{status.value("reason", "Unknown") + ": " + status.value("message", ""), response.status};
   }
-  return Error{"HTTP " + std::to_string(response.status) + ": " + response.body.substr(0, 512),
-               response.status};
+  return Error{"HTTP " + std::to_string(response.status) + ": " + response.body.substr(0, 512), response.status};
 }
 
 }  // namespace ew::kube

@@ -189,8 +189,10 @@ Result<Json> FakeApi::replace(const ResourceType& type, const std::string& ns, c
   Json next = object;
   next["apiVersion"] = type.apiVersion();
   next["kind"] = type.kind;
-  if (live.contains("status")) next["status"] = live["status"];
-  else next.erase("status");
+  if (live.contains("status"))
+    next["status"] = live["status"];
+  else
+    next.erase("status");
   for (const char* k : {"uid", "creationTimestamp", "generation", "deletionTimestamp", "namespace"})
     if (live["metadata"].contains(k)) next["metadata"][k] = live["metadata"][k];
   if (live.contains("spec") && next.value("spec", Json()) != live["spec"])
@@ -270,8 +272,10 @@ Status FakeApi::remove(const ResourceType& type, const std::string& ns, const st
       for (const auto& r : refs["ownerReferences"])
         if (r.value("uid", "") != uid) kept.push_back(r);
       if (kept.size() != refs["ownerReferences"].size()) {
-        if (kept.empty()) refs.erase("ownerReferences");
-        else refs["ownerReferences"] = kept;
+        if (kept.empty())
+          refs.erase("ownerReferences");
+        else
+          refs["ownerReferences"] = kept;
         bump(o.live);
         emitLocked(k, "MODIFIED", o.live);
       }
@@ -351,7 +355,9 @@ Result<Response> FakeApi::watch(const ResourceType& type, const std::string& ns,
   } else {
     rv = std::stoull(options.resourceVersion);
     if (rv < compactedThrough_) {
-      send("ERROR", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"},
+      send("ERROR", {{"kind", "Status"},
+                     {"code", 410},
+                     {"reason", "Expired"},
                      {"message", "too old resource version: " + options.resourceVersion}});
       return Response{200, ""};
     }
@@ -416,8 +422,10 @@ void FakeApi::collectGarbage() {
       Json kept = Json::array();
       for (const auto& name : f)
         if (name != "foregroundDeletion") kept.push_back(name);
-      if (kept.empty()) o.live["metadata"].erase("finalizers");
-      else o.live["metadata"]["finalizers"] = kept;
+      if (kept.empty())
+        o.live["metadata"].erase("finalizers");
+      else
+        o.live["metadata"]["finalizers"] = kept;
       bump(o.live);
       emitLocked(k, "MODIFIED", o.live);
       changed = true;

@@ -34,8 +34,8 @@ class FakeApi : public Api {
   Result<Json> create(const ResourceType& type, const std::string& ns, const Json& object) override;
   Result<Json> replace(const ResourceType& type, const std::string& ns, const std::string& name,
                        const Json& object) override;
-  Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name,
-                     const Json& object, bool status = false) override;
+  Result<Json> apply(const ResourceType& type, const std::string& ns, const std::string& name, const Json& object,
+                     bool status = false) override;
   Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
                 const std::string& propagation = "Background") override;
   // Watch events from options.resourceVersion (ADDED for every object first
@@ -58,8 +58,7 @@ class FakeApi : public Api {
   void collectGarbage();
   // Sets what another controller or the kubelet reports, as a status write of
   // theirs would (no field ownership, resourceVersion bumped).
-  Result<Json> setStatus(const ResourceType& type, const std::string& ns, const std::string& name,
-                         const Json& status);
+  Result<Json> setStatus(const ResourceType& type, const std::string& ns, const std::string& name, const Json& status);
 
   // Every object of TYPE, as a watch-fed Store would hold them (items with kind).
   std::vector<Json> objects(const ResourceType& type) const;

@@ -13,7 +13,8 @@ using namespace std::chrono_literals;
 
 TEST_CASE("the fake answers the kube::Api contract as the real kube-apiserver does") {
   FakeApi api;
-  ew::testing::apiContract(api, "contract", [&] { api.collectGarbage(); }, 1s);
+  ew::testing::apiContract(
+      api, "contract", [&] { api.collectGarbage(); }, 1s);
 }
 
 TEST_CASE("the fake fails the requests it is told to, then serves them again") {
@@ -26,8 +27,9 @@ TEST_CASE("the fake fails the requests it is told to, then serves them again") {
     CHECK(failed.error().code == 500);
     CHECK(failed.error().message == "InternalError: etcd is gone");
   }
-  CHECK(api.apply(r::kDeployment, "ns", "d", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
-                                              {"metadata", {{"name", "d"}}}, {"spec", Json::object()}}));
+  CHECK(api.apply(
+      r::kDeployment, "ns", "d",
+      {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "d"}}}, {"spec", Json::object()}}));
   CHECK(api.apply(r::kConfigMap, "ns", "c", cm));
   CHECK(api.writes() == 2);
   CHECK(api.requests() == 4);
@@ -35,8 +37,11 @@ TEST_CASE("the fake fails the requests it is told to, then serves them again") {
 
 TEST_CASE("the fake's status is written apart from the object: apply-status and another controller's report") {
   FakeApi api;
-  const Json ew = {{"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
-                   {"metadata", {{"name", "w"}}}, {"spec", {{"service", "s"}}}, {"status", {{"ignored", true}}}};
+  const Json ew = {{"apiVersion", "eventworker.dev/v1alpha1"},
+                   {"kind", "EventWorker"},
+                   {"metadata", {{"name", "w"}}},
+                   {"spec", {{"service", "s"}}},
+                   {"status", {{"ignored", true}}}};
   auto created = api.apply(r::kEventWorker, "ns", "w", ew);
   REQUIRE(created);
   CHECK_FALSE(created->contains("status"));  // status is not written through the main resource
@@ -56,12 +61,16 @@ TEST_CASE("the fake's status is written apart from the object: apply-status and 
 TEST_CASE("the fake's garbage collector deletes what a deleted owner owned, in the background too") {
   FakeApi api;
   auto owner = api.apply(r::kEventWorker, "ns", "w",
-                         {{"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
-                          {"metadata", {{"name", "w"}}}, {"spec", Json::object()}});
+                         {{"apiVersion", "eventworker.dev/v1alpha1"},
+                          {"kind", "EventWorker"},
+                          {"metadata", {{"name", "w"}}},
+                          {"spec", Json::object()}});
   REQUIRE(owner);
-  Json child = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                {"metadata", {{"name", "w-runtime"},
-                              {"ownerReferences", {{{"uid", (*owner)["metadata"]["uid"]}, {"kind", "EventWorker"}}}}}}};
+  Json child = {{"apiVersion", "v1"},
+                {"kind", "ConfigMap"},
+                {"metadata",
+                 {{"name", "w-runtime"},
+                  {"ownerReferences", {{{"uid", (*owner)["metadata"]["uid"]}, {"kind", "EventWorker"}}}}}}};
   REQUIRE(api.apply(r::kConfigMap, "ns", "w-runtime", child));
   REQUIRE(api.apply(r::kConfigMap, "ns", "free", {{"metadata", {{"name", "free"}}}}));
   REQUIRE(api.remove(r::kEventWorker, "ns", "w"));
@@ -78,10 +87,13 @@ TEST_CASE("the fake's watch answers 410 for a resourceVersion older than its com
   ew::kube::WatchOptions wo;
   wo.resourceVersion = "1";
   std::string got;
-  auto reply = api.watch(r::kConfigMap, "ns", wo, [&](std::string_view b) {
-    got.append(b);
-    return true;
-  }, ew::kube::StreamCancel{}, 1s);
+  auto reply = api.watch(
+      r::kConfigMap, "ns", wo,
+      [&](std::string_view b) {
+        got.append(b);
+        return true;
+      },
+      ew::kube::StreamCancel{}, 1s);
   REQUIRE(reply);
   const Json ev = Json::parse(got);
   CHECK(ev["type"] == "ERROR");
@@ -96,11 +108,14 @@ TEST_CASE("the fake's watch answers 410 for a resourceVersion older than its com
     written = api.apply(r::kConfigMap, "ns", "b", {{"metadata", {{"name", "b"}}}}).ok();
   });
   wo.resourceVersion.clear();  // "now": ADDED for what exists, then changes
-  auto r2 = api.watch(r::kConfigMap, "ns", wo, [&](std::string_view b) {
-    types.push_back(Json::parse(b)["object"]["metadata"]["name"]);
-    if (types.size() == 2) cancel.cancel();
-    return true;
-  }, cancel, 1s);
+  auto r2 = api.watch(
+      r::kConfigMap, "ns", wo,
+      [&](std::string_view b) {
+        types.push_back(Json::parse(b)["object"]["metadata"]["name"]);
+        if (types.size() == 2) cancel.cancel();
+        return true;
+      },
+      cancel, 1s);
   writer.join();
   CHECK(written);
   REQUIRE(r2);

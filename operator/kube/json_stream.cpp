@@ -12,21 +12,31 @@ bool JsonStreamSplitter::feed(std::string_view bytes) {
     current_.push_back(c);
     if (current_.size() > maxValueBytes_) return !(failed_ = true);
     if (inString_) {
-      if (escape_) escape_ = false;
-      else if (c == '\\') escape_ = true;
-      else if (c == '"') inString_ = false;
+      if (escape_)
+        escape_ = false;
+      else if (c == '\\')
+        escape_ = true;
+      else if (c == '"')
+        inString_ = false;
       continue;
     }
     switch (c) {
-      case '"': inString_ = true; break;
-      case '{': case '[': ++depth_; break;
-      case '}': case ']':
+      case '"':
+        inString_ = true;
+        break;
+      case '{':
+      case '[':
+        ++depth_;
+        break;
+      case '}':
+      case ']':
         if (--depth_ == 0) {
           complete_.push_back(std::move(current_));
           current_.clear();
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return true;

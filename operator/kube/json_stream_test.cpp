@@ -16,8 +16,10 @@ std::vector<std::string> drain(JsonStreamSplitter& s) {
 }  // namespace
 
 TEST_CASE("values cut at every possible byte boundary come out whole") {
-  const std::string stream =
-      R"({"type":"ADDED","object":{"a":"}{ \" ]"}})" "\n" R"({"type":"BOOKMARK","object":[1,{"b":[]}]})" "\n";
+  const std::string stream = R"({"type":"ADDED","object":{"a":"}{ \" ]"}})"
+                             "\n"
+                             R"({"type":"BOOKMARK","object":[1,{"b":[]}]})"
+                             "\n";
   for (size_t cut = 0; cut <= stream.size(); ++cut) {
     JsonStreamSplitter s;
     REQUIRE(s.feed(stream.substr(0, cut)));

@@ -20,10 +20,9 @@ Result<std::string> readFile(const std::string& path) {
   return s.str();
 }
 
-
 // Inline "<key>-data" (base64) wins over "<key>" (a file path).
-Result<std::string> dataOrFile(const YAML::Node& node, const std::string& key,
-                               const std::string& baseDir, const std::string& field) {
+Result<std::string> dataOrFile(const YAML::Node& node, const std::string& key, const std::string& baseDir,
+                               const std::string& field) {
   if (node[key + "-data"]) return base64Decode(node[key + "-data"].as<std::string>(), field + "-data");
   if (!node[key]) return std::string();
   std::filesystem::path p = node[key].as<std::string>();
@@ -33,8 +32,7 @@ Result<std::string> dataOrFile(const YAML::Node& node, const std::string& key,
   return content;
 }
 
-std::optional<YAML::Node> findNamed(const YAML::Node& list, const std::string& name,
-                                    const std::string& inner) {
+std::optional<YAML::Node> findNamed(const YAML::Node& list, const std::string& name, const std::string& inner) {
   if (!list || !list.IsSequence()) return std::nullopt;
   for (const auto& item : list)
     if (item["name"] && item["name"].as<std::string>() == name && item[inner].IsMap()) return item[inner];
@@ -50,8 +48,7 @@ Result<std::string> base64Decode(const std::string& in, const std::string& field
   if (clean.size() % 4 != 0) return Error{field + ": not valid base64"};
   std::string out(clean.size() / 4 * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
+                          reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));
   if (n < 0) return Error{field + ": not valid base64"};
   size_t pad = 0;
   if (!clean.empty() && clean.back() == '=') ++pad;
@@ -87,9 +84,11 @@ Result<ClusterAccess> parseKubeconfig(const std::string& yamlText, const std::st
     access.server = cluster["server"].as<std::string>();
     while (!access.server.empty() && access.server.back() == '/') access.server.pop_back();
     if (access.server.rfind("https://", 0) != 0)
-      return Error{"kubeconfig: clusters[" + clusterName + "].cluster.server must be an https:// URL (TLS is required)"};
+      return Error{"kubeconfig: clusters[" + clusterName +
+                   "].cluster.server must be an https:// URL (TLS is required)"};
     if (cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>())
-      return Error{"kubeconfig: clusters[" + clusterName + "].cluster.insecure-skip-tls-verify is not supported: "
+      return Error{"kubeconfig: clusters[" + clusterName +
+                   "].cluster.insecure-skip-tls-verify is not supported: "
                    "give certificate-authority or certificate-authority-data"};
     const std::string cf = "kubeconfig: clusters[" + clusterName + "].cluster.certificate-authority";
     auto ca = dataOrFile(cluster, "certificate-authority", baseDir, cf);
@@ -107,8 +106,7 @@ Result<ClusterAccess> parseKubeconfig(const std::string& yamlText, const std::st
       if (!cert) return cert.error();
       auto key = dataOrFile(user, "client-key", baseDir, uf + "client-key");
       if (!key) return key.error();
-      if (cert->empty() != key->empty())
-        return Error{uf + "client-certificate and client-key must be given together"};
+      if (cert->empty() != key->empty()) return Error{uf + "client-certificate and client-key must be given together"};
       access.clientCertPem = *cert;
       access.clientKeyPem = *key;
       if (user["token"]) access.bearerToken = user["token"].as<std::string>();

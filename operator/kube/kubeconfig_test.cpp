@@ -70,9 +70,11 @@ TEST_CASE("errors name the field that is wrong") {
 current-context: x
 contexts: [{name: x, context: {cluster: c}}]
 clusters: [{name: c, cluster: {server: "https://h", certificate-authority: missing-ca.crt}}]
-)", "/definitely/not/here");
+)",
+                              "/definitely/not/here");
   REQUIRE_FALSE(file.ok());
-  CHECK_THAT(file.error().message, Catch::Contains("certificate-authority: cannot read /definitely/not/here/missing-ca.crt"));
+  CHECK_THAT(file.error().message,
+             Catch::Contains("certificate-authority: cannot read /definitely/not/here/missing-ca.crt"));
 
   auto yaml = parseKubeconfig("{ not: [closed", "/");
   REQUIRE_FALSE(yaml.ok());
@@ -84,7 +86,8 @@ TEST_CASE("skipping TLS verification is refused") {
 current-context: x
 contexts: [{name: x, context: {cluster: c}}]
 clusters: [{name: c, cluster: {server: "https://h", insecure-skip-tls-verify: true}}]
-)", "/");
+)",
+                           "/");
   REQUIRE_FALSE(a.ok());
   CHECK_THAT(a.error().message, Catch::Contains("insecure-skip-tls-verify is not supported"));
 }

@@ -98,9 +98,7 @@ Store::Entry Store::Entry::of(const std::string& text) {
   return e;
 }
 
-nlohmann::json Store::Entry::parse() const {
-  return nlohmann::json::parse(packed ? unpack(data, size) : data);
-}
+nlohmann::json Store::Entry::parse() const { return nlohmann::json::parse(packed ? unpack(data, size) : data); }
 
 std::string Store::indexKey(const nlohmann::json& object) const {
   if (indexLabel_.empty()) return "";

@@ -54,8 +54,8 @@ class Store {
   // Deployments add up. Deflating the text takes it to about 40% (1,000
   // workers: about 4.5 MB less) for some microseconds per write and read.
   struct Entry {
-    std::string data;      // deflated text, or the text itself when !packed
-    size_t size = 0;       // of the text
+    std::string data;  // deflated text, or the text itself when !packed
+    size_t size = 0;   // of the text
     bool packed = false;
     std::string indexKey;  // "" when not indexed
     static Entry of(const std::string& text);

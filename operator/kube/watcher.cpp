@@ -8,8 +8,8 @@
 
 namespace ew::kube {
 
-std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
-                                          std::chrono::milliseconds cap, double random01) {
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                          double random01) {
   int64_t d = base.count();
   for (int i = 0; i < attempt && d < cap.count(); ++i) d *= 2;
   d = std::min<int64_t>(d, cap.count());
@@ -18,8 +18,12 @@ std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds
 
 Watcher::Watcher(Api& api, ResourceType type, WatcherOptions options, Store& store, OnChange onChange,
                  std::function<double()> random01)
-    : api_(api), type_(std::move(type)), options_(std::move(options)), store_(store),
-      onChange_(std::move(onChange)), random01_(std::move(random01)) {}
+    : api_(api),
+      type_(std::move(type)),
+      options_(std::move(options)),
+      store_(store),
+      onChange_(std::move(onChange)),
+      random01_(std::move(random01)) {}
 
 WatcherStats Watcher::stats() const {
   std::lock_guard lock(mu_);
@@ -88,8 +92,10 @@ bool Watcher::watchOnce(std::string& resourceVersion, bool& failed) {
       resourceVersion = obj["metadata"].value("resourceVersion", resourceVersion);
       if (type == "BOOKMARK") continue;
       const std::string key = objectKey(obj);
-      if (type == "DELETED") store_.erase(key);
-      else store_.upsert(obj);
+      if (type == "DELETED")
+        store_.erase(key);
+      else
+        store_.upsert(obj);
       {
         std::lock_guard lock(mu_);
         ++stats_.events;
@@ -99,7 +105,8 @@ bool Watcher::watchOnce(std::string& resourceVersion, bool& failed) {
     return true;
   };
   auto r = api_.watch(type_, options_.ns, wo, onBytes, cancel_, std::chrono::seconds(options_.timeoutSeconds + 30));
-  if (!r.ok()) spdlog::warn("watch {}: {}", type_.resource, r.error().message);
+  if (!r.ok())
+    spdlog::warn("watch {}: {}", type_.resource, r.error().message);
   else if (r->status / 100 != 2 && r->status != 410 && r->status != 499)
     spdlog::warn("watch {}: {}", type_.resource, apiError(*r).message);
   failed = !r.ok() || splitter.failed() || errorEvent || (r->status / 100 != 2 && r->status != 410 && r->status != 499);

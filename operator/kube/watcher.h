@@ -32,17 +32,17 @@ struct WatcherOptions {
 };
 
 struct WatcherStats {
-  uint64_t lists = 0;         // full lists (initial + after 410)
-  uint64_t goneRelists = 0;   // 410 Gone → relist
-  uint64_t watchRestarts = 0; // watch requests after the first
-  uint64_t failures = 0;      // transport or API errors (each followed by backoff)
-  uint64_t events = 0;        // ADDED/MODIFIED/DELETED applied
+  uint64_t lists = 0;          // full lists (initial + after 410)
+  uint64_t goneRelists = 0;    // 410 Gone → relist
+  uint64_t watchRestarts = 0;  // watch requests after the first
+  uint64_t failures = 0;       // transport or API errors (each followed by backoff)
+  uint64_t events = 0;         // ADDED/MODIFIED/DELETED applied
 };
 
 // Pure: min(cap, base * 2^attempt) scaled by a jitter factor in [0.5, 1.0)
 // drawn from random01 in [0, 1).
-std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
-                                          std::chrono::milliseconds cap, double random01);
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                          double random01);
 
 class Watcher {
  public:

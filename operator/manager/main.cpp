@@ -1,9 +1,9 @@
 // eventworker-operator: watches EventWorkers and reconciles their workers.
 // Thin: flags, wiring, signals. Leader election gates every write.
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdlib>
@@ -12,13 +12,13 @@
 #include "controller/controller.h"
 #include "controller/kafka_credentials.h"
 #include "controller/kafka_lag.h"
-#include "ew/process_exit.h"
 #include "controller/leader_election.h"
 #include "controller/render_adapter.h"
+#include "ew/http_endpoints.h"
+#include "ew/process_exit.h"
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/watcher.h"
-#include "ew/http_endpoints.h"
 
 #ifndef EW_VERSION
 #define EW_VERSION "dev"
@@ -66,9 +66,11 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-address", metricsAddress, "host:port of /healthz /readyz /metrics")
       ->envname("EW_METRICS_ADDRESS");
   app.add_option("--leader-elect", leaderElect, "elect a leader on a Lease before writing");
-  app.add_option("--lease-namespace", leaseNamespace, "namespace of the Lease (default: --namespace, else $POD_NAMESPACE, else default)");
+  app.add_option("--lease-namespace", leaseNamespace,
+                 "namespace of the Lease (default: --namespace, else $POD_NAMESPACE, else default)");
   app.add_option("--identity", identity, "leader election identity (default: hostname_pid)");
-  app.add_option("--lease-duration", leaseSeconds, "seconds a lease is valid without renewal")->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--lease-duration", leaseSeconds, "seconds a lease is valid without renewal")
+      ->check(CLI::Range(1.0, 3600.0));
   app.add_option("--renew-deadline", renewSeconds, "seconds the leader keeps trying to renew before giving up")
       ->check(CLI::Range(0.5, 3600.0));
   app.add_option("--retry-period", retrySeconds, "seconds between lease attempts")->check(CLI::Range(0.1, 600.0));
@@ -104,15 +106,18 @@ int main(int argc, char** argv) {
   MetricsRegistry metrics;
   kube::KubeClient client(*access);
   client.setObserver([&metrics](kube::Verb verb, int code) {
-    metrics.counter("eventworker_api_requests_total", "Requests to the kube-apiserver by verb and HTTP code.",
-                    {{"verb", kube::verbName(verb)}, {"code", std::to_string(code)}}).inc();
+    metrics
+        .counter("eventworker_api_requests_total", "Requests to the kube-apiserver by verb and HTTP code.",
+                 {{"verb", kube::verbName(verb)}, {"code", std::to_string(code)}})
+        .inc();
   });
   kube::KubeApi api(client);
 
   const bool dapr = api.get(kube::resources::kCustomResourceDefinition, "", "subscriptions.dapr.io").ok();
-  spdlog::info("starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={} "
-               "kafka-credentials-namespace={}",
-               ns.empty() ? "*" : ns, workers, dapr, leaderElect, identity, credentialsNamespace);
+  spdlog::info(
+      "starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={} "
+      "kafka-credentials-namespace={}",
+      ns.empty() ? "*" : ns, workers, dapr, leaderElect, identity, credentialsNamespace);
 
   std::mt19937_64 rng(std::random_device{}());
   std::mutex rngMu;
@@ -132,10 +137,11 @@ int main(int argc, char** argv) {
   kube::WatcherOptions secretsWatch;
   secretsWatch.ns = credentialsNamespace;
   secretsWatch.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
-  kube::Watcher secretsWatcher(api, kube::resources::kSecret, secretsWatch, kafkaSecrets,
-                               [](const std::string&) {}, random01);
+  kube::Watcher secretsWatcher(
+      api, kube::resources::kSecret, secretsWatch, kafkaSecrets, [](const std::string&) {}, random01);
   std::thread secretsThread([&] { secretsWatcher.run(); });
-  controller::OperatorSecrets secrets{credentialsNamespace, [&kafkaSecrets, credentialsNamespace](const std::string& name) {
+  controller::OperatorSecrets secrets{credentialsNamespace,
+                                      [&kafkaSecrets, credentialsNamespace](const std::string& name) {
                                         return kafkaSecrets.get(credentialsNamespace + "/" + name);
                                       }};
   auto lagReaders = std::make_shared<autoscale::LagReaderPool>(lagTimeout);
@@ -151,9 +157,7 @@ int main(int argc, char** argv) {
     if (leading && !ctl.synced()) return HttpReply{503, "caches not synced\n"};
     return HttpReply{200, "ok\n"};
   });
-  http.handle("/metrics", [&] {
-    return HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"};
-  });
+  http.handle("/metrics", [&] { return HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"}; });
   if (auto s = http.start(); !s) {
     spdlog::error("{}", s.error().message);
     return 2;

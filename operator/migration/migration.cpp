@@ -86,10 +86,14 @@ std::vector<std::string> withScope(std::vector<std::string> scopes, const std::s
 
 const char* toString(Phase p) {
   switch (p) {
-    case Phase::Pending: return "Pending";
-    case Phase::Paused: return "Paused";
-    case Phase::OffsetsCopied: return "OffsetsCopied";
-    case Phase::Complete: return "Complete";
+    case Phase::Pending:
+      return "Pending";
+    case Phase::Paused:
+      return "Paused";
+    case Phase::OffsetsCopied:
+      return "OffsetsCopied";
+    case Phase::Complete:
+      return "Complete";
   }
   return "Pending";
 }
@@ -130,13 +134,18 @@ Record recordFromJson(const Json& j) {
 }
 
 Json toJson(const Record& r) {
-  Json j = {{"appId", r.appId}, {"handoff", r.handoff}, {"phase", toString(r.phase)}, {"steps", Json::object()},
+  Json j = {{"appId", r.appId},
+            {"handoff", r.handoff},
+            {"phase", toString(r.phase)},
+            {"steps", Json::object()},
             {"changed", Json::array()}};
   if (!r.message.empty()) j["message"] = r.message;
   for (const auto& [name, at] : r.steps) j["steps"][name] = at;
   for (const auto& c : r.changed) {
     if (c.kind == "Deployment")
-      j["changed"].push_back({{"kind", c.kind}, {"name", c.name}, {"annotation", c.annotation},
+      j["changed"].push_back({{"kind", c.kind},
+                              {"name", c.name},
+                              {"annotation", c.annotation},
                               {"previous", c.previous ? Json(*c.previous) : Json()}});
     else
       j["changed"].push_back({{"kind", c.kind}, {"name", c.name}, {"removedScope", c.removedScope}});
@@ -167,8 +176,9 @@ struct Step {
   }
   void reached(const char* name) { rec.steps.try_emplace(name, o.now); }
   bool changedSubscription(const std::string& name) const {
-    return std::any_of(rec.changed.begin(), rec.changed.end(),
-                       [&](const Change& c) { return c.kind == "Subscription" && c.name == name && c.removedScope == r.appId; });
+    return std::any_of(rec.changed.begin(), rec.changed.end(), [&](const Change& c) {
+      return c.kind == "Subscription" && c.name == name && c.removedScope == r.appId;
+    });
   }
   bool changedDeployment(const std::string& name) const {
     return std::any_of(rec.changed.begin(), rec.changed.end(),
@@ -266,8 +276,8 @@ void stepPaused(Step& s) {
   s.rec.watchCommitted.reset();
   s.reached("apiStopped");
   s.reached("offsetsCopied");
-  s.setPhase(Phase::OffsetsCopied, "copied " + std::to_string(offsets.size()) + " committed offset(s) of " +
-                                       s.r.appId + " to the worker's consumer group");
+  s.setPhase(Phase::OffsetsCopied, "copied " + std::to_string(offsets.size()) + " committed offset(s) of " + s.r.appId +
+                                       " to the worker's consumer group");
 }
 
 void stepOffsetsCopied(Step& s) {
@@ -307,10 +317,18 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
   const std::vector<Change> changedBefore = rec.changed;
   Step s{r, o, rec, p, joined(r.topics)};
   switch (rec.phase) {
-    case Phase::Pending: stepPending(s, changedBefore); break;
-    case Phase::Paused: stepPaused(s); break;
-    case Phase::OffsetsCopied: stepOffsetsCopied(s); break;
-    case Phase::Complete: p.workerScopedIn = true; break;
+    case Phase::Pending:
+      stepPending(s, changedBefore);
+      break;
+    case Phase::Paused:
+      stepPaused(s);
+      break;
+    case Phase::OffsetsCopied:
+      stepOffsetsCopied(s);
+      break;
+    case Phase::Complete:
+      p.workerScopedIn = true;
+      break;
   }
 
   p.record = toJson(rec);
@@ -318,8 +336,8 @@ Plan step(const Json& current, const std::optional<Request>& request, const Obse
   if (rec.phase == Phase::Complete)
     p.migrated = Plan::Condition{true, "Complete", rec.message};
   else
-    p.migrated = Plan::Condition{false, rec.phase == Phase::Pending ? "WaitingForWorker" : toString(rec.phase),
-                                 rec.message};
+    p.migrated =
+        Plan::Condition{false, rec.phase == Phase::Pending ? "WaitingForWorker" : toString(rec.phase), rec.message};
   if (p.problem) p.migrated->reason = "Blocked";
   return p;
 }

@@ -42,8 +42,8 @@ struct Request {  // spec.migrateFrom, with what it moves
   std::string appId;
   std::string handoff = "pause";  // pause | overlap
   int settleSeconds = 10;
-  std::string pubsubName;          // the worker's pubsub component
-  std::vector<std::string> topics; // the moved topics (the worker's subscriptions)
+  std::string pubsubName;           // the worker's pubsub component
+  std::vector<std::string> topics;  // the moved topics (the worker's subscriptions)
   // Also stop the API's programmatic subscriptions: add "subscribe" to
   // dapr.io/disable-init-endpoints on its Deployments' pod templates.
   bool programmatic = false;
@@ -66,9 +66,9 @@ struct ApiSubscription {
 };
 
 struct Observed {
-  std::string now;            // RFC 3339, recorded in steps
-  std::int64_t nowSeconds = 0;  // wall clock (epoch seconds): the record outlives the process
-  bool workerReady = false;   // the events Deployment is available
+  std::string now;                             // RFC 3339, recorded in steps
+  std::int64_t nowSeconds = 0;                 // wall clock (epoch seconds): the record outlives the process
+  bool workerReady = false;                    // the events Deployment is available
   std::vector<ApiSubscription> subscriptions;  // every Subscription of the namespace not owned by the worker
   std::vector<ApiDeployment> deployments;      // the Deployments running the API's app id
   // The API group's offsets on the moved topics, when step() asked for them
@@ -82,7 +82,7 @@ const char* toString(Phase p);
 
 // One change the operator made and gives back on rollback (status.migration.changed[]).
 struct Change {
-  std::string kind;                     // "Subscription" or "Deployment"
+  std::string kind;  // "Subscription" or "Deployment"
   std::string name;
   std::string removedScope;             // Subscription: the API's app id taken off its scopes
   std::string annotation;               // Deployment: the annotation set (kDisableInitEndpoints)
@@ -123,8 +123,8 @@ struct Plan {
   std::vector<AnnotationEdit> annotationEdits;
   // Commit these offsets to the worker's consumer group (pause handoff).
   std::optional<std::map<autoscale::PartitionKey, std::int64_t>> copyOffsets;
-  bool workerScopedIn = false;        // render the worker's own Subscriptions
-  bool keepFinalizer = false;         // the record holds changes not yet restored
+  bool workerScopedIn = false;  // render the worker's own Subscriptions
+  bool keepFinalizer = false;   // the record holds changes not yet restored
   // The Migrated condition: nullopt when there is no migration.
   struct Condition {
     bool status = false;
@@ -132,7 +132,7 @@ struct Plan {
   };
   std::optional<Condition> migrated;
   std::optional<std::string> problem;  // something a person must fix (Degraded)
-  bool again = false;                 // poll again soon (waiting on something outside the API server)
+  bool again = false;                  // poll again soon (waiting on something outside the API server)
 };
 
 // True when the next step needs the API group's committed offsets.

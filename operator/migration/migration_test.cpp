@@ -169,7 +169,8 @@ TEST_CASE("programmatic subscriptions: the API's Deployments get subscribe disab
   auto r = request();
   r.programmatic = true;
   auto o = observed(true);
-  o.deployments = {{"customer-api", std::nullopt}, {"customer-api-canary", std::string("config")},
+  o.deployments = {{"customer-api", std::nullopt},
+                   {"customer-api-canary", std::string("config")},
                    {"already", std::string("config,subscribe")}};
   Plan p = step(nullptr, r, o, false);
   REQUIRE(p.annotationEdits.size() == 2);
@@ -179,7 +180,8 @@ TEST_CASE("programmatic subscriptions: the API's Deployments get subscribe disab
   CHECK(p.record["changed"].size() == 3);  // one Subscription, two Deployments
   // Rolled back: each annotation as it was (removed where there was none).
   auto after = o;
-  after.deployments = {{"customer-api", std::string("subscribe")}, {"customer-api-canary", std::string("config,subscribe")},
+  after.deployments = {{"customer-api", std::string("subscribe")},
+                       {"customer-api-canary", std::string("config,subscribe")},
                        {"already", std::string("config,subscribe")}};
   Plan back = step(p.record, std::nullopt, after, false);
   REQUIRE(back.annotationEdits.size() == 2);

@@ -165,14 +165,14 @@ Json eventsDeployment(const api::EventWorker& ew, const RenderOptions& options, 
   // Scaling off: what spec.replicas (kubectl scale) says, bounds or not.
   int replicas = spec.replicas.value_or(spec.scaling.minReplicas);
   if (spec.scaling.enabled) replicas = std::clamp(replicas, spec.scaling.minReplicas, spec.scaling.maxReplicas);
-  Json deploymentSpec = {{"replicas", replicas},
-                         {"selector", podSelector(ew, "events")},
-                         {"revisionHistoryLimit", 3},
-                         // New pods join the group before old ones leave: no
-                         // capacity dip while the group rebalances.
-                         {"strategy", {{"type", "RollingUpdate"},
-                                       {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
-                         {"template", podTemplate(ew, options, "events", configHash)}};
+  Json deploymentSpec = {
+      {"replicas", replicas},
+      {"selector", podSelector(ew, "events")},
+      {"revisionHistoryLimit", 3},
+      // New pods join the group before old ones leave: no
+      // capacity dip while the group rebalances.
+      {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
+      {"template", podTemplate(ew, options, "events", configHash)}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", metadata(ew, eventsDeploymentName(ew.metadata.name), "events")},
@@ -198,10 +198,8 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
                   {"updateStrategy", {{"type", "RollingUpdate"}}},
                   {"revisionHistoryLimit", 3},
                   {"template", podTemplate(ew, options, "cron", configHash)}};
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "StatefulSet"},
-          {"metadata", metadata(ew, name, "cron")},
-          {"spec", setSpec}};
+  return {
+      {"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", metadata(ew, name, "cron")}, {"spec", setSpec}};
 }
 
 Json daprSubscription(const api::EventWorker& ew, const api::Subscription& s) {

@@ -100,7 +100,8 @@ TEST_CASE("the events Deployment: two containers, probes, hash, restricted secur
   const auto out = render::render(load(minimalEventWorker()), {"example/runtime:9"});
   const Json& d = *find(out.objects, "Deployment", "customer-worker-events");
   CHECK(d["spec"]["replicas"] == 1);
-  CHECK(d["spec"]["selector"]["matchLabels"] == Json{{"eventworker.dev/name", "customer-worker"}, {"eventworker.dev/component", "events"}});
+  CHECK(d["spec"]["selector"]["matchLabels"] ==
+        Json{{"eventworker.dev/name", "customer-worker"}, {"eventworker.dev/component", "events"}});
   const Json& pod = d["spec"]["template"];
   CHECK(pod["metadata"]["annotations"]["eventworker.dev/config-hash"].get<std::string>().size() == 64);
   CHECK_FALSE(pod["metadata"]["annotations"].contains("dapr.io/enabled"));
@@ -124,8 +125,9 @@ TEST_CASE("the events Deployment: two containers, probes, hash, restricted secur
 TEST_CASE("a config change changes the pod template's hash, a replica change does not") {
   const auto base = render::render(load(minimalEventWorker()));
   auto hash = [](const render::RenderOutput& o) {
-    return (*find(o.objects, "Deployment", "customer-worker-events"))["spec"]["template"]["metadata"]["annotations"]
-        ["eventworker.dev/config-hash"];
+    return (
+        *find(o.objects, "Deployment",
+              "customer-worker-events"))["spec"]["template"]["metadata"]["annotations"]["eventworker.dev/config-hash"];
   };
   Json edited = minimalEventWorker();
   edited["spec"]["subscriptions"][0]["concurrency"] = 8;

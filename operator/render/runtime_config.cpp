@@ -66,9 +66,8 @@ Json subscription(const api::Subscription& s) {
               {"maxEventBytes", s.maxEventBytes},
               {"requireCloudEvent", s.requireCloudEvent}};
   if (s.deadLetterTopic) out["deadLetterTopic"] = *s.deadLetterTopic;
-  Json idem = {{"kind", s.idempotency.kind},
-               {"ttl", formatDuration(s.idempotency.ttl)},
-               {"capacity", s.idempotency.capacity}};
+  Json idem = {
+      {"kind", s.idempotency.kind}, {"ttl", formatDuration(s.idempotency.ttl)}, {"capacity", s.idempotency.capacity}};
   if (s.idempotency.redisAddress) idem["redisAddress"] = *s.idempotency.redisAddress;
   out["idempotency"] = idem;
   return out;

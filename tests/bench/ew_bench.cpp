@@ -84,8 +84,11 @@ std::string eventValue(long seq, bool cloudEvent) {
 }
 
 int produce(const std::string& bootstrap, const std::string& topic, long count, long keys, bool cloudEvents) {
-  auto c = conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "20"}, {"batch.num.messages", "10000"},
-                 {"queue.buffering.max.messages", "1000000"}, {"compression.type", "lz4"}});
+  auto c = conf({{"bootstrap.servers", bootstrap},
+                 {"linger.ms", "20"},
+                 {"batch.num.messages", "10000"},
+                 {"queue.buffering.max.messages", "1000000"},
+                 {"compression.type", "lz4"}});
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
   if (!p) die("producer: " + err);
@@ -109,8 +112,10 @@ int produce(const std::string& bootstrap, const std::string& topic, long count, 
 class AckCounter : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& m) override {
-    if (m.err() == RdKafka::ERR_NO_ERROR) ++acked;
-    else std::cerr << "ew-bench: delivery failed: " << m.errstr() << "\n";
+    if (m.err() == RdKafka::ERR_NO_ERROR)
+      ++acked;
+    else
+      std::cerr << "ew-bench: delivery failed: " << m.errstr() << "\n";
   }
   long acked = 0;
 };

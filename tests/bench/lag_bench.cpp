@@ -111,19 +111,23 @@ int main(int argc, char** argv) {
   };
   std::vector<Listener> listeners;
   listeners.push_back({"PLAINTEXT", {plain, {}}, nullptr, {}});
-  listeners.push_back({"SASL_SSL", {env["EW_KAFKA_SASL_BOOTSTRAP"],
-                                    {{"security.protocol", "SASL_SSL"},
-                                     {"sasl.mechanisms", "SCRAM-SHA-512"},
-                                     {"sasl.username", slurp(scramDir + "/username")},
-                                     {"sasl.password", slurp(scramDir + "/password")},
-                                     {"ssl.ca.pem", slurp(scramDir + "/ca.crt")}}},
-                       nullptr, {}});
-  listeners.push_back({"mTLS", {env["EW_KAFKA_MTLS_BOOTSTRAP"],
-                                {{"security.protocol", "SSL"},
-                                 {"ssl.ca.pem", slurp(mtlsDir + "/ca.crt")},
-                                 {"ssl.certificate.pem", slurp(mtlsDir + "/tls.crt")},
-                                 {"ssl.key.pem", slurp(mtlsDir + "/tls.key")}}},
-                       nullptr, {}});
+  listeners.push_back({"SASL_SSL",
+                       {env["EW_KAFKA_SASL_BOOTSTRAP"],
+                        {{"security.protocol", "SASL_SSL"},
+                         {"sasl.mechanisms", "SCRAM-SHA-512"},
+                         {"sasl.username", slurp(scramDir + "/username")},
+                         {"sasl.password", slurp(scramDir + "/password")},
+                         {"ssl.ca.pem", slurp(scramDir + "/ca.crt")}}},
+                       nullptr,
+                       {}});
+  listeners.push_back({"mTLS",
+                       {env["EW_KAFKA_MTLS_BOOTSTRAP"],
+                        {{"security.protocol", "SSL"},
+                         {"ssl.ca.pem", slurp(mtlsDir + "/ca.crt")},
+                         {"ssl.certificate.pem", slurp(mtlsDir + "/tls.crt")},
+                         {"ssl.key.pem", slurp(mtlsDir + "/tls.key")}}},
+                       nullptr,
+                       {}});
   for (auto& l : listeners) {
     auto r = LagReader::create(l.cluster, Millis(10000));
     if (!r) {

@@ -33,13 +33,15 @@ const Json* find(const std::vector<Json>& objects, const std::string& kind, cons
 
 TEST_CASE("the runtime config the renderer writes is accepted by the runtime, with every field carried over") {
   Json object = minimalEventWorker();
-  object["spec"]["subscriptions"][0].merge_patch({{"deadLetterTopic", "order.completed.dlq"}, {"concurrency", 32},
-                                                   {"ordering", "partition"},
-                                                   {"retry", {{"maxAttempts", 7}, {"initialBackoff", "1h30m"}, {"maxBackoff", "1h"}}},
-                                                   {"idempotency", {{"kind", "redis"}, {"redisAddress", "redis:6379"}}}});
+  object["spec"]["subscriptions"][0].merge_patch(
+      {{"deadLetterTopic", "order.completed.dlq"},
+       {"concurrency", 32},
+       {"ordering", "partition"},
+       {"retry", {{"maxAttempts", 7}, {"initialBackoff", "1h30m"}, {"maxBackoff", "1h"}}},
+       {"idempotency", {{"kind", "redis"}, {"redisAddress", "redis:6379"}}}});
   object["spec"]["subscriptions"][0]["retry"]["initialBackoff"] = "500ms";
-  object["spec"]["source"]["kafka"]["security"] = {{"protocol", "SASL_SSL"}, {"saslMechanism", "SCRAM-SHA-512"},
-                                                   {"secretRef", {{"name", "kafka-credentials"}}}};
+  object["spec"]["source"]["kafka"]["security"] = {
+      {"protocol", "SASL_SSL"}, {"saslMechanism", "SCRAM-SHA-512"}, {"secretRef", {{"name", "kafka-credentials"}}}};
   const auto ew = load(object);
   auto parsed = runtime::parseConfig(render::runtimeConfig(ew));
   REQUIRE(parsed);

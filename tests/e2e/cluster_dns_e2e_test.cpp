@@ -24,8 +24,9 @@ const kube::ResourceType kEndpointSlice{"discovery.k8s.io", "v1", "endpointslice
 
 }  // namespace
 
-TEST_CASE("pods resolve Service names through the cluster DNS: a worker reaches the broker by a Service's fully "
-          "qualified name (runtime) and short name (handler) alone") {
+TEST_CASE(
+    "pods resolve Service names through the cluster DNS: a worker reaches the broker by a Service's fully "
+    "qualified name (runtime) and short name (handler) alone") {
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
@@ -39,13 +40,13 @@ TEST_CASE("pods resolve Service names through the cluster DNS: a worker reaches 
                         {"kind", "Service"},
                         {"metadata", {{"name", "broker"}, {"namespace", ns}}},
                         {"spec", {{"ports", {{{"name", "kafka"}, {"port", 9092}, {"targetPort", port}}}}}}};
-  const Json slice = {{"apiVersion", "discovery.k8s.io/v1"},
-                      {"kind", "EndpointSlice"},
-                      {"metadata",
-                       {{"name", "broker-1"}, {"namespace", ns}, {"labels", {{"kubernetes.io/service-name", "broker"}}}}},
-                      {"addressType", "IPv4"},
-                      {"endpoints", {{{"addresses", {ip}}, {"conditions", {{"ready", true}}}}}},
-                      {"ports", {{{"name", "kafka"}, {"port", port}, {"protocol", "TCP"}}}}};
+  const Json slice = {
+      {"apiVersion", "discovery.k8s.io/v1"},
+      {"kind", "EndpointSlice"},
+      {"metadata", {{"name", "broker-1"}, {"namespace", ns}, {"labels", {{"kubernetes.io/service-name", "broker"}}}}},
+      {"addressType", "IPv4"},
+      {"endpoints", {{{"addresses", {ip}}, {"conditions", {{"ready", true}}}}}},
+      {"ports", {{{"name", "kafka"}, {"port", port}, {"protocol", "TCP"}}}}};
   REQUIRE(api.apply(kService, ns, "broker", service));
   REQUIRE(api.apply(kEndpointSlice, ns, "broker-1", slice));
 
@@ -61,17 +62,20 @@ TEST_CASE("pods resolve Service names through the cluster DNS: a worker reaches 
   const double t0 = e2e::nowSeconds();
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, object));
   const std::string events = e2e::podSelector(w, "events");
-  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 1; }, 180s));
   std::cout << "[figure] EventWorker applied -> events pod Ready (broker by Service name): " << e2e::nowSeconds() - t0
             << " s\n";
 
   for (int i = 0; i < 200; ++i) kafka.produce(w.topic, "k" + std::to_string(i % 5), rttest::payload("k", i));
   kafka.flush();
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
-  CHECK(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == 200;
-  }, 120s));
+  CHECK(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.distinct() == 200;
+      },
+      120s));
   CHECK(ledger.distinct() == 200);
   kubectl("delete namespace " + ns + " --wait=false");
 }

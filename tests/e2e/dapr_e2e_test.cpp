@@ -41,9 +41,10 @@ std::string containerNames(kube::KubeApi& api, const std::string& ns, const std:
 
 }  // namespace
 
-TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's injector, and the runtime (source "
-          "dapr) receives the topic through it: every event, in order per key, and what it drops goes to the "
-          "Subscription's dead-letter topic") {
+TEST_CASE(
+    "a Dapr-enabled EventWorker's pods get the real daprd from Dapr's injector, and the runtime (source "
+    "dapr) receives the topic through it: every event, in order per key, and what it drops goes to the "
+    "Subscription's dead-letter topic") {
   e2e::installDaprOrSkip();
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
@@ -62,7 +63,8 @@ TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's inje
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, object));
 
   const std::string events = e2e::podSelector(w, "events");
-  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 1; }, 240s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 1; }, 240s));
   std::cout << "[figure] Dapr-enabled EventWorker applied -> events pod Ready with its injected daprd: "
             << e2e::nowSeconds() - t0 << " s\n";
   // The injector added daprd (a pod without it would be Ready too: failurePolicy aside, the check is here).
@@ -83,10 +85,12 @@ TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's inje
   }
   kafka.flush();
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
-  CHECK(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == kEvents;
-  }, 180s));
+  CHECK(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.distinct() == kEvents;
+      },
+      180s));
   CHECK(ledger.distinct() == kEvents);
   // Per key, the first acknowledgement of each event comes in produce order.
   std::map<int, int64_t> lastSeqByKey;
@@ -118,10 +122,12 @@ TEST_CASE("a Dapr-enabled EventWorker's pods get the real daprd from Dapr's inje
   const auto dead = kafka.readAll(dlq, kPoison, std::chrono::seconds(60));
   CHECK(dead.size() == static_cast<size_t>(kPoison));
   for (const auto& r : dead) CHECK(r.value.find("poison") != std::string::npos);
-  CHECK(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == kEvents + 20;
-  }, 60s));
+  CHECK(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.distinct() == kEvents + 20;
+      },
+      60s));
   std::cout << "[figure] dropped by the runtime, dead-lettered by daprd: " << dead.size() << " of " << kPoison
             << "; the events after them: " << ledger.distinct() - kEvents << " of 20\n";
   kubectl("delete namespace " + ns + " --wait=false");

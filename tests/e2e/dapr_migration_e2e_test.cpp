@@ -47,11 +47,11 @@ const std::string kApiApp = "customer-service";
 
 // The API service: one pod, the ledger handler as the app daprd calls, with
 // MORE_ARGS (--subscribe: programmatic subscriptions).
-Json apiDeployment(const std::string& ns, const std::string& ledgerTopic, const std::vector<std::string>& moreArgs = {}) {
+Json apiDeployment(const std::string& ns, const std::string& ledgerTopic,
+                   const std::vector<std::string>& moreArgs = {}) {
   const Json labels = {{"app", kApiApp}};
-  const Json restricted = {{"allowPrivilegeEscalation", false},
-                           {"readOnlyRootFilesystem", true},
-                           {"capabilities", {{"drop", {"ALL"}}}}};
+  const Json restricted = {
+      {"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true}, {"capabilities", {{"drop", {"ALL"}}}}};
   Json container = {
       {"name", "api"},
       {"image", "localhost/eventworker/ledger-handler:test"},
@@ -106,7 +106,9 @@ bool skippedProgrammatic(const std::string& daprdLog) {
 std::string disabledInitEndpoints(kube::KubeApi& api, const std::string& ns) {
   auto d = api.get(e2e::kDeployment, ns, kApiApp);
   if (!d) return "";
-  return (*d)["spec"]["template"]["metadata"].value("annotations", Json::object()).value("dapr.io/disable-init-endpoints", "");
+  return (*d)["spec"]["template"]["metadata"]
+      .value("annotations", Json::object())
+      .value("dapr.io/disable-init-endpoints", "");
 }
 
 // The API's one Ready pod, "" while there is not exactly one pod.
@@ -144,8 +146,7 @@ struct StepFigures {
 // customer-worker subscribing to the same five topics through Dapr.
 class Scenario {
  public:
-  Scenario(kube::KubeApi& api, const std::string& ns)
-      : api_(api), ns_(ns), ledgerTopic_(ns + ".ledger") {
+  Scenario(kube::KubeApi& api, const std::string& ns) : api_(api), ns_(ns), ledgerTopic_(ns + ".ledger") {
     kafka_.createTopic(ledgerTopic_, 1);
     for (const auto& t : kTopics) kafka_.createTopic(topicName(ns, t), 2);
     ledger_ = std::make_unique<e2e::LedgerReader>(kafka_.bootstrap(), ledgerTopic_);
@@ -182,10 +183,12 @@ class Scenario {
         std::this_thread::sleep_for(100ms);
       }
     });
-    return eventually([&] {
-      ledger_->poll(500ms);
-      return ledger_->distinct() > 100;
-    }, 120s);
+    return eventually(
+        [&] {
+          ledger_->poll(500ms);
+          return ledger_->distinct() > 100;
+        },
+        120s);
   }
 
   // One step: applies `worker`, waits for DONE, keeps the stream on a while,
@@ -194,18 +197,22 @@ class Scenario {
     StepFigures f;
     const int64_t startMs = e2e::wallMillis();
     REQUIRE(api_.apply(e2e::kEventWorker, ns_, w_.name, worker));
-    CHECK(eventually([&] {
-      ledger_->poll(200ms);
-      return done();
-    }, 240s));
+    CHECK(eventually(
+        [&] {
+          ledger_->poll(200ms);
+          return done();
+        },
+        240s));
     std::this_thread::sleep_for(8s);
     const int64_t upTo = produced_;
-    f.complete = eventually([&] {
-      ledger_->poll(500ms);
-      for (int64_t s = stepFrom_; s < upTo; ++s)
-        if (!ledger_->has(s)) return false;
-      return true;
-    }, 120s);
+    f.complete = eventually(
+        [&] {
+          ledger_->poll(500ms);
+          for (int64_t s = stepFrom_; s < upTo; ++s)
+            if (!ledger_->has(s)) return false;
+          return true;
+        },
+        120s);
     std::map<int64_t, int> count;
     std::vector<int64_t> times;
     for (const auto& e : ledger_->all()) {  // by seq: an event may be handled while the last step waited
@@ -215,8 +222,7 @@ class Scenario {
       (e.pod.rfind(kApiApp, 0) == 0 ? f.byApi : f.byWorker)++;
     }
     std::sort(times.begin(), times.end());
-    for (size_t i = 1; i < times.size(); ++i)
-      f.longestGap = std::max(f.longestGap, (times[i] - times[i - 1]) / 1000.0);
+    for (size_t i = 1; i < times.size(); ++i) f.longestGap = std::max(f.longestGap, (times[i] - times[i - 1]) / 1000.0);
     f.produced = static_cast<size_t>(upTo - stepFrom_);
     f.handled = count.size();
     for (const auto& [seq, n] : count) f.duplicates += n - 1;
@@ -245,9 +251,10 @@ class Scenario {
 
 }  // namespace
 
-TEST_CASE("seed scenario on real sidecars: customer-service's five topics move to the worker (pause, the operator's "
-          "leader deleted midway), come back (rollback), move again (overlap) and come back, with nothing lost at any "
-          "step") {
+TEST_CASE(
+    "seed scenario on real sidecars: customer-service's five topics move to the worker (pause, the operator's "
+    "leader deleted midway), come back (rollback), move again (overlap) and come back, with nothing lost at any "
+    "step") {
   e2e::installDaprOrSkip();
   // Not the operator's field manager: the operator applies to the
   // EventWorker (its migration finalizer) and edits the API's Subscriptions.
@@ -259,15 +266,16 @@ TEST_CASE("seed scenario on real sidecars: customer-service's five topics move t
   // The API service and its declarative Subscriptions (not the operator's).
   REQUIRE(api.apply(e2e::kDeployment, ns, kApiApp, apiDeployment(ns, seed.ledgerTopic())));
   for (const auto& t : kTopics)
-    REQUIRE(api.apply(e2e::kDaprSubscription, ns, "api-" + t,
-                      {{"apiVersion", "dapr.io/v2alpha1"},
-                       {"kind", "Subscription"},
-                       {"metadata", {{"name", "api-" + t}, {"namespace", ns}}},
-                       {"spec", {{"pubsubname", "pubsub"}, {"topic", topicName(ns, t)},
-                                 {"routes", {{"default", "/events/" + t}}}}},
-                       {"scopes", {kApiApp}}}));
+    REQUIRE(api.apply(
+        e2e::kDaprSubscription, ns, "api-" + t,
+        {{"apiVersion", "dapr.io/v2alpha1"},
+         {"kind", "Subscription"},
+         {"metadata", {{"name", "api-" + t}, {"namespace", ns}}},
+         {"spec", {{"pubsubname", "pubsub"}, {"topic", topicName(ns, t)}, {"routes", {{"default", "/events/" + t}}}}},
+         {"scopes", {kApiApp}}}));
   const std::string apiPods = "app=" + kApiApp;
-  REQUIRE(e2e::waitForPods(api, ns, apiPods, [&] { return e2e::readyPods(api, ns, apiPods) == 1; }, 240s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, apiPods, [&] { return e2e::readyPods(api, ns, apiPods) == 1; }, 240s));
   REQUIRE(seed.startStream());
   Json& worker = seed.worker;
   const std::string name = "customer-worker";
@@ -305,7 +313,8 @@ TEST_CASE("seed scenario on real sidecars: customer-service's five topics move t
 
   // 3. overlap: the worker is in before the API goes out.
   worker["spec"]["migrateFrom"] = {{"appId", kApiApp}, {"handoff", "overlap"}};
-  auto overlap = seed.step("overlap handoff", [&] { return migrationOf(api, ns, name).value("phase", "") == "Complete"; });
+  auto overlap =
+      seed.step("overlap handoff", [&] { return migrationOf(api, ns, name).value("phase", "") == "Complete"; });
   CHECK(overlap.complete);
   for (const auto& t : kTopics) CHECK_FALSE(apiScopedIn(api, ns, t));
 
@@ -321,8 +330,9 @@ TEST_CASE("seed scenario on real sidecars: customer-service's five topics move t
   kubectl("delete namespace " + ns + " --wait=false");
 }
 
-TEST_CASE("programmatic subscriptions on real sidecars: the API's pods are rolled with subscribe disabled, their "
-          "daprd stops calling GET /dapr/subscribe, and the pause handoff moves the five topics with nothing lost") {
+TEST_CASE(
+    "programmatic subscriptions on real sidecars: the API's pods are rolled with subscribe disabled, their "
+    "daprd stops calling GET /dapr/subscribe, and the pause handoff moves the five topics with nothing lost") {
   e2e::installDaprOrSkip();
   kube::KubeApi api(ew::testing::testKubeClient(), "e2e-user");
   e2e::installOperator();
@@ -338,7 +348,8 @@ TEST_CASE("programmatic subscriptions on real sidecars: the API's pods are rolle
   }
   REQUIRE(api.apply(e2e::kDeployment, ns, kApiApp, apiDeployment(ns, seed.ledgerTopic(), subscribe)));
   std::string firstPod;
-  REQUIRE(e2e::waitForPods(api, ns, "app=" + kApiApp, [&] { return !(firstPod = onlyApiPod(api, ns)).empty(); }, 240s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, "app=" + kApiApp, [&] { return !(firstPod = onlyApiPod(api, ns)).empty(); }, 240s));
   REQUIRE(seed.startStream());  // the API handles events: its daprd subscribed through GET /dapr/subscribe
   CHECK(askedForSubscriptions(containerLog(ns, firstPod, "api")));
   CHECK_FALSE(skippedProgrammatic(containerLog(ns, firstPod, "daprd")));

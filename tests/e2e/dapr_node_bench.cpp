@@ -105,8 +105,8 @@ std::string mib(double v) { return fixed(v, 1); }
 
 // What one path did in one round.
 struct Run {
-  double rate = 0;       // events/s, 10% to 90% handled
-  double allSeconds = 0; // first to last event handled
+  double rate = 0;        // events/s, 10% to 90% handled
+  double allSeconds = 0;  // first to last event handled
   size_t lost = 0, duplicates = 0;
   std::map<std::string, Memory> memory;
 };
@@ -117,13 +117,17 @@ Run runPath(kube::KubeApi& api, rttest::Kafka& kafka, const e2e::WorkerSpec& w, 
   kafka.createTopic(w.ledgerTopic, 1);
   need(api.apply(e2e::kEventWorker, w.ns, w.name, e2e::workerObject(w)).ok(), "apply " + w.name);
   const std::string sel = e2e::podSelector(w, "events");
-  auto ready = e2e::waitForPods(api, w.ns, sel, [&] { return e2e::readyPods(api, w.ns, sel) == 1; }, 240s);
+  auto ready = e2e::waitForPods(
+      api, w.ns, sel, [&] { return e2e::readyPods(api, w.ns, sel) == 1; }, 240s);
   need(ready.ok, "no Ready pod for " + w.name + ":\n" + ready.report);
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
-  need(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == static_cast<size_t>(n);
-  }, 600s), w.name + ": only " + std::to_string(ledger.distinct()) + " of " + std::to_string(n) + " events handled");
+  need(eventually(
+           [&] {
+             ledger.poll(500ms);
+             return ledger.distinct() == static_cast<size_t>(n);
+           },
+           600s),
+       w.name + ": only " + std::to_string(ledger.distinct()) + " of " + std::to_string(n) + " events handled");
   Run r;
   r.memory = podMemory(api, w.ns, sel);
   std::map<int64_t, int64_t> first;  // seq -> when first handled

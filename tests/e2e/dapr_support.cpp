@@ -40,8 +40,8 @@ const kube::ResourceType kDaprSubscription{"dapr.io", "v2alpha1", "subscriptions
 void installDaprOrSkip() {
   static const bool done = [] {
     std::string out;
-    const int rc = run("bash " + std::string(EW_SOURCE_DIR) + "/hack/dapr/install.sh " +
-                           ew::testing::serverEnv("EW_STATE_DIR"), out);
+    const int rc = run(
+        "bash " + std::string(EW_SOURCE_DIR) + "/hack/dapr/install.sh " + ew::testing::serverEnv("EW_STATE_DIR"), out);
     if (rc == kNotBuilt) {
       std::cout << "SKIPPED: " << out << std::flush;
       ew::exitProcess(kSkipped);
@@ -60,17 +60,16 @@ std::string createDaprNamespace(kube::KubeApi& api, const std::string& prefix) {
                              {"kind", "Namespace"},
                              {"metadata", {{"name", ns}, {"labels", {{kInjectLabel, "enabled"}}}}}});
   if (!labelled) throw std::runtime_error("label namespace " + ns + ": " + labelled.error().message);
-  const Json component = {
-      {"apiVersion", "dapr.io/v1alpha1"},
-      {"kind", "Component"},
-      {"metadata", {{"name", "pubsub"}, {"namespace", ns}}},
-      {"spec",
-       {{"type", "pubsub.kafka"},
-        {"version", "v1"},
-        {"metadata", Json::array({{{"name", "brokers"}, {"value", podBootstrap()}},
-                                  {{"name", "authType"}, {"value", "none"}},
-                                  {{"name", "disableTls"}, {"value", "true"}},
-                                  {{"name", "initialOffset"}, {"value", "oldest"}}})}}}};
+  const Json component = {{"apiVersion", "dapr.io/v1alpha1"},
+                          {"kind", "Component"},
+                          {"metadata", {{"name", "pubsub"}, {"namespace", ns}}},
+                          {"spec",
+                           {{"type", "pubsub.kafka"},
+                            {"version", "v1"},
+                            {"metadata", Json::array({{{"name", "brokers"}, {"value", podBootstrap()}},
+                                                      {{"name", "authType"}, {"value", "none"}},
+                                                      {{"name", "disableTls"}, {"value", "true"}},
+                                                      {{"name", "initialOffset"}, {"value", "oldest"}}})}}}};
   auto applied = api.apply(kDaprComponent, ns, "pubsub", component);
   if (!applied) throw std::runtime_error("apply the pubsub Component in " + ns + ": " + applied.error().message);
   return ns;

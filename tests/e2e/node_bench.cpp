@@ -64,7 +64,8 @@ std::string run(const std::string& cmd) {
 
 // RSS (KiB) of each container named NAME in pods matching SELECTOR, read
 // from /proc of the container's process (containerd knows its pid).
-std::vector<long> rssKiB(kube::KubeApi& api, const std::string& ns, const std::string& selector, const std::string& name) {
+std::vector<long> rssKiB(kube::KubeApi& api, const std::string& ns, const std::string& selector,
+                         const std::string& name) {
   std::vector<long> out;
   kube::ListOptions o;
   o.labelSelector = selector;
@@ -147,9 +148,8 @@ TEST_CASE("the node's figures", "[.bench]") {
       kubectl("delete -f " + rendered + " --wait=false");
     }
     std::cout << "pod start, apply -> first events pod Ready (s, median of " << rounds << "): EventWorker "
-              << median(viaOperator) << " [" << list(viaOperator) << "], rendered objects by kubectl "
-              << median(direct) << " [" << list(direct) << "], ratio " << median(viaOperator) / median(direct)
-              << "\n";
+              << median(viaOperator) << " [" << list(viaOperator) << "], rendered objects by kubectl " << median(direct)
+              << " [" << list(direct) << "], ratio " << median(viaOperator) / median(direct) << "\n";
 
     // --- lag reaction ---
     e2e::WorkerSpec w;
@@ -170,22 +170,29 @@ TEST_CASE("the node's figures", "[.bench]") {
     int64_t seq = 0;
     for (int r = 0; r < rounds; ++r) {
       // Quiet: one replica, one pod, no lag.
-      need(eventually([&] {
-        return e2e::deploymentReplicas(api, ns, "burst-events") == 1 && e2e::pods(api, ns, sel).size() == 1;
-      }, 300s), "burst worker did not come back to one pod");
+      need(eventually(
+               [&] {
+                 return e2e::deploymentReplicas(api, ns, "burst-events") == 1 && e2e::pods(api, ns, sel).size() == 1;
+               },
+               300s),
+           "burst worker did not come back to one pod");
       std::set<std::string> before;
       for (const auto& p : e2e::pods(api, ns, sel)) before.insert(p.name);
       const int64_t at = e2e::wallMillis();
       const double t0 = e2e::nowSeconds();
       const int64_t from = seq;
-      for (int i = 0; i < 6000; ++i, ++seq) kafka.produce(w.topic, "k" + std::to_string(seq % 97), rttest::payload("k", seq));
+      for (int i = 0; i < 6000; ++i, ++seq)
+        kafka.produce(w.topic, "k" + std::to_string(seq % 97), rttest::payload("k", seq));
       kafka.flush();
       double tw = -1;
-      need(eventually([&] {
-        if (tw < 0 && e2e::deploymentReplicas(api, ns, "burst-events") > 1) tw = e2e::nowSeconds() - t0;
-        ledger.poll(200ms);
-        return ledger.distinct() == static_cast<size_t>(seq);
-      }, 300s), "burst not drained");
+      need(eventually(
+               [&] {
+                 if (tw < 0 && e2e::deploymentReplicas(api, ns, "burst-events") > 1) tw = e2e::nowSeconds() - t0;
+                 ledger.poll(200ms);
+                 return ledger.distinct() == static_cast<size_t>(seq);
+               },
+               300s),
+           "burst not drained");
       drained.push_back(e2e::nowSeconds() - t0);
       int64_t firstNew = -1;
       for (const auto& e : ledger.all())
@@ -210,14 +217,18 @@ TEST_CASE("the node's figures", "[.bench]") {
       m.ledgerTopic = many + ".ledger";
       need(api.apply(e2e::kEventWorker, many, m.name, e2e::workerObject(m)).ok(), "apply " + m.name);
     }
-    need(eventually([&] {
-      kube::ListOptions o;
-      auto l = api.list(e2e::kEventWorker, many, o);
-      if (!l) return false;
-      int withStatus = 0;
-      for (const auto& e : (*l)["items"]) withStatus += e.contains("status") && e["status"].contains("conditions");
-      return withStatus == 100;
-    }, 300s), "100 EventWorkers did not all get a status");
+    need(eventually(
+             [&] {
+               kube::ListOptions o;
+               auto l = api.list(e2e::kEventWorker, many, o);
+               if (!l) return false;
+               int withStatus = 0;
+               for (const auto& e : (*l)["items"])
+                 withStatus += e.contains("status") && e["status"].contains("conditions");
+               return withStatus == 100;
+             },
+             300s),
+         "100 EventWorkers did not all get a status");
     std::this_thread::sleep_for(15s);
     const auto loaded = rssKiB(api, "eventworker-system", opSel, "operator");
     std::cout << "operator pods' RSS (leader and standby, either order): idle " << rssText(idle)

@@ -19,8 +19,7 @@ using kube::Json;
 
 namespace {
 
-const char* kNodeToleration =
-    R"([{"key":"eventworker.dev/node","operator":"Exists","effect":"NoSchedule"}])";
+const char* kNodeToleration = R"([{"key":"eventworker.dev/node","operator":"Exists","effect":"NoSchedule"}])";
 
 Json namespaceObject(const std::string& name, bool restricted) {
   Json labels = {{"app.kubernetes.io/part-of", "eventworker"}};
@@ -42,10 +41,12 @@ void installOperator() {
   kube::KubeApi api(ew::testing::testKubeClient());
   const std::string ns = "eventworker-system";
   // A namespace another test deleted may still be terminating.
-  if (!eventually([&] {
-        auto got = api.get(kube::resources::kNamespace, "", ns);
-        return !got || !(*got)["metadata"].contains("deletionTimestamp");
-      }, std::chrono::seconds(120)))
+  if (!eventually(
+          [&] {
+            auto got = api.get(kube::resources::kNamespace, "", ns);
+            return !got || !(*got)["metadata"].contains("deletionTimestamp");
+          },
+          std::chrono::seconds(120)))
     throw std::runtime_error("namespace " + ns + " is still terminating after 120 s");
   // Opted into the node before its pods exist (apply keeps what it did not set).
   auto applied = api.apply(kube::resources::kNamespace, "", ns, namespaceObject(ns, true));
@@ -125,7 +126,10 @@ std::string describePods(kube::KubeApi& api, const std::string& ns, const std::s
       << (p.terminating ? " terminating" : "") << " [" << p.containersReady << "] restarts=" << p.restarts
       << (p.waitingReason.empty() ? "" : " waiting=" + p.waitingReason) << "\n";
   std::string events;
-  kubectl("-n " + ns + " get events --sort-by=.lastTimestamp -o custom-columns=R:.reason,O:.involvedObject.name,M:.message --no-headers", &events);
+  kubectl("-n " + ns +
+              " get events --sort-by=.lastTimestamp -o custom-columns=R:.reason,O:.involvedObject.name,M:.message "
+              "--no-headers",
+          &events);
   if (events.size() > 3000) events = events.substr(events.size() - 3000);
   return o.str() + "  events:\n" + events;
 }
@@ -203,8 +207,10 @@ int64_t LedgerReader::longestGapAcross(int64_t at) const {
   for (const auto& e : entries_) {
     if (e.partition < 0) continue;
     auto& [before, after] = around.try_emplace(e.partition, -1, -1).first->second;
-    if (e.at < at) before = std::max(before, e.at);
-    else if (after < 0 || e.at < after) after = e.at;
+    if (e.at < at)
+      before = std::max(before, e.at);
+    else if (after < 0 || e.at < after)
+      after = e.at;
   }
   int64_t longest = -1;
   for (const auto& [p, ba] : around)
@@ -227,8 +233,8 @@ Json workerObject(const WorkerSpec& w) {
   })");
   const std::string bootstrap = w.bootstrap.empty() ? podBootstrap() : w.bootstrap;
   spec["handler"]["image"] = w.handlerImage;
-  spec["handler"]["args"] = {"--delay-ms", std::to_string(w.delayMs), "--ledger-topic", w.ledgerTopic,
-                             "--kafka-bootstrap", bootstrap};
+  spec["handler"]["args"] = {"--delay-ms",  std::to_string(w.delayMs), "--ledger-topic",
+                             w.ledgerTopic, "--kafka-bootstrap",       bootstrap};
   for (const auto& a : w.handlerArgs) spec["handler"]["args"].push_back(a);
   spec["source"]["kafka"] = {{"brokers", {bootstrap}}};
   if (w.dapr) {

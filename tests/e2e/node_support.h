@@ -6,8 +6,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,13 +31,13 @@ std::string podBootstrap();
 
 struct PodState {
   std::string name;
-  std::string uid;             // one pod object: a StatefulSet's replacement has the same name
-  std::string phase;           // Pending | Running | Succeeded | Failed
-  bool ready = false;          // condition Ready
-  bool terminating = false;    // deletionTimestamp set
-  std::string waitingReason;   // first container waiting reason (ImagePullBackOff, CrashLoopBackOff, ...)
-  int restarts = 0;            // summed over containers
-  std::string containersReady; // "runtime=true,handler=false"
+  std::string uid;              // one pod object: a StatefulSet's replacement has the same name
+  std::string phase;            // Pending | Running | Succeeded | Failed
+  bool ready = false;           // condition Ready
+  bool terminating = false;     // deletionTimestamp set
+  std::string waitingReason;    // first container waiting reason (ImagePullBackOff, CrashLoopBackOff, ...)
+  int restarts = 0;             // summed over containers
+  std::string containersReady;  // "runtime=true,handler=false"
 };
 std::vector<PodState> pods(kube::KubeApi& api, const std::string& ns, const std::string& labelSelector);
 // Pods Running and Ready and not terminating.
@@ -71,14 +71,14 @@ struct WorkerSpec {
   int maxReplicas = 6;
   int lagThreshold = 500;
   bool autoscale = true;
-  std::string extraTopic;  // a second subscription ("more", route /events/more) when not empty
-  std::string cron;        // the cron list as JSON, "" for none
+  std::string extraTopic;                // a second subscription ("more", route /events/more) when not empty
+  std::string cron;                      // the cron list as JSON, "" for none
   std::vector<std::string> handlerArgs;  // more arguments of the ledger handler (--crash-at-start)
-  std::string bootstrap;   // the broker as the pods reach it; podBootstrap() when empty
+  std::string bootstrap;                 // the broker as the pods reach it; podBootstrap() when empty
   // Dapr delivers (spec.dapr, pubsub component "pubsub"): daprd's consumer
   // group is the app id, so spec.source.kafka names none.
   bool dapr = false;
-  std::string appId;       // spec.dapr.appId; metadata.name when empty
+  std::string appId;  // spec.dapr.appId; metadata.name when empty
 };
 kube::Json workerObject(const WorkerSpec& w);
 // A WorkerSpec named NAME in NS, on the topics NS.orders and NS.ledger.
@@ -118,11 +118,11 @@ class LedgerReader {
  public:
   struct Entry {
     std::string route;
-    std::string id;       // the CloudEvent id
-    int64_t seq = -1;     // data.seq of the test payload, -1 when none
-    int partition = -1;   // the source partition, -1 when unknown
+    std::string id;      // the CloudEvent id
+    int64_t seq = -1;    // data.seq of the test payload, -1 when none
+    int partition = -1;  // the source partition, -1 when unknown
     std::string pod;
-    int64_t at = 0;       // the ledger record's timestamp, ms since the epoch
+    int64_t at = 0;  // the ledger record's timestamp, ms since the epoch
   };
   LedgerReader(const std::string& bootstrap, const std::string& topic);
   ~LedgerReader();

@@ -44,8 +44,8 @@ Conditions conditionsOf(kube::KubeApi& api, const std::string& ns, const std::st
 }
 
 std::ostream& operator<<(std::ostream& o, const Conditions& c) {
-  return o << "Ready=" << c.readyStatus << " " << c.readyReason << " (" << c.readyMessage << "); Degraded="
-           << c.degradedStatus << " " << c.degradedReason << " (" << c.degradedMessage << ")";
+  return o << "Ready=" << c.readyStatus << " " << c.readyReason << " (" << c.readyMessage
+           << "); Degraded=" << c.degradedStatus << " " << c.degradedReason << " (" << c.degradedMessage << ")";
 }
 
 // Warning Events about EventWorker NAME with REASON.
@@ -60,9 +60,10 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 }  // namespace
 
-TEST_CASE("a worker whose handler image does not exist, and one whose handler crashes at start, are Degraded with "
-          "the container's reason and the pod's name, the namespace's healthy worker is unaffected, and fixing the "
-          "spec clears it") {
+TEST_CASE(
+    "a worker whose handler image does not exist, and one whose handler crashes at start, are Degraded with "
+    "the container's reason and the pod's name, the namespace's healthy worker is unaffected, and fixing the "
+    "spec clears it") {
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
@@ -94,17 +95,25 @@ TEST_CASE("a worker whose handler image does not exist, and one whose handler cr
         if (p.waitingReason == r) return true;
     return false;
   };
-  REQUIRE(e2e::waitForPods(api, ns, noImagePods,
-                           [&] { return waitingFor(noImagePods, {"ErrImagePull", "ImagePullBackOff"}); }, 120s));
-  REQUIRE(e2e::waitForPods(api, ns, crashPods, [&] { return waitingFor(crashPods, {"CrashLoopBackOff"}); }, 120s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, noImagePods,
+      [&] {
+        return waitingFor(noImagePods, {"ErrImagePull", "ImagePullBackOff"});
+      },
+      120s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, crashPods, [&] { return waitingFor(crashPods, {"CrashLoopBackOff"}); }, 120s));
 
   // What the user reads on the EventWorkers.
   const std::string noImagePod = e2e::pods(api, ns, noImagePods).at(0).name;
   Conditions c;
-  CHECK(eventually([&] {
-    c = conditionsOf(api, ns, noImage.name);
-    return c.degradedStatus == "True" && (c.degradedReason == "ImagePullBackOff" || c.degradedReason == "ErrImagePull");
-  }, 60s));
+  CHECK(eventually(
+      [&] {
+        c = conditionsOf(api, ns, noImage.name);
+        return c.degradedStatus == "True" &&
+               (c.degradedReason == "ImagePullBackOff" || c.degradedReason == "ErrImagePull");
+      },
+      60s));
   INFO(c);
   CHECK(contains(c.degradedMessage, "pod " + noImagePod + ": container handler: " + c.degradedReason));
   CHECK(contains(c.degradedMessage, "ledger-handler:missing"));
@@ -115,13 +124,16 @@ TEST_CASE("a worker whose handler image does not exist, and one whose handler cr
 
   const std::string crashPod = e2e::pods(api, ns, crashPods).at(0).name;
   Conditions k;
-  CHECK(eventually([&] {
-    k = conditionsOf(api, ns, crashes.name);
-    return k.degradedStatus == "True" && k.degradedReason == "CrashLoopBackOff";
-  }, 60s));
+  CHECK(eventually(
+      [&] {
+        k = conditionsOf(api, ns, crashes.name);
+        return k.degradedStatus == "True" && k.degradedReason == "CrashLoopBackOff";
+      },
+      60s));
   INFO(k);
   CHECK(k.degradedMessage ==
-        "pod " + crashPod + ": container handler: CrashLoopBackOff: the container keeps exiting; last exit: Error, code 1");
+        "pod " + crashPod +
+            ": container handler: CrashLoopBackOff: the container keeps exiting; last exit: Error, code 1");
   CHECK(k.readyStatus == "False");
   CHECK(contains(k.readyMessage, "pod " + crashPod));
   std::cout << "[e2e] " << crashes.name << ": " << k << "\n";
@@ -129,29 +141,36 @@ TEST_CASE("a worker whose handler image does not exist, and one whose handler cr
 
   // The healthy worker beside them runs and consumes as if they did not exist.
   const std::string steadyPods = e2e::podSelector(steady, "events");
-  REQUIRE(e2e::waitForPods(api, ns, steadyPods, [&] { return e2e::readyPods(api, ns, steadyPods) == 1; }, 120s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, steadyPods, [&] { return e2e::readyPods(api, ns, steadyPods) == 1; }, 120s));
   for (int i = 0; i < 200; ++i) kafka.produce(steady.topic, "k" + std::to_string(i % 5), rttest::payload("k", i));
   kafka.flush();
   e2e::LedgerReader ledger(kafka.bootstrap(), steady.ledgerTopic);
-  CHECK(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == 200;
-  }, 120s));
+  CHECK(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.distinct() == 200;
+      },
+      120s));
   CHECK(ledger.duplicates() == 0);
   Conditions s;
-  CHECK(eventually([&] {
-    s = conditionsOf(api, ns, steady.name);
-    return s.readyStatus == "True" && s.degradedStatus == "False";
-  }, 60s));
+  CHECK(eventually(
+      [&] {
+        s = conditionsOf(api, ns, steady.name);
+        return s.readyStatus == "True" && s.degradedStatus == "False";
+      },
+      60s));
   INFO(s);
 
   // Fixed: the image exists; the rollout replaces the pod and the condition clears.
   noImage.handlerImage = e2e::WorkerSpec{}.handlerImage;
   REQUIRE(api.apply(e2e::kEventWorker, ns, noImage.name, e2e::workerObject(noImage)));
-  CHECK(eventually([&] {
-    c = conditionsOf(api, ns, noImage.name);
-    return c.readyStatus == "True" && c.degradedStatus == "False" && c.degradedReason == "AsExpected";
-  }, 180s));
+  CHECK(eventually(
+      [&] {
+        c = conditionsOf(api, ns, noImage.name);
+        return c.readyStatus == "True" && c.degradedStatus == "False" && c.degradedReason == "AsExpected";
+      },
+      180s));
   INFO(c);
   kubectl("delete namespace " + ns + " --wait=false");
 }

@@ -110,8 +110,9 @@ std::string ctr() { return "ctr --address " + ew::testing::serverEnv("EW_CONTAIN
 
 }  // namespace
 
-TEST_CASE("editing the EventWorker (a new handler image tag and an added subscription) rolls the Deployment "
-          "while events flow, and no acknowledged event is lost") {
+TEST_CASE(
+    "editing the EventWorker (a new handler image tag and an added subscription) rolls the Deployment "
+    "while events flow, and no acknowledged event is lost") {
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
@@ -125,7 +126,8 @@ TEST_CASE("editing the EventWorker (a new handler image tag and an added subscri
   REQUIRE(shell(ctr() + "images tag localhost/eventworker/ledger-handler:test " + tagB, &out) == 0);
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
   const std::string events = e2e::podSelector(w, "events");
-  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
   std::set<std::string> before;
   for (const auto& p : e2e::pods(api, ns, events)) before.insert(p.name);
 
@@ -136,23 +138,27 @@ TEST_CASE("editing the EventWorker (a new handler image tag and an added subscri
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
   producer.addTopic(w.extraTopic);
   // Rolled: two Ready pods, none of the old ones left, all on the new image.
-  REQUIRE(eventually([&] {
-    auto now = e2e::pods(api, ns, events);
-    if (now.size() != 2 || e2e::readyPods(api, ns, events) != 2) return false;
-    for (const auto& p : now)
-      if (before.count(p.name)) return false;
-    return true;
-  }, 240s));
+  REQUIRE(eventually(
+      [&] {
+        auto now = e2e::pods(api, ns, events);
+        if (now.size() != 2 || e2e::readyPods(api, ns, events) != 2) return false;
+        for (const auto& p : now)
+          if (before.count(p.name)) return false;
+        return true;
+      },
+      240s));
   std::this_thread::sleep_for(5s);
   producer.stop();
   const int64_t produced = producer.produced();
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
-  CHECK(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == static_cast<size_t>(produced);
-  }, 120s));
+  CHECK(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.distinct() == static_cast<size_t>(produced);
+      },
+      120s));
   CHECK(ledger.distinct() == static_cast<size_t>(produced));  // zero lost
-  CHECK(!ledger.route("/events/more").empty());             // the added subscription is consumed
+  CHECK(!ledger.route("/events/more").empty());               // the added subscription is consumed
   std::set<std::string> handledBy;
   for (const auto& e : ledger.all()) handledBy.insert(e.pod);
   std::cout << "[figure] rolling update under 100 events/s: " << produced << " produced, " << ledger.distinct()
@@ -166,8 +172,9 @@ TEST_CASE("editing the EventWorker (a new handler image tag and an added subscri
   kubectl("delete namespace " + ns + " --wait=false");
 }
 
-TEST_CASE("a runtime container killed with SIGKILL loses no acknowledged event, and its partitions are consumed "
-          "again within seconds") {
+TEST_CASE(
+    "a runtime container killed with SIGKILL loses no acknowledged event, and its partitions are consumed "
+    "again within seconds") {
   kube::KubeApi api(ew::testing::testKubeClient());
   e2e::installOperator();
   rttest::Kafka kafka;
@@ -175,14 +182,17 @@ TEST_CASE("a runtime container killed with SIGKILL loses no acknowledged event, 
   const std::string ns = w.ns;
   REQUIRE(api.apply(e2e::kEventWorker, ns, w.name, e2e::workerObject(w)));
   const std::string events = e2e::podSelector(w, "events");
-  REQUIRE(e2e::waitForPods(api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
+  REQUIRE(e2e::waitForPods(
+      api, ns, events, [&] { return e2e::readyPods(api, ns, events) == 2; }, 180s));
 
   SteadyProducer producer({w.topic}, 60);  // 10/s on each partition
   e2e::LedgerReader ledger(kafka.bootstrap(), w.ledgerTopic);
-  REQUIRE(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.pods().size() == 2;  // both pods consume
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.pods().size() == 2;  // both pods consume
+      },
+      60s));
   std::this_thread::sleep_for(3s);
   const std::string victim = e2e::pods(api, ns, events).at(0).name;
   const std::string id = containerId(api, ns, victim, "runtime");
@@ -191,18 +201,22 @@ TEST_CASE("a runtime container killed with SIGKILL loses no acknowledged event, 
   std::string out;
   REQUIRE(shell(ctr() + "tasks kill --signal SIGKILL " + id, &out) == 0);
   // The kubelet restarts the container; traffic continues meanwhile.
-  REQUIRE(eventually([&] {
-    for (const auto& p : e2e::pods(api, ns, events))
-      if (p.name == victim) return p.restarts >= 1 && p.ready;
-    return false;
-  }, 120s));
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& p : e2e::pods(api, ns, events))
+          if (p.name == victim) return p.restarts >= 1 && p.ready;
+        return false;
+      },
+      120s));
   std::this_thread::sleep_for(15s);
   producer.stop();
   const int64_t produced = producer.produced();
-  CHECK(eventually([&] {
-    ledger.poll(500ms);
-    return ledger.distinct() == static_cast<size_t>(produced);
-  }, 120s));
+  CHECK(eventually(
+      [&] {
+        ledger.poll(500ms);
+        return ledger.distinct() == static_cast<size_t>(produced);
+      },
+      120s));
   CHECK(ledger.distinct() == static_cast<size_t>(produced));  // zero lost
   const int64_t gap = ledger.longestGapAcross(killedAt);
   std::cout << "[figure] runtime container SIGKILLed: longest time a partition went unconsumed across the kill "

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "kafka/lag_reader.h"
 #include "controller/kafka_lag.h"
+#include "kafka/lag_reader.h"
 #include "operator_fixture.h"
 #include "runtime_harness.h"
 
@@ -29,8 +29,11 @@ TEST_CASE("broker down: the fallback holds and Degraded is set, never zero, then
   Json ew = eventWorker("outage", "registry.local/customer:1.0", /*cron=*/false);
   ew["spec"]["source"] = {{"kafka", {{"brokers", {kafka.bootstrap()}}, {"consumerGroup", group}}}};
   ew["spec"]["subscriptions"] = {{{"name", "orders"}, {"topic", topic}, {"route", "/events/orders"}}};
-  ew["spec"]["scaling"] = {{"minReplicas", 0}, {"maxReplicas", 6}, {"pollIntervalSeconds", 1},
-                           {"cooldownSeconds", 600}, {"fallback", {{"failureThreshold", 2}, {"replicas", 3}}}};
+  ew["spec"]["scaling"] = {{"minReplicas", 0},
+                           {"maxReplicas", 6},
+                           {"pollIntervalSeconds", 1},
+                           {"cooldownSeconds", 600},
+                           {"fallback", {{"failureThreshold", 2}, {"replicas", 3}}}};
   ew["spec"]["replicas"] = 1;
   REQUIRE(user.apply(resources::kEventWorker, ns, "outage", ew));
   REQUIRE(eventually([&] { return conditionOf(user, ns, "outage", "Scaling").value("status", "") == "True"; }, 20s));
@@ -39,8 +42,8 @@ TEST_CASE("broker down: the fallback holds and Degraded is set, never zero, then
   std::atomic<bool> restarted{false};
   int restartRc = -1;
   std::thread outage([&] {
-    const std::string cmd = "bash " EW_SOURCE_DIR "/hack/server-restart.sh " + serverEnv("EW_STATE_DIR") +
-                            " kafka 20 kill >&2";
+    const std::string cmd =
+        "bash " EW_SOURCE_DIR "/hack/server-restart.sh " + serverEnv("EW_STATE_DIR") + " kafka 20 kill >&2";
     restartRc = std::system(cmd.c_str());
     restarted = true;
   });

@@ -28,8 +28,12 @@ inline Json scaledWorker(const std::string& name, const std::string& bootstrap, 
 class Kubelet {
  public:
   Kubelet(kube::KubeApi& api, std::string ns, std::string deployment, rttest::ConfigSpec spec)
-      : api_(api), ns_(std::move(ns)), deployment_(std::move(deployment)), spec_(std::move(spec)),
-        thread_([this] { loop(); }), sampler_([this] { sample(); }) {}
+      : api_(api),
+        ns_(std::move(ns)),
+        deployment_(std::move(deployment)),
+        spec_(std::move(spec)),
+        thread_([this] { loop(); }),
+        sampler_([this] { sample(); }) {}
   ~Kubelet() {
     stop_ = true;
     thread_.join();
@@ -76,6 +80,5 @@ class Kubelet {
   std::atomic<bool> stop_{false};
   std::thread thread_, sampler_;
 };
-
 
 }  // namespace ew::testing

@@ -11,9 +11,9 @@
 #include <iostream>
 #include <thread>
 
-#include "kafka/lag_reader.h"
-#include "controller/kafka_lag.h"
 #include "autoscale_helpers.h"
+#include "controller/kafka_lag.h"
+#include "kafka/lag_reader.h"
 #include "operator_fixture.h"
 #include "runtime_harness.h"
 
@@ -39,9 +39,13 @@ TEST_CASE("a burst into 12 partitions scales out within one poll, drains, then s
   const std::string topic = uniqueName("burst"), group = uniqueName("burst-grp");
   kafka.createTopic(topic, 12);
   RunningController rc(ns, false, lagReader());
-  const Json scaling = {{"minReplicas", 1}, {"maxReplicas", 20}, {"lagThreshold", 100}, {"pollIntervalSeconds", 1},
+  const Json scaling = {{"minReplicas", 1},
+                        {"maxReplicas", 20},
+                        {"lagThreshold", 100},
+                        {"pollIntervalSeconds", 1},
                         {"scaleDownStabilizationSeconds", 5}};
-  REQUIRE(user.apply(resources::kEventWorker, ns, "burst", scaledWorker("burst", kafka.bootstrap(), topic, group, scaling)));
+  REQUIRE(user.apply(resources::kEventWorker, ns, "burst",
+                     scaledWorker("burst", kafka.bootstrap(), topic, group, scaling)));
   REQUIRE(eventually([&] { return replicasOf(user, ns, "burst-events") == 1; }));
   // Right after the servers start, the broker may still be loading its group coordinator.
   REQUIRE(eventually([&] { return conditionOf(user, ns, "burst", "Scaling").value("status", "") == "True"; }, 45s));
@@ -58,10 +62,12 @@ TEST_CASE("a burst into 12 partitions scales out within one poll, drains, then s
 
   // Status follows in the same reconcile, right after the apply.
   std::optional<Json> ew;
-  CHECK(eventually([&] {
-    ew = get(user, resources::kEventWorker, ns, "burst");
-    return ew && (*ew)["status"].value("desiredReplicas", 0) == 12;
-  }, 5s));
+  CHECK(eventually(
+      [&] {
+        ew = get(user, resources::kEventWorker, ns, "burst");
+        return ew && (*ew)["status"].value("desiredReplicas", 0) == 12;
+      },
+      5s));
   REQUIRE(ew);
   CHECK((*ew)["status"]["lag"]["total"].get<int64_t>() > 0);
   CHECK(rc.metrics.render().find("eventworker_desired_replicas{name=\"burst\",namespace=\"" + ns + "\"} 12") !=
@@ -96,7 +102,10 @@ TEST_CASE("minReplicas 0: idle scales to zero after the cooldown, one event acti
   kafka.createTopic(topic, 3);
   RunningController rc(ns, false, lagReader());
   Json ew = scaledWorker("zero", kafka.bootstrap(), topic, group,
-                         {{"minReplicas", 0}, {"maxReplicas", 5}, {"pollIntervalSeconds", 1}, {"cooldownSeconds", 3},
+                         {{"minReplicas", 0},
+                          {"maxReplicas", 5},
+                          {"pollIntervalSeconds", 1},
+                          {"cooldownSeconds", 3},
                           {"scaleDownStabilizationSeconds", 0}});
   ew["spec"]["replicas"] = 1;  // starts at one
   REQUIRE(user.apply(resources::kEventWorker, ns, "zero", ew));
@@ -147,7 +156,10 @@ TEST_CASE("a recurring burst: the live loop scales out ahead of it (Predicted) a
   kafka.createTopic(topic, 12);
   RunningController rc(ns, false, lagReader());
   // Lag mode, 1 s polls, a 3 s window: between bursts the group is back at 1.
-  const Json scaling = {{"minReplicas", 1}, {"maxReplicas", 12}, {"lagThreshold", 100}, {"pollIntervalSeconds", 1},
+  const Json scaling = {{"minReplicas", 1},
+                        {"maxReplicas", 12},
+                        {"lagThreshold", 100},
+                        {"pollIntervalSeconds", 1},
                         {"scaleDownStabilizationSeconds", 3}};
   REQUIRE(user.apply(resources::kEventWorker, ns, "predict",
                      scaledWorker("predict", kafka.bootstrap(), topic, group, scaling)));

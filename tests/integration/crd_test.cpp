@@ -5,9 +5,9 @@
 // dry runs with strict field validation (unknown fields are errors).
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
 #include <algorithm>
 #include <filesystem>
-#include <sys/wait.h>
 
 #include <fstream>
 #include <iterator>
@@ -190,19 +190,26 @@ TEST_CASE("a stored sample gets the contract's defaults, scales through the scal
   REQUIRE(stored.ok());
   CHECK((*stored)["spec"]["replicas"] == 3);
 
-  const Json status = {
-      {"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
-      {"metadata", {{"name", "customer-worker"}, {"namespace", ns.name()}}},
-      {"status", {{"replicas", 3}, {"desiredReplicas", 4}, {"selector", "eventworker.dev/name=customer-worker"},
-                  {"lag", {{"total", 5120}, {"byTopic", {{"order.completed", 5120}}}}},
-                  {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "Available"},
-                                   {"lastTransitionTime", "2026-01-01T00:00:00Z"}, {"message", ""}}}}}}};
+  const Json status = {{"apiVersion", "eventworker.dev/v1alpha1"},
+                       {"kind", "EventWorker"},
+                       {"metadata", {{"name", "customer-worker"}, {"namespace", ns.name()}}},
+                       {"status",
+                        {{"replicas", 3},
+                         {"desiredReplicas", 4},
+                         {"selector", "eventworker.dev/name=customer-worker"},
+                         {"lag", {{"total", 5120}, {"byTopic", {{"order.completed", 5120}}}}},
+                         {"conditions",
+                          {{{"type", "Ready"},
+                            {"status", "True"},
+                            {"reason", "Available"},
+                            {"lastTransitionTime", "2026-01-01T00:00:00Z"},
+                            {"message", ""}}}}}}};
   auto written = api.apply(ew::kube::resources::kEventWorker, ns.name(), "customer-worker", status, /*status=*/true);
   INFO((written.ok() ? std::string() : written.error().message));
   REQUIRE(written.ok());
 
-  auto scale = run("get --raw /apis/eventworker.dev/v1alpha1/namespaces/" + ns.name() +
-                   "/eventworkers/customer-worker/scale");
+  auto scale =
+      run("get --raw /apis/eventworker.dev/v1alpha1/namespaces/" + ns.name() + "/eventworkers/customer-worker/scale");
   INFO(scale.output);
   REQUIRE(scale.rc == 0);
   const Json s = Json::parse(scale.output);

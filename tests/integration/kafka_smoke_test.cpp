@@ -1,9 +1,9 @@
 // Proves the test Kafka broker is real and reachable from librdkafka: topic
 // creation through the admin API, 10,000 messages produced and consumed back in
 // a consumer group, and the group's commit read back from the broker.
-#include <catch2/catch.hpp>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <memory>
@@ -36,8 +36,7 @@ void createTopic(RdKafka::Handle& handle, const std::string& topic, int partitio
   REQUIRE(ev != nullptr);
   REQUIRE(rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR);
   size_t n = 0;
-  const rd_kafka_topic_result_t** res =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+  const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
   REQUIRE(n == 1);
   INFO(rd_kafka_topic_result_error_string(res[0]));
   CHECK(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -73,8 +72,10 @@ TEST_CASE("10,000 messages round-trip through the real broker with a group commi
   REQUIRE(producer->flush(30000) == RdKafka::ERR_NO_ERROR);
   REQUIRE(producer->outq_len() == 0);
 
-  auto cconf = conf({{"bootstrap.servers", bootstrap}, {"group.id", group},
-                     {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"}});
+  auto cconf = conf({{"bootstrap.servers", bootstrap},
+                     {"group.id", group},
+                     {"auto.offset.reset", "earliest"},
+                     {"enable.auto.commit", "false"}});
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(cconf.get(), err));
   REQUIRE(consumer);
   REQUIRE(consumer->subscribe({topic}) == RdKafka::ERR_NO_ERROR);

@@ -10,5 +10,6 @@ using namespace std::chrono_literals;
 TEST_CASE("the real kube-apiserver answers the kube::Api contract that the fake is held to") {
   ew::kube::KubeApi api(ew::testing::testKubeClient());
   const std::string ns = ew::testing::createNamespace(api, "contract");
-  ew::testing::apiContract(api, ns, [] {}, 60s);
+  ew::testing::apiContract(
+      api, ns, [] {}, 60s);
 }

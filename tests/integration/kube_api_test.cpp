@@ -26,14 +26,15 @@ KubeClient& client() {
 
 std::string makeNamespace(KubeApi& api) {
   const std::string ns = uniqueName("api");
-  auto r = api.create(resources::kNamespace, "", {{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                                 {"metadata", {{"name", ns}}}});
+  auto r = api.create(resources::kNamespace, "",
+                      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
   if (!r) FAIL(r.error().message);
   return ns;
 }
 
 Json configMap(const std::string& name, const std::string& value) {
-  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
           {"metadata", {{"name", name}, {"labels", {{"suite", "api"}}}}},
           {"data", {{"v", value}}}};
 }

@@ -1,11 +1,11 @@
 // Proves the test kube-apiserver and kube-controller-manager are real and
 // reachable from the project's own client: client certificate from the
 // kubeconfig, server CA verified.
-#include <fstream>
-#include <sstream>
 #include <unistd.h>
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include <chrono>
 #include <thread>
@@ -29,8 +29,7 @@ ew::kube::ClusterAccess access() {
   return *a;
 }
 
-json call(KubeClient& client, Verb verb, const std::string& path, const json& body = nullptr,
-          int expectStatus = 0) {
+json call(KubeClient& client, Verb verb, const std::string& path, const json& body = nullptr, int expectStatus = 0) {
   auto r = client.send({verb, path, body.is_null() ? "" : body.dump()});
   if (!r) FAIL(r.error().message);
   if (expectStatus) {
@@ -55,8 +54,8 @@ TEST_CASE("creates, reads and deletes a ConfigMap") {
   KubeClient client(access());
   const std::string name = uniqueName("smoke");
   const std::string base = "/api/v1/namespaces/default/configmaps";
-  json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-             {"metadata", {{"name", name}}}, {"data", {{"greeting", "hello"}}}};
+  json cm = {
+      {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"greeting", "hello"}}}};
   call(client, Verb::Post, base, cm, 201);
   json got = call(client, Verb::Get, base + "/" + name, nullptr, 200);
   CHECK(got.at("data").at("greeting") == "hello");
@@ -102,12 +101,15 @@ TEST_CASE("kube-controller-manager runs: a Deployment gets a ReplicaSet") {
   call(client, Verb::Post, "/api/v1/namespaces",
        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}, 201);
   json labels = {{"app", "smoke"}};
-  json deployment = {
-      {"apiVersion", "apps/v1"}, {"kind", "Deployment"},
-      {"metadata", {{"name", "smoke"}}},
-      {"spec", {{"replicas", 2}, {"selector", {{"matchLabels", labels}}},
-                {"template", {{"metadata", {{"labels", labels}}},
-                              {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "busybox"}}})}}}}}}}};
+  json deployment = {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata", {{"name", "smoke"}}},
+                     {"spec",
+                      {{"replicas", 2},
+                       {"selector", {{"matchLabels", labels}}},
+                       {"template",
+                        {{"metadata", {{"labels", labels}}},
+                         {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "busybox"}}})}}}}}}}};
   json created = call(client, Verb::Post, "/apis/apps/v1/namespaces/" + ns + "/deployments", deployment, 201);
   const std::string uid = created.at("metadata").at("uid");
 

@@ -7,12 +7,12 @@
 #include "kafka/lag_reader.h"
 
 #include <arpa/inet.h>
-#include <catch2/catch.hpp>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -149,7 +149,9 @@ void commit(const std::string& bootstrap, const std::string& group, const std::s
 std::unique_ptr<RdKafka::KafkaConsumer> joinedConsumer(const std::string& bootstrap, const std::string& group,
                                                        const std::string& topic, size_t partitions) {
   std::string err;
-  auto c = conf({{"bootstrap.servers", bootstrap}, {"group.id", group}, {"enable.auto.commit", "false"},
+  auto c = conf({{"bootstrap.servers", bootstrap},
+                 {"group.id", group},
+                 {"enable.auto.commit", "false"},
                  {"auto.offset.reset", "latest"}});
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
   REQUIRE(consumer);

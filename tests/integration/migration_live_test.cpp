@@ -15,8 +15,8 @@
 #include <iostream>
 #include <thread>
 
-#include "kafka/lag_reader.h"
 #include "controller/kafka_lag.h"
+#include "kafka/lag_reader.h"
 #include "operator_fixture.h"
 #include "runtime_harness.h"
 
@@ -53,7 +53,8 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
 
   // The API service's declarative Subscription (not the operator's).
   REQUIRE(user.create(resources::kDaprSubscription, ns,
-                      {{"apiVersion", "dapr.io/v2alpha1"}, {"kind", "Subscription"},
+                      {{"apiVersion", "dapr.io/v2alpha1"},
+                       {"kind", "Subscription"},
                        {"metadata", {{"name", "api-orders"}}},
                        {"spec", {{"pubsubname", "pubsub"}, {"topic", topic}, {"routes", {{"default", "/orders"}}}}},
                        {"scopes", {apiApp, "audit"}}}));
@@ -74,7 +75,8 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   std::thread producer([&] {
     rttest::Kafka p;
     while (producing) {
-      for (int i = 0; i < 20; ++i, ++produced) p.produce(topic, "k" + std::to_string(produced % 13), rttest::payload("k", produced));
+      for (int i = 0; i < 20; ++i, ++produced)
+        p.produce(topic, "k" + std::to_string(produced % 13), rttest::payload("k", produced));
       p.flush();
       std::this_thread::sleep_for(50ms);
     }
@@ -120,10 +122,12 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   REQUIRE(user.apply(resources::kEventWorker, ns, "migrate", ew));
 
   // No kubelet: mark the worker's pods ready so that its Deployment becomes available.
-  REQUIRE(eventually([&] {
-    markPodsReady(user, ns, "eventworker.dev/name=migrate");
-    return migrationOf(user, ns, "migrate").value("phase", "") == "Paused";
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        markPodsReady(user, ns, "eventworker.dev/name=migrate");
+        return migrationOf(user, ns, "migrate").value("phase", "") == "Paused";
+      },
+      60s));
   CHECK(scopesOf(user, ns, "api-orders") == std::vector<std::string>{"audit"});
   CHECK_FALSE(get(user, resources::kDaprSubscription, ns, "migrate-orders"));  // not scoped in yet
   auto withFinalizer = get(user, resources::kEventWorker, ns, "migrate");
@@ -143,10 +147,12 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   for (const char* s : {"started", "workerReady", "apiPaused", "apiStopped", "offsetsCopied", "scopedIn", "complete"})
     CHECK(record["steps"].contains(s));
   CHECK(record["offsets"].size() == 3);
-  REQUIRE(eventually([&] {
-    std::lock_guard l(mu);
-    return worker != nullptr;
-  }, 20s));
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard l(mu);
+        return worker != nullptr;
+      },
+      20s));
   {
     std::lock_guard l(mu);
     CHECK_FALSE(overlapped);  // pause: the API had stopped before the worker started
@@ -169,21 +175,25 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   for (size_t i = 1; i < entries.size(); ++i)
     longestGap = std::max(longestGap, std::chrono::duration<double>(entries[i].at - entries[i - 1].at).count());
   std::cout << "migration (pause handoff): " << total << " events produced, " << entries.size() << " handled, "
-            << entries.size() - ledger.distinct() << " duplicates, longest gap between handled events "
-            << longestGap << " s\n";
+            << entries.size() - ledger.distinct() << " duplicates, longest gap between handled events " << longestGap
+            << " s\n";
   CHECK(complete);  // every event handled at least once across the two groups
 
   // Rolling back: removing migrateFrom gives the API its scope back.
   ew["spec"].erase("migrateFrom");
   REQUIRE(user.apply(resources::kEventWorker, ns, "migrate", ew));
-  CHECK(eventually([&] {
-    const auto s = scopesOf(user, ns, "api-orders");
-    return std::find(s.begin(), s.end(), apiApp) != s.end();
-  }, 20s));
-  CHECK(eventually([&] {
-    auto o = get(user, resources::kEventWorker, ns, "migrate");
-    return o && !(*o)["metadata"].contains("finalizers") && !(*o)["status"].contains("migration");
-  }, 20s));
+  CHECK(eventually(
+      [&] {
+        const auto s = scopesOf(user, ns, "api-orders");
+        return std::find(s.begin(), s.end(), apiApp) != s.end();
+      },
+      20s));
+  CHECK(eventually(
+      [&] {
+        auto o = get(user, resources::kEventWorker, ns, "migrate");
+        return o && !(*o)["metadata"].contains("finalizers") && !(*o)["status"].contains("migration");
+      },
+      20s));
 }
 
 TEST_CASE("overlap migration of a programmatic API: its pod template gets subscribe disabled, deletion restores it") {
@@ -192,13 +202,18 @@ TEST_CASE("overlap migration of a programmatic API: its pod template gets subscr
   const std::string ns = createNamespace(user, "migrate-prog");
   const std::string apiApp = uniqueName("prog-api");
   const Json labels = {{"app", "prog-api"}};
-  REQUIRE(user.create(resources::kDeployment, ns,
-                      {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "prog-api"}}},
-                       {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", labels}}},
-                                 {"template", {{"metadata", {{"labels", labels},
-                                                             {"annotations", {{"dapr.io/enabled", "true"},
-                                                                              {"dapr.io/app-id", apiApp}}}}},
-                                               {"spec", {{"containers", {{{"name", "api"}, {"image", "api:1"}}}}}}}}}}}));
+  REQUIRE(user.create(
+      resources::kDeployment, ns,
+      {{"apiVersion", "apps/v1"},
+       {"kind", "Deployment"},
+       {"metadata", {{"name", "prog-api"}}},
+       {"spec",
+        {{"replicas", 0},
+         {"selector", {{"matchLabels", labels}}},
+         {"template",
+          {{"metadata",
+            {{"labels", labels}, {"annotations", {{"dapr.io/enabled", "true"}, {"dapr.io/app-id", apiApp}}}}},
+           {"spec", {{"containers", {{{"name", "api"}, {"image", "api:1"}}}}}}}}}}}));
   auto annotation = [&]() -> std::optional<std::string> {
     auto d = get(user, resources::kDeployment, ns, "prog-api");
     if (!d) return std::nullopt;
@@ -214,10 +229,12 @@ TEST_CASE("overlap migration of a programmatic API: its pod template gets subscr
   // overlap: the worker is scoped in at once, before it is even ready.
   REQUIRE(eventually([&] { return get(user, resources::kDaprSubscription, ns, "prog-sub-0").has_value(); }));
   CHECK_FALSE(annotation());
-  REQUIRE(eventually([&] {
-    markPodsReady(user, ns, "eventworker.dev/name=prog");
-    return migrationOf(user, ns, "prog").value("phase", "") == "Complete";
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        markPodsReady(user, ns, "eventworker.dev/name=prog");
+        return migrationOf(user, ns, "prog").value("phase", "") == "Complete";
+      },
+      60s));
   CHECK(annotation() == std::optional<std::string>("subscribe"));
 
   // Deleting the EventWorker: the finalizer gives the API its subscriptions back first.

@@ -14,8 +14,8 @@ TEST_CASE("kube-apiserver down for 20 s: the controller reconnects and converges
   REQUIRE(user.apply(resources::kEventWorker, ns, "before", eventWorker("before")));
   REQUIRE(eventually([&] { return get(user, resources::kDeployment, ns, "before-events").has_value(); }));
 
-  const std::string restart = std::string(EW_SOURCE_DIR) + "/hack/server-restart.sh " + serverEnv("EW_STATE_DIR") +
-                              " kube-apiserver 20";
+  const std::string restart =
+      std::string(EW_SOURCE_DIR) + "/hack/server-restart.sh " + serverEnv("EW_STATE_DIR") + " kube-apiserver 20";
   REQUIRE(std::system(restart.c_str()) == 0);
 
   // A restarted apiserver answers 429 "storage is (re)initializing" for

@@ -24,9 +24,21 @@ struct OperatorProcess {
   int port;
   OperatorProcess(const std::string& id, const std::string& ns, int metricsPort) : identity(id), port(metricsPort) {
     const std::string log = serverEnv("EW_STATE_DIR") + "/logs/operator-" + id + ".log";
-    std::vector<std::string> args = {EW_OPERATOR_BIN, "--kubeconfig", serverEnv("KUBECONFIG"), "--namespace", ns,
-                                     "--identity", id, "--metrics-address", "127.0.0.1:" + std::to_string(port),
-                                     "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5"};
+    std::vector<std::string> args = {EW_OPERATOR_BIN,
+                                     "--kubeconfig",
+                                     serverEnv("KUBECONFIG"),
+                                     "--namespace",
+                                     ns,
+                                     "--identity",
+                                     id,
+                                     "--metrics-address",
+                                     "127.0.0.1:" + std::to_string(port),
+                                     "--lease-duration",
+                                     "4",
+                                     "--renew-deadline",
+                                     "3",
+                                     "--retry-period",
+                                     "0.5"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -70,7 +82,8 @@ struct OperatorProcess {
 };
 
 int freePort() {
-  FILE* p = popen("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'", "r");
+  FILE* p =
+      popen("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'", "r");
   int port = 0;
   if (p && fscanf(p, "%d", &port) != 1) port = 0;
   if (p) pclose(p);

@@ -23,7 +23,8 @@ TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
     auto l = user.list(resources::kEventWorker, ns);
     if (!l || (*l)["items"].size() != kWorkers) return false;
     for (const auto& ew : (*l)["items"])
-      if (ew.value("status", Json::object()).value("observedGeneration", 0) != ew["metadata"]["generation"]) return false;
+      if (ew.value("status", Json::object()).value("observedGeneration", 0) != ew["metadata"]["generation"])
+        return false;
     auto d = user.list(resources::kDeployment, ns);
     auto s = user.list(resources::kStatefulSet, ns);
     return d && (*d)["items"].size() == kWorkers && s && (*s)["items"].size() == kWorkers;
@@ -34,18 +35,22 @@ TEST_CASE("a resync of 100 converged EventWorkers sends zero writes") {
   // Events): the apiserver sees no writes for 5 s.
   REQUIRE(eventually([&] { return rc.ctl.queueDepth() == 0; }, 180s));
 
-  const std::vector<std::string> ours = {"eventworkers", "deployments", "statefulsets", "configmaps", "subscriptions",
-                                         "events"};
+  const std::vector<std::string> ours = {"eventworkers", "deployments",   "statefulsets",
+                                         "configmaps",   "subscriptions", "events"};
   auto writes = [&] {
     auto byVerb = apiserverRequestsByVerb(ours);
     return byVerb["POST"] + byVerb["PUT"] + byVerb["PATCH"] + byVerb["DELETE"] + byVerb["APPLY"];
   };
-  auto reconciles = [&] { return rc.metrics.counter("eventworker_reconcile_total", "", {{"result", "success"}}).value(); };
-  REQUIRE(eventually([&] {
-    const double before = writes();
-    std::this_thread::sleep_for(5s);
-    return writes() == before && rc.ctl.queueDepth() == 0;
-  }, 180s));
+  auto reconciles = [&] {
+    return rc.metrics.counter("eventworker_reconcile_total", "", {{"result", "success"}}).value();
+  };
+  REQUIRE(eventually(
+      [&] {
+        const double before = writes();
+        std::this_thread::sleep_for(5s);
+        return writes() == before && rc.ctl.queueDepth() == 0;
+      },
+      180s));
   const auto requestsBefore = apiserverRequests(ours);
   const double writesBefore = writes(), reconcilesBefore = reconciles();
   const double writesByController = rc.metrics.counter("eventworker_reconcile_writes_total", "").value();

@@ -17,10 +17,10 @@
 #include <iostream>
 #include <thread>
 
-#include "kafka/lag_reader.h"
 #include "autoscale_helpers.h"
 #include "controller/kafka_credentials.h"
 #include "controller/kafka_lag.h"
+#include "kafka/lag_reader.h"
 #include "kube/watcher.h"
 #include "operator_fixture.h"
 #include "runtime_harness.h"
@@ -73,8 +73,8 @@ class OperatorNamespace {
     kube::WatcherOptions o;
     o.ns = ns_;
     o.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
-    watcher_ = std::make_unique<kube::Watcher>(api_, resources::kSecret, o, store_, [](const std::string&) {},
-                                               [] { return 0.5; });
+    watcher_ = std::make_unique<kube::Watcher>(
+        api_, resources::kSecret, o, store_, [](const std::string&) {}, [] { return 0.5; });
     thread_ = std::thread([this] { watcher_->run(); });
     REQUIRE(eventually([&] { return watcher_->synced(); }, 10s));
   }
@@ -120,7 +120,9 @@ struct Listener {
 Listener scram() {
   const std::string w = serverEnv("EW_KAFKA_SCRAM_WORKER_DIR");
   return {serverEnv("EW_KAFKA_SASL_BOOTSTRAP"),
-          {{"protocol", "SASL_SSL"}, {"saslMechanism", "SCRAM-SHA-512"}, {"secretRef", {{"name", "worker-kafka"}}},
+          {{"protocol", "SASL_SSL"},
+           {"saslMechanism", "SCRAM-SHA-512"},
+           {"secretRef", {{"name", "worker-kafka"}}},
            {"operatorSecretRef", {{"name", "lag-reader"}}}},
           "{protocol: SASL_SSL, saslMechanism: SCRAM-SHA-512, usernameFile: " + w + "/username, passwordFile: " + w +
               "/password, caFile: " + w + "/ca.crt}",
@@ -130,9 +132,12 @@ Listener scram() {
 Listener mtls() {
   const std::string d = serverEnv("EW_KAFKA_MTLS_DIR");
   return {serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
-          {{"protocol", "SSL"}, {"clientCertificate", true}, {"secretRef", {{"name", "worker-kafka"}}},
+          {{"protocol", "SSL"},
+           {"clientCertificate", true},
+           {"secretRef", {{"name", "worker-kafka"}}},
            {"operatorSecretRef", {{"name", "lag-reader"}}}},
-          "{protocol: SSL, caFile: " + d + "/ca.crt, certFile: " + d + "/tls.crt, keyFile: " + d + "/tls.key}", d};
+          "{protocol: SSL, caFile: " + d + "/ca.crt, certFile: " + d + "/tls.crt, keyFile: " + d + "/tls.key}",
+          d};
 }
 
 // How the operator reaches L's listener with its Secret "lag-reader", for a
@@ -151,13 +156,12 @@ controller::KafkaAccess accessTo(const Listener& l, const std::string& workerNam
 // The operator's Secret "lag-reader" with DATA, allowing WORKER_NAMESPACE, as
 // its watch hands it over (no API server: these reads need only Kafka).
 controller::OperatorSecrets fixedSecret(const std::string& ns, const Json& data, const std::string& workerNamespace) {
-  const Json secret = {
-      {"metadata",
-       {{"name", "lag-reader"},
-        {"namespace", ns},
-        {"labels", {{controller::kKafkaCredentialsLabel, "true"}}},
-        {"annotations", {{controller::kKafkaNamespacesAnnotation, workerNamespace}}}}},
-      {"data", data}};
+  const Json secret = {{"metadata",
+                        {{"name", "lag-reader"},
+                         {"namespace", ns},
+                         {"labels", {{controller::kKafkaCredentialsLabel, "true"}}},
+                         {"annotations", {{controller::kKafkaNamespacesAnnotation, workerNamespace}}}}},
+                       {"data", data}};
   return {ns, [secret](const std::string& name) -> std::optional<Json> {
             if (name != "lag-reader") return std::nullopt;
             return secret;
@@ -193,7 +197,10 @@ void burstDrainScaleIn(const std::string& name, const Listener& l) {
   auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
   RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
   Json ew = scaledWorker(name, l.bootstrap, topic, group,
-                         {{"minReplicas", 1}, {"maxReplicas", 10}, {"lagThreshold", 100}, {"pollIntervalSeconds", 1},
+                         {{"minReplicas", 1},
+                          {"maxReplicas", 10},
+                          {"lagThreshold", 100},
+                          {"pollIntervalSeconds", 1},
                           {"scaleDownStabilizationSeconds", 5}});
   ew["spec"]["source"]["kafka"]["security"] = l.security;
   REQUIRE(user.apply(resources::kEventWorker, ns, name, ew));
@@ -206,10 +213,12 @@ void burstDrainScaleIn(const std::string& name, const Listener& l) {
   REQUIRE(eventually([&] { return replicasOf(user, ns, deployment) == 6; }, 10s));
   // Status follows in the same reconcile, right after the apply.
   std::optional<Json> got;
-  CHECK(eventually([&] {
-    got = get(user, resources::kEventWorker, ns, name);
-    return got && (*got)["status"].value("desiredReplicas", 0) == 6;
-  }, 5s));
+  CHECK(eventually(
+      [&] {
+        got = get(user, resources::kEventWorker, ns, name);
+        return got && (*got)["status"].value("desiredReplicas", 0) == 6;
+      },
+      5s));
   REQUIRE(got);
   CHECK((*got)["status"]["lag"]["total"].get<int64_t>() > 0);
 
@@ -256,9 +265,9 @@ TEST_CASE("a wrong password in the operator's Secret is Degraded naming it, and 
   kafka.createTopic(topic, 3);
   auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
   RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
-  Json ew = scaledWorker("badpw", l.bootstrap, topic, uniqueName("badpw-grp"),
-                         {{"minReplicas", 1}, {"maxReplicas", 3}, {"pollIntervalSeconds", 1},
-                          {"fallback", {{"failureThreshold", 1}}}});
+  Json ew = scaledWorker(
+      "badpw", l.bootstrap, topic, uniqueName("badpw-grp"),
+      {{"minReplicas", 1}, {"maxReplicas", 3}, {"pollIntervalSeconds", 1}, {"fallback", {{"failureThreshold", 1}}}});
   ew["spec"]["source"]["kafka"]["security"] = l.security;
   REQUIRE(user.apply(resources::kEventWorker, ns, "badpw", ew));
 
@@ -267,8 +276,9 @@ TEST_CASE("a wrong password in the operator's Secret is Degraded naming it, and 
   const std::string message = degraded.value("message", "");
   INFO(degraded.dump());
   CHECK(degraded.value("reason", "") == "LagUnavailable");
-  CHECK(message.find("Secret " + operatorNs.ns() + "/lag-reader (spec.source.kafka.security.operatorSecretRef): kafka " +
-                     l.bootstrap + ": the broker refused the client: wrong username or password") != std::string::npos);
+  CHECK(message.find("Secret " + operatorNs.ns() +
+                     "/lag-reader (spec.source.kafka.security.operatorSecretRef): kafka " + l.bootstrap +
+                     ": the broker refused the client: wrong username or password") != std::string::npos);
   CHECK(message.find(wrong) == std::string::npos);
   CHECK(replicasOf(user, ns, "badpw-events") == 1);  // the fallback holds, never zero
 
@@ -289,15 +299,16 @@ TEST_CASE("a Secret that does not allow the worker's namespace is not used for i
   operatorNs.putSecret("lag-reader", secretData(l.operatorDir), "some-other-namespace");
   auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
   RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
-  Json ew = scaledWorker("notallowed", l.bootstrap, "orders", "notallowed-grp",
-                         {{"minReplicas", 1}, {"maxReplicas", 3}, {"pollIntervalSeconds", 1},
-                          {"fallback", {{"failureThreshold", 1}}}});
+  Json ew = scaledWorker(
+      "notallowed", l.bootstrap, "orders", "notallowed-grp",
+      {{"minReplicas", 1}, {"maxReplicas", 3}, {"pollIntervalSeconds", 1}, {"fallback", {{"failureThreshold", 1}}}});
   ew["spec"]["source"]["kafka"]["security"] = l.security;
   REQUIRE(user.apply(resources::kEventWorker, ns, "notallowed", ew));
-  REQUIRE(eventually([&] { return conditionOf(user, ns, "notallowed", "Degraded").value("status", "") == "True"; },
-                     45s));
-  CHECK(conditionOf(user, ns, "notallowed", "Degraded").value("message", "").find(
-            "its annotation eventworker.dev/namespaces does not list namespace " + ns) != std::string::npos);
+  REQUIRE(
+      eventually([&] { return conditionOf(user, ns, "notallowed", "Degraded").value("status", "") == "True"; }, 45s));
+  CHECK(conditionOf(user, ns, "notallowed", "Degraded")
+            .value("message", "")
+            .find("its annotation eventworker.dev/namespaces does not list namespace " + ns) != std::string::npos);
   CHECK(pool->clientCount() == 0);  // nothing connected with credentials it may not use
 }
 
@@ -313,8 +324,8 @@ TEST_CASE("the migration's offset copy and its read of the API group go over SAS
   for (int i = 0; i < 30; ++i) kafka.produce(topic, "k" + std::to_string(i), rttest::payload("k", i));
   kafka.flush();
   const controller::KafkaAccess access = accessTo(l, workerNs);
-  auto migration = controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms,
-                                              operatorNs.secrets());
+  auto migration =
+      controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms, operatorNs.secrets());
   const std::map<autoscale::PartitionKey, std::int64_t> offsets{{{topic, 0}, 3}, {{topic, 1}, 5}, {{topic, 2}, 7}};
   auto copied = migration.commit(access, group, offsets);
   INFO((copied ? std::string("copied") : copied.error().message));

@@ -13,7 +13,6 @@ using namespace std::chrono_literals;
 using kube::Json;
 namespace resources = kube::resources;
 
-
 TEST_CASE("create, edit, prune and delete: children follow the EventWorker") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
@@ -25,12 +24,14 @@ TEST_CASE("create, edit, prune and delete: children follow the EventWorker") {
 
   REQUIRE(eventually([&] {
     return get(user, resources::kDeployment, ns, "customer-events") &&
-           get(user, resources::kStatefulSet, ns, "customer-cron") && get(user, resources::kConfigMap, ns, "customer-runtime");
+           get(user, resources::kStatefulSet, ns, "customer-cron") &&
+           get(user, resources::kConfigMap, ns, "customer-runtime");
   }));
   CHECK_FALSE(get(user, resources::kDeployment, ns, "customer-cron"));
-  for (const auto& [type, name] : std::vector<std::pair<kube::ResourceType, std::string>>{
-           {resources::kDeployment, "customer-events"}, {resources::kStatefulSet, "customer-cron"},
-           {resources::kConfigMap, "customer-runtime"}}) {
+  for (const auto& [type, name] :
+       std::vector<std::pair<kube::ResourceType, std::string>>{{resources::kDeployment, "customer-events"},
+                                                               {resources::kStatefulSet, "customer-cron"},
+                                                               {resources::kConfigMap, "customer-runtime"}}) {
     auto o = get(user, type, ns, name);
     REQUIRE(o);
     CHECK(ownerOf(*o)["uid"] == uid);
@@ -46,19 +47,24 @@ TEST_CASE("create, edit, prune and delete: children follow the EventWorker") {
   }));
 
   // Remove the cron jobs: the cron StatefulSet is pruned.
-  REQUIRE(user.apply(resources::kEventWorker, ns, "customer", eventWorker("customer", "registry.local/customer:2.0", false)));
+  REQUIRE(user.apply(resources::kEventWorker, ns, "customer",
+                     eventWorker("customer", "registry.local/customer:2.0", false)));
   REQUIRE(eventually([&] { return !get(user, resources::kStatefulSet, ns, "customer-cron"); }));
   CHECK(get(user, resources::kDeployment, ns, "customer-events"));
 
   // Delete: the garbage collector of kube-controller-manager removes the children.
   REQUIRE(user.remove(resources::kEventWorker, ns, "customer").ok());
-  REQUIRE(eventually([&] {
-    return !get(user, resources::kDeployment, ns, "customer-events") && !get(user, resources::kConfigMap, ns, "customer-runtime");
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        return !get(user, resources::kDeployment, ns, "customer-events") &&
+               !get(user, resources::kConfigMap, ns, "customer-runtime");
+      },
+      60s));
 }
 
-TEST_CASE("upgrade: the cron Deployment of an earlier operator is deleted with its pods before the cron "
-          "StatefulSet is created") {
+TEST_CASE(
+    "upgrade: the cron Deployment of an earlier operator is deleted with its pods before the cron "
+    "StatefulSet is created") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
   const std::string ns = createNamespace(user, "op-upgrade");
@@ -93,11 +99,13 @@ TEST_CASE("upgrade: the cron Deployment of an earlier operator is deleted with i
   RunningController rc(ns);
   // The old Deployment is deleted in the foreground: it stays, and so does
   // its ReplicaSet, while its pod is terminating. Meanwhile no StatefulSet.
-  REQUIRE(eventually([&] {
-    auto pods = oldPods();
-    return pods.size() == 1 && pods[0]["metadata"].contains("deletionTimestamp") &&
-           conditionOf(user, ns, "legacy", "Ready").value("reason", "") == "ReplacingWorkload";
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        auto pods = oldPods();
+        return pods.size() == 1 && pods[0]["metadata"].contains("deletionTimestamp") &&
+               conditionOf(user, ns, "legacy", "Ready").value("reason", "") == "ReplacingWorkload";
+      },
+      60s));
   auto deleting = get(user, resources::kDeployment, ns, "legacy-cron");
   REQUIRE(deleting);
   CHECK(controller::deletingInForeground(*deleting));
@@ -108,18 +116,21 @@ TEST_CASE("upgrade: the cron Deployment of an earlier operator is deleted with i
 
   // The pod is gone: the ReplicaSet and the Deployment follow, then the StatefulSet is created.
   const std::string podName = oldPods().at(0)["metadata"]["name"];
-  REQUIRE(kubectl("-n " + ns + " patch pod " + podName + " --type=json -p '[{\"op\": \"remove\", "
+  REQUIRE(kubectl("-n " + ns + " patch pod " + podName +
+                  " --type=json -p '[{\"op\": \"remove\", "
                   "\"path\": \"/metadata/finalizers\"}]'") == 0);
   REQUIRE(eventually([&] { return get(user, resources::kStatefulSet, ns, "legacy-cron").has_value(); }, 60s));
   CHECK_FALSE(get(user, resources::kDeployment, ns, "legacy-cron"));
   auto set = get(user, resources::kStatefulSet, ns, "legacy-cron");
   REQUIRE(set);
   CHECK(ownerOf(*set)["uid"] == (*created)["metadata"]["uid"]);
-  REQUIRE(eventually([&] {
-    markPodsReady(user, ns, cronPods.labelSelector);
-    markPodsReady(user, ns, "eventworker.dev/name=legacy,eventworker.dev/component=events");
-    return conditionOf(user, ns, "legacy", "Ready").value("status", "") == "True";
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        markPodsReady(user, ns, cronPods.labelSelector);
+        markPodsReady(user, ns, "eventworker.dev/name=legacy,eventworker.dev/component=events");
+        return conditionOf(user, ns, "legacy", "Ready").value("status", "") == "True";
+      },
+      60s));
 }
 
 TEST_CASE("Dapr: one Subscription per subscription, scoped to the worker, and removed ones are pruned") {
@@ -148,8 +159,9 @@ TEST_CASE("Dapr: one Subscription per subscription, scoped to the worker, and re
   REQUIRE(eventually([&] { return subs().size() == 1; }));
 }
 
-TEST_CASE("status: Ready follows the availability of the events Deployment and the cron StatefulSet, and an "
-          "unrenderable spec is Degraded") {
+TEST_CASE(
+    "status: Ready follows the availability of the events Deployment and the cron StatefulSet, and an "
+    "unrenderable spec is Degraded") {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
   const std::string ns = createNamespace(user, "op-status");
@@ -167,10 +179,12 @@ TEST_CASE("status: Ready follows the availability of the events Deployment and t
   CHECK(condition("pricing", "Degraded")["status"] == "False");
 
   // Stand in for the kubelet until the Deployment and the StatefulSet report their pods available.
-  REQUIRE(eventually([&] {
-    markPodsReady(user, ns, "eventworker.dev/name=pricing");
-    return condition("pricing", "Ready").value("status", "") == "True";
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        markPodsReady(user, ns, "eventworker.dev/name=pricing");
+        return condition("pricing", "Ready").value("status", "") == "True";
+      },
+      60s));
   auto ew = get(user, resources::kEventWorker, ns, "pricing");
   REQUIRE(ew);
   CHECK((*ew)["status"]["observedGeneration"] == (*ew)["metadata"]["generation"]);
@@ -205,11 +219,13 @@ TEST_CASE("new EventWorkers whose Deployments become available at once get one s
     ew["spec"]["scaling"] = {{"enabled", false}};
     REQUIRE(user.apply(resources::kEventWorker, ns, "f" + std::to_string(i), ew));
   }
-  REQUIRE(eventually([&] {
-    for (int i = 0; i < kWorkers; ++i)
-      if (conditionOf(user, ns, "f" + std::to_string(i), "Ready").value("status", "") != "True") return false;
-    return true;
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        for (int i = 0; i < kWorkers; ++i)
+          if (conditionOf(user, ns, "f" + std::to_string(i), "Ready").value("status", "") != "True") return false;
+        return true;
+      },
+      60s));
   std::this_thread::sleep_for(2s);  // a second write would follow the first at once
   // A ConfigMap, a Deployment and one status each: the first status waited
   // for the Deployment instead of saying "not available" first and
@@ -230,10 +246,12 @@ TEST_CASE("200 rapid edits of one EventWorker converge to the last") {
   RunningController rc(ns);
   for (int i = 1; i <= 200; ++i)
     REQUIRE(user.apply(resources::kEventWorker, ns, "busy", eventWorker("busy", "img:" + std::to_string(i))));
-  REQUIRE(eventually([&] {
-    auto d = get(user, resources::kDeployment, ns, "busy-events");
-    return d && d->dump().find("\"img:200\"") != std::string::npos;
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        auto d = get(user, resources::kDeployment, ns, "busy-events");
+        return d && d->dump().find("\"img:200\"") != std::string::npos;
+      },
+      60s));
   auto ew = get(user, resources::kEventWorker, ns, "busy");
   REQUIRE(ew);
   REQUIRE(eventually([&] {

@@ -15,10 +15,10 @@
 #include "watcher_helpers.h"
 
 using namespace ew::kube;
-using ew::testing::serverEnv;
 using ew::testing::eventually;
 using ew::testing::labelledConfigMap;
 using ew::testing::RunningWatcher;
+using ew::testing::serverEnv;
 using namespace std::chrono_literals;
 
 namespace {
@@ -64,7 +64,8 @@ TEST_CASE("a resourceVersion compacted away in etcd gives 410 Gone and a relist 
   WatcherOptions o;
   o.ns = ns;
   o.resumeFrom = staleRv;
-  Watcher watcher(api, resources::kConfigMap, o, store, [](const std::string&) {}, [] { return 0.0; });
+  Watcher watcher(
+      api, resources::kConfigMap, o, store, [](const std::string&) {}, [] { return 0.0; });
   RunningWatcher running(watcher);
   REQUIRE(eventually([&] { return watcher.stats().lists == 1; }));
   CHECK(watcher.stats().goneRelists == 1);

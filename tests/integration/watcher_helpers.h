@@ -10,7 +10,9 @@
 namespace ew::testing {
 
 inline kube::Json labelledConfigMap(const std::string& name, const std::string& value) {
-  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"labels", {{"w", "1"}}}}},
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"labels", {{"w", "1"}}}}},
           {"data", {{"v", value}}}};
 }
 

@@ -27,10 +27,13 @@ TEST_CASE("the store follows adds, updates and deletes, onChange names each key"
   WatcherOptions o;
   o.ns = ns;
   o.labelSelector = "w=1";
-  Watcher watcher(api, resources::kConfigMap, o, store, [&](const std::string& k) {
-    std::lock_guard l(mu);
-    changed.insert(k);
-  }, [] { return 0.5; });
+  Watcher watcher(
+      api, resources::kConfigMap, o, store,
+      [&](const std::string& k) {
+        std::lock_guard l(mu);
+        changed.insert(k);
+      },
+      [] { return 0.5; });
   RunningWatcher running(watcher);
   REQUIRE(eventually([&] { return watcher.synced(); }));
   CHECK(store.keys() == std::vector<std::string>{ns + "/pre"});
@@ -44,7 +47,7 @@ TEST_CASE("the store follows adds, updates and deletes, onChange names each key"
     return store.size() == 1 && pre && (*pre)["data"]["v"] == "2";
   }));
   std::lock_guard l(mu);
-  CHECK(changed.count(ns + "/a") == 2);  // added, deleted
+  CHECK(changed.count(ns + "/a") == 2);    // added, deleted
   CHECK(changed.count(ns + "/pre") >= 2);  // listed, modified
   CHECK(watcher.stats().lists == 1);
   CHECK(watcher.stats().goneRelists == 0);

@@ -35,8 +35,10 @@ inline void apiContract(kube::Api& api, const std::string& ns, const std::functi
   using kube::Json;
   namespace r = kube::resources;
   const auto configMap = [&](const std::string& name, const Json& labels, const Json& data) {
-    return Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}}, {"data", data}};
+    return Json{{"apiVersion", "v1"},
+                {"kind", "ConfigMap"},
+                {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
+                {"data", data}};
   };
   const auto gone = [&](const kube::ResourceType& type, const std::string& name) {
     const auto deadline = std::chrono::steady_clock::now() + within;
@@ -123,8 +125,10 @@ inline void apiContract(kube::Api& api, const std::string& ns, const std::functi
   SECTION("a spec change bumps the generation, a label change does not") {
     const auto deployment = [&](int minReady, const std::string& team) {
       return Json::parse(R"({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "d1", "labels": {"team": ")" + team + R"("}},
-        "spec": {"replicas": 0, "minReadySeconds": )" + std::to_string(minReady) + R"(,
+        "metadata": {"name": "d1", "labels": {"team": ")" +
+                         team + R"("}},
+        "spec": {"replicas": 0, "minReadySeconds": )" +
+                         std::to_string(minReady) + R"(,
           "selector": {"matchLabels": {"app": "d1"}},
           "template": {"metadata": {"labels": {"app": "d1"}},
                        "spec": {"containers": [{"name": "c", "image": "registry.local/c:1"}]}}}})");
@@ -169,17 +173,20 @@ inline void apiContract(kube::Api& api, const std::string& ns, const std::functi
     wo.timeoutSeconds = 5;
     kube::JsonStreamSplitter splitter;
     std::vector<std::pair<std::string, std::string>> seen;  // type, name + data.v
-    auto reply = api.watch(r::kConfigMap, ns, wo, [&](std::string_view bytes) {
-      if (!splitter.feed(bytes)) return false;
-      std::string text;
-      while (splitter.next(text)) {
-        const Json ev = Json::parse(text);
-        const Json& o = ev["object"];
-        seen.emplace_back(ev.value("type", ""), o["metadata"].value("name", "") + "=" +
-                                                    o.value("data", Json::object()).value("v", ""));
-      }
-      return seen.size() < 3;
-    }, kube::StreamCancel{}, within);
+    auto reply = api.watch(
+        r::kConfigMap, ns, wo,
+        [&](std::string_view bytes) {
+          if (!splitter.feed(bytes)) return false;
+          std::string text;
+          while (splitter.next(text)) {
+            const Json ev = Json::parse(text);
+            const Json& o = ev["object"];
+            seen.emplace_back(ev.value("type", ""),
+                              o["metadata"].value("name", "") + "=" + o.value("data", Json::object()).value("v", ""));
+          }
+          return seen.size() < 3;
+        },
+        kube::StreamCancel{}, within);
     REQUIRE(reply);
     CHECK(reply->status == 200);
     const std::vector<std::pair<std::string, std::string>> want = {
@@ -191,8 +198,11 @@ inline void apiContract(kube::Api& api, const std::string& ns, const std::functi
     auto owner = api.apply(r::kConfigMap, ns, "owner", configMap("owner", Json::object(), {}));
     REQUIRE(owner);
     Json dependent = configMap("dependent", Json::object(), {});
-    dependent["metadata"]["ownerReferences"] = {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "owner"},
-                                                 {"uid", (*owner)["metadata"]["uid"]}, {"controller", true},
+    dependent["metadata"]["ownerReferences"] = {{{"apiVersion", "v1"},
+                                                 {"kind", "ConfigMap"},
+                                                 {"name", "owner"},
+                                                 {"uid", (*owner)["metadata"]["uid"]},
+                                                 {"controller", true},
                                                  {"blockOwnerDeletion", true}}};
     REQUIRE(api.apply(r::kConfigMap, ns, "dependent", dependent));
     REQUIRE(api.remove(r::kConfigMap, ns, "owner", "Foreground"));

@@ -43,10 +43,13 @@ int markPodsReady(kube::KubeApi& api, const std::string& ns, const std::string& 
   for (const auto& pod : (*pods)["items"]) {
     const std::string name = pod["metadata"]["name"];
     kube::Json status = {
-        {"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}, {"namespace", ns}}},
-        {"status", {{"phase", "Running"},
-                    {"conditions", {{{"type", "Ready"}, {"status", "True"}},
-                                    {{"type", "ContainersReady"}, {"status", "True"}}}}}}};
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata", {{"name", name}, {"namespace", ns}}},
+        {"status",
+         {{"phase", "Running"},
+          {"conditions",
+           {{{"type", "Ready"}, {"status", "True"}}, {{"type", "ContainersReady"}, {"status", "True"}}}}}}};
     kube::KubeApi kubelet(api.client(), "test-kubelet");
     if (kubelet.apply({"", "v1", "pods", "Pod", true}, ns, name, status, /*status=*/true)) ++n;
   }
@@ -78,10 +81,14 @@ void installCrds() {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     // `kubectl wait` fails at once, instead of waiting, while a new CRD has no status yet.
-    const bool established = eventually([&] {
-      return kubectl("wait --for=condition=Established --timeout=60s crd/eventworkers.eventworker.dev "
-                     "crd/subscriptions.dapr.io", &out) == 0;
-    }, std::chrono::seconds(60));
+    const bool established = eventually(
+        [&] {
+          return kubectl(
+                     "wait --for=condition=Established --timeout=60s crd/eventworkers.eventworker.dev "
+                     "crd/subscriptions.dapr.io",
+                     &out) == 0;
+        },
+        std::chrono::seconds(60));
     if (!established) throw std::runtime_error("CRDs not established: " + out);
     return true;
   }();

@@ -20,10 +20,11 @@ using kube::Json;
 using namespace std::chrono_literals;
 
 inline Json eventWorker(const std::string& name, const std::string& image = "registry.local/customer:1.0",
-                 bool cron = true, int subscriptions = 1, bool dapr = false) {
+                        bool cron = true, int subscriptions = 1, bool dapr = false) {
   Json subs = Json::array();
   for (int i = 0; i < subscriptions; ++i)
-    subs.push_back({{"name", "sub-" + std::to_string(i)}, {"topic", "topic." + std::to_string(i)},
+    subs.push_back({{"name", "sub-" + std::to_string(i)},
+                    {"topic", "topic." + std::to_string(i)},
                     {"route", "/events/" + std::to_string(i)}});
   Json spec = {{"service", "customer"},
                {"handler", {{"image", image}, {"port", 8080}}},
@@ -32,8 +33,10 @@ inline Json eventWorker(const std::string& name, const std::string& image = "reg
                {"scaling", {{"minReplicas", 1}, {"maxReplicas", 4}}}};
   if (cron) spec["cron"] = {{{"name", "price-sync"}, {"schedule", "*/5 * * * *"}, {"route", "/jobs/price-sync"}}};
   if (dapr) spec["dapr"] = {{"enabled", true}, {"appId", name}};
-  return {{"apiVersion", "eventworker.dev/v1alpha1"}, {"kind", "EventWorker"},
-          {"metadata", {{"name", name}}}, {"spec", spec}};
+  return {{"apiVersion", "eventworker.dev/v1alpha1"},
+          {"kind", "EventWorker"},
+          {"metadata", {{"name", name}}},
+          {"spec", spec}};
 }
 
 struct RunningController {
@@ -43,7 +46,7 @@ struct RunningController {
   std::mutex rngMu;
   controller::Controller ctl;
   static controller::ControllerOptions options(const std::string& ns, bool dapr, controller::LagReadFn lag,
-                                              controller::MigrationKafka kafka) {
+                                               controller::MigrationKafka kafka) {
     controller::ControllerOptions o;
     o.ns = ns;
     o.workers = 2;
@@ -65,7 +68,8 @@ struct RunningController {
   ~RunningController() { ctl.stop(); }
 };
 
-inline std::optional<Json> get(kube::KubeApi& api, const kube::ResourceType& t, const std::string& ns, const std::string& n) {
+inline std::optional<Json> get(kube::KubeApi& api, const kube::ResourceType& t, const std::string& ns,
+                               const std::string& n) {
   auto r = api.get(t, ns, n);
   if (!r) return std::nullopt;
   return *r;
@@ -88,6 +92,5 @@ inline Json conditionOf(kube::KubeApi& api, const std::string& ns, const std::st
 }
 
 inline Json ownerOf(const Json& o) { return o["metadata"].value("ownerReferences", Json::array()).at(0); }
-
 
 }  // namespace ew::testing

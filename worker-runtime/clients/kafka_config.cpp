@@ -48,9 +48,12 @@ Status setSaslCredentials(RdKafka::Handle& client, const SaslCredentials& creden
 Status setConf(RdKafka::Conf& conf, const std::string& key, const std::string& value) {
   std::string err;
   switch (conf.set(key, value, err)) {
-    case RdKafka::Conf::CONF_OK: return {};
-    case RdKafka::Conf::CONF_UNKNOWN: return Error{"kafka property " + key + ": unknown librdkafka property"};
-    default: return Error{"kafka property " + key + ": invalid value (not shown: it may be a secret)"};
+    case RdKafka::Conf::CONF_OK:
+      return {};
+    case RdKafka::Conf::CONF_UNKNOWN:
+      return Error{"kafka property " + key + ": unknown librdkafka property"};
+    default:
+      return Error{"kafka property " + key + ": invalid value (not shown: it may be a secret)"};
   }
 }
 

@@ -25,7 +25,8 @@ TEST_CASE("an unknown Kafka property is named in the error") {
   c.properties = {{"no.such.property", "x"}};
   auto conf = kafkaClientConf(c);
   REQUIRE_FALSE(conf);
-  CHECK(conf.error().message == "source.kafka.properties.no.such.property: kafka property no.such.property: unknown librdkafka property");
+  CHECK(conf.error().message ==
+        "source.kafka.properties.no.such.property: kafka property no.such.property: unknown librdkafka property");
 }
 
 TEST_CASE("valid Kafka properties build a configuration") {

@@ -227,8 +227,8 @@ Status KafkaConsumer::store(const std::vector<CommitPoint>& points) {
     return Error{"kafka: store offsets: " + RdKafka::err2str(e), static_cast<int>(e)};
   for (auto* tp : g.list)
     if (tp->err() != RdKafka::ERR_NO_ERROR && tp->err() != RdKafka::ERR__STATE)
-      return Error{"kafka: store offset " + tp->topic() + "[" + std::to_string(tp->partition()) + "]: " +
-                       RdKafka::err2str(tp->err()),
+      return Error{"kafka: store offset " + tp->topic() + "[" + std::to_string(tp->partition()) +
+                       "]: " + RdKafka::err2str(tp->err()),
                    static_cast<int>(tp->err())};
   return {};
 }
@@ -239,9 +239,9 @@ Status KafkaConsumer::commit(const std::vector<CommitPoint>& points) {
     return Error{"kafka: commit: " + RdKafka::err2str(e), static_cast<int>(e)};
   for (auto* tp : g.list)
     if (tp->err() != RdKafka::ERR_NO_ERROR)
-      return Error{"kafka: commit " + tp->topic() + "[" + std::to_string(tp->partition()) + "]: " +
-                       RdKafka::err2str(tp->err()),
-                   static_cast<int>(tp->err())};
+      return Error{
+          "kafka: commit " + tp->topic() + "[" + std::to_string(tp->partition()) + "]: " + RdKafka::err2str(tp->err()),
+          static_cast<int>(tp->err())};
   return {};
 }
 

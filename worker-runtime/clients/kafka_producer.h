@@ -39,7 +39,7 @@ class KafkaDeadLetterProducer : public DeadLetterSink {
   static Result<std::unique_ptr<RdKafka::Producer>> newProducer(const KafkaSourceConfig& config, DeliveryCb* cb);
 
   std::unique_ptr<DeliveryCb> deliveryCb_;
-  std::shared_mutex mu_;  // send() holds it shared, reopen() exclusive
+  std::shared_mutex mu_;                         // send() holds it shared, reopen() exclusive
   std::unique_ptr<RdKafka::Producer> producer_;  // guarded by mu_
 };
 

@@ -90,12 +90,14 @@ Status checkKey(const std::string& path, X509* cert, const std::string& certPath
   if (!bio) return bio.error();
   // An empty passphrase callback: an encrypted key fails here instead of
   // OpenSSL prompting on the terminal.
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio->get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+  PkeyPtr key(PEM_read_bio_PrivateKey(
+      bio->get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
   ERR_clear_error();
   if (!key) return Error{kField + "keyFile: " + path + " holds no unencrypted PEM private key"};
   const int match = X509_check_private_key(cert, key.get());
   ERR_clear_error();
-  if (match != 1) return Error{kField + "keyFile: the key in " + path + " is not the key of the certificate in " + certPath};
+  if (match != 1)
+    return Error{kField + "keyFile: the key in " + path + " is not the key of the certificate in " + certPath};
   return {};
 }
 
@@ -122,22 +124,26 @@ std::optional<std::string> securityRefusal(int err, const std::string& text, con
   const auto refusal = kafkaRefusal(err == RdKafka::ERR__AUTHENTICATION, err == RdKafka::ERR__SSL, text);
   if (!refusal) return std::nullopt;
   auto ref = [](const std::string& file, const std::string& env) { return file.empty() ? "$" + env : file; };
-  const std::string cert = sec.certFile.empty() ? "no client certificate (certFile not set)"
-                                                : "the client certificate in " + sec.certFile;
+  const std::string cert =
+      sec.certFile.empty() ? "no client certificate (certFile not set)" : "the client certificate in " + sec.certFile;
   switch (*refusal) {
     case KafkaRefusal::WrongCredentials:
       return "the broker rejected the credentials in " + ref(sec.usernameFile, sec.usernameEnv) + " and " +
              ref(sec.passwordFile, sec.passwordEnv) + " (" + sec.saslMechanism + "): wrong username or password";
-    case KafkaRefusal::SaslMechanism: return "the broker does not offer SASL mechanism " + sec.saslMechanism;
+    case KafkaRefusal::SaslMechanism:
+      return "the broker does not offer SASL mechanism " + sec.saslMechanism;
     case KafkaRefusal::UnknownCa:
       return "the broker's certificate could not be verified against " +
              (sec.caFile.empty() ? "the system trust store (no caFile)" : "caFile " + sec.caFile) +
              " (unknown CA, or a certificate not issued for this broker's address)";
-    case KafkaRefusal::ClientCertExpired: return "the broker rejected " + cert + " as expired";
+    case KafkaRefusal::ClientCertExpired:
+      return "the broker rejected " + cert + " as expired";
     case KafkaRefusal::ClientCertRejected:
       return "the broker rejected " + cert + " (not signed by a CA the broker trusts, or none sent)";
-    case KafkaRefusal::NotTls: return "the listener does not speak TLS (is it a PLAINTEXT or SASL_PLAINTEXT listener?)";
-    case KafkaRefusal::TlsFailed: return "TLS handshake failed";
+    case KafkaRefusal::NotTls:
+      return "the listener does not speak TLS (is it a PLAINTEXT or SASL_PLAINTEXT listener?)";
+    case KafkaRefusal::TlsFailed:
+      return "TLS handshake failed";
   }
   return std::nullopt;
 }
@@ -196,8 +202,8 @@ Status probeKafkaSecurity(const KafkaSourceConfig& config, std::chrono::millisec
     if (e == RdKafka::ERR_NO_ERROR) return {};
     client->poll(0);  // serves event_cb
     if (watch.refusal())
-      return Error{"kafka " + sec.protocol + " " + brokers + ": " + *watch.refusal() + " [librdkafka: " +
-                   scrubbed(watch.detail(), password) + "]"};
+      return Error{"kafka " + sec.protocol + " " + brokers + ": " + *watch.refusal() +
+                   " [librdkafka: " + scrubbed(watch.detail(), password) + "]"};
   }
   spdlog::warn("kafka {} {}: no broker answered within {} ms ({}); starting anyway, librdkafka keeps trying",
                sec.protocol, brokers, timeout.count(),

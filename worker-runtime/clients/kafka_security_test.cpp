@@ -116,8 +116,8 @@ TEST_CASE("missing or non-PEM files fail naming the field and the file, never th
   s.caFile = d.path("absent.crt");
   CHECK(errorOf(checkTlsFiles(s, kNow)) == "source.kafka.security.caFile: cannot read " + d.path("absent.crt"));
   s.caFile = d.write("junk.crt", "hunter2-not-a-certificate\n");
-  CHECK(errorOf(checkTlsFiles(s, kNow)) == "source.kafka.security.caFile: " + d.path("junk.crt") +
-                                               " holds no PEM certificate");
+  CHECK(errorOf(checkTlsFiles(s, kNow)) ==
+        "source.kafka.security.caFile: " + d.path("junk.crt") + " holds no PEM certificate");
   s = mtls(d, "good");
   s.keyFile = d.write("junk.key", "hunter2-not-a-key\n");
   const std::string e = errorOf(checkTlsFiles(s, kNow));
@@ -136,8 +136,9 @@ TEST_CASE("a SASL rejection reads as wrong username or password, naming the file
                              "during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512",
                              s);
   REQUIRE(why);
-  CHECK(*why == "the broker rejected the credentials in /s/username and /s/password (SCRAM-SHA-512): wrong username "
-                "or password");
+  CHECK(*why ==
+        "the broker rejected the credentials in /s/username and /s/password (SCRAM-SHA-512): wrong username "
+        "or password");
 }
 
 TEST_CASE("a broker certificate this client cannot verify reads as an unknown CA, naming caFile") {
@@ -157,9 +158,10 @@ TEST_CASE("a client certificate the broker refuses reads as such, naming certFil
   KafkaSecurityConfig s;
   s.protocol = "SSL";
   s.certFile = "/s/tls.crt";
-  for (const char* alert : {"tlsv1 alert unknown ca", "sslv3 alert bad certificate", "tlsv13 alert certificate required",
-                            "sslv3 alert certificate unknown"}) {
-    auto why = securityRefusal(RdKafka::ERR__SSL, std::string("SSL handshake failed: error:0A000418:SSL routines::") + alert, s);
+  for (const char* alert : {"tlsv1 alert unknown ca", "sslv3 alert bad certificate",
+                            "tlsv13 alert certificate required", "sslv3 alert certificate unknown"}) {
+    auto why = securityRefusal(RdKafka::ERR__SSL,
+                               std::string("SSL handshake failed: error:0A000418:SSL routines::") + alert, s);
     REQUIRE(why);
     CHECK_THAT(*why, StartsWith("the broker rejected the client certificate in /s/tls.crt (not signed by a CA"));
   }
@@ -171,9 +173,9 @@ TEST_CASE("a client certificate the broker refuses reads as such, naming certFil
 TEST_CASE("transport errors that are not refusals are not security failures") {
   KafkaSecurityConfig s;
   s.protocol = "SASL_SSL";
-  CHECK_FALSE(securityRefusal(RdKafka::ERR__TRANSPORT,
-                              "sasl_ssl://127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused",
-                              s));
+  CHECK_FALSE(
+      securityRefusal(RdKafka::ERR__TRANSPORT,
+                      "sasl_ssl://127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused", s));
   CHECK_FALSE(securityRefusal(RdKafka::ERR__ALL_BROKERS_DOWN, "1/1 brokers are down", s));
   CHECK_FALSE(securityRefusal(RdKafka::ERR__TIMED_OUT, "timed out", s));
 }

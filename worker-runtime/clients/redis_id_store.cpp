@@ -51,8 +51,7 @@ class RedisIdStore::Lease {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    ReplyPtr r(static_cast<redisReply*>(
-        redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data())));
     if (!r) {
       healthy_ = false;
       return store_.failed(std::string(*args.begin()), c_);

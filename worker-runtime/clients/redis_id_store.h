@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "ew/duration.h"
 #include "core/id_store.h"
+#include "ew/duration.h"
 
 struct redisContext;
 
@@ -36,9 +36,9 @@ struct RedisIdStoreOptions {
   std::string address;    // host:port (validated by the config parser)
   std::string keyPrefix;  // see redisKeyPrefix()
   Millis ttl{24 * 3'600'000};
-  Millis lease{35'000};    // how long a claim outlives a runtime that died while handling
-  Millis timeout{1000};    // connect and per-command timeout
-  Millis backoff{1000};    // after a connection failure, no dialling for this long
+  Millis lease{35'000};  // how long a claim outlives a runtime that died while handling
+  Millis timeout{1000};  // connect and per-command timeout
+  Millis backoff{1000};  // after a connection failure, no dialling for this long
   size_t maxConnections = 16;
   // Names this group member stably across restarts, e.g. "<hostname>/<group>",
   // so a restarted member takes its own claims back at once.
@@ -71,7 +71,7 @@ class RedisIdStore : public IdStore {
   std::string host_;
   int port_ = 0;
   std::mutex mu_;
-  std::vector<redisContext*> idle_;                      // guarded by mu_
+  std::vector<redisContext*> idle_;                    // guarded by mu_
   std::chrono::steady_clock::time_point downUntil_{};  // guarded by mu_
   std::string lastFailure_;                            // guarded by mu_
 };

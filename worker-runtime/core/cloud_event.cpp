@@ -147,12 +147,8 @@ Result<Envelope> buildEnvelope(const Message& m, const EnvelopeOptions& o) {
     if (!parsed.is_object()) return Error{"not a CloudEvent: JSON value is not an object"};
     return Error{"not a CloudEvent: attribute \"specversion\" missing"};
   }
-  json e = {{"specversion", "1.0"},
-            {"id", recordId(m)},
-            {"source", o.source},
-            {"type", "com.dapr.event.sent"},
-            {"topic", m.tp.topic},
-            {"pubsubname", o.pubsubName}};
+  json e = {{"specversion", "1.0"},          {"id", recordId(m)},   {"source", o.source},
+            {"type", "com.dapr.event.sent"}, {"topic", m.tp.topic}, {"pubsubname", o.pubsubName}};
   if (isJson) {
     e["datacontenttype"] = "application/json";
     e["data"] = std::move(parsed);

@@ -71,8 +71,8 @@ TEST_CASE("utf-8 validation and base64") {
 }
 
 TEST_CASE("base64 decoding round-trips and rejects what is not base64") {
-  for (const std::string& s : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
-                              std::string("\xff\x00\x01\x80", 4)}) {
+  for (const std::string& s :
+       {std::string(), std::string("f"), std::string("fo"), std::string("foo"), std::string("\xff\x00\x01\x80", 4)}) {
     auto d = base64Decode(base64Encode(s));
     REQUIRE(d.ok());
     CHECK(*d == s);

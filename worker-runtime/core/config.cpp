@@ -19,13 +19,9 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-[[noreturn]] void fail(const std::string& path, const std::string& why) {
-  throw ConfigError(path + ": " + why);
-}
+[[noreturn]] void fail(const std::string& path, const std::string& why) { throw ConfigError(path + ": " + why); }
 
-std::string join(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
+std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
 void checkHostPort(const std::string& path, const std::string& value) {
   if (auto hp = parseHostPort(value); !hp) fail(path, "must be host:port (" + hp.error().message + ")");
@@ -60,8 +56,7 @@ const char* nameOf(const EnumName<E> (&table)[N], E value) {
 // A mapping node with its path; rejects keys that are never read.
 class Map {
  public:
-  Map(const YAML::Node& node, std::string path, std::set<std::string> allowed)
-      : node_(node), path_(std::move(path)) {
+  Map(const YAML::Node& node, std::string path, std::set<std::string> allowed) : node_(node), path_(std::move(path)) {
     if (!node_.IsMap()) fail(path_.empty() ? "config" : path_, "must be a mapping");
     for (const auto& kv : node_) {
       const std::string key = kv.first.as<std::string>();
@@ -210,7 +205,8 @@ KafkaSourceConfig parseKafka(const Map& m) {
   KafkaSourceConfig k;
   k.brokers = m.strings("brokers");
   if (k.brokers.empty()) fail(m.path("brokers"), "required: at least one host:port");
-  for (size_t i = 0; i < k.brokers.size(); ++i) checkHostPort(m.path("brokers") + "[" + std::to_string(i) + "]", k.brokers[i]);
+  for (size_t i = 0; i < k.brokers.size(); ++i)
+    checkHostPort(m.path("brokers") + "[" + std::to_string(i) + "]", k.brokers[i]);
   k.consumerGroup = m.str("consumerGroup", "", true);
   k.offsetReset = m.oneOf("offsetReset", "earliest", {"earliest", "latest"});
   k.commitInterval = m.duration("commitInterval", k.commitInterval);
@@ -408,8 +404,9 @@ std::vector<T> parseList(const Map& root, const std::string& key, const std::set
 }
 
 RuntimeConfig parseRoot(const YAML::Node& doc) {
-  Map root(doc, "", {"apiVersion", "worker", "namespace", "service", "source", "handler", "subscriptions", "cron",
-                     "server", "log"});
+  Map root(
+      doc, "",
+      {"apiVersion", "worker", "namespace", "service", "source", "handler", "subscriptions", "cron", "server", "log"});
   const std::string apiVersion = root.str("apiVersion", "", true);
   if (apiVersion != kConfigApiVersion)
     fail("apiVersion", "\"" + apiVersion + "\" is not supported; want " + kConfigApiVersion);
@@ -421,11 +418,11 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
   if (root.has("source")) c.source = parseSource(Map(root.node("source"), "source", {"kind", "kafka", "dapr"}));
   if (!root.has("handler")) fail("handler", "required");
   c.handler = parseHandler(Map(root.node("handler"), "handler", {"kind", "http", "exec"}));
-  c.subscriptions = parseList<SubscriptionConfig>(
-      root, "subscriptions",
-      {"name", "topic", "route", "deadLetterTopic", "concurrency", "ordering", "retry", "maxEventBytes",
-       "requireCloudEvent", "idempotency"},
-      parseSubscription);
+  c.subscriptions =
+      parseList<SubscriptionConfig>(root, "subscriptions",
+                                    {"name", "topic", "route", "deadLetterTopic", "concurrency", "ordering", "retry",
+                                     "maxEventBytes", "requireCloudEvent", "idempotency"},
+                                    parseSubscription);
   if (!root.has("source") && !c.subscriptions.empty()) fail("source", "required when subscriptions are declared");
   std::set<std::string> topics;
   for (size_t i = 0; i < c.subscriptions.size(); ++i)
@@ -440,7 +437,8 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
     c.server.address = s.hostPort("address", c.server.address);
     c.server.gracePeriod = s.duration("gracePeriod", c.server.gracePeriod);
   }
-  if (c.source.dapr && c.server.address.substr(c.server.address.rfind(':') + 1) == std::to_string(c.source.dapr->appPort))
+  if (c.source.dapr &&
+      c.server.address.substr(c.server.address.rfind(':') + 1) == std::to_string(c.source.dapr->appPort))
     fail("source.dapr.appPort", "must differ from the port of server.address (" + c.server.address + ")");
   if (root.has("log")) {
     Map l(root.node("log"), "log", {"format", "level"});

@@ -29,8 +29,8 @@ struct KafkaSecurityConfig {
   std::string saslMechanism;           // PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
   std::string usernameFile, usernameEnv;
   std::string passwordFile, passwordEnv;
-  std::string caFile;                  // CA certificates (PEM) the broker's certificate is verified against
-  std::string certFile, keyFile;       // client certificate and its key (PEM), for brokers that require one (mTLS)
+  std::string caFile;             // CA certificates (PEM) the broker's certificate is verified against
+  std::string certFile, keyFile;  // client certificate and its key (PEM), for brokers that require one (mTLS)
 };
 
 struct KafkaSourceConfig {
@@ -44,7 +44,7 @@ struct KafkaSourceConfig {
 
 struct DaprBulkSubscribeConfig {
   bool enabled = false;
-  int maxMessagesCount = 0;  // 0: the pubsub component's default
+  int maxMessagesCount = 0;    // 0: the pubsub component's default
   Millis maxAwaitDuration{0};  // 0: the pubsub component's default
 };
 
@@ -57,9 +57,9 @@ struct DaprSourceConfig {
   int appPort = 0;
   std::string address = "127.0.0.1";  // bind address of the app port (daprd is in the same pod)
   DaprSubscribe subscribe = DaprSubscribe::Declarative;
-  std::string pubsubName = "pubsub";                // programmatic only
-  std::map<std::string, std::string> metadata;      // programmatic only: metadata of every subscription
-  DaprBulkSubscribeConfig bulkSubscribe;            // programmatic only
+  std::string pubsubName = "pubsub";            // programmatic only
+  std::map<std::string, std::string> metadata;  // programmatic only: metadata of every subscription
+  DaprBulkSubscribeConfig bulkSubscribe;        // programmatic only
 };
 
 enum class SourceKind { Kafka, Dapr };

@@ -209,8 +209,8 @@ TEST_CASE("errors name the field") {
   CHECK_THAT(errorOf(m + "cron:\n- {name: j, schedule: x, route: /j, concurrencyPolicy: Sometimes}\n"),
              StartsWith("cron[0].concurrencyPolicy:"));
   for (const char* bad : {"redis", "redis:", ":6379", "redis:99999", "redis:port"})
-    CHECK_THAT(errorOf(replace(m, "route: /e", std::string("route: /e, idempotency: {kind: redis, redisAddress: '") +
-                                                   bad + "'}")),
+    CHECK_THAT(errorOf(replace(m, "route: /e",
+                               std::string("route: /e, idempotency: {kind: redis, redisAddress: '") + bad + "'}")),
                StartsWith("subscriptions[0].idempotency.redisAddress: must be host:port"));
   CHECK(parseConfig(replace(m, "route: /e", "route: /e, idempotency: {kind: redis, redisAddress: 'redis:6379'}")).ok());
   CHECK_THAT(errorOf("worker: [unclosed"), StartsWith("config: invalid YAML"));
@@ -294,13 +294,14 @@ TEST_CASE("dapr source errors name the field") {
   for (const char* key : {"pubsubName: p", "metadata: {a: b}", "bulkSubscribe: {enabled: true}"})
     CHECK_THAT(errorOf(replace(m, "appPort: 5005", std::string("appPort: 5005, ") + key)),
                Catch::Matchers::EndsWith("only allowed with subscribe: programmatic"));
-  CHECK_THAT(
-      errorOf(replace(m, "appPort: 5005", "appPort: 5005, subscribe: programmatic, bulkSubscribe: {maxAwaitDuration: 0s}")),
-      StartsWith("source.dapr.bulkSubscribe.maxAwaitDuration: must be > 0"));
+  CHECK_THAT(errorOf(replace(m, "appPort: 5005",
+                             "appPort: 5005, subscribe: programmatic, bulkSubscribe: {maxAwaitDuration: 0s}")),
+             StartsWith("source.dapr.bulkSubscribe.maxAwaitDuration: must be > 0"));
   CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 5005, subscribe: programmatic, metadata: {a: [1]}")),
              StartsWith("source.dapr.metadata.a: must be a string"));
   CHECK_THAT(errorOf(replace(m, "appPort: 5005", "appPort: 9090")),
              StartsWith("source.dapr.appPort: must differ from the port of server.address"));
-  CHECK_THAT(errorOf(replace(m, "{appPort: 5005}", "{appPort: 5005}, kafka: {brokers: [\"b:9092\"], consumerGroup: g}")),
-             StartsWith("source.kafka: only allowed when kind is kafka"));
+  CHECK_THAT(
+      errorOf(replace(m, "{appPort: 5005}", "{appPort: 5005}, kafka: {brokers: [\"b:9092\"], consumerGroup: g}")),
+      StartsWith("source.kafka: only allowed when kind is kafka"));
 }

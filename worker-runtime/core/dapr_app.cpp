@@ -16,7 +16,8 @@ constexpr std::string_view kBulkEventType = "com.dapr.event.sent.bulk";
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -78,8 +79,8 @@ void applyCloudEvent(const json& ce, DaprEvent& e) {
   if (auto pk = ce.find("partitionkey"); pk != ce.end() && pk->is_string()) e.key = pk->get<std::string>();
   if (auto t = ce.find("topic"); e.topic.empty() && t != ce.end() && t->is_string()) e.topic = t->get<std::string>();
   for (const char* h : {"traceparent", "tracestate"})
-    if (auto v = ce.find(h); !hasHeader(e.headers, h) && v != ce.end() && v->is_string() &&
-        !v->get_ref<const std::string&>().empty())
+    if (auto v = ce.find(h);
+        !hasHeader(e.headers, h) && v != ce.end() && v->is_string() && !v->get_ref<const std::string&>().empty())
       e.headers.emplace_back(h, v->get<std::string>());
 }
 
@@ -116,7 +117,8 @@ DaprEvent bulkEntryEvent(const json& entry, const DaprMetadata& envelopeMeta) {
   if (auto m = entry.find("metadata"); m != entry.end())
     for (auto& [k, v] : stringMap(*m)) meta[k] = v;
   std::string media;
-  if (auto ct = entry.find("contentType"); ct != entry.end() && ct->is_string()) media = mediaType(ct->get<std::string>());
+  if (auto ct = entry.find("contentType"); ct != entry.end() && ct->is_string())
+    media = mediaType(ct->get<std::string>());
   const auto event = entry.find("event");
   if (event != entry.end() && event->is_object())
     return jsonEvent(media.empty() ? std::string(kCloudEventsJson) : media, event->dump(), *event, meta);
@@ -173,9 +175,12 @@ bool isBulkEnvelope(const json& j) {
 
 const char* toString(DaprStatus s) {
   switch (s) {
-    case DaprStatus::Success: return "SUCCESS";
-    case DaprStatus::Retry: return "RETRY";
-    case DaprStatus::Drop: return "DROP";
+    case DaprStatus::Success:
+      return "SUCCESS";
+    case DaprStatus::Retry:
+      return "RETRY";
+    case DaprStatus::Drop:
+      return "DROP";
   }
   return "RETRY";
 }
@@ -208,7 +213,8 @@ std::string renderDaprSubscriptions(const RuntimeConfig& config) {
   json list = json::array();
   for (const auto& s : config.subscriptions) {
     // "route" for daprd before routing rules (1.4); later ones take routes.default.
-    json sub = {{"pubsubname", d.pubsubName}, {"topic", s.topic}, {"route", s.route}, {"routes", {{"default", s.route}}}};
+    json sub = {
+        {"pubsubname", d.pubsubName}, {"topic", s.topic}, {"route", s.route}, {"routes", {{"default", s.route}}}};
     if (!s.deadLetterTopic.empty()) sub["deadLetterTopic"] = s.deadLetterTopic;
     if (!d.metadata.empty()) sub["metadata"] = d.metadata;
     if (d.bulkSubscribe.enabled) {

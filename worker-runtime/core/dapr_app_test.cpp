@@ -12,8 +12,12 @@ namespace {
 const char* kCe = "application/cloudevents+json";
 
 std::string cloudEvent(const std::string& id, const json& extra = json::object()) {
-  json ce = {{"specversion", "1.0"}, {"id", id}, {"source", "orders-api"}, {"type", "order.completed"},
-             {"datacontenttype", "application/json"}, {"data", {{"n", 1}}}};
+  json ce = {{"specversion", "1.0"},
+             {"id", id},
+             {"source", "orders-api"},
+             {"type", "order.completed"},
+             {"datacontenttype", "application/json"},
+             {"data", {{"n", 1}}}};
   for (const auto& [k, v] : extra.items()) ce[k] = v;
   if (ce.contains("data") && ce["data"].is_null()) ce.erase("data");
   return ce.dump();
@@ -43,9 +47,9 @@ RuntimeConfig daprConfig(DaprSubscribe subscribe) {
 
 TEST_CASE("a single CloudEvent delivery passes through with key, partition and trace from metadata") {
   const std::string body = cloudEvent("e1");
-  const DaprMetadata headers = {{"content-type", kCe},      {"__key", "customer-7"}, {"__partition", "3"},
-                                {"__offset", "1200"},       {"__topic", "orders"},   {"__timestamp", "1700000000000"},
-                                {"traceparent", "00-ab-cd-01"}};
+  const DaprMetadata headers = {
+      {"content-type", kCe}, {"__key", "customer-7"},          {"__partition", "3"},          {"__offset", "1200"},
+      {"__topic", "orders"}, {"__timestamp", "1700000000000"}, {"traceparent", "00-ab-cd-01"}};
   const DaprRequest r = parseDaprRequest(kCe, body, headers);
   REQUIRE_FALSE(r.bulk);
   REQUIRE(r.events.size() == 1);
@@ -206,7 +210,8 @@ TEST_CASE("the programmatic subscription document lists every subscription in Da
   const json withBulk = json::parse(renderDaprSubscriptions(c));
   CHECK(withBulk[1]["pubsubname"] == "kafka-pubsub");
   CHECK(withBulk[1]["metadata"] == json{{"rawPayload", "true"}});
-  CHECK(withBulk[1]["bulkSubscribe"] == json::parse(R"({"enabled":true,"maxMessagesCount":50,"maxAwaitDurationMs":250})"));
+  CHECK(withBulk[1]["bulkSubscribe"] ==
+        json::parse(R"({"enabled":true,"maxMessagesCount":50,"maxAwaitDurationMs":250})"));
   c.source.dapr->bulkSubscribe = {true, 0, Millis(0)};
   CHECK(json::parse(renderDaprSubscriptions(c))[0]["bulkSubscribe"] == json{{"enabled", true}});
 }

@@ -4,9 +4,12 @@ namespace ew::runtime {
 
 const char* toString(DeadLetterReason r) {
   switch (r) {
-    case DeadLetterReason::Malformed: return "malformed";
-    case DeadLetterReason::Exhausted: return "exhausted";
-    case DeadLetterReason::Rejected: return "rejected";
+    case DeadLetterReason::Malformed:
+      return "malformed";
+    case DeadLetterReason::Exhausted:
+      return "exhausted";
+    case DeadLetterReason::Rejected:
+      return "rejected";
   }
   return "?";
 }

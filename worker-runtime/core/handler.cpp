@@ -6,9 +6,12 @@ namespace ew::runtime {
 
 const char* toString(Outcome o) {
   switch (o) {
-    case Outcome::Done: return "done";
-    case Outcome::Retry: return "retry";
-    case Outcome::Reject: return "reject";
+    case Outcome::Done:
+      return "done";
+    case Outcome::Retry:
+      return "retry";
+    case Outcome::Reject:
+      return "reject";
   }
   return "?";
 }

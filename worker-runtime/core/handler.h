@@ -21,8 +21,8 @@ const char* toString(Outcome o);
 struct HandlerRequest {
   std::string route;  // e.g. "/events/order-completed"
   std::string eventId;
-  std::string body;   // a structured CloudEvent (JSON)
-  Headers headers;    // extra request headers (e.g. traceparent)
+  std::string body;  // a structured CloudEvent (JSON)
+  Headers headers;   // extra request headers (e.g. traceparent)
 };
 
 struct HandlerResult {

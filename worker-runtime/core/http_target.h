@@ -12,12 +12,12 @@
 namespace ew::runtime {
 
 struct HttpTarget {
-  bool tls = false;         // https
-  std::string host;         // without IPv6 brackets: "127.0.0.1", "localhost", "::1"
-  uint16_t port = 0;        // 80/443 when the URL has none
-  std::string hostHeader;   // the Host header: "127.0.0.1:8080", "[::1]:8080"
-  std::string basePath;     // "" or "/api" (no trailing '/')
-  std::string baseQuery;    // "" or "a=1" (without '?')
+  bool tls = false;        // https
+  std::string host;        // without IPv6 brackets: "127.0.0.1", "localhost", "::1"
+  uint16_t port = 0;       // 80/443 when the URL has none
+  std::string hostHeader;  // the Host header: "127.0.0.1:8080", "[::1]:8080"
+  std::string basePath;    // "" or "/api" (no trailing '/')
+  std::string baseQuery;   // "" or "a=1" (without '?')
 };
 
 // Parses an absolute http:// or https:// URL. Errors name the URL and the part.

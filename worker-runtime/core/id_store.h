@@ -9,8 +9,8 @@
 #include <mutex>
 #include <string>
 
-#include "ew/duration.h"
 #include "core/seen_ids.h"
+#include "ew/duration.h"
 #include "ew/result.h"
 
 namespace ew::runtime {

@@ -56,8 +56,8 @@ void OffsetTracker::advance(Part& p) {
 size_t OffsetTracker::pending(const TopicPartition& tp) const {
   auto it = parts_.find(tp);
   if (it == parts_.end()) return 0;
-  return static_cast<size_t>(std::count_if(it->second.inFlight.begin(), it->second.inFlight.end(),
-                                           [](const auto& e) { return !e.second; }));
+  return static_cast<size_t>(
+      std::count_if(it->second.inFlight.begin(), it->second.inFlight.end(), [](const auto& e) { return !e.second; }));
 }
 
 size_t OffsetTracker::pendingTotal() const { return pendingTotal_; }

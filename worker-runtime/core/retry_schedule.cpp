@@ -5,8 +5,7 @@
 
 namespace ew::runtime {
 
-RetrySchedule::RetrySchedule(RetryConfig config, Uniform01 random)
-    : config_(config), random_(std::move(random)) {}
+RetrySchedule::RetrySchedule(RetryConfig config, Uniform01 random) : config_(config), random_(std::move(random)) {}
 
 Millis RetrySchedule::ceiling(int attempts) const {
   const int doublings = std::clamp(attempts - 1, 0, 62);

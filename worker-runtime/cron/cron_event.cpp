@@ -22,8 +22,8 @@ std::string rfc3339(TimePoint t) {
 
 }  // namespace
 
-CronEvent cronEvent(const std::string& worker, const std::string& ns, const CronJob& job,
-                    TimePoint scheduledAt, int attempt) {
+CronEvent cronEvent(const std::string& worker, const std::string& ns, const CronJob& job, TimePoint scheduledAt,
+                    int attempt) {
   using namespace std::chrono;
   const auto unix = duration_cast<seconds>(scheduledAt.time_since_epoch()).count();
   CronEvent e;

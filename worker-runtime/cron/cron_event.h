@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "ew/cron/clock.h"
 #include "cron/job.h"
+#include "ew/cron/clock.h"
 
 namespace ew::cron {
 
@@ -13,7 +13,7 @@ struct CronEvent {
   std::string body;  // structured CloudEvent JSON, type "dev.eventworker.cron"
 };
 
-CronEvent cronEvent(const std::string& worker, const std::string& ns, const CronJob& job,
-                    TimePoint scheduledAt, int attempt);
+CronEvent cronEvent(const std::string& worker, const std::string& ns, const CronJob& job, TimePoint scheduledAt,
+                    int attempt);
 
 }  // namespace ew::cron

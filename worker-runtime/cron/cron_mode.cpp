@@ -5,10 +5,10 @@
 
 #include "loops/cron_mode.h"
 
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <map>
 #include <random>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "cron/cron_event.h"
@@ -19,9 +19,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollInterval{200};
 
-double unixSeconds(cron::TimePoint t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
+double unixSeconds(cron::TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
 // Mirrors JobStats snapshots into the registry (counters advance by deltas).
 class CronMetrics {
@@ -75,8 +73,7 @@ Status runCronMode(const RuntimeConfig& config, HandlerPtr handler, MetricsRegis
   if (!jobs) return jobs.error();
 
   auto invoker = [&config, handler](const cron::CronAttempt& a) -> HandlerResult {
-    const cron::CronEvent event =
-        cron::cronEvent(config.worker, config.namespace_, a.job, a.scheduledAt, a.attempt);
+    const cron::CronEvent event = cron::cronEvent(config.worker, config.namespace_, a.job, a.scheduledAt, a.attempt);
     HandlerRequest request;
     request.route = a.job.config.route;
     request.eventId = event.id;

@@ -10,8 +10,7 @@ Result<std::vector<CronJob>> makeCronJobs(const std::vector<runtime::CronJobConf
   for (size_t i = 0; i < configs.size(); ++i) {
     auto schedule = Schedule::parse(configs[i].schedule);
     if (!schedule) {
-      return Error{"cron[" + std::to_string(i) + "] (" + configs[i].name +
-                   ").schedule: " + schedule.error().message};
+      return Error{"cron[" + std::to_string(i) + "] (" + configs[i].name + ").schedule: " + schedule.error().message};
     }
     jobs.push_back(CronJob{configs[i], *schedule});
   }

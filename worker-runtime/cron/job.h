@@ -38,10 +38,10 @@ class CancelToken {
 
 // One attempt of one run of a job, as handed to the invoker.
 struct CronAttempt {
-  const CronJob& job;       // route: job.config.route
-  TimePoint scheduledAt;    // the fire time this run belongs to (whole seconds, UTC)
-  int attempt;              // 1-based; > 1 for retries
-  TimePoint deadline;       // wall-clock: start of this attempt + job.config.timeout
+  const CronJob& job;     // route: job.config.route
+  TimePoint scheduledAt;  // the fire time this run belongs to (whole seconds, UTC)
+  int attempt;            // 1-based; > 1 for retries
+  TimePoint deadline;     // wall-clock: start of this attempt + job.config.timeout
   const CancelToken& cancel;
 };
 

@@ -28,8 +28,7 @@ TEST_CASE("job: schedules are parsed, config kept") {
 TEST_CASE("job: a bad schedule is an error naming the job and the field") {
   auto jobs = makeCronJobs({config("a", "@daily"), config("price-sync", "0 24 * * *")});
   REQUIRE_FALSE(jobs.ok());
-  CHECK(jobs.error().message ==
-        "cron[1] (price-sync).schedule: field 2 (hour): 24 is out of range 0-23");
+  CHECK(jobs.error().message == "cron[1] (price-sync).schedule: field 2 (hour): 24 is out of range 0-23");
 }
 
 TEST_CASE("job: cancel token is a sticky flag") {

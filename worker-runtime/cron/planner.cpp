@@ -31,7 +31,7 @@ std::pair<TimePoint, uint64_t> latestFire(const Schedule& s, TimePoint first, Ti
   }
   if (!firesBy(f)) return {f, superseded};
   // Smallest whole second x with no fire time in (x, now]: the latest fire time.
-  sys_seconds lo = floor<seconds>(f);   // firesBy(lo)
+  sys_seconds lo = floor<seconds>(f);    // firesBy(lo)
   sys_seconds hi = floor<seconds>(now);  // !firesBy(hi): the next fire after hi is > now
   while (hi - lo > 1s) {
     const sys_seconds mid = lo + (hi - lo) / 2;
@@ -44,10 +44,14 @@ std::pair<TimePoint, uint64_t> latestFire(const Schedule& s, TimePoint first, Ti
 
 const char* toString(RunOutcome o) {
   switch (o) {
-    case RunOutcome::Succeeded: return "succeeded";
-    case RunOutcome::Failed: return "failed";
-    case RunOutcome::TimedOut: return "timed_out";
-    case RunOutcome::Cancelled: return "cancelled";
+    case RunOutcome::Succeeded:
+      return "succeeded";
+    case RunOutcome::Failed:
+      return "failed";
+    case RunOutcome::TimedOut:
+      return "timed_out";
+    case RunOutcome::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }

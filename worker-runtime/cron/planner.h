@@ -33,8 +33,8 @@
 
 #include "core/handler.h"
 #include "core/retry_schedule.h"
-#include "ew/cron/clock.h"
 #include "cron/job.h"
+#include "ew/cron/clock.h"
 
 namespace ew::cron {
 
@@ -48,22 +48,22 @@ const char* toString(RunOutcome o);  // "succeeded", "failed", "timed_out", "can
 struct JobStats {
   std::string name;
   std::array<uint64_t, kRunOutcomeCount> runs{};  // finished runs, indexed by RunOutcome
-  uint64_t started = 0;   // runs started
-  uint64_t retries = 0;   // attempts after the first
-  uint64_t skipped = 0;   // fire times not run because of concurrencyPolicy
-  uint64_t missed = 0;    // fire times not run because late (see above); counts
-                          // at most 1000 per catch-up after a long stall
-  int active = 0;         // runs in progress (attempting or backing off)
-  std::optional<TimePoint> lastRun;      // when the latest run started
-  std::optional<TimePoint> lastSuccess;  // when the latest successful run ended
-  std::optional<TimePoint> nextRun;      // the next fire time; none after stop() or if never
-  std::string lastError;                 // detail of the latest failed attempt
+  uint64_t started = 0;                           // runs started
+  uint64_t retries = 0;                           // attempts after the first
+  uint64_t skipped = 0;                           // fire times not run because of concurrencyPolicy
+  uint64_t missed = 0;                            // fire times not run because late (see above); counts
+                                                  // at most 1000 per catch-up after a long stall
+  int active = 0;                                 // runs in progress (attempting or backing off)
+  std::optional<TimePoint> lastRun;               // when the latest run started
+  std::optional<TimePoint> lastSuccess;           // when the latest successful run ended
+  std::optional<TimePoint> nextRun;               // the next fire time; none after stop() or if never
+  std::string lastError;                          // detail of the latest failed attempt
 };
 
 struct AttemptStart {
   RunId run;
-  size_t job;              // index into the jobs given to the constructor
-  int attempt;             // 1-based
+  size_t job;   // index into the jobs given to the constructor
+  int attempt;  // 1-based
   TimePoint scheduledAt;
   TimePoint deadline;
 };
@@ -111,8 +111,8 @@ class CronPlanner {
     TimePoint scheduledAt;
     int attempt = 1;
     RunState state = RunState::Attempting;
-    TimePoint deadline{};  // Attempting
-    TimePoint retryAt{};   // BackingOff
+    TimePoint deadline{};   // Attempting
+    TimePoint retryAt{};    // BackingOff
     bool timedOut = false;  // Attempting: cancelled at its deadline
   };
   struct JobState {

@@ -266,7 +266,7 @@ TEST_CASE("planner: an attempt past its timeout is cancelled and retried, then t
   CHECK(p.due(t + 9s).cancel.empty());
   a = p.due(t + 10s);
   CHECK(a.cancel == std::vector<RunId>{run});
-  CHECK(p.due(t + 10s).cancel.empty());  // asked once
+  CHECK(p.due(t + 10s).cancel.empty());     // asked once
   p.finished(run, kRetry, t + 10s + 50ms);  // the invoker gave up
   a = p.due(t + 11s + 50ms);
   REQUIRE(a.start.size() == 1);
@@ -289,8 +289,8 @@ TEST_CASE("planner: an attempt that returns Done after its timeout still succeed
 }
 
 TEST_CASE("planner: stop cancels attempts in flight, drops retries and schedules nothing more") {
-  CronPlanner p({makeJob({"*/2 * * * * *", ConcurrencyPolicy::Allow, 60, 5min, {3, 10s, 60s}})},
-                kT0, [] { return 1.0; });
+  CronPlanner p({makeJob({"*/2 * * * * *", ConcurrencyPolicy::Allow, 60, 5min, {3, 10s, 60s}})}, kT0,
+                [] { return 1.0; });
   const RunId a1 = p.due(fire(1)).start.at(0).run;
   const RunId a2 = p.due(fire(2)).start.at(0).run;
   p.finished(a1, kRetry, fire(2) + 1s);  // a1 now waits to retry

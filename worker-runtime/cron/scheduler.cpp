@@ -79,13 +79,11 @@ void CronScheduler::executeLocked(const Actions& actions) {
     Attempt& attempt = attempts_[start.run];
     attempt.cancel = cancel;
     // The thread touches attempts_ only under mu_, so after this assignment.
-    attempt.thread = std::thread(&CronScheduler::runAttempt, this, start, &planner_->job(start.job),
-                                 std::move(cancel));
+    attempt.thread = std::thread(&CronScheduler::runAttempt, this, start, &planner_->job(start.job), std::move(cancel));
   }
 }
 
-void CronScheduler::runAttempt(AttemptStart start, const CronJob* job,
-                               std::shared_ptr<CancelToken> cancel) {
+void CronScheduler::runAttempt(AttemptStart start, const CronJob* job, std::shared_ptr<CancelToken> cancel) {
   runtime::HandlerResult result;
   try {
     result = invoker_(CronAttempt{*job, start.scheduledAt, start.attempt, start.deadline, *cancel});

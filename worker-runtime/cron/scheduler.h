@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "core/retry_schedule.h"
-#include "ew/cron/clock.h"
 #include "cron/job.h"
 #include "cron/planner.h"
+#include "ew/cron/clock.h"
 
 namespace ew::cron {
 
@@ -29,8 +29,7 @@ class CronScheduler {
  public:
   // `clock` must outlive the scheduler. `random` feeds retry jitter; it is
   // called with the scheduler's lock held, so it need not be thread-safe.
-  CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const TimeSource& clock,
-                runtime::Uniform01 random);
+  CronScheduler(std::vector<CronJob> jobs, JobInvoker invoker, const TimeSource& clock, runtime::Uniform01 random);
   ~CronScheduler();  // stop() without grace
 
   CronScheduler(const CronScheduler&) = delete;

@@ -10,12 +10,12 @@
 #include <thread>
 
 using namespace std::chrono;
+using ew::systemTime;
 using ew::cron::CronAttempt;
 using ew::cron::CronJob;
 using ew::cron::CronScheduler;
 using ew::cron::JobStats;
 using ew::cron::RunOutcome;
-using ew::systemTime;
 using ew::cron::TimePoint;
 using ew::runtime::HandlerResult;
 using ew::runtime::Outcome;
@@ -59,8 +59,7 @@ TEST_CASE("real time: a 6-field every-2-seconds job runs on time, and Forbid ski
   };
 
   const ew::TimeSource& clock = systemTime();
-  CronScheduler scheduler({everyTwoSeconds("fast"), everyTwoSeconds("slow")}, invoker, clock,
-                          [] { return 0.5; });
+  CronScheduler scheduler({everyTwoSeconds("fast"), everyTwoSeconds("slow")}, invoker, clock, [] { return 0.5; });
   scheduler.start();
   CHECK(scheduler.running());
 
@@ -93,8 +92,8 @@ TEST_CASE("real time: a 6-field every-2-seconds job runs on time, and Forbid ski
   CHECK(slow[0].scheduledAt == fast[0].scheduledAt);
   CHECK_FALSE(slow[0].cancelled);
   CHECK(slow[1].scheduledAt - slow[0].scheduledAt == 4s);  // t+2 skipped
-  CHECK(slow[1].started >= slow[0].ended);                  // never overlapping
-  CHECK(slow[1].cancelled);                                 // by stop()
+  CHECK(slow[1].started >= slow[0].ended);                 // never overlapping
+  CHECK(slow[1].cancelled);                                // by stop()
 
   REQUIRE(beforeStop.size() == 2);
   CHECK(beforeStop[1].name == "slow");
@@ -133,8 +132,9 @@ TEST_CASE("real time: stop with a grace period lets the running attempt finish")
 
 TEST_CASE("real time: stop before start and repeated stop return at once") {
   const ew::TimeSource& clock = systemTime();
-  CronScheduler scheduler({everyTwoSeconds("never-started")},
-                          [](const CronAttempt&) { return HandlerResult{}; }, clock, [] { return 0.5; });
+  CronScheduler scheduler(
+      {everyTwoSeconds("never-started")}, [](const CronAttempt&) { return HandlerResult{}; }, clock,
+      [] { return 0.5; });
   CHECK(scheduler.stats().empty());
   scheduler.stop();
   scheduler.stop();

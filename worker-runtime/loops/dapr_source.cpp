@@ -28,9 +28,12 @@ int64_t steadyMs() {
 DaprStatus statusFor(DeliveryOutcome o) {
   switch (o) {
     case DeliveryOutcome::Handled:
-    case DeliveryOutcome::Duplicate: return DaprStatus::Success;
-    case DeliveryOutcome::GivenUp: return DaprStatus::Drop;
-    case DeliveryOutcome::Abandoned: return DaprStatus::Retry;
+    case DeliveryOutcome::Duplicate:
+      return DaprStatus::Success;
+    case DeliveryOutcome::GivenUp:
+      return DaprStatus::Drop;
+    case DeliveryOutcome::Abandoned:
+      return DaprStatus::Retry;
   }
   return DaprStatus::Retry;
 }
@@ -149,18 +152,18 @@ DaprSource::DaprSource(const RuntimeConfig& config, Dispatcher& dispatcher, Metr
   for (const auto& s : config.subscriptions) {
     auto m = std::make_shared<SubMetrics>();
     for (DaprStatus st : {DaprStatus::Success, DaprStatus::Retry, DaprStatus::Drop})
-      m->replies[static_cast<int>(st)] = &metrics.counter(
-          "worker_dapr_replies_total", "Events answered to daprd, by reply status",
-          {{"worker", config.worker}, {"subscription", s.name}, {"status", toString(st)}});
+      m->replies[static_cast<int>(st)] =
+          &metrics.counter("worker_dapr_replies_total", "Events answered to daprd, by reply status",
+                           {{"worker", config.worker}, {"subscription", s.name}, {"status", toString(st)}});
     metrics_[s.name] = std::move(m);
   }
   unrouted_ = &metrics.counter("worker_dapr_unrouted_total",
                                "Deliveries from daprd to a route no subscription has (answered 404)",
                                {{"worker", config.worker}});
   for (int bulk : {0, 1})
-    deliveries_[bulk] = &metrics.counter("worker_dapr_deliveries_total",
-                                         "Delivery requests from daprd, by kind (single event or bulk)",
-                                         {{"worker", config.worker}, {"kind", bulk ? "bulk" : "single"}});
+    deliveries_[bulk] =
+        &metrics.counter("worker_dapr_deliveries_total", "Delivery requests from daprd, by kind (single event or bulk)",
+                         {{"worker", config.worker}, {"kind", bulk ? "bulk" : "single"}});
 }
 
 DaprSource::~DaprSource() {
@@ -175,9 +178,8 @@ Status DaprSource::open() {
   o.maxBodyBytes = maxBodyBytes(config_);
   o.threads = kServerThreads;
   healthy_.store(handlerReachable_());  // what /healthz answers until run() probes again
-  server_ = std::make_unique<HttpServer>(o, [this](HttpServerRequest&& r, HttpReplyFn reply) {
-    onRequest(std::move(r), std::move(reply));
-  });
+  server_ = std::make_unique<HttpServer>(
+      o, [this](HttpServerRequest&& r, HttpReplyFn reply) { onRequest(std::move(r), std::move(reply)); });
   if (auto st = server_->start(); !st) return Error{"dapr app port: " + st.error().message};
   spdlog::info("dapr: app channel on {}:{} ({} subscriptions)", d.address, server_->port(),
                d.subscribe == DaprSubscribe::Programmatic ? "programmatic" : "declarative");

@@ -21,9 +21,9 @@
 #include <mutex>
 #include <string>
 
-#include "ew/http_server.h"
 #include "core/config.h"
 #include "core/log_throttle.h"
+#include "ew/http_server.h"
 #include "ew/metrics.h"
 #include "loops/dispatcher.h"
 #include "loops/source.h"
@@ -63,10 +63,10 @@ class DaprSource : public Source {
   const std::function<bool()> handlerReachable_;
   const std::string subscriptions_;  // the /dapr/subscribe document
   std::unique_ptr<HttpServer> server_;
-  std::shared_ptr<Inflight> inflight_;  // shared with the dispatcher's completion callbacks
+  std::shared_ptr<Inflight> inflight_;                          // shared with the dispatcher's completion callbacks
   std::map<std::string, std::shared_ptr<SubMetrics>> metrics_;  // by subscription name
   Counter* unrouted_;
-  Counter* deliveries_[2];  // requests from daprd: [0] single event, [1] bulk
+  Counter* deliveries_[2];           // requests from daprd: [0] single event, [1] bulk
   std::atomic<int64_t> nextOffset_;  // offsets of events that carry none ("__offset")
   std::atomic<bool> stopping_{false};
   std::atomic<bool> healthy_{false};

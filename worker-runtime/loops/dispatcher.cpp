@@ -58,10 +58,10 @@ size_t sizeOf(const Message& m) {
 struct Dispatcher::Work {
   Message message;
   std::chrono::nanoseconds call{0};  // of the handler call made by process(), until observed; 0: none
-  size_t bytes = 0;  // sizeOf(message), counted against kAdmitBytes
+  size_t bytes = 0;                  // sizeOf(message), counted against kAdmitBytes
   LaneKey lane;
   uint64_t generation = 0;
-  int attempts = 0;  // handler calls so far
+  int attempts = 0;                                   // handler calls so far
   std::optional<DeadLetterReason> pendingDeadLetter;  // set while the dead letter itself is being retried
   std::string lastError;
   std::optional<Millis> delayOverride;
@@ -109,19 +109,19 @@ struct Dispatcher::Sub {
   }
 
   SubscriptionConfig config;
-  AdmissionBudget admission;                     // guarded by Dispatcher::mu_
-  KeyLanes<WorkPtr> lanes;                       // guarded by Dispatcher::mu_
-  size_t admittedBytes = 0;                      // of the works admitted to lanes; guarded by mu_
-  std::deque<WorkPtr> ready;                     // runnable now; guarded by mu_
+  AdmissionBudget admission;                          // guarded by Dispatcher::mu_
+  KeyLanes<WorkPtr> lanes;                            // guarded by Dispatcher::mu_
+  size_t admittedBytes = 0;                           // of the works admitted to lanes; guarded by mu_
+  std::deque<WorkPtr> ready;                          // runnable now; guarded by mu_
   std::multimap<Clock::time_point, WorkPtr> delayed;  // backing off; guarded by mu_
   std::condition_variable wake;
   size_t sleeping = 0;  // workers waiting on wake; guarded by mu_
   size_t waking = 0;    // notifications sent and not yet consumed; guarded by mu_
-  RetrySchedule retry;                           // called under mu_
+  RetrySchedule retry;  // called under mu_
   EnvelopeOptions envelope;
-  IdStorePtr store;                              // null: no idempotency
+  IdStorePtr store;  // null: no idempotency
   std::mutex storeLogMu;
-  LogThrottle storeLog{Millis(30'000)};          // guarded by storeLogMu
+  LogThrottle storeLog{Millis(30'000)};  // guarded by storeLogMu
   Counter *done, *duplicate, *deadLettered, *errors, *storeErrors, *retries, *malformed, *exhausted, *rejected;
   Histogram* duration;
   Gauge* queue;
@@ -145,10 +145,14 @@ LaneKey laneFor(Ordering ordering, const Message& m) {
 
 const char* toString(DeliveryOutcome o) {
   switch (o) {
-    case DeliveryOutcome::Handled: return "handled";
-    case DeliveryOutcome::Duplicate: return "duplicate";
-    case DeliveryOutcome::GivenUp: return "given up";
-    case DeliveryOutcome::Abandoned: return "abandoned";
+    case DeliveryOutcome::Handled:
+      return "handled";
+    case DeliveryOutcome::Duplicate:
+      return "duplicate";
+    case DeliveryOutcome::GivenUp:
+      return "given up";
+    case DeliveryOutcome::Abandoned:
+      return "abandoned";
   }
   return "?";
 }
@@ -245,7 +249,8 @@ size_t Dispatcher::dropQueuedLocked(const DropPred& drop, bool delayedToo) {
       ++dropped;
     }
     // Runnable work holds its lane.
-    dropped += dropFromLocked(s, s.ready, [](WorkPtr& w) -> WorkPtr& { return w; }, drop, runnable);
+    dropped += dropFromLocked(
+        s, s.ready, [](WorkPtr& w) -> WorkPtr& { return w; }, drop, runnable);
     if (delayedToo) dropped += dropDelayedLocked(s, drop, runnable);
     requeueLocked(s, runnable);
   }
@@ -264,7 +269,8 @@ size_t Dispatcher::dropDelayedLocked(const DropPred& drop) {
 
 size_t Dispatcher::dropDelayedLocked(Sub& s, const DropPred& drop, std::vector<WorkPtr>& runnable) {
   // Backing-off work holds its lane too.
-  return dropFromLocked(s, s.delayed, [](auto& entry) -> WorkPtr& { return entry.second; }, drop, runnable);
+  return dropFromLocked(
+      s, s.delayed, [](auto& entry) -> WorkPtr& { return entry.second; }, drop, runnable);
 }
 
 template <typename Container, typename WorkOf>
@@ -612,8 +618,8 @@ Dispatcher::Verdict Dispatcher::deadLetter(Sub& s, Work& w, DeadLetterReason rea
     return Verdict::Done;
   }
   if (s.config.deadLetterTopic.empty() || !deps_.deadLetters) {
-    spdlog::warn("dispatch: {} {}[{}]@{} given up ({}): {} (no deadLetterTopic: committed)", s.config.name,
-                 m.tp.topic, m.tp.partition, m.offset, toString(reason), error);
+    spdlog::warn("dispatch: {} {}[{}]@{} given up ({}): {} (no deadLetterTopic: committed)", s.config.name, m.tp.topic,
+                 m.tp.partition, m.offset, toString(reason), error);
     s.deadLetterCounter(reason)->inc();
     s.deadLettered->inc();
     return Verdict::Done;

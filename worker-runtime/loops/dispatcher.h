@@ -36,13 +36,13 @@ namespace ew::runtime {
 
 struct DispatcherDeps {
   HandlerPtr handler;
-  DeadLetterSink* deadLetters = nullptr;               // may be null when no subscription has a deadLetterTopic
+  DeadLetterSink* deadLetters = nullptr;  // may be null when no subscription has a deadLetterTopic
   // The store of a subscription with idempotency.kind redis (memory stores are
   // made here). Null, or returning null: that subscription is not de-duplicated.
   std::function<IdStorePtr(const SubscriptionConfig&)> idStoreFor;
   MetricsRegistry* metrics = nullptr;
-  Uniform01 random;                                    // for backoff jitter; called under a lock
-  const TimeSource* time = &systemTime();              // back-off due times, deadlines, call durations
+  Uniform01 random;                        // for backoff jitter; called under a lock
+  const TimeSource* time = &systemTime();  // back-off due times, deadlines, call durations
 };
 
 // How an event handed over with Dispatcher::deliver() ended.
@@ -106,7 +106,7 @@ class Dispatcher {
   // Stops handing out work; workers exit once their current call returns.
   void stop();
 
-  size_t queueSize() const;  // admitted, not finished (all subscriptions); also updates worker_queue_size
+  size_t queueSize() const;   // admitted, not finished (all subscriptions); also updates worker_queue_size
   size_t backingOff() const;  // waiting for a retry's due time (all subscriptions)
   uint64_t processed() const;
 
@@ -147,7 +147,7 @@ class Dispatcher {
 
   const RuntimeConfig config_;
   DispatcherDeps deps_;
-  mutable std::mutex mu_;  // guards everything below and every Sub's queues
+  mutable std::mutex mu_;         // guards everything below and every Sub's queues
   std::condition_variable idle_;  // signalled when work finishes
   OffsetTracker tracker_;
   std::map<TopicPartition, uint64_t> generation_;  // current assignment generation per partition

@@ -36,7 +36,8 @@ subscriptions:
   route: /events/orders
   concurrency: 8
   ordering: key
-  retry: {maxAttempts: )" + std::to_string(maxAttempts) + ", " + backoff + R"(}
+  retry: {maxAttempts: )" +
+                       std::to_string(maxAttempts) + ", " + backoff + R"(}
 )" + subscriptionExtra);
   REQUIRE(c);
   return *c;
@@ -229,8 +230,9 @@ TEST_CASE("dispatcher: a retried event holds back its key only, and is handled o
   CHECK(h.deadLetters.sent().empty());
 }
 
-TEST_CASE("dispatcher: refused and exhausted events go to the dead-letter topic with their reason, and are "
-          "committed past") {
+TEST_CASE(
+    "dispatcher: refused and exhausted events go to the dead-letter topic with their reason, and are "
+    "committed past") {
   Harness h(config("  deadLetterTopic: orders.dlq\n"));
   h.dispatcher->assign({{"orders", 0}});
   h.dispatcher->submit({record(0, 0, "a", "reject"), record(0, 1, "b", "retry:9"), record(0, 2, "c")});

@@ -24,8 +24,8 @@ constexpr auto kRotationProbeTimeout = std::chrono::seconds(5);
 // "caFile /x/ca.crt, certFile /x/tls.crt": the TLS files SEC names.
 std::string tlsFiles(const KafkaSecurityConfig& sec) {
   std::string out;
-  for (const auto& [field, file] : {std::pair{"caFile", &sec.caFile}, {"certFile", &sec.certFile},
-                                    {"keyFile", &sec.keyFile}})
+  for (const auto& [field, file] :
+       {std::pair{"caFile", &sec.caFile}, {"certFile", &sec.certFile}, {"keyFile", &sec.keyFile}})
     if (!file->empty()) out += (out.empty() ? "" : ", ") + std::string(field) + " " + *file;
   return out;
 }
@@ -42,10 +42,10 @@ EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, Me
       "worker_fetch_wakeups_total",
       "Times librdkafka's fetcher was woken after its queue drained (it would otherwise wait up to a second)", l);
   for (const auto& s : config.subscriptions)
-    pauses_[s.topic] = &metrics.counter(
-        "worker_fetch_pauses_total",
-        "Times fetching for a subscription was paused because its admission budget was used up",
-        {{"worker", config.worker}, {"subscription", s.name}});
+    pauses_[s.topic] =
+        &metrics.counter("worker_fetch_pauses_total",
+                         "Times fetching for a subscription was paused because its admission budget was used up",
+                         {{"worker", config.worker}, {"subscription", s.name}});
 }
 
 Status EventSource::open() {
@@ -79,8 +79,7 @@ void EventSource::onAssigned(const std::vector<TopicPartition>& parts) {
   // assignments, so a partition revoked while paused (and left out of the
   // resume that followed) would come back paused and never be fetched.
   std::vector<TopicPartition> pause, resume;
-  for (const auto& p : parts)
-    (pausedTopics_.count(p.topic) || draining_.load() ? pause : resume).push_back(p);
+  for (const auto& p : parts) (pausedTopics_.count(p.topic) || draining_.load() ? pause : resume).push_back(p);
   if (!pause.empty()) consumer_->pause(pause);
   if (!resume.empty()) consumer_->resume(resume);
 }
@@ -150,7 +149,8 @@ bool EventSource::followSecret() {
   }
   const KafkaSecurityConfig& sec = secretWatch_->security();
   switch (*change) {
-    case KafkaSecretChange::None: return true;
+    case KafkaSecretChange::None:
+      return true;
     case KafkaSecretChange::Sasl: {
       const SaslCredentials credentials{secretWatch_->current().username, secretWatch_->current().password};
       Status s = consumer_->setSaslCredentials(credentials);
@@ -159,13 +159,15 @@ bool EventSource::followSecret() {
         spdlog::error("{}", s.error().message);
         return true;
       }
-      spdlog::info("kafka: new SASL credentials in {} and {}: used from the next authentication on, "
-                   "connections stay up",
-                   sec.usernameFile.empty() ? "$" + sec.usernameEnv : sec.usernameFile,
-                   sec.passwordFile.empty() ? "$" + sec.passwordEnv : sec.passwordFile);
+      spdlog::info(
+          "kafka: new SASL credentials in {} and {}: used from the next authentication on, "
+          "connections stay up",
+          sec.usernameFile.empty() ? "$" + sec.usernameEnv : sec.usernameFile,
+          sec.passwordFile.empty() ? "$" + sec.passwordEnv : sec.passwordFile);
       return true;
     }
-    case KafkaSecretChange::Tls: return recreateClients();
+    case KafkaSecretChange::Tls:
+      return recreateClients();
   }
   return true;
 }
@@ -204,8 +206,8 @@ bool EventSource::drainAndLeave(std::chrono::steady_clock::time_point deadline, 
   draining_.store(true);
   consumer_->pause(std::vector<TopicPartition>(parts_.begin(), parts_.end()));
   bool drained = false;
-  while (!(drained = dispatcher_.drain(std::min(deadline, std::chrono::steady_clock::now() +
-                                                              std::chrono::milliseconds(200)))) &&
+  while (!(drained = dispatcher_.drain(
+               std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)))) &&
          std::chrono::steady_clock::now() < deadline) {
     lastLoopMs_.store(steadyMs());
     std::vector<Message> ignored;  // serve callbacks; records returned here are not tracked, so never committed

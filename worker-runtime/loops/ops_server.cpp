@@ -25,12 +25,9 @@ Status OpsServer::start() {
   });
   http_->handle("/status", [this] {
     const OpsStatus s = probes_.status();
-    nlohmann::json j = {{"name", config_.worker},
-                        {"namespace", config_.namespace_},
-                        {"status", s.status},
-                        {"jobsProcessed", s.processed},
-                        {"queueSize", s.queueSize},
-                        {"assignedPartitions", s.assignedPartitions}};
+    nlohmann::json j = {{"name", config_.worker},   {"namespace", config_.namespace_},
+                        {"status", s.status},       {"jobsProcessed", s.processed},
+                        {"queueSize", s.queueSize}, {"assignedPartitions", s.assignedPartitions}};
     return HttpReply{200, j.dump() + "\n", "application/json"};
   });
   return http_->start();

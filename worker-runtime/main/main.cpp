@@ -3,10 +3,10 @@
 // Exit codes: 0 clean shutdown (or config OK), 1 runtime failure, 2 bad usage
 // or bad config (one line on stderr naming the field).
 #include <signal.h>
-#include <unistd.h>
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -80,9 +80,12 @@ void setupLogging(const LogConfig& log) {
 
 HandlerPtr makeHandler(const HandlerConfig& h) {
   switch (h.kind) {
-    case HandlerKind::Http: return std::make_shared<HttpHandler>(*h.http);
-    case HandlerKind::Exec: return std::make_shared<ExecHandler>(*h.exec);
-    case HandlerKind::Noop: return std::make_shared<NoopHandler>();
+    case HandlerKind::Http:
+      return std::make_shared<HttpHandler>(*h.http);
+    case HandlerKind::Exec:
+      return std::make_shared<ExecHandler>(*h.exec);
+    case HandlerKind::Noop:
+      return std::make_shared<NoopHandler>();
   }
   return nullptr;
 }
@@ -133,7 +136,8 @@ int main(int argc, char** argv) {
   const RuntimeConfig config = std::move(*parsed);
   const bool events = args.mode != "cron", cron = args.mode != "events";
   if (events && config.subscriptions.empty() && args.mode == "events") {
-    std::cerr << "eventworker-runtime: invalid config " << args.config << ": subscriptions: required for --mode events\n";
+    std::cerr << "eventworker-runtime: invalid config " << args.config
+              << ": subscriptions: required for --mode events\n";
     return 2;
   }
   if (cron && config.cron.empty() && args.mode == "cron") {
@@ -206,12 +210,10 @@ int main(int argc, char** argv) {
 
   OpsServer ops(config, metrics);
   ops.setProbes(OpsProbes{
-      [&] { return !source || source->alive(); },
-      [&] { return (!source || source->ready()) && handler->reachable(); },
+      [&] { return !source || source->alive(); }, [&] { return (!source || source->ready()) && handler->reachable(); },
       [&] {
         return OpsStatus{stop.load() ? "stopping" : "running", dispatcher ? dispatcher->processed() : 0,
-                         dispatcher ? dispatcher->queueSize() : 0,
-                         source ? source->assignedPartitions() : 0};
+                         dispatcher ? dispatcher->queueSize() : 0, source ? source->assignedPartitions() : 0};
       }});
   if (auto s = ops.start(); !s) {
     spdlog::error("ops server: {}", s.error().message);

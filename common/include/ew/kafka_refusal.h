@@ -11,13 +11,13 @@
 namespace ew {
 
 enum class KafkaRefusal {
-  WrongCredentials,     // SASL: the broker rejected the username/password
-  SaslMechanism,        // SASL: the broker does not offer the mechanism
-  UnknownCa,            // TLS: the broker's certificate did not verify against the client's CA
-  ClientCertExpired,    // mTLS: the broker rejected the client certificate as expired
-  ClientCertRejected,   // mTLS: the broker rejected the client certificate (untrusted, or none sent)
-  NotTls,               // TLS to a listener that does not speak it
-  TlsFailed,            // another TLS handshake failure
+  WrongCredentials,    // SASL: the broker rejected the username/password
+  SaslMechanism,       // SASL: the broker does not offer the mechanism
+  UnknownCa,           // TLS: the broker's certificate did not verify against the client's CA
+  ClientCertExpired,   // mTLS: the broker rejected the client certificate as expired
+  ClientCertRejected,  // mTLS: the broker rejected the client certificate (untrusted, or none sent)
+  NotTls,              // TLS to a listener that does not speak it
+  TlsFailed,           // another TLS handshake failure
 };
 
 // The refusal in a librdkafka error whose code is RD_KAFKA_RESP_ERR__AUTHENTICATION

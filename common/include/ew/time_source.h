@@ -27,8 +27,7 @@ class TimeSource {
   // Blocks on CV (LOCK held) until notified or until now() reaches DEADLINE.
   // It may return early (spurious wake-ups, or a manual clock's short real
   // wait): callers re-check their condition and their deadline in a loop.
-  virtual void waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                         MonoTime deadline) const = 0;
+  virtual void waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, MonoTime deadline) const = 0;
   // Waits until PRED holds (true) or DEADLINE passes with PRED still false.
   template <typename Pred>
   bool wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, MonoTime deadline, Pred pred) const {

@@ -72,9 +72,15 @@ class KafkaBroker : public DaprBroker {
   std::string type() const override { return "pubsub.kafka"; }
   std::string componentSpec(const std::string& group) const override {
     return "  type: pubsub.kafka\n  version: v1\n  metadata:\n"
-           "  - {name: brokers, value: \"" + kafka_.bootstrap() + "\"}\n"
-           "  - {name: consumerGroup, value: " + group + "}\n"
-           "  - {name: clientID, value: " + group + "}\n"
+           "  - {name: brokers, value: \"" +
+           kafka_.bootstrap() +
+           "\"}\n"
+           "  - {name: consumerGroup, value: " +
+           group +
+           "}\n"
+           "  - {name: clientID, value: " +
+           group +
+           "}\n"
            "  - {name: authType, value: none}\n"
            "  - {name: initialOffset, value: oldest}\n";
   }
@@ -142,9 +148,15 @@ class PubsubBroker : public DaprBroker {
   std::string type() const override { return "pubsub.gcp.pubsub"; }
   std::string componentSpec(const std::string& group) const override {
     return "  type: pubsub.gcp.pubsub\n  version: v1\n  metadata:\n"
-           "  - {name: projectId, value: " + std::string(kProject) + "}\n"
-           "  - {name: endpoint, value: \"" + emulator_ + "\"}\n"
-           "  - {name: consumerID, value: " + group + "}\n"
+           "  - {name: projectId, value: " +
+           std::string(kProject) +
+           "}\n"
+           "  - {name: endpoint, value: \"" +
+           emulator_ +
+           "\"}\n"
+           "  - {name: consumerID, value: " +
+           group +
+           "}\n"
            "  - {name: enableMessageOrdering, value: \"true\"}\n";
   }
   void createTopic(const std::string& topic, int) override {
@@ -162,11 +174,13 @@ class PubsubBroker : public DaprBroker {
   std::vector<std::string> readAll(const std::string& topic, size_t count, std::chrono::seconds timeout) override {
     auto& seen = read_[topic];  // pulled messages are acked: keep them
     if (seen.size() < count) {
-      const std::string out = pstest("pull", {"-subscription", topic + "-reader", "-count",
-                                      std::to_string(count - seen.size()), "-timeout", std::to_string(timeout.count()) + "s"},
+      const std::string out = pstest("pull",
+                                     {"-subscription", topic + "-reader", "-count", std::to_string(count - seen.size()),
+                                      "-timeout", std::to_string(timeout.count()) + "s"},
                                      "", timeout + 30s);
       std::istringstream lines(out);
-      for (std::string line; std::getline(lines, line);) seen.push_back(json::parse(line).at("data").get<std::string>());
+      for (std::string line; std::getline(lines, line);)
+        seen.push_back(json::parse(line).at("data").get<std::string>());
     }
     return seen;
   }
@@ -198,9 +212,14 @@ class RedisStreamsBroker : public DaprBroker {
   std::string type() const override { return "pubsub.redis"; }
   std::string componentSpec(const std::string& group) const override {
     return "  type: pubsub.redis\n  version: v1\n  metadata:\n"
-           "  - {name: redisHost, value: \"" + redis_.address() + "\"}\n"
-           "  - {name: consumerID, value: " + group + "}\n"
-           "  - {name: concurrency, value: \"" + std::to_string(concurrency_) + "\"}\n";
+           "  - {name: redisHost, value: \"" +
+           redis_.address() +
+           "\"}\n"
+           "  - {name: consumerID, value: " +
+           group +
+           "}\n"
+           "  - {name: concurrency, value: \"" +
+           std::to_string(concurrency_) + "\"}\n";
   }
   void createTopic(const std::string&, int) override {}
   void publish(const std::string& topic, const std::string&, const std::string& value) override {
@@ -319,19 +338,32 @@ Daprd::Daprd(const std::string& bin, const std::string& appId, int appPort, cons
   logPath_ = dir_ + "/daprd.log";
   httpPort_ = freePort();
   const std::vector<std::string> args = {bin,
-                                         "--mode", "standalone",
-                                         "--app-id", appId,
-                                         "--app-port", std::to_string(appPort),
-                                         "--app-channel-address", "127.0.0.1",
-                                         "--resources-path", dir_ + "/resources",
-                                         "--dapr-http-port", std::to_string(httpPort_),
-                                         "--dapr-grpc-port", std::to_string(freePort()),
-                                         "--dapr-internal-grpc-port", std::to_string(freePort()),
-                                         "--metrics-port", std::to_string(freePort()),
-                                         "--dapr-listen-addresses", "127.0.0.1",
-                                         "--placement-host-address", "",
-                                         "--scheduler-host-address", "",
-                                         "--log-level", "info"};
+                                         "--mode",
+                                         "standalone",
+                                         "--app-id",
+                                         appId,
+                                         "--app-port",
+                                         std::to_string(appPort),
+                                         "--app-channel-address",
+                                         "127.0.0.1",
+                                         "--resources-path",
+                                         dir_ + "/resources",
+                                         "--dapr-http-port",
+                                         std::to_string(httpPort_),
+                                         "--dapr-grpc-port",
+                                         std::to_string(freePort()),
+                                         "--dapr-internal-grpc-port",
+                                         std::to_string(freePort()),
+                                         "--metrics-port",
+                                         std::to_string(freePort()),
+                                         "--dapr-listen-addresses",
+                                         "127.0.0.1",
+                                         "--placement-host-address",
+                                         "",
+                                         "--scheduler-host-address",
+                                         "",
+                                         "--log-level",
+                                         "info"};
   pid_ = spawn(args, "", logPath_, "");
 }
 
@@ -381,8 +413,7 @@ DaprdStack::DaprdStack(DaprBroker& broker, const Ledger& ledger, const std::stri
 
 std::string DaprdStack::logs() const { return daprd->logTail() + "\n--- runtime:\n" + runtime->log(); }
 
-void checkBurstInKeyOrder(DaprBroker& broker, const std::string& name, int partitions, int keys, int perKey,
-                          int bulk) {
+void checkBurstInKeyOrder(DaprBroker& broker, const std::string& name, int partitions, int keys, int perKey, int bulk) {
   Ledger ledger;
   DaprdStack stack(broker, ledger, name, partitions, bulk);
   const int total = keys * perKey;

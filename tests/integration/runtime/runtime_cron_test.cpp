@@ -15,8 +15,7 @@ using ew::testing::uniqueName;
 
 namespace {
 
-constexpr const char* kEveryTwoSeconds =
-    R"([{name: tick, schedule: "*/2 * * * * *", route: /jobs/tick, timeout: 5s}])";
+constexpr const char* kEveryTwoSeconds = R"([{name: tick, schedule: "*/2 * * * * *", route: /jobs/tick, timeout: 5s}])";
 
 std::vector<LedgerEntry> cronRuns(const Ledger& ledger) {
   std::vector<LedgerEntry> out;

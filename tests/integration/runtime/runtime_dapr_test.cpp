@@ -90,7 +90,7 @@ TEST_CASE("dapr: a CloudEvent and a data_base64 CloudEvent and plain JSON are ea
   CHECK(entries[0].route == "/events");
   CHECK(entries[0].key == "k");
   CHECK(entries[0].seq == 1);
-  CHECK(entries[1].id == "e-2");  // passed through as daprd would: data_base64 unchanged
+  CHECK(entries[1].id == "e-2");          // passed through as daprd would: data_base64 unchanged
   CHECK(entries[2].id == "orders-2-77");  // wrapped like a consumed record, with its record id
   CHECK(entries[2].seq == 3);
 
@@ -137,10 +137,14 @@ TEST_CASE("dapr: a bulk delivery of 20 entries with mixed outcomes gets one stat
   // rejected (404), 3 fails once and then succeeds.
   ledger.setRespond([](const LedgerEntry& e) {
     switch (e.seq % 5) {
-      case 1: return 500;
-      case 2: return 404;
-      case 3: return e.attempt == 1 ? 500 : 200;
-      default: return 200;
+      case 1:
+        return 500;
+      case 2:
+        return 404;
+      case 3:
+        return e.attempt == 1 ? 500 : 200;
+      default:
+        return 200;
     }
   });
   RuntimeProcess rt("dapr-bulk", daprSpec(ledger));
@@ -160,9 +164,8 @@ TEST_CASE("dapr: a bulk delivery of 20 entries with mixed outcomes gets one stat
                        {"metadata", {{"__key", key}, {"__partition", "0"}, {"__offset", std::to_string(100 + i)}}}});
     expected[entryId] = i == kEntries - 1 ? "DROP" : (i % 5 == 1 || i % 5 == 2) ? "DROP" : "SUCCESS";
   }
-  const json envelope = {{"id", "bulk-1"},       {"type", "com.dapr.event.sent.bulk"},
-                         {"topic", "orders"},    {"pubsubname", "pubsub"},
-                         {"metadata", {{"pubsubName", "pubsub"}}}, {"entries", entries}};
+  const json envelope = {{"id", "bulk-1"},         {"type", "com.dapr.event.sent.bulk"},     {"topic", "orders"},
+                         {"pubsubname", "pubsub"}, {"metadata", {{"pubsubName", "pubsub"}}}, {"entries", entries}};
   const HttpResult r = httpRequest(rt.daprPort(), "POST", "/events", "application/json", envelope.dump());
   INFO(rt.log());
   REQUIRE(r.status == 200);

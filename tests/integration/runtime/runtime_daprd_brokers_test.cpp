@@ -14,7 +14,9 @@
 
 using namespace ew::rttest;
 
-TEST_CASE("daprd pubsub: a burst published to Pub/Sub with ordering keys reaches the handler at least once and in key order") {
+TEST_CASE(
+    "daprd pubsub: a burst published to Pub/Sub with ordering keys reaches the handler at least once and in key "
+    "order") {
   // One ordering key's messages are handed to daprd one at a time (the
   // client's ordered receive, pstest's ordered delivery).
   checkBurstInKeyOrder(*pubsubBroker(), "daprd-ps-burst", 1, 50, 40);
@@ -24,11 +26,14 @@ TEST_CASE("daprd pubsub: bulk deliveries from Pub/Sub are answered per entry and
   checkBurstInKeyOrder(*pubsubBroker(), "daprd-ps-bulk", 1, 20, 50, 50);
 }
 
-TEST_CASE("daprd pubsub: retries happen in the runtime and an exhausted event reaches daprd's dead-letter topic on Pub/Sub") {
+TEST_CASE(
+    "daprd pubsub: retries happen in the runtime and an exhausted event reaches daprd's dead-letter topic on Pub/Sub") {
   checkRetriesAndDeadLetter(*pubsubBroker(), "daprd-ps-retry", 1);
 }
 
-TEST_CASE("daprd redis: a burst added to a Redis stream reaches the handler at least once and in key order with one delivery worker") {
+TEST_CASE(
+    "daprd redis: a burst added to a Redis stream reaches the handler at least once and in key order with one delivery "
+    "worker") {
   // Redis Streams have no keys: stream order is kept only by the component's
   // single worker (concurrency 1; its default of 10 hands daprd ten messages
   // of the stream at once, and a key's events, five apart here, overtake

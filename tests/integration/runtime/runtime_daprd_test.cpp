@@ -13,7 +13,8 @@
 
 using namespace ew::rttest;
 
-TEST_CASE("daprd: a burst produced to Kafka reaches the handler through the real daprd at least once and in key order") {
+TEST_CASE(
+    "daprd: a burst produced to Kafka reaches the handler through the real daprd at least once and in key order") {
   // daprd delivers one record of a partition at a time; the bulk case is where
   // the runtime's lanes (keyed by daprd's __key metadata) keep the order.
   checkBurstInKeyOrder(*kafkaBroker(), "daprd-burst", 4, 50, 40);
@@ -23,6 +24,8 @@ TEST_CASE("daprd: bulk deliveries through the real daprd are answered per entry 
   checkBurstInKeyOrder(*kafkaBroker(), "daprd-bulk", 4, 20, 50, 50);
 }
 
-TEST_CASE("daprd: a handler that asks for retries is retried in the runtime and an exhausted event reaches daprd's dead-letter topic") {
+TEST_CASE(
+    "daprd: a handler that asks for retries is retried in the runtime and an exhausted event reaches daprd's "
+    "dead-letter topic") {
   checkRetriesAndDeadLetter(*kafkaBroker(), "daprd-retry", 2);
 }

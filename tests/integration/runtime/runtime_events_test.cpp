@@ -106,8 +106,11 @@ TEST_CASE("poison events go to the dead-letter topic with reasons and the rest a
       const auto& [pkey, value] = poison[static_cast<size_t>(i / 60)];
       kafka.produce(topic, key, value);
     }
-    nlohmann::json ce = {{"specversion", "1.0"}, {"id", "good-" + std::to_string(i)}, {"source", "test"},
-                         {"type", "t"}, {"data", {{"key", key}, {"seq", i}}}};
+    nlohmann::json ce = {{"specversion", "1.0"},
+                         {"id", "good-" + std::to_string(i)},
+                         {"source", "test"},
+                         {"type", "t"},
+                         {"data", {{"key", key}, {"seq", i}}}};
     kafka.produce(topic, key, ce.dump());
   }
   kafka.flush();
@@ -274,8 +277,9 @@ TEST_CASE("three runtimes join and leave the group while events flow: no event l
             << " handled more than once\n";
 }
 
-TEST_CASE("a partition that moves to a new member mid-backlog: the gaps below its highest finished offset are "
-          "filled first, so the new owner repeats nothing") {
+TEST_CASE(
+    "a partition that moves to a new member mid-backlog: the gaps below its highest finished offset are "
+    "filled first, so the new owner repeats nothing") {
   // Slow keys (100 ms per event) lag behind fast ones on the same
   // partitions, so at the handover every partition has finished work beyond
   // queued slow events. Committing only the done prefix, the new owner would

@@ -42,7 +42,9 @@ std::unique_ptr<RdKafka::Conf> conf(std::initializer_list<std::pair<const char*,
 }  // namespace
 
 Kafka::Kafka() : bootstrap_(ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP")) {
-  auto c = conf({{"bootstrap.servers", bootstrap_}, {"linger.ms", "5"}, {"enable.idempotence", "true"},
+  auto c = conf({{"bootstrap.servers", bootstrap_},
+                 {"linger.ms", "5"},
+                 {"enable.idempotence", "true"},
                  {"message.max.bytes", "5242880"}});
   std::string err;
   producer_.reset(RdKafka::Producer::create(c.get(), err));
@@ -92,8 +94,10 @@ void Kafka::flush() {
 }
 
 std::vector<Record> Kafka::readAll(const std::string& topic, size_t count, std::chrono::seconds timeout) {
-  auto c = conf({{"bootstrap.servers", bootstrap_}, {"group.id", ew::testing::uniqueName("reader")},
-                 {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"}});
+  auto c = conf({{"bootstrap.servers", bootstrap_},
+                 {"group.id", ew::testing::uniqueName("reader")},
+                 {"auto.offset.reset", "earliest"},
+                 {"enable.auto.commit", "false"}});
   std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
   REQUIRE(consumer);
@@ -133,8 +137,9 @@ void Kafka::setScramPassword(const std::string& user, const std::string& passwor
   size_t n = 0;
   const rd_kafka_AlterUserScramCredentials_result_response_t** responses =
       rd_kafka_AlterUserScramCredentials_result_responses(rd_kafka_event_AlterUserScramCredentials_result(ev), &n);
-  const bool ok = n == 1 && rd_kafka_error_code(rd_kafka_AlterUserScramCredentials_result_response_error(
-                                responses[0])) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  const bool ok =
+      n == 1 && rd_kafka_error_code(rd_kafka_AlterUserScramCredentials_result_response_error(responses[0])) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR;
   rd_kafka_event_destroy(ev);
   REQUIRE(ok);
 }
@@ -344,11 +349,12 @@ std::string renderConfig(const ConfigSpec& s) {
     y << "source:\n  kind: kafka\n  kafka:\n"
       << "    brokers: [\"" << (s.brokers.empty() ? ew::testing::serverEnv("EW_KAFKA_BOOTSTRAP") : s.brokers) << "\"]\n"
       << "    consumerGroup: " << s.group << "\n"
-      << (s.security.empty() ? "" : "    security: " + s.security + "\n")
-      << "    commitInterval: " << s.commitInterval << "\n"
+      << (s.security.empty() ? "" : "    security: " + s.security + "\n") << "    commitInterval: " << s.commitInterval
+      << "\n"
       << "    properties: " << s.properties << "\n";
   if (s.ledgerPort)
-    y << "handler:\n  kind: http\n  http:\n    url: http://127.0.0.1:" << s.ledgerPort << "\n    timeout: " << s.handlerTimeout << "\n";
+    y << "handler:\n  kind: http\n  http:\n    url: http://127.0.0.1:" << s.ledgerPort
+      << "\n    timeout: " << s.handlerTimeout << "\n";
   else
     y << "handler:\n  kind: noop\n";
   y << "subscriptions:\n- name: sub\n  topic: " << s.topic << "\n  route: /events\n"
@@ -363,9 +369,7 @@ std::string renderConfig(const ConfigSpec& s) {
   return y.str();
 }
 
-std::string payload(const std::string& key, int64_t seq) {
-  return nlohmann::json{{"key", key}, {"seq", seq}}.dump();
-}
+std::string payload(const std::string& key, int64_t seq) { return nlohmann::json{{"key", key}, {"seq", seq}}.dump(); }
 
 std::string cloudEvent(const std::string& id, const std::string& key, int64_t seq) {
   return nlohmann::json{{"specversion", "1.0"},
@@ -624,7 +628,8 @@ HttpResult httpRequest(int port, const std::string& method, const std::string& p
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[65536];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;

@@ -57,11 +57,11 @@ class Kafka {
 
 // One handled request, as the ledger saw it.
 struct LedgerEntry {
-  std::string id;     // CloudEvent id
-  std::string key;    // data.key of the test payload ("" when absent)
-  int64_t seq = -1;   // data.seq of the test payload
+  std::string id;    // CloudEvent id
+  std::string key;   // data.key of the test payload ("" when absent)
+  int64_t seq = -1;  // data.seq of the test payload
   std::string route;
-  int attempt = 1;    // 1 for the first request with this id, 2 for the next, ...
+  int attempt = 1;  // 1 for the first request with this id, 2 for the next, ...
   std::chrono::steady_clock::time_point at;
 };
 
@@ -143,7 +143,7 @@ struct ConfigSpec {
   std::string idempotency;  // the subscription's idempotency map in flow style; "" for none
   std::string cron;         // the cron list in flow style, e.g. "[{name: a, schedule: ..., route: /a}]"; "" for none
   std::string mode = "events";  // --mode: events | cron | all
-  int opsPort = 0;  // filled by RuntimeProcess when 0
+  int opsPort = 0;              // filled by RuntimeProcess when 0
 };
 std::string renderConfig(const ConfigSpec& spec);
 

@@ -39,8 +39,8 @@ HandlerRequest event(int seq, const std::string& key = "k") {
   HandlerRequest r;
   r.route = "/events/x";
   r.eventId = "id-" + key + "-" + std::to_string(seq);
-  r.body = R"({"specversion":"1.0","id":")" + r.eventId + R"(","source":"t","type":"t","data":)" + payload(key, seq) +
-           "}";
+  r.body =
+      R"({"specversion":"1.0","id":")" + r.eventId + R"(","source":"t","type":"t","data":)" + payload(key, seq) + "}";
   r.headers = {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}};
   return r;
 }
@@ -149,9 +149,10 @@ namespace {
 class TlsServer {
  public:
   explicit TlsServer(const std::string& dir) : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
-                            " -addext subjectAltName=DNS:localhost -keyout " + dir + "/key.pem -out " + dir +
-                            "/cert.pem 2>/dev/null";
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+        " -addext subjectAltName=DNS:localhost -keyout " +
+        dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
     REQUIRE(std::system(cmd.c_str()) == 0);
     tls_.use_certificate_chain_file(dir + "/cert.pem");
     tls_.use_private_key_file(dir + "/key.pem", asio::ssl::context::pem);

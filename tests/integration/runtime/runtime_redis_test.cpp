@@ -19,8 +19,11 @@ namespace {
 
 // A structured CloudEvent whose id is "evt-SEQ", keyed KEY.
 std::string cloudEvent(const std::string& key, int64_t seq) {
-  return nlohmann::json{{"specversion", "1.0"}, {"id", "evt-" + std::to_string(seq)}, {"source", "test"},
-                        {"type", "t"}, {"data", {{"key", key}, {"seq", seq}}}}
+  return nlohmann::json{{"specversion", "1.0"},
+                        {"id", "evt-" + std::to_string(seq)},
+                        {"source", "test"},
+                        {"type", "t"},
+                        {"data", {{"key", key}, {"seq", seq}}}}
       .dump();
 }
 

@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "runtime_harness.h"
@@ -115,9 +115,8 @@ TEST_CASE("a SCRAM password rotated at the broker and in the mounted Secret is u
   const std::string first = "first-" + uniqueName("pw"), second = "second-" + uniqueName("pw");
   kafka.setScramPassword(user, first);
   std::this_thread::sleep_for(2s);  // the new user reaches the broker's credential cache through the metadata log
-  MountedSecret secret({{"username", user},
-                        {"password", first},
-                        {"ca.crt", slurp(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
+  MountedSecret secret(
+      {{"username", user}, {"password", first}, {"ca.crt", slurp(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
   const std::string topic = uniqueName("rotate-scram"), dlq = topic + ".dlq";
   kafka.createTopic(topic, 3);
   kafka.createTopic(dlq, 1);
@@ -142,8 +141,9 @@ TEST_CASE("a SCRAM password rotated at the broker and in the mounted Secret is u
                  {"password", second},
                  {"ca.crt", slurp(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
   INFO(rt.log());
-  REQUIRE(logShows(rt, "kafka: new SASL credentials in " + secret.path("username") + " and " +
-                           secret.path("password") + ": used from the next authentication on",
+  REQUIRE(logShows(rt,
+                   "kafka: new SASL credentials in " + secret.path("username") + " and " + secret.path("password") +
+                       ": used from the next authentication on",
                    15s));
   // Every connection's session ends within 20 s of its last authentication:
   // past that, each one has re-authenticated with what the runtime holds
@@ -180,20 +180,22 @@ TEST_CASE("a rotated client certificate is used after a drain and a commit, with
 
   secret.update(mtlsFiles("kafka-client-rotated"));
   INFO(rt.log());
-  REQUIRE(logShows(rt, "kafka: the TLS files changed (caFile " + secret.path("ca.crt") + ", certFile " +
-                           secret.path("tls.crt") + ", keyFile " + secret.path("tls.key") + "): draining",
+  REQUIRE(logShows(rt,
+                   "kafka: the TLS files changed (caFile " + secret.path("ca.crt") + ", certFile " +
+                       secret.path("tls.crt") + ", keyFile " + secret.path("tls.key") + "): draining",
                    15s));
   CHECK_THAT(rt.log(), !Contains("draining 0 event(s)"));
-  REQUIRE(logShows(rt, "kafka: reconnected with the changed TLS files (every admitted event had finished and was "
-                       "committed)",
+  REQUIRE(logShows(rt,
+                   "kafka: reconnected with the changed TLS files (every admitted event had finished and was "
+                   "committed)",
                    30s));
   for (int i = kBefore; i < kBefore + kAfter; ++i) kafka.produce(topic, "k" + std::to_string(i % 13), payload("k", i));
   kafka.flush();
   const bool all = ledger.waitFor([](const Ledger& l) { return l.distinct() >= kBefore + kAfter; }, 90s);
   INFO(rt.log());
   REQUIRE(all);
-  CHECK(ledger.waitFor([&](const Ledger&) { return kafka.committedTotal(s.group, topic, 3) == kBefore + kAfter; },
-                       30s));
+  CHECK(
+      ledger.waitFor([&](const Ledger&) { return kafka.committedTotal(s.group, topic, 3) == kBefore + kAfter; }, 30s));
   CHECK(ledger.count() == ledger.distinct());  // none handled twice
   std::istringstream lines(rt.log());
   for (std::string line; std::getline(lines, line);)
@@ -216,8 +218,9 @@ TEST_CASE("TLS files the broker refuses are not taken, and the running clients g
 
   secret.update(mtlsFiles("kafka-client-other-ca"));
   INFO(rt.log());
-  REQUIRE(logShows(rt, "do not work, the clients keep the ones they have: kafka SSL " + s.brokers +
-                           ": the broker rejected the client certificate in " + secret.path("tls.crt"),
+  REQUIRE(logShows(rt,
+                   "do not work, the clients keep the ones they have: kafka SSL " + s.brokers +
+                       ": the broker rejected the client certificate in " + secret.path("tls.crt"),
                    20s));
   for (int i = 50; i < 100; ++i) kafka.produce(topic, "k" + std::to_string(i % 5), payload("k", i));
   kafka.flush();

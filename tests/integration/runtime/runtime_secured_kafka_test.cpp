@@ -31,8 +31,8 @@ std::string slurp(const std::string& path) {
 
 // source.kafka.security for the SCRAM user ew-worker, files from DIR.
 std::string scram(const std::string& dir) {
-  return "{protocol: SASL_SSL, saslMechanism: SCRAM-SHA-512, usernameFile: " + dir + "/username, passwordFile: " +
-         dir + "/password, caFile: " + dir + "/ca.crt}";
+  return "{protocol: SASL_SSL, saslMechanism: SCRAM-SHA-512, usernameFile: " + dir + "/username, passwordFile: " + dir +
+         "/password, caFile: " + dir + "/ca.crt}";
 }
 
 std::string mtls(const std::string& ca, const std::string& cert, const std::string& key) {
@@ -144,30 +144,31 @@ TEST_CASE("a caFile that did not sign the broker's certificate ends the runtime 
   const std::string security = "{protocol: SASL_SSL, saslMechanism: SCRAM-SHA-512, usernameFile: " + d +
                                "/username, passwordFile: " + d + "/password, caFile: " + otherCa + "}";
   const std::string log = failedStart("badca", serverEnv("EW_KAFKA_SASL_BOOTSTRAP"), security);
-  CHECK_THAT(log, Contains("the broker's certificate could not be verified against caFile " + otherCa + " (unknown CA"));
+  CHECK_THAT(log,
+             Contains("the broker's certificate could not be verified against caFile " + otherCa + " (unknown CA"));
   CHECK_THAT(log, !Contains(slurp(d + "/password")));
 }
 
 TEST_CASE("an expired client certificate ends the runtime before it connects, saying when it expired") {
   const std::string pki = serverEnv("EW_KAFKA_PKI");
-  const std::string log = failedStart("expired", serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
-                                      mtls(pki + "/ca.crt", pki + "/kafka-client-expired.crt",
-                                           pki + "/kafka-client-expired.key"));
+  const std::string log =
+      failedStart("expired", serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
+                  mtls(pki + "/ca.crt", pki + "/kafka-client-expired.crt", pki + "/kafka-client-expired.key"));
   CHECK_THAT(log, Contains("source.kafka.security.certFile: the client certificate in " + pki +
                            "/kafka-client-expired.crt (/CN=ew-kafka-client) expired at"));
 }
 
 TEST_CASE("a client certificate from a CA the broker does not trust is refused, naming certFile") {
   const std::string pki = serverEnv("EW_KAFKA_PKI");
-  const std::string log = failedStart("untrusted", serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
-                                      mtls(pki + "/ca.crt", pki + "/kafka-client-other-ca.crt",
-                                           pki + "/kafka-client-other-ca.key"));
+  const std::string log =
+      failedStart("untrusted", serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
+                  mtls(pki + "/ca.crt", pki + "/kafka-client-other-ca.crt", pki + "/kafka-client-other-ca.key"));
   CHECK_THAT(log, Contains("the broker rejected the client certificate in " + pki + "/kafka-client-other-ca.crt"));
 }
 
 TEST_CASE("no client certificate on the mTLS listener is refused, saying none was sent") {
   const std::string pki = serverEnv("EW_KAFKA_PKI");
-  const std::string log = failedStart("nocert", serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"),
-                                      "{protocol: SSL, caFile: " + pki + "/ca.crt}");
+  const std::string log =
+      failedStart("nocert", serverEnv("EW_KAFKA_MTLS_BOOTSTRAP"), "{protocol: SSL, caFile: " + pki + "/ca.crt}");
   CHECK_THAT(log, Contains("the broker rejected no client certificate (certFile not set)"));
 }

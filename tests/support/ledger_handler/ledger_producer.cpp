@@ -36,7 +36,9 @@ void onError(rd_kafka_t* rk, int err, const char*, void*) {
 }
 
 void onLog(const rd_kafka_t*, int level, const char* facility, const char* message) {
-  spdlog::log(level <= 3 ? spdlog::level::err : level == 4 ? spdlog::level::warn : spdlog::level::info,
+  spdlog::log(level <= 3   ? spdlog::level::err
+              : level == 4 ? spdlog::level::warn
+                           : spdlog::level::info,
               "ledger producer: {}: {}", facility, message);
 }
 
@@ -79,13 +81,13 @@ void LedgerProducer::pollLoop() {
 
 void LedgerProducer::produce(const std::string& key, const std::string& value, Done done) {
   auto owned = std::make_unique<Done>(std::move(done));
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_OPAQUE(owned.get()), RD_KAFKA_V_END);
+  const rd_kafka_resp_err_t err =
+      rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(owned.get()), RD_KAFKA_V_END);
   if (err) {
-    (*owned)(Error{"ledger record to " + options_.topic + ": not queued: " + rd_kafka_err2str(err),
-                   static_cast<int>(err)});
+    (*owned)(
+        Error{"ledger record to " + options_.topic + ": not queued: " + rd_kafka_err2str(err), static_cast<int>(err)});
     return;
   }
   owned.release();  // onDelivery owns it now

@@ -34,10 +34,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -120,8 +120,9 @@ Args parseArgs(int argc, char** argv) {
       if (slash == 0 || slash == std::string::npos || eq == std::string::npos || eq < slash + 2 || eq + 2 > v.size() ||
           v[eq + 1] != '/')
         usage("--subscribe wants PUBSUB/TOPIC=/ROUTE, got " + v);
-      a.subscriptions.push_back(
-          {{"pubsubname", v.substr(0, slash)}, {"topic", v.substr(slash + 1, eq - slash - 1)}, {"route", v.substr(eq + 1)}});
+      a.subscriptions.push_back({{"pubsubname", v.substr(0, slash)},
+                                 {"topic", v.substr(slash + 1, eq - slash - 1)},
+                                 {"route", v.substr(eq + 1)}});
     } else {
       usage("unknown argument " + arg);
     }

@@ -18,18 +18,18 @@
 namespace ew::cron {
 
 struct FieldSpec {
-  int position;            // 1-based position in the expression, for errors
-  std::string_view name;   // "minute", "day-of-week", ...
+  int position;           // 1-based position in the expression, for errors
+  std::string_view name;  // "minute", "day-of-week", ...
   int min;
-  int max;                 // inclusive; day-of-week uses 0-7 (7 folds to 0)
+  int max;                                  // inclusive; day-of-week uses 0-7 (7 folds to 0)
   std::span<const std::string_view> names;  // names[i] is value min+i; may be empty
   std::string_view namesHint;               // "month name (JAN-DEC)", for errors
   bool questionMarkAllowed = false;
 };
 
 struct FieldSet {
-  uint64_t bits = 0;     // bit v set when value v is allowed
-  bool star = false;     // the field began with * or ? (DOM/DOW OR semantics)
+  uint64_t bits = 0;  // bit v set when value v is allowed
+  bool star = false;  // the field began with * or ? (DOM/DOW OR semantics)
   bool has(int v) const { return (bits >> v) & 1U; }
 };
 
