@@ -44,7 +44,7 @@ subscriptions:
 }
 
 // Answers by the event's data: "retry:N" fails N times first,
-// "retry-until:SEQ" fails until event SEQ was handled, "reject" is refused,
+// "retry-until:SEQ" fails its first attempt and then until event SEQ was handled, "reject" is refused,
 // "block" waits until released. Records every call.
 class FakeHandler : public Handler {
  public:
@@ -75,7 +75,8 @@ class FakeHandler : public Handler {
     if (mode == "reject") return {Outcome::Reject, "no such customer"};
     if (mode.rfind("retry:", 0) == 0 && attempt <= std::stoi(mode.substr(6))) return {Outcome::Retry, "busy"};
     if (mode.rfind("retry-until:", 0) == 0 &&
-        std::none_of(done_.begin(), done_.end(), [&](const Call& c) { return c.seq == std::stoll(mode.substr(12)); }))
+        (attempt == 1 ||
+         std::none_of(done_.begin(), done_.end(), [&](const Call& c) { return c.seq == std::stoll(mode.substr(12)); })))
       return {Outcome::Retry, "waiting"};
     done_.push_back({key, seq});
     cv_.notify_all();
@@ -301,6 +302,9 @@ TEST_CASE("dispatcher: a retry waits for its back-off on the injected clock, and
   time.advance(1s);
   REQUIRE(h.handler->waitDone(0, 5s));
   CHECK(h.handler->attempts(0) == 2);
+  // The handler records an event before the dispatcher marks it done: wait
+  // for the dispatcher (the manual clock stands still, so only idleness ends it).
+  REQUIRE(h.dispatcher->drain(time.now() + 1s));
   CHECK(h.committable().at(0) == 2);
 }
 
