@@ -2,12 +2,13 @@
 # The test command: installs dependencies, builds the test servers (cached),
 # builds the project and runs every test (unit and integration) with ctest.
 # Usage: hack/test.sh [PRESET] [extra ctest args]   (PRESET: default | asan | tsan)
+# EW_WERROR=1 turns compiler warnings into errors (CI sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESET=${1:-default}; shift || true
 bash hack/deps.sh
 bash hack/build-servers.sh all
-cmake --preset "$PRESET" >/dev/null
+cmake --preset "$PRESET" -DEW_WERROR="$([ "${EW_WERROR:-0}" = 1 ] && echo ON || echo OFF)" >/dev/null
 cmake --build --preset "$PRESET"
 rc=0
 ctest --preset "$PRESET" -j 2 "$@" || rc=$?
