@@ -136,6 +136,18 @@ class Reconciler {
   // Observes, steps the migration state machine and carries out its actions.
   Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target, bool deleting,
                                   int& writes);
+  // What migration::step() looks at: the worker's readiness, the namespace's
+  // Subscriptions and (when the migration touches them) the API's
+  // Deployments, read by live LISTs while a migration runs, and the API
+  // group's offsets when RECORD asks for them.
+  Result<migration::Observed> observeMigration(const kube::Json& ew, const kube::Json& record,
+                                               const std::optional<migration::Request>& request,
+                                               const std::optional<Rendered::Migration>& target);
+  // Carry out a plan's edits, each with its Event.
+  Status editScopes(const kube::Json& ew, const std::vector<migration::ScopeEdit>& edits, const std::string& now,
+                    int& writes);
+  Status editAnnotations(const kube::Json& ew, const std::vector<migration::AnnotationEdit>& edits,
+                         const std::string& now, int& writes);
   // A Warning Event when the status just written turned Degraded for a pod's
   // failure (ImagePullBackOff, CrashLoopBackOff, ...): `kubectl describe` shows it.
   void recordPodFailure(const kube::Json& ew, const kube::Json& before, const kube::Json& after,
