@@ -50,6 +50,17 @@ const char* kRetryPositive = "initialBackoff must be greater than 0";
 const char* kTimeoutPositive = "timeout must be greater than 0";
 const char* kRetryCap = "maxBackoff must be at most 1h";
 
+// The retry rules of an item (a subscription or a cron job), at PATH.retry.
+void retryOrderItem(const Json& item, const std::string& path, FieldErrors& e, const std::string& m) {
+  retryRules(at(item, "retry"), path + ".retry", e, m);
+}
+void retryCapItem(const Json& item, const std::string& path, FieldErrors& e, const std::string& m) {
+  maxBackoffRule(at(item, "retry"), path + ".retry", e, m);
+}
+void retryPositiveItem(const Json& item, const std::string& path, FieldErrors& e, const std::string& m) {
+  positiveDuration(at(item, "retry"), "initialBackoff", path + ".retry", 1, e, m);
+}
+
 // The rules in the order the CRD lists them, added group by group.
 class RuleTable {
  public:
@@ -166,18 +177,9 @@ void addSubscriptionRules(RuleTable& t) {
               if (has(s, "deadLetterTopic") && at(s, "deadLetterTopic") == at(s, "topic"))
                 e.push_back({path + ".deadLetterTopic", m});
             });
-  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryOrder,
-            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
-              retryRules(at(s, "retry"), path + ".retry", e, m);
-            });
-  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryCap,
-            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
-              maxBackoffRule(at(s, "retry"), path + ".retry", e, m);
-            });
-  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryPositive,
-            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
-              positiveDuration(at(s, "retry"), "initialBackoff", path + ".retry", 1, e, m);
-            });
+  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryOrder, retryOrderItem);
+  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryCap, retryCapItem);
+  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryPositive, retryPositiveItem);
   t.addEach("spec.subscriptions[*].idempotency", "subscriptions", "ttl must be at least 1s",
             [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
               positiveDuration(at(s, "idempotency"), "ttl", path + ".idempotency", 1000, e, m);
@@ -199,22 +201,13 @@ void addCronRules(RuleTable& t) {
         const Json& s = at(c, "schedule");
         if (s.is_string() && !std::regex_match(s.get<std::string>(), shape)) e.push_back({path + ".schedule", m});
       });
-  t.addEach("spec.cron[*].retry", "cron", kRetryOrder,
-            [](const Json& c, const std::string& path, FieldErrors& e, const std::string& m) {
-              retryRules(at(c, "retry"), path + ".retry", e, m);
-            });
-  t.addEach("spec.cron[*].retry", "cron", kRetryCap,
-            [](const Json& c, const std::string& path, FieldErrors& e, const std::string& m) {
-              maxBackoffRule(at(c, "retry"), path + ".retry", e, m);
-            });
+  t.addEach("spec.cron[*].retry", "cron", kRetryOrder, retryOrderItem);
+  t.addEach("spec.cron[*].retry", "cron", kRetryCap, retryCapItem);
   t.addEach("spec.cron[*]", "cron", kTimeoutPositive,
             [](const Json& c, const std::string& path, FieldErrors& e, const std::string& m) {
               positiveDuration(c, "timeout", path, 1, e, m);
             });
-  t.addEach("spec.cron[*].retry", "cron", kRetryPositive,
-            [](const Json& c, const std::string& path, FieldErrors& e, const std::string& m) {
-              positiveDuration(at(c, "retry"), "initialBackoff", path + ".retry", 1, e, m);
-            });
+  t.addEach("spec.cron[*].retry", "cron", kRetryPositive, retryPositiveItem);
 }
 
 void addScalingRules(RuleTable& t) {
