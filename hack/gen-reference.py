@@ -240,12 +240,13 @@ def documented_metrics(readme: str) -> dict:
     return dict(rows)
 
 
-# Where the operator decides a Degraded reason: condition("Degraded", true, "X", ...),
+# Where the operator decides a Degraded reason: condition("Degraded", true, "X", ...)
+# (or make(...), desired_state.cpp's ConditionMaker),
 # a StatusInputs::degraded pair, a `reason` variable handed to it, and the
 # invalid-spec branch (`invalidReason ? "X"`), and the pods' reasons
 # (`degradedReason("X")`).
 DEGRADED = [
-    re.compile(r'condition\(\s*"Degraded",\s*true,\s*"([A-Za-z]+)"'),
+    re.compile(r'\b(?:condition|make)\(\s*"Degraded",\s*true,\s*"([A-Za-z]+)"'),
     re.compile(r'degraded\s*=\s*std::make_pair\(\s*(?:std::string\()?"([A-Za-z]+)"'),
     re.compile(r'\breason\s*=\s*"([A-Za-z]+)"'),
     re.compile(r'invalidReason\s*\?\s*"([A-Za-z]+)"'),

@@ -50,197 +50,192 @@ const char* kRetryPositive = "initialBackoff must be greater than 0";
 const char* kTimeoutPositive = "timeout must be greater than 0";
 const char* kRetryCap = "maxBackoff must be at most 1h";
 
-std::vector<CelRule> build() {
-  std::vector<CelRule> rules;
-  auto add = [&](std::string schemaPath, std::string message,
-                 std::function<void(const Json&, FieldErrors&, const std::string&)> f) {
-    CelRule r{schemaPath, message, nullptr};
-    r.check = [f, message](const Json& ew, FieldErrors& errors) { f(ew, errors, message); };
-    rules.push_back(std::move(r));
-  };
+// The retry rules of an item (a subscription or a cron job), at PATH.retry.
+void retryOrderItem(const Json& item, const std::string& path, FieldErrors& e, const std::string& m) {
+  retryRules(at(item, "retry"), path + ".retry", e, m);
+}
+void retryCapItem(const Json& item, const std::string& path, FieldErrors& e, const std::string& m) {
+  maxBackoffRule(at(item, "retry"), path + ".retry", e, m);
+}
+void retryPositiveItem(const Json& item, const std::string& path, FieldErrors& e, const std::string& m) {
+  positiveDuration(at(item, "retry"), "initialBackoff", path + ".retry", 1, e, m);
+}
 
-  add("",
-      "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events and <name>-cron are valid DNS "
-      "labels",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& name = at(at(ew, "metadata"), "name");
-        if (name.is_string() && name.get<std::string>().size() > 55) e.push_back({"metadata.name", m});
-      });
-  add("",
-      "spec.migrateFrom.appId must differ from the worker's own Dapr app id (spec.dapr.appId, or metadata.name when "
-      "unset)",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& spec = at(ew, "spec");
-        if (!has(spec, "migrateFrom")) return;
-        const Json& dapr = at(spec, "dapr");
-        const Json own = has(dapr, "appId") ? dapr["appId"] : at(at(ew, "metadata"), "name");
-        if (at(spec["migrateFrom"], "appId") == own) e.push_back({"spec.migrateFrom.appId", m});
-      });
-  add("spec", "at least one subscription or cron job is required",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& spec = at(ew, "spec");
-        const auto size = [&](const char* k) { return at(spec, k).is_array() ? at(spec, k).size() : 0; };
-        if (size("subscriptions") == 0 && size("cron") == 0) e.push_back({"spec", m});
-      });
-  add("spec",
-      "spec.source.kafka is required when subscriptions are declared (the worker consumes from it, and scales on its "
-      "lag)",
+// The rules in the order the CRD lists them, added group by group.
+class RuleTable {
+ public:
+  using WholeCheck = std::function<void(const Json& ew, FieldErrors&, const std::string& message)>;
+  using ItemCheck =
+      std::function<void(const Json& item, const std::string& path, FieldErrors&, const std::string& message)>;
+
+  void add(std::string schemaPath, std::string message, WholeCheck f) {
+    CelRule r{std::move(schemaPath), message, nullptr};
+    r.check = [f = std::move(f), message](const Json& ew, FieldErrors& errors) { f(ew, errors, message); };
+    rules_.push_back(std::move(r));
+  }
+  // A rule checked on every item of spec.<LIST>, F given the item's path.
+  void addEach(std::string schemaPath, const char* list, std::string message, ItemCheck f) {
+    add(std::move(schemaPath), std::move(message),
+        [list, f = std::move(f)](const Json& ew, FieldErrors& e, const std::string& m) {
+          eachItem(
+              ew, list,
+              [&](const Json& item, const std::string& path, FieldErrors& errors) { f(item, path, errors, m); }, e);
+        });
+  }
+  std::vector<CelRule> take() { return std::move(rules_); }
+
+ private:
+  std::vector<CelRule> rules_;
+};
+
+void addObjectRules(RuleTable& t) {
+  t.add("",
+        "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events and <name>-cron are valid "
+        "DNS labels",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& name = at(at(ew, "metadata"), "name");
+          if (name.is_string() && name.get<std::string>().size() > 55) e.push_back({"metadata.name", m});
+        });
+  t.add("",
+        "spec.migrateFrom.appId must differ from the worker's own Dapr app id (spec.dapr.appId, or metadata.name when "
+        "unset)",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& spec = at(ew, "spec");
+          if (!has(spec, "migrateFrom")) return;
+          const Json& dapr = at(spec, "dapr");
+          const Json own = has(dapr, "appId") ? dapr["appId"] : at(at(ew, "metadata"), "name");
+          if (at(spec["migrateFrom"], "appId") == own) e.push_back({"spec.migrateFrom.appId", m});
+        });
+  t.add("spec", "at least one subscription or cron job is required",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& spec = at(ew, "spec");
+          const auto size = [&](const char* k) { return at(spec, k).is_array() ? at(spec, k).size() : 0; };
+          if (size("subscriptions") == 0 && size("cron") == 0) e.push_back({"spec", m});
+        });
+  t.add(
+      "spec",
+      "spec.source.kafka is required when subscriptions are declared (the worker consumes from it, and scales on "
+      "its lag)",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         const Json& spec = at(ew, "spec");
         if (at(spec, "subscriptions").is_array() && !spec["subscriptions"].empty() && !has(at(spec, "source"), "kafka"))
           e.push_back({"spec.source.kafka", m});
       });
-  add("spec", "spec.migrateFrom requires spec.dapr.enabled: true (migration moves Dapr subscriptions)",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& spec = at(ew, "spec");
-        if (has(spec, "migrateFrom") && at(at(spec, "dapr"), "enabled") != true) e.push_back({"spec.migrateFrom", m});
-      });
-  add("spec.handler",
-      "handler.host must be a loopback address (127.0.0.1, localhost or ::1) unless allowNonLoopback is true",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& h = at(at(ew, "spec"), "handler");
-        if (!h.is_object() || at(h, "allowNonLoopback") == true) return;
-        const Json& host = at(h, "host");
-        if (host.is_string() && host != "127.0.0.1" && host != "localhost" && host != "::1")
-          e.push_back({"spec.handler.host", m});
-      });
-  add("spec.handler", kTimeoutPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
+  t.add("spec", "spec.migrateFrom requires spec.dapr.enabled: true (migration moves Dapr subscriptions)",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& spec = at(ew, "spec");
+          if (has(spec, "migrateFrom") && at(at(spec, "dapr"), "enabled") != true) e.push_back({"spec.migrateFrom", m});
+        });
+}
+
+void addHandlerRules(RuleTable& t) {
+  t.add("spec.handler",
+        "handler.host must be a loopback address (127.0.0.1, localhost or ::1) unless allowNonLoopback is true",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& h = at(at(ew, "spec"), "handler");
+          if (!h.is_object() || at(h, "allowNonLoopback") == true) return;
+          const Json& host = at(h, "host");
+          if (host.is_string() && host != "127.0.0.1" && host != "localhost" && host != "::1")
+            e.push_back({"spec.handler.host", m});
+        });
+  t.add("spec.handler", kTimeoutPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
     positiveDuration(at(at(ew, "spec"), "handler"), "timeout", "spec.handler", 1, e, m);
   });
-  add("spec.source.kafka.security", "SASL protocols require saslMechanism and secretRef",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& s = at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
-        if (!s.is_object()) return;
-        const Json& p = at(s, "protocol");
-        if (p.is_string() && p.get<std::string>().rfind("SASL", 0) == 0 &&
-            (!has(s, "saslMechanism") || !has(s, "secretRef")))
-          e.push_back({"spec.source.kafka.security", m});
-      });
-  add("spec.source.kafka.security", "clientCertificate requires protocol SSL or SASL_SSL and secretRef",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& s = at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
-        if (!s.is_object() || at(s, "clientCertificate") != true) return;
-        const Json& p = at(s, "protocol");
-        if (!(p == "SSL" || p == "SASL_SSL") || !has(s, "secretRef")) e.push_back({"spec.source.kafka.security", m});
-      });
-  add("spec.source.kafka.security", "operatorSecretRef is only for protocols other than PLAINTEXT",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& s = at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
-        if (s.is_object() && has(s, "operatorSecretRef") && at(s, "protocol") == "PLAINTEXT")
-          e.push_back({"spec.source.kafka.security", m});
-      });
-  add("spec.subscriptions[*]", "deadLetterTopic must differ from topic",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        eachItem(
-            ew, "subscriptions",
-            [&](const Json& s, const std::string& path, FieldErrors& errors) {
+}
+
+void addKafkaSecurityRules(RuleTable& t) {
+  const auto security = [](const Json& ew) -> const Json& {
+    return at(at(at(at(ew, "spec"), "source"), "kafka"), "security");
+  };
+  t.add("spec.source.kafka.security", "SASL protocols require saslMechanism and secretRef",
+        [security](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& s = security(ew);
+          if (!s.is_object()) return;
+          const Json& p = at(s, "protocol");
+          if (p.is_string() && p.get<std::string>().rfind("SASL", 0) == 0 &&
+              (!has(s, "saslMechanism") || !has(s, "secretRef")))
+            e.push_back({"spec.source.kafka.security", m});
+        });
+  t.add("spec.source.kafka.security", "clientCertificate requires protocol SSL or SASL_SSL and secretRef",
+        [security](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& s = security(ew);
+          if (!s.is_object() || at(s, "clientCertificate") != true) return;
+          const Json& p = at(s, "protocol");
+          if (!(p == "SSL" || p == "SASL_SSL") || !has(s, "secretRef")) e.push_back({"spec.source.kafka.security", m});
+        });
+  t.add("spec.source.kafka.security", "operatorSecretRef is only for protocols other than PLAINTEXT",
+        [security](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& s = security(ew);
+          if (s.is_object() && has(s, "operatorSecretRef") && at(s, "protocol") == "PLAINTEXT")
+            e.push_back({"spec.source.kafka.security", m});
+        });
+}
+
+void addSubscriptionRules(RuleTable& t) {
+  t.addEach("spec.subscriptions[*]", "subscriptions", "deadLetterTopic must differ from topic",
+            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
               if (has(s, "deadLetterTopic") && at(s, "deadLetterTopic") == at(s, "topic"))
-                errors.push_back({path + ".deadLetterTopic", m});
-            },
-            e);
-      });
-  add("spec.subscriptions[*].retry", kRetryOrder, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "subscriptions",
-        [&](const Json& s, const std::string& path, FieldErrors& errors) {
-          retryRules(at(s, "retry"), path + ".retry", errors, m);
-        },
-        e);
-  });
-  add("spec.subscriptions[*].retry", kRetryCap, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "subscriptions",
-        [&](const Json& s, const std::string& path, FieldErrors& errors) {
-          maxBackoffRule(at(s, "retry"), path + ".retry", errors, m);
-        },
-        e);
-  });
-  add("spec.subscriptions[*].retry", kRetryPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "subscriptions",
-        [&](const Json& s, const std::string& path, FieldErrors& errors) {
-          positiveDuration(at(s, "retry"), "initialBackoff", path + ".retry", 1, errors, m);
-        },
-        e);
-  });
-  add("spec.subscriptions[*].idempotency", "ttl must be at least 1s",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        eachItem(
-            ew, "subscriptions",
-            [&](const Json& s, const std::string& path, FieldErrors& errors) {
-              positiveDuration(at(s, "idempotency"), "ttl", path + ".idempotency", 1000, errors, m);
-            },
-            e);
-      });
-  add("spec.subscriptions[*].idempotency", "redisAddress is required when kind is redis",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        eachItem(
-            ew, "subscriptions",
-            [&](const Json& s, const std::string& path, FieldErrors& errors) {
+                e.push_back({path + ".deadLetterTopic", m});
+            });
+  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryOrder, retryOrderItem);
+  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryCap, retryCapItem);
+  t.addEach("spec.subscriptions[*].retry", "subscriptions", kRetryPositive, retryPositiveItem);
+  t.addEach("spec.subscriptions[*].idempotency", "subscriptions", "ttl must be at least 1s",
+            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
+              positiveDuration(at(s, "idempotency"), "ttl", path + ".idempotency", 1000, e, m);
+            });
+  t.addEach("spec.subscriptions[*].idempotency", "subscriptions", "redisAddress is required when kind is redis",
+            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
               const Json& i = at(s, "idempotency");
-              if (at(i, "kind") == "redis" && !has(i, "redisAddress")) errors.push_back({path + ".idempotency", m});
-            },
-            e);
-      });
-  add("spec.cron[*]",
+              if (at(i, "kind") == "redis" && !has(i, "redisAddress")) e.push_back({path + ".idempotency", m});
+            });
+}
+
+void addCronRules(RuleTable& t) {
+  t.addEach(
+      "spec.cron[*]", "cron",
       "schedule must be a macro (@hourly, @daily, @every 5m, ...) or have 5 or 6 space-separated fields",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
+      [](const Json& c, const std::string& path, FieldErrors& e, const std::string& m) {
         static const std::regex shape(
             R"(^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every ([0-9]+(ms|s|m|h))+|[^ ]+( +[^ ]+){4,5})$)");
-        eachItem(
-            ew, "cron",
-            [&](const Json& c, const std::string& path, FieldErrors& errors) {
-              const Json& s = at(c, "schedule");
-              if (s.is_string() && !std::regex_match(s.get<std::string>(), shape))
-                errors.push_back({path + ".schedule", m});
-            },
-            e);
+        const Json& s = at(c, "schedule");
+        if (s.is_string() && !std::regex_match(s.get<std::string>(), shape)) e.push_back({path + ".schedule", m});
       });
-  add("spec.cron[*].retry", kRetryOrder, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "cron",
-        [&](const Json& c, const std::string& path, FieldErrors& errors) {
-          retryRules(at(c, "retry"), path + ".retry", errors, m);
-        },
-        e);
-  });
-  add("spec.cron[*].retry", kRetryCap, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "cron",
-        [&](const Json& c, const std::string& path, FieldErrors& errors) {
-          maxBackoffRule(at(c, "retry"), path + ".retry", errors, m);
-        },
-        e);
-  });
-  add("spec.cron[*]", kTimeoutPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "cron",
-        [&](const Json& c, const std::string& path, FieldErrors& errors) {
-          positiveDuration(c, "timeout", path, 1, errors, m);
-        },
-        e);
-  });
-  add("spec.cron[*].retry", kRetryPositive, [](const Json& ew, FieldErrors& e, const std::string& m) {
-    eachItem(
-        ew, "cron",
-        [&](const Json& c, const std::string& path, FieldErrors& errors) {
-          positiveDuration(at(c, "retry"), "initialBackoff", path + ".retry", 1, errors, m);
-        },
-        e);
-  });
-  add("spec.scaling", "minReplicas must be less than or equal to maxReplicas",
+  t.addEach("spec.cron[*].retry", "cron", kRetryOrder, retryOrderItem);
+  t.addEach("spec.cron[*].retry", "cron", kRetryCap, retryCapItem);
+  t.addEach("spec.cron[*]", "cron", kTimeoutPositive,
+            [](const Json& c, const std::string& path, FieldErrors& e, const std::string& m) {
+              positiveDuration(c, "timeout", path, 1, e, m);
+            });
+  t.addEach("spec.cron[*].retry", "cron", kRetryPositive, retryPositiveItem);
+}
+
+void addScalingRules(RuleTable& t) {
+  t.add(
+      "spec.scaling", "minReplicas must be less than or equal to maxReplicas",
       [](const Json& ew, FieldErrors& e, const std::string& m) {
         const Json& s = at(at(ew, "spec"), "scaling");
         if (at(s, "minReplicas").is_number() && at(s, "maxReplicas").is_number() && s["minReplicas"] > s["maxReplicas"])
           e.push_back({"spec.scaling", m});
       });
-  add("spec.scaling", "fallback.replicas must be less than or equal to maxReplicas",
-      [](const Json& ew, FieldErrors& e, const std::string& m) {
-        const Json& s = at(at(ew, "spec"), "scaling");
-        const Json& r = at(at(s, "fallback"), "replicas");
-        if (r.is_number() && at(s, "maxReplicas").is_number() && r > s["maxReplicas"]) e.push_back({"spec.scaling", m});
-      });
-  return rules;
+  t.add("spec.scaling", "fallback.replicas must be less than or equal to maxReplicas",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& s = at(at(ew, "spec"), "scaling");
+          const Json& r = at(at(s, "fallback"), "replicas");
+          if (r.is_number() && at(s, "maxReplicas").is_number() && r > s["maxReplicas"])
+            e.push_back({"spec.scaling", m});
+        });
+}
+
+std::vector<CelRule> build() {
+  RuleTable t;
+  addObjectRules(t);
+  addHandlerRules(t);
+  addKafkaSecurityRules(t);
+  addSubscriptionRules(t);
+  addCronRules(t);
+  addScalingRules(t);
+  return t.take();
 }
 
 }  // namespace

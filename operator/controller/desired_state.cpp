@@ -124,11 +124,20 @@ bool workloadAvailable(const Json& w) {
   return available(w);
 }
 
-Json desiredStatus(const StatusInputs& in, const Json& current) {
-  Json status = current.is_object() ? current : Json::object();
-  status["observedGeneration"] = in.generation;
-  if (!in.selector.empty()) status["selector"] = in.selector;
-  if (!in.consumerGroup.empty()) status["consumerGroup"] = in.consumerGroup;
+namespace {
+
+// Makes the conditions of one desired status (see condition()).
+struct ConditionMaker {
+  const StatusInputs& in;
+  const Json& current;
+  Json operator()(const std::string& type, bool status, const std::string& reason, const std::string& message) const {
+    return condition(type, status, reason, message, in.generation, in.now, current);
+  }
+};
+
+// Sets status.replicas and readyReplicas from the events Deployment; returns
+// the workloads not available, each as "<kind> <name>".
+std::vector<std::string> setReplicaCounts(const StatusInputs& in, Json& status) {
   int64_t replicas = 0, ready = 0;
   std::vector<std::string> notAvailable;
   for (const auto& w : in.workloads) {
@@ -142,53 +151,55 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
   }
   status["replicas"] = replicas;
   status["readyReplicas"] = ready;
+  return notAvailable;
+}
 
-  Json conditions = Json::array();
-  if (in.invalidReason || in.degraded) {
-    const std::string reason = in.invalidReason ? "InvalidSpec" : in.degraded->first;
-    const std::string message = in.invalidReason ? *in.invalidReason : in.degraded->second;
-    conditions.push_back(condition("Ready", false, reason, message, in.generation, in.now, current));
-    conditions.push_back(condition("Degraded", true, reason, message, in.generation, in.now, current));
-  } else {
-    if (!in.replacing.empty()) {
-      std::string what;
-      for (const auto& r : in.replacing)
-        what += (what.empty() ? "" : "; ") + r.oldKind + " " + r.name + " and its pods before " + r.newKind + " " +
-                r.name + " is created";
-      conditions.push_back(condition("Ready", false, "ReplacingWorkload",
-                                     "deleting " + what + " (the old and the new pods must never run side by side)",
-                                     in.generation, in.now, current));
-    } else if (in.workloads.empty()) {
-      conditions.push_back(condition("Ready", false, "NoWorkloads",
-                                     "no workload rendered: the resource declares no subscriptions or cron jobs",
-                                     in.generation, in.now, current));
-    } else if (!notAvailable.empty()) {
-      std::string names;
-      for (const auto& n : notAvailable) names += (names.empty() ? "" : ", ") + n;
-      // What the pods say is why, when they say something.
-      if (!in.pods.empty()) names += " (" + describe(in.pods) + ")";
-      // The reasons keep their first names (Deployments...) for whoever
-      // matches on them; the message names each workload with its kind.
-      conditions.push_back(condition("Ready", false, "DeploymentsNotAvailable",
-                                     "waiting for workloads to become available: " + names, in.generation, in.now,
-                                     current));
-    } else {
-      conditions.push_back(condition("Ready", true, "DeploymentsAvailable", "all worker workloads are available",
-                                     in.generation, in.now, current));
-    }
-    // A container that cannot start or keeps crashing: Degraded with the
-    // kubelet's reason, whether or not the workload is still available (a
-    // rollout stuck on a missing image leaves the old pods serving).
-    std::vector<PodProblem> failing;
-    for (const auto& p : in.pods)
-      if (p.failing) failing.push_back(p);
-    if (!failing.empty())
-      conditions.push_back(
-          condition("Degraded", true, failing.front().reason, describe(failing), in.generation, in.now, current));
-    else
-      conditions.push_back(condition("Degraded", false, "AsExpected", "", in.generation, in.now, current));
+// Ready of a valid spec whose objects are applied.
+Json readyCondition(const StatusInputs& in, const ConditionMaker& make, const std::vector<std::string>& notAvailable) {
+  if (!in.replacing.empty()) {
+    std::string what;
+    for (const auto& r : in.replacing)
+      what += (what.empty() ? "" : "; ") + r.oldKind + " " + r.name + " and its pods before " + r.newKind + " " +
+              r.name + " is created";
+    return make("Ready", false, "ReplacingWorkload",
+                "deleting " + what + " (the old and the new pods must never run side by side)");
   }
-  const bool podsFailing = std::any_of(in.pods.begin(), in.pods.end(), [](const PodProblem& p) { return p.failing; });
+  if (in.workloads.empty())
+    return make("Ready", false, "NoWorkloads",
+                "no workload rendered: the resource declares no subscriptions or cron jobs");
+  if (!notAvailable.empty()) {
+    std::string names;
+    for (const auto& n : notAvailable) names += (names.empty() ? "" : ", ") + n;
+    // What the pods say is why, when they say something.
+    if (!in.pods.empty()) names += " (" + describe(in.pods) + ")";
+    // The reasons keep their first names (Deployments...) for whoever
+    // matches on them; the message names each workload with its kind.
+    return make("Ready", false, "DeploymentsNotAvailable", "waiting for workloads to become available: " + names);
+  }
+  return make("Ready", true, "DeploymentsAvailable", "all worker workloads are available");
+}
+
+// A container that cannot start or keeps crashing: Degraded with the
+// kubelet's reason, whether or not the workload is still available (a
+// rollout stuck on a missing image leaves the old pods serving).
+Json podsDegradedCondition(const StatusInputs& in, const ConditionMaker& make) {
+  std::vector<PodProblem> failing;
+  for (const auto& p : in.pods)
+    if (p.failing) failing.push_back(p);
+  if (!failing.empty()) return make("Degraded", true, failing.front().reason, describe(failing));
+  return make("Degraded", false, "AsExpected", "");
+}
+
+void replaceDegraded(Json& conditions, const Json& degraded) {
+  for (auto& c : conditions)
+    if (c["type"] == "Degraded") c = degraded;
+}
+
+// The scaling fields of STATUS and the Scaling condition; Degraded
+// LagUnavailable when Kafka cannot be read and nothing worse is said
+// (SOMETHING_WORSE).
+void setScaling(const StatusInputs& in, const ConditionMaker& make, bool somethingWorse, Json& status,
+                Json& conditions) {
   using Scaling = StatusInputs::Scaling;
   if (in.scaledNow) status["lastScaleTime"] = in.now;
   if (in.scaling == Scaling::None) {
@@ -201,13 +212,11 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
   if (in.scaling == Scaling::Manual) {
     status.erase("lag");
     status.erase("burstPeriodSeconds");
-    conditions.push_back(condition("Scaling", false, "Disabled",
-                                   "spec.scaling.enabled is false: the events Deployment runs spec.replicas (" +
-                                       std::to_string(in.eventsReplicas) + ")",
-                                   in.generation, in.now, current));
+    conditions.push_back(make("Scaling", false, "Disabled",
+                              "spec.scaling.enabled is false: the events Deployment runs spec.replicas (" +
+                                  std::to_string(in.eventsReplicas) + ")"));
   } else if (in.scaling == Scaling::Auto && !in.decision) {
-    conditions.push_back(
-        condition("Scaling", false, "Pending", "waiting for the first lag poll", in.generation, in.now, current));
+    conditions.push_back(make("Scaling", false, "Pending", "waiting for the first lag poll"));
   } else if (in.scaling == Scaling::Auto) {
     const autoscale::Decision& d = *in.decision;
     const bool failing = d.reason == autoscale::Reason::MetricsFailed || d.reason == autoscale::Reason::Fallback;
@@ -221,28 +230,51 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
       else
         status.erase("burstPeriodSeconds");
     }
-    conditions.push_back(
-        condition("Scaling", !failing, autoscale::reasonName(d.reason), d.message, in.generation, in.now, current));
-    // Kafka cannot be read: say so, unless something worse already does.
-    if (d.degraded && !in.invalidReason && !in.degraded && !podsFailing) {
-      for (auto& c : conditions)
-        if (c["type"] == "Degraded")
-          c = condition("Degraded", true, "LagUnavailable", d.message, in.generation, in.now, current);
-    }
+    conditions.push_back(make("Scaling", !failing, autoscale::reasonName(d.reason), d.message));
+    if (d.degraded && !somethingWorse) replaceDegraded(conditions, make("Degraded", true, "LagUnavailable", d.message));
   }
-  if (in.migrationManaged) {
-    if (in.migration.is_null())
-      status.erase("migration");
-    else
-      status["migration"] = in.migration;
-    if (in.migrated)
-      conditions.push_back(condition("Migrated", in.migrated->status, in.migrated->reason, in.migrated->message,
-                                     in.generation, in.now, current));
-    if (in.migrationProblem && !in.invalidReason && !in.degraded && !podsFailing)
-      for (auto& c : conditions)
-        if (c["type"] == "Degraded")
-          c = condition("Degraded", true, "MigrationBlocked", *in.migrationProblem, in.generation, in.now, current);
+}
+
+// status.migration and the Migrated condition, when the migration is managed;
+// Degraded MigrationBlocked unless something worse is said.
+void setMigration(const StatusInputs& in, const ConditionMaker& make, bool somethingWorse, Json& status,
+                  Json& conditions) {
+  if (!in.migrationManaged) return;
+  if (in.migration.is_null())
+    status.erase("migration");
+  else
+    status["migration"] = in.migration;
+  if (in.migrated)
+    conditions.push_back(make("Migrated", in.migrated->status, in.migrated->reason, in.migrated->message));
+  if (in.migrationProblem && !somethingWorse)
+    replaceDegraded(conditions, make("Degraded", true, "MigrationBlocked", *in.migrationProblem));
+}
+
+}  // namespace
+
+Json desiredStatus(const StatusInputs& in, const Json& current) {
+  Json status = current.is_object() ? current : Json::object();
+  status["observedGeneration"] = in.generation;
+  if (!in.selector.empty()) status["selector"] = in.selector;
+  if (!in.consumerGroup.empty()) status["consumerGroup"] = in.consumerGroup;
+  const std::vector<std::string> notAvailable = setReplicaCounts(in, status);
+  const ConditionMaker make{in, current};
+  Json conditions = Json::array();
+  if (in.invalidReason || in.degraded) {
+    const std::string reason = in.invalidReason ? "InvalidSpec" : in.degraded->first;
+    const std::string message = in.invalidReason ? *in.invalidReason : in.degraded->second;
+    conditions.push_back(make("Ready", false, reason, message));
+    conditions.push_back(make("Degraded", true, reason, message));
+  } else {
+    conditions.push_back(readyCondition(in, make, notAvailable));
+    conditions.push_back(podsDegradedCondition(in, make));
   }
+  // Kafka or the migration cannot go on: said in Degraded unless something worse already is.
+  const bool somethingWorse =
+      in.invalidReason || in.degraded ||
+      std::any_of(in.pods.begin(), in.pods.end(), [](const PodProblem& p) { return p.failing; });
+  setScaling(in, make, somethingWorse, status, conditions);
+  setMigration(in, make, somethingWorse, status, conditions);
   // Conditions owned by other loops are kept as they are.
   for (const auto& c : current.value("conditions", Json::array())) {
     const std::string t = c.value("type", "");

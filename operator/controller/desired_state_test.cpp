@@ -304,6 +304,38 @@ TEST_CASE("status: scaling off says so, before the first poll Scaling is pending
   CHECK_FALSE(s.contains("desiredReplicas"));
 }
 
+TEST_CASE(
+    "status: a managed migration's record and Migrated condition land in status, its problem is Degraded "
+    "MigrationBlocked unless a pod's failure is worse, and an ended one leaves nothing behind") {
+  StatusInputs in;
+  in.generation = 2;
+  in.now = "t1";
+  in.workloads = {deployment("w-events", true, 1, 1)};
+  in.migrationManaged = true;
+  in.migration = {{"appId", "api"}, {"phase", "Paused"}};
+  in.migrated = StatusInputs::Migrated{false, "Paused", "waiting for the API group to stop committing"};
+  in.migrationProblem = "Subscription api-orders is scoped to no app";
+  Json s = desiredStatus(in, {{"conditions", {{{"type", "Migrated"}, {"status", "True"}, {"reason", "Old"}}}}});
+  CHECK(s["migration"] == in.migration);
+  CHECK(conditionOf(s, "Migrated")["reason"] == "Paused");
+  CHECK(std::count_if(s["conditions"].begin(), s["conditions"].end(),
+                      [](const Json& c) { return c["type"] == "Migrated"; }) == 1);
+  CHECK(conditionOf(s, "Degraded")["reason"] == "MigrationBlocked");
+  CHECK(conditionOf(s, "Ready")["status"] == "True");
+
+  in.pods = {PodProblem{"w-events-1", "handler", "CrashLoopBackOff", "back-off restarting", true}};
+  CHECK(conditionOf(desiredStatus(in, s), "Degraded")["reason"] == "CrashLoopBackOff");
+
+  in.pods.clear();
+  in.migration = Json();
+  in.migrated.reset();
+  in.migrationProblem.reset();
+  s = desiredStatus(in, s);
+  CHECK_FALSE(s.contains("migration"));
+  CHECK(conditionOf(s, "Migrated").empty());
+  CHECK(conditionOf(s, "Degraded")["status"] == "False");
+}
+
 TEST_CASE("change fingerprints ignore what a reconcile does not read") {
   Json d = {
       {"kind", "Deployment"},

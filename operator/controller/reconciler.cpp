@@ -48,53 +48,73 @@ Status Reconciler::setFinalizer(const Json& ew, bool present, int& writes) {
   return Status::success();
 }
 
-Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<Rendered::Migration>& target,
-                                            bool deleting, int& writes) {
+namespace {
+
+// The declarative Subscriptions of a LIST that the worker (UID) does not own.
+std::vector<migration::ApiSubscription> foreignSubscriptions(const Json& list, const std::string& uid) {
+  std::vector<migration::ApiSubscription> out;
+  for (const auto& s : list["items"]) {
+    bool ours = false;
+    for (const auto& ref : s["metadata"].value("ownerReferences", Json::array()))
+      ours = ours || ref.value("uid", "") == uid;
+    if (ours) continue;
+    migration::ApiSubscription a;
+    a.name = s["metadata"].value("name", "");
+    a.pubsubName = s.value("spec", Json::object()).value("pubsubname", "");
+    a.topic = s.value("spec", Json::object()).value("topic", "");
+    for (const auto& sc : s.value("scopes", Json::array()))
+      if (sc.is_string()) a.scopes.push_back(sc);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// The Deployments of a LIST whose pods run the Dapr app id APP.
+std::vector<migration::ApiDeployment> deploymentsOfApp(const Json& list, const std::string& app) {
+  std::vector<migration::ApiDeployment> out;
+  for (const auto& d : list["items"]) {
+    const Json annotations =
+        d["spec"]["template"].value("metadata", Json::object()).value("annotations", Json::object());
+    if (annotations.value("dapr.io/app-id", "") != app) continue;
+    migration::ApiDeployment a;
+    a.name = d["metadata"].value("name", "");
+    if (annotations.contains(migration::kDisableInitEndpoints))
+      a.disableInitEndpoints = annotations[migration::kDisableInitEndpoints].get<std::string>();
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string j;
+  for (const auto& i : items) j += (j.empty() ? "" : ", ") + i;
+  return j;
+}
+
+}  // namespace
+
+Result<migration::Observed> Reconciler::observeMigration(const Json& ew, const Json& record,
+                                                         const std::optional<migration::Request>& request,
+                                                         const std::optional<Rendered::Migration>& target) {
   const auto& meta = ew["metadata"];
-  const std::string ns = meta.value("namespace", ""), name = meta.value("name", ""), uid = meta.value("uid", "");
-  const Json record = ew.value("status", Json::object()).value("migration", Json());
+  const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
   migration::Observed obs;
   const WallTime now = time_.wallNow();
   obs.now = rfc3339(now);
   obs.nowSeconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (auto d = owned_.deployments.get(ns + "/" + name + "-events")) obs.workerReady = workloadAvailable(*d);
-  // Declarative Subscriptions of the namespace that the worker does not own.
+  // Live LISTs, not watch caches: read only while a migration runs.
   auto listed = api_.listAll(resources::kDaprSubscription, ns);
   if (!listed && listed.error().code != 404) return Error{"list Dapr Subscriptions: " + listed.error().message};
-  if (listed)
-    for (const auto& s : (*listed)["items"]) {
-      bool ours = false;
-      for (const auto& ref : s["metadata"].value("ownerReferences", Json::array()))
-        ours = ours || ref.value("uid", "") == uid;
-      if (ours) continue;
-      migration::ApiSubscription a;
-      a.name = s["metadata"].value("name", "");
-      a.pubsubName = s.value("spec", Json::object()).value("pubsubname", "");
-      a.topic = s.value("spec", Json::object()).value("topic", "");
-      for (const auto& sc : s.value("scopes", Json::array()))
-        if (sc.is_string()) a.scopes.push_back(sc);
-      obs.subscriptions.push_back(std::move(a));
-    }
-  std::optional<migration::Request> request;
-  if (target && !deleting) request = target->request;
+  if (listed) obs.subscriptions = foreignSubscriptions(*listed, meta.value("uid", ""));
   // The Deployments running the API's app id, when the migration touches them.
   bool touchesDeployments = request && request->programmatic;
   for (const auto& c : record.is_object() ? record.value("changed", Json::array()) : Json::array())
     touchesDeployments = touchesDeployments || c.value("kind", "") == "Deployment";
   if (touchesDeployments) {
-    const std::string apiApp = request ? request->appId : record.value("appId", "");
     auto deployments = api_.listAll(resources::kDeployment, ns);
     if (!deployments) return Error{"list Deployments: " + deployments.error().message, deployments.error().code};
-    for (const auto& d : (*deployments)["items"]) {
-      const Json annotations =
-          d["spec"]["template"].value("metadata", Json::object()).value("annotations", Json::object());
-      if (annotations.value("dapr.io/app-id", "") != apiApp) continue;
-      migration::ApiDeployment a;
-      a.name = d["metadata"].value("name", "");
-      if (annotations.contains(migration::kDisableInitEndpoints))
-        a.disableInitEndpoints = annotations[migration::kDisableInitEndpoints].get<std::string>();
-      obs.deployments.push_back(std::move(a));
-    }
+    obs.deployments = deploymentsOfApp(*deployments, request ? request->appId : record.value("appId", ""));
   }
   if (request && migration::wantsApiGroup(record)) {
     if (target->cluster.bootstrapServers.empty())
@@ -105,9 +125,35 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
     else
       obs.apiGroup = migrationKafka_.read(target->cluster, request->appId, request->topics);
   }
-  migration::Plan plan = migration::step(record, request, obs, deleting);
+  return obs;
+}
 
-  for (const auto& edit : plan.scopeEdits) {
+Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<Rendered::Migration>& target,
+                                            bool deleting, int& writes) {
+  const Json record = ew.value("status", Json::object()).value("migration", Json());
+  std::optional<migration::Request> request;
+  if (target && !deleting) request = target->request;
+  auto obs = observeMigration(ew, record, request, target);
+  if (!obs) return obs.error();
+  migration::Plan plan = migration::step(record, request, *obs, deleting);
+  if (auto s = editScopes(ew, plan.scopeEdits, obs->now, writes); !s) return s.error();
+  if (auto s = editAnnotations(ew, plan.annotationEdits, obs->now, writes); !s) return s.error();
+  if (plan.copyOffsets) {
+    if (!migrationKafka_.commit) return Error{"the operator runs without Kafka access: cannot copy offsets"};
+    if (auto s = migrationKafka_.commit(target->cluster, target->workerGroup, *plan.copyOffsets); !s)
+      return Error{"copy offsets to " + target->workerGroup + ": " + s.error().message};
+    events_.record(ew, "Normal", "MigrationOffsetsCopied",
+                   "copied " + std::to_string(plan.copyOffsets->size()) + " committed offset(s) from " +
+                       request->appId + " to " + target->workerGroup,
+                   obs->now);
+  }
+  return plan;
+}
+
+Status Reconciler::editScopes(const Json& ew, const std::vector<migration::ScopeEdit>& edits, const std::string& now,
+                              int& writes) {
+  const std::string ns = ew["metadata"].value("namespace", "");
+  for (const auto& edit : edits) {
     auto live = api_.get(resources::kDaprSubscription, ns, edit.subscription);
     if (!live) return Error{"read Subscription " + edit.subscription + ": " + live.error().message, live.error().code};
     Json updated = *live;
@@ -115,18 +161,16 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
     ++writes;
     if (auto r = api_.replace(resources::kDaprSubscription, ns, edit.subscription, updated); !r)
       return Error{"set the scopes of Subscription " + edit.subscription + ": " + r.error().message, r.error().code};
-    events_.record(
-        ew, "Normal", "MigrationScopes",
-        "Subscription " + edit.subscription + " now scoped to [" +
-            [&] {
-              std::string j;
-              for (const auto& sc : edit.scopes) j += (j.empty() ? "" : ", ") + sc;
-              return j;
-            }() +
-            "]",
-        obs.now);
+    events_.record(ew, "Normal", "MigrationScopes",
+                   "Subscription " + edit.subscription + " now scoped to [" + joined(edit.scopes) + "]", now);
   }
-  for (const auto& edit : plan.annotationEdits) {
+  return Status::success();
+}
+
+Status Reconciler::editAnnotations(const Json& ew, const std::vector<migration::AnnotationEdit>& edits,
+                                   const std::string& now, int& writes) {
+  const std::string ns = ew["metadata"].value("namespace", "");
+  for (const auto& edit : edits) {
     auto live = api_.get(resources::kDeployment, ns, edit.deployment);
     if (!live) return Error{"read Deployment " + edit.deployment + ": " + live.error().message, live.error().code};
     Json updated = *live;
@@ -143,18 +187,9 @@ Result<migration::Plan> Reconciler::migrate(const Json& ew, const std::optional<
     events_.record(ew, "Normal", "MigrationAnnotation",
                    "Deployment " + edit.deployment + ": " + migration::kDisableInitEndpoints + " " +
                        (edit.value ? "= " + *edit.value : std::string("removed")),
-                   obs.now);
+                   now);
   }
-  if (plan.copyOffsets) {
-    if (!migrationKafka_.commit) return Error{"the operator runs without Kafka access: cannot copy offsets"};
-    if (auto s = migrationKafka_.commit(target->cluster, target->workerGroup, *plan.copyOffsets); !s)
-      return Error{"copy offsets to " + target->workerGroup + ": " + s.error().message};
-    events_.record(ew, "Normal", "MigrationOffsetsCopied",
-                   "copied " + std::to_string(plan.copyOffsets->size()) + " committed offset(s) from " +
-                       request->appId + " to " + target->workerGroup,
-                   obs.now);
-  }
-  return plan;
+  return Status::success();
 }
 
 kube::Store* Reconciler::storeFor(const std::string& kind) const {
@@ -231,31 +266,54 @@ Status Reconciler::writeStatus(const Json& ew, const Json& status, int& writes) 
 }
 
 Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
-  ReconcileOutcome out;
   auto found = eventWorkers_.get(key);
-  if (!found || (*found)["metadata"].contains("deletionTimestamp")) {
-    // Deleted: the garbage collector removes the children.
-    if (autoscaler_) autoscaler_->untrack(key);
-    forgetFirstStatus(key);
-    if (found && hasFinalizer(*found)) {
-      // Give back what the migration changed, then let the deletion go on.
-      auto plan = migrate(*found, std::nullopt, /*deleting=*/true, out.writes);
-      if (!plan) return plan.error();
-      if (auto s = setFinalizer(*found, false, out.writes); !s) return s.error();
-      events_.record(*found, "Normal", "MigrationRestored", "restored what the migration changed",
-                     rfc3339(time_.wallNow()));
-    }
-    return out;
-  }
+  if (!found || (*found)["metadata"].contains("deletionTimestamp")) return reconcileDeleted(key, found);
   const Json& ew = *found;
-  const auto& meta = ew["metadata"];
-  const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
+  Pass p(key, ew);
+  p.in.generation = ew["metadata"].value("generation", 0);
+  p.in.now = rfc3339(time_.wallNow());
 
-  StatusInputs in;
-  in.generation = meta.value("generation", 0);
-  in.now = rfc3339(time_.wallNow());
-  const Json current = ew.value("status", Json::object());
+  auto rendered = renderTracked(key, ew);
+  if (!rendered) return reportInvalid(p, rendered.error().message);
+  // Migration: observe, step, act; it decides whether the worker's own
+  // Subscriptions exist yet (scoped in).
+  const bool migrating = rendered->migration || p.current.contains("migration") || hasFinalizer(ew);
+  if (migrating)
+    if (auto s = stepMigration(p, *rendered); !s) return s.error();
+  const auto replaced = predecessors(rendered->objects, ownedBy(p.ns, p.name), p.uid);
+  auto heldBack = deletePredecessors(ew, replaced, rendered->objects, p.in, p.out.writes);
+  if (!heldBack) return heldBack.error();
+  if (auto s = applyRendered(p, *rendered, *heldBack); !s) return s.error();
+  if (auto s = pruneUndeclared(p, rendered->objects, replaced); !s) return s.error();
+  if (auto s = writeSettledStatus(p, *rendered, migrating); !s) return s.error();
+  return p.out;
+}
 
+Reconciler::Pass::Pass(const std::string& k, const Json& e)
+    : key(k),
+      ew(e),
+      ns(e["metadata"].value("namespace", "")),
+      name(e["metadata"].value("name", "")),
+      uid(e["metadata"].value("uid", "")),
+      current(e.value("status", Json::object())) {}
+
+Result<ReconcileOutcome> Reconciler::reconcileDeleted(const std::string& key, const std::optional<Json>& found) {
+  // Deleted: the garbage collector removes the children.
+  ReconcileOutcome out;
+  if (autoscaler_) autoscaler_->untrack(key);
+  forgetFirstStatus(key);
+  if (found && hasFinalizer(*found)) {
+    // Give back what the migration changed, then let the deletion go on.
+    auto plan = migrate(*found, std::nullopt, /*deleting=*/true, out.writes);
+    if (!plan) return plan.error();
+    if (auto s = setFinalizer(*found, false, out.writes); !s) return s.error();
+    events_.record(*found, "Normal", "MigrationRestored", "restored what the migration changed",
+                   rfc3339(time_.wallNow()));
+  }
+  return out;
+}
+
+Result<Rendered> Reconciler::renderTracked(const std::string& key, const Json& ew) {
   auto rendered = render_(ew);
   if (autoscaler_) {
     if (rendered && rendered->scale)
@@ -263,146 +321,160 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
     else
       autoscaler_->untrack(key);
   }
-  if (!rendered) {
-    in.invalidReason = rendered.error().message;
-    Json status = desiredStatus(in, current);
-    const bool wasDegraded = !sameStatus(status, current);
-    if (auto s = writeStatus(ew, status, out.writes); !s) return s.error();
-    if (wasDegraded) events_.record(ew, "Warning", "InvalidSpec", rendered.error().message, in.now);
-    return out;  // nothing to do until the spec changes
+  return rendered;
+}
+
+Result<ReconcileOutcome> Reconciler::reportInvalid(Pass& p, const std::string& why) {
+  p.in.invalidReason = why;
+  Json status = desiredStatus(p.in, p.current);
+  const bool wasDegraded = !sameStatus(status, p.current);
+  if (auto s = writeStatus(p.ew, status, p.out.writes); !s) return s.error();
+  if (wasDegraded) events_.record(p.ew, "Warning", "InvalidSpec", why, p.in.now);
+  return p.out;  // nothing to do until the spec changes
+}
+
+Status Reconciler::stepMigration(Pass& p, Rendered& rendered) {
+  auto planned = migrate(p.ew, rendered.migration, /*deleting=*/false, p.out.writes);
+  if (!planned) {
+    p.in.degraded = std::make_pair(std::string("MigrationFailed"), planned.error().message);
+    int ignored = 0;
+    // Best effort: the migration's error is returned (and retried) either way.
+    (void)writeStatus(p.ew, desiredStatus(p.in, p.current), ignored);
+    return planned.error();
   }
+  const migration::Plan& plan = *planned;
+  if (auto st = setFinalizer(p.ew, plan.keepFinalizer, p.out.writes); !st) return st.error();
+  p.in.migrationManaged = true;
+  p.in.migration = plan.record;
+  if (plan.migrated)
+    p.in.migrated = StatusInputs::Migrated{plan.migrated->status, plan.migrated->reason, plan.migrated->message};
+  p.in.migrationProblem = plan.problem;
+  if (plan.again) p.out.requeueAfter = std::chrono::seconds(2);
+  if (!plan.workerScopedIn)
+    rendered.objects.erase(std::remove_if(rendered.objects.begin(), rendered.objects.end(),
+                                          [](const Json& o) { return o.value("kind", "") == "Subscription"; }),
+                           rendered.objects.end());
+  return Status::success();
+}
 
-  // Migration: observe, step, act; it decides whether the worker's own
-  // Subscriptions exist yet (scoped in).
-  std::optional<migration::Plan> plan;
-  const bool migrating = rendered->migration || current.contains("migration") || hasFinalizer(ew);
-  if (migrating) {
-    auto planned = migrate(ew, rendered->migration, /*deleting=*/false, out.writes);
-    if (!planned) {
-      in.degraded = std::make_pair(std::string("MigrationFailed"), planned.error().message);
-      int ignored = 0;
-      // Best effort: the migration's error is returned (and retried) either way.
-      (void)writeStatus(ew, desiredStatus(in, current), ignored);
-      return planned.error();
-    }
-    plan = std::move(planned).value();
-    if (auto st = setFinalizer(ew, plan->keepFinalizer, out.writes); !st) return st.error();
-    in.migrationManaged = true;
-    in.migration = plan->record;
-    if (plan->migrated)
-      in.migrated = StatusInputs::Migrated{plan->migrated->status, plan->migrated->reason, plan->migrated->message};
-    in.migrationProblem = plan->problem;
-    if (plan->again) out.requeueAfter = std::chrono::seconds(2);
-    if (!plan->workerScopedIn)
-      rendered->objects.erase(std::remove_if(rendered->objects.begin(), rendered->objects.end(),
-                                             [](const Json& o) { return o.value("kind", "") == "Subscription"; }),
-                              rendered->objects.end());
-  }
-
-  const std::string uid = meta.value("uid", "");
-  const auto replaced = predecessors(rendered->objects, ownedBy(ns, name), uid);
-  auto heldBack = deletePredecessors(ew, replaced, rendered->objects, in, out.writes);
-  if (!heldBack) return heldBack.error();
-
+Status Reconciler::applyRendered(Pass& p, Rendered& rendered, const std::set<std::string>& heldBack) {
   std::string created;  // one Event for everything a reconcile creates
-  for (const auto& object : rendered->objects) {
+  for (const auto& object : rendered.objects) {
     const std::string kind = object.value("kind", "");
-    if (isWorkload(kind) && heldBack->count(object["metadata"].value("name", ""))) continue;
+    if (isWorkload(kind) && heldBack.count(object["metadata"].value("name", ""))) continue;
     const kube::ResourceType* type = typeFor(kind);
     if (!type) return Error{"renderer produced an unsupported kind " + kind};
-    Json desired = withOwner(object, ew);
+    Json desired = withOwner(object, p.ew);
     const std::string objName = desired["metadata"].value("name", "");
     kube::Store* store = storeFor(kind);
-    std::optional<Json> live = store ? store->get(ns + "/" + objName) : std::nullopt;
+    std::optional<Json> live = store ? store->get(p.ns + "/" + objName) : std::nullopt;
     std::optional<int> scaledFrom;
-    if (kind == "Deployment" && objName == rendered->eventsDeployment) {
-      std::optional<int> liveReplicas;
-      if (live && (*live)["spec"].contains("replicas")) liveReplicas = (*live)["spec"]["replicas"].get<int>();
-      in.scaling = rendered->scale ? StatusInputs::Scaling::Auto : StatusInputs::Scaling::Manual;
-      if (rendered->scale) {
-        in.decision = autoscaler_ ? autoscaler_->decision(key) : std::nullopt;
-        desired["spec"]["replicas"] =
-            scaledReplicas(in.decision, liveReplicas, desired["spec"].value("replicas", 0), rendered->scale->policy);
-      }
-      in.eventsReplicas = desired["spec"].value("replicas", 0);
-      if (liveReplicas && *liveReplicas != in.eventsReplicas) scaledFrom = *liveReplicas;
-    }
+    if (kind == "Deployment" && objName == rendered.eventsDeployment)
+      scaledFrom = sizeEventsDeployment(p, rendered, desired, live);
     if (live && matchesLive(desired, *live)) continue;
-    ++out.writes;
-    auto applied = api_.apply(*type, ns, objName, desired);
-    if (!applied) {
-      std::string reason = "ApplyFailed";
-      std::string msg = "cannot apply " + kind + " " + objName + ": " + applied.error().message;
-      if (kind == "Subscription" && applied.error().code == 404) {
-        reason = "DaprNotInstalled";
-        msg = "the dapr.io/v2alpha1 Subscription API is not installed: install Dapr or set spec.dapr.enabled: false";
-      }
-      // Say why in status (best effort), then let the queue retry with backoff.
-      in.degraded = std::make_pair(reason, msg);
-      int ignored = 0;
-      (void)writeStatus(ew, desiredStatus(in, current), ignored);  // best effort, as above
-      return Error{msg, applied.error().code};
-    }
+    ++p.out.writes;
+    auto applied = api_.apply(*type, p.ns, objName, desired);
+    if (!applied) return applyFailed(p, kind, objName, applied.error());
     // Read-your-writes until the watch catches up, unless the watch already
     // brought something newer (someone else's edit, a status update): that
     // one stays, and its event is judged after this reconcile.
-    if (store && store->upsertUnlessNewer(*applied) && owned_.wrote) owned_.wrote(*store, ns + "/" + objName);
+    if (store && store->upsertUnlessNewer(*applied) && owned_.wrote) owned_.wrote(*store, p.ns + "/" + objName);
     if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
     if (scaledFrom) {
-      in.scaledNow = true;
-      std::string why = in.decision
-                            ? std::string(autoscale::reasonName(in.decision->reason)) + ": " + in.decision->message
+      p.in.scaledNow = true;
+      std::string why = p.in.decision
+                            ? std::string(autoscale::reasonName(p.in.decision->reason)) + ": " + p.in.decision->message
                             : "spec.replicas";
-      events_.record(ew, "Normal", "Scaled",
+      events_.record(p.ew, "Normal", "Scaled",
                      "scaled " + objName + " from " + std::to_string(*scaledFrom) + " to " +
-                         std::to_string(in.eventsReplicas) + " (" + why + ")",
-                     in.now);
+                         std::to_string(p.in.eventsReplicas) + " (" + why + ")",
+                     p.in.now);
     }
   }
-  if (!created.empty()) events_.record(ew, "Normal", "Created", "created " + created, in.now);
+  if (!created.empty()) events_.record(p.ew, "Normal", "Created", "created " + created, p.in.now);
+  return Status::success();
+}
 
-  const auto owned = ownedBy(ns, name);
-  for (const auto& gone : toPrune(rendered->objects, owned, uid)) {
+std::optional<int> Reconciler::sizeEventsDeployment(Pass& p, const Rendered& rendered, Json& desired,
+                                                    const std::optional<Json>& live) {
+  std::optional<int> liveReplicas;
+  if (live && (*live)["spec"].contains("replicas")) liveReplicas = (*live)["spec"]["replicas"].get<int>();
+  p.in.scaling = rendered.scale ? StatusInputs::Scaling::Auto : StatusInputs::Scaling::Manual;
+  if (rendered.scale) {
+    p.in.decision = autoscaler_ ? autoscaler_->decision(p.key) : std::nullopt;
+    desired["spec"]["replicas"] =
+        scaledReplicas(p.in.decision, liveReplicas, desired["spec"].value("replicas", 0), rendered.scale->policy);
+  }
+  p.in.eventsReplicas = desired["spec"].value("replicas", 0);
+  if (liveReplicas && *liveReplicas != p.in.eventsReplicas) return *liveReplicas;
+  return std::nullopt;
+}
+
+Error Reconciler::applyFailed(Pass& p, const std::string& kind, const std::string& objName, const Error& error) {
+  std::string reason = "ApplyFailed";
+  std::string msg = "cannot apply " + kind + " " + objName + ": " + error.message;
+  if (kind == "Subscription" && error.code == 404) {
+    reason = "DaprNotInstalled";
+    msg = "the dapr.io/v2alpha1 Subscription API is not installed: install Dapr or set spec.dapr.enabled: false";
+  }
+  // Say why in status (best effort), then let the queue retry with backoff.
+  p.in.degraded = std::make_pair(reason, msg);
+  int ignored = 0;
+  (void)writeStatus(p.ew, desiredStatus(p.in, p.current), ignored);  // best effort, as in stepMigration
+  return Error{msg, error.code};
+}
+
+Status Reconciler::pruneUndeclared(Pass& p, const std::vector<Json>& rendered, const std::vector<Json>& replaced) {
+  for (const auto& gone : toPrune(rendered, ownedBy(p.ns, p.name), p.uid)) {
     const std::string kind = gone.value("kind", ""), objName = gone["metadata"].value("name", "");
     const kube::ResourceType* type = typeFor(kind);
     if (!type) continue;
     const bool predecessor = std::any_of(replaced.begin(), replaced.end(), [&](const Json& r) {
       return r.value("kind", "") == kind && r["metadata"].value("name", "") == objName;
     });
-    if (predecessor) continue;  // deleted in the foreground above
-    ++out.writes;
-    if (auto s = api_.remove(*type, ns, objName); !s)
+    if (predecessor) continue;  // deleted in the foreground by deletePredecessors
+    ++p.out.writes;
+    if (auto s = api_.remove(*type, p.ns, objName); !s)
       return Error{"prune " + kind + " " + objName + ": " + s.error().message};
-    if (kube::Store* store = storeFor(kind)) store->erase(ns + "/" + objName);
-    events_.record(ew, "Normal", "Pruned", "deleted " + kind + " " + objName + ": no longer declared", in.now);
+    if (kube::Store* store = storeFor(kind)) store->erase(p.ns + "/" + objName);
+    events_.record(p.ew, "Normal", "Pruned", "deleted " + kind + " " + objName + ": no longer declared", p.in.now);
   }
+  return Status::success();
+}
 
-  for (const auto& o : ownedBy(ns, name))
-    if (isWorkload(o.value("kind", ""))) in.workloads.push_back(o);
-  in.selector = rendered->selector;
-  in.consumerGroup = rendered->consumerGroup;
-  if (owned_.pods) in.pods = podProblems(owned_.pods->byIndex(ns, name));
-  Json status = desiredStatus(in, current);
-  // The first status of a new worker waits, up to kFirstStatusWait, until its
-  // Deployments are available and the first lag poll is in: one write with
-  // the settled state instead of one per step of its start (in a burst of new
-  // workers the API server's capacity goes to their objects). The Deployments'
-  // status changes bring the reconciles; the requeue is the deadline.
-  if (!current.contains("observedGeneration") && !migrating) {
-    bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
-    for (const auto& c : status.value("conditions", Json::array()))
-      if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
-    const auto due = firstStatusDue(key), now = time_.now();
-    if (!settled && now < due) {
-      out.requeueAfter =
-          std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
-      return out;
+Status Reconciler::writeSettledStatus(Pass& p, const Rendered& rendered, bool migrating) {
+  for (const auto& o : ownedBy(p.ns, p.name))
+    if (isWorkload(o.value("kind", ""))) p.in.workloads.push_back(o);
+  p.in.selector = rendered.selector;
+  p.in.consumerGroup = rendered.consumerGroup;
+  if (owned_.pods) p.in.pods = podProblems(owned_.pods->byIndex(p.ns, p.name));
+  Json status = desiredStatus(p.in, p.current);
+  if (!p.current.contains("observedGeneration") && !migrating) {
+    if (auto wait = firstStatusWait(p.key, p.in, status)) {
+      p.out.requeueAfter = *wait;
+      return Status::success();
     }
-    forgetFirstStatus(key);
   }
-  if (auto s = writeStatus(ew, status, out.writes); !s) return s.error();
-  recordPodFailure(ew, current, status, in.pods, in.now);
-  return out;
+  if (auto s = writeStatus(p.ew, status, p.out.writes); !s) return s.error();
+  recordPodFailure(p.ew, p.current, status, p.in.pods, p.in.now);
+  return Status::success();
+}
+
+// The first status of a new worker waits, up to kFirstStatusWait, until its
+// Deployments are available and the first lag poll is in: one write with the
+// settled state instead of one per step of its start (in a burst of new
+// workers the API server's capacity goes to their objects). The Deployments'
+// status changes bring the reconciles; the requeue is the deadline.
+std::optional<std::chrono::milliseconds> Reconciler::firstStatusWait(const std::string& key, const StatusInputs& in,
+                                                                     const Json& status) {
+  bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
+  for (const auto& c : status.value("conditions", Json::array()))
+    if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
+  const auto due = firstStatusDue(key), now = time_.now();
+  if (!settled && now < due)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
+  forgetFirstStatus(key);
+  return std::nullopt;
 }
 
 void Reconciler::recordPodFailure(const Json& ew, const Json& before, const Json& after,

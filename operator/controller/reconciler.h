@@ -83,6 +83,45 @@ class Reconciler {
   Result<ReconcileOutcome> reconcile(const std::string& key);
 
  private:
+  // What one reconcile of a live EventWorker carries from step to step.
+  struct Pass {
+    Pass(const std::string& key, const kube::Json& ew);  // the rest from EW
+    const std::string& key;
+    const kube::Json& ew;
+    std::string ns, name, uid;
+    kube::Json current;  // the status before this reconcile
+    StatusInputs in;     // what the status to write is made of, filled step by step
+    ReconcileOutcome out;
+  };
+
+  // The steps of reconcile(), in order. Each returns an Error to give back
+  // to the queue as it is.
+  Result<ReconcileOutcome> reconcileDeleted(const std::string& key, const std::optional<kube::Json>& found);
+  // Renders EW and tells the autoscaler whether it follows lag.
+  Result<Rendered> renderTracked(const std::string& key, const kube::Json& ew);
+  // Writes the InvalidSpec status (and its Event when it is new).
+  Result<ReconcileOutcome> reportInvalid(Pass& p, const std::string& why);
+  // Observes, steps and acts on the migration; drops the worker's own
+  // Subscriptions from RENDERED until the migration scopes it in.
+  Status stepMigration(Pass& p, Rendered& rendered);
+  // Applies each rendered object whose live copy differs, but for the held-back workloads.
+  Status applyRendered(Pass& p, Rendered& rendered, const std::set<std::string>& heldBack);
+  // Sets the events Deployment's replicas in DESIRED (the autoscaler's
+  // decision, else spec.replicas); returns the live count it changes, if any.
+  std::optional<int> sizeEventsDeployment(Pass& p, const Rendered& rendered, kube::Json& desired,
+                                          const std::optional<kube::Json>& live);
+  // Says why an apply failed in status (best effort) and returns the error.
+  Error applyFailed(Pass& p, const std::string& kind, const std::string& objName, const Error& error);
+  // Deletes the owned objects no longer rendered, but for the predecessors
+  // deletePredecessors() already deletes.
+  Status pruneUndeclared(Pass& p, const std::vector<kube::Json>& rendered, const std::vector<kube::Json>& replaced);
+  // Writes the status of a worker whose objects are applied, unless its first
+  // status waits (then sets the requeue).
+  Status writeSettledStatus(Pass& p, const Rendered& rendered, bool migrating);
+  // How long the first status of a new worker still waits; nullopt: write it now.
+  std::optional<std::chrono::milliseconds> firstStatusWait(const std::string& key, const StatusInputs& in,
+                                                           const kube::Json& status);
+
   kube::Store* storeFor(const std::string& kind) const;
   const kube::ResourceType* typeFor(const std::string& kind) const;
   std::vector<kube::Json> ownedBy(const std::string& ns, const std::string& name) const;
@@ -97,6 +136,18 @@ class Reconciler {
   // Observes, steps the migration state machine and carries out its actions.
   Result<migration::Plan> migrate(const kube::Json& ew, const std::optional<Rendered::Migration>& target, bool deleting,
                                   int& writes);
+  // What migration::step() looks at: the worker's readiness, the namespace's
+  // Subscriptions and (when the migration touches them) the API's
+  // Deployments, read by live LISTs while a migration runs, and the API
+  // group's offsets when RECORD asks for them.
+  Result<migration::Observed> observeMigration(const kube::Json& ew, const kube::Json& record,
+                                               const std::optional<migration::Request>& request,
+                                               const std::optional<Rendered::Migration>& target);
+  // Carry out a plan's edits, each with its Event.
+  Status editScopes(const kube::Json& ew, const std::vector<migration::ScopeEdit>& edits, const std::string& now,
+                    int& writes);
+  Status editAnnotations(const kube::Json& ew, const std::vector<migration::AnnotationEdit>& edits,
+                         const std::string& now, int& writes);
   // A Warning Event when the status just written turned Degraded for a pod's
   // failure (ImagePullBackOff, CrashLoopBackOff, ...): `kubectl describe` shows it.
   void recordPodFailure(const kube::Json& ew, const kube::Json& before, const kube::Json& after,

@@ -312,3 +312,77 @@ TEST_CASE("reconcile: a worker gone from the cache (deleted) needs no request") 
   CHECK(out->writes == 0);
   CHECK(h.api.writes() == 0);
 }
+
+TEST_CASE(
+    "reconcile: an overlap migration scopes the worker in, then takes the API's Subscription scope and "
+    "programmatic subscriptions once the worker is ready, and the worker's deletion gives both back") {
+  Harness h;
+  // The API service: a declarative Subscription scoped to it (and another
+  // app), and a Deployment running its app id.
+  REQUIRE(h.api.create(r::kDaprSubscription, "shop",
+                       {{"apiVersion", "dapr.io/v2alpha1"},
+                        {"kind", "Subscription"},
+                        {"metadata", {{"name", "api-orders"}}},
+                        {"spec", {{"pubsubname", "pubsub"}, {"topic", "order.completed"}}},
+                        {"scopes", {"customer-api", "audit"}}}));
+  REQUIRE(h.api.create(
+      r::kDeployment, "shop",
+      {{"apiVersion", "apps/v1"},
+       {"kind", "Deployment"},
+       {"metadata", {{"name", "customer-api"}, {"labels", {{"app", "customer-api"}}}}},
+       {"spec", {{"template", {{"metadata", {{"annotations", {{"dapr.io/app-id", "customer-api"}}}}}}}}}}));
+  const auto apiScopes = [&] { return (*h.api.get(r::kDaprSubscription, "shop", "api-orders"))["scopes"]; };
+  const auto apiAnnotations = [&] {
+    return (*h.api.get(r::kDeployment, "shop", "customer-api"))["spec"]["template"]["metadata"].value("annotations",
+                                                                                                      Json::object());
+  };
+  h.add(patched(
+      {{"spec",
+        {{"cron", nullptr},
+         {"dapr", {{"enabled", true}, {"appId", "customer-worker"}, {"pubsubName", "pubsub"}}},
+         {"migrateFrom", {{"appId", "customer-api"}, {"handoff", "overlap"}, {"programmaticSubscriptions", true}}}}}}));
+
+  // Not ready yet: the worker is scoped in first, the API keeps everything.
+  REQUIRE(h.reconcile());
+  CHECK(h.count(r::kDaprSubscription) == 2);
+  CHECK(apiScopes() == Json({"customer-api", "audit"}));
+  CHECK_FALSE(apiAnnotations().contains(migration::kDisableInitEndpoints));
+  CHECK(h.status()["migration"]["phase"] == "Pending");
+
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());
+  CHECK(apiScopes() == Json({"audit"}));
+  CHECK(apiAnnotations()[migration::kDisableInitEndpoints] == "subscribe");
+  CHECK(h.status()["migration"]["phase"] == "Complete");
+  CHECK(h.condition("Migrated")["status"] == "True");
+  // What it changed is recorded, and a finalizer keeps it until given back.
+  CHECK((*h.api.get(r::kEventWorker, "shop", "customer-worker"))["metadata"]["finalizers"] ==
+        Json({migration::kFinalizer}));
+  const auto reasons = h.eventReasons();
+  CHECK(has(reasons, "MigrationScopes"));
+  CHECK(has(reasons, "MigrationAnnotation"));
+
+  // Deleted: the finalizer holds the worker until both are given back.
+  REQUIRE(h.api.remove(r::kEventWorker, "shop", "customer-worker"));
+  REQUIRE(h.reconcile());
+  CHECK(apiScopes() == Json({"audit", "customer-api"}));
+  CHECK_FALSE(apiAnnotations().contains(migration::kDisableInitEndpoints));
+  CHECK_FALSE(h.api.get(r::kEventWorker, "shop", "customer-worker"));
+  CHECK(has(h.eventReasons(), "MigrationRestored"));
+}
+
+TEST_CASE("reconcile: a migration whose Deployments cannot be listed is Degraded MigrationFailed and returned") {
+  Harness h;
+  h.add(patched(
+      {{"spec",
+        {{"cron", nullptr},
+         {"dapr", {{"enabled", true}, {"appId", "customer-worker"}, {"pubsubName", "pubsub"}}},
+         {"migrateFrom", {{"appId", "customer-api"}, {"handoff", "overlap"}, {"programmaticSubscriptions", true}}}}}}));
+  h.api.failNext("list", "deployments", 500, "InternalError: etcdserver: request timed out");
+  auto out = h.reconcile();
+  REQUIRE_FALSE(out);
+  CHECK_THAT(out.error().message, Catch::Contains("list Deployments"));
+  CHECK(h.condition("Degraded")["reason"] == "MigrationFailed");
+  REQUIRE(h.reconcile());
+  CHECK(h.condition("Degraded")["reason"] != "MigrationFailed");
+}

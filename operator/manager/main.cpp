@@ -43,6 +43,187 @@ std::string defaultIdentity() {
   return std::string(host) + "_" + std::to_string(::getpid());
 }
 
+struct Flags {
+  std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
+  std::string credentialsNamespace;
+  std::string logFormat = "text";
+  int workers = 2, resyncSeconds = 600;
+  double leaseSeconds = 15, renewSeconds = 10, retrySeconds = 2;
+  bool leaderElect = true;
+  render::RenderOptions renderOptions;
+  bool autoscale = true;
+  double lagTimeoutSeconds = 5;
+};
+
+void addFlags(CLI::App& app, Flags& f) {
+  app.set_version_flag("--version", "eventworker-operator " EW_VERSION);
+  app.add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: $KUBECONFIG, else in-cluster)");
+  app.add_option("--context", f.context, "kubeconfig context (default: current-context)");
+  app.add_option("--namespace", f.ns, "watch only this namespace (default: all)")->envname("EW_WATCH_NAMESPACE");
+  app.add_option("--workers", f.workers, "concurrent reconciles")->check(CLI::Range(1, 64));
+  app.add_option("--metrics-address", f.metricsAddress, "host:port of /healthz /readyz /metrics")
+      ->envname("EW_METRICS_ADDRESS");
+  app.add_option("--leader-elect", f.leaderElect, "elect a leader on a Lease before writing");
+  app.add_option("--lease-namespace", f.leaseNamespace,
+                 "namespace of the Lease (default: --namespace, else $POD_NAMESPACE, else default)");
+  app.add_option("--identity", f.identity, "leader election identity (default: hostname_pid)");
+  app.add_option("--lease-duration", f.leaseSeconds, "seconds a lease is valid without renewal")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--renew-deadline", f.renewSeconds, "seconds the leader keeps trying to renew before giving up")
+      ->check(CLI::Range(0.5, 3600.0));
+  app.add_option("--retry-period", f.retrySeconds, "seconds between lease attempts")->check(CLI::Range(0.1, 600.0));
+  app.add_option("--resync-seconds", f.resyncSeconds, "period of the full resync")->check(CLI::Range(1, 86400));
+  app.add_option("--runtime-image", f.renderOptions.runtimeImage,
+                 "eventworker-runtime image for workers that name none")
+      ->envname("EW_RUNTIME_IMAGE")
+      ->capture_default_str();
+  app.add_option("--autoscale", f.autoscale,
+                 "follow Kafka consumer lag (false: events Deployments keep their replicas)")
+      ->capture_default_str();
+  app.add_option("--lag-read-timeout", f.lagTimeoutSeconds, "seconds one batched lag read may take")
+      ->check(CLI::Range(0.1, 120.0))
+      ->capture_default_str();
+  app.add_option("--kafka-credentials-namespace", f.credentialsNamespace,
+                 "namespace of the Secrets with the operator's Kafka credentials (operatorSecretRef; default: "
+                 "$POD_NAMESPACE, else the service account's)");
+  app.add_option("--log-format", f.logFormat, "text | json")->check(CLI::IsMember({"text", "json"}));
+}
+
+// The namespaces left to their defaults: the Lease's (--namespace, else the
+// pod's, else the kubeconfig's) and the Kafka credentials' (the pod's, else
+// the kubeconfig's).
+void defaultNamespaces(Flags& f, const kube::ClusterAccess& access) {
+  const char* podNs = std::getenv("POD_NAMESPACE");
+  if (f.leaseNamespace.empty()) f.leaseNamespace = !f.ns.empty() ? f.ns : podNs ? podNs : access.defaultNamespace;
+  if (f.credentialsNamespace.empty()) f.credentialsNamespace = podNs ? podNs : access.defaultNamespace;
+}
+
+// eventworker_api_requests_total counts CLIENT's requests by verb and code.
+void countRequests(kube::KubeClient& client, MetricsRegistry& metrics) {
+  client.setObserver([&metrics](kube::Verb verb, int code) {
+    metrics
+        .counter("eventworker_api_requests_total", "Requests to the kube-apiserver by verb and HTTP code.",
+                 {{"verb", kube::verbName(verb)}, {"code", std::to_string(code)}})
+        .inc();
+  });
+}
+
+// Whether Dapr's Subscription CRD exists (the operator then owns the
+// workers' Subscriptions); logs the operator's start with it.
+bool daprSubscriptionsInstalled(kube::Api& api, const Flags& f) {
+  const bool dapr = api.get(kube::resources::kCustomResourceDefinition, "", "subscriptions.dapr.io").ok();
+  spdlog::info(
+      "starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={} "
+      "kafka-credentials-namespace={}",
+      f.ns.empty() ? "*" : f.ns, f.workers, dapr, f.leaderElect, f.identity, f.credentialsNamespace);
+  return dapr;
+}
+
+// Uniform in [0, 1), safe to call from any thread.
+std::function<double()> sharedRandom01() {
+  struct State {
+    std::mt19937_64 rng{std::random_device{}()};
+    std::mutex mu;
+  };
+  auto state = std::make_shared<State>();
+  return [state] {
+    std::lock_guard l(state->mu);
+    return std::uniform_real_distribution<double>(0, 1)(state->rng);
+  };
+}
+
+// The operator's Kafka credentials: the labelled Secrets of one namespace,
+// kept by a watch so that a changed Secret is used at the next poll.
+class KafkaSecretsWatch {
+ public:
+  KafkaSecretsWatch(kube::Api& api, const std::string& ns, std::function<double()> random01)
+      : ns_(ns),
+        watcher_(
+            api, kube::resources::kSecret, options(ns), store_, [](const std::string&) {}, random01) {
+    thread_ = std::thread([this] { watcher_.run(); });
+  }
+  ~KafkaSecretsWatch() { stop(); }
+  void stop() {
+    watcher_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  // REQUIRES: used while this watch lives.
+  controller::OperatorSecrets secrets() {
+    return {ns_, [this](const std::string& name) { return store_.get(ns_ + "/" + name); }};
+  }
+
+ private:
+  static kube::WatcherOptions options(const std::string& ns) {
+    kube::WatcherOptions o;
+    o.ns = ns;
+    o.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
+    return o;
+  }
+  std::string ns_;
+  kube::Store store_;
+  kube::Watcher watcher_;
+  std::thread thread_;
+};
+
+controller::ControllerOptions controllerOptions(const Flags& f, bool dapr, const controller::OperatorSecrets& secrets) {
+  controller::ControllerOptions options;
+  options.ns = f.ns;
+  options.workers = f.workers;
+  options.resyncPeriod = std::chrono::seconds(f.resyncSeconds);
+  options.daprSubscriptions = dapr;
+  const autoscale::Millis lagTimeout(static_cast<int64_t>(f.lagTimeoutSeconds * 1000));
+  auto lagReaders = std::make_shared<autoscale::LagReaderPool>(lagTimeout);
+  if (f.autoscale) options.lagReader = controller::lagReadFn(lagReaders, secrets);
+  options.migrationKafka = controller::migrationKafka(lagReaders, lagTimeout, secrets);
+  return options;
+}
+
+void addEndpoints(HttpEndpoints& http, const std::atomic<bool>& leading, const controller::Controller& ctl,
+                  const MetricsRegistry& metrics) {
+  http.handle("/healthz", [] { return HttpReply{200, "ok\n"}; });
+  http.handle("/readyz", [&] {
+    // Ready when not leading (a standby is healthy) or when the caches are synced.
+    if (leading && !ctl.synced()) return HttpReply{503, "caches not synced\n"};
+    return HttpReply{200, "ok\n"};
+  });
+  http.handle("/metrics", [&] { return HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"}; });
+}
+
+controller::LeaseConfig leaseConfig(const Flags& f) {
+  controller::LeaseConfig lease;
+  lease.ns = f.leaseNamespace;
+  lease.identity = f.identity;
+  auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
+  lease.leaseDuration = ms(f.leaseSeconds);
+  lease.renewDeadline = ms(f.renewSeconds);
+  lease.retryPeriod = ms(f.retrySeconds);
+  return lease;
+}
+
+// Runs the controller until a signal (or, electing, the lost lease); returns the exit code.
+int runController(bool leaderElect, const controller::LeaseConfig& lease, controller::LeaderElector& elector,
+                  controller::Controller& ctl, std::atomic<bool>& leading) {
+  if (!leaderElect) {
+    ctl.start();
+    while (!gSignal) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ctl.stop();
+    return 0;
+  }
+  const bool graceful = elector.run(
+      [&] {
+        spdlog::info("became leader ({}/{})", lease.ns, lease.name);
+        leading = true;
+        ctl.start();
+      },
+      [&] {
+        ctl.stop();  // finishes in-flight reconciles
+        leading = false;
+      });
+  if (graceful) return 0;
+  spdlog::error("lost the lease: exiting so that a restart re-elects");
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,112 +233,33 @@ int main(int argc, char** argv) {
   // cpprestsdk's I/O pool: 4 threads, not its default 40 (see setIoThreads).
   kube::setIoThreads(4);
   CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments and StatefulSets"};
-  app.set_version_flag("--version", "eventworker-operator " EW_VERSION);
-  std::string kubeconfig, context, ns, metricsAddress = "127.0.0.1:8080", leaseNamespace, identity = defaultIdentity();
-  std::string credentialsNamespace;
-  std::string logFormat = "text";
-  int workers = 2, resyncSeconds = 600;
-  double leaseSeconds = 15, renewSeconds = 10, retrySeconds = 2;
-  bool leaderElect = true;
-  app.add_option("--kubeconfig", kubeconfig, "kubeconfig file (default: $KUBECONFIG, else in-cluster)");
-  app.add_option("--context", context, "kubeconfig context (default: current-context)");
-  app.add_option("--namespace", ns, "watch only this namespace (default: all)")->envname("EW_WATCH_NAMESPACE");
-  app.add_option("--workers", workers, "concurrent reconciles")->check(CLI::Range(1, 64));
-  app.add_option("--metrics-address", metricsAddress, "host:port of /healthz /readyz /metrics")
-      ->envname("EW_METRICS_ADDRESS");
-  app.add_option("--leader-elect", leaderElect, "elect a leader on a Lease before writing");
-  app.add_option("--lease-namespace", leaseNamespace,
-                 "namespace of the Lease (default: --namespace, else $POD_NAMESPACE, else default)");
-  app.add_option("--identity", identity, "leader election identity (default: hostname_pid)");
-  app.add_option("--lease-duration", leaseSeconds, "seconds a lease is valid without renewal")
-      ->check(CLI::Range(1.0, 3600.0));
-  app.add_option("--renew-deadline", renewSeconds, "seconds the leader keeps trying to renew before giving up")
-      ->check(CLI::Range(0.5, 3600.0));
-  app.add_option("--retry-period", retrySeconds, "seconds between lease attempts")->check(CLI::Range(0.1, 600.0));
-  app.add_option("--resync-seconds", resyncSeconds, "period of the full resync")->check(CLI::Range(1, 86400));
-  render::RenderOptions renderOptions;
-  app.add_option("--runtime-image", renderOptions.runtimeImage, "eventworker-runtime image for workers that name none")
-      ->envname("EW_RUNTIME_IMAGE")
-      ->capture_default_str();
-  bool autoscale = true;
-  double lagTimeoutSeconds = 5;
-  app.add_option("--autoscale", autoscale, "follow Kafka consumer lag (false: events Deployments keep their replicas)")
-      ->capture_default_str();
-  app.add_option("--lag-read-timeout", lagTimeoutSeconds, "seconds one batched lag read may take")
-      ->check(CLI::Range(0.1, 120.0))
-      ->capture_default_str();
-  app.add_option("--kafka-credentials-namespace", credentialsNamespace,
-                 "namespace of the Secrets with the operator's Kafka credentials (operatorSecretRef; default: "
-                 "$POD_NAMESPACE, else the service account's)");
-  app.add_option("--log-format", logFormat, "text | json")->check(CLI::IsMember({"text", "json"}));
+  Flags flags;
+  addFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
-  if (logFormat == "json")
+  if (flags.logFormat == "json")
     spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
 
-  auto access = clusterAccess(kubeconfig, context);
+  auto access = clusterAccess(flags.kubeconfig, flags.context);
   if (!access) {
     spdlog::error("{}", access.error().message);
     return 2;
   }
-  const char* podNs = std::getenv("POD_NAMESPACE");
-  if (leaseNamespace.empty()) leaseNamespace = !ns.empty() ? ns : podNs ? podNs : access->defaultNamespace;
-  if (credentialsNamespace.empty()) credentialsNamespace = podNs ? podNs : access->defaultNamespace;
+  defaultNamespaces(flags, *access);
 
   MetricsRegistry metrics;
   kube::KubeClient client(*access);
-  client.setObserver([&metrics](kube::Verb verb, int code) {
-    metrics
-        .counter("eventworker_api_requests_total", "Requests to the kube-apiserver by verb and HTTP code.",
-                 {{"verb", kube::verbName(verb)}, {"code", std::to_string(code)}})
-        .inc();
-  });
+  countRequests(client, metrics);
   kube::KubeApi api(client);
+  const bool dapr = daprSubscriptionsInstalled(api, flags);
 
-  const bool dapr = api.get(kube::resources::kCustomResourceDefinition, "", "subscriptions.dapr.io").ok();
-  spdlog::info(
-      "starting: namespace={} workers={} dapr-subscriptions={} leader-elect={} identity={} "
-      "kafka-credentials-namespace={}",
-      ns.empty() ? "*" : ns, workers, dapr, leaderElect, identity, credentialsNamespace);
+  const auto random01 = sharedRandom01();
+  KafkaSecretsWatch kafkaSecrets(api, flags.credentialsNamespace, random01);
+  controller::Controller ctl(api, controllerOptions(flags, dapr, kafkaSecrets.secrets()),
+                             controller::makeRenderFn(flags.renderOptions), metrics, random01);
 
-  std::mt19937_64 rng(std::random_device{}());
-  std::mutex rngMu;
-  auto random01 = [&] {
-    std::lock_guard l(rngMu);
-    return std::uniform_real_distribution<double>(0, 1)(rng);
-  };
-  controller::ControllerOptions options;
-  options.ns = ns;
-  options.workers = workers;
-  options.resyncPeriod = std::chrono::seconds(resyncSeconds);
-  options.daprSubscriptions = dapr;
-  const autoscale::Millis lagTimeout(static_cast<int64_t>(lagTimeoutSeconds * 1000));
-  // The operator's Kafka credentials: the labelled Secrets of one namespace,
-  // kept by a watch so that a changed Secret is used at the next poll.
-  kube::Store kafkaSecrets;
-  kube::WatcherOptions secretsWatch;
-  secretsWatch.ns = credentialsNamespace;
-  secretsWatch.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
-  kube::Watcher secretsWatcher(
-      api, kube::resources::kSecret, secretsWatch, kafkaSecrets, [](const std::string&) {}, random01);
-  std::thread secretsThread([&] { secretsWatcher.run(); });
-  controller::OperatorSecrets secrets{credentialsNamespace,
-                                      [&kafkaSecrets, credentialsNamespace](const std::string& name) {
-                                        return kafkaSecrets.get(credentialsNamespace + "/" + name);
-                                      }};
-  auto lagReaders = std::make_shared<autoscale::LagReaderPool>(lagTimeout);
-  if (autoscale) options.lagReader = controller::lagReadFn(lagReaders, secrets);
-  options.migrationKafka = controller::migrationKafka(lagReaders, lagTimeout, secrets);
-  controller::Controller ctl(api, options, controller::makeRenderFn(renderOptions), metrics, random01);
-
-  std::atomic<bool> leading{!leaderElect};
-  HttpEndpoints http(metricsAddress);
-  http.handle("/healthz", [] { return HttpReply{200, "ok\n"}; });
-  http.handle("/readyz", [&] {
-    // Ready when not leading (a standby is healthy) or when the caches are synced.
-    if (leading && !ctl.synced()) return HttpReply{503, "caches not synced\n"};
-    return HttpReply{200, "ok\n"};
-  });
-  http.handle("/metrics", [&] { return HttpReply{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"}; });
+  std::atomic<bool> leading{!flags.leaderElect};
+  HttpEndpoints http(flags.metricsAddress);
+  addEndpoints(http, leading, ctl, metrics);
   if (auto s = http.start(); !s) {
     spdlog::error("{}", s.error().message);
     return 2;
@@ -166,46 +268,18 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, onSignal);
   std::signal(SIGINT, onSignal);
 
-  const TimeSource& clock = systemTime();
-  controller::LeaseConfig lease;
-  lease.ns = leaseNamespace;
-  lease.identity = identity;
-  auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
-  lease.leaseDuration = ms(leaseSeconds);
-  lease.renewDeadline = ms(renewSeconds);
-  lease.retryPeriod = ms(retrySeconds);
-  controller::LeaderElector elector(api, lease, clock);
+  const controller::LeaseConfig lease = leaseConfig(flags);
+  controller::LeaderElector elector(api, lease, systemTime());
   std::thread signalWatch([&] {
     while (!gSignal) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("signal {}: stopping", gSignal.load());
     elector.stop();
   });
 
-  int rc = 0;
-  if (leaderElect) {
-    const bool graceful = elector.run(
-        [&] {
-          spdlog::info("became leader ({}/{})", lease.ns, lease.name);
-          leading = true;
-          ctl.start();
-        },
-        [&] {
-          ctl.stop();  // finishes in-flight reconciles
-          leading = false;
-        });
-    if (!graceful) {
-      spdlog::error("lost the lease: exiting so that a restart re-elects");
-      rc = 1;
-    }
-  } else {
-    ctl.start();
-    while (!gSignal) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ctl.stop();
-  }
+  const int rc = runController(flags.leaderElect, lease, elector, ctl, leading);
   if (!gSignal) gSignal = SIGTERM;  // release the signal thread
   signalWatch.join();
-  secretsWatcher.stop();
-  secretsThread.join();
+  kafkaSecrets.stop();
   http.stop();
   spdlog::info("stopped");
   spdlog::shutdown();
