@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clients/app_server.h"
 #include "clients/exec_handler.h"
 #include "clients/http_handler.h"
 #include "clients/kafka_consumer.h"
@@ -202,7 +203,8 @@ int main(int argc, char** argv) {
       source = std::make_unique<EventSource>(config, *dispatcher, metrics, deadLetters.get(), KafkaConsumer::factory(),
                                              ew::systemTime());
     else
-      source = std::make_unique<DaprSource>(config, *dispatcher, metrics, [handler] { return handler->reachable(); });
+      source = std::make_unique<DaprSource>(
+          config, *dispatcher, metrics, [handler] { return handler->reachable(); }, httpAppServers(), ew::systemTime());
     if (auto s = source->open(); !s) {
       spdlog::error("{}", s.error().message);
       return 1;
