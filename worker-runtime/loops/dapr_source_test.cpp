@@ -13,6 +13,7 @@
 
 #include "clients/memory_app_server.h"
 #include "loops/fake_handler.h"
+#include "loops/test_support.h"
 
 using namespace ew;
 using namespace ew::runtime;
@@ -22,24 +23,9 @@ using nlohmann::json;
 namespace {
 
 RuntimeConfig config(const std::string& retry = "initialBackoff: 10ms, maxBackoff: 20ms") {
-  auto c = parseConfig(R"(apiVersion: runtime.eventworker.dev/v1
-worker: w
-namespace: shop
-source:
-  kind: dapr
-  dapr: {appPort: 5005}
-handler: {kind: noop}
-server: {gracePeriod: 10s}
-subscriptions:
-- name: orders
-  topic: orders
-  route: /events/orders
-  concurrency: 8
-  ordering: key
-  retry: {maxAttempts: 3, )" +
-                       retry + "}\n");
-  REQUIRE(c);
-  return *c;
+  return testConfig("  kind: dapr\n  dapr: {appPort: 5005}\n",
+                    "  concurrency: 8\n  ordering: key\n  retry: {maxAttempts: 3, " + retry + "}\n",
+                    "server: {gracePeriod: 10s}\n");
 }
 
 // A bulk entry's event, or a single delivery's body: a plain JSON payload
@@ -88,25 +74,15 @@ struct Rig {
   std::unique_ptr<Dispatcher> dispatcher;
   MemoryAppServer* server = nullptr;
   std::unique_ptr<DaprSource> source;
-  std::thread loop;
-  std::atomic<bool> finished{false};
-  bool drained = false;
+  std::unique_ptr<SourceLoop> loop;
 
   explicit Rig(RuntimeConfig c) : cfg(std::move(c)) {
-    DispatcherDeps deps;
-    deps.time = &time;
-    deps.handler = handler;
-    deps.metrics = &metrics;
-    deps.random = [] { return 0.5; };
-    dispatcher = std::make_unique<Dispatcher>(cfg, std::move(deps));
+    dispatcher = testDispatcher(cfg, handler, metrics, time);
     source = std::make_unique<DaprSource>(
         cfg, *dispatcher, metrics, [this] { return reachable.load(); }, MemoryAppServer::factory(&server), time);
     REQUIRE(source->open());
     dispatcher->start();
-    loop = std::thread([this] {
-      drained = source->run();
-      finished = true;
-    });
+    loop = std::make_unique<SourceLoop>(*source);
   }
   ~Rig() { stop(); }
 
@@ -129,11 +105,10 @@ struct Rig {
     return reply ? reply->status : 0;
   }
   void stop() {
-    if (!loop.joinable()) return;
     handler->release();
     source->requestStop();
-    advanceUntil(1s, [&] { return finished.load(); });
-    loop.join();
+    advanceUntil(1s, [&] { return loop->finished(); });
+    loop->join();
   }
 };
 
@@ -222,8 +197,8 @@ TEST_CASE("dapr source: at stop a new delivery is answered 503, and one still ru
   // Within the grace period the running event keeps its delivery open.
   r.time.advance(9s);
   CHECK_FALSE(running->wait(50ms));
-  REQUIRE(r.advanceUntil(1s, [&] { return r.finished.load(); }));
-  CHECK_FALSE(r.drained);
+  REQUIRE(r.advanceUntil(1s, [&] { return r.loop->finished(); }));
+  CHECK_FALSE(r.loop->drained());
   CHECK(status(running->now()) == "RETRY");
   r.handler->release();
   REQUIRE(r.handler->waitDone(1, 10s));

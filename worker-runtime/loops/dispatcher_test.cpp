@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "loops/fake_handler.h"
+#include "loops/test_support.h"
 
 using namespace ew;
 using namespace ew::runtime;
@@ -24,25 +25,9 @@ namespace {
 
 RuntimeConfig config(const std::string& subscriptionExtra = "", int maxAttempts = 3,
                      const std::string& backoff = "initialBackoff: 10ms, maxBackoff: 20ms") {
-  auto c = parseConfig(R"(apiVersion: runtime.eventworker.dev/v1
-worker: w
-namespace: shop
-service: s
-source:
-  kind: kafka
-  kafka: {brokers: ["127.0.0.1:9"], consumerGroup: w}
-handler: {kind: noop}
-subscriptions:
-- name: orders
-  topic: orders
-  route: /events/orders
-  concurrency: 8
-  ordering: key
-  retry: {maxAttempts: )" +
-                       std::to_string(maxAttempts) + ", " + backoff + R"(}
-)" + subscriptionExtra);
-  REQUIRE(c);
-  return *c;
+  return testConfig("  kind: kafka\n  kafka: {brokers: [\"127.0.0.1:9\"], consumerGroup: w}\n",
+                    "  concurrency: 8\n  ordering: key\n  retry: {maxAttempts: " + std::to_string(maxAttempts) + ", " +
+                        backoff + "}\n" + subscriptionExtra);
 }
 
 class FakeDeadLetters : public DeadLetterSink {

@@ -7,13 +7,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <condition_variable>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include "clients/memory_kafka.h"
 #include "loops/fake_handler.h"
+#include "loops/test_support.h"
 
 using namespace ew;
 using namespace ew::runtime;
@@ -24,25 +22,10 @@ namespace {
 const TopicPartition kP0{"orders", 0}, kP1{"orders", 1};
 
 RuntimeConfig config(int concurrency = 8, const std::string& retry = "initialBackoff: 10ms, maxBackoff: 20ms") {
-  auto c = parseConfig(R"(apiVersion: runtime.eventworker.dev/v1
-worker: w
-namespace: shop
-source:
-  kind: kafka
-  kafka: {brokers: ["127.0.0.1:9"], consumerGroup: g, commitInterval: 1s}
-handler: {kind: noop}
-server: {gracePeriod: 10s}
-subscriptions:
-- name: orders
-  topic: orders
-  route: /events/orders
-  concurrency: )" + std::to_string(concurrency) +
-                       R"(
-  ordering: key
-  retry: {maxAttempts: 3, )" +
-                       retry + "}\n");
-  REQUIRE(c);
-  return *c;
+  return testConfig(
+      "  kind: kafka\n  kafka: {brokers: [\"127.0.0.1:9\"], consumerGroup: g, commitInterval: 1s}\n",
+      "  concurrency: " + std::to_string(concurrency) + "\n  ordering: key\n  retry: {maxAttempts: 3, " + retry + "}\n",
+      "server: {gracePeriod: 10s}\n");
 }
 
 // A dispatcher and an event source on MemoryKafka, the source's loop on a
@@ -55,30 +38,15 @@ struct Rig {
   RuntimeConfig cfg;
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<EventSource> source;
-  std::thread loop;
-  std::mutex loopMu;
-  std::condition_variable loopDone;
-  bool finished = false;  // guarded by loopMu
-  bool drained = false;
+  std::unique_ptr<SourceLoop> loop;
 
   explicit Rig(RuntimeConfig c) : cfg(std::move(c)) {
     kafka.createTopic("orders", 2);
-    DispatcherDeps deps;
-    deps.time = &time;
-    deps.handler = handler;
-    deps.metrics = &metrics;
-    deps.random = [] { return 0.5; };
-    dispatcher = std::make_unique<Dispatcher>(cfg, std::move(deps));
+    dispatcher = testDispatcher(cfg, handler, metrics, time);
     source = std::make_unique<EventSource>(cfg, *dispatcher, metrics, nullptr, kafka.consumers(), time);
     REQUIRE(source->open());
     dispatcher->start();
-    loop = std::thread([this] {
-      const bool d = source->run();
-      std::lock_guard l(loopMu);
-      drained = d;
-      finished = true;
-      loopDone.notify_all();
-    });
+    loop = std::make_unique<SourceLoop>(*source);
     REQUIRE(eventually([&] { return source->assignedPartitions() == 2; }));
   }
   ~Rig() { stop(); }
@@ -107,19 +75,14 @@ struct Rig {
     kafka.produce(tp.topic, tp.partition, key, fakeEvent(key, offset * 10 + tp.partition, mode));
   }
   std::optional<int64_t> committed(const TopicPartition& tp) { return kafka.committed("g", tp); }
-  bool loopFinished(std::chrono::milliseconds within) {
-    std::unique_lock l(loopMu);
-    return loopDone.wait_for(l, within, [&] { return finished; });
-  }
   // Stops the loop and joins it. What is admitted normally finishes at
   // once; when not (a test failed midway), the clock is moved past the grace
   // period.
   void stop() {
-    if (!loop.joinable()) return;
     handler->release();
     source->requestStop();
-    if (!loopFinished(5s)) advanceUntil(1s, [&] { return loopFinished(0s); });
-    loop.join();
+    if (!loop->finished(5s)) advanceUntil(1s, [&] { return loop->finished(); });
+    loop->join();
   }
 };
 
@@ -141,7 +104,7 @@ TEST_CASE("event source: events of one key are handled in offset order across a 
   }
   CHECK(r.handler->peak() > 1);
   r.stop();
-  CHECK(r.drained);
+  CHECK(r.loop->drained());
   CHECK(r.committed(kP0) == r.kafka.endOffset(kP0));
   CHECK(r.committed(kP1) == r.kafka.endOffset(kP1));
 }
@@ -249,9 +212,9 @@ TEST_CASE("event source: a stop whose grace period ends on the clock leaves a ru
   REQUIRE(r.handler->waitBlocked(10s));
   REQUIRE(r.handler->waitDone(0, 10s));
   r.source->requestStop();
-  REQUIRE(r.advanceUntil(1s, [&] { return r.loopFinished(0s); }));
+  REQUIRE(r.advanceUntil(1s, [&] { return r.loop->finished(); }));
   CHECK_FALSE(r.kafka.member("g"));  // left the group
   r.stop();
-  CHECK_FALSE(r.drained);
+  CHECK_FALSE(r.loop->drained());
   CHECK(r.committed(kP0) == 1);
 }
