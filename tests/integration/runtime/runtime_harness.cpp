@@ -75,12 +75,12 @@ void Kafka::createTopic(const std::string& topic, int partitions, const std::map
   rd_kafka_NewTopic_destroy(nt);
 }
 
-void Kafka::produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value) {
+void Kafka::produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value,
+                    int32_t partition) {
   RdKafka::ErrorCode rc;
   for (int i = 0; i < 3000; ++i) {
-    rc = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            const_cast<char*>(value.data()), value.size(), key ? key->data() : nullptr,
-                            key ? key->size() : 0, 0, nullptr);
+    rc = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                            value.size(), key ? key->data() : nullptr, key ? key->size() : 0, 0, nullptr);
     if (rc != RdKafka::ERR__QUEUE_FULL) break;
     producer_->poll(10);
   }
@@ -144,18 +144,24 @@ void Kafka::setScramPassword(const std::string& user, const std::string& passwor
   REQUIRE(ok);
 }
 
-int64_t Kafka::committedTotal(const std::string& group, const std::string& topic, int partitions) {
+std::vector<int64_t> Kafka::committed(const std::string& group, const std::string& topic, int partitions) {
   auto c = conf({{"bootstrap.servers", bootstrap_}, {"group.id", group}, {"enable.auto.commit", "false"}});
   std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
   REQUIRE(consumer);
   std::vector<RdKafka::TopicPartition*> parts;
   for (int p = 0; p < partitions; ++p) parts.push_back(RdKafka::TopicPartition::create(topic, p));
-  int64_t total = 0;
-  if (consumer->committed(parts, 10000) != RdKafka::ERR_NO_ERROR) total = -1;
-  for (auto* tp : parts) total = (total < 0 || tp->offset() < 0) ? -1 : total + tp->offset();
+  const bool ok = consumer->committed(parts, 10000) == RdKafka::ERR_NO_ERROR;
+  std::vector<int64_t> out;
+  for (auto* tp : parts) out.push_back(ok && tp->offset() >= 0 ? tp->offset() : -1);
   RdKafka::TopicPartition::destroy(parts);
   consumer->close();
+  return out;
+}
+
+int64_t Kafka::committedTotal(const std::string& group, const std::string& topic, int partitions) {
+  int64_t total = 0;
+  for (int64_t offset : committed(group, topic, partitions)) total = (total < 0 || offset < 0) ? -1 : total + offset;
   return total;
 }
 

@@ -41,10 +41,14 @@ class Kafka {
   ~Kafka();
   const std::string& bootstrap() const { return bootstrap_; }
   void createTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& config = {});
-  void produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value);
+  // To PARTITION, or where the partitioner puts KEY.
+  void produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value,
+               int32_t partition = RdKafka::Topic::PARTITION_UA);
   void flush();
   // Reads every record of TOPIC (all partitions) until COUNT were read or TIMEOUT.
   std::vector<Record> readAll(const std::string& topic, size_t count, std::chrono::seconds timeout);
+  // The committed offsets of GROUP on TOPIC's partitions 0..PARTITIONS-1 (-1: none, or not read).
+  std::vector<int64_t> committed(const std::string& group, const std::string& topic, int partitions);
   // Sum over partitions of the committed offsets of GROUP on TOPIC (-1 for none).
   int64_t committedTotal(const std::string& group, const std::string& topic, int partitions);
   // Creates SCRAM-SHA-512 user USER with PASSWORD, or changes its password:
