@@ -1,6 +1,8 @@
 #pragma once
 // An AppServer in memory (clients/app_server.h) for unit tests of the Dapr
 // source: a test sends a request and later reads its reply, with no socket.
+// tests/integration/runtime/app_server_contract_test.cpp holds it to
+// ew::HttpServer.
 // Requests sent after stopAccepting() are still handed over (as on a
 // connection daprd kept open); after stop() replies are dropped and
 // requests refused (status 0), as a closed connection would.
