@@ -153,6 +153,15 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaSourceCo
   return self;
 }
 
+ConsumerFactory KafkaConsumer::factory() {
+  return [](const KafkaSourceConfig& config, const std::vector<std::string>& topics,
+            RebalanceListener* listener) -> Result<ConsumerPtr> {
+    auto c = create(config, topics, listener);
+    if (!c) return c.error();
+    return ConsumerPtr(std::move(*c));
+  };
+}
+
 KafkaConsumer::~KafkaConsumer() { close(); }
 
 void KafkaConsumer::QueueDeleter::operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }

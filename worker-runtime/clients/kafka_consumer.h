@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "clients/consumer.h"
 #include "clients/kafka_config.h"
 #include "core/config.h"
 #include "core/fetch_stall.h"
@@ -42,49 +43,31 @@
 
 namespace ew::runtime {
 
-class RebalanceListener {
- public:
-  virtual ~RebalanceListener() = default;
-  // PARTS were added to this member's assignment; returns after they are usable.
-  virtual void onAssigned(const std::vector<TopicPartition>& parts) = 0;
-  // PARTS are being taken away. LOST: they may already belong to another member,
-  // so nothing may be committed for them. Returns the commit points to commit
-  // before they are given up (empty when lost).
-  virtual std::vector<CommitPoint> onRevoking(const std::vector<TopicPartition>& parts, bool lost) = 0;
-};
-
-class KafkaConsumer {
+class KafkaConsumer : public Consumer {
  public:
   // LISTENER must outlive the consumer.
   static Result<std::unique_ptr<KafkaConsumer>> create(const KafkaSourceConfig& config,
                                                        const std::vector<std::string>& topics,
                                                        RebalanceListener* listener);
-  ~KafkaConsumer();  // closes (leaves the group) if close() was not called
+  // KafkaConsumer::create as a ConsumerFactory.
+  static ConsumerFactory factory();
+  ~KafkaConsumer() override;
 
-  // Appends up to MAX records to OUT, waiting up to TIMEOUT_MS for MAX of them
-  // (librdkafka's batch semantics: with TIMEOUT_MS 0 it takes what is ready,
-  // with MAX 1 it returns on the first record). Returns how many were appended. Transient broker
-  // errors are logged and swallowed (librdkafka reconnects by itself).
-  size_t poll(int timeoutMs, size_t max, std::vector<Message>& out);
+  // Consumer (clients/consumer.h). Transient broker errors in poll() are
+  // logged and swallowed (librdkafka reconnects by itself).
+  size_t poll(int timeoutMs, size_t max, std::vector<Message>& out) override;
+  Status store(const std::vector<CommitPoint>& points) override;
+  // Counted as their results are served, on the poll thread.
+  uint64_t timerCommits() const override { return timerCommits_.load(); }
+  uint64_t timerCommitErrors() const override { return timerCommitErrors_.load(); }
+  void pause(const std::vector<TopicPartition>& parts) override;
+  void resume(const std::vector<TopicPartition>& parts) override;
+  uint64_t fetchWakeups() const override { return wakeups_.load(); }
+  void close() override;
+  Status setSaslCredentials(const SaslCredentials& credentials) override;
 
-  // Hands POINTS to librdkafka's commit timer. Points of partitions no
-  // longer assigned are dropped (their final offsets were committed when
-  // they were revoked).
-  Status store(const std::vector<CommitPoint>& points);
   Status commit(const std::vector<CommitPoint>& points);  // synchronous (revocation)
-  // Commits librdkafka's timer sent that succeeded / failed (counted as their
-  // results are served, on the poll thread).
-  uint64_t timerCommits() const { return timerCommits_.load(); }
-  uint64_t timerCommitErrors() const { return timerCommitErrors_.load(); }
-  void pause(const std::vector<TopicPartition>& parts);
-  void resume(const std::vector<TopicPartition>& parts);
   std::vector<TopicPartition> assignment();
-  // Times the fetcher was woken after its queue drained (core/fetch_stall.h).
-  uint64_t fetchWakeups() const { return wakeups_.load(); }
-  // Leaves the group (revoking everything through the listener). Idempotent.
-  void close();
-  // kafka_config.h setSaslCredentials, on this consumer.
-  Status setSaslCredentials(const SaslCredentials& credentials);
 
  private:
   class RebalanceCb;

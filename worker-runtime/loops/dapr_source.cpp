@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <optional>
 #include <random>
-#include <thread>
 #include <unordered_set>
 
 #include "core/dapr_app.h"
@@ -20,9 +19,8 @@ constexpr int64_t kDefaultBulkCount = 100;
 constexpr int64_t kMaxBodyBytes = int64_t(1) << 30;
 constexpr size_t kServerThreads = 2;
 
-int64_t steadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+int64_t msSinceEpoch(MonoTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 DaprStatus statusFor(DeliveryOutcome o) {
@@ -142,10 +140,12 @@ struct DaprSource::Inflight {
 };
 
 DaprSource::DaprSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics,
-                       std::function<bool()> handlerReachable)
+                       std::function<bool()> handlerReachable, AppServerFactory servers, const TimeSource& time)
     : config_(config),
       dispatcher_(dispatcher),
       handlerReachable_(std::move(handlerReachable)),
+      servers_(std::move(servers)),
+      time_(time),
       subscriptions_(renderDaprSubscriptions(config)),
       inflight_(std::make_shared<Inflight>()),
       nextOffset_(randomOffsetBase()) {
@@ -178,8 +178,8 @@ Status DaprSource::open() {
   o.maxBodyBytes = maxBodyBytes(config_);
   o.threads = kServerThreads;
   healthy_.store(handlerReachable_());  // what /healthz answers until run() probes again
-  server_ = std::make_unique<HttpServer>(
-      o, [this](HttpServerRequest&& r, HttpReplyFn reply) { onRequest(std::move(r), std::move(reply)); });
+  server_ =
+      servers_(o, [this](HttpServerRequest&& r, HttpReplyFn reply) { onRequest(std::move(r), std::move(reply)); });
   if (auto st = server_->start(); !st) return Error{"dapr app port: " + st.error().message};
   spdlog::info("dapr: app channel on {}:{} ({} subscriptions)", d.address, server_->port(),
                d.subscribe == DaprSubscribe::Programmatic ? "programmatic" : "declarative");
@@ -194,7 +194,7 @@ void DaprSource::requestStop() {
   wake_.notify_all();
 }
 
-bool DaprSource::alive() const { return steadyMs() - lastLoopMs_.load() < 10'000; }
+bool DaprSource::alive() const { return msSinceEpoch(time_.now()) - lastLoopMs_.load() < 10'000; }
 
 bool DaprSource::ready() const { return server_ && !stopping_.load(); }
 
@@ -235,7 +235,7 @@ void DaprSource::onDelivery(const std::string& path, HttpServerRequest&& request
   if (!sub) {
     unrouted_->inc();
     std::lock_guard l(logMu_);
-    if (auto left = unroutedLog_.admit(std::chrono::steady_clock::now()))
+    if (auto left = unroutedLog_.admit(time_.now()))
       spdlog::warn("dapr: delivery to {} (topic \"{}\") matches no subscription route; answered 404{}", path, topic,
                    *left ? " (" + std::to_string(*left) + " more since the last report)" : std::string());
     return reply({404, renderDaprReply(DaprStatus::Drop), std::string(kJson)});
@@ -272,36 +272,35 @@ void DaprSource::onDelivery(const std::string& path, HttpServerRequest&& request
 }
 
 bool DaprSource::run() {
-  {
-    std::unique_lock l(mu_);
-    while (!stop_) {
-      lastLoopMs_.store(steadyMs());
-      l.unlock();
-      healthy_.store(handlerReachable_());
-      dispatcher_.queueSize();  // refreshes worker_queue_size
-      l.lock();
-      wake_.wait_for(l, std::chrono::seconds(1), [&] { return stop_; });
-    }
+  std::unique_lock l(mu_);
+  while (!stop_) {
+    lastLoopMs_.store(msSinceEpoch(time_.now()));
+    l.unlock();
+    healthy_.store(handlerReachable_());
+    dispatcher_.queueSize();  // refreshes worker_queue_size
+    l.lock();
+    time_.wait(wake_, l, time_.now() + std::chrono::seconds(1), [&] { return stop_; });
   }
   // New deliveries (503) go back to daprd; those in flight finish within the grace period.
-  const auto deadline = std::chrono::steady_clock::now() + config_.server.gracePeriod;
+  const auto deadline = time_.now() + config_.server.gracePeriod;
   stopping_.store(true);
   server_->stopAccepting();
   spdlog::info("shutdown: draining {} dapr deliveries ({} event(s)), grace period {}", inflight_->size(),
                dispatcher_.queueSize(), formatDuration(config_.server.gracePeriod));
   auto settled = [&] { return inflight_->size() == 0 && server_->pending() == 0; };
-  while (!settled() && std::chrono::steady_clock::now() < deadline) {
-    lastLoopMs_.store(steadyMs());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!settled() && time_.now() < deadline) {
+    lastLoopMs_.store(msSinceEpoch(time_.now()));
+    time_.waitUntil(wake_, l, std::min(deadline, time_.now() + std::chrono::milliseconds(20)));
   }
   const bool drained = settled();
   if (!drained) {
     // Unfinished events go back to daprd for redelivery (their handler calls may still complete: at-least-once).
     inflight_->answerAll();
-    const auto flush = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (server_->pending() != 0 && std::chrono::steady_clock::now() < flush)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto flush = time_.now() + std::chrono::seconds(1);
+    while (server_->pending() != 0 && time_.now() < flush)
+      time_.waitUntil(wake_, l, std::min(flush, time_.now() + std::chrono::milliseconds(20)));
   }
+  l.unlock();
   dispatcher_.stop();
   server_->stop();
   spdlog::info("shutdown: {}", drained ? "every dapr delivery answered" : "grace period over; the rest answered RETRY");

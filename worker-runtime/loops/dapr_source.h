@@ -11,6 +11,11 @@
 // GET /healthz (daprd's app health check: 200 while the handler is reachable
 // and the source is not stopping).
 //
+// The HTTP server comes from an injected AppServerFactory
+// (clients/app_server.h; ew::HttpServer in production) and the probe
+// interval, the grace period and liveness read the injected TimeSource, so
+// unit tests deliver in memory on a manual clock.
+//
 // Thread-safety: as Source. Requests are served on the HTTP server's threads.
 
 #include <atomic>
@@ -21,10 +26,12 @@
 #include <mutex>
 #include <string>
 
+#include "clients/app_server.h"
 #include "core/config.h"
 #include "core/log_throttle.h"
 #include "ew/http_server.h"
 #include "ew/metrics.h"
+#include "ew/time_source.h"
 #include "loops/dispatcher.h"
 #include "loops/source.h"
 
@@ -33,9 +40,11 @@ namespace ew::runtime {
 class DaprSource : public Source {
  public:
   // HANDLER_REACHABLE is the handler's liveness probe (it may block briefly;
-  // it is called from run() only). REQUIRES: config.source.dapr.
+  // it is called from open() and run() only). SERVERS makes the app
+  // channel's server at open(). TIME must outlive the source. REQUIRES:
+  // config.source.dapr.
   DaprSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics,
-             std::function<bool()> handlerReachable);
+             std::function<bool()> handlerReachable, AppServerFactory servers, const TimeSource& time);
   ~DaprSource() override;
 
   // Listens on source.dapr.address:appPort.
@@ -61,8 +70,10 @@ class DaprSource : public Source {
   const RuntimeConfig& config_;
   Dispatcher& dispatcher_;
   const std::function<bool()> handlerReachable_;
+  const AppServerFactory servers_;
+  const TimeSource& time_;
   const std::string subscriptions_;  // the /dapr/subscribe document
-  std::unique_ptr<HttpServer> server_;
+  AppServerPtr server_;
   std::shared_ptr<Inflight> inflight_;                          // shared with the dispatcher's completion callbacks
   std::map<std::string, std::shared_ptr<SubMetrics>> metrics_;  // by subscription name
   Counter* unrouted_;

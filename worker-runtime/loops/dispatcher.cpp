@@ -3,12 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <deque>
 #include <set>
 
-#include "core/admission_budget.h"
-#include "core/cloud_event.h"
-#include "core/log_throttle.h"
+#include "loops/dispatch_work.h"
 
 namespace ew::runtime {
 
@@ -55,77 +52,37 @@ size_t sizeOf(const Message& m) {
 
 }  // namespace
 
-struct Dispatcher::Work {
-  Message message;
-  std::chrono::nanoseconds call{0};  // of the handler call made by process(), until observed; 0: none
-  size_t bytes = 0;                  // sizeOf(message), counted against kAdmitBytes
-  LaneKey lane;
-  uint64_t generation = 0;
-  int attempts = 0;                                   // handler calls so far
-  std::optional<DeadLetterReason> pendingDeadLetter;  // set while the dead letter itself is being retried
-  std::string lastError;
-  std::optional<Millis> delayOverride;
-  // Deliveries only (Dispatcher::deliver): not offset-tracked.
-  std::function<void(DeliveryOutcome)> onDone;
-  std::string malformed;
-  DeliveryOutcome outcome = DeliveryOutcome::Handled;  // when it finishes done
-};
-
-struct Dispatcher::Sub {
-  Sub(const SubscriptionConfig& c, const Handler& handler, Millis gracePeriod, const std::string& worker,
-      const std::string& source, Uniform01 random, MetricsRegistry& m)
-      : config(c),
-        admission(admissionBudget(c, handler, gracePeriod)),
-        lanes(admission.events()),
-        retry(c.retry, std::move(random)),
-        envelope{c.maxEventBytes, c.requireCloudEvent, source, c.name} {
-    const Labels l{{"worker", worker}, {"subscription", c.name}};
-    auto with = [&](const char* k, const char* v) {
-      Labels x = l;
-      x[k] = v;
-      return x;
-    };
-    const char* jobsHelp = "Events handled, by final status";
-    done = &m.counter("worker_jobs_total", jobsHelp, with("status", "success"));
-    duplicate = &m.counter("worker_jobs_total", jobsHelp, with("status", "duplicate"));
-    deadLettered = &m.counter("worker_jobs_total", jobsHelp, with("status", "dead_letter"));
-    errors = &m.counter("worker_errors_total",
-                        "Handler calls that failed (retry or reject) and idempotency store failures", l);
-    storeErrors = &m.counter("worker_idempotency_store_errors_total",
-                             "Idempotency store calls that failed (the event was handled anyway)", l);
-    retries = &m.counter("worker_retries_total", "Handler calls scheduled again after a failure", l);
-    malformed = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
-                           with("reason", "malformed"));
-    exhausted = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
-                           with("reason", "exhausted"));
-    rejected = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
-                          with("reason", "rejected"));
-    duration = &m.histogram("worker_job_duration_seconds", "Handler call duration", l);
-    queue = &m.gauge("worker_queue_size", "Events admitted and not finished (running, waiting, backing off)", l);
-  }
-
-  Counter* deadLetterCounter(DeadLetterReason r) {
-    return r == DeadLetterReason::Malformed ? malformed : r == DeadLetterReason::Exhausted ? exhausted : rejected;
-  }
-
-  SubscriptionConfig config;
-  AdmissionBudget admission;                          // guarded by Dispatcher::mu_
-  KeyLanes<WorkPtr> lanes;                            // guarded by Dispatcher::mu_
-  size_t admittedBytes = 0;                           // of the works admitted to lanes; guarded by mu_
-  std::deque<WorkPtr> ready;                          // runnable now; guarded by mu_
-  std::multimap<Clock::time_point, WorkPtr> delayed;  // backing off; guarded by mu_
-  std::condition_variable wake;
-  size_t sleeping = 0;  // workers waiting on wake; guarded by mu_
-  size_t waking = 0;    // notifications sent and not yet consumed; guarded by mu_
-  RetrySchedule retry;  // called under mu_
-  EnvelopeOptions envelope;
-  IdStorePtr store;  // null: no idempotency
-  std::mutex storeLogMu;
-  LogThrottle storeLog{Millis(30'000)};  // guarded by storeLogMu
-  Counter *done, *duplicate, *deadLettered, *errors, *storeErrors, *retries, *malformed, *exhausted, *rejected;
-  Histogram* duration;
-  Gauge* queue;
-};
+Dispatcher::Sub::Sub(const SubscriptionConfig& c, const Handler& handler, Millis gracePeriod, const std::string& worker,
+                     const std::string& source, Uniform01 random, MetricsRegistry& m)
+    : config(c),
+      admission(admissionBudget(c, handler, gracePeriod)),
+      lanes(admission.events()),
+      retry(c.retry, std::move(random)),
+      envelope{c.maxEventBytes, c.requireCloudEvent, source, c.name} {
+  const Labels l{{"worker", worker}, {"subscription", c.name}};
+  auto with = [&](const char* k, const char* v) {
+    Labels x = l;
+    x[k] = v;
+    return x;
+  };
+  const char* jobsHelp = "Events handled, by final status";
+  done = &m.counter("worker_jobs_total", jobsHelp, with("status", "success"));
+  duplicate = &m.counter("worker_jobs_total", jobsHelp, with("status", "duplicate"));
+  deadLettered = &m.counter("worker_jobs_total", jobsHelp, with("status", "dead_letter"));
+  errors = &m.counter("worker_errors_total",
+                      "Handler calls that failed (retry or reject) and idempotency store failures", l);
+  storeErrors = &m.counter("worker_idempotency_store_errors_total",
+                           "Idempotency store calls that failed (the event was handled anyway)", l);
+  retries = &m.counter("worker_retries_total", "Handler calls scheduled again after a failure", l);
+  malformed = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
+                         with("reason", "malformed"));
+  exhausted = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
+                         with("reason", "exhausted"));
+  rejected = &m.counter("worker_dead_letters_total", "Events sent to the dead-letter topic, by reason",
+                        with("reason", "rejected"));
+  duration = &m.histogram("worker_job_duration_seconds", "Handler call duration", l);
+  queue = &m.gauge("worker_queue_size", "Events admitted and not finished (running, waiting, backing off)", l);
+}
 
 namespace {
 
@@ -528,117 +485,6 @@ void Dispatcher::finishLocked(Sub& s, WorkPtr w, bool done, Completions& complet
   }
   // Small finished records are kept for submit() to reuse (see spareWork_).
   if (w->bytes <= kSpareWorkBytes && spareWork_.size() < kSpareWork) spareWork_.push_back(std::move(w));
-}
-
-Dispatcher::Verdict Dispatcher::process(Sub& s, Work& w) {
-  if (w.pendingDeadLetter) return deadLetter(s, w, *w.pendingDeadLetter, w.lastError);
-  if (!w.malformed.empty()) return deadLetter(s, w, DeadLetterReason::Malformed, w.malformed);
-  HandlerRequest req;
-  req.route = s.config.route;
-  if (deps_.handler->needsBody() || s.config.requireCloudEvent || s.store) {
-    auto env = buildEnvelope(w.message, s.envelope);
-    if (!env) return deadLetter(s, w, DeadLetterReason::Malformed, env.error().message);
-    req.eventId = std::move(env->id);
-    req.body = std::move(env->body);
-  } else if (static_cast<int64_t>(w.message.value.size()) > s.config.maxEventBytes) {
-    return deadLetter(s, w, DeadLetterReason::Malformed,
-                      "oversized: " + std::to_string(w.message.value.size()) + " bytes > maxEventBytes " +
-                          std::to_string(s.config.maxEventBytes));
-  }
-  if (s.store) {
-    // Store down: handle the event anyway (at-least-once; a duplicate is
-    // possible, a loss is not), count it and log it at most every 30 s.
-    auto claim = s.store->claim(req.eventId, recordId(w.message));
-    if (!claim) {
-      storeFailed(s, "claim", claim.error());
-    } else if (*claim == Claim::Duplicate) {
-      s.duplicate->inc();
-      w.outcome = DeliveryOutcome::Duplicate;
-      return Verdict::Done;
-    } else if (*claim == Claim::Busy) {
-      // Another runtime is handling it: ask again later (not an attempt).
-      w.delayOverride = std::max(s.config.retry.initialBackoff, Millis(100));
-      return Verdict::Retry;
-    }
-  }
-  for (const auto& [k, v] : w.message.headers)
-    if (k == "traceparent" || k == "tracestate") req.headers.emplace_back(k, v);
-
-  ++w.attempts;
-  const auto start = deps_.time->now();
-  const HandlerResult r = deps_.handler->handle(req);
-  w.call = deps_.time->now() - start;
-  s.duration->observe(std::chrono::duration<double>(w.call).count());
-  switch (r.outcome) {
-    case Outcome::Done:
-      if (s.store)
-        if (auto st = s.store->done(req.eventId); !st) storeFailed(s, "done", st.error());
-      s.done->inc();
-      return Verdict::Done;
-    case Outcome::Retry:
-      s.errors->inc();
-      w.lastError = r.detail;
-      if (s.retry.shouldRetry(w.attempts)) {
-        s.retries->inc();
-        return Verdict::Retry;
-      }
-      if (s.store)
-        if (auto st = s.store->release(req.eventId, recordId(w.message)); !st) storeFailed(s, "release", st.error());
-      return deadLetter(s, w, DeadLetterReason::Exhausted, r.detail);
-    case Outcome::Reject:
-      s.errors->inc();
-      if (s.store)
-        if (auto st = s.store->release(req.eventId, recordId(w.message)); !st) storeFailed(s, "release", st.error());
-      return deadLetter(s, w, DeadLetterReason::Rejected, r.detail);
-  }
-  return Verdict::Done;
-}
-
-void Dispatcher::storeFailed(Sub& s, const char* operation, const Error& error) {
-  s.errors->inc();
-  s.storeErrors->inc();
-  std::lock_guard g(s.storeLogMu);
-  if (auto left = s.storeLog.admit(deps_.time->now()))
-    spdlog::warn("dispatch: {}: idempotency store {} failed, events are handled without de-duplication{}: {}",
-                 s.config.name, operation,
-                 *left ? " (" + std::to_string(*left) + " more failures since the last report)" : std::string(),
-                 error.message);
-}
-
-Dispatcher::Verdict Dispatcher::deadLetter(Sub& s, Work& w, DeadLetterReason reason, const std::string& error) {
-  const auto& m = w.message;
-  if (w.onDone) {
-    // The sender dead-letters it (Dapr: the DROP reply; daprd publishes it to
-    // the subscription's dead-letter topic, or drops it when there is none).
-    spdlog::warn("dispatch: {} delivery {}[{}]@{} given up after {} attempt(s) ({}): {}", s.config.name, m.tp.topic,
-                 m.tp.partition, m.offset, w.attempts, toString(reason), error);
-    s.deadLetterCounter(reason)->inc();
-    s.deadLettered->inc();
-    w.outcome = DeliveryOutcome::GivenUp;
-    return Verdict::Done;
-  }
-  if (s.config.deadLetterTopic.empty() || !deps_.deadLetters) {
-    spdlog::warn("dispatch: {} {}[{}]@{} given up ({}): {} (no deadLetterTopic: committed)", s.config.name, m.tp.topic,
-                 m.tp.partition, m.offset, toString(reason), error);
-    s.deadLetterCounter(reason)->inc();
-    s.deadLettered->inc();
-    return Verdict::Done;
-  }
-  const Headers h = deadLetterHeaders(m, w.attempts, reason, error, config_.worker, s.config.name);
-  if (auto st = deps_.deadLetters->send(s.config.deadLetterTopic, m, h); !st) {
-    spdlog::warn("dispatch: dead letter for {}[{}]@{} failed, will retry: {}", m.tp.topic, m.tp.partition, m.offset,
-                 st.error().message);
-    if (stopping_.load()) return Verdict::Abandon;
-    w.pendingDeadLetter = reason;
-    w.lastError = error;
-    w.delayOverride = Millis(1000);
-    return Verdict::Retry;
-  }
-  spdlog::info("dispatch: {}[{}]@{} dead-lettered to {} ({}): {}", m.tp.topic, m.tp.partition, m.offset,
-               s.config.deadLetterTopic, toString(reason), error);
-  s.deadLetterCounter(reason)->inc();
-  s.deadLettered->inc();
-  return Verdict::Done;
 }
 
 }  // namespace ew::runtime

@@ -14,6 +14,9 @@
 #include <set>
 #include <thread>
 
+#include "loops/fake_handler.h"
+#include "loops/test_support.h"
+
 using namespace ew;
 using namespace ew::runtime;
 using namespace std::chrono_literals;
@@ -22,102 +25,10 @@ namespace {
 
 RuntimeConfig config(const std::string& subscriptionExtra = "", int maxAttempts = 3,
                      const std::string& backoff = "initialBackoff: 10ms, maxBackoff: 20ms") {
-  auto c = parseConfig(R"(apiVersion: runtime.eventworker.dev/v1
-worker: w
-namespace: shop
-service: s
-source:
-  kind: kafka
-  kafka: {brokers: ["127.0.0.1:9"], consumerGroup: w}
-handler: {kind: noop}
-subscriptions:
-- name: orders
-  topic: orders
-  route: /events/orders
-  concurrency: 8
-  ordering: key
-  retry: {maxAttempts: )" +
-                       std::to_string(maxAttempts) + ", " + backoff + R"(}
-)" + subscriptionExtra);
-  REQUIRE(c);
-  return *c;
+  return testConfig("  kind: kafka\n  kafka: {brokers: [\"127.0.0.1:9\"], consumerGroup: w}\n",
+                    "  concurrency: 8\n  ordering: key\n  retry: {maxAttempts: " + std::to_string(maxAttempts) + ", " +
+                        backoff + "}\n" + subscriptionExtra);
 }
-
-// Answers by the event's data: "retry:N" fails N times first,
-// "retry-until:SEQ" fails its first attempt and then until event SEQ was handled, "reject" is refused,
-// "block" waits until released. Records every call.
-class FakeHandler : public Handler {
- public:
-  struct Call {
-    std::string key;
-    int64_t seq;
-  };
-  HandlerResult handle(const HandlerRequest& req) override {
-    const auto body = nlohmann::json::parse(req.body);
-    const auto data = body.value("data", nlohmann::json::object());
-    const std::string key = data.value("key", "");
-    const int64_t seq = data.value("seq", int64_t{-1});
-    const std::string mode = data.value("mode", "");
-    std::unique_lock l(mu_);
-    ++running_;
-    peak_ = std::max(peak_, running_);
-    calls_.push_back({key, seq});
-    const int attempt = ++attempts_[seq];
-    if (mode == "block") {
-      blocked_ = true;
-      cv_.notify_all();
-      cv_.wait(l, [&] { return released_; });
-    }
-    l.unlock();
-    std::this_thread::sleep_for(1ms);  // some work: lets other keys overlap
-    l.lock();
-    --running_;
-    if (mode == "reject") return {Outcome::Reject, "no such customer"};
-    if (mode.rfind("retry:", 0) == 0 && attempt <= std::stoi(mode.substr(6))) return {Outcome::Retry, "busy"};
-    if (mode.rfind("retry-until:", 0) == 0 &&
-        (attempt == 1 ||
-         std::none_of(done_.begin(), done_.end(), [&](const Call& c) { return c.seq == std::stoll(mode.substr(12)); })))
-      return {Outcome::Retry, "waiting"};
-    done_.push_back({key, seq});
-    cv_.notify_all();
-    return {};
-  }
-  void release() {
-    std::lock_guard l(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-  bool waitDone(int64_t seq, std::chrono::milliseconds within) {
-    std::unique_lock l(mu_);
-    return cv_.wait_for(l, within, [&] {
-      return std::any_of(done_.begin(), done_.end(), [&](const Call& c) { return c.seq == seq; });
-    });
-  }
-  bool waitBlocked(std::chrono::milliseconds within) {
-    std::unique_lock l(mu_);
-    return cv_.wait_for(l, within, [&] { return blocked_; });
-  }
-  std::vector<Call> done() {
-    std::lock_guard l(mu_);
-    return done_;
-  }
-  int attempts(int64_t seq) {
-    std::lock_guard l(mu_);
-    return attempts_[seq];
-  }
-  int peak() {
-    std::lock_guard l(mu_);
-    return peak_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Call> calls_, done_;
-  std::map<int64_t, int> attempts_;
-  int running_ = 0, peak_ = 0;
-  bool blocked_ = false, released_ = false;
-};
 
 class FakeDeadLetters : public DeadLetterSink {
  public:
@@ -149,7 +60,7 @@ Message record(int partition, int64_t offset, const std::string& key, const std:
   m.tp = {"orders", partition};
   m.offset = offset;
   m.key = key;
-  m.value = nlohmann::json{{"key", key}, {"seq", offset * 10 + partition}, {"mode", mode}}.dump();
+  m.value = fakeEvent(key, offset * 10 + partition, mode);
   return m;
 }
 

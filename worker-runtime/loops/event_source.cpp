@@ -7,9 +7,8 @@
 namespace ew::runtime {
 namespace {
 
-int64_t steadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+int64_t msSinceEpoch(MonoTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 // Records taken from librdkafka per poll (one dispatcher lock per batch).
@@ -33,8 +32,12 @@ std::string tlsFiles(const KafkaSecurityConfig& sec) {
 }  // namespace
 
 EventSource::EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics,
-                         KafkaDeadLetterProducer* deadLetters)
-    : config_(config), dispatcher_(dispatcher), deadLetters_(deadLetters) {
+                         KafkaDeadLetterProducer* deadLetters, ConsumerFactory consumers, const TimeSource& time)
+    : config_(config),
+      dispatcher_(dispatcher),
+      consumers_(std::move(consumers)),
+      time_(time),
+      deadLetters_(deadLetters) {
   const Labels l{{"worker", config.worker}};
   commitCounter_ = &metrics.counter("worker_commits_total", "Offset commits that succeeded", l);
   commitErrors_ = &metrics.counter("worker_commit_errors_total", "Offset commits that failed", l);
@@ -60,7 +63,7 @@ Status EventSource::open() {
   }
   std::vector<std::string> topics;
   for (const auto& s : config_.subscriptions) topics.push_back(s.topic);
-  auto c = KafkaConsumer::create(*config_.source.kafka, topics, this);
+  auto c = consumers_(*config_.source.kafka, topics, this);
   if (!c) return c.error();
   consumer_ = std::move(*c);
   // A new consumer counts from zero.
@@ -68,7 +71,7 @@ Status EventSource::open() {
   return {};
 }
 
-bool EventSource::alive() const { return steadyMs() - lastLoopMs_.load() < 10'000; }
+bool EventSource::alive() const { return msSinceEpoch(time_.now()) - lastLoopMs_.load() < 10'000; }
 
 void EventSource::onAssigned(const std::vector<TopicPartition>& parts) {
   dispatcher_.assign(parts);
@@ -85,7 +88,7 @@ void EventSource::onAssigned(const std::vector<TopicPartition>& parts) {
 }
 
 std::vector<CommitPoint> EventSource::onRevoking(const std::vector<TopicPartition>& parts, bool lost) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = time_.now();
   auto points = dispatcher_.revoke(parts, draining_.load() ? now : now + kRevokeBudget);
   for (const auto& p : parts) parts_.erase(p);
   assigned_.store(parts_.size());
@@ -175,7 +178,7 @@ bool EventSource::followSecret() {
 bool EventSource::recreateClients() {
   const KafkaSecurityConfig& sec = secretWatch_->security();
   const std::string files = tlsFiles(sec);
-  Status usable = checkTlsFiles(sec, std::chrono::system_clock::now());
+  Status usable = checkTlsFiles(sec, time_.wallNow());
   if (usable) usable = probeKafkaSecurity(*config_.source.kafka, kRotationProbeTimeout);
   if (!usable) {
     spdlog::error("kafka: the changed TLS files ({}) do not work, the clients keep the ones they have: {}", files,
@@ -184,7 +187,7 @@ bool EventSource::recreateClients() {
   }
   spdlog::info("kafka: the TLS files changed ({}): draining {} event(s), committing, then reconnecting with them",
                files, dispatcher_.queueSize());
-  const bool drained = drainAndLeave(std::chrono::steady_clock::now() + config_.server.gracePeriod, false);
+  const bool drained = drainAndLeave(time_.now() + config_.server.gracePeriod, false);
   consumer_.reset();
   if (stop_.load()) return true;  // asked to stop meanwhile: drained and left already, no new clients
   if (deadLetters_)
@@ -202,14 +205,13 @@ bool EventSource::recreateClients() {
   return true;
 }
 
-bool EventSource::drainAndLeave(std::chrono::steady_clock::time_point deadline, bool stopDispatcher) {
+bool EventSource::drainAndLeave(MonoTime deadline, bool stopDispatcher) {
   draining_.store(true);
   consumer_->pause(std::vector<TopicPartition>(parts_.begin(), parts_.end()));
   bool drained = false;
-  while (!(drained = dispatcher_.drain(
-               std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)))) &&
-         std::chrono::steady_clock::now() < deadline) {
-    lastLoopMs_.store(steadyMs());
+  while (!(drained = dispatcher_.drain(std::min(deadline, time_.now() + std::chrono::milliseconds(200)))) &&
+         time_.now() < deadline) {
+    lastLoopMs_.store(msSinceEpoch(time_.now()));
     std::vector<Message> ignored;  // serve callbacks; records returned here are not tracked, so never committed
     consumer_->poll(0, kPollBatch, ignored);
     commitDone();
@@ -221,10 +223,10 @@ bool EventSource::drainAndLeave(std::chrono::steady_clock::time_point deadline, 
 }
 
 bool EventSource::run() {
-  auto nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
-  auto nextSecretCheck = std::chrono::steady_clock::now() + kSecretCheckInterval;
+  auto nextCommit = time_.now() + config_.source.kafka->commitInterval;
+  auto nextSecretCheck = time_.now() + kSecretCheckInterval;
   while (!stop_.load()) {
-    lastLoopMs_.store(steadyMs());
+    lastLoopMs_.store(msSinceEpoch(time_.now()));
     // Drain what librdkafka has ready in one go, then do the periodic work.
     // While paused, poll briefly so that resuming follows the workers closely.
     const int firstWaitMs = pausedTopics_.empty() ? 100 : 2;
@@ -244,16 +246,16 @@ bool EventSource::run() {
     // Store finished offsets every commitInterval, and at once when the
     // source is caught up and every admitted event is finished (the end of a
     // burst is committed by the next tick of librdkafka's commit timer).
-    if (std::chrono::steady_clock::now() >= nextCommit || (caughtUp && dispatcher_.queueSize() == 0)) {
+    if (time_.now() >= nextCommit || (caughtUp && dispatcher_.queueSize() == 0)) {
       commitDone();
-      nextCommit = std::chrono::steady_clock::now() + config_.source.kafka->commitInterval;
+      nextCommit = time_.now() + config_.source.kafka->commitInterval;
     }
-    if (secretWatch_ && std::chrono::steady_clock::now() >= nextSecretCheck) {
+    if (secretWatch_ && time_.now() >= nextSecretCheck) {
       if (!followSecret()) {
         failed_.store(true);
         break;
       }
-      nextSecretCheck = std::chrono::steady_clock::now() + kSecretCheckInterval;
+      nextSecretCheck = time_.now() + kSecretCheckInterval;
     }
   }
   if (!consumer_) {  // it left the group for new TLS files and was stopped, or no new one could be made
@@ -261,7 +263,7 @@ bool EventSource::run() {
     return !failed_.load() && dispatcher_.queueSize() == 0;
   }
   // Stop fetching; finish what was admitted within the grace period.
-  const auto deadline = std::chrono::steady_clock::now() + config_.server.gracePeriod;
+  const auto deadline = time_.now() + config_.server.gracePeriod;
   spdlog::info("shutdown: draining {} event(s), grace period {}", dispatcher_.queueSize(),
                formatDuration(config_.server.gracePeriod));
   const bool drained = drainAndLeave(deadline, true);

@@ -15,6 +15,11 @@
 // is fetched again. TLS files that do not work leave the running clients as
 // they are, with an error in the log.
 //
+// The consumer comes from an injected ConsumerFactory (clients/consumer.h;
+// KafkaConsumer in production) and every deadline, interval and liveness
+// check reads the injected TimeSource, so unit tests run the loop on an
+// in-memory Kafka and a manual clock.
+//
 // Thread-safety: run() is the poll thread; requestStop() and the status
 // getters may be called from any thread.
 
@@ -26,10 +31,11 @@
 #include <set>
 #include <string>
 
-#include "clients/kafka_consumer.h"
+#include "clients/consumer.h"
 #include "clients/kafka_producer.h"
 #include "clients/kafka_secret_watch.h"
 #include "ew/metrics.h"
+#include "ew/time_source.h"
 #include "loops/dispatcher.h"
 #include "loops/source.h"
 
@@ -40,10 +46,11 @@ class EventSource : public Source, public RebalanceListener {
   // How often the mounted Secret's files are compared with what the clients use.
   static constexpr std::chrono::seconds kSecretCheckInterval{5};
 
-  // DEAD_LETTERS (may be null) follows the Secret with the consumer; it must
-  // outlive the source.
+  // DEAD_LETTERS (may be null) follows the Secret with the consumer; it and
+  // TIME must outlive the source. CONSUMERS makes the consumer at open() (and
+  // anew after a TLS rotation).
   EventSource(const RuntimeConfig& config, Dispatcher& dispatcher, MetricsRegistry& metrics,
-              KafkaDeadLetterProducer* deadLetters = nullptr);
+              KafkaDeadLetterProducer* deadLetters, ConsumerFactory consumers, const TimeSource& time);
 
   // Creates the consumer (fails on bad Kafka settings).
   Status open() override;
@@ -68,7 +75,7 @@ class EventSource : public Source, public RebalanceListener {
   // Stops fetching, lets admitted work finish until DEADLINE (storing what
   // finishes), then commits and leaves the group; the dispatcher is stopped
   // first when STOP_DISPATCHER. True when every admitted event finished.
-  bool drainAndLeave(std::chrono::steady_clock::time_point deadline, bool stopDispatcher);
+  bool drainAndLeave(MonoTime deadline, bool stopDispatcher);
   // Acts on a change of the mounted Secret (see above). False when the
   // clients could not be made anew (the source then stops).
   bool followSecret();
@@ -76,7 +83,9 @@ class EventSource : public Source, public RebalanceListener {
 
   const RuntimeConfig& config_;
   Dispatcher& dispatcher_;
-  std::unique_ptr<KafkaConsumer> consumer_;
+  const ConsumerFactory consumers_;
+  const TimeSource& time_;
+  ConsumerPtr consumer_;
   KafkaDeadLetterProducer* const deadLetters_;
   std::optional<KafkaSecretWatch> secretWatch_;  // poll thread only; with security other than PLAINTEXT
   std::atomic<bool> stop_{false};

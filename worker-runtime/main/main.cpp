@@ -16,8 +16,10 @@
 #include <sstream>
 #include <thread>
 
+#include "clients/app_server.h"
 #include "clients/exec_handler.h"
 #include "clients/http_handler.h"
+#include "clients/kafka_consumer.h"
 #include "clients/kafka_producer.h"
 #include "clients/kafka_security.h"
 #include "clients/noop_handler.h"
@@ -198,9 +200,11 @@ int main(int argc, char** argv) {
     deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
     if (kafka)
-      source = std::make_unique<EventSource>(config, *dispatcher, metrics, deadLetters.get());
+      source = std::make_unique<EventSource>(config, *dispatcher, metrics, deadLetters.get(), KafkaConsumer::factory(),
+                                             ew::systemTime());
     else
-      source = std::make_unique<DaprSource>(config, *dispatcher, metrics, [handler] { return handler->reachable(); });
+      source = std::make_unique<DaprSource>(
+          config, *dispatcher, metrics, [handler] { return handler->reachable(); }, httpAppServers(), ew::systemTime());
     if (auto s = source->open(); !s) {
       spdlog::error("{}", s.error().message);
       return 1;

@@ -75,12 +75,12 @@ void Kafka::createTopic(const std::string& topic, int partitions, const std::map
   rd_kafka_NewTopic_destroy(nt);
 }
 
-void Kafka::produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value) {
+void Kafka::produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value,
+                    int32_t partition) {
   RdKafka::ErrorCode rc;
   for (int i = 0; i < 3000; ++i) {
-    rc = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            const_cast<char*>(value.data()), value.size(), key ? key->data() : nullptr,
-                            key ? key->size() : 0, 0, nullptr);
+    rc = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                            value.size(), key ? key->data() : nullptr, key ? key->size() : 0, 0, nullptr);
     if (rc != RdKafka::ERR__QUEUE_FULL) break;
     producer_->poll(10);
   }
@@ -144,175 +144,25 @@ void Kafka::setScramPassword(const std::string& user, const std::string& passwor
   REQUIRE(ok);
 }
 
-int64_t Kafka::committedTotal(const std::string& group, const std::string& topic, int partitions) {
+std::vector<int64_t> Kafka::committed(const std::string& group, const std::string& topic, int partitions) {
   auto c = conf({{"bootstrap.servers", bootstrap_}, {"group.id", group}, {"enable.auto.commit", "false"}});
   std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
   REQUIRE(consumer);
   std::vector<RdKafka::TopicPartition*> parts;
   for (int p = 0; p < partitions; ++p) parts.push_back(RdKafka::TopicPartition::create(topic, p));
-  int64_t total = 0;
-  if (consumer->committed(parts, 10000) != RdKafka::ERR_NO_ERROR) total = -1;
-  for (auto* tp : parts) total = (total < 0 || tp->offset() < 0) ? -1 : total + tp->offset();
+  const bool ok = consumer->committed(parts, 10000) == RdKafka::ERR_NO_ERROR;
+  std::vector<int64_t> out;
+  for (auto* tp : parts) out.push_back(ok && tp->offset() >= 0 ? tp->offset() : -1);
   RdKafka::TopicPartition::destroy(parts);
   consumer->close();
+  return out;
+}
+
+int64_t Kafka::committedTotal(const std::string& group, const std::string& topic, int partitions) {
+  int64_t total = 0;
+  for (int64_t offset : committed(group, topic, partitions)) total = (total < 0 || offset < 0) ? -1 : total + offset;
   return total;
-}
-
-// ---------------------------------------------------------------- Ledger
-
-Ledger::Ledger() {
-  listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listenFd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(listenFd_, 256) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
-  acceptor_ = std::thread([this] { acceptLoop(); });
-}
-
-Ledger::~Ledger() {
-  stop_.store(true);
-  ::shutdown(listenFd_, SHUT_RDWR);
-  ::close(listenFd_);
-  acceptor_.join();
-  std::vector<std::thread> conns;
-  {
-    std::lock_guard l(mu_);
-    for (int fd : connFds_) ::shutdown(fd, SHUT_RDWR);
-    conns.swap(conns_);
-  }
-  for (auto& t : conns) t.join();
-}
-
-void Ledger::setRespond(Respond respond) {
-  std::lock_guard l(mu_);
-  respond_ = std::move(respond);
-}
-
-void Ledger::acceptLoop() {
-  while (!stop_.load()) {
-    int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (stop_.load()) return;
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    connections_.fetch_add(1);
-    std::lock_guard l(mu_);
-    connFds_.push_back(fd);
-    conns_.emplace_back([this, fd] { serve(fd); });
-  }
-}
-
-void Ledger::serve(int fd) {
-  std::string buf;
-  char chunk[65536];
-  for (int replies = 1;; ++replies) {
-    size_t headerEnd;
-    while ((headerEnd = buf.find("\r\n\r\n")) == std::string::npos) {
-      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<size_t>(n));
-    }
-    const std::string head = buf.substr(0, headerEnd);
-    size_t contentLength = 0;
-    std::istringstream hs(head);
-    std::string line, method, path;
-    std::getline(hs, line);
-    std::istringstream(line) >> method >> path;
-    while (std::getline(hs, line)) {
-      auto colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon);
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (name == "content-length") contentLength = std::stoul(line.substr(colon + 1));
-    }
-    while (buf.size() < headerEnd + 4 + contentLength) {
-      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<size_t>(n));
-    }
-    const std::string body = buf.substr(headerEnd + 4, contentLength);
-    buf.erase(0, headerEnd + 4 + contentLength);
-    const int status = method == "POST" ? handle(path, body) : 200;
-    const int every = closeEvery_.load();
-    const bool last = every > 0 && replies % every == 0;
-    const std::string resp = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n" +
-                             (last && announceClose_.load() ? "Connection: close\r\n" : "") + "\r\n";
-    if (::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL) < 0) return;
-    if (last) {
-      ::shutdown(fd, SHUT_RDWR);  // the fd itself is closed by the destructor
-      return;
-    }
-  }
-}
-
-int Ledger::handle(const std::string& path, const std::string& body) {
-  LedgerEntry e;
-  e.route = path;
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object()) {
-    if (j.contains("id") && j["id"].is_string()) e.id = j["id"];
-    auto d = j.find("data");
-    if (d != j.end() && d->is_object()) {
-      if (d->contains("key") && (*d)["key"].is_string()) e.key = (*d)["key"];
-      if (d->contains("seq") && (*d)["seq"].is_number_integer()) e.seq = (*d)["seq"];
-    }
-  }
-  Respond respond;
-  {
-    std::lock_guard l(mu_);
-    if (!e.key.empty() && inFlight_[e.key]++ > 0) overlaps_.fetch_add(1);
-    e.attempt = ++attempts_[e.id];
-    respond = respond_;
-  }
-  if (auto us = delayUs_.load()) std::this_thread::sleep_for(std::chrono::microseconds(us));
-  const int status = respond ? respond(e) : 200;
-  e.at = std::chrono::steady_clock::now();
-  std::lock_guard l(mu_);
-  if (!e.key.empty()) --inFlight_[e.key];
-  if (status >= 200 && status < 300) {
-    ids_.insert(e.id);
-  }
-  entries_.push_back(std::move(e));
-  return status;
-}
-
-std::vector<LedgerEntry> Ledger::entries() const {
-  std::lock_guard l(mu_);
-  return entries_;
-}
-
-size_t Ledger::count() const {
-  std::lock_guard l(mu_);
-  return entries_.size();
-}
-
-size_t Ledger::distinct() const {
-  std::lock_guard l(mu_);
-  return ids_.size();
-}
-
-int Ledger::attempts(const std::string& id) const {
-  std::lock_guard l(mu_);
-  auto it = attempts_.find(id);
-  return it == attempts_.end() ? 0 : it->second;
-}
-
-bool Ledger::waitFor(const std::function<bool(const Ledger&)>& pred, std::chrono::seconds timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred(*this)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred(*this);
 }
 
 // ---------------------------------------------------------------- processes

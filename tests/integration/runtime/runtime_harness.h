@@ -1,8 +1,8 @@
 #pragma once
 // Test harness for the worker runtime against the real broker: topic admin,
-// producing and reading back records, a ledger HTTP handler that records
-// every event it is sent, and runtime processes (the real binary) to start,
-// signal and kill. Everything has a timeout; nothing here can hang a test.
+// producing and reading back records, the ledger HTTP handler (ledger.h),
+// and runtime processes (the real binary) to start, signal and kill.
+// Everything has a timeout; nothing here can hang a test.
 
 #include <librdkafka/rdkafkacpp.h>
 #include <sys/types.h>
@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "ledger.h"
 
 namespace ew::rttest {
 
@@ -39,10 +41,14 @@ class Kafka {
   ~Kafka();
   const std::string& bootstrap() const { return bootstrap_; }
   void createTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& config = {});
-  void produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value);
+  // To PARTITION, or where the partitioner puts KEY.
+  void produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value,
+               int32_t partition = RdKafka::Topic::PARTITION_UA);
   void flush();
   // Reads every record of TOPIC (all partitions) until COUNT were read or TIMEOUT.
   std::vector<Record> readAll(const std::string& topic, size_t count, std::chrono::seconds timeout);
+  // The committed offsets of GROUP on TOPIC's partitions 0..PARTITIONS-1 (-1: none, or not read).
+  std::vector<int64_t> committed(const std::string& group, const std::string& topic, int partitions);
   // Sum over partitions of the committed offsets of GROUP on TOPIC (-1 for none).
   int64_t committedTotal(const std::string& group, const std::string& topic, int partitions);
   // Creates SCRAM-SHA-512 user USER with PASSWORD, or changes its password:
@@ -53,70 +59,6 @@ class Kafka {
  private:
   std::string bootstrap_;
   std::unique_ptr<RdKafka::Producer> producer_;
-};
-
-// One handled request, as the ledger saw it.
-struct LedgerEntry {
-  std::string id;    // CloudEvent id
-  std::string key;   // data.key of the test payload ("" when absent)
-  int64_t seq = -1;  // data.seq of the test payload
-  std::string route;
-  int attempt = 1;  // 1 for the first request with this id, 2 for the next, ...
-  std::chrono::steady_clock::time_point at;
-};
-
-// An HTTP/1.1 server on 127.0.0.1 (keep-alive, one thread per connection)
-// that plays the handler container. RESPOND decides the status of each
-// request (default 200); it is called concurrently.
-class Ledger {
- public:
-  using Respond = std::function<int(const LedgerEntry&)>;
-  Ledger();
-  ~Ledger();
-  int port() const { return port_; }
-  void setRespond(Respond respond);
-  void setDelay(std::chrono::microseconds delay) { delayUs_ = delay.count(); }
-  // Closes each connection after its Nth reply (0: never), announcing it with
-  // "Connection: close" when ANNOUNCE, else just closing the socket.
-  void setCloseEvery(int n, bool announce) {
-    closeEvery_ = n;
-    announceClose_ = announce;
-  }
-  int connections() const { return connections_.load(); }  // accepted so far
-
-  std::vector<LedgerEntry> entries() const;
-  size_t count() const;
-  // Distinct ids seen.
-  size_t distinct() const;
-  // Requests with ID so far (whatever their replies).
-  int attempts(const std::string& id) const;
-  // Times a request arrived while another one with the same key was in progress.
-  int overlaps() const { return overlaps_.load(); }
-  // Waits until PRED(ledger) or TIMEOUT; returns PRED's last value.
-  bool waitFor(const std::function<bool(const Ledger&)>& pred, std::chrono::seconds timeout) const;
-
- private:
-  void acceptLoop();
-  void serve(int fd);
-  int handle(const std::string& path, const std::string& body);
-
-  int listenFd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> delayUs_{0};
-  std::atomic<int> overlaps_{0};
-  std::atomic<int> closeEvery_{0};
-  std::atomic<bool> announceClose_{false};
-  std::atomic<int> connections_{0};
-  std::thread acceptor_;
-  mutable std::mutex mu_;
-  std::vector<std::thread> conns_;
-  std::vector<int> connFds_;
-  std::vector<LedgerEntry> entries_;
-  std::set<std::string> ids_;
-  std::map<std::string, int> inFlight_;
-  std::map<std::string, int> attempts_;
-  Respond respond_;
 };
 
 // A runtime config (FORMAT.md) for one subscription (and optional cron jobs),
