@@ -83,7 +83,7 @@ PKI="$STATE/pki"
 ETCD_PORT=$(freePort); ETCD_PEER_PORT=$(freePort)
 API_PORT=$(freePort); KCM_PORT=$(freePort)
 KAFKA_PORT=$(freePort); KAFKA_CTRL_PORT=$(freePort); KAFKA_POD_PORT=$(freePort)
-KAFKA_SASL_PORT=$(freePort); KAFKA_MTLS_PORT=$(freePort)
+KAFKA_SASL_PORT=$(freePort); KAFKA_MTLS_PORT=$(freePort); KAFKA_POD_SASL_PORT=$(freePort); KAFKA_POD_MTLS_PORT=$(freePort)
 PUBSUB_PORT=$(freePort)
 
 if [ "$KUBE" = 1 ]; then
@@ -100,8 +100,9 @@ fi
 # --- Kafka (started early: the JVM takes a few seconds) ---
 # Listeners: PLAINTEXT; SASL_SSL (SCRAM-SHA-512, users ew-worker and
 # ew-operator with random passwords made at format time); SSL with client
-# certificates required (mTLS). With the node, PODS (PLAINTEXT) on the bridge
-# address for pods. SASL sessions last 20 s (connections.max.reauth.ms, KIP-368,
+# certificates required (mTLS). With the node, the same three for pods on the
+# bridge address: PODS (PLAINTEXT), PODS_SASL (SASL_SSL) and PODS_MTLS (SSL,
+# client certificates required). SASL sessions last 20 s (connections.max.reauth.ms, KIP-368,
 # as managed clusters set it): clients re-authenticate with the credentials
 # they hold then, which is what a credentials rotation test needs to see.
 # STATE/kafka-secrets/ holds what a mounted Secret would:
@@ -112,7 +113,7 @@ KAFKA_SECRETS="$STATE/kafka-secrets"
 mkdir -p "$KAFKA_DIR/data" "$KAFKA_SECRETS"
 LISTENERS="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CTRL_PORT"
 LISTENERS+=",SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT"
-[ "$NODE" = 1 ] && LISTENERS+=",PODS://$NODE_IP:$KAFKA_POD_PORT"
+[ "$NODE" = 1 ] && LISTENERS+=",PODS://$NODE_IP:$KAFKA_POD_PORT,PODS_SASL://$NODE_IP:$KAFKA_POD_SASL_PORT,PODS_MTLS://$NODE_IP:$KAFKA_POD_MTLS_PORT"
 cat > "$KAFKA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -121,7 +122,7 @@ listeners=$LISTENERS
 advertised.listeners=$LISTENERS
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PODS:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PODS:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,PODS_SASL:SASL_SSL,PODS_MTLS:SSL
 ssl.keystore.type=PEM
 ssl.keystore.location=$PKI/kafka-broker.pem
 ssl.truststore.type=PEM
@@ -130,6 +131,10 @@ listener.name.ssl.ssl.client.auth=required
 listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.connections.max.reauth.ms=20000
+listener.name.pods_mtls.ssl.client.auth=required
+listener.name.pods_sasl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.pods_sasl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.pods_sasl.scram-sha-512.connections.max.reauth.ms=20000
 log.dirs=$KAFKA_DIR/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -234,13 +239,21 @@ fi
 
 WAIT_SECONDS=90 need kafka kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2
 SCRAM_WORKER="$KAFKA_SECRETS/scram-worker"
-need kafka env LD_LIBRARY_PATH="$LIBRDKAFKA_DIR/lib" kcat -b "127.0.0.1:$KAFKA_SASL_PORT" -L -m 2 -X security.protocol=SASL_SSL \
-  -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=ew-worker -X "sasl.password=$(cat "$SCRAM_WORKER/password")" \
-  -X "ssl.ca.location=$SCRAM_WORKER/ca.crt"
-need kafka kcat -b "127.0.0.1:$KAFKA_MTLS_PORT" -L -m 2 -X security.protocol=SSL \
-  -X "ssl.ca.location=$KAFKA_SECRETS/mtls/ca.crt" -X "ssl.certificate.location=$KAFKA_SECRETS/mtls/tls.crt" \
-  -X "ssl.key.location=$KAFKA_SECRETS/mtls/tls.key"
+# needSecured SASL_ADDR MTLS_ADDR: metadata read over each secured listener with the credentials.
+needSecured() {
+  need kafka env LD_LIBRARY_PATH="$LIBRDKAFKA_DIR/lib" kcat -b "$1" -L -m 2 -X security.protocol=SASL_SSL \
+    -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=ew-worker -X "sasl.password=$(cat "$SCRAM_WORKER/password")" \
+    -X "ssl.ca.location=$SCRAM_WORKER/ca.crt"
+  need kafka kcat -b "$2" -L -m 2 -X security.protocol=SSL \
+    -X "ssl.ca.location=$KAFKA_SECRETS/mtls/ca.crt" -X "ssl.certificate.location=$KAFKA_SECRETS/mtls/tls.crt" \
+    -X "ssl.key.location=$KAFKA_SECRETS/mtls/tls.key"
+}
+needSecured "127.0.0.1:$KAFKA_SASL_PORT" "127.0.0.1:$KAFKA_MTLS_PORT"
 log "kafka up on 127.0.0.1:$KAFKA_PORT (SASL_SSL :$KAFKA_SASL_PORT, mTLS :$KAFKA_MTLS_PORT)"
+if [ "$NODE" = 1 ]; then
+  needSecured "$NODE_IP:$KAFKA_POD_SASL_PORT" "$NODE_IP:$KAFKA_POD_MTLS_PORT"
+  log "kafka for pods on $NODE_IP:$KAFKA_POD_PORT (SASL_SSL :$KAFKA_POD_SASL_PORT, mTLS :$KAFKA_POD_MTLS_PORT)"
+fi
 
 # --- Pub/Sub (pstest): in memory, for daprd's pubsub.gcp.pubsub component ---
 start pstest "$PSTEST_BIN_DIR/pstest" serve -listen "127.0.0.1:$PUBSUB_PORT"
@@ -274,6 +287,8 @@ fi
   if [ "$NODE" = 1 ]; then
     echo "EW_NODE=$NODE_NAME"
     echo "EW_KAFKA_POD_BOOTSTRAP=$NODE_IP:$KAFKA_POD_PORT"
+    echo "EW_KAFKA_POD_SASL_BOOTSTRAP=$NODE_IP:$KAFKA_POD_SASL_PORT"
+    echo "EW_KAFKA_POD_MTLS_BOOTSTRAP=$NODE_IP:$KAFKA_POD_MTLS_PORT"
     echo "EW_CONTAINERD_SOCK=$STATE/node/containerd/containerd.sock"
   fi
   echo "EW_STATE_DIR=$STATE"

@@ -193,6 +193,10 @@ registerWithTaints:
 maxPods: 110
 serializeImagePulls: false
 shutdownGracePeriod: 0s
+# A changed Secret reaches the volumes of running pods at their next periodic
+# sync: 20-30 s here instead of the default's 60-90 s, which the credentials
+# rotation tests wait for (worker_e2e_test).
+syncFrequency: 20s
 YAML
   start kubelet "$KUBE_BIN_DIR/kubelet" --config "$n/kubelet.yaml" --kubeconfig "$n/kubelet.kubeconfig" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --root-dir "$n/kubelet" \

@@ -233,10 +233,12 @@ Json workerObject(const WorkerSpec& w) {
   })");
   const std::string bootstrap = w.bootstrap.empty() ? podBootstrap() : w.bootstrap;
   spec["handler"]["image"] = w.handlerImage;
+  const std::string ledgerBootstrap = w.security.is_null() ? bootstrap : podBootstrap();
   spec["handler"]["args"] = {"--delay-ms",  std::to_string(w.delayMs), "--ledger-topic",
-                             w.ledgerTopic, "--kafka-bootstrap",       bootstrap};
+                             w.ledgerTopic, "--kafka-bootstrap",       ledgerBootstrap};
   for (const auto& a : w.handlerArgs) spec["handler"]["args"].push_back(a);
   spec["source"]["kafka"] = {{"brokers", {bootstrap}}};
+  if (!w.security.is_null()) spec["source"]["kafka"]["security"] = w.security;
   if (w.dapr) {
     spec["dapr"] = {{"enabled", true}, {"pubsubName", "pubsub"}};
     if (!w.appId.empty()) spec["dapr"]["appId"] = w.appId;

@@ -75,6 +75,9 @@ struct WorkerSpec {
   std::string cron;                      // the cron list as JSON, "" for none
   std::vector<std::string> handlerArgs;  // more arguments of the ledger handler (--crash-at-start)
   std::string bootstrap;                 // the broker as the pods reach it; podBootstrap() when empty
+  // spec.source.kafka.security (null: PLAINTEXT). The ledger handler then
+  // still writes over podBootstrap() (PLAINTEXT).
+  kube::Json security;
   // Dapr delivers (spec.dapr, pubsub component "pubsub"): daprd's consumer
   // group is the app id, so spec.source.kafka names none.
   bool dapr = false;

@@ -7,7 +7,10 @@
 // group) consumes once the worker's own Subscription exists. Events flow all
 // the time; a ledger proves every one was handled at least once across the
 // two groups and reports duplicates and the longest gap. The operator is
-// restarted in the middle of the migration.
+// restarted in the middle of the migration. The pause case runs on the
+// PLAINTEXT listener and on SASL_SSL (SCRAM-SHA-512), where the runtimes use
+// the worker's user and the operator reads and copies the offsets with its
+// own Secret (spec.source.kafka.security.operatorSecretRef).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include "controller/kafka_lag.h"
 #include "kafka/lag_reader.h"
 #include "operator_fixture.h"
+#include "operator_secrets.h"
 #include "runtime_harness.h"
 
 using namespace ew;
@@ -40,13 +44,48 @@ Json migrationOf(kube::KubeApi& api, const std::string& ns, const std::string& n
   return ew ? (*ew).value("status", Json::object()).value("migration", Json::object()) : Json::object();
 }
 
-}  // namespace
+// How the runtimes (the API service and the worker) and the operator (the
+// offset copy) reach the broker.
+struct Transport {
+  std::string bootstrap;        // "" for the PLAINTEXT listener
+  std::string runtimeSecurity;  // the runtimes' source.kafka.security, flow style ("" for none)
+  Json security;                // spec.source.kafka.security (null for none)
+  std::string operatorDir;      // the operator's credentials, a directory shaped as its Secret ("" for none)
+};
 
-TEST_CASE("pause migration under a continuous stream: nothing lost, the operator restarted midway, then rolled back") {
+Transport plaintext() { return {}; }
+
+// SASL_SSL with SCRAM-SHA-512: the runtimes as ew-worker, the operator as
+// ew-operator (its Secret "lag-reader" in its own namespace).
+Transport scram() {
+  const std::string w = serverEnv("EW_KAFKA_SCRAM_WORKER_DIR");
+  return {serverEnv("EW_KAFKA_SASL_BOOTSTRAP"),
+          "{protocol: SASL_SSL, saslMechanism: SCRAM-SHA-512, usernameFile: " + w + "/username, passwordFile: " + w +
+              "/password, caFile: " + w + "/ca.crt}",
+          {{"protocol", "SASL_SSL"},
+           {"saslMechanism", "SCRAM-SHA-512"},
+           {"secretRef", {{"name", "worker-kafka"}}},
+           {"operatorSecretRef", {{"name", "lag-reader"}}}},
+          serverEnv("EW_KAFKA_SCRAM_OPERATOR_DIR")};
+}
+
+// A pause migration of one topic from an API service to the worker while
+// events flow, over T: the API's group's offsets copied to the worker's
+// group by the operator, the operator restarted midway, then rolled back.
+void pauseMigration(const Transport& t) {
   installCrds();
   kube::KubeApi user(testKubeClient(), "test-user");
   const std::string ns = createNamespace(user, "migrate");
-  rttest::Kafka kafka;
+  rttest::Kafka kafka;  // the test's own clients: the PLAINTEXT listener of the same broker
+  std::unique_ptr<OperatorNamespace> operatorNs;
+  if (!t.operatorDir.empty()) {
+    operatorNs = std::make_unique<OperatorNamespace>(user);
+    operatorNs->putSecret("lag-reader", kafkaSecretData(t.operatorDir), ns);
+  }
+  auto migrationKafka = [&] {
+    return controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms,
+                                      operatorNs ? operatorNs->secrets() : controller::OperatorSecrets{});
+  };
   const std::string topic = uniqueName("orders");
   const std::string apiApp = uniqueName("customer-api"), workerApp = uniqueName("customer-worker");
   kafka.createTopic(topic, 3);
@@ -67,6 +106,8 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
     s.group = group;
     s.ledgerPort = ledger.port();
     s.commitInterval = "200ms";
+    s.brokers = t.bootstrap;
+    s.security = t.runtimeSecurity;
     return s;
   };
   // Events all the time.
@@ -110,12 +151,11 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   rttest::StopAndJoin joinDapr{dapr, standIn};
   REQUIRE(ledger.waitFor([](const rttest::Ledger& l) { return l.count() > 200; }, 30s));
 
-  auto controller = std::make_unique<RunningController>(
-      ns, true, controller::LagReadFn{},
-      controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms));
+  auto controller = std::make_unique<RunningController>(ns, true, controller::LagReadFn{}, migrationKafka());
   Json ew = eventWorker("migrate", "registry.local/customer:1.0", /*cron=*/false, 0, /*dapr=*/true);
   ew["spec"]["dapr"]["appId"] = workerApp;
-  ew["spec"]["source"] = {{"kafka", {{"brokers", {kafka.bootstrap()}}}}};
+  ew["spec"]["source"] = {{"kafka", {{"brokers", {t.bootstrap.empty() ? kafka.bootstrap() : t.bootstrap}}}}};
+  if (!t.security.is_null()) ew["spec"]["source"]["kafka"]["security"] = t.security;
   ew["spec"]["subscriptions"] = {{{"name", "orders"}, {"topic", topic}, {"route", "/orders"}}};
   ew["spec"]["scaling"] = {{"enabled", false}};
   ew["spec"]["migrateFrom"] = {{"appId", apiApp}, {"handoff", "pause"}, {"settleSeconds", 3}};
@@ -137,9 +177,7 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   // The operator goes away mid-migration and a new one resumes from status.
   controller.reset();
   std::this_thread::sleep_for(1s);
-  controller = std::make_unique<RunningController>(
-      ns, true, controller::LagReadFn{},
-      controller::migrationKafka(std::make_shared<autoscale::LagReaderPool>(3000ms), 5000ms));
+  controller = std::make_unique<RunningController>(ns, true, controller::LagReadFn{}, migrationKafka());
 
   REQUIRE(eventually([&] { return migrationOf(user, ns, "migrate").value("phase", "") == "Complete"; }, 90s));
   const Json record = migrationOf(user, ns, "migrate");
@@ -174,7 +212,8 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
   double longestGap = 0;
   for (size_t i = 1; i < entries.size(); ++i)
     longestGap = std::max(longestGap, std::chrono::duration<double>(entries[i].at - entries[i - 1].at).count());
-  std::cout << "migration (pause handoff): " << total << " events produced, " << entries.size() << " handled, "
+  std::cout << "migration (pause handoff" << (t.security.is_null() ? "" : ", " + t.security.value("protocol", ""))
+            << "): " << total << " events produced, " << entries.size() << " handled, "
             << entries.size() - ledger.distinct() << " duplicates, longest gap between handled events " << longestGap
             << " s\n";
   CHECK(complete);  // every event handled at least once across the two groups
@@ -194,6 +233,18 @@ TEST_CASE("pause migration under a continuous stream: nothing lost, the operator
         return o && !(*o)["metadata"].contains("finalizers") && !(*o)["status"].contains("migration");
       },
       20s));
+}
+
+}  // namespace
+
+TEST_CASE("pause migration under a continuous stream: nothing lost, the operator restarted midway, then rolled back") {
+  pauseMigration(plaintext());
+}
+
+TEST_CASE(
+    "pause migration over SASL_SSL: the runtimes consume as the worker's SCRAM user, the operator copies the offsets "
+    "with its own Secret, nothing lost") {
+  pauseMigration(scram());
 }
 
 TEST_CASE("overlap migration of a programmatic API: its pod template gets subscribe disabled, deletion restores it") {

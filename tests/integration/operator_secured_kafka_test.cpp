@@ -13,7 +13,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -21,8 +20,8 @@
 #include "controller/kafka_credentials.h"
 #include "controller/kafka_lag.h"
 #include "kafka/lag_reader.h"
-#include "kube/watcher.h"
 #include "operator_fixture.h"
+#include "operator_secrets.h"
 #include "runtime_harness.h"
 
 using namespace ew;
@@ -32,82 +31,6 @@ using kube::Json;
 namespace resources = kube::resources;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string base64(const std::string& in) {
-  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    for (int s : {18, 12, 6, 0}) out += abc[(v >> s) & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = (unsigned char)in[i] << 16;
-    if (i + 1 < in.size()) v |= (unsigned char)in[i + 1] << 8;
-    out += abc[(v >> 18) & 63];
-    out += abc[(v >> 12) & 63];
-    out += i + 1 < in.size() ? abc[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// The Secret data of a credentials directory (username, password, ca.crt,
-// tls.crt, tls.key: whichever it has), base64 as the API wants it.
-Json secretData(const std::string& dir) {
-  Json data = Json::object();
-  for (const char* key : {"username", "password", "ca.crt", "tls.crt", "tls.key"})
-    if (std::ifstream(dir + "/" + key)) data[key] = base64(slurp(dir + "/" + key));
-  return data;
-}
-
-// "The operator's namespace": its labelled Secrets, watched as manager/main.cpp does.
-class OperatorNamespace {
- public:
-  explicit OperatorNamespace(kube::KubeApi& api) : api_(api), ns_(createNamespace(api, "as-creds")) {
-    kube::WatcherOptions o;
-    o.ns = ns_;
-    o.labelSelector = std::string(controller::kKafkaCredentialsLabel) + "=true";
-    watcher_ = std::make_unique<kube::Watcher>(
-        api_, resources::kSecret, o, store_, [](const std::string&) {}, [] { return 0.5; });
-    thread_ = std::thread([this] { watcher_->run(); });
-    REQUIRE(eventually([&] { return watcher_->synced(); }, 10s));
-  }
-  ~OperatorNamespace() {
-    watcher_->stop();
-    thread_.join();
-  }
-  // Applies Secret NAME with DATA, allowing WORKER_NAMESPACE.
-  void putSecret(const std::string& name, const Json& data, const std::string& workerNamespace) {
-    Json s = {{"apiVersion", "v1"},
-              {"kind", "Secret"},
-              {"metadata",
-               {{"name", name},
-                {"labels", {{controller::kKafkaCredentialsLabel, "true"}}},
-                {"annotations", {{controller::kKafkaNamespacesAnnotation, workerNamespace}}}}},
-              {"data", data}};
-    REQUIRE(api_.apply(resources::kSecret, ns_, name, s));
-    // The watch brings it into the store.
-    REQUIRE(eventually([&] { return store_.get(ns_ + "/" + name) && (*store_.get(ns_ + "/" + name))["data"] == data; },
-                       10s));
-  }
-  controller::OperatorSecrets secrets() {
-    return {ns_, [this](const std::string& name) { return store_.get(ns_ + "/" + name); }};
-  }
-  const std::string& ns() const { return ns_; }
-
- private:
-  kube::KubeApi& api_;
-  std::string ns_;
-  kube::Store store_;
-  std::unique_ptr<kube::Watcher> watcher_;
-  std::thread thread_;
-};
 
 // The EventWorker's security block and the runtime pods' one (files).
 struct Listener {
@@ -190,7 +113,7 @@ void burstDrainScaleIn(const std::string& name, const Listener& l) {
   kube::KubeApi user(testKubeClient(), "test-user");
   const std::string ns = createNamespace(user, "as-" + name);
   OperatorNamespace operatorNs(user);
-  operatorNs.putSecret("lag-reader", secretData(l.operatorDir), ns);
+  operatorNs.putSecret("lag-reader", kafkaSecretData(l.operatorDir), ns);
   rttest::Kafka kafka;  // the test's own clients: the PLAINTEXT listener of the same broker
   const std::string topic = uniqueName(name), group = uniqueName(name + "-grp");
   kafka.createTopic(topic, 6);
@@ -255,7 +178,7 @@ TEST_CASE("a wrong password in the operator's Secret is Degraded naming it, and 
   const std::string ns = createNamespace(user, "as-badpw");
   OperatorNamespace operatorNs(user);
   const Listener l = scram();
-  Json data = secretData(l.operatorDir);
+  Json data = kafkaSecretData(l.operatorDir);
   const std::string wrong = "wrong-" + uniqueName("pw");
   Json bad = data;
   bad["password"] = base64(wrong);
@@ -296,7 +219,7 @@ TEST_CASE("a Secret that does not allow the worker's namespace is not used for i
   const std::string ns = createNamespace(user, "as-notallowed");
   OperatorNamespace operatorNs(user);
   const Listener l = scram();
-  operatorNs.putSecret("lag-reader", secretData(l.operatorDir), "some-other-namespace");
+  operatorNs.putSecret("lag-reader", kafkaSecretData(l.operatorDir), "some-other-namespace");
   auto pool = std::make_shared<autoscale::LagReaderPool>(2000ms);
   RunningController rc(ns, false, controller::lagReadFn(pool, operatorNs.secrets()));
   Json ew = scaledWorker(
@@ -317,7 +240,7 @@ TEST_CASE("the migration's offset copy and its read of the API group go over SAS
   OperatorNamespace operatorNs(user);
   const Listener l = scram();
   const std::string workerNs = "shop-" + uniqueName("mig");
-  operatorNs.putSecret("lag-reader", secretData(l.operatorDir), workerNs);
+  operatorNs.putSecret("lag-reader", kafkaSecretData(l.operatorDir), workerNs);
   rttest::Kafka kafka;
   const std::string topic = uniqueName("mig"), group = uniqueName("mig-grp");
   kafka.createTopic(topic, 3);
@@ -347,23 +270,23 @@ TEST_CASE("every lag poll the broker refuses says which credential of the operat
   std::string says, secretValue;
   SECTION("a wrong SCRAM password") {
     l = scram();
-    data = secretData(l.operatorDir);
+    data = kafkaSecretData(l.operatorDir);
     secretValue = "wrong-" + uniqueName("pw");
     data["password"] = base64(secretValue);
     says = "wrong username or password";
   }
   SECTION("a ca.crt that did not sign the broker's certificate") {
     l = scram();
-    data = secretData(l.operatorDir);
-    data["ca.crt"] = base64(slurp(pki + "/other-ca.crt"));
-    secretValue = slurp(l.operatorDir + "/password");
+    data = kafkaSecretData(l.operatorDir);
+    data["ca.crt"] = base64(readFile(pki + "/other-ca.crt"));
+    secretValue = readFile(l.operatorDir + "/password");
     says = "the broker's certificate did not verify against the CA (ca.crt)";
   }
   SECTION("a client certificate from a CA the mTLS listener does not trust") {
     l = mtls();
-    data = secretData(l.operatorDir);
-    data["tls.crt"] = base64(slurp(pki + "/kafka-client-other-ca.crt"));
-    data["tls.key"] = base64(slurp(pki + "/kafka-client-other-ca.key"));
+    data = kafkaSecretData(l.operatorDir);
+    data["tls.crt"] = base64(readFile(pki + "/kafka-client-other-ca.crt"));
+    data["tls.key"] = base64(readFile(pki + "/kafka-client-other-ca.key"));
     secretValue = "PRIVATE KEY";
     says = "the broker rejected the client certificate (tls.crt)";
   }
@@ -381,7 +304,7 @@ TEST_CASE("every lag poll the broker refuses says which credential of the operat
 TEST_CASE("a secured listener nobody answers on is reported as unreachable, not as a refusal") {
   Listener l = scram();
   l.bootstrap = "127.0.0.1:" + std::to_string(rttest::freePort());
-  const auto errors = failedPolls(l, secretData(l.operatorDir), 2);
+  const auto errors = failedPolls(l, kafkaSecretData(l.operatorDir), 2);
   for (const auto& e : errors) {
     INFO(e.message);
     CHECK(e.code != autoscale::kKafkaRefused);

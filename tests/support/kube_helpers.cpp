@@ -1,6 +1,7 @@
 #include "kube_helpers.h"
 
 #include <cstdio>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -15,6 +16,32 @@ kube::KubeClient& testKubeClient() {
     return new kube::KubeClient(*access);  // lives for the test process
   }();
   return *client;
+}
+
+std::string base64(const std::string& in) {
+  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    for (int s : {18, 12, 6, 0}) out += abc[(v >> s) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    if (i + 1 < in.size()) v |= (unsigned char)in[i + 1] << 8;
+    out += abc[(v >> 18) & 63];
+    out += abc[(v >> 12) & 63];
+    out += i + 1 < in.size() ? abc[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+kube::Json kafkaSecretData(const std::string& dir) {
+  kube::Json data = kube::Json::object();
+  for (const char* key : {"username", "password", "ca.crt", "tls.crt", "tls.key"})
+    if (std::ifstream(dir + "/" + key)) data[key] = base64(readFile(dir + "/" + key));
+  return data;
 }
 
 std::string createNamespace(kube::KubeApi& api, const std::string& prefix) {

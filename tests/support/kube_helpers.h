@@ -28,6 +28,13 @@ std::map<std::string, double> apiserverRequestsByVerb(const std::vector<std::str
 // The same by "VERB resource[/subresource]".
 std::map<std::string, double> apiserverRequests(const std::vector<std::string>& resources = {});
 
+// Base64 of IN, as a Secret's data holds its values.
+std::string base64(const std::string& in);
+// The data of a Secret with the files of DIR named as a Kafka credentials
+// Secret's keys (username, password, ca.crt, tls.crt, tls.key: whichever
+// exist), base64 as the API wants it.
+kube::Json kafkaSecretData(const std::string& dir);
+
 // Applies a YAML or JSON manifest file with the real kubectl; returns its exit code.
 int kubectl(const std::string& args, std::string* output = nullptr);
 

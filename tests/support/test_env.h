@@ -14,4 +14,7 @@ std::string serverEnv(const std::string& key);
 // A DNS-1123 name unique to this process and call: "<prefix>-<pid>-<n>".
 std::string uniqueName(const std::string& prefix);
 
+// The whole content of the file at PATH; "" when it cannot be read.
+std::string readFile(const std::string& path);
+
 }  // namespace ew::testing

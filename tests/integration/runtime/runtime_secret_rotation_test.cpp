@@ -23,16 +23,12 @@
 using namespace ew::rttest;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
+using ew::testing::readFile;
 using ew::testing::serverEnv;
 using ew::testing::uniqueName;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // A Secret volume as the kubelet writes it: DIR/..<n>/ holds the files,
 // DIR/..data points there, and DIR/<key> -> ..data/<key>. update() writes a
@@ -89,9 +85,9 @@ void checkNoSecrets(const std::string& log, const std::vector<std::string>& secr
 
 std::map<std::string, std::string> mtlsFiles(const std::string& client) {
   const std::string pki = serverEnv("EW_KAFKA_PKI");
-  return {{"ca.crt", slurp(pki + "/ca.crt")},
-          {"tls.crt", slurp(pki + "/" + client + ".crt")},
-          {"tls.key", slurp(pki + "/" + client + ".key")}};
+  return {{"ca.crt", readFile(pki + "/ca.crt")},
+          {"tls.crt", readFile(pki + "/" + client + ".crt")},
+          {"tls.key", readFile(pki + "/" + client + ".key")}};
 }
 
 // The runtime's config for TOPIC over the mTLS listener with SECRET's files,
@@ -115,8 +111,9 @@ TEST_CASE("a SCRAM password rotated at the broker and in the mounted Secret is u
   const std::string first = "first-" + uniqueName("pw"), second = "second-" + uniqueName("pw");
   kafka.setScramPassword(user, first);
   std::this_thread::sleep_for(2s);  // the new user reaches the broker's credential cache through the metadata log
-  MountedSecret secret(
-      {{"username", user}, {"password", first}, {"ca.crt", slurp(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
+  MountedSecret secret({{"username", user},
+                        {"password", first},
+                        {"ca.crt", readFile(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
   const std::string topic = uniqueName("rotate-scram"), dlq = topic + ".dlq";
   kafka.createTopic(topic, 3);
   kafka.createTopic(dlq, 1);
@@ -139,7 +136,7 @@ TEST_CASE("a SCRAM password rotated at the broker and in the mounted Secret is u
   kafka.setScramPassword(user, second);
   secret.update({{"username", user},
                  {"password", second},
-                 {"ca.crt", slurp(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
+                 {"ca.crt", readFile(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/ca.crt")}});
   INFO(rt.log());
   REQUIRE(logShows(rt,
                    "kafka: new SASL credentials in " + secret.path("username") + " and " + secret.path("password") +
@@ -201,7 +198,7 @@ TEST_CASE("a rotated client certificate is used after a drain and a commit, with
   for (std::string line; std::getline(lines, line);)
     if (line.find("TLS files") != std::string::npos) std::cout << "rotate-cert: " << line << "\n";
   requireCleanExit(rt);
-  checkNoSecrets(rt.log(), {slurp(serverEnv("EW_KAFKA_PKI") + "/kafka-client-rotated.key")});
+  checkNoSecrets(rt.log(), {readFile(serverEnv("EW_KAFKA_PKI") + "/kafka-client-rotated.key")});
 }
 
 TEST_CASE("TLS files the broker refuses are not taken, and the running clients go on consuming") {

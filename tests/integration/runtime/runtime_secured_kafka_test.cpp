@@ -19,15 +19,11 @@
 using namespace ew::rttest;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
+using ew::testing::readFile;
 using ew::testing::serverEnv;
 using ew::testing::uniqueName;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // source.kafka.security for the SCRAM user ew-worker, files from DIR.
 std::string scram(const std::string& dir) {
@@ -135,7 +131,7 @@ TEST_CASE("a wrong SCRAM password ends the runtime at once, saying so, without p
   CHECK_THAT(log, Contains("the broker rejected the credentials in " + secret.dir.string() + "/username and " +
                            secret.dir.string() + "/password (SCRAM-SHA-512): wrong username or password"));
   CHECK_THAT(log, !Contains(wrong));
-  CHECK_THAT(log, !Contains(slurp(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/password")));
+  CHECK_THAT(log, !Contains(readFile(serverEnv("EW_KAFKA_SCRAM_WORKER_DIR") + "/password")));
 }
 
 TEST_CASE("a caFile that did not sign the broker's certificate ends the runtime as an unknown CA") {
@@ -146,7 +142,7 @@ TEST_CASE("a caFile that did not sign the broker's certificate ends the runtime 
   const std::string log = failedStart("badca", serverEnv("EW_KAFKA_SASL_BOOTSTRAP"), security);
   CHECK_THAT(log,
              Contains("the broker's certificate could not be verified against caFile " + otherCa + " (unknown CA"));
-  CHECK_THAT(log, !Contains(slurp(d + "/password")));
+  CHECK_THAT(log, !Contains(readFile(d + "/password")));
 }
 
 TEST_CASE("an expired client certificate ends the runtime before it connects, saying when it expired") {
