@@ -102,7 +102,12 @@ struct Listener {
   std::chrono::seconds oldSessionsEnd{0};
 };
 
-Listener plaintext() { return {"plaintext", e2e::podBootstrap()}; }
+Listener plaintext() {
+  Listener l;
+  l.name = "plaintext";
+  l.bootstrap = e2e::podBootstrap();
+  return l;
+}
 
 Listener scram(rttest::Kafka& kafka) {
   const std::string ca = readFile(serverEnv("EW_KAFKA_PKI") + "/ca.crt");
@@ -114,16 +119,17 @@ Listener scram(rttest::Kafka& kafka) {
   auto data = [&](const std::string& user, const std::string& pw) {
     return Json{{"username", base64(user)}, {"password", base64(pw)}, {"ca.crt", base64(ca)}};
   };
-  Listener l{"sasl",
-             serverEnv("EW_KAFKA_POD_SASL_BOOTSTRAP"),
-             {{"protocol", "SASL_SSL"},
-              {"saslMechanism", "SCRAM-SHA-512"},
-              {"secretRef", {{"name", "orders-kafka"}}},
-              {"operatorSecretRef", {{"name", ""}}}},
-             data(worker, pw1),
-             data(op, opPw1),
-             data(worker, pw2),
-             data(op, opPw2)};
+  Listener l;
+  l.name = "sasl";
+  l.bootstrap = serverEnv("EW_KAFKA_POD_SASL_BOOTSTRAP");
+  l.security = {{"protocol", "SASL_SSL"},
+                {"saslMechanism", "SCRAM-SHA-512"},
+                {"secretRef", {{"name", "orders-kafka"}}},
+                {"operatorSecretRef", {{"name", ""}}}};
+  l.workerData = data(worker, pw1);
+  l.operatorData = data(op, opPw1);
+  l.rotatedWorkerData = data(worker, pw2);
+  l.rotatedOperatorData = data(op, opPw2);
   l.rotateAtBroker = [&kafka, worker, op, pw2, opPw2] {
     kafka.setScramPassword(worker, pw2);
     kafka.setScramPassword(op, opPw2);
@@ -141,16 +147,15 @@ Listener mtls() {
                 {"tls.crt", base64(readFile(pki + "/" + client + ".crt"))},
                 {"tls.key", base64(readFile(pki + "/" + client + ".key"))}};
   };
-  Listener l{"mtls",
-             serverEnv("EW_KAFKA_POD_MTLS_BOOTSTRAP"),
-             {{"protocol", "SSL"},
-              {"clientCertificate", true},
-              {"secretRef", {{"name", "orders-kafka"}}},
-              {"operatorSecretRef", {{"name", ""}}}},
-             data("kafka-client"),
-             data("kafka-client"),
-             data("kafka-client-rotated"),
-             data("kafka-client-rotated")};
+  Listener l;
+  l.name = "mtls";
+  l.bootstrap = serverEnv("EW_KAFKA_POD_MTLS_BOOTSTRAP");
+  l.security = {{"protocol", "SSL"},
+                {"clientCertificate", true},
+                {"secretRef", {{"name", "orders-kafka"}}},
+                {"operatorSecretRef", {{"name", ""}}}};
+  l.workerData = l.operatorData = data("kafka-client");
+  l.rotatedWorkerData = l.rotatedOperatorData = data("kafka-client-rotated");
   l.followed = "kafka: reconnected with the changed TLS files";
   return l;
 }
