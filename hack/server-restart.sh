@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault injection for tests: stops one server that hack/servers-up.sh STATE
-# started (etcd | kube-apiserver | kube-controller-manager | kafka), keeps it
+# started (etcd | kube-apiserver | kube-controller-manager | kafka | postgres), keeps it
 # down for SECONDS, then starts it again with the same command line and waits
 # until it is healthy. MODE: term (graceful, default) or kill (SIGKILL).
 # Usage: hack/server-restart.sh STATE NAME SECONDS [term|kill]
@@ -24,6 +24,7 @@ case "$NAME" in
   etcd) waitFor curl -sf "$EW_ETCD_ENDPOINT/health" ;;
   kube-apiserver) waitFor "$EW_KUBECTL" --kubeconfig "$KUBECONFIG" get --raw /readyz ;;
   kafka) WAIT_SECONDS=90 waitFor kcat -b "$EW_KAFKA_BOOTSTRAP" -L -m 2 ;;
+  postgres) waitFor psql -X -q "$EW_POSTGRES_URL" -c 'select 1' ;;
   *) sleep 1 ;;
 esac || die "$NAME did not come back; see $STATE/logs/$NAME.log"
 log "$NAME back up"
