@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark (issue 20): the outbox relay against what it replaces and against
 # the producer's limit, one run, side by side on the same servers.
-#   1. 8 concurrent writers commit N rows (guide's table shape, 8 keys,
-#      100 rows per transaction) into an outbox table; then the relay
-#      (eventworker-runtime --mode outbox, batches of 500) publishes them all:
-#      rows/s from its start to the last row marked PUBLISHED.
+#   1. The relay (eventworker-runtime --mode outbox, batches of BATCH=500,
+#      woken by NOTIFY) holds an empty outbox table (guide's shape + a key
+#      column); 8 concurrent writers commit N rows into it (8 keys, 100 rows
+#      per transaction): rows/s from the writers' start to the last row
+#      marked PUBLISHED, and the relay's CPU seconds.
 #   2. The same N messages (the relay's CloudEvents, read back from its topic)
 #      produced from a file by kcat -P (idempotent, acks=all): the producer's
 #      limit. Goal: relay >= 0.7 x kcat.
@@ -39,7 +40,7 @@ table() { # NAME
 }
 # writers TABLE ROWS: 8 concurrent sessions, transactions of 100 rows.
 writers() {
-  local per=$(( $2 / 8 )) w
+  local per=$(( $2 / 8 )) w pids=()
   for w in $(seq 0 7); do
     "${SQL[@]}" -c "DO \$\$ BEGIN FOR b IN 0..$(( per / 100 - 1 )) LOOP
       INSERT INTO $1 (event_type, topic, aggregate_id, payload)
@@ -47,18 +48,20 @@ writers() {
           'amount', 42.5, 'currency', 'EUR', 'customer', 'c-' || (i % 97))
         FROM generate_series(1, 100) i;
       COMMIT; END LOOP; END \$\$" &
+    pids+=($!)
   done
-  wait
+  wait "${pids[@]}"
 }
 pending() { "${SQL[@]}" -tA -c "SELECT count(*) FROM $1 WHERE status = 'PENDING'"; }
 
 "$EW_BENCH" create-topic "$B" "$TOPIC" 12
 table "$T"
-t0=$(now)
-writers "$T" "$N"
-log "8 writers committed $N rows in $(calc "round($(now) - $t0, 2)") s"
+# The README's NOTIFY trigger: one notification per inserting statement.
+"${SQL[@]}" -c "CREATE FUNCTION ${T}_notify() RETURNS trigger LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM pg_notify('$T', ''); RETURN NULL; END \$\$" \
+  -c "CREATE TRIGGER ${T}_notify AFTER INSERT ON $T FOR EACH STATEMENT EXECUTE FUNCTION ${T}_notify()"
 
-# --- 1. the relay ---
+# --- 1. the relay, started (and holding its table) before the writers ---
 printf '%s' "$EW_POSTGRES_URL" > "$WORK/url"
 OPS=$(freePort)
 cat > "$WORK/relay.yaml" <<YAML
@@ -69,21 +72,29 @@ source:
   kafka: {brokers: ["$B"], consumerGroup: bench}
 handler: {kind: noop}
 outbox:
-- {name: bench, connectionFile: $WORK/url, table: $T, columns: {key: aggregate_id}, batchSize: 500}
+- {name: bench, connectionFile: $WORK/url, table: $T, columns: {key: aggregate_id}, batchSize: ${BATCH:-500},
+   notifyChannel: ${T}}
 server: {address: "127.0.0.1:$OPS", gracePeriod: 10s}
 log: {level: warn}
 YAML
-t0=$(now)
 "$RUNTIME" --config "$WORK/relay.yaml" --mode outbox >"$WORK/relay.log" 2>&1 &
 RT_PID=$!
-until [ "$(pending "$T")" = 0 ]; do
+until [ "$(metric "$OPS" 'worker_outbox_active{relay="bench",worker="bench"}' 2>/dev/null)" = 1 ]; do
   kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/relay.log" >&2; die "relay exited"; }
   sleep 0.05
 done
+t0=$(now)
+writers "$T" "$N"
+log "8 writers committed $N rows in $(calc "round($(now) - $t0, 2)") s"
+until [ "$(pending "$T")" = 0 ]; do
+  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/relay.log" >&2; die "relay exited"; }
+  sleep 0.02
+done
 RELAY_S=$(calc "$(now) - $t0")
+RELAY_CPU=$(awk '{ print ($14 + $15) / 100 }' "/proc/$RT_PID/stat")
 stopRuntime
 RELAY_RATE=$(calc "round($N / $RELAY_S)")
-log "relay: $N rows in $(calc "round($RELAY_S, 2)") s: $RELAY_RATE rows/s"
+log "relay: $N rows committed and published in $(calc "round($RELAY_S, 2)") s: $RELAY_RATE rows/s (relay CPU ${RELAY_CPU} s)"
 
 # --- 2. kcat -P: the same messages from a file ---
 kcat -C -b "$B" -t "$TOPIC" -o beginning -e -q -K $'\t' -f '%k\t%s\n' > "$WORK/messages"
@@ -102,9 +113,9 @@ writers "${T}_guide" "$G"
 GUIDE_S=$("$GUIDE" "$EW_POSTGRES_URL" "${T}_guide" "$B" "$G")
 GUIDE_RATE=$(calc "round($G / $GUIDE_S)")
 log "guide loop: $G rows in $(calc "round($GUIDE_S, 2)") s: $GUIDE_RATE rows/s"
-"${SQL[@]}" -c "DROP TABLE $T" -c "DROP TABLE ${T}_guide"
+"${SQL[@]}" -c "DROP TABLE $T" -c "DROP TABLE ${T}_guide" -c "DROP FUNCTION ${T}_notify()"
 
-echo "outbox relay:        $RELAY_RATE rows/s ($N rows, 8 writers, batches of 500)"
+echo "outbox relay:        $RELAY_RATE rows/s ($N rows, 8 writers, batches of ${BATCH:-500}, relay CPU $RELAY_CPU s)"
 echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
 echo "guide's loop:        $GUIDE_RATE rows/s ($G rows)"
 echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7)"

@@ -104,8 +104,13 @@ Status PgOutboxStore::connect() {
     disconnect();
     return e;
   }
+  // enable_sort off: a batch read walks an index in id order and stops after
+  // batchSize rows. With the statistics of a table that has just filled (a
+  // burst after a quiet spell) the planner would rather fetch every pending
+  // row and sort them, per batch: measured 69 ms instead of 0.4 ms a batch
+  // at 48,000 pending rows. The session runs nothing else that sorts.
   for (const char* s : {"SET TIME ZONE 'UTC'", "SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5",
-                        "SET tcp_keepalives_count = 3", "SET statement_timeout = '30s'"})
+                        "SET tcp_keepalives_count = 3", "SET statement_timeout = '30s'", "SET enable_sort = off"})
     if (auto st = exec(s); !st) return st;
   if (!c_.notifyChannel.empty())
     if (auto st = exec("LISTEN " + quote(c_.notifyChannel)); !st) return st;

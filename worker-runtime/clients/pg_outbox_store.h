@@ -7,7 +7,9 @@
 // rotated password is used on the next one; it is never logged (libpq's own
 // error text names host and user, never the password). The session runs in
 // UTC with server-side TCP keepalives (10 s idle, 5 s x 3 probes), so the
-// server releases a silent relay's lock within about 25 s.
+// server releases a silent relay's lock within about 25 s, and with
+// enable_sort off, so a batch read walks the id index (a partial index on id
+// WHERE status = 'PENDING' keeps it short; the README gives it).
 //
 // Not thread-safe: one relay thread.
 
