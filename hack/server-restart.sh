@@ -10,7 +10,11 @@ STATE=${1:?STATE}; NAME=${2:?NAME}; DOWN=${3:?SECONDS}; MODE=${4:-term}
 [ -f "$STATE/cmds/$NAME" ] || die "no recorded command for $NAME in $STATE/cmds"
 pid=$(cat "$STATE/pids/$NAME.pid")
 sig=TERM; [ "$MODE" = kill ] && sig=KILL
-kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
+if [ "$NAME" = postgres ] && [ "$MODE" != kill ]; then
+  kill -INT "$pid" 2>/dev/null || true  # fast shutdown: SIGTERM would wait for every client to leave
+else
+  kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
+fi
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && { kill -KILL -- "-$pid" 2>/dev/null || true; sleep 0.2; }
 log "$NAME stopped ($MODE); down for ${DOWN}s"

@@ -4,7 +4,6 @@
 // first copy of each row in id order per key, duplicates counted, rolled-back
 // rows never), through a relay killed with SIGKILL and its standby taking
 // over, a row Kafka refuses, and NOTIFY against polling.
-#include <libpq-fe.h>
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -17,131 +16,14 @@
 #include <set>
 #include <thread>
 
+#include "outbox_harness.h"
 #include "runtime_harness.h"
 #include "test_env.h"
 
 using namespace ew::rttest;
+using namespace ew::rttest::outbox;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// One session to the test database; every statement must succeed.
-class Pg {
- public:
-  Pg() : conn_(PQconnectdb(ew::testing::serverEnv("EW_POSTGRES_URL").c_str())) {
-    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
-  }
-  ~Pg() { PQfinish(conn_); }
-  Pg(const Pg&) = delete;
-  Pg& operator=(const Pg&) = delete;
-  void exec(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    const auto st = PQresultStatus(r);
-    INFO(sql << ": " << PQerrorMessage(conn_));
-    PQclear(r);
-    REQUIRE((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK));
-  }
-  // The first column of every row.
-  std::vector<std::string> column(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    INFO(sql << ": " << PQerrorMessage(conn_));
-    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
-    std::vector<std::string> out;
-    for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetisnull(r, i, 0) ? "" : PQgetvalue(r, i, 0));
-    PQclear(r);
-    return out;
-  }
-  int64_t count(const std::string& sql) { return std::stoll(column(sql).at(0)); }
-
- private:
-  PGconn* conn_;
-};
-
-// The guide's table (id, event_type, topic, payload, status, created_at) plus
-// a key and an error column, with the NOTIFY trigger the README gives.
-std::string createOutbox(Pg& pg, const std::string& prefix) {
-  const std::string table = prefix + "_" + std::to_string(::getpid());
-  pg.exec("DROP TABLE IF EXISTS " + table);
-  pg.exec("CREATE TABLE " + table +
-          " (id bigserial PRIMARY KEY, event_type text NOT NULL, topic text NOT NULL, aggregate_id text,"
-          " payload jsonb NOT NULL, status text NOT NULL DEFAULT 'PENDING', error text,"
-          " created_at timestamptz NOT NULL DEFAULT clock_timestamp())");
-  pg.exec("CREATE INDEX ON " + table + " (id) WHERE status = 'PENDING'");
-  pg.exec("CREATE OR REPLACE FUNCTION " + table + "_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM " +
-          "pg_notify('" + table + "', ''); RETURN NULL; END $$");
-  pg.exec("CREATE TRIGGER " + table + "_notify AFTER INSERT ON " + table + " FOR EACH STATEMENT EXECUTE FUNCTION " +
-          table + "_notify()");
-  return table;
-}
-
-// A relay's connection URI as a mounted Secret holds it (a file).
-std::string secretFile() {
-  static const std::string path = [] {
-    const std::string p = "/tmp/ew-outbox-secret-" + std::to_string(::getpid());
-    std::ofstream(p) << ew::testing::serverEnv("EW_POSTGRES_URL") << "\n";
-    return p;
-  }();
-  return path;
-}
-
-ConfigSpec relaySpec(const std::string& table, const std::string& extra = "") {
-  ConfigSpec s;
-  s.worker = "outbox";
-  s.group = "outbox";
-  s.mode = "outbox";
-  s.outbox = "[{name: orders, connectionFile: " + secretFile() + ", table: " + table +
-             ", columns: {key: aggregate_id, error: error}, batchSize: 100" + (extra.empty() ? "" : ", " + extra) +
-             "}]";
-  return s;
-}
-
-void insertRows(Pg& pg, const std::string& table, const std::string& topic, int from, int to, int keys) {
-  std::string sql = "INSERT INTO " + table + " (event_type, topic, aggregate_id, payload) VALUES ";
-  for (int i = from; i <= to; ++i)
-    sql += std::string(i == from ? "" : ",") + "('OrderCreated', '" + topic + "', 'order-" + std::to_string(i % keys) +
-           "', '{\"seq\": " + std::to_string(i) + "}')";
-  pg.exec(sql);
-}
-
-bool waitUntil(const std::function<bool()>& pred, std::chrono::seconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-struct TopicLedger {
-  std::map<int64_t, int> copies;  // row id -> times on the topic
-  int64_t duplicates = 0;
-  int64_t orderViolations = 0;  // a key's first copy of a row after a later row's first copy
-  std::vector<std::string> violations;
-};
-
-// Reads TOPIC (single partition or many: order is checked per key).
-TopicLedger ledgerOf(const std::vector<Record>& records) {
-  TopicLedger l;
-  std::map<std::string, int64_t> lastFirstId;  // key -> the highest row id first seen
-  for (const auto& r : records) {
-    const auto ce = nlohmann::json::parse(r.value);
-    const int64_t id = std::stoll(ce["id"].get<std::string>());
-    if (l.copies[id]++ > 0) {
-      ++l.duplicates;
-      continue;
-    }
-    const std::string key = r.key.value_or("");
-    if (lastFirstId.count(key) && lastFirstId[key] > id) {
-      ++l.orderViolations;
-      l.violations.push_back(key + ": " + std::to_string(id) + " after " + std::to_string(lastFirstId[key]));
-    }
-    lastFirstId[key] = std::max(lastFirstId[key], id);
-  }
-  return l;
-}
-
-}  // namespace
 
 TEST_CASE(
     "every committed outbox row reaches Kafka once as a CloudEvent with the row id, in id order per key, and "
