@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -111,6 +112,33 @@ inline bool waitUntil(const std::function<bool()>& pred, std::chrono::seconds ti
   }
   return true;
 }
+
+// A writer that keeps committing ROWS rows (16 keys) every PAUSE into TABLE
+// from its own session until stop(); the ids run from FIRST on.
+class Writer {
+ public:
+  Writer(const std::string& table, const std::string& topic, int first, int rows, std::chrono::milliseconds pause)
+      : next_(first), thread_([=, this] {
+          Pg w;
+          while (writing_.load()) {
+            const int from = next_.fetch_add(rows);
+            insertRows(w, table, topic, from, from + rows - 1, 16);
+            std::this_thread::sleep_for(pause);
+          }
+        }) {}
+  ~Writer() { stop(); }
+  // Stops and returns the last id committed.
+  int64_t stop() {
+    writing_.store(false);
+    if (thread_.joinable()) thread_.join();
+    return next_.load() - 1;
+  }
+
+ private:
+  std::atomic<bool> writing_{true};
+  std::atomic<int> next_;
+  std::thread thread_;
+};
 
 struct TopicLedger {
   std::map<int64_t, int> copies;  // row id -> times on the topic

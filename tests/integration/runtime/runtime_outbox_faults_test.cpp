@@ -75,22 +75,11 @@ TEST_CASE(
   spec.properties = "{message.timeout.ms: \"5000\"}";
   RuntimeProcess rt("outbox-broker-down", spec);
   INFO(rt.log());
-  std::atomic<bool> writing{true};
-  std::atomic<int> next{1};
-  std::thread writer([&] {
-    Pg w;
-    while (writing.load()) {
-      const int from = next.fetch_add(20);
-      insertRows(w, table, topic, from, from + 19, 16);
-      std::this_thread::sleep_for(50ms);
-    }
-  });
+  Writer writer(table, topic, 1, 20, 50ms);
   std::this_thread::sleep_for(2s);
   restart("kafka", 20);
   std::this_thread::sleep_for(2s);
-  writing.store(false);
-  writer.join();
-  const int64_t committed = next.load() - 1;
+  const int64_t committed = writer.stop();
   REQUIRE(waitUntil([&] { return published(table) == committed; }, 120s));
   const auto records = kafka.readAll(topic, committed + 100000, 30s);
   const TopicLedger l = ledgerOf(records);

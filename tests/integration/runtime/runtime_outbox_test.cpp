@@ -74,24 +74,13 @@ TEST_CASE(
       waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") > 0; }, 30s));
   RuntimeProcess standby("outbox-b", relaySpec(table, "notifyChannel: " + table));
   // Writers keep committing (10 rows every 5 ms) while the active relay dies.
-  std::atomic<bool> writing{true};
-  std::atomic<int> next{101};
-  std::thread writer([&] {
-    Pg w;
-    while (writing.load()) {
-      const int from = next.fetch_add(10);
-      insertRows(w, table, topic, from, from + 9, 16);
-      std::this_thread::sleep_for(5ms);
-    }
-  });
+  Writer writer(table, topic, 101, 10, 5ms);
   std::this_thread::sleep_for(1500ms);
   first->signal(SIGKILL);
   const auto killedAt = Clock::now();
   first->wait(10s);
   std::this_thread::sleep_for(1500ms);
-  writing.store(false);
-  writer.join();
-  const int64_t committed = next.load() - 1;
+  const int64_t committed = writer.stop();
   INFO(standby.log());
   REQUIRE(waitUntil(
       [&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == committed; }, 60s));
