@@ -100,7 +100,9 @@ TEST_CASE(
   requireCleanExit(standby);
 }
 
-TEST_CASE("a row Kafka refuses for good is marked FAILED with the reason and the rows behind it flow") {
+TEST_CASE(
+    "rows Kafka refuses for good (too large, no topic) are marked FAILED with the reason and the rows behind "
+    "them flow") {
   Kafka kafka;
   Pg pg;
   const std::string table = createOutbox(pg, "outbox_refused");
@@ -111,16 +113,21 @@ TEST_CASE("a row Kafka refuses for good is marked FAILED with the reason and the
   pg.exec("INSERT INTO " + table + " (event_type, topic, aggregate_id, payload) VALUES ('OrderCreated', '" + topic +
           "', 'order-0', jsonb_build_object('blob', repeat('x', 1500000)))");
   insertRows(pg, table, topic, 7, 10, 1);
+  // A row without a topic (the column allows '') is refused before it is sent.
+  pg.exec("INSERT INTO " + table + " (event_type, topic, aggregate_id, payload) VALUES ('OrderCreated', '', " +
+          "'order-0', '{}')");
+  insertRows(pg, table, topic, 12, 12, 1);
   RuntimeProcess rt("outbox-refused", relaySpec(table));
   INFO(rt.log());
   REQUIRE(
-      waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status <> 'PENDING'") == 10; }, 60s));
+      waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status <> 'PENDING'") == 12; }, 60s));
+  CHECK(pg.column("SELECT error FROM " + table + " WHERE id = 11") == std::vector<std::string>{"the row has no topic"});
   CHECK(pg.column("SELECT status FROM " + table + " WHERE id = 6") == std::vector<std::string>{"FAILED"});
   const auto reason = pg.column("SELECT error FROM " + table + " WHERE id = 6").at(0);
   CHECK_THAT(reason, Catch::Contains("too large"));
-  CHECK(pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == 9);
-  const auto records = kafka.readAll(topic, 9, 30s);
-  CHECK(records.size() == 9);
+  CHECK(pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == 10);
+  const auto records = kafka.readAll(topic, 10, 30s);
+  CHECK(records.size() == 10);
   CHECK(ledgerOf(records).orderViolations == 0);
   requireCleanExit(rt);
 }
