@@ -15,44 +15,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 BUILD=${2:-$REPO_DIR/build}
 . "$HERE/runtime_lib.sh"
-command -v kcat >/dev/null && command -v psql >/dev/null || die "kcat and psql are required (hack/deps.sh)"
 WORK=$(mktemp -d /tmp/ew-bench-outbox-lat.XXXXXX)
 EXTRA_CLEANUP="rm -rf '$WORK'; [ -n \"\${KCAT_PID:-}\" ] && kill \$KCAT_PID 2>/dev/null"
-SQL=(psql -X -q -v ON_ERROR_STOP=1 "$EW_POSTGRES_URL")
-printf '%s' "$EW_POSTGRES_URL" > "$WORK/url"
+. "$HERE/outbox_lib.sh"
 
 # run MODE (notify | poll): one relay, one writer, one reader; prints the latencies' summary.
 run() {
-  local mode=$1 t=bench_lat_$$_$1 topic=bench-lat-$$-$1-$RANDOM ops extra=
+  local mode=$1 t=bench_lat_$$_$1 topic=bench-lat-$$-$1-$RANDOM extra=", pollInterval: 1s"
   "$EW_BENCH" create-topic "$B" "$topic" 4
-  "${SQL[@]}" -c "CREATE TABLE $t (id bigserial PRIMARY KEY, event_type text NOT NULL, topic text NOT NULL,
-    aggregate_id text, payload jsonb NOT NULL, status text NOT NULL DEFAULT 'PENDING',
-    created_at timestamptz NOT NULL DEFAULT clock_timestamp())" -c "CREATE INDEX ON $t (id) WHERE status = 'PENDING'"
   if [ "$mode" = notify ]; then
-    "${SQL[@]}" -c "CREATE FUNCTION ${t}_notify() RETURNS trigger LANGUAGE plpgsql AS
-      \$\$ BEGIN PERFORM pg_notify('$t', ''); RETURN NULL; END \$\$" \
-      -c "CREATE TRIGGER ${t}_notify AFTER INSERT ON $t FOR EACH STATEMENT EXECUTE FUNCTION ${t}_notify()"
-    extra=", notifyChannel: $t"
+    outboxTable "$t" notify
+    extra+=", notifyChannel: $t"
+  else
+    outboxTable "$t"
   fi
-  ops=$(freePort)
-  cat > "$WORK/$mode.yaml" <<YAML
-apiVersion: runtime.eventworker.dev/v1
-worker: bench
-source:
-  kind: kafka
-  kafka: {brokers: ["$B"], consumerGroup: bench}
-handler: {kind: noop}
-outbox:
-- {name: lat, connectionFile: $WORK/url, table: $t, columns: {key: aggregate_id}, pollInterval: 1s$extra}
-server: {address: "127.0.0.1:$ops", gracePeriod: 10s}
-log: {level: warn}
-YAML
-  "$RUNTIME" --config "$WORK/$mode.yaml" --mode outbox >"$WORK/$mode.log" 2>&1 &
-  RT_PID=$!
-  until [ "$(metric "$ops" 'worker_outbox_active{relay="lat",worker="bench"}' 2>/dev/null)" = 1 ]; do
-    kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/$mode.log" >&2; die "relay exited"; }
-    sleep 0.05
-  done
+  startRelay "lat" "$t" "$extra"
   # The reader stamps each message as it arrives.
   kcat -C -b "$B" -t "$topic" -o end -u -q -X fetch.wait.max.ms=5 -f '%s\n' | python3 -u -c '
 import json, sys, time, datetime
@@ -81,8 +58,7 @@ for line in sys.stdin:
   pkill -P "$$" -x kcat 2>/dev/null || true
   KCAT_PID=
   stopRuntime
-  "${SQL[@]}" -c "DROP TABLE $t"
-  [ "$mode" = notify ] && "${SQL[@]}" -c "DROP FUNCTION ${t}_notify()"
+  dropOutboxTable "$t"
   tail -n +9 "$WORK/$mode.ms" | sort -n | python3 -c '
 import sys
 v = [float(x) for x in sys.stdin]

@@ -25,19 +25,12 @@ BUILD=${3:-$REPO_DIR/build}
 GUIDE="$BUILD/tests/bench/ew-outbox-guide-loop"
 [ -x "$GUIDE" ] || die "build first: cmake --build --preset default ($GUIDE)"
 [ $(( N % 800 )) = 0 ] && [ $(( G % 800 )) = 0 ] || die "N and G must be multiples of 800 (8 writers x 100-row transactions)"
-command -v kcat >/dev/null && command -v psql >/dev/null || die "kcat and psql are required (hack/deps.sh)"
 WORK=$(mktemp -d /tmp/ew-bench-outbox.XXXXXX)
 EXTRA_CLEANUP="rm -rf '$WORK'"
-SQL=(psql -X -q -v ON_ERROR_STOP=1 "$EW_POSTGRES_URL")
+. "$HERE/outbox_lib.sh"
 T=bench_outbox_$$
 TOPIC=bench-outbox-$$-$RANDOM
 
-table() { # NAME
-  "${SQL[@]}" -c "CREATE TABLE $1 (id bigserial PRIMARY KEY, event_type text NOT NULL, topic text NOT NULL,
-    aggregate_id text, payload jsonb NOT NULL, status text NOT NULL DEFAULT 'PENDING',
-    created_at timestamptz NOT NULL DEFAULT clock_timestamp())" \
-    -c "CREATE INDEX ON $1 (id) WHERE status = 'PENDING'"
-}
 # writers TABLE ROWS: 8 concurrent sessions, transactions of 100 rows.
 writers() {
   local per=$(( $2 / 8 )) w pids=()
@@ -55,34 +48,10 @@ writers() {
 pending() { "${SQL[@]}" -tA -c "SELECT count(*) FROM $1 WHERE status = 'PENDING'"; }
 
 "$EW_BENCH" create-topic "$B" "$TOPIC" 12
-table "$T"
-# The README's NOTIFY trigger: one notification per inserting statement.
-"${SQL[@]}" -c "CREATE FUNCTION ${T}_notify() RETURNS trigger LANGUAGE plpgsql AS
-  \$\$ BEGIN PERFORM pg_notify('$T', ''); RETURN NULL; END \$\$" \
-  -c "CREATE TRIGGER ${T}_notify AFTER INSERT ON $T FOR EACH STATEMENT EXECUTE FUNCTION ${T}_notify()"
+outboxTable "$T" notify
 
 # --- 1. the relay, started (and holding its table) before the writers ---
-printf '%s' "$EW_POSTGRES_URL" > "$WORK/url"
-OPS=$(freePort)
-cat > "$WORK/relay.yaml" <<YAML
-apiVersion: runtime.eventworker.dev/v1
-worker: bench
-source:
-  kind: kafka
-  kafka: {brokers: ["$B"], consumerGroup: bench}
-handler: {kind: noop}
-outbox:
-- {name: bench, connectionFile: $WORK/url, table: $T, columns: {key: aggregate_id}, batchSize: ${BATCH:-500},
-   notifyChannel: ${T}}
-server: {address: "127.0.0.1:$OPS", gracePeriod: 10s}
-log: {level: warn}
-YAML
-"$RUNTIME" --config "$WORK/relay.yaml" --mode outbox >"$WORK/relay.log" 2>&1 &
-RT_PID=$!
-until [ "$(metric "$OPS" 'worker_outbox_active{relay="bench",worker="bench"}' 2>/dev/null)" = 1 ]; do
-  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/relay.log" >&2; die "relay exited"; }
-  sleep 0.05
-done
+startRelay bench "$T" ", batchSize: ${BATCH:-500}, notifyChannel: $T"
 t0=$(now)
 writers "$T" "$N"
 log "8 writers committed $N rows in $(calc "round($(now) - $t0, 2)") s"
@@ -108,12 +77,13 @@ KCAT_RATE=$(calc "round($N / $KCAT_S)")
 log "kcat -P: $N messages in $(calc "round($KCAT_S, 2)") s: $KCAT_RATE msgs/s"
 
 # --- 3. the guide's loop ---
-table "${T}_guide"
+outboxTable "${T}_guide"
 writers "${T}_guide" "$G"
 GUIDE_S=$("$GUIDE" "$EW_POSTGRES_URL" "${T}_guide" "$B" "$G")
 GUIDE_RATE=$(calc "round($G / $GUIDE_S)")
 log "guide loop: $G rows in $(calc "round($GUIDE_S, 2)") s: $GUIDE_RATE rows/s"
-"${SQL[@]}" -c "DROP TABLE $T" -c "DROP TABLE ${T}_guide" -c "DROP FUNCTION ${T}_notify()"
+dropOutboxTable "$T"
+dropOutboxTable "${T}_guide"
 
 echo "outbox relay:        $RELAY_RATE rows/s ($N rows, 8 writers, batches of ${BATCH:-500}, relay CPU $RELAY_CPU s)"
 echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
