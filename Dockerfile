@@ -13,7 +13,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev \
-      libzstd-dev libspdlog-dev libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev catch2 \
+      libzstd-dev libspdlog-dev libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev libpq-dev catch2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -54,13 +54,13 @@ LABEL org.opencontainers.image.title="eventworker-operator" \
 
 FROM base AS runtime
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libhiredis0.14 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libhiredis0.14 libpq5 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log
 COPY --from=builder /out/eventworker-runtime /usr/local/bin/eventworker-runtime
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/eventworker-runtime"]
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="eventworker-runtime" \
-      org.opencontainers.image.description="EventWorker runtime: consumes events or runs cron jobs and calls the worker's handler" \
+      org.opencontainers.image.description="EventWorker runtime: consumes events, runs cron jobs and calls the worker's handler, or relays outbox tables to Kafka" \
       org.opencontainers.image.source="https://github.com/eventworker/eventworker" \
       org.opencontainers.image.version="$VERSION"

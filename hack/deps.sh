@@ -6,7 +6,8 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config git curl openssl pytho
   libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libzstd-dev dpkg-dev
   libspdlog-dev catch2 libcli11-dev libhiredis-dev libyaml-dev zlib1g-dev
   kcat clang clang-format libclang-rt-14-dev redis-server wrk gnuplot-nox
-  containerd runc containernetworking-plugins iptables conntrack iproute2 binutils)
+  containerd runc containernetworking-plugins iptables conntrack iproute2 binutils
+  postgresql libpq-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -33,8 +33,14 @@ for n in "${node[@]}"; do [ -f "$STATE/pids/$n.pid" ] && stopOne "$STATE/pids/$n
 awaitStopped "${node[@]}"
 nodeCleanPods "$STATE"
 rm -f "$STATE/pids/containerd.pid"
-servers=(kube-controller-manager kube-apiserver kafka pstest etcd)
-for n in "${servers[@]}"; do [ -f "$STATE/pids/$n.pid" ] && stopOne "$STATE/pids/$n.pid"; done
+servers=(kube-controller-manager kube-apiserver kafka pstest postgres etcd)
+for n in "${servers[@]}"; do
+  [ -f "$STATE/pids/$n.pid" ] || continue
+  # PostgreSQL: fast shutdown (SIGINT to the postmaster alone; SIGTERM would
+  # wait for its clients to leave).
+  if [ "$n" = postgres ]; then kill -INT "$(cat "$STATE/pids/$n.pid")" 2>/dev/null || true; continue; fi
+  stopOne "$STATE/pids/$n.pid"
+done
 awaitStopped "${servers[@]}"
 for f in "$STATE"/pids/*.pid; do [ -f "$f" ] && awaitStopped "$(basename "$f" .pid)"; done
 nodeCleanHost "$STATE"

@@ -90,8 +90,8 @@ class RuleTable {
 
 void addObjectRules(RuleTable& t) {
   t.add("",
-        "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events and <name>-cron are valid "
-        "DNS labels",
+        "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events, <name>-cron and "
+        "<name>-outbox are valid DNS labels",
         [](const Json& ew, FieldErrors& e, const std::string& m) {
           const Json& name = at(at(ew, "metadata"), "name");
           if (name.is_string() && name.get<std::string>().size() > 55) e.push_back({"metadata.name", m});
@@ -106,11 +106,17 @@ void addObjectRules(RuleTable& t) {
           const Json own = has(dapr, "appId") ? dapr["appId"] : at(at(ew, "metadata"), "name");
           if (at(spec["migrateFrom"], "appId") == own) e.push_back({"spec.migrateFrom.appId", m});
         });
-  t.add("spec", "at least one subscription or cron job is required",
+  t.add("spec", "at least one subscription, cron job or outbox relay is required",
         [](const Json& ew, FieldErrors& e, const std::string& m) {
           const Json& spec = at(ew, "spec");
           const auto size = [&](const char* k) { return at(spec, k).is_array() ? at(spec, k).size() : 0; };
-          if (size("subscriptions") == 0 && size("cron") == 0) e.push_back({"spec", m});
+          if (size("subscriptions") == 0 && size("cron") == 0 && size("outbox") == 0) e.push_back({"spec", m});
+        });
+  t.add("spec", "spec.source.kafka is required when outbox relays are declared (they publish to it)",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& spec = at(ew, "spec");
+          if (at(spec, "outbox").is_array() && !spec["outbox"].empty() && !has(at(spec, "source"), "kafka"))
+            e.push_back({"spec.source.kafka", m});
         });
   t.add(
       "spec",
@@ -210,6 +216,18 @@ void addCronRules(RuleTable& t) {
   t.addEach("spec.cron[*].retry", "cron", kRetryPositive, retryPositiveItem);
 }
 
+void addOutboxRules(RuleTable& t) {
+  t.addEach("spec.outbox[*]", "outbox", "set topic (one topic for every row) or columns.topic (a topic per row)",
+            [](const Json& o, const std::string& path, FieldErrors& e, const std::string& m) {
+              if (!has(o, "topic") && at(at(o, "columns"), "topic") == "") e.push_back({path + ".topic", m});
+            });
+  t.addEach("spec.outbox[*]", "outbox", "completion markPublished needs columns.status",
+            [](const Json& o, const std::string& path, FieldErrors& e, const std::string& m) {
+              if (at(o, "completion") == "markPublished" && at(at(o, "columns"), "status") == "")
+                e.push_back({path + ".completion", m});
+            });
+}
+
 void addScalingRules(RuleTable& t) {
   t.add(
       "spec.scaling", "minReplicas must be less than or equal to maxReplicas",
@@ -234,6 +252,7 @@ std::vector<CelRule> build() {
   addKafkaSecurityRules(t);
   addSubscriptionRules(t);
   addCronRules(t);
+  addOutboxRules(t);
   addScalingRules(t);
   return t.take();
 }

@@ -133,6 +133,25 @@ CronJob cronJob(const Json& o, const std::string& path) {
   return c;
 }
 
+OutboxRelay outboxRelay(const Json& o, const std::string& path) {
+  OutboxRelay r;
+  r.name = o.value("name", "");
+  const Json ref = o.value("connectionSecretRef", Json::object());
+  r.secretName = ref.value("name", "");
+  r.secretKey = ref.value("key", r.secretKey);
+  r.table = o.value("table", r.table);
+  r.topic = optString(o, "topic");
+  const Json c = o.value("columns", Json::object());
+  r.columns = OutboxColumns{c.value("id", "id"),         c.value("eventType", "event_type"), c.value("topic", "topic"),
+                            c.value("key", ""),          c.value("payload", "payload"),      c.value("headers", ""),
+                            c.value("status", "status"), c.value("createdAt", "created_at"), c.value("error", "")};
+  r.completion = o.value("completion", r.completion);
+  r.batchSize = o.value("batchSize", r.batchSize);
+  r.pollInterval = duration(o, "pollInterval", r.pollInterval, path);
+  r.notifyChannel = optString(o, "notifyChannel");
+  return r;
+}
+
 ScalingSpec scaling(const Json& o) {
   ScalingSpec s;
   s.minReplicas = o.value("minReplicas", s.minReplicas);
@@ -179,6 +198,9 @@ EventWorker decode(const Json& object) {
   const Json cron = spec.value("cron", Json::array());
   for (std::size_t i = 0; i < cron.size(); ++i)
     s.cron.push_back(cronJob(cron[i], "spec.cron[" + std::to_string(i) + "]"));
+  const Json outbox = spec.value("outbox", Json::array());
+  for (std::size_t i = 0; i < outbox.size(); ++i)
+    s.outbox.push_back(outboxRelay(outbox[i], "spec.outbox[" + std::to_string(i) + "]"));
   s.scaling = scaling(spec.value("scaling", Json::object()));
   if (spec.contains("migrateFrom")) {
     const Json& m = spec["migrateFrom"];

@@ -106,6 +106,24 @@ void dapr(const EventWorker& ew, FieldErrors& errors) {
                                               ew.spec.migrateFrom->appId + " in spec.subscriptions"});
 }
 
+// Two relays of one table would publish its rows twice and race to mark them.
+void outbox(const EventWorker& ew, FieldErrors& errors) {
+  if (!ew.spec.outbox.empty() && ew.spec.dapr.enabled && !ew.spec.subscriptions.empty())
+    errors.push_back({"spec.outbox",
+                      "outbox relays beside Dapr-delivered subscriptions are not supported yet (the "
+                      "runtime config has one source): declare them in an EventWorker of their own"});
+  std::map<std::pair<std::string, std::string>, std::string> owner;  // (secret, table) -> relay
+  for (std::size_t i = 0; i < ew.spec.outbox.size(); ++i) {
+    const auto& r = ew.spec.outbox[i];
+    if (r.pollInterval < Millis(10)) errors.push_back({item("outbox", i) + ".pollInterval", "must be at least 10ms"});
+    auto [it, fresh] = owner.emplace(std::make_pair(r.secretName, r.table), r.name);
+    if (!fresh)
+      errors.push_back({item("outbox", i) + ".table", "table \"" + r.table + "\" of the database in Secret \"" +
+                                                          r.secretName + "\" is already relayed by outbox \"" +
+                                                          it->second + "\"; one relay per table"});
+  }
+}
+
 }  // namespace
 
 void checkOperatorRules(const EventWorker& ew, FieldErrors& errors) {
@@ -115,6 +133,7 @@ void checkOperatorRules(const EventWorker& ew, FieldErrors& errors) {
   resources(ew.spec.handler.resources, "spec.handler.resources", errors);
   resources(ew.spec.runtime.resources, "spec.runtime.resources", errors);
   dapr(ew, errors);
+  outbox(ew, errors);
 }
 
 }  // namespace ew::api

@@ -107,6 +107,33 @@ struct CronJob {
   bool suspend = false;
 };
 
+// One outbox relay (spec.outbox[*]); column names are SQL identifiers, empty
+// for a column the table does not have.
+struct OutboxColumns {
+  std::string id = "id";
+  std::string eventType = "event_type";
+  std::string topic = "topic";
+  std::string key;
+  std::string payload = "payload";
+  std::string headers;
+  std::string status = "status";
+  std::string createdAt = "created_at";
+  std::string error;
+};
+
+struct OutboxRelay {
+  std::string name;
+  std::string secretName;         // connectionSecretRef.name
+  std::string secretKey = "url";  // connectionSecretRef.key: a libpq connection URI
+  std::string table = "outbox_events";
+  std::optional<std::string> topic;  // else columns.topic per row
+  OutboxColumns columns;
+  std::string completion = "markPublished";  // markPublished | delete
+  int batchSize = 500;
+  Millis pollInterval{1000};
+  std::optional<std::string> notifyChannel;
+};
+
 struct Fallback {
   int failureThreshold = 3;
   std::optional<int> replicas;
@@ -144,6 +171,7 @@ struct EventWorkerSpec {
   DaprSpec dapr;
   std::vector<Subscription> subscriptions;
   std::vector<CronJob> cron;
+  std::vector<OutboxRelay> outbox;
   ScalingSpec scaling;
   std::optional<MigrateFrom> migrateFrom;
 };

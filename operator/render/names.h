@@ -14,10 +14,12 @@ inline constexpr const char* kConfigHashAnnotation = "eventworker.dev/config-has
 inline constexpr const char* kRuntimeConfigKey = "runtime.yaml";
 inline constexpr const char* kRuntimeConfigDir = "/etc/eventworker";
 inline constexpr const char* kKafkaSecretDir = "/var/run/secrets/kafka";
+inline constexpr const char* kOutboxSecretDir = "/var/run/secrets/outbox";  // + /<relay>/<key>
 
 inline std::string configMapName(const std::string& worker) { return worker + "-runtime"; }
 inline std::string eventsDeploymentName(const std::string& worker) { return worker + "-events"; }
 inline std::string cronStatefulSetName(const std::string& worker) { return worker + "-cron"; }
+inline std::string outboxDeploymentName(const std::string& worker) { return worker + "-outbox"; }
 inline std::string subscriptionName(const std::string& worker, const std::string& subscription) {
   return worker + "-" + subscription;
 }

@@ -70,14 +70,27 @@ Json probe(const std::string& path, int period, int failures) {
           {"failureThreshold", failures}};
 }
 
+// The Kafka credentials Secret is mounted where the runtime talks to Kafka:
+// the events pods (consumer) and the outbox pods (producer).
+bool mountsKafkaSecret(const api::EventWorker& ew, const std::string& mode) {
+  const auto& k = ew.spec.kafka;
+  return (mode == "events" || mode == "outbox") && k && k->security && k->security->secretName;
+}
+
+std::string outboxVolume(const api::OutboxRelay& r) { return "outbox-" + r.name; }
+
 Json runtimeContainer(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode) {
   const auto& spec = ew.spec;
   Json ports = Json::array({{{"name", "metrics"}, {"containerPort", spec.runtime.metricsPort}, {"protocol", "TCP"}}});
   if (mode == "events" && spec.dapr.enabled)
     ports.push_back({{"name", "dapr-app"}, {"containerPort", spec.dapr.appPort}, {"protocol", "TCP"}});
   Json mounts = Json::array({{{"name", "runtime-config"}, {"mountPath", kRuntimeConfigDir}, {"readOnly", true}}});
-  if (spec.kafka && spec.kafka->security && spec.kafka->security->secretName && mode == "events")
+  if (mountsKafkaSecret(ew, mode))
     mounts.push_back({{"name", "kafka-credentials"}, {"mountPath", kKafkaSecretDir}, {"readOnly", true}});
+  if (mode == "outbox")
+    for (const auto& r : spec.outbox)
+      mounts.push_back(
+          {{"name", outboxVolume(r)}, {"mountPath", std::string(kOutboxSecretDir) + "/" + r.name}, {"readOnly", true}});
   return {{"name", "runtime"},
           {"image", spec.runtime.image.value_or(options.runtimeImage)},
           {"args", {"--config", std::string(kRuntimeConfigDir) + "/" + kRuntimeConfigKey, "--mode", mode}},
@@ -120,7 +133,8 @@ Json daprAnnotations(const api::EventWorker& ew) {
           {"dapr.io/disable-builtin-k8s-secret-store", "true"}};
 }
 
-// The pod template of the events (MODE "events") or cron ("cron") pods.
+// The pod template of the events (MODE "events"), cron ("cron") or outbox
+// ("outbox": the runtime alone; the relays call no handler) pods.
 Json podTemplate(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
                  const std::string& configHash) {
   const auto& spec = ew.spec;
@@ -133,19 +147,25 @@ Json podTemplate(const api::EventWorker& ew, const RenderOptions& options, const
   Json containers = Json::array({runtimeContainer(ew, options, mode)});
   Json volumes = Json::array({{{"name", "runtime-config"},
                                {"configMap", {{"name", configMapName(ew.metadata.name)}, {"defaultMode", 0444}}}}});
-  if (spec.handler.kind == api::HandlerSpec::Kind::Http) {
+  if (spec.handler.kind == api::HandlerSpec::Kind::Http && mode != "outbox") {
     containers.push_back(handlerContainer(spec.handler));
     volumes.push_back({{"name", "handler-tmp"}, {"emptyDir", {{"sizeLimit", "64Mi"}}}});
   }
-  if (mode == "events" && spec.kafka && spec.kafka->security && spec.kafka->security->secretName)
+  if (mountsKafkaSecret(ew, mode))
     volumes.push_back({{"name", "kafka-credentials"},
                        {"secret", {{"secretName", *spec.kafka->security->secretName}, {"defaultMode", 0440}}}});
+  if (mode == "outbox")
+    for (const auto& r : spec.outbox)
+      volumes.push_back({{"name", outboxVolume(r)},
+                         {"secret",
+                          {{"secretName", r.secretName},
+                           {"items", Json::array({{{"key", r.secretKey}, {"path", r.secretKey}}})},
+                           {"defaultMode", 0440}}}});
 
   Json podSecurity = {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}};
-  // The Secret's files are root's with mode 0440: the runtime (kRuntimeUser)
+  // The Secrets' files are root's with mode 0440: the runtime (kRuntimeUser)
   // reads them through the group the kubelet gives them.
-  if (mode == "events" && spec.kafka && spec.kafka->security && spec.kafka->security->secretName)
-    podSecurity["fsGroup"] = kRuntimeUser;
+  if (mountsKafkaSecret(ew, mode) || (mode == "outbox" && !spec.outbox.empty())) podSecurity["fsGroup"] = kRuntimeUser;
   Json podSpec = {{"automountServiceAccountToken", false},
                   {"enableServiceLinks", false},
                   {"terminationGracePeriodSeconds", spec.runtime.gracePeriodSeconds},
@@ -202,6 +222,23 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
       {"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", metadata(ew, name, "cron")}, {"spec", setSpec}};
 }
 
+// The outbox relays: two replicas, one publishing per table (the advisory
+// lock in PostgreSQL, worker-runtime/loops/outbox_relay.h) and one standing
+// by to take over at once; a rollout may briefly run three, the lock still
+// lets one publish.
+Json outboxDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& configHash) {
+  Json deploymentSpec = {
+      {"replicas", 2},
+      {"selector", podSelector(ew, "outbox")},
+      {"revisionHistoryLimit", 3},
+      {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
+      {"template", podTemplate(ew, options, "outbox", configHash)}};
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", metadata(ew, outboxDeploymentName(ew.metadata.name), "outbox")},
+          {"spec", deploymentSpec}};
+}
+
 Json daprSubscription(const api::EventWorker& ew, const api::Subscription& s) {
   Json spec = {{"pubsubname", ew.spec.dapr.pubsubName}, {"topic", s.topic}, {"routes", {{"default", s.route}}}};
   if (s.deadLetterTopic) spec["deadLetterTopic"] = *s.deadLetterTopic;
@@ -225,6 +262,7 @@ RenderOutput render(const api::EventWorker& ew, const RenderOptions& options) {
   if (!ew.spec.subscriptions.empty()) out.objects.push_back(eventsDeployment(ew, options, hash));
   const bool anyCron = std::any_of(ew.spec.cron.begin(), ew.spec.cron.end(), [](const auto& c) { return !c.suspend; });
   if (anyCron) out.objects.push_back(cronStatefulSet(ew, options, hash));
+  if (!ew.spec.outbox.empty()) out.objects.push_back(outboxDeployment(ew, options, hash));
   if (ew.spec.dapr.enabled)
     for (const auto& s : ew.spec.subscriptions) out.objects.push_back(daprSubscription(ew, s));
   out.selector = eventsSelector(ew.metadata.name);

@@ -4,6 +4,7 @@
 //   ConfigMap   <name>-runtime         always (the runtime's config file)
 //   Deployment  <name>-events          when subscriptions are declared
 //   StatefulSet <name>-cron            when an unsuspended cron job is declared
+//   Deployment  <name>-outbox          when outbox relays are declared (2 replicas: active + standby)
 //   Subscription (dapr.io/v2alpha1)    per subscription when Dapr is enabled
 // Owner references are not rendered; the reconciler adds them. Same input,
 // same output, byte for byte.

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "api/load.h"
@@ -50,6 +51,12 @@ const Json& container(const Json& workload, const std::string& name) {
     if (c["name"] == name) return c;
   FAIL("no container " << name);
   throw;
+}
+
+Json configOf(const api::EventWorker& ew) {
+  auto docs = api::parseDocuments(render::runtimeConfig(ew));
+  REQUIRE(docs);
+  return docs->at(0);
 }
 
 }  // namespace
@@ -212,4 +219,63 @@ TEST_CASE("a noop handler has no handler container") {
   const auto out = render::render(load(patched({{"spec", {{"handler", {{"kind", "noop"}}}}}})));
   const Json& d = *find(out.objects, "Deployment", "customer-worker-events");
   CHECK(d["spec"]["template"]["spec"]["containers"].size() == 1);
+}
+
+TEST_CASE("outbox relays render a Deployment of two runtime pods in --mode outbox with each database Secret mounted") {
+  const auto ew = load(patched(Json::parse(R"({
+    "spec": {
+      "source": {"kafka": {"brokers": ["kafka:9092"], "security": {"protocol": "SASL_SSL",
+        "saslMechanism": "SCRAM-SHA-512", "secretRef": {"name": "kafka-creds"}}}},
+      "outbox": [{"name": "orders", "connectionSecretRef": {"name": "order-db"}, "notifyChannel": "outbox_events"},
+                 {"name": "payments", "connectionSecretRef": {"name": "pay-db", "key": "dsn"},
+                  "table": "billing.payment_outbox", "topic": "payment.events", "columns": {"key": "aggregate_id"}}]
+    }
+  })")));
+  const auto objects = render::render(ew).objects;
+  const Json* d = find(objects, "Deployment", "customer-worker-outbox");
+  REQUIRE(d);
+  CHECK((*d)["spec"]["replicas"] == 2);
+  const Json& pod = (*d)["spec"]["template"]["spec"];
+  CHECK(pod["containers"].size() == 1);  // no handler container: the relays call none
+  const Json& rt = container(*d, "runtime");
+  CHECK(rt["args"] == Json::parse(R"(["--config", "/etc/eventworker/runtime.yaml", "--mode", "outbox"])"));
+  std::set<std::string> mounts;
+  for (const auto& m : rt["volumeMounts"]) mounts.insert(m["mountPath"].get<std::string>());
+  CHECK(mounts == std::set<std::string>{"/etc/eventworker", "/var/run/secrets/kafka", "/var/run/secrets/outbox/orders",
+                                        "/var/run/secrets/outbox/payments"});
+  CHECK(pod["securityContext"]["fsGroup"] == 65532);
+  bool payDb = false;
+  for (const auto& v : pod["volumes"])
+    if (v["name"] == "outbox-payments") {
+      payDb = true;
+      CHECK(v["secret"]["secretName"] == "pay-db");
+      CHECK(v["secret"]["items"][0]["key"] == "dsn");
+    }
+  CHECK(payDb);
+
+  const Json config = configOf(ew);
+  REQUIRE(config["outbox"].size() == 2);
+  const Json& orders = config["outbox"][0];
+  CHECK(orders["connectionFile"] == "/var/run/secrets/outbox/orders/url");
+  CHECK(orders["table"] == "outbox_events");
+  CHECK(orders["notifyChannel"] == "outbox_events");
+  CHECK(orders["columns"] == Json::parse(R"({"id": "id", "eventType": "event_type", "topic": "topic",
+    "payload": "payload", "status": "status", "createdAt": "created_at"})"));
+  CHECK(orders["completion"] == "markPublished");
+  const Json& payments = config["outbox"][1];
+  CHECK(payments["topic"] == "payment.events");
+  CHECK(payments["columns"]["key"] == "aggregate_id");
+  CHECK(payments["connectionFile"] == "/var/run/secrets/outbox/payments/dsn");
+}
+
+TEST_CASE("an outbox-only worker renders no events Deployment and still gets source.kafka in its config") {
+  const auto ew = load(patched(Json::parse(R"({
+    "spec": {"subscriptions": null, "cron": null,
+             "outbox": [{"name": "orders", "connectionSecretRef": {"name": "order-db"}}]}
+  })")));
+  const auto objects = render::render(ew).objects;
+  CHECK_FALSE(find(objects, "Deployment", "customer-worker-events"));
+  CHECK(find(objects, "Deployment", "customer-worker-outbox"));
+  const Json config = configOf(ew);
+  CHECK(config["source"]["kafka"]["brokers"] == Json::array({"kafka:9092"}));
 }

@@ -83,6 +83,25 @@ Json cronJob(const api::CronJob& c) {
           {"retry", retry(c.retry)}};
 }
 
+Json outboxRelay(const api::OutboxRelay& r) {
+  const auto& c = r.columns;
+  Json columns = {{"id", c.id},           {"eventType", c.eventType}, {"topic", c.topic},
+                  {"payload", c.payload}, {"status", c.status},       {"createdAt", c.createdAt}};
+  if (!c.key.empty()) columns["key"] = c.key;
+  if (!c.headers.empty()) columns["headers"] = c.headers;
+  if (!c.error.empty()) columns["error"] = c.error;
+  Json out = {{"name", r.name},
+              {"connectionFile", std::string(kOutboxSecretDir) + "/" + r.name + "/" + r.secretKey},
+              {"table", r.table},
+              {"columns", columns},
+              {"completion", r.completion},
+              {"batchSize", r.batchSize},
+              {"pollInterval", formatDuration(r.pollInterval)}};
+  if (r.topic) out["topic"] = *r.topic;
+  if (r.notifyChannel) out["notifyChannel"] = *r.notifyChannel;
+  return out;
+}
+
 }  // namespace
 
 std::string runtimeConfig(const api::EventWorker& ew) {
@@ -92,11 +111,15 @@ std::string runtimeConfig(const api::EventWorker& ew) {
                  {"namespace", ew.metadata.nameSpace},
                  {"service", spec.service},
                  {"handler", handler(spec.handler)}};
+  // The outbox relays publish to spec.source.kafka, read from source.kafka
+  // (so not beside Dapr-delivered subscriptions: an operator rule says so).
   if (!spec.subscriptions.empty()) {
     if (spec.dapr.enabled)
       config["source"] = {{"kind", "dapr"}, {"dapr", {{"appPort", spec.dapr.appPort}}}};
     else
       config["source"] = {{"kind", "kafka"}, {"kafka", kafka(ew)}};
+  } else if (!spec.outbox.empty() && spec.kafka) {
+    config["source"] = {{"kind", "kafka"}, {"kafka", kafka(ew)}};
   }
   Json subs = Json::array();
   for (const auto& s : spec.subscriptions) subs.push_back(subscription(s));
@@ -105,6 +128,11 @@ std::string runtimeConfig(const api::EventWorker& ew) {
   for (const auto& c : spec.cron)
     if (!c.suspend) cron.push_back(cronJob(c));
   config["cron"] = cron;
+  if (!spec.outbox.empty()) {
+    Json outbox = Json::array();
+    for (const auto& r : spec.outbox) outbox.push_back(outboxRelay(r));
+    config["outbox"] = outbox;
+  }
   const int drain = drainSeconds(spec.runtime.gracePeriodSeconds);
   config["server"] = {{"address", "0.0.0.0:" + std::to_string(spec.runtime.metricsPort)},
                       {"gracePeriod", std::to_string(drain) + "s"}};

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -42,6 +43,8 @@ constexpr EnumName<IdempotencyKind> kIdempotencyKinds[] = {
     {"none", IdempotencyKind::None}, {"memory", IdempotencyKind::Memory}, {"redis", IdempotencyKind::Redis}};
 constexpr EnumName<Ordering> kOrderings[] = {
     {"key", Ordering::Key}, {"partition", Ordering::Partition}, {"none", Ordering::None}};
+constexpr EnumName<OutboxCompletion> kOutboxCompletions[] = {{"markPublished", OutboxCompletion::MarkPublished},
+                                                             {"delete", OutboxCompletion::Delete}};
 constexpr EnumName<ConcurrencyPolicy> kConcurrencyPolicies[] = {{"Forbid", ConcurrencyPolicy::Forbid},
                                                                 {"Allow", ConcurrencyPolicy::Allow},
                                                                 {"Replace", ConcurrencyPolicy::Replace}};
@@ -387,6 +390,61 @@ CronJobConfig parseCronJob(const Map& m) {
   return c;
 }
 
+// A lower-case SQL identifier (quoted in every statement anyway).
+bool isIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 63 || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  return true;
+}
+
+std::string identifier(const Map& m, const std::string& key, const std::string& def, bool optional) {
+  std::string v = m.str(key, def);
+  if (v.empty() && optional) return v;
+  if (!isIdentifier(v)) fail(m.path(key), "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63)");
+  return v;
+}
+
+OutboxConfig parseOutbox(const Map& m) {
+  OutboxConfig o;
+  o.name = m.str("name", "", true);
+  o.connectionFile = m.str("connectionFile", "");
+  o.connectionEnv = m.str("connectionEnv", "");
+  if (o.connectionFile.empty() == o.connectionEnv.empty())
+    fail(m.path("connectionFile"), "set exactly one of connectionFile and connectionEnv (a libpq connection URI)");
+  o.table = m.str("table", o.table);
+  const auto dot = o.table.find('.');
+  if (!isIdentifier(o.table.substr(0, dot)) || (dot != std::string::npos && !isIdentifier(o.table.substr(dot + 1))))
+    fail(m.path("table"), "must be [schema.]table, lower-case SQL identifiers");
+  o.topic = m.str("topic", "");
+  if (m.has("columns")) {
+    Map c(m.node("columns"), m.path("columns"),
+          {"id", "eventType", "topic", "key", "payload", "headers", "status", "createdAt", "error"});
+    OutboxColumns& k = o.columns;
+    k.id = identifier(c, "id", k.id, false);
+    k.eventType = identifier(c, "eventType", k.eventType, true);
+    k.topic = identifier(c, "topic", k.topic, true);
+    k.key = identifier(c, "key", k.key, true);
+    k.payload = identifier(c, "payload", k.payload, false);
+    k.headers = identifier(c, "headers", k.headers, true);
+    k.status = identifier(c, "status", k.status, true);
+    k.createdAt = identifier(c, "createdAt", k.createdAt, false);
+    k.error = identifier(c, "error", k.error, true);
+  }
+  if (o.topic.empty() && o.columns.topic.empty()) fail(m.path("topic"), "required when columns.topic is empty");
+  o.completion = m.enumOf("completion", "markPublished", kOutboxCompletions);
+  if (o.completion == OutboxCompletion::MarkPublished && o.columns.status.empty())
+    fail(m.path("completion"), "markPublished needs columns.status");
+  o.batchSize = static_cast<int>(m.integer("batchSize", o.batchSize, 1, 10000));
+  o.pollInterval = m.duration("pollInterval", o.pollInterval);
+  if (o.pollInterval < Millis(10)) fail(m.path("pollInterval"), "must be at least 10ms");
+  o.notifyChannel = m.str("notifyChannel", "");
+  if (!o.notifyChannel.empty() && !isIdentifier(o.notifyChannel))
+    fail(m.path("notifyChannel"), "must be a lower-case SQL identifier");
+  return o;
+}
+
 template <typename T, typename F>
 std::vector<T> parseList(const Map& root, const std::string& key, const std::set<std::string>& allowed, F parseOne) {
   std::vector<T> out;
@@ -404,9 +462,9 @@ std::vector<T> parseList(const Map& root, const std::string& key, const std::set
 }
 
 RuntimeConfig parseRoot(const YAML::Node& doc) {
-  Map root(
-      doc, "",
-      {"apiVersion", "worker", "namespace", "service", "source", "handler", "subscriptions", "cron", "server", "log"});
+  Map root(doc, "",
+           {"apiVersion", "worker", "namespace", "service", "source", "handler", "subscriptions", "cron", "outbox",
+            "server", "log"});
   const std::string apiVersion = root.str("apiVersion", "", true);
   if (apiVersion != kConfigApiVersion)
     fail("apiVersion", "\"" + apiVersion + "\" is not supported; want " + kConfigApiVersion);
@@ -432,6 +490,11 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
   c.cron = parseList<CronJobConfig>(
       root, "cron", {"name", "schedule", "route", "concurrencyPolicy", "startingDeadlineSeconds", "timeout", "retry"},
       parseCronJob);
+  c.outbox = parseList<OutboxConfig>(root, "outbox",
+                                     {"name", "connectionFile", "connectionEnv", "table", "topic", "columns",
+                                      "completion", "batchSize", "pollInterval", "notifyChannel"},
+                                     parseOutbox);
+  if (!c.outbox.empty() && !(c.source.kafka)) fail("source.kafka", "required when outbox relays are declared");
   if (root.has("server")) {
     Map s(root.node("server"), "server", {"address", "gracePeriod"});
     c.server.address = s.hostPort("address", c.server.address);
@@ -465,5 +528,7 @@ Result<RuntimeConfig> parseConfig(const std::string& yamlText) {
 const char* toString(Ordering o) { return nameOf(kOrderings, o); }
 
 const char* toString(ConcurrencyPolicy p) { return nameOf(kConcurrencyPolicies, p); }
+
+const char* toString(OutboxCompletion c) { return nameOf(kOutboxCompletions, c); }
 
 }  // namespace ew::runtime

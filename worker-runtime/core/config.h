@@ -126,6 +126,35 @@ struct CronJobConfig {
   RetryConfig retry{3, Millis(1000), Millis(60'000)};
 };
 
+// One outbox relay (--mode outbox): PostgreSQL table -> Kafka
+// (source.kafka's brokers and security). Column names are SQL identifiers
+// (checked here, quoted in every statement); empty: the table has none.
+struct OutboxColumns {
+  std::string id = "id";
+  std::string eventType = "event_type";
+  std::string topic = "topic";
+  std::string key;
+  std::string payload = "payload";
+  std::string headers;
+  std::string status = "status";
+  std::string createdAt = "created_at";
+  std::string error;
+};
+
+enum class OutboxCompletion { MarkPublished, Delete };
+
+struct OutboxConfig {
+  std::string name;
+  std::string connectionFile, connectionEnv;  // a libpq URI, by reference only (never inline, never logged)
+  std::string table = "outbox_events";        // [schema.]table
+  std::string topic;                          // fixed topic; empty: columns.topic per row
+  OutboxColumns columns;
+  OutboxCompletion completion = OutboxCompletion::MarkPublished;
+  int batchSize = 500;
+  Millis pollInterval{1000};
+  std::string notifyChannel;  // empty: poll only
+};
+
 struct ServerConfig {
   std::string address = "0.0.0.0:9090";
   Millis gracePeriod{25'000};
@@ -144,6 +173,7 @@ struct RuntimeConfig {
   HandlerConfig handler;
   std::vector<SubscriptionConfig> subscriptions;
   std::vector<CronJobConfig> cron;
+  std::vector<OutboxConfig> outbox;
   ServerConfig server;
   LogConfig log;
 };
@@ -153,5 +183,6 @@ Result<RuntimeConfig> parseConfig(const std::string& yamlText);
 
 const char* toString(Ordering o);
 const char* toString(ConcurrencyPolicy p);
+const char* toString(OutboxCompletion c);
 
 }  // namespace ew::runtime

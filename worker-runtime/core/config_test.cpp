@@ -305,3 +305,54 @@ TEST_CASE("dapr source errors name the field") {
       errorOf(replace(m, "{appPort: 5005}", "{appPort: 5005}, kafka: {brokers: [\"b:9092\"], consumerGroup: g}")),
       StartsWith("source.kafka: only allowed when kind is kafka"));
 }
+
+TEST_CASE("an outbox relay takes the guide's table shape by default") {
+  auto r = parseConfig(std::string(kMinimal) + "outbox:\n- {name: orders, connectionFile: /s/url}\n");
+  INFO((r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  const auto& o = r->outbox.at(0);
+  CHECK(o.table == "outbox_events");
+  CHECK(o.columns.id == "id");
+  CHECK(o.columns.eventType == "event_type");
+  CHECK(o.columns.topic == "topic");
+  CHECK(o.columns.payload == "payload");
+  CHECK(o.columns.status == "status");
+  CHECK(o.columns.createdAt == "created_at");
+  CHECK(o.columns.key.empty());
+  CHECK(o.completion == OutboxCompletion::MarkPublished);
+  CHECK(o.batchSize == 500);
+  CHECK(o.pollInterval == Millis(1000));
+  CHECK(o.notifyChannel.empty());
+}
+
+TEST_CASE("bad outbox settings are refused naming the field") {
+  const std::string m = std::string(kMinimal) + "outbox:\n- {name: orders, connectionFile: /s/url}\n";
+  CHECK_THAT(errorOf(replace(m, "connectionFile: /s/url", "connectionFile: /s/url, connectionEnv: URL")),
+             Catch::StartsWith("outbox[0].connectionFile: set exactly one of"));
+  CHECK_THAT(errorOf(replace(m, ", connectionFile: /s/url", "")), Catch::StartsWith("outbox[0].connectionFile:"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, table: \"x; drop table y\"")),
+             Catch::StartsWith("outbox[0].table: must be [schema.]table"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, columns: {key: \"Key\"}")),
+             Catch::StartsWith("outbox[0].columns.key: must be a lower-case SQL identifier"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, columns: {topic: \"\"}")),
+             Catch::StartsWith("outbox[0].topic: required when columns.topic is empty"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, columns: {status: \"\"}")),
+             Catch::StartsWith("outbox[0].completion: markPublished needs columns.status"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, pollInterval: 1ms")),
+             Catch::StartsWith("outbox[0].pollInterval: must be at least 10ms"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, batchSize: 0")),
+             Catch::StartsWith("outbox[0].batchSize: must be >= 1"));
+  CHECK_THAT(errorOf(replace(m, "/s/url", "/s/url, password: hunter2")),
+             Catch::StartsWith("outbox[0].password: unknown key"));
+}
+
+TEST_CASE("outbox relays need source.kafka to publish to") {
+  const std::string noSource = R"(
+apiVersion: runtime.eventworker.dev/v1
+worker: w
+handler: {kind: noop}
+outbox:
+- {name: orders, connectionFile: /s/url}
+)";
+  CHECK_THAT(errorOf(noSource), Catch::StartsWith("source.kafka: required when outbox relays are declared"));
+}

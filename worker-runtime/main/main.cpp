@@ -1,4 +1,4 @@
-// eventworker-runtime --config FILE [--mode events|cron|all] [--check-config] [--version] [--help]
+// eventworker-runtime --config FILE [--mode events|cron|all|outbox] [--check-config] [--version] [--help]
 //
 // Exit codes: 0 clean shutdown (or config OK), 1 runtime failure, 2 bad usage
 // or bad config (one line on stderr naming the field).
@@ -30,6 +30,7 @@
 #include "loops/dispatcher.h"
 #include "loops/event_source.h"
 #include "loops/ops_server.h"
+#include "loops/outbox_mode.h"
 
 #ifndef EW_VERSION
 #define EW_VERSION "dev"
@@ -56,8 +57,8 @@ Args parseArgs(int argc, char** argv) {
   CLI::App app{"eventworker-runtime: runs an EventWorker's subscriptions (events) or cron jobs (cron)"};
   app.set_version_flag("--version", std::string("eventworker-runtime ") + EW_VERSION);
   app.add_option("--config", a.config, "the runtime config (runtime.yaml)")->required();
-  app.add_option("--mode", a.mode, "what to run: events, cron or all")
-      ->check(CLI::IsMember({"events", "cron", "all"}))
+  app.add_option("--mode", a.mode, "what to run: events, cron, all (events and cron) or outbox")
+      ->check(CLI::IsMember({"events", "cron", "all", "outbox"}))
       ->capture_default_str();
   app.add_flag("--check-config", a.checkConfig, "validate the config (and its files) and exit");
   try {
@@ -136,7 +137,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const RuntimeConfig config = std::move(*parsed);
-  const bool events = args.mode != "cron", cron = args.mode != "events";
+  const bool outbox = args.mode == "outbox";
+  const bool events = args.mode == "events" || args.mode == "all", cron = args.mode == "cron" || args.mode == "all";
   if (events && config.subscriptions.empty() && args.mode == "events") {
     std::cerr << "eventworker-runtime: invalid config " << args.config
               << ": subscriptions: required for --mode events\n";
@@ -146,9 +148,13 @@ int main(int argc, char** argv) {
     std::cerr << "eventworker-runtime: invalid config " << args.config << ": cron: required for --mode cron\n";
     return 2;
   }
+  if (outbox && config.outbox.empty()) {
+    std::cerr << "eventworker-runtime: invalid config " << args.config << ": outbox: required for --mode outbox\n";
+    return 2;
+  }
   if (args.checkConfig) {
     std::cout << "config OK: worker " << config.worker << ", " << config.subscriptions.size() << " subscription(s), "
-              << config.cron.size() << " cron job(s)\n";
+              << config.cron.size() << " cron job(s), " << config.outbox.size() << " outbox relay(s)\n";
     return 0;
   }
 
@@ -212,13 +218,26 @@ int main(int argc, char** argv) {
     dispatcher->start();
   }
 
+  std::unique_ptr<OutboxMode> relays;
+  if (outbox) {
+    relays = std::make_unique<OutboxMode>(config, metrics, ew::systemTime());
+    if (auto s = relays->open(); !s) {
+      spdlog::error("{}", s.error().message);
+      return 1;
+    }
+  }
+
   OpsServer ops(config, metrics);
-  ops.setProbes(OpsProbes{
-      [&] { return !source || source->alive(); }, [&] { return (!source || source->ready()) && handler->reachable(); },
-      [&] {
-        return OpsStatus{stop.load() ? "stopping" : "running", dispatcher ? dispatcher->processed() : 0,
-                         dispatcher ? dispatcher->queueSize() : 0, source ? source->assignedPartitions() : 0};
-      }});
+  ops.setProbes(OpsProbes{[&] { return !source || source->alive(); },
+                          [&] {
+                            if (relays) return relays->ready();  // the relays do not call the handler
+                            return (!source || source->ready()) && handler->reachable();
+                          },
+                          [&] {
+                            return OpsStatus{
+                                stop.load() ? "stopping" : "running", dispatcher ? dispatcher->processed() : 0,
+                                dispatcher ? dispatcher->queueSize() : 0, source ? source->assignedPartitions() : 0};
+                          }});
   if (auto s = ops.start(); !s) {
     spdlog::error("ops server: {}", s.error().message);
     return 1;
@@ -231,6 +250,7 @@ int main(int argc, char** argv) {
     spdlog::info("received {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     stop.store(true);
     if (source) source->requestStop();
+    if (relays) relays->requestStop();
   });
   signals.detach();
 
@@ -249,6 +269,7 @@ int main(int argc, char** argv) {
 
   bool drained = true;
   if (source) drained = source->run();
+  if (relays) relays->run();
   if (cronThread.joinable()) cronThread.join();
   ops.stop();
   spdlog::info("eventworker-runtime stopped{}", drained ? "" : " (grace period exceeded)");

@@ -207,12 +207,15 @@ std::string renderConfig(const ConfigSpec& s) {
       << "\n    timeout: " << s.handlerTimeout << "\n";
   else
     y << "handler:\n  kind: noop\n";
-  y << "subscriptions:\n- name: sub\n  topic: " << s.topic << "\n  route: /events\n"
-    << "  concurrency: " << s.concurrency << "\n  ordering: " << s.ordering << "\n"
-    << "  retry: " << s.retry << "\n"
-    << "  requireCloudEvent: " << (s.requireCloudEvent ? "true" : "false") << "\n";
-  if (!s.deadLetterTopic.empty()) y << "  deadLetterTopic: " << s.deadLetterTopic << "\n";
-  if (!s.idempotency.empty()) y << "  idempotency: " << s.idempotency << "\n";
+  if (!s.topic.empty() || s.outbox.empty()) {
+    y << "subscriptions:\n- name: sub\n  topic: " << s.topic << "\n  route: /events\n"
+      << "  concurrency: " << s.concurrency << "\n  ordering: " << s.ordering << "\n"
+      << "  retry: " << s.retry << "\n"
+      << "  requireCloudEvent: " << (s.requireCloudEvent ? "true" : "false") << "\n";
+    if (!s.deadLetterTopic.empty()) y << "  deadLetterTopic: " << s.deadLetterTopic << "\n";
+    if (!s.idempotency.empty()) y << "  idempotency: " << s.idempotency << "\n";
+  }
+  if (!s.outbox.empty()) y << "outbox: " << s.outbox << "\n";
   if (!s.cron.empty()) y << "cron: " << s.cron << "\n";
   y << "server:\n  address: 127.0.0.1:" << s.opsPort << "\n  gracePeriod: " << s.gracePeriod << "\n";
   y << "log: {level: info}\n";

@@ -84,7 +84,8 @@ struct ConfigSpec {
   std::string commitInterval = "500ms";
   std::string idempotency;  // the subscription's idempotency map in flow style; "" for none
   std::string cron;         // the cron list in flow style, e.g. "[{name: a, schedule: ..., route: /a}]"; "" for none
-  std::string mode = "events";  // --mode: events | cron | all
+  std::string outbox;       // the outbox list in flow style; "" for none (with an empty topic: no subscriptions)
+  std::string mode = "events";  // --mode: events | cron | all | outbox
   int opsPort = 0;              // filled by RuntimeProcess when 0
 };
 std::string renderConfig(const ConfigSpec& spec);

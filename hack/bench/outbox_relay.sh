@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Benchmark (issue 20): the outbox relay against what it replaces and against
+# the producer's limit, one run, side by side on the same servers.
+#   1. The relay (eventworker-runtime --mode outbox, batches of BATCH=500,
+#      woken by NOTIFY) holds an empty outbox table (guide's shape + a key
+#      column); 8 concurrent writers commit N rows into it (8 keys, 100 rows
+#      per transaction): rows/s from the writers' start to the last row
+#      marked PUBLISHED, and the relay's CPU seconds.
+#   2. The same N messages (the relay's CloudEvents, read back from its topic)
+#      produced from a file by kcat -P (idempotent, acks=all): the producer's
+#      limit. Goal: relay >= 0.7 x kcat.
+#   3. The guide's loop (tests/bench/outbox_guide_loop.cpp: poll every second,
+#      one synchronous publish and one UPDATE per row) on G rows of another
+#      table: rows/s.
+# Prints the three rates and the ratios relay/kcat and relay/guide.
+# Usage: hack/bench/outbox_relay.sh [N] [G] [BUILD_DIR]   (N, G: multiples of 800)
+#   EW_BENCH_STATE=dir: reuse running servers (else Kafka and PostgreSQL are started)
+set -euo pipefail
+N=${1:-48000}
+G=${2:-2400}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+BUILD=${3:-$REPO_DIR/build}
+. "$HERE/runtime_lib.sh"
+GUIDE="$BUILD/tests/bench/ew-outbox-guide-loop"
+[ -x "$GUIDE" ] || die "build first: cmake --build --preset default ($GUIDE)"
+[ $(( N % 800 )) = 0 ] && [ $(( G % 800 )) = 0 ] || die "N and G must be multiples of 800 (8 writers x 100-row transactions)"
+WORK=$(mktemp -d /tmp/ew-bench-outbox.XXXXXX)
+EXTRA_CLEANUP="rm -rf '$WORK'"
+. "$HERE/outbox_lib.sh"
+T=bench_outbox_$$
+TOPIC=bench-outbox-$$-$RANDOM
+
+# writers TABLE ROWS: 8 concurrent sessions, transactions of 100 rows.
+writers() {
+  local per=$(( $2 / 8 )) w pids=()
+  for w in $(seq 0 7); do
+    "${SQL[@]}" -c "DO \$\$ BEGIN FOR b IN 0..$(( per / 100 - 1 )) LOOP
+      INSERT INTO $1 (event_type, topic, aggregate_id, payload)
+        SELECT 'OrderCreated', '$TOPIC', 'order-' || $w, jsonb_build_object('order', b * 100 + i, 'writer', $w,
+          'amount', 42.5, 'currency', 'EUR', 'customer', 'c-' || (i % 97))
+        FROM generate_series(1, 100) i;
+      COMMIT; END LOOP; END \$\$" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+pending() { "${SQL[@]}" -tA -c "SELECT count(*) FROM $1 WHERE status = 'PENDING'"; }
+
+"$EW_BENCH" create-topic "$B" "$TOPIC" 12
+outboxTable "$T" notify
+
+# --- 1. the relay, started (and holding its table) before the writers ---
+startRelay bench "$T" ", batchSize: ${BATCH:-500}, notifyChannel: $T"
+t0=$(now)
+writers "$T" "$N"
+log "8 writers committed $N rows in $(calc "round($(now) - $t0, 2)") s"
+until [ "$(pending "$T")" = 0 ]; do
+  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/relay.log" >&2; die "relay exited"; }
+  sleep 0.02
+done
+RELAY_S=$(calc "$(now) - $t0")
+RELAY_CPU=$(awk '{ print ($14 + $15) / 100 }' "/proc/$RT_PID/stat")
+stopRuntime
+RELAY_RATE=$(calc "round($N / $RELAY_S)")
+log "relay: $N rows committed and published in $(calc "round($RELAY_S, 2)") s: $RELAY_RATE rows/s (relay CPU ${RELAY_CPU} s)"
+
+# --- 2. kcat -P: the same messages from a file ---
+kcat -C -b "$B" -t "$TOPIC" -o beginning -e -q -K $'\t' -f '%k\t%s\n' > "$WORK/messages"
+[ "$(wc -l < "$WORK/messages")" = "$N" ] || die "the topic holds $(wc -l < "$WORK/messages") messages, not $N"
+KTOPIC=$TOPIC-kcat
+"$EW_BENCH" create-topic "$B" "$KTOPIC" 12
+t0=$(now)
+kcat -P -b "$B" -t "$KTOPIC" -K $'\t' -X enable.idempotence=true -X acks=all -X linger.ms=5 -l "$WORK/messages"
+KCAT_S=$(calc "$(now) - $t0")
+KCAT_RATE=$(calc "round($N / $KCAT_S)")
+log "kcat -P: $N messages in $(calc "round($KCAT_S, 2)") s: $KCAT_RATE msgs/s"
+
+# --- 3. the guide's loop ---
+outboxTable "${T}_guide"
+writers "${T}_guide" "$G"
+GUIDE_S=$("$GUIDE" "$EW_POSTGRES_URL" "${T}_guide" "$B" "$G")
+GUIDE_RATE=$(calc "round($G / $GUIDE_S)")
+log "guide loop: $G rows in $(calc "round($GUIDE_S, 2)") s: $GUIDE_RATE rows/s"
+dropOutboxTable "$T"
+dropOutboxTable "${T}_guide"
+
+echo "outbox relay:        $RELAY_RATE rows/s ($N rows, 8 writers, batches of ${BATCH:-500}, relay CPU $RELAY_CPU s)"
+echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
+echo "guide's loop:        $GUIDE_RATE rows/s ($G rows)"
+echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7)"
+echo "relay / guide loop:  $(calc "round($RELAY_RATE / $GUIDE_RATE, 1)")"

@@ -1,0 +1,45 @@
+#pragma once
+// The outbox relay's producer (core/outbox_io.h OutboxPublisher): idempotent,
+// acks=all, enable.gapless.guarantee (a failure that would leave a gap in a
+// partition's sequence is a fatal error instead: the producer is made anew
+// and the held rows go again from the first one), produces a batch in id
+// order and returns when every delivery report is in (message.timeout.ms
+// bounds the wait; 30 s unless source.kafka.properties sets it).
+// Refused for good (the row is marked failed): message too large, unknown
+// topic or partition, invalid record or topic name, a row without a topic.
+// Everything else (timeouts, broker down, authorization) is transient: the
+// row is held and retried.
+//
+// Thread-compatible: one relay thread per producer.
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+
+#include "core/config.h"
+#include "core/outbox_io.h"
+
+namespace ew::runtime {
+
+class KafkaOutboxProducer : public OutboxPublisher {
+ public:
+  // SOURCE: the CloudEvent source of every row.
+  static Result<std::unique_ptr<KafkaOutboxProducer>> create(const KafkaSourceConfig& config, std::string source);
+  ~KafkaOutboxProducer() override;
+  std::map<int64_t, DeliveryReport> publish(const std::vector<OutboxRow>& rows) override;
+
+ private:
+  class DeliveryCb;
+  KafkaOutboxProducer() = default;
+  Status renew();
+
+  KafkaSourceConfig config_;
+  std::string source_;
+  std::unique_ptr<DeliveryCb> deliveryCb_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+// True for the errors that no retry can cure for this row.
+bool refusedForGood(RdKafka::ErrorCode err);
+
+}  // namespace ew::runtime

@@ -1,0 +1,101 @@
+#include "core/outbox_batch.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace ew::runtime;
+
+namespace {
+
+OutboxRow row(int64_t id, std::optional<std::string> key) {
+  OutboxRow r;
+  r.id = id;
+  r.topic = "order.events";
+  r.key = std::move(key);
+  r.payload = R"({"order":)" + std::to_string(id) + "}";
+  return r;
+}
+
+DeliveryReport delivered() { return {Delivery::Delivered, ""}; }
+DeliveryReport transient() { return {Delivery::Transient, "Local: Message timed out"}; }
+DeliveryReport refused() { return {Delivery::Refused, "Broker: Message size too large"}; }
+
+}  // namespace
+
+TEST_CASE("a fully acknowledged batch is marked published in id order") {
+  const std::vector<OutboxRow> rows{row(1, "a"), row(2, "b"), row(3, "a")};
+  const auto s = settleBatch(rows, {{1, delivered()}, {2, delivered()}, {3, delivered()}});
+  CHECK(s.published == std::vector<int64_t>{1, 2, 3});
+  CHECK(s.refused.empty());
+  CHECK(s.held.empty());
+}
+
+TEST_CASE("after a transient failure the later rows of that key are held even when acknowledged, other keys flow") {
+  const std::vector<OutboxRow> rows{row(1, "a"), row(2, "a"), row(3, "b"), row(4, "a"), row(5, "b")};
+  const auto s =
+      settleBatch(rows, {{1, delivered()}, {2, transient()}, {3, delivered()}, {4, delivered()}, {5, delivered()}});
+  CHECK(s.published == std::vector<int64_t>{1, 3, 5});
+  CHECK(s.held == std::vector<int64_t>{2, 4});
+}
+
+TEST_CASE("a row refused for good is marked failed with the reason and does not block its key") {
+  const std::vector<OutboxRow> rows{row(1, "a"), row(2, "a"), row(3, "a")};
+  const auto s = settleBatch(rows, {{1, delivered()}, {2, refused()}, {3, delivered()}});
+  CHECK(s.published == std::vector<int64_t>{1, 3});
+  REQUIRE(s.refused.size() == 1);
+  CHECK(s.refused[0].first == 2);
+  CHECK(s.refused[0].second == "Broker: Message size too large");
+  CHECK(s.held.empty());
+}
+
+TEST_CASE("a refusal behind a held row of its key is held too, so the key is retried from its first unsettled row") {
+  const std::vector<OutboxRow> rows{row(1, "a"), row(2, "a")};
+  const auto s = settleBatch(rows, {{1, transient()}, {2, refused()}});
+  CHECK(s.published.empty());
+  CHECK(s.refused.empty());
+  CHECK(s.held == std::vector<int64_t>{1, 2});
+}
+
+TEST_CASE("a row with no report (the producer gave up waiting) is held") {
+  const std::vector<OutboxRow> rows{row(1, "a"), row(2, "b")};
+  const auto s = settleBatch(rows, {{2, delivered()}});
+  CHECK(s.published == std::vector<int64_t>{2});
+  CHECK(s.held == std::vector<int64_t>{1});
+}
+
+TEST_CASE("rows without a key are settled on their own") {
+  const std::vector<OutboxRow> rows{row(1, std::nullopt), row(2, std::nullopt)};
+  const auto s = settleBatch(rows, {{1, transient()}, {2, delivered()}});
+  CHECK(s.published == std::vector<int64_t>{2});
+  CHECK(s.held == std::vector<int64_t>{1});
+}
+
+TEST_CASE("the message is a structured CloudEvent whose id is the row id") {
+  OutboxRow r = row(42, "order-7");
+  r.eventType = "OrderCreated";
+  r.createdAt = "2026-12-06T09:00:00.123Z";
+  r.headers = {{"traceparent", "00-abc-def-01"}};
+  const auto m = outboxMessage(r, "shop/order-worker/outbox/outbox_events");
+  CHECK(m.topic == "order.events");
+  CHECK(m.key == std::optional<std::string>("order-7"));
+  const auto ce = nlohmann::json::parse(m.value);
+  CHECK(ce["id"] == "42");
+  CHECK(ce["specversion"] == "1.0");
+  CHECK(ce["type"] == "OrderCreated");
+  CHECK(ce["source"] == "shop/order-worker/outbox/outbox_events");
+  CHECK(ce["time"] == "2026-12-06T09:00:00.123Z");
+  CHECK(ce["data"]["order"] == 42);
+  CHECK(m.headers.size() == 2);
+  CHECK(m.headers[0].first == "traceparent");
+  CHECK(m.headers[1] == std::make_pair(std::string("content-type"), std::string("application/cloudevents+json")));
+}
+
+TEST_CASE("a payload that is not JSON travels as a string, and a row without a type gets the default type") {
+  OutboxRow r = row(7, std::nullopt);
+  r.payload = "plain text";
+  const auto ce = nlohmann::json::parse(outboxMessage(r, "s").value);
+  CHECK(ce["data"] == "plain text");
+  CHECK(ce["datacontenttype"] == "text/plain");
+  CHECK(ce["type"] == kOutboxDefaultEventType);
+  CHECK_FALSE(ce.contains("partitionkey"));
+}

@@ -1,0 +1,56 @@
+#pragma once
+// The seams of the outbox relay (loops/outbox_relay.h): the table and the
+// producer. Real ones: clients/pg_outbox_store.h (libpq),
+// clients/kafka_outbox_producer.h (librdkafka); fakes in the relay's unit test.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/outbox_batch.h"
+#include "ew/result.h"
+
+namespace ew::runtime {
+
+struct OutboxBacklog {
+  int64_t pending = 0;
+  double oldestAgeSeconds = 0;  // 0 when nothing is pending
+};
+
+// One database session. Not thread-safe: one relay thread uses it.
+class OutboxStore {
+ public:
+  virtual ~OutboxStore() = default;
+  // (Re)connects when there is no session; LISTENs on the notify channel.
+  virtual Status connect() = 0;
+  // True when this session now holds the table's relay lock (it may already).
+  // The lock lives and dies with the session: a relay that lost its session
+  // lost the lock, and can mark nothing any more.
+  virtual Result<bool> tryLock() = 0;
+  // Up to LIMIT pending rows in id order.
+  virtual Result<std::vector<OutboxRow>> readBatch(int limit) = 0;
+  // One transaction: PUBLISHED rows marked done (or deleted), REFUSED rows
+  // marked failed with their reason (or deleted when the table has no status).
+  virtual Status settle(const BatchSettlement& settlement) = 0;
+  virtual Result<OutboxBacklog> backlog() = 0;
+  // Waits up to TIMEOUT for a notification on the channel; true when one came.
+  // Returns at once when there is no channel (false) or on a session error.
+  virtual Result<bool> waitForNotify(std::chrono::milliseconds timeout) = 0;
+  // Drops the session (and with it the lock).
+  virtual void disconnect() = 0;
+};
+using OutboxStorePtr = std::unique_ptr<OutboxStore>;
+
+// Publishes a batch in order and waits for every delivery report, up to the
+// producer's message timeout. Thread-compatible.
+class OutboxPublisher {
+ public:
+  virtual ~OutboxPublisher() = default;
+  virtual std::map<int64_t, DeliveryReport> publish(const std::vector<OutboxRow>& rows) = 0;
+};
+using OutboxPublisherPtr = std::unique_ptr<OutboxPublisher>;
+
+}  // namespace ew::runtime

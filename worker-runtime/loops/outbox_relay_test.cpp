@@ -1,0 +1,244 @@
+#include "loops/outbox_relay.h"
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+
+using namespace ew::runtime;
+using ew::Millis;
+
+namespace {
+
+// The table in memory: pending rows, a lock shared between stores (one per
+// relay), and faults to inject.
+struct Table {
+  std::map<int64_t, OutboxRow> pending;
+  std::map<int64_t, std::string> failed;
+  std::vector<int64_t> publishedOrder;  // as marked
+  const void* lockHolder = nullptr;
+  bool down = false;
+};
+
+class FakeStore : public OutboxStore {
+ public:
+  explicit FakeStore(Table& t) : t_(t) {}
+  ~FakeStore() override { disconnect(); }
+  ew::Status connect() override {
+    if (t_.down) return ew::Error{"connection refused"};
+    up_ = true;
+    return {};
+  }
+  ew::Result<bool> tryLock() override {
+    if (!up_ || t_.down) return ew::Error{"no session"};
+    if (!t_.lockHolder) t_.lockHolder = this;
+    return t_.lockHolder == this;
+  }
+  ew::Result<std::vector<OutboxRow>> readBatch(int limit) override {
+    if (!up_ || t_.down) return ew::Error{"no session"};
+    std::vector<OutboxRow> out;
+    for (const auto& [id, r] : t_.pending)
+      if (static_cast<int>(out.size()) < limit) out.push_back(r);
+    return out;
+  }
+  ew::Status settle(const BatchSettlement& s) override {
+    if (!up_ || t_.down) return ew::Error{"no session"};
+    for (auto id : s.published) {
+      t_.pending.erase(id);
+      t_.publishedOrder.push_back(id);
+    }
+    for (const auto& [id, why] : s.refused) {
+      t_.pending.erase(id);
+      t_.failed[id] = why;
+    }
+    return {};
+  }
+  ew::Result<OutboxBacklog> backlog() override { return OutboxBacklog{static_cast<int64_t>(t_.pending.size()), 3.5}; }
+  ew::Result<bool> waitForNotify(Millis) override { return false; }
+  void disconnect() override {
+    up_ = false;
+    if (t_.lockHolder == this) t_.lockHolder = nullptr;
+  }
+
+ private:
+  Table& t_;
+  bool up_ = false;
+};
+
+// Acknowledges every row unless told otherwise for a row id (once).
+class FakePublisher : public OutboxPublisher {
+ public:
+  std::map<int64_t, DeliveryReport> publish(const std::vector<OutboxRow>& rows) override {
+    std::map<int64_t, DeliveryReport> out;
+    for (const auto& r : rows) {
+      sent.push_back(r.id);
+      auto it = faults.find(r.id);
+      if (it != faults.end()) {
+        out[r.id] = it->second;
+        faults.erase(it);
+      } else {
+        out[r.id] = {Delivery::Delivered, ""};
+      }
+    }
+    return out;
+  }
+  std::map<int64_t, DeliveryReport> faults;
+  std::vector<int64_t> sent;
+};
+
+OutboxRelayOptions options(int batchSize = 10) {
+  OutboxRelayOptions o;
+  o.worker = "order-worker";
+  o.source = "shop/order-worker/outbox/outbox_events";
+  o.config.name = "orders";
+  o.config.connectionEnv = "DB_URL";
+  o.config.batchSize = batchSize;
+  o.config.pollInterval = Millis(1000);
+  return o;
+}
+
+void addRows(Table& t, int64_t from, int64_t to, const std::string& key) {
+  for (int64_t id = from; id <= to; ++id) {
+    OutboxRow r;
+    r.id = id;
+    r.topic = "order.events";
+    r.key = key;
+    r.payload = "{}";
+    t.pending[id] = r;
+  }
+}
+
+double metric(ew::MetricsRegistry& m, const std::string& name) {
+  const std::string text = m.render();
+  const auto at = text.find("\n" + name + "{");
+  REQUIRE(at != std::string::npos);
+  const auto end = text.find('\n', at + 1);
+  const std::string line = text.substr(at + 1, end - at - 1);
+  return std::stod(line.substr(line.rfind(' ') + 1));
+}
+
+}  // namespace
+
+TEST_CASE("a relay connects, takes the lock and publishes batches in id order until the table is empty") {
+  Table t;
+  addRows(t, 1, 25, "k");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  CHECK(relay.step() == Millis(0));  // connect, lock, first batch
+  CHECK(relay.state() == RelayState::Active);
+  CHECK(relay.step() == Millis(0));
+  CHECK(relay.step() == Millis(0));
+  CHECK(relay.step() == Millis(1000));  // empty: wait for a NOTIFY or the poll interval
+  CHECK(t.pending.empty());
+  std::vector<int64_t> want;
+  for (int64_t i = 1; i <= 25; ++i) want.push_back(i);
+  CHECK(t.publishedOrder == want);
+  CHECK(metric(metrics, "worker_outbox_published_total") == 25);
+  CHECK(metric(metrics, "worker_outbox_active") == 1);
+  CHECK(metric(metrics, "worker_outbox_pending") == 0);
+}
+
+TEST_CASE("a second relay of the same table stands by and takes over when the first one's session ends") {
+  Table t;
+  addRows(t, 1, 5, "k");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  auto first = std::make_unique<OutboxRelay>(options(), std::make_unique<FakeStore>(t), pub, metrics, time);
+  OutboxRelay standby(options(), std::make_unique<FakeStore>(t), pub, metrics, time);
+  first->step();
+  CHECK(first->state() == RelayState::Active);
+  CHECK(standby.step() == Millis(1000));  // lockRetry
+  CHECK(standby.state() == RelayState::Standby);
+  addRows(t, 6, 8, "k");
+  first.reset();  // the process died: its session (and the lock) with it
+  CHECK(standby.step() == Millis(0));
+  CHECK(standby.state() == RelayState::Active);
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8});
+}
+
+TEST_CASE("a transient failure holds the key from the failed row, backs off exponentially and resumes in order") {
+  Table t;
+  addRows(t, 1, 4, "a");
+  addRows(t, 5, 6, "b");
+  t.pending[5].key = "b";
+  FakePublisher pub;
+  pub.faults[2] = {Delivery::Transient, "Local: Message timed out"};
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(), std::make_unique<FakeStore>(t), pub, metrics, time);
+  CHECK(relay.step() == Millis(200));
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 5, 6});  // 3 and 4 were sent, but stay pending behind 2
+  pub.faults[2] = {Delivery::Transient, "Local: Message timed out"};
+  CHECK(relay.step() == Millis(400));
+  CHECK(relay.step() == Millis(0));
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 5, 6, 2, 3, 4});
+  CHECK(relay.step() == Millis(1000));
+}
+
+TEST_CASE("a row Kafka refuses for good is marked failed with the reason while the rest flows") {
+  Table t;
+  addRows(t, 1, 3, "a");
+  FakePublisher pub;
+  pub.faults[2] = {Delivery::Refused, "Broker: Message size too large"};
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(), std::make_unique<FakeStore>(t), pub, metrics, time);
+  CHECK(relay.step() == Millis(0));
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 3});
+  CHECK(t.failed == std::map<int64_t, std::string>{{2, "Broker: Message size too large"}});
+  CHECK(metric(metrics, "worker_outbox_failed_total") == 1);
+}
+
+TEST_CASE("a database that is down is retried with backoff, capped, and the relay resumes when it is back") {
+  Table t;
+  t.down = true;
+  addRows(t, 1, 2, "a");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(), std::make_unique<FakeStore>(t), pub, metrics, time);
+  std::vector<Millis> waits;
+  for (int i = 0; i < 8; ++i) waits.push_back(relay.step());
+  CHECK(waits == std::vector<Millis>{Millis(200), Millis(400), Millis(800), Millis(1600), Millis(3200), Millis(6400),
+                                     Millis(10000), Millis(10000)});
+  CHECK(relay.state() == RelayState::Connecting);
+  CHECK_FALSE(relay.connected());
+  t.down = false;
+  CHECK(relay.step() == Millis(0));
+  CHECK(relay.state() == RelayState::Active);
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 2});
+}
+
+TEST_CASE("a session lost mid-run drops the lock, so a standby can take the table") {
+  Table t;
+  addRows(t, 1, 2, "a");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(), std::make_unique<FakeStore>(t), pub, metrics, time);
+  relay.step();
+  REQUIRE(t.lockHolder != nullptr);
+  t.down = true;
+  CHECK(relay.step() == Millis(200));
+  CHECK(t.lockHolder == nullptr);
+  CHECK(metric(metrics, "worker_outbox_active") == 0);
+}
+
+TEST_CASE("the backlog gauges are refreshed at most every backlogInterval while rows flow") {
+  Table t;
+  addRows(t, 1, 30, "a");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  relay.step();  // takes the lock: counts at once (30 pending), publishes 10
+  CHECK(metric(metrics, "worker_outbox_pending") == 30);
+  CHECK(metric(metrics, "worker_outbox_lag_seconds") == 3.5);
+  relay.step();
+  CHECK(metric(metrics, "worker_outbox_pending") == 30);
+  time.advance(std::chrono::seconds(5));
+  relay.step();
+  CHECK(metric(metrics, "worker_outbox_pending") == 0);
+}
