@@ -9,6 +9,11 @@ cluster (the CRD and the ClusterRole are cluster-wide).
 {{- define "eventworker.labels" -}}
 app.kubernetes.io/name: eventworker-operator
 app.kubernetes.io/part-of: eventworker
+{{ include "eventworker.helmLabels" . }}
+{{- end -}}
+
+{{/* Helm's labels and commonLabels (the CRD's only labels, as crds/ has none). */}}
+{{- define "eventworker.helmLabels" -}}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
