@@ -127,6 +127,14 @@ buildPstest() {
   mv "$PSTEST_BIN_DIR/pstest.tmp" "$PSTEST_BIN_DIR/pstest"
 }
 
+# goBuild OUT PKG [go build flags...]: a static PKG at OUT, replaced whole.
+goBuild() {
+  local out=$1 pkg=$2
+  shift 2
+  CGO_ENABLED=0 go build -trimpath "$@" -o "$out.tmp" "$pkg"
+  mv "$out.tmp" "$out"
+}
+
 # helm's own main package, from its module at HELM_VERSION.
 buildHelm() {
   [ -x "$HELM_BIN_DIR/helm" ] && return 0
@@ -134,10 +142,8 @@ buildHelm() {
   mkdir -p "$HELM_BIN_DIR"
   newGoModule "$EW_CACHE/src/helm-v$HELM_VERSION" helm
   go get "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION" >/dev/null 2>&1 || go get "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
-  CGO_ENABLED=0 go build -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" \
-    -o "$HELM_BIN_DIR/helm.tmp" helm.sh/helm/v4/cmd/helm
-  mv "$HELM_BIN_DIR/helm.tmp" "$HELM_BIN_DIR/helm"
+  goBuild "$HELM_BIN_DIR/helm" helm.sh/helm/v4/cmd/helm \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION"
 }
 
 # promtool from the Prometheus module (v0.<major><minor 2 digits>.<patch>).
@@ -153,10 +159,8 @@ buildPromtool() {
   # remove_all_sd: without the service discovery plugins (cloud SDKs), which
   # promtool's rule checks and tests do not use.
   local v=github.com/prometheus/common/version
-  CGO_ENABLED=0 go build -trimpath -tags remove_all_sd \
-    -ldflags "-s -w -X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=release -X $v.Revision=v$PROMETHEUS_VERSION" \
-    -o "$PROMETHEUS_BIN_DIR/promtool.tmp" github.com/prometheus/prometheus/cmd/promtool
-  mv "$PROMETHEUS_BIN_DIR/promtool.tmp" "$PROMETHEUS_BIN_DIR/promtool"
+  goBuild "$PROMETHEUS_BIN_DIR/promtool" github.com/prometheus/prometheus/cmd/promtool -tags remove_all_sd \
+    -ldflags "-s -w -X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=release -X $v.Revision=v$PROMETHEUS_VERSION"
 }
 
 fetchKafka() {
