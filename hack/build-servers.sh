@@ -6,6 +6,8 @@
 #   coredns (the node's cluster DNS)                  from github.com/coredns/coredns
 #   pstest (local Google Cloud Pub/Sub server)        from cloud.google.com/go/pubsub
 #   Kafka broker jars                                 from Maven Central
+#   helm (the chart's tests)                          from helm.sh/helm/v4
+#   promtool (the alert rules' tests)                 from github.com/prometheus/prometheus
 # Idempotent and quiet when everything is cached. Versions: hack/versions.env.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -125,6 +127,42 @@ buildPstest() {
   mv "$PSTEST_BIN_DIR/pstest.tmp" "$PSTEST_BIN_DIR/pstest"
 }
 
+# goBuild OUT PKG [go build flags...]: a static PKG at OUT, replaced whole.
+goBuild() {
+  local out=$1 pkg=$2
+  shift 2
+  CGO_ENABLED=0 go build -trimpath "$@" -o "$out.tmp" "$pkg"
+  mv "$out.tmp" "$out"
+}
+
+# helm's own main package, from its module at HELM_VERSION.
+buildHelm() {
+  [ -x "$HELM_BIN_DIR/helm" ] && return 0
+  log "building helm v$HELM_VERSION; first time only"
+  mkdir -p "$HELM_BIN_DIR"
+  newGoModule "$EW_CACHE/src/helm-v$HELM_VERSION" helm
+  go get "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION" >/dev/null 2>&1 || go get "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
+  goBuild "$HELM_BIN_DIR/helm" helm.sh/helm/v4/cmd/helm \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION"
+}
+
+# promtool from the Prometheus module (v0.<major><minor 2 digits>.<patch>).
+buildPromtool() {
+  [ -x "$PROMETHEUS_BIN_DIR/promtool" ] && return 0
+  log "building promtool v$PROMETHEUS_VERSION; first time only"
+  mkdir -p "$PROMETHEUS_BIN_DIR"
+  local major=${PROMETHEUS_VERSION%%.*} rest=${PROMETHEUS_VERSION#*.}
+  local minor=${rest%%.*} patch=${rest#*.}
+  local pkg="github.com/prometheus/prometheus/cmd/promtool@v0.$major$(printf %02d "$minor").$patch"
+  newGoModule "$EW_CACHE/src/prometheus-v$PROMETHEUS_VERSION" prometheus
+  go get "$pkg" >/dev/null 2>&1 || go get "$pkg"
+  # remove_all_sd: without the service discovery plugins (cloud SDKs), which
+  # promtool's rule checks and tests do not use.
+  local v=github.com/prometheus/common/version
+  goBuild "$PROMETHEUS_BIN_DIR/promtool" github.com/prometheus/prometheus/cmd/promtool -tags remove_all_sd \
+    -ldflags "-s -w -X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=release -X $v.Revision=v$PROMETHEUS_VERSION"
+}
+
 fetchKafka() {
   [ -f "$KAFKA_LIB_DIR/.complete" ] && return 0
   log "fetching Kafka $KAFKA_VERSION jars from Maven; first time only"
@@ -143,6 +181,9 @@ case "${1:-all}" in
   kafka) fetchKafka; buildPstest ;;
   coredns) buildCoredns ;;
   pstest) buildPstest ;;
-  all) buildEtcd; buildKube; buildCoredns; fetchKafka; buildPstest ;;
-  *) die "usage: $0 [all|kube|etcd|coredns|kafka|pstest]" ;;
+  helm) buildHelm ;;
+  promtool) buildPromtool ;;
+  tools) buildHelm; buildPromtool ;;
+  all) buildEtcd; buildKube; buildCoredns; fetchKafka; buildPstest; buildHelm; buildPromtool ;;
+  *) die "usage: $0 [all|kube|etcd|coredns|kafka|pstest|helm|promtool|tools]" ;;
 esac

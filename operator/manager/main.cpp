@@ -200,10 +200,13 @@ controller::LeaseConfig leaseConfig(const Flags& f) {
   return lease;
 }
 
-// Runs the controller until a signal (or, electing, the lost lease); returns the exit code.
+// Runs the controller until a signal (or, electing, the lost lease); returns
+// the exit code. LEADER (eventworker_leader) is 1 while this replica
+// reconciles.
 int runController(bool leaderElect, const controller::LeaseConfig& lease, controller::LeaderElector& elector,
-                  controller::Controller& ctl, std::atomic<bool>& leading) {
+                  controller::Controller& ctl, std::atomic<bool>& leading, Gauge& leader) {
   if (!leaderElect) {
+    leader.set(1);
     ctl.start();
     while (!gSignal) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ctl.stop();
@@ -213,11 +216,13 @@ int runController(bool leaderElect, const controller::LeaseConfig& lease, contro
       [&] {
         spdlog::info("became leader ({}/{})", lease.ns, lease.name);
         leading = true;
+        leader.set(1);
         ctl.start();
       },
       [&] {
         ctl.stop();  // finishes in-flight reconciles
         leading = false;
+        leader.set(0);
       });
   if (graceful) return 0;
   spdlog::error("lost the lease: exiting so that a restart re-elects");
@@ -276,7 +281,9 @@ int main(int argc, char** argv) {
     elector.stop();
   });
 
-  const int rc = runController(flags.leaderElect, lease, elector, ctl, leading);
+  Gauge& leader = metrics.gauge("eventworker_leader",
+                                "1 while this replica holds the lease (or runs without leader election), else 0.");
+  const int rc = runController(flags.leaderElect, lease, elector, ctl, leading, leader);
   if (!gSignal) gSignal = SIGTERM;  // release the signal thread
   signalWatch.join();
   kafkaSecrets.stop();
