@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -120,104 +121,124 @@ std::function<IdStorePtr(const SubscriptionConfig&)> redisStores(const RuntimeCo
   };
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Args args = parseArgs(argc, argv);
+// The config file, parsed and checked against the mode; nullopt after one
+// line on stderr saying why (exit 2).
+std::optional<RuntimeConfig> loadConfig(const Args& args) {
   std::ifstream in(args.config);
   if (!in) {
     std::cerr << "eventworker-runtime: cannot read config file " << args.config << "\n";
-    return 2;
+    return std::nullopt;
   }
   std::stringstream text;
   text << in.rdbuf();
   auto parsed = parseConfig(text.str());
-  if (!parsed) {
-    std::cerr << "eventworker-runtime: invalid config " << args.config << ": " << parsed.error().message << "\n";
-    return 2;
-  }
-  const RuntimeConfig config = std::move(*parsed);
-  const bool outbox = args.mode == "outbox";
-  const bool events = args.mode == "events" || args.mode == "all", cron = args.mode == "cron" || args.mode == "all";
-  if (events && config.subscriptions.empty() && args.mode == "events") {
-    std::cerr << "eventworker-runtime: invalid config " << args.config
-              << ": subscriptions: required for --mode events\n";
-    return 2;
-  }
-  if (cron && config.cron.empty() && args.mode == "cron") {
-    std::cerr << "eventworker-runtime: invalid config " << args.config << ": cron: required for --mode cron\n";
-    return 2;
-  }
-  if (outbox && config.outbox.empty()) {
-    std::cerr << "eventworker-runtime: invalid config " << args.config << ": outbox: required for --mode outbox\n";
-    return 2;
-  }
-  if (args.checkConfig) {
-    std::cout << "config OK: worker " << config.worker << ", " << config.subscriptions.size() << " subscription(s), "
-              << config.cron.size() << " cron job(s), " << config.outbox.size() << " outbox relay(s)\n";
-    return 0;
-  }
+  const auto invalid = [&](const std::string& why) {
+    std::cerr << "eventworker-runtime: invalid config " << args.config << ": " << why << "\n";
+    return std::nullopt;
+  };
+  if (!parsed) return invalid(parsed.error().message);
+  if (args.mode == "events" && parsed->subscriptions.empty())
+    return invalid("subscriptions: required for --mode events");
+  if (args.mode == "cron" && parsed->cron.empty()) return invalid("cron: required for --mode cron");
+  if (args.mode == "outbox" && parsed->outbox.empty()) return invalid("outbox: required for --mode outbox");
+  return std::move(*parsed);
+}
 
-  // SIGTERM/SIGINT are taken by one thread with sigwait; SIGPIPE is ignored
-  // (closed sockets and exec handlers that do not read stdin).
+// SIGTERM/SIGINT are taken by one thread with sigwait; SIGPIPE is ignored
+// (closed sockets and exec handlers that do not read stdin).
+sigset_t blockStopSignals() {
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return sigs;
+}
 
+// The events path: the source (Kafka or Dapr), its dispatcher and the
+// dead-letter producer, opened and started.
+struct Events {
+  std::unique_ptr<KafkaDeadLetterProducer> deadLetters;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<Source> source;
+};
+
+ew::Status openEvents(const RuntimeConfig& config, const HandlerPtr& handler, ew::MetricsRegistry& metrics, Events& e) {
+  const bool kafka = config.source.kind == SourceKind::Kafka;
+  bool anyDeadLetterTopic = false;
+  for (const auto& s : config.subscriptions) anyDeadLetterTopic |= !s.deadLetterTopic.empty();
+  // A wrong password or an untrusted certificate ends the runtime here, with
+  // why, instead of librdkafka retrying it forever.
+  if (kafka)
+    if (auto s = probeKafkaSecurity(*config.source.kafka, kKafkaProbeTimeout); !s) return s;
+  // With Dapr, daprd dead-letters what the runtime answers DROP.
+  if (kafka && anyDeadLetterTopic) {
+    auto p = KafkaDeadLetterProducer::create(*config.source.kafka);
+    if (!p) return p.error();
+    e.deadLetters = std::move(*p);
+  }
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  DispatcherDeps deps;
+  deps.handler = handler;
+  deps.deadLetters = e.deadLetters.get();
+  deps.metrics = &metrics;
+  deps.idStoreFor = redisStores(config);
+  deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+  e.dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
+  if (kafka)
+    e.source = std::make_unique<EventSource>(config, *e.dispatcher, metrics, e.deadLetters.get(),
+                                             KafkaConsumer::factory(), ew::systemTime());
+  else
+    e.source = std::make_unique<DaprSource>(
+        config, *e.dispatcher, metrics, [handler] { return handler->reachable(); }, httpAppServers(), ew::systemTime());
+  if (auto s = e.source->open(); !s) return s;
+  e.dispatcher->start();
+  return ew::Status::success();
+}
+
+// /healthz follows the source's loop, /readyz the source and the handler (or
+// the relays, which do not call the handler), /status the counts.
+OpsProbes probes(const Events& e, const OutboxMode* relays, const HandlerPtr& handler, const std::atomic<bool>& stop) {
+  return OpsProbes{[&e] { return !e.source || e.source->alive(); },
+                   [&e, relays, handler] {
+                     if (relays) return relays->ready();
+                     return (!e.source || e.source->ready()) && handler->reachable();
+                   },
+                   [&e, &stop] {
+                     return OpsStatus{
+                         stop.load() ? "stopping" : "running", e.dispatcher ? e.dispatcher->processed() : 0,
+                         e.dispatcher ? e.dispatcher->queueSize() : 0, e.source ? e.source->assignedPartitions() : 0};
+                   }};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parseArgs(argc, argv);
+  const std::optional<RuntimeConfig> loaded = loadConfig(args);
+  if (!loaded) return 2;
+  const RuntimeConfig& config = *loaded;
+  const bool outbox = args.mode == "outbox";
+  const bool events = args.mode == "events" || args.mode == "all", cron = args.mode == "cron" || args.mode == "all";
+  if (args.checkConfig) {
+    std::cout << "config OK: worker " << config.worker << ", " << config.subscriptions.size() << " subscription(s), "
+              << config.cron.size() << " cron job(s), " << config.outbox.size() << " outbox relay(s)\n";
+    return 0;
+  }
+  sigset_t sigs = blockStopSignals();
   setupLogging(config.log);
   spdlog::info("eventworker-runtime {} starting: worker {}, mode {}", EW_VERSION, config.worker, args.mode);
 
   ew::MetricsRegistry metrics;
   HandlerPtr handler = makeHandler(config.handler);
   std::atomic<bool> stop{false};
-
-  std::unique_ptr<KafkaDeadLetterProducer> deadLetters;
-  std::unique_ptr<Dispatcher> dispatcher;
-  std::unique_ptr<Source> source;
-  if (events && !config.subscriptions.empty()) {
-    const bool kafka = config.source.kind == SourceKind::Kafka;
-    bool anyDeadLetterTopic = false;
-    for (const auto& s : config.subscriptions) anyDeadLetterTopic |= !s.deadLetterTopic.empty();
-    // A wrong password or an untrusted certificate ends the runtime here, with
-    // why, instead of librdkafka retrying it forever.
-    if (kafka)
-      if (auto s = probeKafkaSecurity(*config.source.kafka, kKafkaProbeTimeout); !s) {
-        spdlog::error("{}", s.error().message);
-        return 1;
-      }
-    // With Dapr, daprd dead-letters what the runtime answers DROP.
-    if (kafka && anyDeadLetterTopic) {
-      auto p = KafkaDeadLetterProducer::create(*config.source.kafka);
-      if (!p) {
-        spdlog::error("{}", p.error().message);
-        return 1;
-      }
-      deadLetters = std::move(*p);
-    }
-    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
-    DispatcherDeps deps;
-    deps.handler = handler;
-    deps.deadLetters = deadLetters.get();
-    deps.metrics = &metrics;
-    deps.idStoreFor = redisStores(config);
-    deps.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
-    dispatcher = std::make_unique<Dispatcher>(config, std::move(deps));
-    if (kafka)
-      source = std::make_unique<EventSource>(config, *dispatcher, metrics, deadLetters.get(), KafkaConsumer::factory(),
-                                             ew::systemTime());
-    else
-      source = std::make_unique<DaprSource>(
-          config, *dispatcher, metrics, [handler] { return handler->reachable(); }, httpAppServers(), ew::systemTime());
-    if (auto s = source->open(); !s) {
+  Events e;
+  if (events && !config.subscriptions.empty())
+    if (auto s = openEvents(config, handler, metrics, e); !s) {
       spdlog::error("{}", s.error().message);
       return 1;
     }
-    dispatcher->start();
-  }
-
   std::unique_ptr<OutboxMode> relays;
   if (outbox) {
     relays = std::make_unique<OutboxMode>(config, metrics, ew::systemTime());
@@ -226,18 +247,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-
   OpsServer ops(config, metrics);
-  ops.setProbes(OpsProbes{[&] { return !source || source->alive(); },
-                          [&] {
-                            if (relays) return relays->ready();  // the relays do not call the handler
-                            return (!source || source->ready()) && handler->reachable();
-                          },
-                          [&] {
-                            return OpsStatus{
-                                stop.load() ? "stopping" : "running", dispatcher ? dispatcher->processed() : 0,
-                                dispatcher ? dispatcher->queueSize() : 0, source ? source->assignedPartitions() : 0};
-                          }});
+  ops.setProbes(probes(e, relays.get(), handler, stop));
   if (auto s = ops.start(); !s) {
     spdlog::error("ops server: {}", s.error().message);
     return 1;
@@ -249,7 +260,7 @@ int main(int argc, char** argv) {
     sigwait(&sigs, &sig);
     spdlog::info("received {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     stop.store(true);
-    if (source) source->requestStop();
+    if (e.source) e.source->requestStop();
     if (relays) relays->requestStop();
   });
   signals.detach();
@@ -262,13 +273,13 @@ int main(int argc, char** argv) {
       if (!cronStatus) {
         spdlog::error("cron: {}", cronStatus.error().message);
         stop.store(true);
-        if (source) source->requestStop();
+        if (e.source) e.source->requestStop();
       }
     });
   }
 
   bool drained = true;
-  if (source) drained = source->run();
+  if (e.source) drained = e.source->run();
   if (relays) relays->run();
   if (cronThread.joinable()) cronThread.join();
   ops.stop();
@@ -276,5 +287,5 @@ int main(int argc, char** argv) {
   spdlog::shutdown();
   // Handler calls that outlived the grace period must not hold the exit up.
   std::fflush(nullptr);
-  std::_Exit(cronStatus.ok() && !(source && source->failed()) ? 0 : 1);
+  std::_Exit(cronStatus.ok() && !(e.source && e.source->failed()) ? 0 : 1);
 }
