@@ -59,6 +59,48 @@ int drainReplicas(double demand, double perReplica, int partitions) {
   return (partitions + k - 1) / k;
 }
 
+// What `replicas` of `perReplica` msg/s absorb on P partitions: the busiest owns ceil(P/r).
+double groupCapacity(double perReplica, int partitions, int replicas) {
+  int members = std::min(std::max(replicas, 0), partitions);
+  return members > 0 ? perReplica * partitions / std::ceil(double(partitions) / members) : 0;
+}
+
+// What the lag allowance of `replicas` (kLagAllowance x lagThreshold each)
+// can still take on top of `lag`; negative when the lag is beyond it.
+double allowanceRoom(const PolicyConfig& config, int replicas, int partitions, double lag) {
+  return kLagAllowance * double(config.lagThreshold) * std::max(1, std::min(replicas, partitions)) - lag;
+}
+
+// How long a smaller group's shortfall must fit its lag allowance: the
+// stabilization window (the next scale-down is that far away), and no less
+// than targetDrainSeconds. REQUIRES: targetDrainSeconds set.
+int bufferHorizon(const PolicyConfig& config) {
+  return std::max({1, config.scaleDownStabilizationSeconds, *config.targetDrainSeconds});
+}
+
+// From a scale-up to the new pods consuming, seen from a poll: a pod start,
+// the rebalance, the poll that decides and the one after.
+double scaleUpLead(const PolicyConfig& config, double dt) {
+  return config.podStartSeconds + config.rebalanceSeconds + 2 * dt;
+}
+
+// The smallest group at a partition breakpoint below `deadband` whose
+// shortfall against the deadband (production / kScaleDownUtilization less
+// its capacity) fills no more than its lag allowance over bufferHorizon; else
+// `deadband`. With a lagThreshold that large, the lag absorbs the noise the
+// deadband's margin is for, and a shortfall that lasts grows the group again
+// only when the lag fills (the hold in sizeDrainTime).
+int bufferedGroup(const PolicyConfig& config, double rate, double perReplica, int partitions, double lag,
+                  int deadband) {
+  const double horizon = bufferHorizon(config);
+  for (int r = 1; r < deadband; ++r) {
+    if (partitionBreakpoint(partitions, r) != r) continue;
+    const double shortfall = rate / kScaleDownUtilization - groupCapacity(perReplica, partitions, r);
+    if (shortfall * horizon <= allowanceRoom(config, r, partitions, lag)) return r;
+  }
+  return deadband;
+}
+
 struct Sizing {
   int replicas = 0;
   Reason mode = Reason::Lag;
@@ -287,22 +329,35 @@ Sizing sizeDrainTime(const PolicyConfig& config, const PolicyState& state, const
   const int partitions = m.partitionCount, current = m.current;
   // The lag beyond kLagAllowance of what lag mode would target for the
   // group is a backlog to drain; less is the buffer that rides out noise.
-  const double allowance = kLagAllowance * double(config.lagThreshold) * std::max(1, std::min(current, partitions));
-  const double rate = *state.smoothedRate, lag = std::max(0.0, double(sizingLag) - allowance);
+  const double room = allowanceRoom(config, current, partitions, double(sizingLag));
+  const double rate = *state.smoothedRate, lag = std::max(0.0, -room);
   Sizing size;
+  std::string buffered;
   // Enough for the group as it runs, with the whole target to drain in...
   size.replicas = drainReplicas(rate + lag / target, perReplica, partitions);
-  if (size.replicas < current)
-    // ... and no fewer than the group that would run below kScaleDownUtilization (the deadband).
-    size.replicas =
+  if (size.replicas <= current) {
+    // ... and no fewer than the group that would run below kScaleDownUtilization (the deadband),
+    const int deadband =
         std::min(current, drainReplicas(rate / kScaleDownUtilization + lag / target, perReplica, partitions));
-  if (size.replicas > current) {
+    // ... or one whose shortfall against the deadband its lag allowance buffers (bufferedGroup).
+    size.replicas =
+        lag > 0 ? deadband : bufferedGroup(config, rate, perReplica, partitions, double(sizingLag), deadband);
+    if (size.replicas < deadband)
+      buffered = "; the lag allowance buffers " +
+                 fmt(rate / kScaleDownUtilization - groupCapacity(perReplica, partitions, size.replicas)) +
+                 " msg/s short for " + std::to_string(bufferHorizon(config)) + " s";
+  } else if (const double shortfall = rate - groupCapacity(perReplica, partitions, current);
+             lag == 0 && current >= 1 && shortfall * scaleUpLead(config, m.dt) <= room) {
+    // ... else, while the lag allowance absorbs the shortfall until new pods
+    // would consume, nothing: a scale-up at the next poll comes in time.
+    buffered =
+        "; holding " + std::to_string(current) + " while the lag allowance absorbs " + fmt(shortfall) + " msg/s short";
+    size.replicas = current;
+  } else {
     // ... else new pods, which consume only after podStartSeconds: meanwhile
     // the lag grows by what the current group cannot absorb, and less time
     // is left to drain it.
-    int members = std::min(std::max(current, 0), partitions);
-    double capacity = members > 0 ? perReplica * partitions / std::ceil(double(partitions) / members) : 0;
-    double growth = std::max(0.0, rate - capacity) * config.podStartSeconds;
+    double growth = std::max(0.0, rate - groupCapacity(perReplica, partitions, current)) * config.podStartSeconds;
     double window = std::max(1.0, kScaleUpDrainShare * target - config.podStartSeconds);
     size.replicas = drainReplicas(rate + (lag + growth) / window, perReplica, partitions);
   }
@@ -310,7 +365,7 @@ Sizing sizeDrainTime(const PolicyConfig& config, const PolicyState& state, const
   size.message = "production " + fmt(rate) + " msg/s and lag " + std::to_string(scalingLag) + " to drain in " +
                  std::to_string(*config.targetDrainSeconds) + " s need " + std::to_string(size.replicas) +
                  " replicas at " + fmt(perReplica) + " msg/s each" +
-                 (state.perReplicaRate ? "" : " (at least; not yet measured)");
+                 (state.perReplicaRate ? "" : " (at least; not yet measured)") + buffered;
   return size;
 }
 

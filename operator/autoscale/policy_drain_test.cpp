@@ -4,6 +4,7 @@
 #include "autoscale/policy.h"
 
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "autoscale/policy_test_support.h"
 
@@ -49,7 +50,7 @@ TEST_CASE("drain-time mode sizes production plus the lag over the target, partit
 TEST_CASE("drain-time mode accounts for pod start") {
   Driver d;
   d.config.targetDrainSeconds = 60;
-  d.config.lagThreshold = 100000;
+  d.config.lagThreshold = 10;  // a lag allowance of 10: it absorbs no shortfall
   d.poll(at(0, 2, partitions(12, 1000, 1000)));
   d.state.perReplicaRate = 100.0;
   // 600 msg/s against 2 replicas (capacity 200 msg/s), no lag yet.
@@ -154,4 +155,51 @@ TEST_CASE("after a scale-down the group settles after a rebalance, without a pod
   auto dec = d.poll(at(20, 2, partitions(12, 2000, 640)));
   REQUIRE(dec.perReplicaRate);
   CHECK(*dec.perReplicaRate == Approx(144.0));  // 12 x 240 / 10 s / 2
+}
+
+TEST_CASE("a shortfall that the lag allowance absorbs until new pods would consume grows the group only when it must") {
+  Driver d;
+  d.config.targetDrainSeconds = 60;
+  d.config.lagThreshold = 5000;  // an allowance of 2,500 per replica
+  d.config.podStartSeconds = 10;
+  d.config.rebalanceSeconds = 5;
+  d.poll(at(0, 3, partitions(12, 10000, 10000)));
+  d.state.perReplicaRate = 100.0;
+  // 319.2 msg/s against 300: 19.2 msg/s short for a pod start, a rebalance
+  // and two polls (25 s) is 480 messages, within the 7,500 of 3 replicas.
+  auto held = d.poll(at(5, 3, partitions(12, 10133, 10133)));
+  CHECK(held.desiredReplicas == 3);
+  CHECK(held.reason == Reason::DrainTime);
+  CHECK(held.message ==
+        "production 319.2 msg/s and lag 0 to drain in 60 s need 3 replicas at 100.0 msg/s each; holding 3 while "
+        "the lag allowance absorbs 19.2 msg/s short");
+  // With 7,200 of the 7,500 taken, the next 25 s would overflow it: grow.
+  auto grown = d.poll(at(10, 3, partitions(12, 10266, 9666)));
+  CHECK(grown.desiredReplicas == 4);
+  CHECK(grown.reason == Reason::DrainTime);
+}
+
+TEST_CASE("a group shrinks below the deadband when its lag allowance buffers the margin for the stabilization window") {
+  SECTION("lagThreshold 5,000: 300 msg/s on 3 replicas, 33 msg/s short of the deadband for 120 s fits 7,500") {
+    RateDriver d(4);
+    d.config.lagThreshold = 5000;
+    std::optional<Decision> shrink;
+    for (int t = 5; t <= 300; t += 5)
+      if (auto dec = d.step(t, 300); dec.desiredReplicas < 4 && !shrink) shrink = dec;
+    REQUIRE(shrink);
+    CHECK(shrink->desiredReplicas == 3);
+    CHECK(shrink->message ==
+          "production 300.0 msg/s and lag 0 to drain in 60 s need 3 replicas at 100.0 msg/s each; the lag allowance "
+          "buffers 33.3 msg/s short for 120 s");
+    CHECK(d.replicas == 3);
+  }
+  SECTION("lagThreshold 5,000: 450 msg/s on 4 replicas would be 100 msg/s short, 12,000 over 120 s: 6 stay") {
+    RateDriver d(6);
+    d.config.lagThreshold = 5000;
+    for (int t = 5; t <= 300; t += 5) CHECK(d.step(t, 450).desiredReplicas == 6);
+  }
+  SECTION("lagThreshold 1,000: 1,500 does not buffer 33 msg/s for 120 s: the deadband holds 4") {
+    RateDriver d(4);
+    for (int t = 5; t <= 300; t += 5) CHECK(d.step(t, 300).desiredReplicas == 4);
+  }
 }
