@@ -107,6 +107,20 @@ struct Sizing {
   std::string message;
 };
 
+// The group a predicted burst is sized to: the smallest at a partition
+// breakpoint whose shortfall over the burst's recorded duration fits its lag
+// allowance (what sizeDrainTime leaves undrained and its hold lets a running
+// group absorb), else the group that absorbs its peak.
+int bufferedBurst(const PolicyConfig& config, const BurstPattern& p, double perReplica, int partitions) {
+  const int absorbing = drainReplicas(p.peakRate, perReplica, partitions);
+  for (int r = 1; r < absorbing; ++r) {
+    if (partitionBreakpoint(partitions, r) != r) continue;
+    const double shortfall = p.peakRate - groupCapacity(perReplica, partitions, r);
+    if (shortfall * seconds(p.duration) <= allowanceRoom(config, r, partitions, 0)) return r;
+  }
+  return absorbing;
+}
+
 struct Prediction {
   bool pattern = false;  // a recurring pattern is known
   int replicas = 0;      // the floor it sets now (0: none)
@@ -124,7 +138,7 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
   Prediction out;
   out.pattern = true;
   const int size =
-      perReplica && config.targetDrainSeconds ? drainReplicas(p.peakRate, *perReplica, partitions) : p.peakReplicas;
+      perReplica && config.targetDrainSeconds ? bufferedBurst(config, p, *perReplica, partitions) : p.peakReplicas;
   const double coldStart = config.podStartSeconds + config.rebalanceSeconds + dt;
   const auto lead = Millis(static_cast<std::int64_t>((coldStart + dt) * 1000));
   const auto gap = p.period - p.duration - lead;

@@ -105,3 +105,23 @@ TEST_CASE("predictive: false never predicts and keeps no burst history") {
   }
   CHECK(d.state.recurrence.bursts.empty());
 }
+
+TEST_CASE("a predicted burst is sized to the smallest group whose lag allowance takes its shortfall") {
+  // 660 msg/s for 30 s every 300 s; the scale-out ahead of the fourth burst.
+  auto predictedReplicas = [](std::int64_t lagThreshold) {
+    RateDriver d(1);
+    d.config.lagThreshold = lagThreshold;
+    std::optional<int> predicted;
+    for (int t = 5; t <= 100 + 3 * 300; t += 5) {
+      auto dec = d.step(t, burstRate(t, 100, 300, 30, 40, 660));
+      if (t > 100 + 3 * 300 - 60 && dec.reason == Reason::Predicted) predicted = dec.desiredReplicas;
+    }
+    return predicted;
+  };
+  // lagThreshold 100: 6 replicas would leave 60 x 30 = 1,800 behind, above their 300: all 12.
+  CHECK(predictedReplicas(100) == 12);
+  // 1,000: 1,800 fits the 3,000 of 6 replicas; 4 would leave 7,800.
+  CHECK(predictedReplicas(1000) == 6);
+  // 5,000: 7,800 fits the 10,000 of 4; 3 would leave 10,800, above 7,500.
+  CHECK(predictedReplicas(5000) == 4);
+}
