@@ -33,12 +33,32 @@
 // stabilization window: noise within that band moves nothing, and a
 // scale-down needs a surplus that lasts the window.
 //
+// Lag as a budget (issue 18): KEDA under the HPA pays less than a group that
+// keeps up every second at a large lagThreshold only by falling behind
+// without bound. Here the allowance (kLagAllowance x lagThreshold per
+// replica, the lag the user accepts) is spent on purpose and kept bounded:
+//   - a group short of the smoothed production does not grow while the
+//     allowance absorbs the shortfall until new pods could consume (a pod
+//     start, a rebalance and two polls): a scale-up at the next poll is in
+//     time, and one that is never needed is never paid;
+//   - a group smaller than the deadband allows is taken when its shortfall
+//     against the deadband, over the stabilization window (at least
+//     targetDrainSeconds), fits its own allowance: the lag buffers the noise
+//     the deadband's margin is for, and a shortfall that lasts grows the
+//     group again by the rule above only when the lag fills;
+//   - a predicted burst is sized to the smallest group whose shortfall over
+//     the burst's recorded duration fits its allowance.
+// The allowance grows with lagThreshold, and so does what these rules
+// change; all three need drain-time mode (a shortfall is measured against a
+// per-replica rate).
+//
 // Recurring bursts (issue 18, recurrence.h): neither KEDA nor the HPA scales
 // ahead of load it has seen before. Here, when burst onsets show a period
 // (three that agree, or two alike bursts as a guess for the next one; and
 // spec.scaling.predictive is on), the policy
-//   - scales out to the bursts' size podStartSeconds + rebalanceSeconds + two
-//     polls before the next onset is due (reason Predicted), so the burst meets
+//   - scales out to the bursts' size (above: within the lag allowance)
+//     podStartSeconds + rebalanceSeconds + two polls before the next onset
+//     is due (reason Predicted), so the burst meets
 //     running pods instead of a cold start and a rebalance;
 //   - holds that size through the gap when the gap (from the burst's end to
 //     the next scale-out, which already pays the next cold start) is no
