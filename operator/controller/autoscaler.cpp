@@ -10,6 +10,16 @@ namespace ew::controller {
 using autoscale::Decision;
 using autoscale::Observation;
 
+namespace {
+
+// The labels of an EventWorker's series: key is namespace/name.
+Labels workerLabels(const std::string& key) {
+  const auto slash = key.find('/');
+  return {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}};
+}
+
+}  // namespace
+
 bool ScaleTarget::operator==(const ScaleTarget& o) const {
   const auto& a = policy;
   const auto& b = o.policy;
@@ -69,9 +79,10 @@ void Autoscaler::untrack(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return;
-  const auto slash = key.find('/');
-  const Labels labels = {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}};
+  const Labels labels = workerLabels(key);
   metrics_.forgetGauge("eventworker_desired_replicas", labels);
+  metrics_.forgetGauge("eventworker_max_replicas", labels);
+  metrics_.forgetGauge("eventworker_lag_fallback", labels);
   metrics_.forgetGauge("eventworker_consumer_lag", labels);
   metrics_.forgetGauge("eventworker_stalled_partitions", labels);
   metrics_.forgetCounter("eventworker_lag_poll_failures_total", labels);  // incremented under mu_ too
@@ -96,12 +107,26 @@ size_t Autoscaler::tracked() const {
   return entries_.size();
 }
 
-void Autoscaler::exportMetrics(const std::string& key, const Decision& d) {
-  const auto slash = key.find('/');
-  const Labels labels = {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}};
+void Autoscaler::exportMetrics(const std::string& key, const Entry& e) {
+  const Decision& d = *e.decision;
+  const Labels labels = workerLabels(key);
   metrics_.gauge("eventworker_desired_replicas", "Replicas the autoscaler wants for the events Deployment.", labels)
       .set(d.desiredReplicas);
+  metrics_
+      .gauge("eventworker_lag_fallback",
+             "1 while failureThreshold lag polls in a row have failed and the fallback replicas are held.", labels)
+      .set(d.reason == autoscale::Reason::Fallback ? 1 : 0);
   if (d.reason == autoscale::Reason::MetricsFailed || d.reason == autoscale::Reason::Fallback) return;
+  // The policy's upper bound (DESIGN.md section 5): maxReplicas, and no more
+  // replicas than partitions unless idle consumers are allowed; never below
+  // minReplicas. Known once a poll has counted the partitions.
+  const auto& policy = e.target.policy;
+  int most = policy.maxReplicas;
+  if (!policy.allowIdleConsumers) most = std::min(most, static_cast<int>(d.partitions.size()));
+  metrics_
+      .gauge("eventworker_max_replicas",
+             "The most replicas the autoscaler may run: maxReplicas, limited to the partition count.", labels)
+      .set(std::max({most, policy.minReplicas, 1}));
   metrics_.gauge("eventworker_consumer_lag", "Consumer lag of the worker's group at the last poll.", labels)
       .set(static_cast<double>(d.totalLag));
   metrics_.gauge("eventworker_stalled_partitions", "Partitions with lag whose committed offset does not move.", labels)
@@ -149,15 +174,11 @@ void Autoscaler::observe(const std::string& key, const LagResult& result, Millis
   } else {
     step = autoscale::policyFailed(e.state, e.target.policy, *live);
     step.decision.message = result.error().message + " (" + step.decision.message + ")";
-    const auto slash = key.find('/');
-    metrics_
-        .counter("eventworker_lag_poll_failures_total", "Lag polls that failed.",
-                 {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}})
-        .inc();
+    metrics_.counter("eventworker_lag_poll_failures_total", "Lag polls that failed.", workerLabels(key)).inc();
   }
   e.state = std::move(step.state);
   e.decision = std::move(step.decision);
-  exportMetrics(key, *e.decision);
+  exportMetrics(key, e);
   publish(key, e, now, changed);
 }
 

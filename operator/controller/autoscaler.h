@@ -95,7 +95,7 @@ class Autoscaler {
   Millis jittered(Millis interval);
   void observe(const std::string& key, const LagResult& result, Millis now, std::vector<std::string>& changed);
   void publish(const std::string& key, Entry& e, Millis now, std::vector<std::string>& changed);
-  void exportMetrics(const std::string& key, const autoscale::Decision& d);
+  void exportMetrics(const std::string& key, const Entry& e);  // REQUIRES: e.decision
 
   LagReadFn read_;
   std::function<std::optional<int>(const std::string&)> currentReplicas_;

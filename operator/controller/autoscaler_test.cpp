@@ -4,6 +4,8 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 
 // The autoscaler's scheduling, batching and publishing, driven through
 // pollDue() with a scripted lag source and a manual clock. Reading real
@@ -158,6 +160,65 @@ TEST_CASE("no poll counts before the events Deployment exists, and an untracked 
   CHECK(rig.scaler.tracked() == 0);
   CHECK_FALSE(rig.scaler.decision("ns/a"));
   CHECK(rig.metrics.render().find("eventworker_desired_replicas{name=\"a\"") == std::string::npos);
+}
+
+namespace {
+
+// The value of series NAME{name="a",namespace="ns"} in the registry's text, or nullopt.
+std::optional<double> seriesOfA(const MetricsRegistry& metrics, const std::string& name) {
+  const std::string text = metrics.render();
+  const std::string series = name + "{name=\"a\",namespace=\"ns\"} ";
+  const auto at = text.find(series);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(at + series.size()));
+}
+
+}  // namespace
+
+TEST_CASE("eventworker_max_replicas is maxReplicas limited to the partition count, and untrack drops it") {
+  Rig rig;
+  rig.answers.insert_or_assign("a", LagResult(lagged(3, 10)));
+  rig.scaler.track("ns/a", target("k1:9092", "a"));                 // maxReplicas 12, 3 partitions
+  CHECK_FALSE(seriesOfA(rig.metrics, "eventworker_max_replicas"));  // unknown before a poll counts partitions
+  rig.clock += Millis(2500);
+  rig.scaler.pollDue(rig.clock);
+  CHECK(seriesOfA(rig.metrics, "eventworker_max_replicas") == 3);
+  // More partitions than maxReplicas: maxReplicas.
+  rig.answers.insert_or_assign("a", LagResult(lagged(20, 10)));
+  rig.clock += Millis(5000);
+  rig.scaler.pollDue(rig.clock);
+  CHECK(seriesOfA(rig.metrics, "eventworker_max_replicas") == 12);
+  // Idle consumers allowed: maxReplicas whatever the partitions.
+  auto idle = target("k1:9092", "a");
+  idle.policy.allowIdleConsumers = true;
+  rig.answers.insert_or_assign("a", LagResult(lagged(3, 10)));
+  rig.scaler.track("ns/a", idle);
+  rig.scaler.pollDue(rig.clock);
+  CHECK(seriesOfA(rig.metrics, "eventworker_max_replicas") == 12);
+  rig.scaler.untrack("ns/a");
+  CHECK_FALSE(seriesOfA(rig.metrics, "eventworker_max_replicas"));
+}
+
+TEST_CASE("eventworker_lag_fallback is 1 only while the fallback holds, and untrack drops it") {
+  Rig rig;
+  auto t = target("k1:9092", "a");
+  t.policy.fallback.failureThreshold = 2;
+  rig.scaler.track("ns/a", t);  // no answer for "a": every poll fails
+  rig.clock += Millis(2500);
+  rig.scaler.pollDue(rig.clock);
+  CHECK(seriesOfA(rig.metrics, "eventworker_lag_fallback") == 0);  // one failure: not yet
+  rig.clock += Millis(5000);
+  rig.scaler.pollDue(rig.clock);
+  CHECK(seriesOfA(rig.metrics, "eventworker_lag_fallback") == 1);
+  CHECK(rig.scaler.decision("ns/a")->reason == autoscale::Reason::Fallback);
+  // Lag readable again: the fallback ends.
+  rig.answers.insert_or_assign("a", LagResult(lagged(3, 10)));
+  rig.clock += Millis(5000);
+  rig.scaler.pollDue(rig.clock);
+  CHECK(seriesOfA(rig.metrics, "eventworker_lag_fallback") == 0);
+  rig.scaler.untrack("ns/a");
+  CHECK_FALSE(seriesOfA(rig.metrics, "eventworker_lag_fallback"));
+  CHECK_FALSE(seriesOfA(rig.metrics, "eventworker_desired_replicas"));
 }
 
 TEST_CASE("targets on one cluster with other credentials are read in batches of their own") {

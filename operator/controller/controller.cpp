@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/desired_state.h"
+#include "controller/migration_metrics.h"
 
 namespace ew::controller {
 
@@ -216,6 +217,7 @@ void Controller::workerLoop() {
     metrics_.counter("eventworker_reconcile_total", "Reconciles by result.", {{"result", result}}).inc();
     metrics_.histogram("eventworker_reconcile_duration_seconds", "Reconcile duration by result.", {{"result", result}})
         .observe(secs);
+    exportMigrationPhase(metrics_, *key, eventWorkers_.get(*key));
     if (outcome) {
       metrics_.counter("eventworker_reconcile_writes_total", "API writes sent by reconciles.").inc(outcome->writes);
       queue_.forget(*key);
