@@ -9,13 +9,18 @@
                          with `kubectl apply --dry-run=server` to the kube-apiserver
                          of the ctest "servers" fixture (EW_TEST_ENV)
   chart_test.py rules    promtool check rules + promtool test rules
+  chart_test.py dashboard  the Grafana dashboard: provisioning-ready, each query
+                         valid PromQL on metrics the README documents (the
+                         queries against real data: tests/e2e/observe_e2e_test)
 
 Exit 77 (ctest: skipped) with the reason when helm, promtool or kubectl is
 not built: `bash hack/build-servers.sh tools` builds helm and promtool.
 """
 import copy
 import difflib
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -207,9 +212,17 @@ def testRender():
                     and s["priorityClassName"] == "system-cluster-critical")(deployment(o)["spec"]["template"]["spec"]),
          "nodeSelector, tolerations, affinity, priorityClassName"),
         ({"installCRDs": False}, lambda o: not any(k[0] == "CustomResourceDefinition" for k in o), "installCRDs=false"),
-        ({"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
-         lambda o: not any(k[0] in ("ServiceMonitor", "PrometheusRule") for k in o),
-         "serviceMonitor/prometheusRule enabled, no monitoring.coreos.com/v1: not rendered"),
+        ({"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}, "podMonitor": {"enabled": True}},
+         lambda o: not any(k[0] in ("ServiceMonitor", "PrometheusRule", "PodMonitor") for k in o),
+         "serviceMonitor/prometheusRule/podMonitor enabled, no monitoring.coreos.com/v1: not rendered"),
+        ({"grafanaDashboard": {"enabled": True}},
+         lambda o: json.loads(o[("ConfigMap", NS, "eventworker-dashboard")]["data"]["eventworker.json"])
+         == json.loads((ROOT / "deploy" / "grafana" / "eventworker.json").read_text())
+         and o[("ConfigMap", NS, "eventworker-dashboard")]["metadata"]["labels"].get("grafana_dashboard") == "1",
+         "grafanaDashboard.enabled: a ConfigMap holding deploy/grafana/eventworker.json, sidecar label"),
+        ({"grafanaDashboard": {"enabled": True, "namespace": "monitoring", "labels": {"dashboards": "ew"}}},
+         lambda o: o[("ConfigMap", "monitoring", "eventworker-dashboard")]["metadata"]["labels"].get("dashboards")
+         == "ew", "grafanaDashboard.namespace, grafanaDashboard.labels"),
     ]
     for values, ok, what in cases:
         try:
@@ -218,11 +231,19 @@ def testRender():
             f.check(False, f"{what}: {e!r}")
 
     mon = render(helm, {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
-                        "prometheusRule": {"enabled": True, "labels": {"release": "prom"}}},
+                        "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
+                        "podMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prom"}}},
                  ["--api-versions", "monitoring.coreos.com/v1"])
     sm = mon.get(("ServiceMonitor", NS, "eventworker-operator"))
     f.check(sm is not None and sm["metadata"]["labels"].get("release") == "prom"
-            and sm["spec"]["endpoints"][0]["port"] == "metrics", "ServiceMonitor with monitoring.coreos.com/v1")
+            and sm["spec"]["endpoints"][0]["port"] == "metrics" and sm["spec"]["endpoints"][0]["honorLabels"] is True,
+            "ServiceMonitor with monitoring.coreos.com/v1, keeping the series' own namespace label")
+    pm = mon.get(("PodMonitor", NS, "eventworker-workers"))
+    f.check(pm is not None and pm["metadata"]["labels"].get("release") == "prom"
+            and pm["spec"]["namespaceSelector"] == {"any": True}
+            and pm["spec"]["selector"]["matchExpressions"] == [{"key": "eventworker.dev/name", "operator": "Exists"}]
+            and pm["spec"]["podMetricsEndpoints"][0] == {"port": "metrics", "path": "/metrics", "interval": "15s"},
+            "PodMonitor of the worker pods with monitoring.coreos.com/v1")
     pr = mon.get(("PrometheusRule", NS, "eventworker-operator"))
     rules = yaml.safe_load((RULES / "eventworker-rules.yaml").read_text())
     f.check(pr is not None and pr["spec"] == rules and pr["metadata"]["labels"].get("release") == "prom",
@@ -255,7 +276,7 @@ def testApply():
                       "commonLabels": {"team": "platform"}, "commonAnnotations": {"owner": "platform"},
                       "podLabels": {"tier": "control"}, "podAnnotations": {"a": "b"},
                       "nodeSelector": {"role": "infra"}, "tolerations": [{"key": "infra", "operator": "Exists"}],
-                      "priorityClassName": "system-cluster-critical"}
+                      "priorityClassName": "system-cluster-critical", "grafanaDashboard": {"enabled": True}}
         for what, values in (("defaults", None), ("every value set", everything)):
             p = template(helm, values, ns=ns)
             if p.returncode != 0:
@@ -290,8 +311,51 @@ def testRules():
     return 1 if f.count else 0
 
 
+def dashboardQueries(dashboard):
+    """(panel title, expr) of every target, rows' nested panels included."""
+    out = []
+    for p in dashboard["panels"]:
+        for inner in [p] + p.get("panels", []):
+            out += [(inner.get("title", ""), t["expr"]) for t in inner.get("targets", [])]
+    return out
+
+
+def testDashboard():
+    """deploy/grafana/eventworker.json: provisioning-ready, every query valid
+    PromQL (promtool parses each as a recording rule) on documented metrics."""
+    promtool = tool("promtool")
+    f = Failures()
+    d = json.loads((ROOT / "deploy" / "grafana" / "eventworker.json").read_text())
+    f.check(d.get("uid") == "eventworker" and "id" not in d, "a fixed uid and no id (file provisioning)")
+    panels = [p for p in d["panels"] if p["type"] != "row"]
+    f.check(len({p["id"] for p in d["panels"]}) == len(d["panels"]), "panel ids unique")
+    f.check(all(p["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for p in panels),
+            "every panel on the datasource variable")
+    queries = dashboardQueries(d)
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", readme, re.M))
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:query{i}", "expr": e.replace("$__rate_interval", "1m").replace("$namespace", ".*")}
+        for i, (_, e) in enumerate(queries)]}]}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as tmp:
+        yaml.safe_dump(rules, tmp)
+    try:
+        c = run([promtool, "check", "rules", tmp.name], check=False)
+    finally:
+        os.unlink(tmp.name)
+    f.check(c.returncode == 0, f"{len(queries)} queries of {len(panels)} panels parse as PromQL"
+            + ("" if c.returncode == 0 else "\n" + c.stdout + c.stderr))
+    for title, e in queries:
+        names = {m for m in re.findall(r"\b((?:eventworker|worker)_[a-z_]+)", e)}
+        names = {re.sub(r"_(bucket|sum|count)$", "", n) if n.endswith(("_bucket", "_sum", "_count"))
+                 and re.sub(r"_(bucket|sum|count)$", "", n) in documented else n for n in names}
+        missing = sorted(n for n in names if n not in documented)
+        f.check(not missing, f"panel {title!r}: metrics documented in README ({missing or 'all'})")
+    return 1 if f.count else 0
+
+
 if __name__ == "__main__":
-    modes = {"render": testRender, "apply": testApply, "rules": testRules}
+    modes = {"render": testRender, "apply": testApply, "rules": testRules, "dashboard": testDashboard}
     if len(sys.argv) != 2 or sys.argv[1] not in modes:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
