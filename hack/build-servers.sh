@@ -7,7 +7,8 @@
 #   pstest (local Google Cloud Pub/Sub server)        from cloud.google.com/go/pubsub
 #   Kafka broker jars                                 from Maven Central
 #   helm (the chart's tests)                          from helm.sh/helm/v4
-#   promtool (the alert rules' tests)                 from github.com/prometheus/prometheus
+#   promtool (the alert rules' tests), prometheus     from github.com/prometheus/prometheus
+#     (the dashboard's test)
 # Idempotent and quiet when everything is cached. Versions: hack/versions.env.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -146,22 +147,33 @@ buildHelm() {
     -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION"
 }
 
-# promtool from the Prometheus module (v0.<major><minor 2 digits>.<patch>).
-buildPromtool() {
-  [ -x "$PROMETHEUS_BIN_DIR/promtool" ] && return 0
-  log "building promtool v$PROMETHEUS_VERSION; first time only"
+# buildPrometheusCmd NAME TAGS: cmd/NAME from the Prometheus module
+# (v0.<major><minor 2 digits>.<patch>), built with the build tags TAGS.
+buildPrometheusCmd() {
+  local name=$1 tags=$2
+  [ -x "$PROMETHEUS_BIN_DIR/$name" ] && return 0
+  log "building $name v$PROMETHEUS_VERSION; first time only"
   mkdir -p "$PROMETHEUS_BIN_DIR"
   local major=${PROMETHEUS_VERSION%%.*} rest=${PROMETHEUS_VERSION#*.}
   local minor=${rest%%.*} patch=${rest#*.}
-  local pkg="github.com/prometheus/prometheus/cmd/promtool@v0.$major$(printf %02d "$minor").$patch"
-  newGoModule "$EW_CACHE/src/prometheus-v$PROMETHEUS_VERSION" prometheus
-  go get "$pkg" >/dev/null 2>&1 || go get "$pkg"
-  # remove_all_sd: without the service discovery plugins (cloud SDKs), which
-  # promtool's rule checks and tests do not use.
+  local pkg="github.com/prometheus/prometheus/cmd/$name"
+  local at="$pkg@v0.$major$(printf %02d "$minor").$patch"
+  [ -f "$EW_CACHE/src/prometheus-v$PROMETHEUS_VERSION/go.mod" ] || newGoModule "$EW_CACHE/src/prometheus-v$PROMETHEUS_VERSION" prometheus
+  cd "$EW_CACHE/src/prometheus-v$PROMETHEUS_VERSION"
+  go get "$at" >/dev/null 2>&1 || go get "$at"
   local v=github.com/prometheus/common/version
-  goBuild "$PROMETHEUS_BIN_DIR/promtool" github.com/prometheus/prometheus/cmd/promtool -tags remove_all_sd \
+  goBuild "$PROMETHEUS_BIN_DIR/$name" "$pkg" -tags "$tags" \
     -ldflags "-s -w -X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=release -X $v.Revision=v$PROMETHEUS_VERSION"
 }
+
+# promtool without the service discovery plugins (cloud SDKs), which its rule
+# checks and tests do not use.
+buildPromtool() { buildPrometheusCmd promtool remove_all_sd; }
+
+# The Prometheus server of the dashboard test: Kubernetes service discovery
+# (kubernetes_sd_configs) and the always-built file and http ones, no other
+# plugin; the web UI's assets are not embedded (the test uses the HTTP API).
+buildPrometheus() { buildPrometheusCmd prometheus remove_all_sd,enable_kubernetes_sd; }
 
 fetchKafka() {
   [ -f "$KAFKA_LIB_DIR/.complete" ] && return 0
@@ -183,7 +195,8 @@ case "${1:-all}" in
   pstest) buildPstest ;;
   helm) buildHelm ;;
   promtool) buildPromtool ;;
-  tools) buildHelm; buildPromtool ;;
-  all) buildEtcd; buildKube; buildCoredns; fetchKafka; buildPstest; buildHelm; buildPromtool ;;
-  *) die "usage: $0 [all|kube|etcd|coredns|kafka|pstest|helm|promtool|tools]" ;;
+  prometheus) buildPrometheus ;;
+  tools) buildHelm; buildPromtool; buildPrometheus ;;
+  all) buildEtcd; buildKube; buildCoredns; fetchKafka; buildPstest; buildHelm; buildPromtool; buildPrometheus ;;
+  *) die "usage: $0 [all|kube|etcd|coredns|kafka|pstest|helm|promtool|prometheus|tools]" ;;
 esac
