@@ -37,7 +37,7 @@ Json namespaceObject(const std::string& name, bool restricted) {
 
 }  // namespace
 
-void installOperator() {
+void prepareOperatorNamespace() {
   kube::KubeApi api(ew::testing::testKubeClient());
   const std::string ns = "eventworker-system";
   // A namespace another test deleted may still be terminating.
@@ -51,6 +51,12 @@ void installOperator() {
   // Opted into the node before its pods exist (apply keeps what it did not set).
   auto applied = api.apply(kube::resources::kNamespace, "", ns, namespaceObject(ns, true));
   if (!applied) throw std::runtime_error("apply namespace " + ns + ": " + applied.error().message);
+}
+
+void installOperator() {
+  kube::KubeApi api(ew::testing::testKubeClient());
+  const std::string ns = "eventworker-system";
+  prepareOperatorNamespace();
   std::string out;
   if (kubectl("apply -k " + std::string(EW_SOURCE_DIR) + "/manifests/", &out) != 0)
     throw std::runtime_error("kubectl apply -k manifests/: " + out);

@@ -21,6 +21,10 @@ namespace ew::e2e {
 // namespace first opted into the node; waits until both replicas are Ready.
 // Idempotent. Throws std::runtime_error (a test failure) with kubectl's output.
 void installOperator();
+// The first step of installOperator, for installs by other means (helm):
+// waits while eventworker-system is still terminating, then applies it opted
+// into the node. Throws std::runtime_error like installOperator.
+void prepareOperatorNamespace();
 
 // A new namespace whose pods run on the node (the PodTolerationRestriction
 // annotation), with Pod Security "restricted" enforced.

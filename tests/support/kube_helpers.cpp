@@ -83,9 +83,8 @@ int markPodsReady(kube::KubeApi& api, const std::string& ns, const std::string& 
   return n;
 }
 
-int kubectl(const std::string& args, std::string* output) {
-  const std::string cmd = serverEnv("EW_KUBECTL") + " --kubeconfig " + serverEnv("KUBECONFIG") + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
+int runCommand(const std::string& cmd, std::string* output) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (!p) return -1;
   std::string out;
   char buf[4096];
@@ -94,6 +93,10 @@ int kubectl(const std::string& args, std::string* output) {
   int rc = pclose(p);
   if (output) *output = out;
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+int kubectl(const std::string& args, std::string* output) {
+  return runCommand(serverEnv("EW_KUBECTL") + " --kubeconfig " + serverEnv("KUBECONFIG") + " " + args, output);
 }
 
 void installCrds() {

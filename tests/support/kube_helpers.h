@@ -35,6 +35,10 @@ std::string base64(const std::string& in);
 // exist), base64 as the API wants it.
 kube::Json kafkaSecretData(const std::string& dir);
 
+// Runs CMD with sh; its exit code (-1 when it did not exit), and in OUTPUT
+// its stdout and stderr.
+int runCommand(const std::string& cmd, std::string* output = nullptr);
+
 // Applies a YAML or JSON manifest file with the real kubectl; returns its exit code.
 int kubectl(const std::string& args, std::string* output = nullptr);
 

@@ -20,7 +20,10 @@
 // Flags: --port (8080) --address (127.0.0.1) --delay-ms (0) --ledger-topic
 // (eventworker.ledger) --kafka-bootstrap (or env LEDGER_KAFKA_BOOTSTRAP;
 // required) --subscribe PUBSUB/TOPIC=/ROUTE (repeatable) --crash-at-start
-// (exit 1 at once: a CrashLoopBackOff) --version.
+// (exit 1 at once: a CrashLoopBackOff) --retry-once ROUTE (repeatable: the
+// first delivery of each event to ROUTE is answered RETRY, without a ledger
+// record, and its redelivery handled; the ids are kept for the process's
+// life) --version.
 // Env POD_NAME names the pod in each entry. Logs one line at start, one per
 // GET /dapr/subscribe and one per failure, none per event. On SIGTERM or SIGINT it keeps serving (new
 // connections too: the runtime beside it is draining) until no request has
@@ -37,8 +40,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -67,12 +72,13 @@ struct Args {
   std::string ledgerTopic = "eventworker.ledger";
   std::string bootstrap;
   nlohmann::json subscriptions = nlohmann::json::array();  // GET /dapr/subscribe
+  std::set<std::string> retryOnce;                         // routes
 };
 
 const char* const kUsage =
     "usage: ew-ledger-handler [--port N] [--address IP] [--delay-ms N] [--ledger-topic T]\n"
     "                         [--kafka-bootstrap HOST:PORT,...] [--subscribe PUBSUB/TOPIC=/ROUTE]...\n"
-    "                         [--crash-at-start] [--version]\n";
+    "                         [--crash-at-start] [--retry-once ROUTE]... [--version]\n";
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "ew-ledger-handler: " << why << "\n" << kUsage;
@@ -114,6 +120,8 @@ Args parseArgs(int argc, char** argv) {
       a.ledgerTopic = value();
     } else if (arg == "--kafka-bootstrap") {
       a.bootstrap = value();
+    } else if (arg == "--retry-once") {
+      a.retryOnce.insert(value());
     } else if (arg == "--subscribe") {
       const std::string v = value();
       const auto slash = v.find('/'), eq = v.find('=');
@@ -161,7 +169,11 @@ HttpServerReply status(const char* s) { return {200, std::string(R"({"status":")
 class LedgerHandler {
  public:
   LedgerHandler(const Args& args, LedgerProducer& producer, Delayer& delayer)
-      : delay_(args.delay), subscriptions_(args.subscriptions), producer_(producer), delayer_(delayer) {
+      : delay_(args.delay),
+        subscriptions_(args.subscriptions),
+        retryOnce_(args.retryOnce),
+        producer_(producer),
+        delayer_(delayer) {
     if (const char* pod = std::getenv("POD_NAME")) pod_ = pod;
   }
 
@@ -181,6 +193,7 @@ class LedgerHandler {
       spdlog::warn("POST {}: dropped: {}", path, entry.error().message);
       return reply(status("DROP"));
     }
+    if (retryOnce_.count(path) && firstDelivery(entry->eventId)) return reply(status("RETRY"));
     delayer_.after(delay_, [this, entry = std::move(*entry), reply = std::move(reply)]() mutable {
       const std::string key = entry.eventId;
       producer_.produce(key, entry.json, [id = std::move(entry.eventId), reply = std::move(reply)](ew::Status s) {
@@ -191,8 +204,16 @@ class LedgerHandler {
   }
 
  private:
+  bool firstDelivery(const std::string& id) {
+    std::lock_guard lock(retriedMu_);
+    return retried_.insert(id).second;
+  }
+
   const std::chrono::milliseconds delay_;
   const nlohmann::json subscriptions_;
+  const std::set<std::string> retryOnce_;
+  std::mutex retriedMu_;
+  std::set<std::string> retried_;  // event ids answered RETRY once
   LedgerProducer& producer_;
   Delayer& delayer_;
   std::string pod_;
