@@ -12,7 +12,9 @@
 #   3. The guide's loop (tests/bench/outbox_guide_loop.cpp: poll every second,
 #      one synchronous publish and one UPDATE per row) on G rows of another
 #      table: rows/s.
-# Prints the three rates and the ratios relay/kcat and relay/guide.
+# Prints the three rates and the ratios relay/kcat and relay/guide, the
+# writers' own commit rate (the relay cannot finish before they do), the mean
+# time of each phase of the relay's batches, and the load average.
 # Usage: hack/bench/outbox_relay.sh [N] [G] [BUILD_DIR]   (N, G: multiples of 800)
 #   EW_BENCH_STATE=dir: reuse running servers (else Kafka and PostgreSQL are started)
 set -euo pipefail
@@ -54,13 +56,23 @@ outboxTable "$T" notify
 startRelay bench "$T" ", batchSize: ${BATCH:-500}, notifyChannel: $T"
 t0=$(now)
 writers "$T" "$N"
-log "8 writers committed $N rows in $(calc "round($(now) - $t0, 2)") s"
+WRITERS_S=$(calc "round($(now) - $t0, 2)")
+log "8 writers committed $N rows in $WRITERS_S s"
 until [ "$(pending "$T")" = 0 ]; do
   kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/relay.log" >&2; die "relay exited"; }
   sleep 0.02
 done
 RELAY_S=$(calc "$(now) - $t0")
 RELAY_CPU=$(awk '{ print ($14 + $15) / 100 }' "/proc/$RT_PID/stat")
+# Where a batch's time goes (worker_outbox_phase_seconds: mean ms x batches;
+# 0 from a relay without the histogram).
+PHASES=
+for p in read produce wait settle; do
+  series="{phase=\"$p\",relay=\"bench\",worker=\"bench\"}"
+  c=$(metric "$RELAY_OPS" "worker_outbox_phase_seconds_count$series")
+  s=$(metric "$RELAY_OPS" "worker_outbox_phase_seconds_sum$series")
+  PHASES+="$p $(calc "round(1000 * $s / max($c, 1), 2)") ms x $c, "
+done
 stopRuntime
 RELAY_RATE=$(calc "round($N / $RELAY_S)")
 log "relay: $N rows committed and published in $(calc "round($RELAY_S, 2)") s: $RELAY_RATE rows/s (relay CPU ${RELAY_CPU} s)"
@@ -86,7 +98,10 @@ dropOutboxTable "$T"
 dropOutboxTable "${T}_guide"
 
 echo "outbox relay:        $RELAY_RATE rows/s ($N rows, 8 writers, batches of ${BATCH:-500}, relay CPU $RELAY_CPU s)"
+echo "  writers alone:     $(calc "round($N / $WRITERS_S)") rows/s committed ($WRITERS_S s: the relay cannot finish before them)"
+echo "  batch phases:      ${PHASES%, }"
 echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
 echo "guide's loop:        $GUIDE_RATE rows/s ($G rows)"
 echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7)"
 echo "relay / guide loop:  $(calc "round($RELAY_RATE / $GUIDE_RATE, 1)")"
+echo "load average:        $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
