@@ -179,13 +179,15 @@ Status PgOutboxStore::settle(const BatchSettlement& s) {
                                             : "UPDATE " + table_ + " SET " + quote(k.status) + " = 'FAILED'" +
                                                   (k.error.empty() ? "" : ", " + quote(k.error) + " = $2") + " WHERE " +
                                                   quote(k.id) + " = $1::bigint";
-  if (auto st = exec("BEGIN"); !st) return st;
   auto run = [&](const std::string& sql, std::vector<const char*> params) -> Status {
     ResultPtr r(
         PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Error{"marking rows of " + c_.table + ": " + why(conn_)};
     return {};
   };
+  // The usual batch, all published: one statement, one round trip.
+  if (s.refused.empty()) return run(done, {ids.c_str()});
+  if (auto st = exec("BEGIN"); !st) return st;
   Status st;
   if (!s.published.empty()) st = run(done, {ids.c_str()});
   for (size_t i = 0; st && i < s.refused.size(); ++i) {
