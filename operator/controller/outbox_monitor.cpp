@@ -59,25 +59,37 @@ OutboxMonitor::Millis OutboxMonitor::pollDue() {
     }
   }
   for (auto& d : due) d.pods = pods_(d.key);  // outside mu_: reads the pod store
-  // Every pod of this poll in parallel; each read is bounded by the reader.
-  std::vector<std::vector<std::future<Result<Json>>>> reads(due.size());
+  // The pods of this poll in parallel, at most kParallelReads at a time;
+  // each read is bounded by the reader's timeout.
+  std::vector<std::vector<Result<Json>>> reads(due.size());
+  std::vector<std::pair<size_t, size_t>> todo;  // (due index, pod index)
   for (size_t i = 0; i < due.size(); ++i)
-    for (const auto& pod : due[i].pods)
-      reads[i].push_back(
-          std::async(std::launch::async, [this, ip = pod.ip, port = due[i].target.port] { return read_(ip, port); }));
+    for (size_t j = 0; j < due[i].pods.size(); ++j) {
+      reads[i].emplace_back(Error{"no reply"});
+      todo.emplace_back(i, j);
+    }
+  for (size_t from = 0; from < todo.size(); from += kParallelReads) {
+    std::vector<std::future<Result<Json>>> wave;
+    const size_t to = std::min(todo.size(), from + kParallelReads);
+    for (size_t k = from; k < to; ++k) {
+      const auto [i, j] = todo[k];
+      wave.push_back(std::async(std::launch::async,
+                                [this, ip = due[i].pods[j].ip, port = due[i].target.port] { return read_(ip, port); }));
+    }
+    for (size_t k = from; k < to; ++k) {
+      const auto [i, j] = todo[k];
+      try {
+        reads[i][j] = wave[k - from].get();
+      } catch (const std::exception& ex) {
+        reads[i][j] = Error{std::string("read failed: ") + ex.what()};
+      }
+    }
+  }
   const std::string wallNow = rfc3339(time_.wallNow());
   std::vector<std::string> changed;
   for (size_t i = 0; i < due.size(); ++i) {
     std::vector<OutboxPodRead> got;
-    for (size_t j = 0; j < reads[i].size(); ++j) {
-      Result<Json> r = Error{"no reply"};
-      try {
-        r = reads[i][j].get();
-      } catch (const std::exception& ex) {
-        r = Error{std::string("read failed: ") + ex.what()};
-      }
-      got.push_back({due[i].pods[j].name, std::move(r)});
-    }
+    for (size_t j = 0; j < reads[i].size(); ++j) got.push_back({due[i].pods[j].name, std::move(reads[i][j])});
     std::lock_guard lock(mu_);
     auto it = entries_.find(due[i].key);
     if (it == entries_.end() || !(it->second.target == due[i].target)) continue;  // untracked or changed meanwhile

@@ -13,7 +13,7 @@
 // Failure handling follows the lag reads: a pod that does not answer within
 // the reader's timeout fails its read only; the relay keeps its last figures,
 // marked stale (StatusUnreadable), and the next poll tries again. Pods of one
-// poll are read in parallel.
+// poll are read in parallel, kParallelReads at a time.
 //
 // Thread-safe. run() blocks until stop().
 
@@ -70,6 +70,8 @@ class OutboxMonitor {
 
   static constexpr Millis kPollInterval{10000};
   static constexpr Millis kStatusRefresh{30000};
+  // Pods read at once: a poll of many workers reads them in waves.
+  static constexpr size_t kParallelReads = 16;
 
  private:
   struct Entry {

@@ -136,3 +136,14 @@ TEST_CASE("outboxPods keeps the running outbox pods with an IP") {
   CHECK(pods[0].name == "w-outbox-a");
   CHECK(pods[0].ip == "10.244.0.5");
 }
+
+TEST_CASE("a poll of many workers reads their pods in waves of kParallelReads, every pod once") {
+  Rig rig;
+  rig.reply("10.244.0.5", "standby");
+  rig.reply("10.244.0.6", "active", 1, 1);
+  for (int i = 0; i < 20; ++i) rig.monitor.track("shop/w" + std::to_string(i), kTarget);
+  (void)rig.monitor.pollDue();
+  CHECK(rig.reads.size() == 40);
+  CHECK(rig.changes.size() == 20);
+  for (int i = 0; i < 20; ++i) CHECK(rig.monitor.view("shop/w" + std::to_string(i))->at(0).figures->pendingRows == 1);
+}
