@@ -12,7 +12,11 @@
 #   3. The guide's loop (tests/bench/outbox_guide_loop.cpp: poll every second,
 #      one synchronous publish and one UPDATE per row) on G rows of another
 #      table: rows/s.
-# Prints the three rates and the ratios relay/kcat and relay/guide.
+# 1b. The relay's own ceiling: N rows committed first, then drained by a
+#     relay started afterwards (from the relay holding the table to none pending).
+# Prints the rates and the ratios relay/kcat and relay/guide, the
+# writers' own commit rate (the relay cannot finish before they do), the mean
+# time of each phase of the relay's batches, and the load average.
 # Usage: hack/bench/outbox_relay.sh [N] [G] [BUILD_DIR]   (N, G: multiples of 800)
 #   EW_BENCH_STATE=dir: reuse running servers (else Kafka and PostgreSQL are started)
 set -euo pipefail
@@ -46,6 +50,18 @@ writers() {
   wait "${pids[@]}"
 }
 pending() { "${SQL[@]}" -tA -c "SELECT count(*) FROM $1 WHERE status = 'PENDING'"; }
+# phases: where the running relay's batches spent their time
+# (worker_outbox_phase_seconds: mean ms x batches; 0 from a relay without it).
+phases() {
+  local p series c s out=
+  for p in read produce wait settle; do
+    series="{phase=\"$p\",relay=\"bench\",worker=\"bench\"}"
+    c=$(metric "$RELAY_OPS" "worker_outbox_phase_seconds_count$series")
+    s=$(metric "$RELAY_OPS" "worker_outbox_phase_seconds_sum$series")
+    out+="$p $(calc "round(1000 * $s / max($c, 1), 2)") ms x $c, "
+  done
+  echo "${out%, }"
+}
 
 "$EW_BENCH" create-topic "$B" "$TOPIC" 12
 outboxTable "$T" notify
@@ -54,13 +70,15 @@ outboxTable "$T" notify
 startRelay bench "$T" ", batchSize: ${BATCH:-500}, notifyChannel: $T"
 t0=$(now)
 writers "$T" "$N"
-log "8 writers committed $N rows in $(calc "round($(now) - $t0, 2)") s"
+WRITERS_S=$(calc "round($(now) - $t0, 2)")
+log "8 writers committed $N rows in $WRITERS_S s"
 until [ "$(pending "$T")" = 0 ]; do
-  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/relay.log" >&2; die "relay exited"; }
+  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/bench.log" >&2; die "relay exited"; }
   sleep 0.02
 done
 RELAY_S=$(calc "$(now) - $t0")
 RELAY_CPU=$(awk '{ print ($14 + $15) / 100 }' "/proc/$RT_PID/stat")
+PHASES=$(phases)
 stopRuntime
 RELAY_RATE=$(calc "round($N / $RELAY_S)")
 log "relay: $N rows committed and published in $(calc "round($RELAY_S, 2)") s: $RELAY_RATE rows/s (relay CPU ${RELAY_CPU} s)"
@@ -76,6 +94,22 @@ KCAT_S=$(calc "$(now) - $t0")
 KCAT_RATE=$(calc "round($N / $KCAT_S)")
 log "kcat -P: $N messages in $(calc "round($KCAT_S, 2)") s: $KCAT_RATE msgs/s"
 
+# --- 1b. the relay's own ceiling: N rows committed first, then drained (after kcat read the topic) ---
+outboxTable "${T}_drain"
+writers "${T}_drain" "$N"
+startRelay bench "${T}_drain" ", batchSize: ${BATCH:-500}"
+t0=$(now)
+until [ "$(pending "${T}_drain")" = 0 ]; do
+  kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/bench.log" >&2; die "relay exited"; }
+  sleep 0.02
+done
+DRAIN_S=$(calc "$(now) - $t0")
+DRAIN_PHASES=$(phases)
+stopRuntime
+DRAIN_RATE=$(calc "round($N / $DRAIN_S)")
+log "relay drain: $N pending rows published in $(calc "round($DRAIN_S, 2)") s: $DRAIN_RATE rows/s"
+dropOutboxTable "${T}_drain"
+
 # --- 3. the guide's loop ---
 outboxTable "${T}_guide"
 writers "${T}_guide" "$G"
@@ -86,7 +120,12 @@ dropOutboxTable "$T"
 dropOutboxTable "${T}_guide"
 
 echo "outbox relay:        $RELAY_RATE rows/s ($N rows, 8 writers, batches of ${BATCH:-500}, relay CPU $RELAY_CPU s)"
+echo "  writers alone:     $(calc "round($N / $WRITERS_S)") rows/s committed ($WRITERS_S s: the relay cannot finish before them)"
+echo "  batch phases:      $PHASES"
+echo "  drain of $N rows committed before the relay started: $DRAIN_RATE rows/s"
+echo "  its batch phases:  $DRAIN_PHASES"
 echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
 echo "guide's loop:        $GUIDE_RATE rows/s ($G rows)"
-echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7)"
+echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7; drain / kcat $(calc "round($DRAIN_RATE / $KCAT_RATE, 2)"), writers alone / kcat $(calc "round($N / $WRITERS_S / $KCAT_RATE, 2)"))"
 echo "relay / guide loop:  $(calc "round($RELAY_RATE / $GUIDE_RATE, 1)")"
+echo "load average:        $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"

@@ -18,11 +18,25 @@ Controller::Controller(kube::Api& api, ControllerOptions options, RenderFn rende
       queue_(*options_.time),
       events_(api),
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
+      outbox_(options_.outboxStatusReader ? makeOutboxMonitor() : nullptr),
       reconciler_(
           api, eventWorkers_,
           OwnedStores{configMaps_, deployments_, statefulSets_, options_.daprSubscriptions ? &subscriptions_ : nullptr,
                       &pods_, [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
-          std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka) {}
+          std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka, outbox_.get()) {}
+
+void Controller::figuresChanged(const std::string& key) {
+  if (queue_.failures(key) == 0) queue_.add(key);
+}
+
+std::unique_ptr<OutboxMonitor> Controller::makeOutboxMonitor() {
+  auto pods = [this](const std::string& key) {
+    const auto slash = key.find('/');
+    return outboxPods(pods_.byIndex(key.substr(0, slash), key.substr(slash + 1)));
+  };
+  return std::make_unique<OutboxMonitor>(
+      options_.outboxStatusReader, pods, [this](const std::string& key) { figuresChanged(key); }, *options_.time);
+}
 
 std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
   auto currentReplicas = [this](const std::string& key) -> std::optional<int> {
@@ -34,13 +48,8 @@ std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(time->now().time_since_epoch());
   };
   return std::make_unique<Autoscaler>(
-      options_.lagReader, currentReplicas,
-      [this](const std::string& key) {
-        // A key whose reconciles fail waits for its backoff: that retry reads the
-        // latest decision (an add now would skip the backoff, every poll).
-        if (queue_.failures(key) == 0) queue_.add(key);
-      },
-      metrics_, random01_, now);
+      options_.lagReader, currentReplicas, [this](const std::string& key) { figuresChanged(key); }, metrics_, random01_,
+      now);
 }
 
 Controller::~Controller() { stop(); }
@@ -175,6 +184,7 @@ void Controller::start() {
   podWatcher_ = watchers_.back().get();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { workerLoop(); });
   if (autoscaler_) threads_.emplace_back([this] { autoscaler_->run(); });
+  if (outbox_) threads_.emplace_back([this] { outbox_->run(); });
   threads_.emplace_back([this] { resyncLoop(); });
 }
 
@@ -239,6 +249,7 @@ void Controller::stop() {
   if (stopping_.exchange(true)) return;
   for (auto& w : watchers_) w->stop();
   if (autoscaler_) autoscaler_->stop();
+  if (outbox_) outbox_->stop();
   queue_.shutDown();
   {
     std::lock_guard lock(resyncMu_);

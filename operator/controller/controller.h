@@ -34,6 +34,8 @@ struct ControllerOptions {
   LagReadFn lagReader;
   // Kafka access of spec.migrateFrom (reading the API group, copying offsets).
   MigrationKafka migrationKafka;
+  // Reads the outbox pods' /status for status.outbox; empty: not shown.
+  PodStatusReadFn outboxStatusReader;
   // Time for the work queue's back-off, the first-status wait, the
   // autoscaler's poll schedule and status timestamps.
   const TimeSource* time = &systemTime();
@@ -55,6 +57,10 @@ class Controller {
 
  private:
   std::unique_ptr<Autoscaler> makeAutoscaler();
+  std::unique_ptr<OutboxMonitor> makeOutboxMonitor();
+  // Queues KEY for a loop's new figures, unless its reconciles fail: their
+  // backoff's retry reads the latest (an add now would skip the backoff).
+  void figuresChanged(const std::string& key);
   void workerLoop();
   void resyncLoop();
   void onOwnedChange(const kube::Store& store, const std::string& key);
@@ -95,6 +101,7 @@ class Controller {
   const kube::Watcher* podWatcher_ = nullptr;
   EventRecorder events_;
   std::unique_ptr<Autoscaler> autoscaler_;  // null without options.lagReader
+  std::unique_ptr<OutboxMonitor> outbox_;   // null without options.outboxStatusReader
   Reconciler reconciler_;
   std::vector<std::unique_ptr<kube::Watcher>> watchers_;
   std::vector<std::thread> threads_;

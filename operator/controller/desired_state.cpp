@@ -94,9 +94,9 @@ bool deletingInForeground(const Json& object) {
 
 namespace {
 
-Json condition(const std::string& type, bool status, const std::string& reason, const std::string& message,
+// STATUS: True, False or Unknown.
+Json condition(const std::string& type, const std::string& s, const std::string& reason, const std::string& message,
                int64_t generation, const std::string& now, const Json& current) {
-  const std::string s = status ? "True" : "False";
   std::string since = now;
   for (const auto& c : current.value("conditions", Json::array()))
     if (c.value("type", "") == type && c.value("status", "") == s) since = c.value("lastTransitionTime", now);
@@ -131,6 +131,10 @@ struct ConditionMaker {
   const StatusInputs& in;
   const Json& current;
   Json operator()(const std::string& type, bool status, const std::string& reason, const std::string& message) const {
+    return condition(type, status ? "True" : "False", reason, message, in.generation, in.now, current);
+  }
+  Json operator()(const std::string& type, const std::string& status, const std::string& reason,
+                  const std::string& message) const {
     return condition(type, status, reason, message, in.generation, in.now, current);
   }
 };
@@ -250,6 +254,15 @@ void setMigration(const StatusInputs& in, const ConditionMaker& make, bool somet
     replaceDegraded(conditions, make("Degraded", true, "MigrationBlocked", *in.migrationProblem));
 }
 
+// status.outbox and the OutboxBacklog condition (outbox_status.h) while
+// spec.outbox declares relays; until the first poll, what status said stays.
+void setOutbox(const StatusInputs& in, const ConditionMaker& make, Json& status, Json& conditions) {
+  if (!in.outbox) return;
+  status["outbox"] = outboxStatusJson(*in.outbox);
+  const OutboxCondition c = outboxBacklogCondition(*in.outbox);
+  conditions.push_back(make("OutboxBacklog", c.status, c.reason, c.message));
+}
+
 }  // namespace
 
 Json desiredStatus(const StatusInputs& in, const Json& current) {
@@ -275,10 +288,13 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
       std::any_of(in.pods.begin(), in.pods.end(), [](const PodProblem& p) { return p.failing; });
   setScaling(in, make, somethingWorse, status, conditions);
   setMigration(in, make, somethingWorse, status, conditions);
+  setOutbox(in, make, status, conditions);
+  if (!in.outboxDeclared) status.erase("outbox");
   // Conditions owned by other loops are kept as they are.
   for (const auto& c : current.value("conditions", Json::array())) {
     const std::string t = c.value("type", "");
-    if (t != "Ready" && t != "Degraded" && t != "Scaling" && (t != "Migrated" || !in.migrationManaged))
+    if (t != "Ready" && t != "Degraded" && t != "Scaling" && (t != "Migrated" || !in.migrationManaged) &&
+        (t != "OutboxBacklog" || (in.outboxDeclared && !in.outbox)))
       conditions.push_back(c);
   }
   status["conditions"] = conditions;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autoscale/policy.h"
+#include "controller/outbox_status.h"
 #include "controller/pod_health.h"
 
 #include <optional>
@@ -80,6 +81,11 @@ struct StatusInputs {
   };
   std::optional<Migrated> migrated;             // the Migrated condition (nullopt: none)
   std::optional<std::string> migrationProblem;  // Degraded MigrationBlocked
+
+  // Outbox relays (spec.outbox): declared, and the monitor's view once it
+  // polled (outbox_status.h); nullopt keeps status.outbox as it was.
+  bool outboxDeclared = false;
+  std::optional<OutboxView> outbox;
 };
 
 // The workload has observed its current generation and is available: a

@@ -91,6 +91,7 @@ Json slimPod(const Json& pod) {
   const Json status = pod.value("status", Json::object());
   Json s = Json::object();
   if (status.contains("phase")) s["phase"] = status["phase"];
+  if (status.contains("podIP")) s["podIP"] = status["podIP"];  // the outbox pods' /status (outbox_monitor.h)
   for (const auto& c : status.value("conditions", Json::array()))
     if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False")
       s["conditions"] = Json::array({{{"type", "PodScheduled"},

@@ -24,8 +24,8 @@ struct PodProblem {
 };
 
 // The pod with only what podProblem() and the controller read: identity,
-// labels, deletion, the PodScheduled condition and the containers' waiting
-// and last-terminated states. What the operator keeps of each pod in memory.
+// labels, deletion, the PodScheduled condition, the containers' waiting
+// and last-terminated states, and the pod's IP. What the operator keeps of each pod in memory.
 nlohmann::json slimPod(const nlohmann::json& pod);
 
 // The pod's first problem (init containers first, then containers, then

@@ -12,7 +12,7 @@ namespace resources = kube::resources;
 
 Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
                        EventRecorder& events, const TimeSource& time, Autoscaler* autoscaler,
-                       MigrationKafka migrationKafka)
+                       MigrationKafka migrationKafka, OutboxMonitor* outbox)
     : api_(api),
       eventWorkers_(eventWorkers),
       owned_(owned),
@@ -20,7 +20,8 @@ Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores ow
       events_(events),
       time_(time),
       autoscaler_(autoscaler),
-      migrationKafka_(std::move(migrationKafka)) {}
+      migrationKafka_(std::move(migrationKafka)),
+      outbox_(outbox) {}
 
 namespace {
 
@@ -301,6 +302,7 @@ Result<ReconcileOutcome> Reconciler::reconcileDeleted(const std::string& key, co
   // Deleted: the garbage collector removes the children.
   ReconcileOutcome out;
   if (autoscaler_) autoscaler_->untrack(key);
+  if (outbox_) outbox_->untrack(key);
   forgetFirstStatus(key);
   if (found && hasFinalizer(*found)) {
     // Give back what the migration changed, then let the deletion go on.
@@ -320,6 +322,12 @@ Result<Rendered> Reconciler::renderTracked(const std::string& key, const Json& e
       autoscaler_->track(key, *rendered->scale);
     else
       autoscaler_->untrack(key);
+  }
+  if (outbox_) {
+    if (rendered && rendered->outbox)
+      outbox_->track(key, *rendered->outbox);
+    else
+      outbox_->untrack(key);
   }
   return rendered;
 }
@@ -448,6 +456,8 @@ Status Reconciler::writeSettledStatus(Pass& p, const Rendered& rendered, bool mi
   p.in.selector = rendered.selector;
   p.in.consumerGroup = rendered.consumerGroup;
   if (owned_.pods) p.in.pods = podProblems(owned_.pods->byIndex(p.ns, p.name));
+  p.in.outboxDeclared = rendered.outbox.has_value();
+  if (outbox_ && rendered.outbox) p.in.outbox = outbox_->view(p.key);
   Json status = desiredStatus(p.in, p.current);
   if (!p.current.contains("observedGeneration") && !migrating) {
     if (auto wait = firstStatusWait(p.key, p.in, status)) {

@@ -19,6 +19,7 @@
 #include "controller/autoscaler.h"
 #include "controller/desired_state.h"
 #include "controller/event_recorder.h"
+#include "controller/outbox_monitor.h"
 #include "ew/result.h"
 #include "ew/time_source.h"
 #include "kube/api.h"
@@ -39,6 +40,7 @@ struct Rendered {
     std::string workerGroup;  // the worker's consumer group (offsets are copied to it)
   };
   std::optional<Migration> migration;  // spec.migrateFrom
+  std::optional<OutboxTarget> outbox;  // spec.outbox: the relays whose figures status shows
 };
 
 // Kafka access of the migration: the API group's offsets, and the copy.
@@ -76,9 +78,10 @@ struct ReconcileOutcome {
 class Reconciler {
  public:
   // autoscaler may be null: the events Deployment then keeps its rendered
-  // (or live) replicas.
+  // (or live) replicas. outbox may be null: status.outbox is not written.
   Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render, EventRecorder& events,
-             const TimeSource& time, Autoscaler* autoscaler = nullptr, MigrationKafka migrationKafka = {});
+             const TimeSource& time, Autoscaler* autoscaler = nullptr, MigrationKafka migrationKafka = {},
+             OutboxMonitor* outbox = nullptr);
 
   Result<ReconcileOutcome> reconcile(const std::string& key);
 
@@ -165,6 +168,7 @@ class Reconciler {
   const TimeSource& time_;
   Autoscaler* autoscaler_;
   MigrationKafka migrationKafka_;
+  OutboxMonitor* outbox_;
   std::mutex firstStatusMu_;
   std::map<std::string, MonoTime> firstStatusDue_;  // guarded by firstStatusMu_
 };

@@ -386,3 +386,54 @@ TEST_CASE("reconcile: a migration whose Deployments cannot be listed is Degraded
   REQUIRE(h.reconcile());
   CHECK(h.condition("Degraded")["reason"] != "MigrationFailed");
 }
+
+TEST_CASE(
+    "reconcile: the outbox relays' figures from the monitor are written to status.outbox with OutboxBacklog, and "
+    "go when spec.outbox does") {
+  Harness h;
+  Json reply = {
+      {"outbox",
+       Json::array({{{"name", "orders"}, {"state", "active"}, {"pending", 120}, {"oldestPendingAgeSeconds", 95.5}}})}};
+  std::vector<std::string> read;
+  OutboxMonitor monitor(
+      [&](const std::string& ip, int port) -> Result<Json> {
+        read.push_back(ip + ":" + std::to_string(port));
+        return reply;
+      },
+      [&](const std::string& key) { return outboxPods(h.pods.byIndex("shop", key.substr(key.find('/') + 1))); },
+      [](const std::string&) {}, h.time);
+  Reconciler reconciler(h.api, h.eventWorkers,
+                        OwnedStores{h.configMaps, h.deployments, h.statefulSets, &h.subscriptions, &h.pods, {}},
+                        renderEventWorker, h.events, h.time, nullptr, {}, &monitor);
+  h.add(patched(
+      {{"spec", {{"outbox", Json::array({{{"name", "orders"}, {"connectionSecretRef", {{"name", "orders-db"}}}}})}}}}));
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  // The outbox pod the kubelet started, with its IP.
+  REQUIRE(h.api.create(r::kPod, "shop",
+                       {{"apiVersion", "v1"},
+                        {"kind", "Pod"},
+                        {"metadata",
+                         {{"name", "customer-worker-outbox-0"},
+                          {"labels", {{kNameLabel, "customer-worker"}, {"eventworker.dev/component", "outbox"}}}}}}));
+  REQUIRE(h.api.setStatus(r::kPod, "shop", "customer-worker-outbox-0", {{"podIP", "10.244.0.9"}}));
+  h.syncCaches();
+  (void)monitor.pollDue();
+  CHECK(read == std::vector<std::string>{"10.244.0.9:9090"});
+  h.workloadsAvailable();
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  const Json relay = h.status()["outbox"][0];
+  CHECK(relay["name"] == "orders");
+  CHECK(relay["pendingRows"] == 120);
+  CHECK(relay["oldestPendingAgeSeconds"] == 95);
+  CHECK(relay["activePod"] == "customer-worker-outbox-0");
+  CHECK(h.condition("OutboxBacklog")["status"] == "True");
+  CHECK(h.condition("OutboxBacklog")["reason"] == "OldRowsPending");
+
+  h.edit({{"spec", {{"outbox", nullptr}}}});
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  CHECK_FALSE(h.status().contains("outbox"));
+  CHECK(h.condition("OutboxBacklog").empty());
+}

@@ -52,11 +52,22 @@ RenderFn makeRenderFn(render::RenderOptions options) {
     if (auto* errors = std::get_if<api::FieldErrors>(&loaded)) return Error{api::describe(*errors)};
     const api::EventWorker& ew = std::get<api::Loaded>(loaded).eventWorker;
     auto out = render::render(ew, options);
-    Rendered r{
-        std::move(out.objects), std::move(out.selector), std::move(out.consumerGroup), "", std::nullopt, std::nullopt};
+    Rendered r{std::move(out.objects),
+               std::move(out.selector),
+               std::move(out.consumerGroup),
+               "",
+               std::nullopt,
+               std::nullopt,
+               std::nullopt};
     if (ew.spec.kafka && !ew.spec.subscriptions.empty()) {
       r.eventsDeployment = render::eventsDeploymentName(ew.metadata.name);
       if (ew.spec.scaling.enabled) r.scale = scaleTarget(ew);
+    }
+    if (!ew.spec.outbox.empty()) {
+      OutboxTarget t;
+      for (const auto& relay : ew.spec.outbox) t.relays.push_back(relay.name);
+      t.port = ew.spec.runtime.metricsPort;
+      r.outbox = std::move(t);
     }
     if (ew.spec.migrateFrom) {
       Rendered::Migration m;

@@ -2,24 +2,27 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "clients/kafka_config.h"
 
 namespace ew::runtime {
 
-// Delivery reports of the batch in flight, by row id (the message opaque).
+// Delivery reports of the rows in flight, by row id (the message opaque),
+// until collect() takes them. Called from poll() and flush() on the relay's
+// thread only.
 class KafkaOutboxProducer::DeliveryCb : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& m) override {
     const auto id = static_cast<int64_t>(reinterpret_cast<intptr_t>(m.msg_opaque()));
-    DeliveryReport& r = (*reports)[id];
+    if (!inFlight.erase(id)) return;  // a row already reported transient by renewAfterFatal()
     if (m.err() == RdKafka::ERR_NO_ERROR)
-      r = {Delivery::Delivered, ""};
+      reports[id] = {Delivery::Delivered, ""};
     else
-      r = {refusedForGood(m.err()) ? Delivery::Refused : Delivery::Transient, RdKafka::err2str(m.err())};
-    ++reported;
+      reports[id] = {refusedForGood(m.err()) ? Delivery::Refused : Delivery::Transient, RdKafka::err2str(m.err())};
   }
-  std::map<int64_t, DeliveryReport>* reports = nullptr;
-  size_t reported = 0;
+  std::set<int64_t> inFlight;  // produced, not reported
+  std::map<int64_t, DeliveryReport> reports;
 };
 
 bool refusedForGood(RdKafka::ErrorCode err) {
@@ -69,14 +72,10 @@ KafkaOutboxProducer::~KafkaOutboxProducer() {
   if (producer_) producer_->flush(5000);
 }
 
-std::map<int64_t, DeliveryReport> KafkaOutboxProducer::publish(const std::vector<OutboxRow>& rows) {
-  std::map<int64_t, DeliveryReport> reports;
-  deliveryCb_->reports = &reports;
-  deliveryCb_->reported = 0;
-  size_t produced = 0;
+void KafkaOutboxProducer::produce(const std::vector<OutboxRow>& rows) {
   for (const auto& row : rows) {
     if (row.topic.empty()) {
-      reports[row.id] = {Delivery::Refused, "the row has no topic"};
+      deliveryCb_->reports[row.id] = {Delivery::Refused, "the row has no topic"};
       continue;
     }
     const OutboxMessage m = outboxMessage(row, source_);
@@ -92,20 +91,47 @@ std::map<int64_t, DeliveryReport> KafkaOutboxProducer::publish(const std::vector
     }
     if (rc != RdKafka::ERR_NO_ERROR) {  // not enqueued: the headers are still ours
       delete h;
-      reports[row.id] = {refusedForGood(rc) ? Delivery::Refused : Delivery::Transient, RdKafka::err2str(rc)};
+      deliveryCb_->reports[row.id] = {refusedForGood(rc) ? Delivery::Refused : Delivery::Transient,
+                                      RdKafka::err2str(rc)};
       continue;
     }
-    ++produced;
+    deliveryCb_->inFlight.insert(row.id);
   }
+  producer_->poll(0);  // serve the reports already in
+}
+
+std::map<int64_t, DeliveryReport> KafkaOutboxProducer::collect(const std::vector<OutboxRow>& rows) {
   // Every enqueued message gets a report within message.timeout.ms.
-  while (deliveryCb_->reported < produced) producer_->poll(10);
-  deliveryCb_->reports = nullptr;
+  auto missing = [&] {
+    for (const auto& row : rows)
+      if (!deliveryCb_->reports.count(row.id)) return true;
+    return false;
+  };
   std::string why;
-  if (producer_->fatal_error(why) != RdKafka::ERR_NO_ERROR) {
-    spdlog::warn("outbox producer: fatal error ({}); making it anew", why);
-    if (auto s = renew(); !s) spdlog::error("outbox producer: {}", s.error().message);
+  while (missing()) {
+    producer_->poll(10);
+    if (producer_->fatal_error(why) != RdKafka::ERR_NO_ERROR) {
+      renewAfterFatal(why);
+      break;
+    }
   }
-  return reports;
+  if (producer_->fatal_error(why) != RdKafka::ERR_NO_ERROR) renewAfterFatal(why);
+  std::map<int64_t, DeliveryReport> out;
+  for (const auto& row : rows) {
+    auto it = deliveryCb_->reports.find(row.id);
+    if (it == deliveryCb_->reports.end()) continue;  // counts as Unreported
+    out.emplace(row.id, std::move(it->second));
+    deliveryCb_->reports.erase(it);
+  }
+  return out;
+}
+
+void KafkaOutboxProducer::renewAfterFatal(const std::string& why) {
+  spdlog::warn("outbox producer: fatal error ({}); making it anew", why);
+  if (auto s = renew(); !s) spdlog::error("outbox producer: {}", s.error().message);
+  for (const auto id : deliveryCb_->inFlight)
+    deliveryCb_->reports.emplace(id, DeliveryReport{Delivery::Transient, "producer made anew after: " + why});
+  deliveryCb_->inFlight.clear();
 }
 
 }  // namespace ew::runtime

@@ -1,9 +1,10 @@
 #pragma once
 // The outbox relay's producer (core/outbox_io.h OutboxPublisher): idempotent,
 // acks=all, enable.gapless.guarantee (a failure that would leave a gap in a
-// partition's sequence is a fatal error instead: the producer is made anew
-// and the held rows go again from the first one), produces a batch in id
-// order and returns when every delivery report is in (message.timeout.ms
+// partition's sequence is a fatal error instead: the producer is made anew,
+// every row in flight is reported transient, and the held rows go again from
+// the first one). Batches are produced in id order, several in flight;
+// collect() returns when a batch's delivery reports are in (message.timeout.ms
 // bounds the wait; 30 s unless source.kafka.properties sets it).
 // Refused for good (the row is marked failed): message too large, unknown
 // topic or partition, invalid record or topic name, a row without a topic.
@@ -26,12 +27,16 @@ class KafkaOutboxProducer : public OutboxPublisher {
   // SOURCE: the CloudEvent source of every row.
   static Result<std::unique_ptr<KafkaOutboxProducer>> create(const KafkaSourceConfig& config, std::string source);
   ~KafkaOutboxProducer() override;
-  std::map<int64_t, DeliveryReport> publish(const std::vector<OutboxRow>& rows) override;
+  void produce(const std::vector<OutboxRow>& rows) override;
+  std::map<int64_t, DeliveryReport> collect(const std::vector<OutboxRow>& rows) override;
 
  private:
   class DeliveryCb;
   KafkaOutboxProducer() = default;
   Status renew();
+  // After a fatal error: a new producer, and every row still in flight
+  // reported transient (the old producer's reports of them are not awaited).
+  void renewAfterFatal(const std::string& why);
 
   KafkaSourceConfig config_;
   std::string source_;

@@ -9,7 +9,8 @@
 // UTC with server-side TCP keepalives (10 s idle, 5 s x 3 probes), so the
 // server releases a silent relay's lock within about 25 s, and with
 // enable_sort off, so a batch read walks the id index (a partial index on id
-// WHERE status = 'PENDING' keeps it short; the README gives it).
+// WHERE status = 'PENDING' keeps it short; the README gives it), and with
+// synchronous_commit off (a lost mark after a database crash is a duplicate).
 //
 // Not thread-safe: one relay thread.
 
@@ -30,7 +31,7 @@ class PgOutboxStore : public OutboxStore {
 
   Status connect() override;
   Result<bool> tryLock() override;
-  Result<std::vector<OutboxRow>> readBatch(int limit) override;
+  Result<std::vector<OutboxRow>> readBatch(int limit, const OutboxIdRange& skip) override;
   Status settle(const BatchSettlement& settlement) override;
   Result<OutboxBacklog> backlog() override;
   Result<bool> waitForNotify(std::chrono::milliseconds timeout) override;
@@ -46,7 +47,7 @@ class PgOutboxStore : public OutboxStore {
   const OutboxConfig c_;
   const std::string table_;  // quoted
   const std::string pendingWhere_;
-  const std::string select_;
+  const std::string select_, selectSkipping_;
   PGconn* conn_ = nullptr;
 };
 

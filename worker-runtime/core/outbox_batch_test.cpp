@@ -99,3 +99,14 @@ TEST_CASE("a payload that is not JSON travels as a string, and a row without a t
   CHECK(ce["type"] == kOutboxDefaultEventType);
   CHECK_FALSE(ce.contains("partitionkey"));
 }
+
+TEST_CASE("a JSON payload travels as it is written, whatever its shape, in an envelope that parses") {
+  OutboxRow r = row(9, "k");
+  r.payload = "[1, {\"a\": \"b\\u00e9\"}, null]";
+  const auto m = outboxMessage(r, "s");
+  const auto ce = nlohmann::json::parse(m.value);
+  CHECK(ce["data"] == nlohmann::json::parse(r.payload));
+  CHECK(ce["datacontenttype"] == "application/json");
+  CHECK(ce["partitionkey"] == "k");
+  CHECK(m.value.find(r.payload) != std::string::npos);
+}

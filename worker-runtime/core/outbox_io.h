@@ -11,13 +11,15 @@
 #include <vector>
 
 #include "core/outbox_batch.h"
+#include "core/outbox_report.h"
 #include "ew/result.h"
 
 namespace ew::runtime {
 
-struct OutboxBacklog {
-  int64_t pending = 0;
-  double oldestAgeSeconds = 0;  // 0 when nothing is pending
+// Row ids FROM..TO (inclusive); empty when TO < FROM.
+struct OutboxIdRange {
+  int64_t from = 0, to = -1;
+  bool empty() const { return to < from; }
 };
 
 // One database session. Not thread-safe: one relay thread uses it.
@@ -30,8 +32,9 @@ class OutboxStore {
   // The lock lives and dies with the session: a relay that lost its session
   // lost the lock, and can mark nothing any more.
   virtual Result<bool> tryLock() = 0;
-  // Up to LIMIT pending rows in id order.
-  virtual Result<std::vector<OutboxRow>> readBatch(int limit) = 0;
+  // Up to LIMIT pending rows in id order, passing over the rows of SKIP (the
+  // batches in flight: produced, not yet marked).
+  virtual Result<std::vector<OutboxRow>> readBatch(int limit, const OutboxIdRange& skip) = 0;
   // One transaction: PUBLISHED rows marked done (or deleted), REFUSED rows
   // marked failed with their reason (or deleted when the table has no status).
   virtual Status settle(const BatchSettlement& settlement) = 0;
@@ -44,12 +47,18 @@ class OutboxStore {
 };
 using OutboxStorePtr = std::unique_ptr<OutboxStore>;
 
-// Publishes a batch in order and waits for every delivery report, up to the
-// producer's message timeout. Thread-compatible.
+// Publishes batches in order, several in flight: produce() enqueues a batch
+// and returns at once; collect() waits for the delivery report of every row
+// of a batch produced earlier (bounded by the producer's message timeout)
+// while the batches produced after it go on. Thread-compatible.
 class OutboxPublisher {
  public:
   virtual ~OutboxPublisher() = default;
-  virtual std::map<int64_t, DeliveryReport> publish(const std::vector<OutboxRow>& rows) = 0;
+  // REQUIRES: ROWS in increasing id order, above every row produced before
+  // and not collected yet.
+  virtual void produce(const std::vector<OutboxRow>& rows) = 0;
+  // REQUIRES: ROWS were given to produce() and not collected yet.
+  virtual std::map<int64_t, DeliveryReport> collect(const std::vector<OutboxRow>& rows) = 0;
 };
 using OutboxPublisherPtr = std::unique_ptr<OutboxPublisher>;
 

@@ -28,6 +28,17 @@ Status OpsServer::start() {
     nlohmann::json j = {{"name", config_.worker},   {"namespace", config_.namespace_},
                         {"status", s.status},       {"jobsProcessed", s.processed},
                         {"queueSize", s.queueSize}, {"assignedPartitions", s.assignedPartitions}};
+    if (!s.outbox.empty()) {
+      j["outbox"] = nlohmann::json::array();
+      for (const auto& r : s.outbox) {
+        nlohmann::json relay = {{"name", r.name}, {"state", r.state}};
+        if (r.counted) {
+          relay["pending"] = r.backlog.pending;
+          relay["oldestPendingAgeSeconds"] = r.backlog.oldestAgeSeconds;
+        }
+        j["outbox"].push_back(std::move(relay));
+      }
+    }
     return HttpReply{200, j.dump() + "\n", "application/json"};
   });
   return http_->start();

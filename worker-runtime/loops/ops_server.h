@@ -2,14 +2,18 @@
 // The runtime's ops endpoints on server.address: GET /healthz (main loops
 // alive), /readyz (partitions assigned or cron scheduled, handler reachable),
 // /metrics (Prometheus text), /status (JSON: name, status, jobs processed,
-// queue size, assigned partitions). Probes are called from listener threads
+// queue size, assigned partitions; in --mode outbox each relay's state and
+// backlog under "outbox", which the operator reads into the EventWorker's
+// status.outbox). Probes are called from listener threads
 // and must be thread-safe.
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
+#include "core/outbox_report.h"
 #include "ew/metrics.h"
 #include "ew/result.h"
 
@@ -24,6 +28,7 @@ struct OpsStatus {
   uint64_t processed = 0;
   size_t queueSize = 0;
   size_t assignedPartitions = 0;
+  std::vector<OutboxRelayReport> outbox;  // --mode outbox: one per relay
 };
 
 struct OpsProbes {

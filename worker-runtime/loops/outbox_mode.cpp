@@ -57,4 +57,10 @@ size_t OutboxMode::activeRelays() const {
   return n;
 }
 
+std::vector<OutboxRelayReport> OutboxMode::reports() const {
+  std::vector<OutboxRelayReport> out;
+  for (const auto& r : relays_) out.push_back(r->report());
+  return out;
+}
+
 }  // namespace ew::runtime

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/outbox_report.h"
 #include "ew/metrics.h"
 #include "ew/result.h"
 #include "ew/time_source.h"
@@ -30,6 +31,7 @@ class OutboxMode {
   // Every relay has a database session (active or standing by).
   bool ready() const;
   size_t activeRelays() const;
+  std::vector<OutboxRelayReport> reports() const;
 
  private:
   const RuntimeConfig& config_;

@@ -4,12 +4,27 @@
 //
 // States: Connecting (no session; retried with backoff) -> Standby (session
 // up, another relay holds the table's lock; tried again every lockRetry) ->
-// Active (holds the lock: reads a batch in id order, publishes it, waits for
-// every delivery report, settles it: core/outbox_batch.h). Active, an empty
-// read waits for a NOTIFY on the channel or pollInterval, whichever comes
-// first; a batch with rows held back (a transient failure: broker down) is
-// retried after an exponential backoff (200 ms .. 10 s); any session error
-// drops the session, and with it the lock, so a standby takes over.
+// Active (holds the lock: reads a batch in id order, produces it, and settles
+// each batch once all its delivery reports are in: core/outbox_batch.h).
+// Active, an empty read waits for a NOTIFY on the channel or pollInterval,
+// whichever comes first; a batch with rows held back (a transient failure:
+// broker down) is retried after an exponential backoff (200 ms .. 10 s); any
+// session error drops the session, and with it the lock, so a standby takes
+// over.
+//
+// Pipelined: while a full batch is in flight the next one is read (passing
+// over the rows in flight) and produced, so Kafka's acknowledgements of batch
+// n overlap the read of batch n+1 and the marking of n; at most
+// kPipelineDepth batches are in flight, settled strictly in order. Why this
+// keeps the order contract: the producer is one idempotent producer, so the
+// rows of all batches in flight reach each partition in id order; a batch is
+// settled only after every batch before it; and when a batch holds rows back
+// (a transient failure), every later batch in flight is collected and settled
+// with it as one (settleBatch: a key's rows after a held row stay pending),
+// and the next read starts again from the first pending row. A relay that
+// dies with batches in flight has marked none of them: the next holder of the
+// lock publishes them again from the first pending row, in id order
+// (duplicates, never a key's row first delivered ahead of an earlier one).
 //
 // Why an advisory lock and not a Lease: the lock is held by the very session
 // that reads and marks the rows, so a relay that lost it (process killed,
@@ -23,7 +38,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/config.h"
@@ -43,6 +60,7 @@ struct OutboxRelayOptions {
   Millis lockRetry{1000};
   Millis backoffInitial{200};
   Millis backoffMax{10'000};
+  int pipelineDepth = 2;         // batches in flight at most (1: produce, wait, mark, in series)
   Millis backlogInterval{5000};  // how often pending rows and their oldest age are counted
 };
 
@@ -62,11 +80,23 @@ class OutboxRelay {
 
   RelayState state() const { return state_.load(); }
   bool connected() const { return state_.load() != RelayState::Connecting; }
+  // The state and, when Active, the backlog last counted (every backlogInterval).
+  OutboxRelayReport report() const;
 
  private:
   Millis failed(const std::string& what, const Error& e);  // drops the session, returns the backoff
+  // Reads and produces the next batch while the pipeline has room; true when
+  // it should be topped up again before waiting for reports (a full batch).
+  Result<bool> topUp();
+  // Waits for the oldest batch's reports and marks it (with every later
+  // batch in flight when it holds rows back). Returns the wait before the next step.
+  Millis settleOldest();
+  // Collects the batches in flight without marking them (the session is gone).
+  void abandonInFlight();
+  void observePhase(const char* phase, MonoTime since);
   Millis nextBackoff();
   void updateBacklog(bool force);
+  void setCounted(std::optional<OutboxBacklog> b);
   void wait(Millis d);
 
   const OutboxRelayOptions o_;
@@ -77,6 +107,7 @@ class OutboxRelay {
   bool sessionUp_ = false;
   Millis backoff_{0};
   MonoTime nextBacklog_{};
+  std::deque<std::vector<OutboxRow>> inFlight_;  // produced, not settled; oldest first
 
   Counter& published_;
   Counter& refused_;
@@ -84,9 +115,11 @@ class OutboxRelay {
   Gauge& lag_;
   Gauge& active_;
   Histogram& latency_;
+  MetricsRegistry& metrics_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::optional<OutboxBacklog> counted_;  // guarded by mu_; reset when the relay stops being Active
   std::atomic<bool> stop_{false};
 };
 

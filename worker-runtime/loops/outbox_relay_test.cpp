@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <set>
 
 using namespace ew::runtime;
 using ew::Millis;
@@ -33,11 +34,11 @@ class FakeStore : public OutboxStore {
     if (!t_.lockHolder) t_.lockHolder = this;
     return t_.lockHolder == this;
   }
-  ew::Result<std::vector<OutboxRow>> readBatch(int limit) override {
+  ew::Result<std::vector<OutboxRow>> readBatch(int limit, const OutboxIdRange& skip) override {
     if (!up_ || t_.down) return ew::Error{"no session"};
     std::vector<OutboxRow> out;
     for (const auto& [id, r] : t_.pending)
-      if (static_cast<int>(out.size()) < limit) out.push_back(r);
+      if (static_cast<int>(out.size()) < limit && (id < skip.from || id > skip.to)) out.push_back(r);
     return out;
   }
   ew::Status settle(const BatchSettlement& s) override {
@@ -64,13 +65,20 @@ class FakeStore : public OutboxStore {
   bool up_ = false;
 };
 
-// Acknowledges every row unless told otherwise for a row id (once).
+// Acknowledges every row unless told otherwise for a row id (once). The
+// outcome of a row is decided when it is collected.
 class FakePublisher : public OutboxPublisher {
  public:
-  std::map<int64_t, DeliveryReport> publish(const std::vector<OutboxRow>& rows) override {
-    std::map<int64_t, DeliveryReport> out;
+  void produce(const std::vector<OutboxRow>& rows) override {
     for (const auto& r : rows) {
       sent.push_back(r.id);
+      inFlight.insert(r.id);
+    }
+  }
+  std::map<int64_t, DeliveryReport> collect(const std::vector<OutboxRow>& rows) override {
+    std::map<int64_t, DeliveryReport> out;
+    for (const auto& r : rows) {
+      REQUIRE(inFlight.erase(r.id) == 1);
       auto it = faults.find(r.id);
       if (it != faults.end()) {
         out[r.id] = it->second;
@@ -83,6 +91,7 @@ class FakePublisher : public OutboxPublisher {
   }
   std::map<int64_t, DeliveryReport> faults;
   std::vector<int64_t> sent;
+  std::set<int64_t> inFlight;  // produced, not collected
 };
 
 OutboxRelayOptions options(int batchSize = 10) {
@@ -125,11 +134,10 @@ TEST_CASE("a relay connects, takes the lock and publishes batches in id order un
   ew::MetricsRegistry metrics;
   ew::ManualTime time;
   OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
-  CHECK(relay.step() == Millis(0));  // connect, lock, first batch
+  CHECK(relay.step() == Millis(0));  // connect, lock, first batch produced (full: the next is read at once)
   CHECK(relay.state() == RelayState::Active);
-  CHECK(relay.step() == Millis(0));
-  CHECK(relay.step() == Millis(0));
-  CHECK(relay.step() == Millis(1000));  // empty: wait for a NOTIFY or the poll interval
+  for (int i = 0; i < 3; ++i) CHECK(relay.step() == Millis(0));  // 11-20, 21-25 produced; 1-10, 11-20, 21-25 marked
+  CHECK(relay.step() == Millis(1000));                           // empty: wait for a NOTIFY or the poll interval
   CHECK(t.pending.empty());
   std::vector<int64_t> want;
   for (int64_t i = 1; i <= 25; ++i) want.push_back(i);
@@ -236,9 +244,77 @@ TEST_CASE("the backlog gauges are refreshed at most every backlogInterval while 
   relay.step();  // takes the lock: counts at once (30 pending), publishes 10
   CHECK(metric(metrics, "worker_outbox_pending") == 30);
   CHECK(metric(metrics, "worker_outbox_lag_seconds") == 3.5);
-  relay.step();
+  relay.step();  // 11-20 produced, 1-10 marked
   CHECK(metric(metrics, "worker_outbox_pending") == 30);
   time.advance(std::chrono::seconds(5));
-  relay.step();
+  relay.step();  // 21-30 produced, 11-20 marked, counted: 21-30 are still pending
+  CHECK(metric(metrics, "worker_outbox_pending") == 10);
+  relay.step();  // 21-30 marked
+  relay.step();  // empty
   CHECK(metric(metrics, "worker_outbox_pending") == 0);
+}
+
+TEST_CASE("while a full batch awaits its reports the next one is read past it and produced, and marks stay in order") {
+  Table t;
+  addRows(t, 1, 30, "k");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  relay.step();
+  CHECK(pub.inFlight.size() == 10);
+  CHECK(t.publishedOrder.empty());
+  relay.step();  // 11-20 produced before 1-10 is marked
+  CHECK(pub.sent.size() == 20);
+  CHECK(t.publishedOrder.size() == 10);
+  CHECK(pub.inFlight == std::set<int64_t>{11, 12, 13, 14, 15, 16, 17, 18, 19, 20});
+  while (relay.step() == Millis(0)) {}
+  std::vector<int64_t> want;
+  for (int64_t i = 1; i <= 30; ++i) want.push_back(i);
+  CHECK(pub.sent == want);  // each row once: a read passes over the rows in flight
+  CHECK(t.publishedOrder == want);
+  const std::string text = metrics.render();
+  for (const char* phase : {"read", "produce", "wait", "settle"})
+    CHECK(text.find("worker_outbox_phase_seconds_count{phase=\"" + std::string(phase)) != std::string::npos);
+}
+
+TEST_CASE("a transient failure with a later batch in flight settles both as one: the key waits, the rest flows") {
+  Table t;
+  for (int64_t id = 1; id <= 20; ++id) addRows(t, id, id, id % 2 ? "odd" : "even");
+  FakePublisher pub;
+  pub.faults[3] = {Delivery::Transient, "Local: Message timed out"};
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  CHECK(relay.step() == Millis(0));    // 1-10 produced
+  CHECK(relay.step() == Millis(200));  // 11-20 produced; 3 failed: every odd row from 3 on stays pending
+  CHECK(pub.inFlight.empty());
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20});
+  while (relay.step() == Millis(0)) {}
+  CHECK(t.publishedOrder ==
+        std::vector<int64_t>{1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 3, 5, 7, 9, 11, 13, 15, 17, 19});
+  // The odd key went out again from its first unsettled row, in id order.
+  std::vector<int64_t> resent(pub.sent.begin() + 20, pub.sent.end());
+  CHECK(resent == std::vector<int64_t>{3, 5, 7, 9, 11, 13, 15, 17, 19});
+}
+
+TEST_CASE("a relay that dies with two batches in flight has marked neither: the standby publishes them again") {
+  Table t;
+  addRows(t, 1, 30, "k");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  auto first = std::make_unique<OutboxRelay>(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  first->step();
+  first->step();  // 1-10 marked, 11-20 in flight
+  first->step();  // 21-30 produced, 11-20 marked
+  CHECK(t.publishedOrder.size() == 20);
+  first.reset();  // killed: 21-30 were produced, never marked
+  pub.inFlight.clear();
+  FakePublisher pub2;
+  OutboxRelay standby(options(10), std::make_unique<FakeStore>(t), pub2, metrics, time);
+  while (standby.step() == Millis(0)) {}
+  CHECK(pub2.sent == std::vector<int64_t>{21, 22, 23, 24, 25, 26, 27, 28, 29, 30});
+  CHECK(t.publishedOrder.size() == 30);
+  CHECK(t.pending.empty());
 }

@@ -205,10 +205,11 @@ OpsProbes probes(const Events& e, const OutboxMode* relays, const HandlerPtr& ha
                      if (relays) return relays->ready();
                      return (!e.source || e.source->ready()) && handler->reachable();
                    },
-                   [&e, &stop] {
+                   [&e, relays, &stop] {
                      return OpsStatus{
                          stop.load() ? "stopping" : "running", e.dispatcher ? e.dispatcher->processed() : 0,
-                         e.dispatcher ? e.dispatcher->queueSize() : 0, e.source ? e.source->assignedPartitions() : 0};
+                         e.dispatcher ? e.dispatcher->queueSize() : 0, e.source ? e.source->assignedPartitions() : 0,
+                         relays ? relays->reports() : std::vector<OutboxRelayReport>{}};
                    }};
 }
 

@@ -132,6 +132,38 @@ TEST_CASE(
   requireCleanExit(rt);
 }
 
+TEST_CASE(
+    "with topic auto-creation off, a row for a topic that does not exist is marked FAILED with the reason and the "
+    "rows around it flow") {
+  Kafka kafka;
+  Pg pg;
+  const std::string table = createOutbox(pg, "outbox_unknown_topic");
+  const std::string topic = ew::testing::uniqueName("outbox-known");
+  const std::string missing = ew::testing::uniqueName("outbox-never-created");
+  kafka.createTopic(topic, 1);
+  insertRows(pg, table, topic, 1, 5, 1);
+  insertRows(pg, table, missing, 6, 6, 1);
+  insertRows(pg, table, topic, 7, 10, 2);
+  // The test broker creates topics on first use; a producer that does not
+  // allow it asks for metadata without auto-creation, as against a broker
+  // with auto.create.topics.enable=false. The topic's absence is believed
+  // after 1 s instead of the default 30 s.
+  ConfigSpec spec = relaySpec(table);
+  spec.properties = "{allow.auto.create.topics: \"false\", topic.metadata.propagation.max.ms: \"1000\"}";
+  RuntimeProcess rt("outbox-unknown-topic", spec);
+  INFO(rt.log());
+  REQUIRE(
+      waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status <> 'PENDING'") == 10; }, 60s));
+  CHECK(pg.column("SELECT status FROM " + table + " WHERE id = 6") == std::vector<std::string>{"FAILED"});
+  const auto reason = pg.column("SELECT error FROM " + table + " WHERE id = 6").at(0);
+  CHECK_THAT(reason, Catch::Contains("Unknown topic", Catch::CaseSensitive::No));
+  CHECK(pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == 9);
+  const auto records = kafka.readAll(topic, 9, 30s);
+  CHECK(records.size() == 9);
+  CHECK(ledgerOf(records).orderViolations == 0);
+  requireCleanExit(rt);
+}
+
 // Commit -> marked PUBLISHED (so after Kafka's acknowledgement), per row,
 // one row at a time at a quiet relay.
 std::vector<double> commitToPublished(Pg& pg, const std::string& table, const std::string& topic, int rows) {
