@@ -61,36 +61,43 @@ unsigned daysInMonth(int y, unsigned m) { return static_cast<unsigned>((year{y} 
 Result<Schedule> Schedule::parse(std::string_view expression) {
   const std::vector<std::string_view> fields = splitFields(expression);
   if (fields.empty()) return Error{"empty schedule (expected " + std::string(kFieldsHint) + ")"};
-
-  if (fields[0].starts_with('@')) {
-    if (fields[0] == "@every") {
-      if (fields.size() != 2) return Error{"@every takes one duration, e.g. \"@every 30s\""};
-      auto interval = ew::parseDuration(std::string(fields[1]), "@every");
-      if (!interval) return interval.error();
-      if (*interval < 1s || *interval % 1s != 0ms) {
-        return Error{"@every: " + std::string(fields[1]) + " must be a whole number of seconds, at least 1s"};
-      }
-      Schedule s;
-      s.text_ = std::string(expression);
-      s.every_ = duration_cast<seconds>(*interval);
-      return s;
-    }
-    for (const Macro& m : kMacros) {
-      if (fields[0] == m.name) {
-        if (fields.size() != 1) return Error{std::string(m.name) + " takes no fields"};
-        auto s = parse(m.expression);
-        if (s) s->text_ = std::string(expression);
-        return s;
-      }
-    }
-    return Error{"unknown macro \"" + std::string(fields[0]) +
-                 "\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight, "
-                 "@hourly or @every <duration>)"};
-  }
-
+  if (fields[0].starts_with('@')) return parseMacro(expression, fields);
   if (fields.size() != 5 && fields.size() != 6) {
     return Error{"expected " + std::string(kFieldsHint) + ", got " + std::to_string(fields.size())};
   }
+  auto s = parseFields(expression, fields);
+  if (!s) return s;
+  if (Status st = s->checkCanFire(fields); !st) return st.error();
+  return s;
+}
+
+Result<Schedule> Schedule::parseMacro(std::string_view expression, std::span<const std::string_view> fields) {
+  if (fields[0] == "@every") {
+    if (fields.size() != 2) return Error{"@every takes one duration, e.g. \"@every 30s\""};
+    auto interval = ew::parseDuration(std::string(fields[1]), "@every");
+    if (!interval) return interval.error();
+    if (*interval < 1s || *interval % 1s != 0ms) {
+      return Error{"@every: " + std::string(fields[1]) + " must be a whole number of seconds, at least 1s"};
+    }
+    Schedule s;
+    s.text_ = std::string(expression);
+    s.every_ = duration_cast<seconds>(*interval);
+    return s;
+  }
+  for (const Macro& m : kMacros) {
+    if (fields[0] == m.name) {
+      if (fields.size() != 1) return Error{std::string(m.name) + " takes no fields"};
+      auto s = parse(m.expression);
+      if (s) s->text_ = std::string(expression);
+      return s;
+    }
+  }
+  return Error{"unknown macro \"" + std::string(fields[0]) +
+               "\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight, "
+               "@hourly or @every <duration>)"};
+}
+
+Result<Schedule> Schedule::parseFields(std::string_view expression, std::span<const std::string_view> fields) {
   const bool withSeconds = fields.size() == 6;
   const int offset = withSeconds ? 1 : 0;
   Schedule s;
@@ -117,23 +124,23 @@ Result<Schedule> Schedule::parse(std::string_view expression) {
     st = parseAt(offset + 4, "day-of-week", 0, 7, kWeekdaySpan, "weekday name (SUN-SAT)", true, s.daysOfWeek_);
   }
   if (!st) return st.error();
+  return s;
+}
 
+Status Schedule::checkCanFire(std::span<const std::string_view> fields) const {
   // With AND semantics the day-of-month must exist in some allowed month
   // (February counts 29 days); otherwise the schedule can never fire.
-  if (s.daysOfMonth_.star || s.daysOfWeek_.star) {
-    bool possible = false;
-    for (unsigned m = 1; m <= 12 && !possible; ++m) {
-      if (!s.months_.has(static_cast<int>(m))) continue;
-      const unsigned maxDay = m == 2 ? 29 : daysInMonth(2001, m);
-      for (unsigned d = 1; d <= maxDay && !possible; ++d) possible = s.daysOfMonth_.has(static_cast<int>(d));
-    }
-    if (!possible) {
-      return Error{"field " + std::to_string(offset + 3) + " (day-of-month): \"" +
-                   std::string(fields[static_cast<size_t>(offset + 2)]) + "\" never occurs in month \"" +
-                   std::string(fields[static_cast<size_t>(offset + 3)]) + "\", so the schedule would never fire"};
-    }
+  if (!daysOfMonth_.star && !daysOfWeek_.star) return {};
+  const int offset = fields.size() == 6 ? 1 : 0;
+  for (unsigned m = 1; m <= 12; ++m) {
+    if (!months_.has(static_cast<int>(m))) continue;
+    const unsigned maxDay = m == 2 ? 29 : daysInMonth(2001, m);
+    for (unsigned d = 1; d <= maxDay; ++d)
+      if (daysOfMonth_.has(static_cast<int>(d))) return {};
   }
-  return s;
+  return Error{"field " + std::to_string(offset + 3) + " (day-of-month): \"" +
+               std::string(fields[static_cast<size_t>(offset + 2)]) + "\" never occurs in month \"" +
+               std::string(fields[static_cast<size_t>(offset + 3)]) + "\", so the schedule would never fire"};
 }
 
 bool Schedule::dayMatches(unsigned dayOfMonth, unsigned weekday) const {

@@ -30,7 +30,9 @@ EW_SERVERS=kube bash "$HACK_DIR/servers-up.sh" "$STATE" >/dev/null
 . "$STATE/env"
 K() { "$EW_KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 K apply -f "$REPO_DIR/crds/eventworker.dev_eventworkers.yaml" >/dev/null
-K wait --for=condition=Established crd/eventworkers.eventworker.dev >/dev/null
+# Right after the apply the CRD may have no conditions yet, and kubectl wait fails on that.
+WAIT_SECONDS=30 waitFor K wait --for=condition=Established crd/eventworkers.eventworker.dev ||
+  die "the EventWorker CRD is not established"
 K create namespace bench-op >/dev/null
 K create namespace bench-direct >/dev/null
 "$BUILD/tests/bench/ew-bench" create-topic "$EW_KAFKA_BOOTSTRAP" orders 12
@@ -70,6 +72,14 @@ waitAll() { while [ "$(count "$1")" -lt "$N" ]; do sleep 0.5; done; }
 apiserverWrites() {
   K get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="(POST|PUT|PATCH|DELETE|APPLY)"/ &&
     /resource="(deployments|replicasets|configmaps|eventworkers|events)"/ {s += $NF} END {printf "%d\n", s}'
+}
+# Write requests by resource[/subresource] and verb, one "resource verb count" a line.
+writesByResource() {
+  K get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="(POST|PUT|PATCH|DELETE|APPLY)"/ {
+    match($0, /resource="[^"]*"/); r = substr($0, RSTART + 10, RLENGTH - 11)
+    sub_ = ""; if (match($0, /subresource="[^"]*"/)) sub_ = "/" substr($0, RSTART + 13, RLENGTH - 14)
+    match($0, /verb="[^"]*"/); v = substr($0, RSTART + 6, RLENGTH - 7)
+    s[r sub_ " " v] += $NF } END {for (k in s) print k, s[k]}'
 }
 quiesce() {
   local before after
@@ -165,6 +175,7 @@ reconciles() { metric '^eventworker_reconcile_total\{'; }
 settle
 log "operator: kubectl apply --server-side of $N EventWorkers, until $N Deployments exist"
 r0=$(reads); w0=$(writes)
+writesByResource >"$STATE/writes0"
 cpu0=$(cpuAll)
 t0=$(now)
 K apply --server-side --field-manager=bench -f "$WORK/eventworkers.yaml" >/dev/null
@@ -177,6 +188,7 @@ rssCreated=$(awk '/VmHWM/ {print $2}' "/proc/$OP_PID/status")
 while [ "$(metric '^eventworker_workqueue_depth')" != 0 ]; do sleep 1; done
 quiesce
 r1=$(reads); w1=$(writes); c1=$(reconciles)
+writesByResource >"$STATE/writes1"
 
 log "no-op resync: waiting for the next periodic resync of all $N"
 while [ $(( $(reconciles) - c1 )) -lt "$N" ]; do sleep 1; done
@@ -198,6 +210,15 @@ printf 'operator peak RSS:                          %8.1f MiB (target < 30; %.1f
   "$(echo "$rss / 1024" | bc -l)" "$(echo "$rssCreated / 1024" | bc -l)"
 printf 'API requests per EventWorker at creation:   %8.2f writes, %.2f reads\n' \
   "$(echo "($w1 - $w0) / $N" | bc -l)" "$(echo "($r1 - $r0) / $N" | bc -l)"
+# Which objects the creation wrote (all clients: kubectl's EventWorkers included).
+python3 - "$STATE/writes0" "$STATE/writes1" "$N" <<'PY'
+import sys
+def load(p):
+    return {" ".join(l.split()[:2]): float(l.split()[2]) for l in open(p) if l.strip()}
+a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+parts = [f"{k} {(b[k] - a.get(k, 0)) / n:.2f}" for k in sorted(b) if b[k] - a.get(k, 0) > 0]
+print("  by resource (all clients), per EventWorker: " + ", ".join(parts))
+PY
 printf 'API requests during a no-op resync of %d:   %8d writes, %d reads\n' "$N" $((w2 - w1)) $((r2 - r1))
 # Where the two cores went: while kubectl created the Deployments directly,
 # while it created the EventWorkers with no operator (then their ConfigMaps

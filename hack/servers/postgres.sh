@@ -37,7 +37,9 @@ postgresInit() {
     rm -rf "$tmp"
   fi
   cp -a "$template/data" "$data"
-  [ "$(id -u)" = 0 ] && chown -R postgres: "$data"
+  # The postgres user reaches its data directory through STATE (mktemp -d
+  # makes it 700, as the benchmarks' state directories are): traverse only.
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$data" && chmod o+x "$state"
   chmod 700 "$data"
   cat >> "$data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'

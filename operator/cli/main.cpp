@@ -148,26 +148,17 @@ int simulate(ew::autoscale::SimulationOptions options, const std::string& traceF
   return ok ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"eventworker: validate and render EventWorker resources offline"};
-  app.require_subcommand(1);
-
-  std::string file, output = "yaml";
-  ew::render::RenderOptions options;
-  auto* validate = app.add_subcommand("validate", "check resources as the API server and the operator would");
-  validate->add_option("-f,--filename", file, "file with one or more EventWorkers (- for stdin)")->required();
-  auto* render = app.add_subcommand("render", "print the objects the operator creates for each EventWorker");
-  render->add_option("-f,--filename", file, "file with one or more EventWorkers (- for stdin)")->required();
-  render->add_option("-o,--output", output, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
-  render->add_option("--runtime-image", options.runtimeImage, "the eventworker-runtime image")->capture_default_str();
-
+// The flags of `eventworker simulate`.
+struct SimulateFlags {
   ew::autoscale::SimulationOptions sim;
   std::string traceFile, csvOut, plotOut;
   int stuckPartition = -1, stuckFrom = 0, stuckUntil = INT_MAX;
+};
+
+CLI::App* addSimulate(CLI::App& app, SimulateFlags& f) {
+  auto& sim = f.sim;
   auto* simulate = app.add_subcommand("simulate", "replay an arrival-rate trace through a scaling policy");
-  simulate->add_option("--trace", traceFile, "CSV rows t_seconds,produce_rate")->required();
+  simulate->add_option("--trace", f.traceFile, "CSV rows t_seconds,produce_rate")->required();
   simulate->add_option("--policy", sim.policy, "eventworker or keda (KEDA's Kafka scaler under the HPA)")
       ->check(CLI::IsMember({"eventworker", "keda"}))
       ->capture_default_str();
@@ -203,24 +194,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   simulate->add_option("--predictive", sim.predictive, "eventworker: scale ahead of recurring bursts")
       ->capture_default_str();
-  simulate->add_option("--stuck-partition", stuckPartition, "a partition whose handler is stuck (poison message)");
-  simulate->add_option("--stuck-from", stuckFrom, "second the stuck partition stops")->capture_default_str();
-  simulate->add_option("--stuck-until", stuckUntil, "second it resumes");
-  simulate->add_option("--csv", csvOut, "write one row per simulated second");
-  simulate->add_option("--plot", plotOut, "draw lag and replicas into a PNG (needs gnuplot)");
-  CLI11_PARSE(app, argc, argv);
+  simulate->add_option("--stuck-partition", f.stuckPartition, "a partition whose handler is stuck (poison message)");
+  simulate->add_option("--stuck-from", f.stuckFrom, "second the stuck partition stops")->capture_default_str();
+  simulate->add_option("--stuck-until", f.stuckUntil, "second it resumes");
+  simulate->add_option("--csv", f.csvOut, "write one row per simulated second");
+  simulate->add_option("--plot", f.plotOut, "draw lag and replicas into a PNG (needs gnuplot)");
+  return simulate;
+}
 
-  if (*simulate) {
-    if (stuckPartition >= 0) sim.model.stuck = ew::autoscale::StuckPartition{stuckPartition, stuckFrom, stuckUntil};
-    return ::simulate(sim, traceFile, csvOut, plotOut);
-  }
-
+// validate (RENDER false) or render FILE; the exit code.
+int validateOrRender(const std::string& file, bool render, const std::string& output,
+                     const ew::render::RenderOptions& options) {
   Input input;
   if (!readInput(file, input)) return 1;
   std::vector<ew::api::EventWorker> workers;
   if (!loadAll(input, workers)) return 1;
 
-  if (*validate) {
+  if (!render) {
     for (const auto& w : workers) std::cout << input.file << ": " << w.metadata.name << ": valid\n";
     return 0;
   }
@@ -233,4 +223,30 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < items.size(); ++i) std::cout << (i ? "---\n" : "") << ew::api::toYaml(items[i]);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"eventworker: validate and render EventWorker resources offline"};
+  app.require_subcommand(1);
+
+  std::string file, output = "yaml";
+  ew::render::RenderOptions options;
+  auto* validate = app.add_subcommand("validate", "check resources as the API server and the operator would");
+  validate->add_option("-f,--filename", file, "file with one or more EventWorkers (- for stdin)")->required();
+  auto* render = app.add_subcommand("render", "print the objects the operator creates for each EventWorker");
+  render->add_option("-f,--filename", file, "file with one or more EventWorkers (- for stdin)")->required();
+  render->add_option("-o,--output", output, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+  render->add_option("--runtime-image", options.runtimeImage, "the eventworker-runtime image")->capture_default_str();
+  SimulateFlags sim;
+  auto* simulate = addSimulate(app, sim);
+  CLI11_PARSE(app, argc, argv);
+
+  if (*simulate) {
+    if (sim.stuckPartition >= 0)
+      sim.sim.model.stuck = ew::autoscale::StuckPartition{sim.stuckPartition, sim.stuckFrom, sim.stuckUntil};
+    return ::simulate(sim.sim, sim.traceFile, sim.csvOut, sim.plotOut);
+  }
+  return validateOrRender(file, !*validate, output, options);
 }

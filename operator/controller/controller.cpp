@@ -55,19 +55,19 @@ std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
 Controller::~Controller() { stop(); }
 
 bool Controller::changed(const kube::Store& store, const std::string& key) {
-  auto obj = store.get(key);
-  // A 64-bit hash of the fingerprint, not the text: ConfigMaps' data would
-  // keep a copy of every runtime config in memory. Computed outside the lock.
-  const size_t fp = obj ? std::hash<std::string>{}(changeFingerprint(*obj)) : 0;
+  // A 64-bit hash of the fingerprint, not the text (ConfigMaps' data would
+  // keep a copy of every runtime config in memory), computed by the store
+  // when the object came in (changeHash).
+  const std::optional<size_t> fp = store.fingerprint(key);
   std::lock_guard lock(fingerprintsMu_);
   const auto id = std::make_pair(&store, key);
-  if (!obj) {  // a delete always counts
+  if (!fp) {  // a delete always counts
     fingerprints_.erase(id);
     return true;
   }
   auto it = fingerprints_.find(id);
-  if (it != fingerprints_.end() && it->second == fp) return false;
-  fingerprints_[id] = fp;
+  if (it != fingerprints_.end() && it->second == *fp) return false;
+  fingerprints_[id] = *fp;
   return true;
 }
 
@@ -77,15 +77,15 @@ void Controller::noteWritten(const kube::Store& store, const std::string& key) {
 
 void Controller::onOwnedChange(const kube::Store& store, const std::string& key) {
   // The owned object may be gone from the store (deleted): take the owner
-  // from the key's namespace and, when known, from the label.
-  auto obj = store.get(key);
+  // from the key's namespace and, when known, from the label (the stores'
+  // index: "namespace/owner").
+  const std::optional<std::string> indexed = store.indexKeyOf(key);
   const auto slash = key.find('/');
   if (slash == std::string::npos) return;
   const std::string ns = key.substr(0, slash);
-  if (obj) {
-    const std::string owner = (*obj)["metadata"].value("labels", kube::Json::object()).value(kNameLabel, "");
-    if (owner.empty()) return;
-    const std::string ownerKey = ns + "/" + owner;
+  if (indexed) {
+    if (indexed->size() <= ns.size() + 1) return;  // no owner label
+    const std::string& ownerKey = *indexed;
     {
       std::lock_guard lock(fingerprintsMu_);
       if (reconciling_.count(ownerKey)) {

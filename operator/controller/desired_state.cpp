@@ -327,4 +327,29 @@ std::string changeFingerprint(const Json& object) {
   return f.dump();
 }
 
+size_t changeHash(const Json& object) { return std::hash<std::string>{}(changeFingerprint(object)); }
+
+size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned, std::optional<int> decidedReplicas) {
+  std::string text = changeFingerprint(eventWorker);
+  for (const auto& o : owned) {
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      if (it.key() == "status") continue;
+      text += '|';
+      text += it.key();
+      if (it.key() != "metadata" || !it->is_object()) {
+        text += it->dump();
+        continue;
+      }
+      for (auto m = it->begin(); m != it->end(); ++m) {
+        if (m.key() == "resourceVersion") continue;
+        text += m.key();
+        text += m->dump();
+      }
+    }
+    text += '\n';
+  }
+  text += std::to_string(decidedReplicas.value_or(-1));
+  return std::hash<std::string>{}(text);
+}
+
 }  // namespace ew::controller

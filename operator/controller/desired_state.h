@@ -108,5 +108,16 @@ bool sameStatus(const Json& a, const Json& b);
 // reconciler reads; an EventWorker's status is left out (the reconciler
 // writes it). The periodic resync still reconciles everything.
 std::string changeFingerprint(const Json& object);
+// A hash of changeFingerprint(), what the controller's stores keep of each object.
+size_t changeHash(const Json& object);
+
+// A hash of what decides the writes of reconciling EVENTWORKER (render,
+// apply, prune) given OWNED, its objects as watched, and DECIDEDREPLICAS, the
+// autoscaler's decision (nullopt: none): the worker's changeFingerprint() and
+// each object but its status and resourceVersion. Rendering is a function of
+// the worker, and whether an object matches its rendering of everything but
+// its status: with an equal hash, a reconcile that applied nothing applies
+// nothing again.
+size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned, std::optional<int> decidedReplicas);
 
 }  // namespace ew::controller

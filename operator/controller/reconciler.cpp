@@ -273,6 +273,12 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   Pass p(key, ew);
   p.in.generation = ew["metadata"].value("generation", 0);
   p.in.now = rfc3339(time_.wallNow());
+  // Nothing that decides the writes changed since a reconcile that applied
+  // nothing: neither render nor compare again, only the status may be due.
+  std::vector<Json> owned = ownedBy(p.ns, p.name);
+  const size_t inputs = appliedInputs(p, owned);
+  if (!hasFinalizer(ew) && !p.current.contains("migration"))
+    if (auto verified = verifiedFor(key, inputs)) return reconcileVerified(p, *verified, owned);
 
   auto rendered = renderTracked(key, ew);
   if (!rendered) return reportInvalid(p, rendered.error().message);
@@ -281,12 +287,55 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   const bool migrating = rendered->migration || p.current.contains("migration") || hasFinalizer(ew);
   if (migrating)
     if (auto s = stepMigration(p, *rendered); !s) return s.error();
-  const auto replaced = predecessors(rendered->objects, ownedBy(p.ns, p.name), p.uid);
+  // (A migration's steps may have changed what is owned: read again.)
+  const auto replaced = predecessors(rendered->objects, migrating ? ownedBy(p.ns, p.name) : owned, p.uid);
   auto heldBack = deletePredecessors(ew, replaced, rendered->objects, p.in, p.out.writes);
   if (!heldBack) return heldBack.error();
   if (auto s = applyRendered(p, *rendered, *heldBack); !s) return s.error();
   if (auto s = pruneUndeclared(p, rendered->objects, replaced); !s) return s.error();
-  if (auto s = writeSettledStatus(p, *rendered, migrating); !s) return s.error();
+  if (!migrating && p.out.writes == 0 && replaced.empty()) rememberVerified(p, *rendered, inputs);
+  if (auto s = writeSettledStatus(p, rendered->selector, rendered->consumerGroup, migrating, ownedBy(p.ns, p.name)); !s)
+    return s.error();
+  return p.out;
+}
+
+size_t Reconciler::appliedInputs(const Pass& p, const std::vector<Json>& owned) const {
+  std::optional<int> decided;
+  if (autoscaler_)
+    if (auto d = autoscaler_->decision(p.key)) decided = d->desiredReplicas;
+  return appliedInputsHash(p.ew, owned, decided);
+}
+
+std::optional<Reconciler::Verified> Reconciler::verifiedFor(const std::string& key, size_t inputs) {
+  std::lock_guard l(verifiedMu_);
+  auto it = verified_.find(key);
+  if (it == verified_.end() || it->second.inputs != inputs) return std::nullopt;
+  return it->second;
+}
+
+void Reconciler::rememberVerified(const Pass& p, const Rendered& rendered, size_t inputs) {
+  // The objects compared may be newer than those hashed before rendering
+  // (a watch event meanwhile): then the next reconcile renders again.
+  const bool unchanged = appliedInputs(p, ownedBy(p.ns, p.name)) == inputs;
+  std::lock_guard l(verifiedMu_);
+  if (!unchanged) {
+    verified_.erase(p.key);
+    return;
+  }
+  verified_[p.key] = {inputs, rendered.selector, rendered.consumerGroup, p.in.scaling, p.in.eventsReplicas};
+}
+
+void Reconciler::forgetVerified(const std::string& key) {
+  std::lock_guard l(verifiedMu_);
+  verified_.erase(key);
+}
+
+Result<ReconcileOutcome> Reconciler::reconcileVerified(Pass& p, const Verified& v, const std::vector<Json>& owned) {
+  // What applyRendered() would have found, as the reconcile that verified it did.
+  p.in.scaling = v.scaling;
+  p.in.eventsReplicas = v.eventsReplicas;
+  if (v.scaling == StatusInputs::Scaling::Auto && autoscaler_) p.in.decision = autoscaler_->decision(p.key);
+  if (auto s = writeSettledStatus(p, v.selector, v.consumerGroup, /*migrating=*/false, owned); !s) return s.error();
   return p.out;
 }
 
@@ -304,6 +353,7 @@ Result<ReconcileOutcome> Reconciler::reconcileDeleted(const std::string& key, co
   if (autoscaler_) autoscaler_->untrack(key);
   if (outbox_) outbox_->untrack(key);
   forgetFirstStatus(key);
+  forgetVerified(key);
   if (found && hasFinalizer(*found)) {
     // Give back what the migration changed, then let the deletion go on.
     auto plan = migrate(*found, std::nullopt, /*deleting=*/true, out.writes);
@@ -333,6 +383,7 @@ Result<Rendered> Reconciler::renderTracked(const std::string& key, const Json& e
 }
 
 Result<ReconcileOutcome> Reconciler::reportInvalid(Pass& p, const std::string& why) {
+  forgetVerified(p.key);
   p.in.invalidReason = why;
   Json status = desiredStatus(p.in, p.current);
   const bool wasDegraded = !sameStatus(status, p.current);
@@ -450,11 +501,12 @@ Status Reconciler::pruneUndeclared(Pass& p, const std::vector<Json>& rendered, c
   return Status::success();
 }
 
-Status Reconciler::writeSettledStatus(Pass& p, const Rendered& rendered, bool migrating) {
-  for (const auto& o : ownedBy(p.ns, p.name))
+Status Reconciler::writeSettledStatus(Pass& p, const std::string& selector, const std::string& consumerGroup,
+                                      bool migrating, const std::vector<Json>& owned) {
+  for (const auto& o : owned)
     if (isWorkload(o.value("kind", ""))) p.in.workloads.push_back(o);
-  p.in.selector = rendered.selector;
-  p.in.consumerGroup = rendered.consumerGroup;
+  p.in.selector = selector;
+  p.in.consumerGroup = consumerGroup;
   if (owned_.pods) p.in.pods = podProblems(owned_.pods->byIndex(p.ns, p.name));
   p.in.outboxDeclared = rendered.outbox.has_value();
   if (outbox_ && rendered.outbox) p.in.outbox = outbox_->view(p.key);

@@ -118,9 +118,26 @@ class Reconciler {
   // Deletes the owned objects no longer rendered, but for the predecessors
   // deletePredecessors() already deletes.
   Status pruneUndeclared(Pass& p, const std::vector<kube::Json>& rendered, const std::vector<kube::Json>& replaced);
-  // Writes the status of a worker whose objects are applied, unless its first
-  // status waits (then sets the requeue).
-  Status writeSettledStatus(Pass& p, const Rendered& rendered, bool migrating);
+  // Writes the status of a worker whose objects (OWNED, as watched) are
+  // applied, unless its first status waits (then sets the requeue).
+  Status writeSettledStatus(Pass& p, const std::string& selector, const std::string& consumerGroup, bool migrating,
+                            const std::vector<kube::Json>& owned);
+
+  // What a reconcile that applied nothing (no migration, no predecessor)
+  // found, kept by key until the inputs of the writes change
+  // (appliedInputsHash()): the next reconcile with equal inputs only
+  // computes the status, with what applyRendered() found then.
+  struct Verified {
+    size_t inputs = 0;
+    std::string selector, consumerGroup;
+    StatusInputs::Scaling scaling = StatusInputs::Scaling::None;
+    int eventsReplicas = 0;
+  };
+  size_t appliedInputs(const Pass& p, const std::vector<kube::Json>& owned) const;
+  std::optional<Verified> verifiedFor(const std::string& key, size_t inputs);
+  void rememberVerified(const Pass& p, const Rendered& rendered, size_t inputs);
+  void forgetVerified(const std::string& key);
+  Result<ReconcileOutcome> reconcileVerified(Pass& p, const Verified& v, const std::vector<kube::Json>& owned);
   // How long the first status of a new worker still waits; nullopt: write it now.
   std::optional<std::chrono::milliseconds> firstStatusWait(const std::string& key, const StatusInputs& in,
                                                            const kube::Json& status);
@@ -171,6 +188,8 @@ class Reconciler {
   OutboxMonitor* outbox_;
   std::mutex firstStatusMu_;
   std::map<std::string, MonoTime> firstStatusDue_;  // guarded by firstStatusMu_
+  std::mutex verifiedMu_;
+  std::map<std::string, Verified> verified_;  // guarded by verifiedMu_
 };
 
 // How long the first status of a new EventWorker may wait for its

@@ -27,10 +27,14 @@ struct Harness {
   kube::Store configMaps{kNameLabel}, deployments{kNameLabel}, statefulSets{kNameLabel}, subscriptions{kNameLabel};
   kube::Store pods{kNameLabel, slimPod};
   EventRecorder events{api};
+  int renders = 0;
   Reconciler reconciler{api,
                         eventWorkers,
                         OwnedStores{configMaps, deployments, statefulSets, &subscriptions, &pods, {}},
-                        renderEventWorker,
+                        [this](const Json& ew) {
+                          ++renders;
+                          return renderEventWorker(ew);
+                        },
                         events,
                         time};
 
@@ -179,6 +183,52 @@ TEST_CASE("reconcile: a resync with nothing changed sends no request that writes
     CHECK(out->writes == 0);
   }
   CHECK(h.api.writes() == writes);
+}
+
+TEST_CASE(
+    "reconcile: after a reconcile that applied nothing, the worker is rendered again only when it or an object of it "
+    "changes, not for a status") {
+  Harness h;
+  h.add(minimalEventWorker());
+  REQUIRE(h.reconcile());
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());  // applies nothing: verified
+  const int renders = h.renders;
+  auto out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 0);
+  CHECK(h.renders == renders);
+
+  // kube-controller-manager's status of a Deployment: the worker's status follows, unrendered.
+  const std::string deployment = h.api.objects(r::kDeployment)[0]["metadata"]["name"];
+  REQUIRE(h.api.setStatus(r::kDeployment, "shop", deployment,
+                          {{"observedGeneration", 1},
+                           {"replicas", 1},
+                           {"readyReplicas", 0},
+                           {"conditions", {{{"type", "Available"}, {"status", "False"}}}}}));
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 1);
+  CHECK(h.condition("Ready")["status"] == "False");
+  CHECK(h.renders == renders);
+
+  // Someone else's edit of the Deployment's spec: rendered again, and put back.
+  auto live = h.api.get(r::kDeployment, "shop", deployment);
+  REQUIRE(live);
+  const Json image = (*live)["spec"]["template"]["spec"]["containers"][0]["image"];
+  Json edited = *live;
+  edited["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:1";
+  REQUIRE(h.api.replace(r::kDeployment, "shop", deployment, edited));
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(h.renders == renders + 1);
+  CHECK(h.api.get(r::kDeployment, "shop", deployment).value()["spec"]["template"]["spec"]["containers"][0]["image"] ==
+        image);
+
+  // A spec edit: rendered again.
+  h.edit({{"spec", {{"handler", {{"image", "registry.local/customer-service:1.5.0"}}}}}});
+  REQUIRE(h.reconcile());
+  CHECK(h.renders == renders + 2);
 }
 
 TEST_CASE("reconcile: an edit re-applies what it changes, and a cron list removed prunes the StatefulSet") {

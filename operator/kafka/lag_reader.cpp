@@ -208,6 +208,44 @@ std::optional<std::string> invalidQuery(const GroupQuery& query) {
   return std::nullopt;
 }
 
+// The groups and topics of a batch of queries, and why each invalid one is.
+struct Batch {
+  std::vector<std::string> groups;  // each once, in the queries' order
+  std::set<std::string> topics;
+  std::vector<std::optional<Error>> invalid;  // per query
+};
+Batch batchOf(const Call& call, const std::vector<GroupQuery>& queries) {
+  Batch b;
+  b.invalid.resize(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    if (auto why = invalidQuery(queries[i])) {
+      b.invalid[i] = call.error(*why);
+      continue;
+    }
+    if (std::find(b.groups.begin(), b.groups.end(), queries[i].group) == b.groups.end())
+      b.groups.push_back(queries[i].group);
+    b.topics.insert(queries[i].topics.begin(), queries[i].topics.end());
+  }
+  return b;
+}
+
+// One result per query: its own error, the cluster's, or its group's offsets.
+std::vector<GroupOffsets> resultsOf(const std::vector<GroupQuery>& queries, const Batch& batch,
+                                    const std::optional<Error>& clusterError, const ClusterFetch& cluster,
+                                    const GroupResults& groupResults) {
+  std::vector<GroupOffsets> out;
+  out.reserve(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    if (batch.invalid[i])
+      out.emplace_back(*batch.invalid[i]);
+    else if (clusterError)
+      out.emplace_back(*clusterError);
+    else
+      out.push_back(mergeGroup(queries[i].topics, cluster, groupResults.fetched.at(queries[i].group)));
+  }
+  return out;
+}
+
 // A new client configured as CONF (which stays the caller's).
 Result<std::shared_ptr<rd_kafka_t>> newClient(const rd_kafka_conf_t& conf, const std::string& cluster) {
   ConfPtr copy(rd_kafka_conf_dup(&conf));
@@ -307,52 +345,18 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
   const ClientPtr client = this->client();
   const Call call(client.get(), bootstrap_, timeout_);
   drainClientQueue(call.rk, bootstrap_, *refusals_);
-
-  std::vector<std::string> groups;
-  std::set<std::string> topics;
-  std::vector<std::optional<Error>> invalid(queries.size());
-  for (std::size_t i = 0; i < queries.size(); ++i) {
-    if (auto why = invalidQuery(queries[i])) {
-      invalid[i] = call.error(*why);
-      continue;
-    }
-    if (std::find(groups.begin(), groups.end(), queries[i].group) == groups.end()) groups.push_back(queries[i].group);
-    topics.insert(queries[i].topics.begin(), queries[i].topics.end());
-  }
+  const Batch batch = batchOf(call, queries);
 
   // Metadata first: no group request is sent to an unreachable cluster. The
   // group requests are in flight while ListOffsets runs.
   std::optional<Error> clusterError;
   ClusterFetch cluster;
   GroupResults groupResults;
-  if (!groups.empty()) {
-    if (auto layout = readMetadata(call, topics); !layout) {
-      clusterError = layout.error();
-      // No broker answered: one that refused the client says why.
-      drainClientQueue(call.rk, bootstrap_, *refusals_);
-      if (auto refused = refusals_->current())
-        clusterError = Error{"kafka " + bootstrap_ + ": the broker refused the client: " + kafkaRefusalText(*refused),
-                             kKafkaRefused};
+  if (!batch.groups.empty()) {
+    if (auto layout = readMetadata(call, batch.topics); !layout) {
+      clusterError = unreachable(call, layout.error());
     } else {
-      // Only groups that exist are asked about; the others have nothing to
-      // read. A group this reader has seen listed before is asked about
-      // whether listed now or not: a broker that has just restarted lists
-      // only the groups whose offsets it has loaded (Kafka 4's coordinator
-      // answers ListGroups without an error meanwhile), and the listing
-      // would then read as "nothing committed" (lag from the log start, and
-      // a migration's offset copy from nothing).
-      std::vector<std::string> asked;
-      if (auto existing = listExisting(call, groups)) {
-        std::lock_guard lock(mu_);
-        seenGroups_.insert(existing->begin(), existing->end());
-        for (const auto& group : groups)
-          if (seenGroups_.contains(group))
-            asked.push_back(group);
-          else
-            groupResults.fetched.try_emplace(group);  // nothing committed, no members
-      } else {
-        asked = groups;
-      }
+      const std::vector<std::string> asked = groupsToAsk(call, batch.groups, groupResults);
       QueuePtr queue(rd_kafka_queue_new(call.rk));
       if (!asked.empty()) sendGroupRequests(call, asked, queue.get());
       cluster.logRanges = readLogRanges(call, *layout);
@@ -364,18 +368,38 @@ std::vector<GroupOffsets> LagReader::readMany(const std::vector<GroupQuery>& que
       }
     }
   }
+  return resultsOf(queries, batch, clusterError, cluster, groupResults);
+}
 
-  std::vector<GroupOffsets> out;
-  out.reserve(queries.size());
-  for (std::size_t i = 0; i < queries.size(); ++i) {
-    if (invalid[i])
-      out.emplace_back(*invalid[i]);
-    else if (clusterError)
-      out.emplace_back(*clusterError);
+Error LagReader::unreachable(const Call& call, const Error& metadataError) {
+  // No broker answered: one that refused the client says why.
+  drainClientQueue(call.rk, bootstrap_, *refusals_);
+  if (auto refused = refusals_->current())
+    return Error{"kafka " + bootstrap_ + ": the broker refused the client: " + kafkaRefusalText(*refused),
+                 kKafkaRefused};
+  return metadataError;
+}
+
+std::vector<std::string> LagReader::groupsToAsk(const Call& call, const std::vector<std::string>& groups,
+                                                GroupResults& results) {
+  // Only groups that exist are asked about; the others have nothing to
+  // read. A group this reader has seen listed before is asked about
+  // whether listed now or not: a broker that has just restarted lists
+  // only the groups whose offsets it has loaded (Kafka 4's coordinator
+  // answers ListGroups without an error meanwhile), and the listing
+  // would then read as "nothing committed" (lag from the log start, and
+  // a migration's offset copy from nothing).
+  auto existing = listExisting(call, groups);
+  if (!existing) return groups;
+  std::vector<std::string> asked;
+  std::lock_guard lock(mu_);
+  seenGroups_.insert(existing->begin(), existing->end());
+  for (const auto& group : groups)
+    if (seenGroups_.contains(group))
+      asked.push_back(group);
     else
-      out.push_back(mergeGroup(queries[i].topics, cluster, groupResults.fetched.at(queries[i].group)));
-  }
-  return out;
+      results.fetched.try_emplace(group);  // nothing committed, no members
+  return asked;
 }
 
 GroupOffsets LagReader::read(const GroupQuery& query) { return std::move(readMany({query}).front()); }

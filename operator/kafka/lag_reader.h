@@ -30,6 +30,10 @@
 
 struct rd_kafka_s;
 struct rd_kafka_conf_s;
+namespace ew::autoscale::admin {
+class Call;
+struct GroupResults;
+}  // namespace ew::autoscale::admin
 
 namespace ew::autoscale {
 
@@ -118,6 +122,12 @@ class LagReader {
             std::unique_ptr<rd_kafka_conf_s, ConfDestroy> conf, ClientPtr client);
 
   ClientPtr client() const;
+  // The steps of readMany(): the error of a cluster whose metadata could not
+  // be read (a broker's refusal, when one refused); the groups to ask about,
+  // the others entered into RESULTS as having nothing committed.
+  Error unreachable(const admin::Call& call, const Error& metadataError);
+  std::vector<std::string> groupsToAsk(const admin::Call& call, const std::vector<std::string>& groups,
+                                       admin::GroupResults& results);
   // Replaces CLIENT (unless that happened already) after a read left requests
   // in flight on it; it is destroyed once the reads using it return.
   void retire(const ClientPtr& client);

@@ -378,68 +378,88 @@ Result<Response> FakeApi::watch(const ResourceType& type, const std::string& ns,
 void FakeApi::collectGarbage() {
   std::lock_guard l(mu_);
   for (bool changed = true; changed;) {
-    changed = false;
-    std::map<std::string, bool> owners;  // uid -> being deleted in the foreground
-    for (const auto& [k, o] : objects_) {
-      const auto f = finalizers(o.live);
-      owners[o.live["metadata"].value("uid", "")] =
-          deleting(o.live) && std::find(f.begin(), f.end(), "foregroundDeletion") != f.end();
+    std::set<std::string> dependentsOf;  // uids that still own something
+    changed = collectOrphansLocked(ownersLocked(), dependentsOf);
+    changed = releaseForegroundOwnersLocked(dependentsOf) || changed;
+    changed = eraseFinishedLocked() || changed;
+  }
+}
+
+std::map<std::string, bool> FakeApi::ownersLocked() const {
+  std::map<std::string, bool> owners;
+  for (const auto& [k, o] : objects_) {
+    const auto f = finalizers(o.live);
+    owners[o.live["metadata"].value("uid", "")] =
+        deleting(o.live) && std::find(f.begin(), f.end(), "foregroundDeletion") != f.end();
+  }
+  return owners;
+}
+
+bool FakeApi::collectOrphansLocked(const std::map<std::string, bool>& owners, std::set<std::string>& dependentsOf) {
+  bool changed = false;
+  for (auto it = objects_.begin(); it != objects_.end();) {
+    const Json refs = it->second.live["metadata"].value("ownerReferences", Json::array());
+    bool orphaned = !refs.empty();
+    for (const auto& r : refs) {
+      auto owner = owners.find(r.value("uid", ""));
+      if (owner != owners.end() && !owner->second) orphaned = false;
     }
-    std::set<std::string> dependentsOf;
-    for (auto it = objects_.begin(); it != objects_.end();) {
-      const Json refs = it->second.live["metadata"].value("ownerReferences", Json::array());
-      bool orphaned = !refs.empty();
-      for (const auto& r : refs) {
-        auto owner = owners.find(r.value("uid", ""));
-        if (owner != owners.end() && !owner->second) orphaned = false;
-      }
-      if (!orphaned) {
-        for (const auto& r : refs) dependentsOf.insert(r.value("uid", ""));
-        ++it;
-        continue;
-      }
-      // Deleted as the collector deletes (background); finalizers hold it.
-      if (finalizers(it->second.live).empty()) {
-        const Key key = (it++)->first;
-        eraseLocked(key);
-        changed = true;
-        continue;
-      }
-      if (!deleting(it->second.live)) {
-        it->second.live["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:01Z";
-        bump(it->second.live);
-        emitLocked(it->first, "MODIFIED", it->second.live);
-        changed = true;
-      }
+    if (!orphaned) {
       for (const auto& r : refs) dependentsOf.insert(r.value("uid", ""));
       ++it;
+      continue;
     }
-    // Owners deleted in the foreground whose dependents are all gone.
-    for (auto& [k, o] : objects_) {
-      const auto f = finalizers(o.live);
-      if (!deleting(o.live) || std::find(f.begin(), f.end(), "foregroundDeletion") == f.end()) continue;
-      if (dependentsOf.count(o.live["metadata"].value("uid", ""))) continue;
-      Json kept = Json::array();
-      for (const auto& name : f)
-        if (name != "foregroundDeletion") kept.push_back(name);
-      if (kept.empty())
-        o.live["metadata"].erase("finalizers");
-      else
-        o.live["metadata"]["finalizers"] = kept;
-      bump(o.live);
-      emitLocked(k, "MODIFIED", o.live);
+    // Deleted as the collector deletes (background); finalizers hold it.
+    if (finalizers(it->second.live).empty()) {
+      const Key key = (it++)->first;
+      eraseLocked(key);
+      changed = true;
+      continue;
+    }
+    if (!deleting(it->second.live)) {
+      it->second.live["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:01Z";
+      bump(it->second.live);
+      emitLocked(it->first, "MODIFIED", it->second.live);
       changed = true;
     }
-    for (auto it = objects_.begin(); it != objects_.end();) {
-      if (deleting(it->second.live) && finalizers(it->second.live).empty()) {
-        const Key key = (it++)->first;
-        eraseLocked(key);
-        changed = true;
-      } else {
-        ++it;
-      }
+    for (const auto& r : refs) dependentsOf.insert(r.value("uid", ""));
+    ++it;
+  }
+  return changed;
+}
+
+bool FakeApi::releaseForegroundOwnersLocked(const std::set<std::string>& dependentsOf) {
+  bool changed = false;
+  for (auto& [k, o] : objects_) {
+    const auto f = finalizers(o.live);
+    if (!deleting(o.live) || std::find(f.begin(), f.end(), "foregroundDeletion") == f.end()) continue;
+    if (dependentsOf.count(o.live["metadata"].value("uid", ""))) continue;
+    Json kept = Json::array();
+    for (const auto& name : f)
+      if (name != "foregroundDeletion") kept.push_back(name);
+    if (kept.empty())
+      o.live["metadata"].erase("finalizers");
+    else
+      o.live["metadata"]["finalizers"] = kept;
+    bump(o.live);
+    emitLocked(k, "MODIFIED", o.live);
+    changed = true;
+  }
+  return changed;
+}
+
+bool FakeApi::eraseFinishedLocked() {
+  bool changed = false;
+  for (auto it = objects_.begin(); it != objects_.end();) {
+    if (deleting(it->second.live) && finalizers(it->second.live).empty()) {
+      const Key key = (it++)->first;
+      eraseLocked(key);
+      changed = true;
+    } else {
+      ++it;
     }
   }
+  return changed;
 }
 
 Result<Json> FakeApi::setStatus(const ResourceType& type, const std::string& ns, const std::string& name,

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,17 @@ class FakeApi : public Api {
   void emitLocked(const Key& key, const char* type, const Json& live);
   // Deletes KEY when it is being deleted and holds no finalizer.
   void finishDeletionLocked(const Key& key);
+  // The steps of one collectGarbage() pass; each says whether it changed anything.
+  // Owners by uid -> being deleted in the foreground.
+  std::map<std::string, bool> ownersLocked() const;
+  // Deletes (or marks deleting, when finalizers hold them) objects whose
+  // owners are gone or going in the background; DEPENDENTSOF gets the uids
+  // that still own something.
+  bool collectOrphansLocked(const std::map<std::string, bool>& owners, std::set<std::string>& dependentsOf);
+  // Drops foregroundDeletion from owners none of whose dependents are left.
+  bool releaseForegroundOwnersLocked(const std::set<std::string>& dependentsOf);
+  // Erases objects being deleted that hold no finalizer.
+  bool eraseFinishedLocked();
 
   mutable std::mutex mu_;
   std::condition_variable changed_;

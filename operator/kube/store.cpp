@@ -84,6 +84,20 @@ std::string unpack(const std::string& packed, size_t size) {
   return out;
 }
 
+// metadata.resourceVersion as the integer the API server issues; nullopt when
+// absent or not a number.
+std::optional<uint64_t> versionOf(const nlohmann::json& object) {
+  const auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return std::nullopt;
+  const auto rv = m->find("resourceVersion");
+  if (rv == m->end() || !rv->is_string()) return std::nullopt;
+  const std::string& s = rv->get_ref<const std::string&>();
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
 }  // namespace
 
 Store::Entry Store::Entry::of(const std::string& text) {
@@ -132,6 +146,8 @@ void Store::putLocked(const std::string& key, Entry entry) {
 Store::Entry Store::entryOf(const nlohmann::json& object) const {
   Entry entry = Entry::of(object.dump());
   entry.indexKey = indexKey(object);
+  entry.version = versionOf(object);
+  if (fingerprint_) entry.fingerprint = fingerprint_(object);
   return entry;
 }
 
@@ -147,30 +163,14 @@ void Store::upsert(const nlohmann::json& object) {
   putLocked(key, std::move(entry));
 }
 
-namespace {
-std::optional<uint64_t> versionOf(const nlohmann::json& object) {
-  const auto m = object.find("metadata");
-  if (m == object.end() || !m->is_object()) return std::nullopt;
-  const auto rv = m->find("resourceVersion");
-  if (rv == m->end() || !rv->is_string()) return std::nullopt;
-  const std::string& s = rv->get_ref<const std::string&>();
-  uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-}  // namespace
-
 bool Store::upsertUnlessNewer(const nlohmann::json& object) {
   const nlohmann::json slim = kept(object);
   const std::string key = objectKey(slim);
-  const auto mine = versionOf(object);
   Entry entry = entryOf(slim);
   std::lock_guard lock(mu_);
-  if (auto it = objects_.find(key); it != objects_.end() && mine) {
-    const auto held = versionOf(it->second.parse());
-    if (held && *held > *mine) return false;
-  }
+  if (auto it = objects_.find(key);
+      it != objects_.end() && entry.version && it->second.version && *it->second.version > *entry.version)
+    return false;
   putLocked(key, std::move(entry));
   return true;
 }
@@ -228,6 +228,20 @@ std::vector<std::string> Store::keys() const {
   std::vector<std::string> out;
   for (const auto& [k, v] : objects_) out.push_back(k);
   return out;
+}
+
+std::optional<size_t> Store::fingerprint(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second.fingerprint;
+}
+
+std::optional<std::string> Store::indexKeyOf(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second.indexKey;
 }
 
 size_t Store::size() const {

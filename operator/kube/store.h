@@ -26,9 +26,13 @@ class Store {
   // copy them all.
   // TRANSFORM, when set, is what is kept of each object (after
   // managedFields are dropped): only what the readers use.
+  // FINGERPRINT, when set, is computed of each object as kept when it is
+  // stored, for fingerprint(): telling a change from an echo without
+  // reading the object back.
   using Transform = std::function<nlohmann::json(const nlohmann::json&)>;
-  explicit Store(std::string indexLabel = "", Transform transform = {})
-      : indexLabel_(std::move(indexLabel)), transform_(std::move(transform)) {}
+  using Fingerprint = std::function<size_t(const nlohmann::json&)>;
+  explicit Store(std::string indexLabel = "", Transform transform = {}, Fingerprint fingerprint = {})
+      : indexLabel_(std::move(indexLabel)), transform_(std::move(transform)), fingerprint_(std::move(fingerprint)) {}
 
   void upsert(const nlohmann::json& object);
   // upsert() unless the store already holds a newer version of the object
@@ -46,6 +50,12 @@ class Store {
   // Objects in NS whose index label equals VALUE. REQUIRES: an index label.
   std::vector<nlohmann::json> byIndex(const std::string& ns, const std::string& value) const;
   std::vector<std::string> keys() const;
+  // The FINGERPRINT of the object at KEY, as it was stored; nullopt when
+  // there is none. REQUIRES: a fingerprint function.
+  std::optional<size_t> fingerprint(const std::string& key) const;
+  // "namespace/value" of the index label of the object at KEY ("" when it has
+  // none); nullopt when there is no object.
+  std::optional<std::string> indexKeyOf(const std::string& key) const;
   size_t size() const;
 
  private:
@@ -57,7 +67,9 @@ class Store {
     std::string data;  // deflated text, or the text itself when !packed
     size_t size = 0;   // of the text
     bool packed = false;
-    std::string indexKey;  // "" when not indexed
+    std::string indexKey;             // "" when not indexed
+    std::optional<uint64_t> version;  // metadata.resourceVersion (upsertUnlessNewer)
+    size_t fingerprint = 0;           // fingerprint_ of the object (0 without one)
     static Entry of(const std::string& text);
     nlohmann::json parse() const;
   };
@@ -69,6 +81,7 @@ class Store {
 
   const std::string indexLabel_;
   const Transform transform_;
+  const Fingerprint fingerprint_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> objects_;
   std::map<std::string, std::set<std::string>> index_;  // "ns/value" -> keys

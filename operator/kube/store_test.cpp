@@ -98,3 +98,20 @@ TEST_CASE("upsertUnlessNewer keeps a newer version the store already holds") {
   opaque["metadata"]["resourceVersion"] = "not-a-number";
   CHECK(store.upsertUnlessNewer(opaque));  // not comparable: the write wins, as before
 }
+
+TEST_CASE("an object's fingerprint and owner index key are kept as stored, gone with it") {
+  Store store("owner", {}, [](const Json& o) { return o["metadata"].value("labels", Json::object()).size() + 7; });
+  CHECK_FALSE(store.fingerprint("a/x-1"));
+  CHECK_FALSE(store.indexKeyOf("a/x-1"));
+  store.upsert(object("a", "x-1", "x"));
+  store.upsert(object("a", "free", ""));
+  CHECK(store.fingerprint("a/x-1") == 8u);
+  CHECK(store.fingerprint("a/free") == 7u);
+  CHECK(store.indexKeyOf("a/x-1") == "a/x");
+  CHECK(store.indexKeyOf("a/free") == "");
+  store.upsert(object("a", "x-1", "y"));
+  CHECK(store.indexKeyOf("a/x-1") == "a/y");
+  store.erase("a/x-1");
+  CHECK_FALSE(store.fingerprint("a/x-1"));
+  CHECK_FALSE(store.indexKeyOf("a/x-1"));
+}

@@ -27,13 +27,9 @@ struct Fd {
   }
 };
 
-}  // namespace
-
-HandlerResult ExecHandler::handle(const HandlerRequest& r) {
-  int pipeFds[2];
-  if (::pipe2(pipeFds, O_CLOEXEC) != 0) return {Outcome::Retry, std::string("exec: pipe: ") + std::strerror(errno)};
-  Fd readEnd{pipeFds[0]}, writeEnd{pipeFds[1]};
-
+// Starts COMMAND in its own process group with READFD as its stdin and
+// ROUTE and EVENTID added to the environment; the error number on failure.
+int spawn(const std::vector<std::string>& command, int readFd, const HandlerRequest& r, pid_t& pid) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   env.push_back("EW_ROUTE=" + r.route);
@@ -41,27 +37,37 @@ HandlerResult ExecHandler::handle(const HandlerRequest& r) {
   std::vector<char*> envp, argv;
   for (auto& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::vector<std::string> args = config_.command;
+  std::vector<std::string> args = command;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, readEnd.fd, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, readFd, STDIN_FILENO);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
-  pid_t pid = -1;
   const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return {Outcome::Reject, std::string("exec: cannot start ") + argv[0] + ": " + std::strerror(rc)};
+  return rc;
+}
+
+}  // namespace
+
+HandlerResult ExecHandler::handle(const HandlerRequest& r) {
+  int pipeFds[2];
+  if (::pipe2(pipeFds, O_CLOEXEC) != 0) return {Outcome::Retry, std::string("exec: pipe: ") + std::strerror(errno)};
+  Fd readEnd{pipeFds[0]}, writeEnd{pipeFds[1]};
+  pid_t pid = -1;
+  if (const int rc = spawn(config_.command, readEnd.fd, r, pid); rc != 0)
+    return {Outcome::Reject, "exec: cannot start " + config_.command.at(0) + ": " + std::strerror(rc)};
   readEnd.reset();
 
-  const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
+  const MonoTime deadline = time_.now() + config_.timeout;
   auto remainingMs = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - time_.now());
     return static_cast<int>(std::max<int64_t>(0, left.count()));
   };
   // Write stdin without blocking past the deadline (the child may not read it all).

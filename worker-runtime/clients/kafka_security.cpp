@@ -176,10 +176,10 @@ class RefusalWatch : public RdKafka::EventCb {
 
 }  // namespace
 
-Status probeKafkaSecurity(const KafkaSourceConfig& config, std::chrono::milliseconds timeout) {
+Status probeKafkaSecurity(const KafkaSourceConfig& config, std::chrono::milliseconds timeout, const TimeSource& time) {
   if (!config.security || config.security->protocol == "PLAINTEXT") return {};
   const KafkaSecurityConfig& sec = *config.security;
-  if (auto s = checkTlsFiles(sec, std::chrono::system_clock::now()); !s) return s;
+  if (auto s = checkTlsFiles(sec, time.wallNow()); !s) return s;
   auto conf = kafkaClientConf(config);
   if (!conf) return conf.error();
   std::optional<std::string> password;
@@ -194,8 +194,8 @@ Status probeKafkaSecurity(const KafkaSourceConfig& config, std::chrono::millisec
   if (!client) return Error{"kafka: cannot create a client: " + scrubbed(err, password)};
   std::string brokers;
   for (const auto& b : config.brokers) brokers += (brokers.empty() ? "" : ",") + b;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  const MonoTime deadline = time.now() + timeout;
+  while (time.now() < deadline) {
     RdKafka::Metadata* md = nullptr;
     const auto e = client->metadata(false, nullptr, &md, 250);
     delete md;

@@ -20,6 +20,7 @@
 
 #include "core/config.h"
 #include "ew/result.h"
+#include "ew/time_source.h"
 
 namespace ew::runtime {
 
@@ -32,7 +33,9 @@ Status checkTlsFiles(const KafkaSecurityConfig& sec, std::chrono::system_clock::
 std::optional<std::string> securityRefusal(int err, const std::string& text, const KafkaSecurityConfig& sec);
 
 // Connects to CONFIG's brokers with its security settings (nothing to do for
-// PLAINTEXT) and waits up to TIMEOUT for a broker to answer or to refuse.
-Status probeKafkaSecurity(const KafkaSourceConfig& config, std::chrono::milliseconds timeout);
+// PLAINTEXT) and waits up to TIMEOUT (on TIME, which also dates the
+// certificate check) for a broker to answer or to refuse.
+Status probeKafkaSecurity(const KafkaSourceConfig& config, std::chrono::milliseconds timeout,
+                          const TimeSource& time = systemTime());
 
 }  // namespace ew::runtime

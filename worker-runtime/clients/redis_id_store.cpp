@@ -67,8 +67,8 @@ class RedisIdStore::Lease {
   bool healthy_ = true;
 };
 
-RedisIdStore::RedisIdStore(RedisIdStoreOptions options, Now now)
-    : options_(std::move(options)), now_(std::move(now)), claimPrefix_("pending:" + options_.token + "/") {
+RedisIdStore::RedisIdStore(RedisIdStoreOptions options, const TimeSource& time)
+    : options_(std::move(options)), time_(time), claimPrefix_("pending:" + options_.token + "/") {
   const auto colon = options_.address.rfind(':');
   host_ = options_.address.substr(0, colon);
   port_ = std::stoi(options_.address.substr(colon + 1));
@@ -81,7 +81,7 @@ RedisIdStore::~RedisIdStore() {
 Error RedisIdStore::failed(const std::string& what, redisContext* c) {
   std::string why = c && c->err ? c->errstr : "no reply";
   std::lock_guard l(mu_);
-  downUntil_ = now_() + options_.backoff;
+  downUntil_ = time_.now() + options_.backoff;
   lastFailure_ = why;
   return Error{"redis " + options_.address + ": " + what + ": " + why};
 }
@@ -94,7 +94,7 @@ Result<redisContext*> RedisIdStore::acquire() {
       idle_.pop_back();
       return c;
     }
-    if (now_() < downUntil_)
+    if (time_.now() < downUntil_)
       return Error{"redis " + options_.address + ": unavailable (" + lastFailure_ + "); not retried for " +
                    formatDuration(options_.backoff)};
   }

@@ -27,6 +27,7 @@
 
 #include "core/id_store.h"
 #include "ew/duration.h"
+#include "ew/time_source.h"
 
 struct redisContext;
 
@@ -51,8 +52,8 @@ std::string redisKeyPrefix(const std::string& ns, const std::string& worker, con
 
 class RedisIdStore : public IdStore {
  public:
-  using Now = std::function<std::chrono::steady_clock::time_point()>;
-  explicit RedisIdStore(RedisIdStoreOptions options, Now now = std::chrono::steady_clock::now);
+  // TIME times the back-off after a connection failure; it must outlive the store.
+  explicit RedisIdStore(RedisIdStoreOptions options, const TimeSource& time = systemTime());
   ~RedisIdStore() override;
 
   Result<Claim> claim(const std::string& id, const std::string& holder) override;
@@ -66,14 +67,14 @@ class RedisIdStore : public IdStore {
   Error failed(const std::string& what, redisContext* c);
 
   const RedisIdStoreOptions options_;
-  const Now now_;
+  const TimeSource& time_;
   const std::string claimPrefix_;  // "pending:<token>/"
   std::string host_;
   int port_ = 0;
   std::mutex mu_;
-  std::vector<redisContext*> idle_;                    // guarded by mu_
-  std::chrono::steady_clock::time_point downUntil_{};  // guarded by mu_
-  std::string lastFailure_;                            // guarded by mu_
+  std::vector<redisContext*> idle_;  // guarded by mu_
+  MonoTime downUntil_{};             // guarded by mu_
+  std::string lastFailure_;          // guarded by mu_
 };
 
 }  // namespace ew::runtime

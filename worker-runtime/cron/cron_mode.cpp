@@ -68,7 +68,7 @@ class CronMetrics {
 }  // namespace
 
 Status runCronMode(const RuntimeConfig& config, HandlerPtr handler, MetricsRegistry& metrics,
-                   const std::atomic<bool>& stop) {
+                   const std::atomic<bool>& stop, const TimeSource& time) {
   auto jobs = cron::makeCronJobs(config.cron);
   if (!jobs) return jobs.error();
 
@@ -87,15 +87,14 @@ Status runCronMode(const RuntimeConfig& config, HandlerPtr handler, MetricsRegis
   };
   std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  const TimeSource& clock = systemTime();
-  cron::CronScheduler scheduler(std::move(*jobs), invoker, clock, [&] { return uniform(rng); });
+  cron::CronScheduler scheduler(std::move(*jobs), invoker, time, [&] { return uniform(rng); });
   CronMetrics cronMetrics(metrics, config.worker);
 
   scheduler.start();
   spdlog::info("cron: {} job(s) scheduled", config.cron.size());
   while (!stop.load()) {
     cronMetrics.update(scheduler.stats());
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // only waits: for STOP, and to refresh the metrics
   }
   scheduler.stop(config.server.gracePeriod);
   cronMetrics.update(scheduler.stats());

@@ -407,58 +407,17 @@ void Dispatcher::workerLoop(Sub& s) {
   std::unique_lock l(mu_);
   for (;;) {
     if (stopping_) return;
-    const auto now = deps_.time->now();
-    while (!s.delayed.empty() && s.delayed.begin()->first <= now) {
-      s.ready.push_back(std::move(s.delayed.begin()->second));
-      s.delayed.erase(s.delayed.begin());
-    }
+    releaseDueLocked(s);
     if (s.ready.empty()) {
-      ++s.sleeping;
-      if (s.delayed.empty()) {
-        s.wake.wait(l);
-      } else {
-        // A copy: waitUntil reads its deadline again after waking, and
-        // another worker may have taken (erased) that entry meanwhile.
-        const Clock::time_point due = s.delayed.begin()->first;
-        deps_.time->waitUntil(s.wake, l, due);
-      }
-      --s.sleeping;
-      if (s.waking) --s.waking;
+      sleepLocked(s, l);
       continue;
     }
-    // Take a fair share of the runnable work: one item when little is queued
-    // (slow handlers stay parallel), more when much is (cheap handlers batch).
-    const size_t take = std::min<size_t>(64, (s.ready.size() + workers - 1) / workers);
-    for (size_t i = 0; i < take; ++i) {
-      batch.push_back(std::move(s.ready.front()));
-      s.ready.pop_front();
-      ++running_[batch.back()->message.tp];
-    }
-    if (!s.ready.empty()) wakeLocked(s);
+    takeBatchLocked(s, workers, batch);
     l.unlock();
     // Once stopping, what this worker took and has not started stays uncommitted.
     for (auto& w : batch) verdicts.push_back(stopping_ ? Verdict::Abandon : process(s, *w));
     l.lock();
-    for (size_t i = 0; i < batch.size(); ++i) {
-      WorkPtr w = std::move(batch[i]);
-      if (w->call.count()) {
-        s.admission.observe(w->call);
-        w->call = std::chrono::nanoseconds(0);
-      }
-      const TopicPartition& tp = w->message.tp;
-      if (auto r = running_.find(tp); --r->second == 0) running_.erase(r);
-      // A delivery belongs to no assignment; a record only to the one it was consumed in.
-      const auto gen = generation_.find(tp);
-      const bool current = w->onDone || (gen != generation_.end() && gen->second == w->generation);
-      if (verdicts[i] == Verdict::Retry && current && !stopping_) {
-        const Millis delay = w->delayOverride ? *w->delayOverride : s.retry.delayAfter(w->attempts);
-        w->delayOverride.reset();
-        s.delayed.emplace(deps_.time->now() + delay, std::move(w));
-        s.wake.notify_one();  // a sleeping worker may need an earlier wake-up
-      } else {
-        finishLocked(s, std::move(w), verdicts[i] == Verdict::Done && current, completions);
-      }
-    }
+    for (size_t i = 0; i < batch.size(); ++i) settleLocked(s, std::move(batch[i]), verdicts[i], completions);
     s.lanes.setBudget(s.admission.events());
     batch.clear();
     verdicts.clear();
@@ -469,6 +428,60 @@ void Dispatcher::workerLoop(Sub& s) {
       completions.clear();
       l.lock();
     }
+  }
+}
+
+void Dispatcher::releaseDueLocked(Sub& s) {
+  const auto now = deps_.time->now();
+  while (!s.delayed.empty() && s.delayed.begin()->first <= now) {
+    s.ready.push_back(std::move(s.delayed.begin()->second));
+    s.delayed.erase(s.delayed.begin());
+  }
+}
+
+void Dispatcher::sleepLocked(Sub& s, std::unique_lock<std::mutex>& l) {
+  ++s.sleeping;
+  if (s.delayed.empty()) {
+    s.wake.wait(l);
+  } else {
+    // A copy: waitUntil reads its deadline again after waking, and
+    // another worker may have taken (erased) that entry meanwhile.
+    const Clock::time_point due = s.delayed.begin()->first;
+    deps_.time->waitUntil(s.wake, l, due);
+  }
+  --s.sleeping;
+  if (s.waking) --s.waking;
+}
+
+void Dispatcher::takeBatchLocked(Sub& s, size_t workers, std::vector<WorkPtr>& batch) {
+  // Take a fair share of the runnable work: one item when little is queued
+  // (slow handlers stay parallel), more when much is (cheap handlers batch).
+  const size_t take = std::min<size_t>(64, (s.ready.size() + workers - 1) / workers);
+  for (size_t i = 0; i < take; ++i) {
+    batch.push_back(std::move(s.ready.front()));
+    s.ready.pop_front();
+    ++running_[batch.back()->message.tp];
+  }
+  if (!s.ready.empty()) wakeLocked(s);
+}
+
+void Dispatcher::settleLocked(Sub& s, WorkPtr w, Verdict verdict, Completions& completions) {
+  if (w->call.count()) {
+    s.admission.observe(w->call);
+    w->call = std::chrono::nanoseconds(0);
+  }
+  const TopicPartition& tp = w->message.tp;
+  if (auto r = running_.find(tp); --r->second == 0) running_.erase(r);
+  // A delivery belongs to no assignment; a record only to the one it was consumed in.
+  const auto gen = generation_.find(tp);
+  const bool current = w->onDone || (gen != generation_.end() && gen->second == w->generation);
+  if (verdict == Verdict::Retry && current && !stopping_) {
+    const Millis delay = w->delayOverride ? *w->delayOverride : s.retry.delayAfter(w->attempts);
+    w->delayOverride.reset();
+    s.delayed.emplace(deps_.time->now() + delay, std::move(w));
+    s.wake.notify_one();  // a sleeping worker may need an earlier wake-up
+  } else {
+    finishLocked(s, std::move(w), verdict == Verdict::Done && current, completions);
   }
 }
 

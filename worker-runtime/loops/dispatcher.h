@@ -122,6 +122,14 @@ class Dispatcher {
   void storeFailed(Sub& sub, const char* operation, const Error& error);
   using Completions = std::vector<std::pair<std::function<void(DeliveryOutcome)>, DeliveryOutcome>>;
   void finishLocked(Sub& sub, WorkPtr w, bool done, Completions& completions);
+  // The steps of workerLoop(), under mu_ (L holds it): delayed work that is
+  // due becomes runnable; sleep until woken or the next retry is due; take a
+  // fair share of the runnable work into BATCH; settle one processed item
+  // (retry later, or finish).
+  void releaseDueLocked(Sub& sub);
+  void sleepLocked(Sub& sub, std::unique_lock<std::mutex>& l);
+  void takeBatchLocked(Sub& sub, size_t workers, std::vector<WorkPtr>& batch);
+  void settleLocked(Sub& sub, WorkPtr w, Verdict verdict, Completions& completions);
   // Queued work that DROP selects leaves (abandoned: never finished, so never
   // committed): waiting and runnable work, and with delayedToo the work
   // backing off for a retry. A lane freed this way runs its next item unless

@@ -179,7 +179,7 @@ bool EventSource::recreateClients() {
   const KafkaSecurityConfig& sec = secretWatch_->security();
   const std::string files = tlsFiles(sec);
   Status usable = checkTlsFiles(sec, time_.wallNow());
-  if (usable) usable = probeKafkaSecurity(*config_.source.kafka, kRotationProbeTimeout);
+  if (usable) usable = probeKafkaSecurity(*config_.source.kafka, kRotationProbeTimeout, time_);
   if (!usable) {
     spdlog::error("kafka: the changed TLS files ({}) do not work, the clients keep the ones they have: {}", files,
                   usable.error().message);

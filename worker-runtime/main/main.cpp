@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
   std::thread cronThread;
   if (cron && !config.cron.empty()) {
     cronThread = std::thread([&] {
-      cronStatus = runCronMode(config, handler, metrics, stop);
+      cronStatus = runCronMode(config, handler, metrics, stop, ew::systemTime());
       if (!cronStatus) {
         spdlog::error("cron: {}", cronStatus.error().message);
         stop.store(true);

@@ -14,6 +14,7 @@
 // matches; otherwise both must match.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,11 @@ class Schedule {
 
  private:
   Schedule() = default;
+  // The steps of parse(): "@..." forms; 5 or 6 fields (FIELDS, already
+  // counted); whether a day-of-month exists in an allowed month.
+  static Result<Schedule> parseMacro(std::string_view expression, std::span<const std::string_view> fields);
+  static Result<Schedule> parseFields(std::string_view expression, std::span<const std::string_view> fields);
+  Status checkCanFire(std::span<const std::string_view> fields) const;
   bool dayMatches(unsigned dayOfMonth, unsigned weekday) const;
   std::optional<std::chrono::seconds> timeOfDayAtOrAfter(int hour, int minute, int second) const;
 
