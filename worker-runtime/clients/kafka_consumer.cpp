@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "clients/kafka_config.h"
+#include "clients/kafka_message.h"
 
 namespace ew::runtime {
 namespace {
@@ -173,20 +174,7 @@ size_t KafkaConsumer::poll(int timeoutMs, size_t max, std::vector<Message>& out)
   for (ssize_t i = 0; i < n; ++i) {
     rd_kafka_message_t* m = batch_[static_cast<size_t>(i)];
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Message& msg = out.emplace_back();
-      msg.tp = {rd_kafka_topic_name(m->rkt), m->partition};
-      msg.offset = m->offset;
-      if (m->key) msg.key.emplace(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
-      msg.timestampMs = rd_kafka_message_timestamp(m, nullptr);
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* value;
-        size_t size;
-        for (size_t h = 0; rd_kafka_header_get_all(headers, h, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++h)
-          msg.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : std::string());
-      }
+      copyMessage(m, out.emplace_back());
       ++appended;
     } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       spdlog::warn("kafka: consume: {}", rd_kafka_message_errstr(m));
