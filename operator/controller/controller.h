@@ -93,6 +93,7 @@ class Controller {
   kube::Store eventWorkers_;
   // Owned objects, indexed by owner.
   kube::Store deployments_{kNameLabel}, statefulSets_{kNameLabel}, configMaps_{kNameLabel}, subscriptions_{kNameLabel};
+  kube::Store services_{kNameLabel};
   kube::Store pods_{kNameLabel, slimPod};  // the workers' pods, for their problems (pod_health.h)
   // Pods that have a problem: key -> (owner key, describe() of it). Guarded by fingerprintsMu_.
   std::map<std::string, std::pair<std::string, std::string>> podProblems_;
