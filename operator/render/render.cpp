@@ -224,38 +224,24 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
       {"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", metadata(ew, name, "cron")}, {"spec", setSpec}};
 }
 
-// The outbox relays: two replicas, one publishing per table (the advisory
-// lock in PostgreSQL, worker-runtime/loops/outbox_relay.h) and one standing
-// by to take over at once; a rollout may briefly run three, the lock still
-// lets one publish.
-Json outboxDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& configHash) {
+// Two runtime pods alone in --mode MODE, rolled one extra pod at a time.
+// The outbox relays: one publishes per table (the advisory lock in
+// PostgreSQL, worker-runtime/loops/outbox_relay.h) and one stands by to take
+// over at once; a rollout may briefly run three, the lock still lets one
+// publish. The streams (the SSE gateway): a client whose pod goes away
+// reconnects to the other with its Last-Event-ID, and any pod resumes any
+// client (the position is in the token).
+Json runtimePairDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
+                           const std::string& name, const std::string& configHash) {
   Json deploymentSpec = {
       {"replicas", 2},
-      {"selector", podSelector(ew, "outbox")},
+      {"selector", podSelector(ew, mode)},
       {"revisionHistoryLimit", 3},
       {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
-      {"template", podTemplate(ew, options, "outbox", configHash)}};
+      {"template", podTemplate(ew, options, mode, configHash)}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
-          {"metadata", metadata(ew, outboxDeploymentName(ew.metadata.name), "outbox")},
-          {"spec", deploymentSpec}};
-}
-
-// The SSE gateway: the runtime alone in --mode streams (it calls no
-// handler). Two replicas: a client whose pod goes away reconnects to the
-// other with its Last-Event-ID; any pod resumes any client (the position is
-// in the token). Rolled one extra pod at a time, so clients always have
-// somewhere to reconnect to.
-Json streamsDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& configHash) {
-  Json deploymentSpec = {
-      {"replicas", 2},
-      {"selector", podSelector(ew, "streams")},
-      {"revisionHistoryLimit", 3},
-      {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
-      {"template", podTemplate(ew, options, "streams", configHash)}};
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", metadata(ew, streamsName(ew.metadata.name), "streams")},
+          {"metadata", metadata(ew, name, mode)},
           {"spec", deploymentSpec}};
 }
 
@@ -294,9 +280,10 @@ RenderOutput render(const api::EventWorker& ew, const RenderOptions& options) {
   if (!ew.spec.subscriptions.empty()) out.objects.push_back(eventsDeployment(ew, options, hash));
   const bool anyCron = std::any_of(ew.spec.cron.begin(), ew.spec.cron.end(), [](const auto& c) { return !c.suspend; });
   if (anyCron) out.objects.push_back(cronStatefulSet(ew, options, hash));
-  if (!ew.spec.outbox.empty()) out.objects.push_back(outboxDeployment(ew, options, hash));
+  if (!ew.spec.outbox.empty())
+    out.objects.push_back(runtimePairDeployment(ew, options, "outbox", outboxDeploymentName(ew.metadata.name), hash));
   if (!ew.spec.streams.empty()) {
-    out.objects.push_back(streamsDeployment(ew, options, hash));
+    out.objects.push_back(runtimePairDeployment(ew, options, "streams", streamsName(ew.metadata.name), hash));
     out.objects.push_back(streamsService(ew));
   }
   if (ew.spec.dapr.enabled)

@@ -168,19 +168,7 @@ KafkaConsumer::~KafkaConsumer() { close(); }
 void KafkaConsumer::QueueDeleter::operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 
 size_t KafkaConsumer::poll(int timeoutMs, size_t max, std::vector<Message>& out) {
-  batch_.resize(max);
-  const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), timeoutMs, batch_.data(), max);
-  size_t appended = 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    rd_kafka_message_t* m = batch_[static_cast<size_t>(i)];
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      copyMessage(m, out.emplace_back());
-      ++appended;
-    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      spdlog::warn("kafka: consume: {}", rd_kafka_message_errstr(m));
-    }
-    rd_kafka_message_destroy(m);
-  }
+  const size_t appended = consumeBatch(queue_.get(), timeoutMs, max, batch_, out);
   if (stallGuard_->observe(static_cast<size_t>(rd_kafka_queue_length(queue_.get())))) wakeFetcher();
   return appended;
 }

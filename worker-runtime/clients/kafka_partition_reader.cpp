@@ -1,7 +1,6 @@
 #include "clients/kafka_partition_reader.h"
 
 #include <librdkafka/rdkafka.h>
-#include <spdlog/spdlog.h>
 
 #include "clients/kafka_config.h"
 #include "clients/kafka_message.h"
@@ -80,20 +79,7 @@ Status KafkaPartitionReader::assign(const std::vector<std::pair<TopicPartition, 
 }
 
 size_t KafkaPartitionReader::poll(int timeoutMs, size_t max, std::vector<Message>& out) {
-  batch_.resize(max);
-  const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), timeoutMs, batch_.data(), max);
-  size_t appended = 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    rd_kafka_message_t* m = batch_[static_cast<size_t>(i)];
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      copyMessage(m, out.emplace_back());
-      ++appended;
-    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      spdlog::warn("kafka: read: {}", rd_kafka_message_errstr(m));
-    }
-    rd_kafka_message_destroy(m);
-  }
-  return appended;
+  return consumeBatch(queue_.get(), timeoutMs, max, batch_, out);
 }
 
 }  // namespace ew::runtime
