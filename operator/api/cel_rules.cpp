@@ -1,6 +1,7 @@
 #include "api/cel_rules.h"
 
 #include <regex>
+#include <set>
 
 #include "ew/duration.h"
 
@@ -90,8 +91,8 @@ class RuleTable {
 
 void addObjectRules(RuleTable& t) {
   t.add("",
-        "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events, <name>-cron and "
-        "<name>-outbox are valid DNS labels",
+        "metadata.name must be at most 55 characters so that <name>-runtime, <name>-events, <name>-cron, "
+        "<name>-outbox and <name>-streams are valid DNS labels",
         [](const Json& ew, FieldErrors& e, const std::string& m) {
           const Json& name = at(at(ew, "metadata"), "name");
           if (name.is_string() && name.get<std::string>().size() > 55) e.push_back({"metadata.name", m});
@@ -106,11 +107,18 @@ void addObjectRules(RuleTable& t) {
           const Json own = has(dapr, "appId") ? dapr["appId"] : at(at(ew, "metadata"), "name");
           if (at(spec["migrateFrom"], "appId") == own) e.push_back({"spec.migrateFrom.appId", m});
         });
-  t.add("spec", "at least one subscription, cron job or outbox relay is required",
+  t.add("spec", "at least one subscription, cron job, outbox relay or stream is required",
         [](const Json& ew, FieldErrors& e, const std::string& m) {
           const Json& spec = at(ew, "spec");
           const auto size = [&](const char* k) { return at(spec, k).is_array() ? at(spec, k).size() : 0; };
-          if (size("subscriptions") == 0 && size("cron") == 0 && size("outbox") == 0) e.push_back({"spec", m});
+          if (size("subscriptions") == 0 && size("cron") == 0 && size("outbox") == 0 && size("streams") == 0)
+            e.push_back({"spec", m});
+        });
+  t.add("spec", "spec.source.kafka is required when streams are declared (they read from it)",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& spec = at(ew, "spec");
+          if (at(spec, "streams").is_array() && !spec["streams"].empty() && !has(at(spec, "source"), "kafka"))
+            e.push_back({"spec.source.kafka", m});
         });
   t.add("spec", "spec.source.kafka is required when outbox relays are declared (they publish to it)",
         [](const Json& ew, FieldErrors& e, const std::string& m) {
@@ -228,6 +236,39 @@ void addOutboxRules(RuleTable& t) {
             });
 }
 
+void addStreamRules(RuleTable& t) {
+  t.add("spec.streams", "each stream needs a path of its own",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& streams = at(at(ew, "spec"), "streams");
+          if (!streams.is_array()) return;
+          std::set<Json> paths;
+          for (const auto& s : streams)
+            if (!paths.insert(at(s, "path")).second) {
+              e.push_back({"spec.streams", m});
+              return;
+            }
+        });
+  t.addEach("spec.streams[*]", "streams",
+            "clientBuffer must not exceed replayEvents (a client is cut off before it falls out of the replay window)",
+            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
+              if (at(s, "clientBuffer").is_number() && at(s, "replayEvents").is_number() &&
+                  s["clientBuffer"] > s["replayEvents"])
+                e.push_back({path + ".clientBuffer", m});
+            });
+  t.addEach(
+      "spec.streams[*]", "streams", "heartbeatInterval must be between 1s and 5m",
+      [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
+        const Json& h = at(s, "heartbeatInterval");
+        if (h.is_string() && ew::parseDuration(h.get<std::string>(), "") && (millis(h) < 1000 || millis(h) > 300'000))
+          e.push_back({path + ".heartbeatInterval", m});
+      });
+  t.addEach("spec.streams[*].auth", "streams", "url is required when mode is bearer",
+            [](const Json& s, const std::string& path, FieldErrors& e, const std::string& m) {
+              const Json& a = at(s, "auth");
+              if (at(a, "mode") == "bearer" && !has(a, "url")) e.push_back({path + ".auth.url", m});
+            });
+}
+
 void addScalingRules(RuleTable& t) {
   t.add(
       "spec.scaling", "minReplicas must be less than or equal to maxReplicas",
@@ -253,6 +294,7 @@ std::vector<CelRule> build() {
   addSubscriptionRules(t);
   addCronRules(t);
   addOutboxRules(t);
+  addStreamRules(t);
   addScalingRules(t);
   return t.take();
 }

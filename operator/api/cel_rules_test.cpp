@@ -53,6 +53,14 @@ Json withCron(const Json& fields) {
   return ew;
 }
 
+// A worker with one stream (FIELDS merged into it) beside its subscription.
+Json withStream(const Json& fields) {
+  Json ew = minimalEventWorker();
+  ew["spec"]["streams"] = Json::array({{{"name", "orders"}, {"topics", {"order.completed"}}, {"path", "/orders"}}});
+  if (fields.is_object()) ew["spec"]["streams"][0].merge_patch(fields);
+  return ew;
+}
+
 }  // namespace
 
 TEST_CASE("every CEL rule in the CRD has a C++ counterpart with the same message, and no other") {
@@ -115,6 +123,22 @@ TEST_CASE("each CEL rule refuses what it should, at its field") {
                 "spec.subscriptions[0].idempotency.ttl"));
   CHECK(firesAt(withCron({{"timeout", "0s"}}), "spec.cron[0].timeout"));
   CHECK(firesAt(withCron({{"retry", {{"initialBackoff", "0s"}}}}), "spec.cron[0].retry.initialBackoff"));
+  CHECK(celFindings(withStream({})).empty());
+  CHECK(firesAt(withStream({{"clientBuffer", 20000}}), "spec.streams[0].clientBuffer"));
+  CHECK(firesAt(withStream({{"heartbeatInterval", "500ms"}}), "spec.streams[0].heartbeatInterval"));
+  CHECK(firesAt(withStream({{"heartbeatInterval", "10m"}}), "spec.streams[0].heartbeatInterval"));
+  CHECK(firesAt(withStream({{"auth", {{"mode", "bearer"}}}}), "spec.streams[0].auth.url"));
+  CHECK(celFindings(withStream({{"auth", {{"mode", "bearer"}, {"url", "http://customer:8080/auth"}}}})).empty());
+  Json twoPaths = withStream({});
+  twoPaths["spec"]["streams"].push_back({{"name", "again"}, {"topics", {"x"}}, {"path", "/orders"}});
+  CHECK(firesAt(twoPaths, "spec.streams"));
+  const Json streamsOnly = patched({{"spec",
+                                     {{"subscriptions", nullptr},
+                                      {"cron", nullptr},
+                                      {"source", nullptr},
+                                      {"streams", withStream({})["spec"]["streams"]}}}});
+  CHECK(firesAt(streamsOnly, "spec.source.kafka"));
+  CHECK(!firesAt(streamsOnly, "spec"));
   CHECK(firesAt(patched({{"spec", {{"scaling", {{"minReplicas", 5}, {"maxReplicas", 4}}}}}}), "spec.scaling"));
   CHECK(firesAt(patched({{"spec", {{"scaling", {{"maxReplicas", 4}, {"fallback", {{"replicas", 5}}}}}}}}),
                 "spec.scaling"));

@@ -152,6 +152,27 @@ OutboxRelay outboxRelay(const Json& o, const std::string& path) {
   return r;
 }
 
+Stream stream(const Json& o, const std::string& path) {
+  Stream s;
+  s.name = o.value("name", "");
+  s.topics = o.value("topics", s.topics);
+  s.path = o.value("path", "");
+  const Json filter = o.value("filter", Json::object());
+  s.filterTypes = filter.value("types", s.filterTypes);
+  s.filterKeys = filter.value("keys", s.filterKeys);
+  s.fields = o.value("fields", s.fields);
+  s.clientBuffer = o.value("clientBuffer", s.clientBuffer);
+  s.replayEvents = o.value("replayEvents", s.replayEvents);
+  s.heartbeatInterval = duration(o, "heartbeatInterval", s.heartbeatInterval, path);
+  s.reconnectDelay = duration(o, "reconnectDelay", s.reconnectDelay, path);
+  s.resumeFallback = o.value("resumeFallback", s.resumeFallback);
+  const Json auth = o.value("auth", Json::object());
+  s.auth.mode = auth.value("mode", s.auth.mode);
+  s.auth.url = optString(auth, "url");
+  s.auth.cacheTTL = duration(auth, "cacheTTL", s.auth.cacheTTL, path + ".auth");
+  return s;
+}
+
 ScalingSpec scaling(const Json& o) {
   ScalingSpec s;
   s.minReplicas = o.value("minReplicas", s.minReplicas);
@@ -201,6 +222,9 @@ EventWorker decode(const Json& object) {
   const Json outbox = spec.value("outbox", Json::array());
   for (std::size_t i = 0; i < outbox.size(); ++i)
     s.outbox.push_back(outboxRelay(outbox[i], "spec.outbox[" + std::to_string(i) + "]"));
+  const Json streams = spec.value("streams", Json::array());
+  for (std::size_t i = 0; i < streams.size(); ++i)
+    s.streams.push_back(stream(streams[i], "spec.streams[" + std::to_string(i) + "]"));
   s.scaling = scaling(spec.value("scaling", Json::object()));
   if (spec.contains("migrateFrom")) {
     const Json& m = spec["migrateFrom"];

@@ -124,6 +124,19 @@ void outbox(const EventWorker& ew, FieldErrors& errors) {
   }
 }
 
+// The streams read spec.source.kafka through the runtime config's one source,
+// and listen on kStreamsPort beside the metrics port.
+void streams(const EventWorker& ew, FieldErrors& errors) {
+  if (ew.spec.streams.empty()) return;
+  if (ew.spec.dapr.enabled && !ew.spec.subscriptions.empty())
+    errors.push_back({"spec.streams",
+                      "streams beside Dapr-delivered subscriptions are not supported yet (the runtime config has one "
+                      "source): declare them in an EventWorker of their own"});
+  if (ew.spec.runtime.metricsPort == kStreamsPort)
+    errors.push_back({"spec.runtime.metricsPort", "port " + std::to_string(kStreamsPort) +
+                                                      " is the streams port (Service <name>-streams); pick another"});
+}
+
 }  // namespace
 
 void checkOperatorRules(const EventWorker& ew, FieldErrors& errors) {
@@ -134,6 +147,7 @@ void checkOperatorRules(const EventWorker& ew, FieldErrors& errors) {
   resources(ew.spec.runtime.resources, "spec.runtime.resources", errors);
   dapr(ew, errors);
   outbox(ew, errors);
+  streams(ew, errors);
 }
 
 }  // namespace ew::api

@@ -11,6 +11,8 @@ namespace ew::api {
 // Ports the Dapr sidecar listens on inside the pod when the operator renders
 // it (HTTP, health, gRPC, internal gRPC, and the metrics port it assigns).
 inline constexpr int kDaprReservedPorts[] = {3500, 3501, 50001, 50002, 9091};
+// The port the runtime serves spec.streams on (--mode streams; Service <name>-streams).
+inline constexpr int kStreamsPort = 8088;
 
 void checkOperatorRules(const EventWorker& ew, FieldErrors& errors);
 

@@ -134,6 +134,27 @@ struct OutboxRelay {
   std::optional<std::string> notifyChannel;
 };
 
+// One SSE stream (spec.streams[*]), served by the <name>-streams pods.
+struct StreamAuth {
+  std::string mode = "none";  // none | bearer
+  std::optional<std::string> url;
+  Millis cacheTTL{30000};
+};
+
+struct Stream {
+  std::string name;
+  std::vector<std::string> topics;
+  std::string path;
+  std::vector<std::string> filterTypes, filterKeys;  // empty: every record
+  std::vector<std::string> fields{"id", "type", "source", "time", "data"};
+  int clientBuffer = 1000;
+  int replayEvents = 10000;
+  Millis heartbeatInterval{15000};
+  Millis reconnectDelay{2000};
+  std::string resumeFallback = "oldest";  // oldest | newest
+  StreamAuth auth;
+};
+
 struct Fallback {
   int failureThreshold = 3;
   std::optional<int> replicas;
@@ -172,6 +193,7 @@ struct EventWorkerSpec {
   std::vector<Subscription> subscriptions;
   std::vector<CronJob> cron;
   std::vector<OutboxRelay> outbox;
+  std::vector<Stream> streams;
   ScalingSpec scaling;
   std::optional<MigrateFrom> migrateFrom;
 };

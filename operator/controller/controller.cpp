@@ -22,7 +22,7 @@ Controller::Controller(kube::Api& api, ControllerOptions options, RenderFn rende
       reconciler_(
           api, eventWorkers_,
           OwnedStores{configMaps_, deployments_, statefulSets_, options_.daprSubscriptions ? &subscriptions_ : nullptr,
-                      &pods_, [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }},
+                      &pods_, [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }, &services_},
           std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka, outbox_.get()) {}
 
 void Controller::figuresChanged(const std::string& key) {
@@ -175,6 +175,8 @@ void Controller::start() {
       kNameLabel);
   startWatcher(
       resources::kConfigMap, configMaps_, [this](const std::string& k) { onOwnedChange(configMaps_, k); }, kNameLabel);
+  startWatcher(
+      resources::kService, services_, [this](const std::string& k) { onOwnedChange(services_, k); }, kNameLabel);
   if (options_.daprSubscriptions)
     startWatcher(
         resources::kDaprSubscription, subscriptions_,

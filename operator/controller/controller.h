@@ -93,7 +93,8 @@ class Controller {
   kube::Store eventWorkers_{"", {}, changeHash};
   // Owned objects, indexed by owner.
   kube::Store deployments_{kNameLabel, {}, changeHash}, statefulSets_{kNameLabel, {}, changeHash},
-      configMaps_{kNameLabel, {}, changeHash}, subscriptions_{kNameLabel, {}, changeHash};
+      configMaps_{kNameLabel, {}, changeHash}, subscriptions_{kNameLabel, {}, changeHash},
+      services_{kNameLabel, {}, changeHash};
   kube::Store pods_{kNameLabel, slimPod};  // the workers' pods, for their problems (pod_health.h)
   // Pods that have a problem: key -> (owner key, describe() of it). Guarded by fingerprintsMu_.
   std::map<std::string, std::pair<std::string, std::string>> podProblems_;

@@ -198,6 +198,7 @@ kube::Store* Reconciler::storeFor(const std::string& kind) const {
   if (kind == "Deployment") return &owned_.deployments;
   if (kind == "StatefulSet") return &owned_.statefulSets;
   if (kind == "Subscription") return owned_.subscriptions;
+  if (kind == "Service") return owned_.services;
   return nullptr;
 }
 
@@ -206,12 +207,14 @@ const kube::ResourceType* Reconciler::typeFor(const std::string& kind) const {
   if (kind == "Deployment") return &resources::kDeployment;
   if (kind == "StatefulSet") return &resources::kStatefulSet;
   if (kind == "Subscription") return &resources::kDaprSubscription;
+  if (kind == "Service") return &resources::kService;
   return nullptr;
 }
 
 std::vector<Json> Reconciler::ownedBy(const std::string& ns, const std::string& name) const {
   std::vector<Json> out;
-  for (kube::Store* s : {&owned_.configMaps, &owned_.deployments, &owned_.statefulSets, owned_.subscriptions}) {
+  for (kube::Store* s :
+       {&owned_.configMaps, &owned_.deployments, &owned_.statefulSets, owned_.subscriptions, owned_.services}) {
     if (!s) continue;
     for (auto& o : s->byIndex(ns, name)) out.push_back(std::move(o));
   }

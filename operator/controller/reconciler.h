@@ -68,6 +68,7 @@ struct OwnedStores {
   // stores (its watch event will bring the same object back: no need to
   // reconcile for it). May be empty.
   std::function<void(const kube::Store& store, const std::string& key)> wrote;
+  kube::Store* services = nullptr;  // Service <name>-streams; null: not watched
 };
 
 struct ReconcileOutcome {

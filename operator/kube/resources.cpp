@@ -13,6 +13,7 @@ const ResourceType kDeployment{"apps", "v1", "deployments", "Deployment", true};
 const ResourceType kStatefulSet{"apps", "v1", "statefulsets", "StatefulSet", true};
 const ResourceType kReplicaSet{"apps", "v1", "replicasets", "ReplicaSet", true};
 const ResourceType kPod{"", "v1", "pods", "Pod", true};
+const ResourceType kService{"", "v1", "services", "Service", true};
 const ResourceType kLease{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const ResourceType kEventWorker{"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true};
 const ResourceType kDaprSubscription{"dapr.io", "v2alpha1", "subscriptions", "Subscription", true};

@@ -22,6 +22,7 @@ extern const ResourceType kSecret;
 extern const ResourceType kEvent;
 extern const ResourceType kDeployment;
 extern const ResourceType kStatefulSet;
+extern const ResourceType kService;
 extern const ResourceType kReplicaSet;
 extern const ResourceType kPod;
 extern const ResourceType kLease;

@@ -20,6 +20,7 @@ inline std::string configMapName(const std::string& worker) { return worker + "-
 inline std::string eventsDeploymentName(const std::string& worker) { return worker + "-events"; }
 inline std::string cronStatefulSetName(const std::string& worker) { return worker + "-cron"; }
 inline std::string outboxDeploymentName(const std::string& worker) { return worker + "-outbox"; }
+inline std::string streamsName(const std::string& worker) { return worker + "-streams"; }  // Deployment and Service
 inline std::string subscriptionName(const std::string& worker, const std::string& subscription) {
   return worker + "-" + subscription;
 }

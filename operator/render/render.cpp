@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "api/operator_rules.h"
 #include "render/names.h"
 
 namespace ew::render {
@@ -71,10 +72,10 @@ Json probe(const std::string& path, int period, int failures) {
 }
 
 // The Kafka credentials Secret is mounted where the runtime talks to Kafka:
-// the events pods (consumer) and the outbox pods (producer).
+// the events pods (consumer), the outbox pods (producer) and the streams pods (reader).
 bool mountsKafkaSecret(const api::EventWorker& ew, const std::string& mode) {
   const auto& k = ew.spec.kafka;
-  return (mode == "events" || mode == "outbox") && k && k->security && k->security->secretName;
+  return (mode == "events" || mode == "outbox" || mode == "streams") && k && k->security && k->security->secretName;
 }
 
 std::string outboxVolume(const api::OutboxRelay& r) { return "outbox-" + r.name; }
@@ -84,6 +85,7 @@ Json runtimeContainer(const api::EventWorker& ew, const RenderOptions& options, 
   Json ports = Json::array({{{"name", "metrics"}, {"containerPort", spec.runtime.metricsPort}, {"protocol", "TCP"}}});
   if (mode == "events" && spec.dapr.enabled)
     ports.push_back({{"name", "dapr-app"}, {"containerPort", spec.dapr.appPort}, {"protocol", "TCP"}});
+  if (mode == "streams") ports.push_back({{"name", "sse"}, {"containerPort", api::kStreamsPort}, {"protocol", "TCP"}});
   Json mounts = Json::array({{{"name", "runtime-config"}, {"mountPath", kRuntimeConfigDir}, {"readOnly", true}}});
   if (mountsKafkaSecret(ew, mode))
     mounts.push_back({{"name", "kafka-credentials"}, {"mountPath", kKafkaSecretDir}, {"readOnly", true}});
@@ -147,7 +149,7 @@ Json podTemplate(const api::EventWorker& ew, const RenderOptions& options, const
   Json containers = Json::array({runtimeContainer(ew, options, mode)});
   Json volumes = Json::array({{{"name", "runtime-config"},
                                {"configMap", {{"name", configMapName(ew.metadata.name)}, {"defaultMode", 0444}}}}});
-  if (spec.handler.kind == api::HandlerSpec::Kind::Http && mode != "outbox") {
+  if (spec.handler.kind == api::HandlerSpec::Kind::Http && mode != "outbox" && mode != "streams") {
     containers.push_back(handlerContainer(spec.handler));
     volumes.push_back({{"name", "handler-tmp"}, {"emptyDir", {{"sizeLimit", "64Mi"}}}});
   }
@@ -222,21 +224,37 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
       {"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", metadata(ew, name, "cron")}, {"spec", setSpec}};
 }
 
-// The outbox relays: two replicas, one publishing per table (the advisory
-// lock in PostgreSQL, worker-runtime/loops/outbox_relay.h) and one standing
-// by to take over at once; a rollout may briefly run three, the lock still
-// lets one publish.
-Json outboxDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& configHash) {
+// Two runtime pods alone in --mode MODE, rolled one extra pod at a time.
+// The outbox relays: one publishes per table (the advisory lock in
+// PostgreSQL, worker-runtime/loops/outbox_relay.h) and one stands by to take
+// over at once; a rollout may briefly run three, the lock still lets one
+// publish. The streams (the SSE gateway): a client whose pod goes away
+// reconnects to the other with its Last-Event-ID, and any pod resumes any
+// client (the position is in the token).
+Json runtimePairDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
+                           const std::string& name, const std::string& configHash) {
   Json deploymentSpec = {
       {"replicas", 2},
-      {"selector", podSelector(ew, "outbox")},
+      {"selector", podSelector(ew, mode)},
       {"revisionHistoryLimit", 3},
       {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
-      {"template", podTemplate(ew, options, "outbox", configHash)}};
+      {"template", podTemplate(ew, options, mode, configHash)}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
-          {"metadata", metadata(ew, outboxDeploymentName(ew.metadata.name), "outbox")},
+          {"metadata", metadata(ew, name, mode)},
           {"spec", deploymentSpec}};
+}
+
+// What the clients connect to: every stream's path on port kStreamsPort.
+Json streamsService(const api::EventWorker& ew) {
+  Json spec = {
+      {"selector", {{kNameLabel, ew.metadata.name}, {kComponentLabel, "streams"}}},
+      {"ports",
+       Json::array({{{"name", "sse"}, {"port", api::kStreamsPort}, {"targetPort", "sse"}, {"protocol", "TCP"}}})}};
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadata(ew, streamsName(ew.metadata.name), "streams")},
+          {"spec", spec}};
 }
 
 Json daprSubscription(const api::EventWorker& ew, const api::Subscription& s) {
@@ -262,7 +280,12 @@ RenderOutput render(const api::EventWorker& ew, const RenderOptions& options) {
   if (!ew.spec.subscriptions.empty()) out.objects.push_back(eventsDeployment(ew, options, hash));
   const bool anyCron = std::any_of(ew.spec.cron.begin(), ew.spec.cron.end(), [](const auto& c) { return !c.suspend; });
   if (anyCron) out.objects.push_back(cronStatefulSet(ew, options, hash));
-  if (!ew.spec.outbox.empty()) out.objects.push_back(outboxDeployment(ew, options, hash));
+  if (!ew.spec.outbox.empty())
+    out.objects.push_back(runtimePairDeployment(ew, options, "outbox", outboxDeploymentName(ew.metadata.name), hash));
+  if (!ew.spec.streams.empty()) {
+    out.objects.push_back(runtimePairDeployment(ew, options, "streams", streamsName(ew.metadata.name), hash));
+    out.objects.push_back(streamsService(ew));
+  }
   if (ew.spec.dapr.enabled)
     for (const auto& s : ew.spec.subscriptions) out.objects.push_back(daprSubscription(ew, s));
   out.selector = eventsSelector(ew.metadata.name);

@@ -279,3 +279,34 @@ TEST_CASE("an outbox-only worker renders no events Deployment and still gets sou
   const Json config = configOf(ew);
   CHECK(config["source"]["kafka"]["brokers"] == Json::array({"kafka:9092"}));
 }
+
+TEST_CASE("streams render a Deployment of two runtime pods in --mode streams and a Service on the sse port") {
+  const auto ew = load(patched(Json::parse(R"({
+    "spec": {"subscriptions": null, "cron": null,
+             "streams": [{"name": "orders", "topics": ["order.completed"], "path": "/streams/orders",
+                          "filter": {"types": ["com.shop.order.completed"]},
+                          "auth": {"mode": "bearer", "url": "http://customer:8080/auth"}}]}
+  })")));
+  const auto objects = render::render(ew).objects;
+  CHECK_FALSE(find(objects, "Deployment", "customer-worker-events"));
+  const Json* d = find(objects, "Deployment", "customer-worker-streams");
+  REQUIRE(d);
+  CHECK((*d)["spec"]["replicas"] == 2);
+  const Json& pod = (*d)["spec"]["template"]["spec"];
+  REQUIRE(pod["containers"].size() == 1);  // the runtime alone
+  const Json& rt = pod["containers"][0];
+  CHECK(rt["args"] == Json::parse(R"(["--config", "/etc/eventworker/runtime.yaml", "--mode", "streams"])"));
+  CHECK(rt["ports"][1] == Json::parse(R"({"name": "sse", "containerPort": 8088, "protocol": "TCP"})"));
+  const Json* svc = find(objects, "Service", "customer-worker-streams");
+  REQUIRE(svc);
+  CHECK((*svc)["spec"]["selector"] == (*d)["spec"]["selector"]["matchLabels"]);
+  CHECK((*svc)["spec"]["ports"][0]["targetPort"] == "sse");
+  const Json config = configOf(ew);
+  CHECK(config["source"]["kafka"]["brokers"] == Json::array({"kafka:9092"}));
+  CHECK(config["server"]["streamsAddress"] == "0.0.0.0:8088");
+  REQUIRE(config["streams"].size() == 1);
+  CHECK(config["streams"][0]["path"] == "/streams/orders");
+  CHECK(config["streams"][0]["filter"]["types"] == Json::array({"com.shop.order.completed"}));
+  CHECK(config["streams"][0]["auth"]["url"] == "http://customer:8080/auth");
+  CHECK(config["streams"][0]["heartbeatInterval"] == "15s");
+}

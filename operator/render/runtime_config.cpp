@@ -1,6 +1,7 @@
 // The runtime config file, in the format worker-runtime/config/FORMAT.md
 // defines, with every default written out.
 
+#include "api/operator_rules.h"
 #include "ew/duration.h"
 #include "render/names.h"
 #include "render/render.h"
@@ -102,6 +103,25 @@ Json outboxRelay(const api::OutboxRelay& r) {
   return out;
 }
 
+Json stream(const api::Stream& s) {
+  Json out = {{"name", s.name},
+              {"topics", s.topics},
+              {"path", s.path},
+              {"fields", s.fields},
+              {"clientBuffer", s.clientBuffer},
+              {"replayEvents", s.replayEvents},
+              {"heartbeatInterval", formatDuration(s.heartbeatInterval)},
+              {"reconnectDelay", formatDuration(s.reconnectDelay)},
+              {"resumeFallback", s.resumeFallback}};
+  Json filter = Json::object();
+  if (!s.filterTypes.empty()) filter["types"] = s.filterTypes;
+  if (!s.filterKeys.empty()) filter["keys"] = s.filterKeys;
+  if (!filter.empty()) out["filter"] = filter;
+  if (s.auth.mode == "bearer")
+    out["auth"] = {{"mode", "bearer"}, {"url", s.auth.url.value_or("")}, {"cacheTTL", formatDuration(s.auth.cacheTTL)}};
+  return out;
+}
+
 }  // namespace
 
 std::string runtimeConfig(const api::EventWorker& ew) {
@@ -118,7 +138,7 @@ std::string runtimeConfig(const api::EventWorker& ew) {
       config["source"] = {{"kind", "dapr"}, {"dapr", {{"appPort", spec.dapr.appPort}}}};
     else
       config["source"] = {{"kind", "kafka"}, {"kafka", kafka(ew)}};
-  } else if (!spec.outbox.empty() && spec.kafka) {
+  } else if ((!spec.outbox.empty() || !spec.streams.empty()) && spec.kafka) {
     config["source"] = {{"kind", "kafka"}, {"kafka", kafka(ew)}};
   }
   Json subs = Json::array();
@@ -133,9 +153,15 @@ std::string runtimeConfig(const api::EventWorker& ew) {
     for (const auto& r : spec.outbox) outbox.push_back(outboxRelay(r));
     config["outbox"] = outbox;
   }
+  if (!spec.streams.empty()) {
+    Json streams = Json::array();
+    for (const auto& s : spec.streams) streams.push_back(stream(s));
+    config["streams"] = streams;
+  }
   const int drain = drainSeconds(spec.runtime.gracePeriodSeconds);
   config["server"] = {{"address", "0.0.0.0:" + std::to_string(spec.runtime.metricsPort)},
                       {"gracePeriod", std::to_string(drain) + "s"}};
+  if (!spec.streams.empty()) config["server"]["streamsAddress"] = "0.0.0.0:" + std::to_string(api::kStreamsPort);
   config["log"] = {{"format", spec.runtime.logFormat}, {"level", spec.runtime.logLevel}};
   return api::toYaml(config);
 }

@@ -179,6 +179,7 @@ for verb in list watch; do
   canI yes $verb configmaps -A
   canI yes $verb deployments.apps -A
   canI yes $verb statefulsets.apps -A
+  canI yes $verb services -A
   canI yes $verb subscriptions.dapr.io -A
   canI yes $verb pods -A
 done
@@ -188,6 +189,7 @@ canI yes update eventworkers.eventworker.dev --subresource=finalizers -n shop
 for verb in create patch delete; do
   canI yes $verb configmaps -n shop
   canI yes $verb statefulsets.apps -n shop
+  canI yes $verb services -n shop
 done
 for verb in get create patch update delete; do
   canI yes $verb deployments.apps -n shop
@@ -223,6 +225,8 @@ canI no list daemonsets.apps -A
 canI no patch daemonsets.apps -n shop
 canI no get statefulsets.apps -n shop
 canI no update statefulsets.apps -n shop
+canI no get services -n shop
+canI no update services -n shop
 canI no patch statefulsets.apps --subresource=scale -n shop
 canI no list controllerrevisions.apps -A
 canI no list replicasets.apps -A

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "clients/kafka_config.h"
+#include "clients/kafka_message.h"
 
 namespace ew::runtime {
 namespace {
@@ -167,32 +168,7 @@ KafkaConsumer::~KafkaConsumer() { close(); }
 void KafkaConsumer::QueueDeleter::operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 
 size_t KafkaConsumer::poll(int timeoutMs, size_t max, std::vector<Message>& out) {
-  batch_.resize(max);
-  const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), timeoutMs, batch_.data(), max);
-  size_t appended = 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    rd_kafka_message_t* m = batch_[static_cast<size_t>(i)];
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Message& msg = out.emplace_back();
-      msg.tp = {rd_kafka_topic_name(m->rkt), m->partition};
-      msg.offset = m->offset;
-      if (m->key) msg.key.emplace(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
-      msg.timestampMs = rd_kafka_message_timestamp(m, nullptr);
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* value;
-        size_t size;
-        for (size_t h = 0; rd_kafka_header_get_all(headers, h, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++h)
-          msg.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : std::string());
-      }
-      ++appended;
-    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      spdlog::warn("kafka: consume: {}", rd_kafka_message_errstr(m));
-    }
-    rd_kafka_message_destroy(m);
-  }
+  const size_t appended = consumeBatch(queue_.get(), timeoutMs, max, batch_, out);
   if (stallGuard_->observe(static_cast<size_t>(rd_kafka_queue_length(queue_.get())))) wakeFetcher();
   return appended;
 }

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <stdexcept>
@@ -45,6 +46,10 @@ constexpr EnumName<Ordering> kOrderings[] = {
     {"key", Ordering::Key}, {"partition", Ordering::Partition}, {"none", Ordering::None}};
 constexpr EnumName<OutboxCompletion> kOutboxCompletions[] = {{"markPublished", OutboxCompletion::MarkPublished},
                                                              {"delete", OutboxCompletion::Delete}};
+constexpr EnumName<ResumeFallback> kResumeFallbacks[] = {{"oldest", ResumeFallback::Oldest},
+                                                         {"newest", ResumeFallback::Newest}};
+constexpr EnumName<StreamAuthMode> kStreamAuthModes[] = {{"none", StreamAuthMode::None},
+                                                         {"bearer", StreamAuthMode::Bearer}};
 constexpr EnumName<ConcurrencyPolicy> kConcurrencyPolicies[] = {{"Forbid", ConcurrencyPolicy::Forbid},
                                                                 {"Allow", ConcurrencyPolicy::Allow},
                                                                 {"Replace", ConcurrencyPolicy::Replace}};
@@ -445,6 +450,57 @@ OutboxConfig parseOutbox(const Map& m) {
   return o;
 }
 
+bool topicName(const std::string& t) {
+  return !t.empty() && t.size() <= 249 && std::all_of(t.begin(), t.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+StreamConfig parseStream(const Map& m) {
+  StreamConfig s;
+  s.name = m.str("name", "", true);
+  s.topics = m.strings("topics");
+  if (s.topics.empty()) fail(m.path("topics"), "required (at least one topic)");
+  for (size_t i = 0; i < s.topics.size(); ++i)
+    if (!topicName(s.topics[i])) fail(m.path("topics") + "[" + std::to_string(i) + "]", "not a Kafka topic name");
+  std::sort(s.topics.begin(), s.topics.end());
+  if (std::adjacent_find(s.topics.begin(), s.topics.end()) != s.topics.end())
+    fail(m.path("topics"), "a topic is listed twice");
+  s.path = m.str("path", "", true);
+  if (s.path.empty() || s.path[0] != '/' || s.path.find_first_of("?# \t") != std::string::npos)
+    fail(m.path("path"), "must be an HTTP path starting with '/' (no query)");
+  if (m.has("filter")) {
+    Map f(m.node("filter"), m.path("filter"), {"types", "keys"});
+    s.filterTypes = f.strings("types");
+    s.filterKeys = f.strings("keys");
+  }
+  if (m.has("fields")) {
+    static const std::set<std::string> known{"id",   "type", "source", "subject",   "time",  "datacontenttype",
+                                             "data", "key",  "topic",  "partition", "offset"};
+    s.fields = m.strings("fields");
+    for (size_t i = 0; i < s.fields.size(); ++i)
+      if (!known.count(s.fields[i]))
+        fail(m.path("fields") + "[" + std::to_string(i) + "]", "\"" + s.fields[i] + "\" is not an event field");
+  }
+  s.clientBuffer = static_cast<int>(m.integer("clientBuffer", s.clientBuffer, 1, 100000));
+  s.replayEvents = static_cast<int>(m.integer("replayEvents", s.replayEvents, 1, 1000000));
+  if (s.clientBuffer > s.replayEvents) fail(m.path("clientBuffer"), "must not exceed replayEvents");
+  s.heartbeatInterval = m.duration("heartbeatInterval", s.heartbeatInterval);
+  if (s.heartbeatInterval < Millis(100)) fail(m.path("heartbeatInterval"), "must be at least 100ms");
+  s.reconnectDelay = m.duration("reconnectDelay", s.reconnectDelay);
+  s.resumeFallback = m.enumOf("resumeFallback", "oldest", kResumeFallbacks);
+  s.maxEventBytes = m.integer("maxEventBytes", s.maxEventBytes, 1, 64 << 20);
+  if (m.has("auth")) {
+    Map a(m.node("auth"), m.path("auth"), {"mode", "url", "cacheTTL"});
+    s.authMode = a.enumOf("mode", "none", kStreamAuthModes);
+    s.authUrl = a.str("url", "", s.authMode == StreamAuthMode::Bearer);
+    if (!s.authUrl.empty())
+      if (auto t = parseHttpUrl(s.authUrl); !t) fail(a.path("url"), t.error().message);
+    s.authCacheTTL = a.duration("cacheTTL", s.authCacheTTL);
+  }
+  return s;
+}
+
 template <typename T, typename F>
 std::vector<T> parseList(const Map& root, const std::string& key, const std::set<std::string>& allowed, F parseOne) {
   std::vector<T> out;
@@ -464,7 +520,7 @@ std::vector<T> parseList(const Map& root, const std::string& key, const std::set
 RuntimeConfig parseRoot(const YAML::Node& doc) {
   Map root(doc, "",
            {"apiVersion", "worker", "namespace", "service", "source", "handler", "subscriptions", "cron", "outbox",
-            "server", "log"});
+            "streams", "server", "log"});
   const std::string apiVersion = root.str("apiVersion", "", true);
   if (apiVersion != kConfigApiVersion)
     fail("apiVersion", "\"" + apiVersion + "\" is not supported; want " + kConfigApiVersion);
@@ -495,9 +551,20 @@ RuntimeConfig parseRoot(const YAML::Node& doc) {
                                       "completion", "batchSize", "pollInterval", "notifyChannel"},
                                      parseOutbox);
   if (!c.outbox.empty() && !(c.source.kafka)) fail("source.kafka", "required when outbox relays are declared");
+  c.streams =
+      parseList<StreamConfig>(root, "streams",
+                              {"name", "topics", "path", "filter", "fields", "clientBuffer", "replayEvents",
+                               "heartbeatInterval", "reconnectDelay", "resumeFallback", "maxEventBytes", "auth"},
+                              parseStream);
+  if (!c.streams.empty() && !(c.source.kafka)) fail("source.kafka", "required when streams are declared");
+  std::set<std::string> paths;
+  for (size_t i = 0; i < c.streams.size(); ++i)
+    if (!paths.insert(c.streams[i].path).second)
+      fail("streams[" + std::to_string(i) + "].path", "path \"" + c.streams[i].path + "\" is already a stream's");
   if (root.has("server")) {
-    Map s(root.node("server"), "server", {"address", "gracePeriod"});
+    Map s(root.node("server"), "server", {"address", "gracePeriod", "streamsAddress"});
     c.server.address = s.hostPort("address", c.server.address);
+    c.server.streamsAddress = s.hostPort("streamsAddress", c.server.streamsAddress);
     c.server.gracePeriod = s.duration("gracePeriod", c.server.gracePeriod);
   }
   if (c.source.dapr &&
@@ -530,5 +597,7 @@ const char* toString(Ordering o) { return nameOf(kOrderings, o); }
 const char* toString(ConcurrencyPolicy p) { return nameOf(kConcurrencyPolicies, p); }
 
 const char* toString(OutboxCompletion c) { return nameOf(kOutboxCompletions, c); }
+
+const char* toString(ResumeFallback f) { return nameOf(kResumeFallbacks, f); }
 
 }  // namespace ew::runtime

@@ -155,8 +155,31 @@ struct OutboxConfig {
   std::string notifyChannel;  // empty: poll only
 };
 
+// One SSE stream (--mode streams, streams/streams_mode.h): source.kafka's
+// topics fanned out to HTTP clients, resumable by Last-Event-ID.
+enum class StreamAuthMode { None, Bearer };
+enum class ResumeFallback { Oldest, Newest };
+
+struct StreamConfig {
+  std::string name;
+  std::vector<std::string> topics;                   // sorted, unique
+  std::string path;                                  // "/streams/orders"
+  std::vector<std::string> filterTypes, filterKeys;  // empty: every record
+  std::vector<std::string> fields{"id", "type", "source", "time", "data"};
+  int clientBuffer = 1000;  // events a client may be behind before it is cut off
+  int replayEvents = 10000;
+  Millis heartbeatInterval{15'000};
+  Millis reconnectDelay{2'000};
+  ResumeFallback resumeFallback = ResumeFallback::Oldest;
+  StreamAuthMode authMode = StreamAuthMode::None;
+  std::string authUrl;  // bearer: GET with the client's Authorization header; 2xx allows
+  Millis authCacheTTL{30'000};
+  int64_t maxEventBytes = 1048576;
+};
+
 struct ServerConfig {
   std::string address = "0.0.0.0:9090";
+  std::string streamsAddress = "0.0.0.0:8088";  // --mode streams: where clients connect
   Millis gracePeriod{25'000};
 };
 
@@ -174,6 +197,7 @@ struct RuntimeConfig {
   std::vector<SubscriptionConfig> subscriptions;
   std::vector<CronJobConfig> cron;
   std::vector<OutboxConfig> outbox;
+  std::vector<StreamConfig> streams;
   ServerConfig server;
   LogConfig log;
 };
@@ -184,5 +208,6 @@ Result<RuntimeConfig> parseConfig(const std::string& yamlText);
 const char* toString(Ordering o);
 const char* toString(ConcurrencyPolicy p);
 const char* toString(OutboxCompletion c);
+const char* toString(ResumeFallback f);
 
 }  // namespace ew::runtime

@@ -356,3 +356,39 @@ outbox:
 )";
   CHECK_THAT(errorOf(noSource), Catch::StartsWith("source.kafka: required when outbox relays are declared"));
 }
+
+TEST_CASE("a stream takes its defaults, topics sorted") {
+  auto r = parseConfig(std::string(kMinimal) + "streams:\n- {name: orders, topics: [b, a], path: /streams/orders}\n");
+  INFO((r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  const auto& s = r->streams.at(0);
+  CHECK(s.topics == std::vector<std::string>{"a", "b"});
+  CHECK(s.fields == std::vector<std::string>{"id", "type", "source", "time", "data"});
+  CHECK(s.clientBuffer == 1000);
+  CHECK(s.replayEvents == 10000);
+  CHECK(s.heartbeatInterval == Millis(15000));
+  CHECK(s.reconnectDelay == Millis(2000));
+  CHECK(s.resumeFallback == ResumeFallback::Oldest);
+  CHECK(s.authMode == StreamAuthMode::None);
+  CHECK(r->server.streamsAddress == "0.0.0.0:8088");
+}
+
+TEST_CASE("bad stream settings are refused naming the field") {
+  const std::string m = std::string(kMinimal) + "streams:\n- {name: orders, topics: [a], path: /o}\n";
+  CHECK_THAT(errorOf(replace(m, "topics: [a]", "topics: []")), Catch::StartsWith("streams[0].topics: required"));
+  CHECK_THAT(errorOf(replace(m, "topics: [a]", "topics: [a, \"b c\"]")),
+             Catch::StartsWith("streams[0].topics[1]: not a Kafka topic name"));
+  CHECK_THAT(errorOf(replace(m, "path: /o", "path: o")), Catch::StartsWith("streams[0].path: must be an HTTP path"));
+  CHECK_THAT(errorOf(replace(m, "path: /o", "path: /o, fields: [id, secret]")),
+             Catch::StartsWith("streams[0].fields[1]: \"secret\" is not an event field"));
+  CHECK_THAT(errorOf(replace(m, "path: /o", "path: /o, clientBuffer: 20, replayEvents: 10")),
+             Catch::StartsWith("streams[0].clientBuffer: must not exceed replayEvents"));
+  CHECK_THAT(errorOf(replace(m, "path: /o", "path: /o, auth: {mode: bearer}")),
+             Catch::StartsWith("streams[0].auth.url: required"));
+  CHECK_THAT(errorOf(replace(m, "path: /o", "path: /o, auth: {mode: bearer, url: \"ftp://x\"}")),
+             Catch::StartsWith("streams[0].auth.url:"));
+  CHECK_THAT(errorOf(replace(m, "path: /o", "path: /o, resumeFallback: latest")),
+             Catch::StartsWith("streams[0].resumeFallback: \"latest\" is not one of"));
+  CHECK_THAT(errorOf(m + "- {name: again, topics: [a], path: /o}\n"),
+             Catch::StartsWith("streams[1].path: path \"/o\" is already a stream's"));
+}

@@ -1,4 +1,4 @@
-// eventworker-runtime --config FILE [--mode events|cron|all|outbox] [--check-config] [--version] [--help]
+// eventworker-runtime --config FILE [--mode events|cron|all|outbox|streams] [--check-config] [--version] [--help]
 //
 // Exit codes: 0 clean shutdown (or config OK), 1 runtime failure, 2 bad usage
 // or bad config (one line on stderr naming the field).
@@ -32,6 +32,7 @@
 #include "loops/event_source.h"
 #include "loops/ops_server.h"
 #include "loops/outbox_mode.h"
+#include "streams/streams_mode.h"
 
 #ifndef EW_VERSION
 #define EW_VERSION "dev"
@@ -58,8 +59,8 @@ Args parseArgs(int argc, char** argv) {
   CLI::App app{"eventworker-runtime: runs an EventWorker's subscriptions (events) or cron jobs (cron)"};
   app.set_version_flag("--version", std::string("eventworker-runtime ") + EW_VERSION);
   app.add_option("--config", a.config, "the runtime config (runtime.yaml)")->required();
-  app.add_option("--mode", a.mode, "what to run: events, cron, all (events and cron) or outbox")
-      ->check(CLI::IsMember({"events", "cron", "all", "outbox"}))
+  app.add_option("--mode", a.mode, "what to run: events, cron, all (events and cron), outbox or streams")
+      ->check(CLI::IsMember({"events", "cron", "all", "outbox", "streams"}))
       ->capture_default_str();
   app.add_flag("--check-config", a.checkConfig, "validate the config (and its files) and exit");
   try {
@@ -141,6 +142,7 @@ std::optional<RuntimeConfig> loadConfig(const Args& args) {
     return invalid("subscriptions: required for --mode events");
   if (args.mode == "cron" && parsed->cron.empty()) return invalid("cron: required for --mode cron");
   if (args.mode == "outbox" && parsed->outbox.empty()) return invalid("outbox: required for --mode outbox");
+  if (args.mode == "streams" && parsed->streams.empty()) return invalid("streams: required for --mode streams");
   return std::move(*parsed);
 }
 
@@ -199,10 +201,12 @@ ew::Status openEvents(const RuntimeConfig& config, const HandlerPtr& handler, ew
 
 // /healthz follows the source's loop, /readyz the source and the handler (or
 // the relays, which do not call the handler), /status the counts.
-OpsProbes probes(const Events& e, const OutboxMode* relays, const HandlerPtr& handler, const std::atomic<bool>& stop) {
-  return OpsProbes{[&e] { return !e.source || e.source->alive(); },
-                   [&e, relays, handler] {
+OpsProbes probes(const Events& e, const OutboxMode* relays, const StreamsMode* streams, const HandlerPtr& handler,
+                 const std::atomic<bool>& stop) {
+  return OpsProbes{[&e, streams] { return streams ? streams->alive() : !e.source || e.source->alive(); },
+                   [&e, relays, streams, handler] {
                      if (relays) return relays->ready();
+                     if (streams) return streams->ready();
                      return (!e.source || e.source->ready()) && handler->reachable();
                    },
                    [&e, relays, &stop] {
@@ -248,8 +252,16 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  std::unique_ptr<StreamsMode> streams;
+  if (args.mode == "streams") {
+    streams = std::make_unique<StreamsMode>(config, metrics, ew::systemTime());
+    if (auto s = streams->open(); !s) {
+      spdlog::error("{}", s.error().message);
+      return 1;
+    }
+  }
   OpsServer ops(config, metrics);
-  ops.setProbes(probes(e, relays.get(), handler, stop));
+  ops.setProbes(probes(e, relays.get(), streams.get(), handler, stop));
   if (auto s = ops.start(); !s) {
     spdlog::error("ops server: {}", s.error().message);
     return 1;
@@ -263,6 +275,7 @@ int main(int argc, char** argv) {
     stop.store(true);
     if (e.source) e.source->requestStop();
     if (relays) relays->requestStop();
+    if (streams) streams->requestStop();
   });
   signals.detach();
 
@@ -282,6 +295,7 @@ int main(int argc, char** argv) {
   bool drained = true;
   if (e.source) drained = e.source->run();
   if (relays) relays->run();
+  if (streams) drained = streams->run();
   if (cronThread.joinable()) cronThread.join();
   ops.stop();
   spdlog::info("eventworker-runtime stopped{}", drained ? "" : " (grace period exceeded)");

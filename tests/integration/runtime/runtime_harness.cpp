@@ -207,7 +207,7 @@ std::string renderConfig(const ConfigSpec& s) {
       << "\n    timeout: " << s.handlerTimeout << "\n";
   else
     y << "handler:\n  kind: noop\n";
-  if (!s.topic.empty() || s.outbox.empty()) {
+  if (!s.topic.empty() || (s.outbox.empty() && s.streams.empty())) {
     y << "subscriptions:\n- name: sub\n  topic: " << s.topic << "\n  route: /events\n"
       << "  concurrency: " << s.concurrency << "\n  ordering: " << s.ordering << "\n"
       << "  retry: " << s.retry << "\n"
@@ -217,7 +217,9 @@ std::string renderConfig(const ConfigSpec& s) {
   }
   if (!s.outbox.empty()) y << "outbox: " << s.outbox << "\n";
   if (!s.cron.empty()) y << "cron: " << s.cron << "\n";
+  if (!s.streams.empty()) y << "streams: " << s.streams << "\n";
   y << "server:\n  address: 127.0.0.1:" << s.opsPort << "\n  gracePeriod: " << s.gracePeriod << "\n";
+  if (s.streamsPort) y << "  streamsAddress: 127.0.0.1:" << s.streamsPort << "\n";
   y << "log: {level: info}\n";
   return y.str();
 }
@@ -239,6 +241,8 @@ RuntimeProcess::RuntimeProcess(const std::string& name, ConfigSpec spec) {
   opsPort_ = spec.opsPort;
   if (spec.source == "dapr" && !spec.daprPort) spec.daprPort = freePort();
   daprPort_ = spec.daprPort;
+  if (!spec.streams.empty() && !spec.streamsPort) spec.streamsPort = freePort();
+  streamsPort_ = spec.streamsPort;
   const std::string dir = "/tmp/ew-rt-" + ew::testing::uniqueName(name);
   ::mkdir(dir.c_str(), 0755);
   const std::string configPath = dir + "/runtime.yaml";

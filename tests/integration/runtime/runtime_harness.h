@@ -85,8 +85,10 @@ struct ConfigSpec {
   std::string idempotency;  // the subscription's idempotency map in flow style; "" for none
   std::string cron;         // the cron list in flow style, e.g. "[{name: a, schedule: ..., route: /a}]"; "" for none
   std::string outbox;       // the outbox list in flow style; "" for none (with an empty topic: no subscriptions)
-  std::string mode = "events";  // --mode: events | cron | all | outbox
+  std::string streams;      // the streams list in flow style; "" for none (with an empty topic: no subscriptions)
+  std::string mode = "events";  // --mode: events | cron | all | outbox | streams
   int opsPort = 0;              // filled by RuntimeProcess when 0
+  int streamsPort = 0;          // server.streamsAddress's port; filled by RuntimeProcess when 0
 };
 std::string renderConfig(const ConfigSpec& spec);
 
@@ -103,6 +105,7 @@ class RuntimeProcess {
   std::string log() const;
   int opsPort() const { return opsPort_; }
   int daprPort() const { return daprPort_; }
+  int streamsPort() const { return streamsPort_; }
 
  private:
   std::string logPath_;
@@ -110,6 +113,7 @@ class RuntimeProcess {
   int exitStatus_ = -1;
   int opsPort_ = 0;
   int daprPort_ = 0;
+  int streamsPort_ = 0;
 };
 
 int freePort();

@@ -1,0 +1,296 @@
+// The SSE gateway (--mode streams): the real runtime binary on the real
+// broker, its clients on loopback sockets (sse_client.h). Resume after a
+// reconnect (from the replay ring, from Kafka by a catch-up reader, across a
+// restart), the filter, a slow client cut off beside a fast one, the drain on
+// SIGTERM, bearer auth against a loopback token endpoint, unusable
+// Last-Event-IDs.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <thread>
+
+#include "runtime_harness.h"
+#include "sse_client.h"
+#include "test_env.h"
+
+using namespace ew::rttest;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+ConfigSpec streamsSpec(const std::string& streams) {
+  ConfigSpec s;
+  s.mode = "streams";
+  s.group = "unused";
+  s.streams = streams;
+  s.gracePeriod = "5s";
+  return s;
+}
+
+// Waits until /readyz answers 200 (the replay warmed up, the listener open).
+void requireReady(RuntimeProcess& rt) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (httpGet(rt.opsPort(), "/readyz").find("200") == std::string::npos) {
+    INFO(rt.log());
+    REQUIRE(rt.running());
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+// (partition, offset) of an event of a stream exposing topic, partition and offset.
+std::pair<int, int64_t> where(const SseEvent& e) {
+  const json d = json::parse(e.data);
+  return {d.at("partition").get<int>(), d.at("offset").get<int64_t>()};
+}
+
+void produceMany(Kafka& kafka, const std::string& topic, int from, int to, const std::string& type = "order.completed",
+                 size_t padding = 0) {
+  for (int i = from; i < to; ++i) {
+    json ce = json::parse(cloudEvent("e-" + std::to_string(i), "k" + std::to_string(i % 7), i));
+    ce["type"] = type;
+    if (padding) ce["data"]["pad"] = std::string(padding, 'x');
+    kafka.produce(topic, "k" + std::to_string(i % 7), ce.dump());
+  }
+  kafka.flush();
+}
+
+// Events of CLIENT until COUNT (no control events among them).
+std::vector<SseEvent> events(SseClient& client, size_t count, std::chrono::milliseconds timeout = 20s) {
+  auto got = client.take(count, timeout);
+  for (const auto& e : got) CHECK(e.event.empty());
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a reconnecting client resumes after its Last-Event-ID with no gap and no duplicate, from the ring and "
+    "from Kafka") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-resume");
+  kafka.createTopic(topic, 3);
+  // "recent" holds 1000 events in its ring; "short" 50, so a resume 500 back is caught up from Kafka.
+  RuntimeProcess rt(
+      "streams-resume",
+      streamsSpec(
+          "[{name: recent, topics: [" + topic +
+          "], path: /recent, fields: [id, data, partition, offset], replayEvents: 1000, heartbeatInterval: 300ms}, "
+          "{name: short, topics: [" +
+          topic +
+          "], path: /short, fields: [id, data, partition, offset], replayEvents: 50, "
+          "clientBuffer: 50, heartbeatInterval: 300ms}]"));
+  requireReady(rt);
+  for (const std::string path : {"/recent", "/short"}) {
+    INFO(path);
+    auto first = std::make_unique<SseClient>(rt.streamsPort(), path);
+    REQUIRE(first->status() == 200);
+    produceMany(kafka, topic, 0, 600);
+    // Where this path's first client starts: the next 600 records of the topic.
+    auto before = events(*first, 200);
+    REQUIRE(before.size() == 200);
+    CHECK(first->retryHint() == 2000);
+    const std::string lastId = before.back().id;
+    first.reset();  // the client goes away after 200 events
+    SseClient again(rt.streamsPort(), path, {{"Last-Event-ID", lastId}});
+    REQUIRE(again.status() == 200);
+    auto after = events(again, 400);
+    REQUIRE(after.size() == 400);
+    std::set<std::pair<int, int64_t>> seen;
+    for (const auto& e : before) seen.insert(where(e));
+    for (const auto& e : after) CHECK(seen.insert(where(e)).second);
+    CHECK(seen.size() == 600);
+    CHECK_FALSE(again.next(500ms));  // nothing more
+    // The next records reach the resumed client live.
+    produceMany(kafka, topic, 600, 610);
+    CHECK(events(again, 10).size() == 10);
+    produceMany(kafka, topic, 610, 610);  // nothing
+    // What the other path will see first: drain its ring of these 610.
+  }
+  // Both clients of each stream are gone: the heartbeat finds the closed sockets.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::string metrics;
+  do {
+    std::this_thread::sleep_for(100ms);
+    metrics = httpGet(rt.opsPort(), "/metrics");
+  } while (metricValue(metrics, "worker_stream_clients{stream=\"short\",worker=\"rt\"}") != 0 &&
+           std::chrono::steady_clock::now() < deadline);
+  CHECK(metricValue(metrics, "worker_stream_clients{stream=\"recent\",worker=\"rt\"}") == 0);
+  CHECK(metricValue(metrics, "worker_stream_clients{stream=\"short\",worker=\"rt\"}") == 0);
+  CHECK(metricValue(metrics, "worker_stream_events_sent_total{stream=\"recent\",worker=\"rt\"}") >= 610);
+  requireCleanExit(rt);
+}
+
+TEST_CASE("a stream carries only the records its filter lists") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-filter");
+  kafka.createTopic(topic, 2);
+  RuntimeProcess rt("streams-filter",
+                    streamsSpec("[{name: f, topics: [" + topic +
+                                "], path: /f, fields: [type, key, data], filter: {types: [order.completed], keys: [k1, "
+                                "k2]}}]"));
+  requireReady(rt);
+  SseClient c(rt.streamsPort(), "/f");
+  REQUIRE(c.status() == 200);
+  produceMany(kafka, topic, 0, 140, "order.completed");
+  produceMany(kafka, topic, 140, 280, "order.cancelled");
+  // Keys k1 and k2 of the completed ones: 140 records, i % 7 in {1, 2}.
+  auto got = events(c, 40, 10s);
+  CHECK(got.size() == 40);
+  for (const auto& e : got) {
+    const json d = json::parse(e.data);
+    CHECK(d["type"] == "order.completed");
+    CHECK((d["key"] == "k1" || d["key"] == "k2"));
+    CHECK(d["data"]["seq"].get<int>() < 140);
+  }
+  CHECK_FALSE(c.next(1s));
+  requireCleanExit(rt);
+}
+
+TEST_CASE("a client that stops reading is cut off with ew-overflow while a fast one gets every event") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-slow");
+  kafka.createTopic(topic, 2);
+  RuntimeProcess rt("streams-slow", streamsSpec("[{name: s, topics: [" + topic +
+                                                "], path: /s, fields: [data, partition, offset], clientBuffer: 200, "
+                                                "replayEvents: 1000}]"));
+  requireReady(rt);
+  SseClient slow(rt.streamsPort(), "/s", {}, 4096);
+  SseClient fast(rt.streamsPort(), "/s");
+  REQUIRE(slow.status() == 200);
+  REQUIRE(fast.status() == 200);
+  // 5000 events of ~2 KB at 1,000 a second: more than the slow client's
+  // socket buffers hold, at a pace a reading client keeps up with.
+  const int n = 5000;
+  std::thread producer([&] {
+    for (int i = 0; i < n; i += 100) {
+      produceMany(kafka, topic, i, i + 100, "order.completed", 2000);
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  auto got = events(fast, n, 30s);
+  producer.join();
+  CHECK(got.size() == static_cast<size_t>(n));
+  std::set<std::pair<int, int64_t>> seen;
+  for (const auto& e : got) seen.insert(where(e));
+  CHECK(seen.size() == static_cast<size_t>(n));
+  // The slow client now reads: what it was sent ends with the reason, then the stream ends.
+  std::optional<SseEvent> last;
+  size_t slowEvents = 0;
+  while (auto e = slow.next(15s)) {
+    if (!e->event.empty())
+      last = e;
+    else
+      ++slowEvents;
+  }
+  CHECK(slow.ended());
+  REQUIRE(last);
+  CHECK(last->event == "ew-overflow");
+  CHECK(json::parse(last->data)["reason"] == "overflow");
+  CHECK(slowEvents < static_cast<size_t>(n));
+  const std::string metrics = httpGet(rt.opsPort(), "/metrics");
+  CHECK(metricValue(metrics, "worker_stream_disconnects_total{reason=\"overflow\",stream=\"s\",worker=\"rt\"}") == 1);
+  CHECK(metricValue(metrics, "worker_stream_clients{stream=\"s\",worker=\"rt\"}") == 1);
+  requireCleanExit(rt);
+}
+
+TEST_CASE("SIGTERM tells every client to reconnect, and a new pod resumes them where they were") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-drain");
+  kafka.createTopic(topic, 2);
+  const ConfigSpec spec =
+      streamsSpec("[{name: d, topics: [" + topic + "], path: /d, fields: [data, partition, offset]}]");
+  auto rt = std::make_unique<RuntimeProcess>("streams-drain", spec);
+  requireReady(*rt);
+  SseClient a(rt->streamsPort(), "/d"), b(rt->streamsPort(), "/d");
+  REQUIRE(a.status() == 200);
+  REQUIRE(b.status() == 200);
+  produceMany(kafka, topic, 0, 100);
+  auto gotA = events(a, 100);
+  REQUIRE(gotA.size() == 100);
+  REQUIRE(events(b, 100).size() == 100);
+  rt->signal(SIGTERM);
+  for (SseClient* c : {&a, &b}) {
+    auto e = c->next(10s);
+    REQUIRE(e);
+    CHECK(e->event == "ew-reconnect");
+    CHECK_FALSE(c->next(5s));
+    CHECK(c->ended());
+  }
+  const auto status = rt->wait(15s);
+  REQUIRE(status);
+  CHECK(WEXITSTATUS(*status) == 0);
+  produceMany(kafka, topic, 100, 150);  // while no pod runs
+  rt = std::make_unique<RuntimeProcess>("streams-drain-2", spec);
+  requireReady(*rt);
+  SseClient back(rt->streamsPort(), "/d", {{"Last-Event-ID", gotA.back().id}});
+  REQUIRE(back.status() == 200);
+  auto rest = events(back, 50);
+  REQUIRE(rest.size() == 50);
+  std::set<int> seqs;
+  for (const auto& e : rest) seqs.insert(json::parse(e.data)["data"]["seq"].get<int>());
+  CHECK(seqs.size() == 50);
+  CHECK(*seqs.begin() == 100);
+  CHECK(*seqs.rbegin() == 149);
+  CHECK_FALSE(back.next(500ms));
+  requireCleanExit(*rt);
+}
+
+TEST_CASE("bearer auth: no token is 401, a refused one 403, an accepted one streams, and verdicts are cached") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-auth");
+  kafka.createTopic(topic, 1);
+  TokenServer tokens("let-me-in");
+  RuntimeProcess rt("streams-auth", streamsSpec("[{name: a, topics: [" + topic +
+                                                "], path: /a, auth: {mode: bearer, url: \"http://127.0.0.1:" +
+                                                std::to_string(tokens.port()) + "/auth/check\", cacheTTL: 30s}}]"));
+  requireReady(rt);
+  CHECK(SseClient(rt.streamsPort(), "/a").status() == 401);
+  CHECK(SseClient(rt.streamsPort(), "/a", {{"Authorization", "Bearer nope"}}).status() == 403);
+  SseClient ok(rt.streamsPort(), "/a", {{"Authorization", "Bearer let-me-in"}});
+  REQUIRE(ok.status() == 200);
+  SseClient again(rt.streamsPort(), "/a?access_token=let-me-in");
+  REQUIRE(again.status() == 200);
+  CHECK(tokens.calls() == 2);  // nope, let-me-in; the second let-me-in came from the cache
+  produceMany(kafka, topic, 0, 5);
+  CHECK(events(ok, 5).size() == 5);
+  CHECK(events(again, 5).size() == 5);
+  CHECK(SseClient(rt.streamsPort(), "/nowhere").status() == 404);
+  requireCleanExit(rt);
+}
+
+TEST_CASE("a malformed or foreign Last-Event-ID starts at the stream's fallback and says so first") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-fallback");
+  kafka.createTopic(topic, 2);
+  produceMany(kafka, topic, 0, 30);
+  RuntimeProcess rt(
+      "streams-fallback",
+      streamsSpec("[{name: old, topics: [" + topic + "], path: /old, fields: [data]}, {name: new, topics: [" + topic +
+                  "], path: /new, fields: [data], resumeFallback: newest, heartbeatInterval: 200ms}]"));
+  requireReady(rt);
+  SseClient old(rt.streamsPort(), "/old", {{"Last-Event-ID", "not-a-token"}});
+  REQUIRE(old.status() == 200);
+  auto notice = old.next();
+  REQUIRE(notice);
+  CHECK(notice->event == "ew-resume");
+  CHECK(json::parse(notice->data)["resumed"] == "oldest");
+  CHECK(events(old, 30).size() == 30);  // every retained record
+  SseClient foreign(rt.streamsPort(), "/new", {{"Last-Event-ID", "1:other:" + topic + "=0@3"}});
+  REQUIRE(foreign.status() == 200);
+  notice = foreign.next();
+  REQUIRE(notice);
+  CHECK(notice->event == "ew-resume");
+  CHECK(json::parse(notice->data)["resumed"] == "newest");
+  CHECK_THAT(json::parse(notice->data)["reason"].get<std::string>(), Catch::Contains("another stream"));
+  CHECK_FALSE(foreign.next(1s));  // nothing old; heartbeats only
+  CHECK(foreign.comments() >= 2);
+  produceMany(kafka, topic, 30, 33);
+  CHECK(events(foreign, 3).size() == 3);
+  requireCleanExit(rt);
+}

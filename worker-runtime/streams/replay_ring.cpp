@@ -1,0 +1,66 @@
+#include "streams/replay_ring.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace ew::runtime {
+
+ReplayRing::ReplayRing(size_t capacity, Position start)
+    : capacity_(std::max<size_t>(1, capacity)), head_(start), floor_(std::move(start)) {}
+
+bool ReplayRing::take(uint32_t part, int64_t offset, StreamEventPtr event) {
+  assert(part < head_.size());
+  if (offset < head_[part]) return false;
+  head_[part] = offset + 1;
+  if (!event) return true;
+  events_.push_back(std::move(event));
+  if (events_.size() <= capacity_) return true;
+  const StreamEventPtr& oldest = events_.front();
+  floor_[oldest->part] = std::max(floor_[oldest->part], oldest->offset + 1);
+  events_.pop_front();
+  ++begin_;
+  return true;
+}
+
+bool ReplayRing::covers(const Position& pos) const {
+  if (pos.size() != floor_.size()) return false;
+  for (size_t i = 0; i < pos.size(); ++i)
+    if (pos[i] < floor_[i]) return false;
+  return true;
+}
+
+uint64_t ReplayRing::firstDeliverable(const Position& pos) const {
+  for (uint64_t seq = begin_; seq < end(); ++seq) {
+    const StreamEventPtr& e = at(seq);
+    if (e->offset >= pos[e->part]) return seq;
+  }
+  return end();
+}
+
+bool aheadOf(const Position& pos, const Position& after) {
+  for (size_t i = 0; i < pos.size(); ++i)
+    if (pos[i] > after[i]) return true;
+  return false;
+}
+
+ClientCursor liveCursor(const ReplayRing& ring) { return ClientCursor{ring.end(), ring.head(), false}; }
+
+ClientCursor resumeCursor(const ReplayRing& ring, Position pos) {
+  ClientCursor c;
+  c.seq = ring.firstDeliverable(pos);
+  c.ahead = true;  // until an event's `after` covers POS (at once when this pod made it)
+  c.pos = std::move(pos);
+  return c;
+}
+
+bool lagging(LagWatch& w, uint64_t behind, uint64_t clientBuffer, int stallTicks) {
+  const bool gaining = behind < w.lastBehind;
+  w.lastBehind = behind;
+  if (behind <= clientBuffer || gaining) {
+    w.stalled = 0;
+    return false;
+  }
+  return ++w.stalled >= stallTicks;
+}
+
+}  // namespace ew::runtime

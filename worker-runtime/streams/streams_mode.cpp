@@ -1,0 +1,140 @@
+#include "streams/streams_mode.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <thread>
+
+#include "clients/kafka_partition_reader.h"
+#include "streams/bearer_auth.h"
+#include "streams/catch_up.h"
+#include "streams/sse_server.h"
+#include "streams/stream_hub.h"
+
+namespace ew::runtime {
+
+namespace {
+
+constexpr int kKafkaTimeoutMs = 10000;
+constexpr int kPollMs = 50;
+constexpr size_t kPollMax = 2000;
+constexpr size_t kMaxCatchUps = 16;
+constexpr size_t kServerThreads = 2;
+
+// Metadata and watermarks of a topic created a moment ago can fail for a
+// while (no leader yet): asked again until kStartupDeadline.
+constexpr std::chrono::seconds kStartupDeadline{30};
+
+template <typename F>
+auto retried(const TimeSource& time, F ask) -> decltype(ask()) {
+  const MonoTime deadline = time.now() + kStartupDeadline;
+  for (;;) {
+    auto r = ask();
+    if (r || time.now() >= deadline) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+int64_t nanos(MonoTime t) { return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(); }
+
+}  // namespace
+
+StreamsMode::StreamsMode(const RuntimeConfig& config, MetricsRegistry& metrics, const TimeSource& time)
+    : config_(config), metrics_(metrics), time_(time) {}
+
+StreamsMode::~StreamsMode() {
+  if (server_) server_->stop();
+  if (catchUps_) catchUps_->stop();
+}
+
+Status StreamsMode::open() {
+  const KafkaSourceConfig& kafka = *config_.source.kafka;
+  auto reader = KafkaPartitionReader::create(kafka, "eventworker-streams-" + config_.worker);
+  if (!reader) return reader.error();
+  reader_ = std::move(*reader);
+  std::map<TopicPartition, int64_t> starts;  // the earliest start any stream needs
+  std::vector<StreamRoute> routes;
+  for (const auto& s : config_.streams) {
+    auto parts = retried(time_, [&] { return reader_->partitions(s.topics, kKafkaTimeoutMs); });
+    if (!parts) return Error{"stream " + s.name + ": " + parts.error().message};
+    StreamLayout layout(std::move(*parts));
+    Position start(layout.size()), end(layout.size());
+    const int64_t back = (s.replayEvents + static_cast<int64_t>(layout.size()) - 1) /
+                         std::max<int64_t>(1, static_cast<int64_t>(layout.size()));
+    for (size_t i = 0; i < layout.size(); ++i) {
+      auto w = retried(time_, [&] { return reader_->watermarks(layout.at(i), kKafkaTimeoutMs); });
+      if (!w) return Error{"stream " + s.name + ": " + w.error().message};
+      start[i] = std::max(w->low, w->high - back);
+      end[i] = w->high;
+      auto [it, fresh] = starts.emplace(layout.at(i), start[i]);
+      if (!fresh) it->second = std::min(it->second, start[i]);
+    }
+    spdlog::info("stream {}: {} on {} partition(s) of {} topic(s), replaying up to {} events", s.name, s.path,
+                 layout.size(), s.topics.size(), s.replayEvents);
+    hubs_.push_back(std::make_unique<StreamHub>(s, std::move(layout), start, config_.worker, metrics_));
+    warmUpTargets_.push_back(std::move(end));
+    BearerAuth* auth = nullptr;
+    if (s.authMode == StreamAuthMode::Bearer) {
+      auths_.push_back(std::make_unique<BearerAuth>(s, time_));
+      if (auto st = auths_.back()->start(); !st) return st;
+      auth = auths_.back().get();
+    }
+    routes.push_back({hubs_.back().get(), auth});
+  }
+  std::vector<std::pair<TopicPartition, int64_t>> assignment(starts.begin(), starts.end());
+  if (auto s = reader_->assign(assignment); !s) return s;
+  catchUps_ = std::make_unique<CatchUps>(kafka, kMaxCatchUps);
+  SseServerOptions o;
+  o.address = config_.server.streamsAddress;
+  o.threads = kServerThreads;
+  o.routes = std::move(routes);
+  o.catchUps = catchUps_.get();
+  server_ = std::make_unique<SseServer>(std::move(o));
+  return server_->bind();
+}
+
+bool StreamsMode::warmedUp() const {
+  for (size_t h = 0; h < hubs_.size(); ++h) {
+    const Position& head = hubs_[h]->readerHead();
+    for (size_t i = 0; i < head.size(); ++i)
+      if (head[i] < warmUpTargets_[h][i]) return false;
+  }
+  return true;
+}
+
+bool StreamsMode::run() {
+  std::vector<Message> records;
+  MonoTime nextTick = time_.now();
+  while (!stop_.load()) {
+    lastLoopNs_.store(nanos(time_.now()));
+    records.clear();
+    reader_->poll(kPollMs, kPollMax, records);
+    for (auto& hub : hubs_) hub->onRecords(records);
+    if (!ready_.load() && warmedUp()) {
+      server_->startAccepting();
+      ready_.store(true);
+      spdlog::info("streams: replay warmed up; serving on {}", config_.server.streamsAddress);
+    }
+    if (time_.now() >= nextTick) {
+      for (auto& hub : hubs_) hub->tick();
+      nextTick = time_.now() + StreamHub::kTickInterval;
+    }
+  }
+  ready_.store(false);
+  size_t clients = 0;
+  for (auto& hub : hubs_) clients += hub->clients();
+  spdlog::info("streams: stopping; telling {} client(s) to reconnect", clients);
+  const size_t left = server_->drain(std::chrono::steady_clock::now() + config_.server.gracePeriod);
+  catchUps_->stop();
+  server_->stop();
+  return left == 0;
+}
+
+bool StreamsMode::alive() const {
+  const int64_t last = lastLoopNs_.load();
+  return last == 0 || nanos(time_.now()) - last < std::chrono::nanoseconds(std::chrono::seconds(30)).count();
+}
+
+int StreamsMode::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace ew::runtime
