@@ -297,7 +297,9 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   if (auto s = applyRendered(p, *rendered, *heldBack); !s) return s.error();
   if (auto s = pruneUndeclared(p, rendered->objects, replaced); !s) return s.error();
   if (!migrating && p.out.writes == 0 && replaced.empty()) rememberVerified(p, *rendered, inputs);
-  if (auto s = writeSettledStatus(p, rendered->selector, rendered->consumerGroup, migrating, ownedBy(p.ns, p.name)); !s)
+  if (auto s = writeSettledStatus(p, {rendered->selector, rendered->consumerGroup, rendered->outbox.has_value()},
+                                  migrating, ownedBy(p.ns, p.name));
+      !s)
     return s.error();
   return p.out;
 }
@@ -325,7 +327,8 @@ void Reconciler::rememberVerified(const Pass& p, const Rendered& rendered, size_
     verified_.erase(p.key);
     return;
   }
-  verified_[p.key] = {inputs, rendered.selector, rendered.consumerGroup, p.in.scaling, p.in.eventsReplicas};
+  verified_[p.key] = {inputs,       rendered.selector,  rendered.consumerGroup, rendered.outbox.has_value(),
+                      p.in.scaling, p.in.eventsReplicas};
 }
 
 void Reconciler::forgetVerified(const std::string& key) {
@@ -338,7 +341,8 @@ Result<ReconcileOutcome> Reconciler::reconcileVerified(Pass& p, const Verified& 
   p.in.scaling = v.scaling;
   p.in.eventsReplicas = v.eventsReplicas;
   if (v.scaling == StatusInputs::Scaling::Auto && autoscaler_) p.in.decision = autoscaler_->decision(p.key);
-  if (auto s = writeSettledStatus(p, v.selector, v.consumerGroup, /*migrating=*/false, owned); !s) return s.error();
+  if (auto s = writeSettledStatus(p, {v.selector, v.consumerGroup, v.outboxDeclared}, /*migrating=*/false, owned); !s)
+    return s.error();
   return p.out;
 }
 
@@ -504,15 +508,14 @@ Status Reconciler::pruneUndeclared(Pass& p, const std::vector<Json>& rendered, c
   return Status::success();
 }
 
-Status Reconciler::writeSettledStatus(Pass& p, const std::string& selector, const std::string& consumerGroup,
-                                      bool migrating, const std::vector<Json>& owned) {
+Status Reconciler::writeSettledStatus(Pass& p, const Settled& settled, bool migrating, const std::vector<Json>& owned) {
   for (const auto& o : owned)
     if (isWorkload(o.value("kind", ""))) p.in.workloads.push_back(o);
-  p.in.selector = selector;
-  p.in.consumerGroup = consumerGroup;
+  p.in.selector = settled.selector;
+  p.in.consumerGroup = settled.consumerGroup;
   if (owned_.pods) p.in.pods = podProblems(owned_.pods->byIndex(p.ns, p.name));
-  p.in.outboxDeclared = rendered.outbox.has_value();
-  if (outbox_ && rendered.outbox) p.in.outbox = outbox_->view(p.key);
+  p.in.outboxDeclared = settled.outboxDeclared;
+  if (outbox_ && settled.outboxDeclared) p.in.outbox = outbox_->view(p.key);
   Json status = desiredStatus(p.in, p.current);
   if (!p.current.contains("observedGeneration") && !migrating) {
     if (auto wait = firstStatusWait(p.key, p.in, status)) {

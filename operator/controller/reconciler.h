@@ -121,8 +121,12 @@ class Reconciler {
   Status pruneUndeclared(Pass& p, const std::vector<kube::Json>& rendered, const std::vector<kube::Json>& replaced);
   // Writes the status of a worker whose objects (OWNED, as watched) are
   // applied, unless its first status waits (then sets the requeue).
-  Status writeSettledStatus(Pass& p, const std::string& selector, const std::string& consumerGroup, bool migrating,
-                            const std::vector<kube::Json>& owned);
+  // What the status needs of the rendered objects (kept for a verified pass).
+  struct Settled {
+    std::string selector, consumerGroup;
+    bool outboxDeclared = false;
+  };
+  Status writeSettledStatus(Pass& p, const Settled& settled, bool migrating, const std::vector<kube::Json>& owned);
 
   // What a reconcile that applied nothing (no migration, no predecessor)
   // found, kept by key until the inputs of the writes change
@@ -131,6 +135,7 @@ class Reconciler {
   struct Verified {
     size_t inputs = 0;
     std::string selector, consumerGroup;
+    bool outboxDeclared = false;
     StatusInputs::Scaling scaling = StatusInputs::Scaling::None;
     int eventsReplicas = 0;
   };
