@@ -94,7 +94,8 @@ TEST_CASE("a pod that cannot be read leaves the last figures, marked stale with 
   CHECK(outboxBacklogCondition(observeOutbox(old, {"orders"}, {unreadable("a")}, "t1")).status == "True");
 }
 
-TEST_CASE("no pod holding the lock, or no pod at all, is NoActiveRelay, and an active pod wins over an unreadable one") {
+TEST_CASE(
+    "no pod holding the lock, or no pod at all, is NoActiveRelay, and an active pod wins over an unreadable one") {
   const auto standby = observeOutbox(
       {}, {"orders"},
       {pod("a", Json::array({relay("orders", "standby")})), pod("b", Json::array({relay("orders", "connecting")}))},
