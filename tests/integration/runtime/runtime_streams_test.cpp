@@ -122,7 +122,10 @@ TEST_CASE(
            std::chrono::steady_clock::now() < deadline);
   CHECK(metricValue(metrics, "worker_stream_clients{stream=\"recent\",worker=\"rt\"}") == 0);
   CHECK(metricValue(metrics, "worker_stream_clients{stream=\"short\",worker=\"rt\"}") == 0);
-  CHECK(metricValue(metrics, "worker_stream_events_sent_total{stream=\"recent\",worker=\"rt\"}") >= 610);
+  // A write counts once it completes: the first client's last write may fail
+  // when it leaves after 200 events (under load all 600 go in one write), so
+  // only the resumed client's 400 + 10 are certain.
+  CHECK(metricValue(metrics, "worker_stream_events_sent_total{stream=\"recent\",worker=\"rt\"}") >= 410);
   requireCleanExit(rt);
 }
 
