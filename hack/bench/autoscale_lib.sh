@@ -20,6 +20,8 @@ modelOptions() {
 # simulatorCli BUILD_DIR -> the eventworker CLI, or dies saying how to build it.
 simulatorCli() {
   local cli="$1/operator/eventworker"
+  # Brought up to date first: a stale binary prints an older policy's figures.
+  [ -f "$1/CMakeCache.txt" ] && cmake --build "$1" --target eventworker >&2
   [ -x "$cli" ] || die "build first: cmake --preset default && cmake --build build --target eventworker"
   echo "$cli"
 }
