@@ -17,6 +17,24 @@ trap 'rm -rf "$CORPUS"' EXIT
 cp "$REPO_DIR"/manifests/samples/*.yaml "$CORPUS"/
 find "$REPO_DIR/tests/data" -name '*.yaml' -exec cp {} "$CORPUS"/ \; 2>/dev/null || true
 log "fuzzing parse+validate+render for ${SECONDS_TO_RUN}s (corpus: $(ls "$CORPUS" | wc -l) seeds)"
-cd "$BUILD"
+ARTIFACTS="$REPO_DIR/build-fuzz/artifacts"
+rm -rf "$ARTIFACTS" && mkdir -p "$ARTIFACTS"
+OUT="$ARTIFACTS/fuzz.log"
+status=0
 "$BUILD/tests/eventworker_fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
-  -rss_limit_mb=4096 -print_final_stats=1 "$CORPUS" 2>&1 | tail -n 25
+  -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$CORPUS" >"$OUT" 2>&1 || status=$?
+if [ "$status" -ne 0 ]; then
+  # The property that failed (the target prints it before aborting), then the
+  # input that failed it, so that a CI log alone reproduces the finding:
+  #   printf '%s' '<base64>' | base64 -d > crash && build-fuzz/tests/eventworker_fuzz crash
+  grep -a -E "YAML round trip|the runtime refused|ERROR: (AddressSanitizer|UndefinedBehavior|libFuzzer)|runtime error:" "$OUT" | head -n 5 || true
+  tail -n 8 "$OUT"
+  for crash in "$ARTIFACTS"/crash-* "$ARTIFACTS"/leak-* "$ARTIFACTS"/timeout-* "$ARTIFACTS"/oom-*; do
+    [ -f "$crash" ] || continue
+    echo "== failing input $(basename "$crash") ($(wc -c <"$crash") bytes), base64:"
+    head -c 8192 "$crash" | base64 -w 0
+    echo
+  done
+  exit "$status"
+fi
+tail -n 6 "$OUT"
