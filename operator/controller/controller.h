@@ -53,6 +53,8 @@ class Controller {
   // Queues every known EventWorker now (what the periodic resync does).
   void resyncAll();
   size_t queueDepth() const { return queue_.depth(); }
+  // Waits until every Event recorded so far was sent (or failed), at most TIMEOUT.
+  bool flushEvents(std::chrono::milliseconds timeout) { return events_.flush(timeout); }
   Autoscaler* autoscaler() { return autoscaler_.get(); }
 
  private:
