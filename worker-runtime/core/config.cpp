@@ -7,34 +7,15 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
-#include <stdexcept>
-#include <string_view>
 
+#include "core/config_reader.h"
 #include "core/http_target.h"
-#include "ew/host_port.h"
 
 namespace ew::runtime {
 namespace {
 
-// Thrown inside the parser only; parseConfig turns it into an Error.
-struct ConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using namespace config_reader;
 
-[[noreturn]] void fail(const std::string& path, const std::string& why) { throw ConfigError(path + ": " + why); }
-
-std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
-
-void checkHostPort(const std::string& path, const std::string& value) {
-  if (auto hp = parseHostPort(value); !hp) fail(path, "must be host:port (" + hp.error().message + ")");
-}
-
-// The config's spelling of each enum, for parsing and for toString: one table each.
-template <typename E>
-struct EnumName {
-  std::string_view name;
-  E value;
-};
 constexpr EnumName<SourceKind> kSourceKinds[] = {{"kafka", SourceKind::Kafka}, {"dapr", SourceKind::Dapr}};
 constexpr EnumName<DaprSubscribe> kDaprSubscribes[] = {{"declarative", DaprSubscribe::Declarative},
                                                        {"programmatic", DaprSubscribe::Programmatic}};
@@ -44,121 +25,9 @@ constexpr EnumName<IdempotencyKind> kIdempotencyKinds[] = {
     {"none", IdempotencyKind::None}, {"memory", IdempotencyKind::Memory}, {"redis", IdempotencyKind::Redis}};
 constexpr EnumName<Ordering> kOrderings[] = {
     {"key", Ordering::Key}, {"partition", Ordering::Partition}, {"none", Ordering::None}};
-constexpr EnumName<OutboxCompletion> kOutboxCompletions[] = {{"markPublished", OutboxCompletion::MarkPublished},
-                                                             {"delete", OutboxCompletion::Delete}};
-constexpr EnumName<ResumeFallback> kResumeFallbacks[] = {{"oldest", ResumeFallback::Oldest},
-                                                         {"newest", ResumeFallback::Newest}};
-constexpr EnumName<StreamAuthMode> kStreamAuthModes[] = {{"none", StreamAuthMode::None},
-                                                         {"bearer", StreamAuthMode::Bearer}};
 constexpr EnumName<ConcurrencyPolicy> kConcurrencyPolicies[] = {{"Forbid", ConcurrencyPolicy::Forbid},
                                                                 {"Allow", ConcurrencyPolicy::Allow},
                                                                 {"Replace", ConcurrencyPolicy::Replace}};
-
-template <typename E, size_t N>
-const char* nameOf(const EnumName<E> (&table)[N], E value) {
-  for (const auto& e : table)
-    if (e.value == value) return e.name.data();  // the literals are NUL-terminated
-  return "?";
-}
-
-// A mapping node with its path; rejects keys that are never read.
-class Map {
- public:
-  Map(const YAML::Node& node, std::string path, std::set<std::string> allowed) : node_(node), path_(std::move(path)) {
-    if (!node_.IsMap()) fail(path_.empty() ? "config" : path_, "must be a mapping");
-    for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
-      if (!allowed.count(key)) fail(join(path_, key), "unknown key");
-    }
-  }
-
-  bool has(const std::string& key) const { return node_[key] && !node_[key].IsNull(); }
-  YAML::Node node(const std::string& key) const { return node_[key]; }
-  std::string path(const std::string& key) const { return join(path_, key); }
-
-  std::string str(const std::string& key, const std::string& def, bool required = false) const {
-    if (!has(key)) {
-      if (required) fail(path(key), "required");
-      return def;
-    }
-    const YAML::Node n = node_[key];
-    if (!n.IsScalar()) fail(path(key), "must be a string");
-    return n.Scalar();
-  }
-
-  int64_t integer(const std::string& key, int64_t def, int64_t min, int64_t max) const {
-    if (!has(key)) return def;
-    int64_t v = 0;
-    try {
-      v = node_[key].as<int64_t>();
-    } catch (const YAML::Exception&) {
-      fail(path(key), "must be an integer");
-    }
-    if (v < min) fail(path(key), "must be >= " + std::to_string(min));
-    if (v > max) fail(path(key), "must be <= " + std::to_string(max));
-    return v;
-  }
-
-  bool boolean(const std::string& key, bool def) const {
-    if (!has(key)) return def;
-    try {
-      return node_[key].as<bool>();
-    } catch (const YAML::Exception&) {
-      fail(path(key), "must be true or false");
-    }
-  }
-
-  Millis duration(const std::string& key, Millis def) const {
-    if (!has(key)) return def;
-    auto d = parseDuration(str(key, ""), path(key));
-    if (!d) throw ConfigError(d.error().message);
-    return *d;
-  }
-
-  std::string oneOf(const std::string& key, const std::string& def, const std::set<std::string>& values) const {
-    std::string v = str(key, def, def.empty());
-    if (!values.count(v)) {
-      std::string list;
-      for (const auto& s : values) list += (list.empty() ? "" : ", ") + s;
-      fail(path(key), "\"" + v + "\" is not one of " + list);
-    }
-    return v;
-  }
-
-  // An enum spelled by TABLE's names (refused with the sorted list of them).
-  template <typename E, size_t N>
-  E enumOf(const std::string& key, std::string_view def, const EnumName<E> (&table)[N]) const {
-    std::set<std::string> names;
-    for (const auto& e : table) names.emplace(e.name);
-    const std::string v = oneOf(key, std::string(def), names);
-    for (const auto& e : table)
-      if (e.name == v) return e.value;
-    return table[0].value;  // not reached: oneOf refused v
-  }
-
-  // "host:port" (ew/host_port.h), refused with what is wrong.
-  std::string hostPort(const std::string& key, const std::string& def) const {
-    std::string v = str(key, def);
-    checkHostPort(path(key), v);
-    return v;
-  }
-
-  std::vector<std::string> strings(const std::string& key) const {
-    std::vector<std::string> out;
-    if (!has(key)) return out;
-    const YAML::Node n = node_[key];
-    if (!n.IsSequence()) fail(path(key), "must be a list of strings");
-    for (size_t i = 0; i < n.size(); ++i) {
-      if (!n[i].IsScalar()) fail(path(key) + "[" + std::to_string(i) + "]", "must be a string");
-      out.push_back(n[i].Scalar());
-    }
-    return out;
-  }
-
- private:
-  YAML::Node node_;
-  std::string path_;
-};
 
 RetryConfig parseRetry(const Map& parent, const std::string& key, RetryConfig def) {
   if (!parent.has(key)) return def;
@@ -393,112 +262,6 @@ CronJobConfig parseCronJob(const Map& m) {
   if (c.timeout.count() <= 0) fail(m.path("timeout"), "must be > 0");
   c.retry = parseRetry(m, "retry", c.retry);
   return c;
-}
-
-// A lower-case SQL identifier (quoted in every statement anyway).
-bool isIdentifier(const std::string& s) {
-  if (s.empty() || s.size() > 63 || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  for (char c : s)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
-      return false;
-  return true;
-}
-
-std::string identifier(const Map& m, const std::string& key, const std::string& def, bool optional) {
-  std::string v = m.str(key, def);
-  if (v.empty() && optional) return v;
-  if (!isIdentifier(v)) fail(m.path(key), "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63)");
-  return v;
-}
-
-OutboxConfig parseOutbox(const Map& m) {
-  OutboxConfig o;
-  o.name = m.str("name", "", true);
-  o.connectionFile = m.str("connectionFile", "");
-  o.connectionEnv = m.str("connectionEnv", "");
-  if (o.connectionFile.empty() == o.connectionEnv.empty())
-    fail(m.path("connectionFile"), "set exactly one of connectionFile and connectionEnv (a libpq connection URI)");
-  o.table = m.str("table", o.table);
-  const auto dot = o.table.find('.');
-  if (!isIdentifier(o.table.substr(0, dot)) || (dot != std::string::npos && !isIdentifier(o.table.substr(dot + 1))))
-    fail(m.path("table"), "must be [schema.]table, lower-case SQL identifiers");
-  o.topic = m.str("topic", "");
-  if (m.has("columns")) {
-    Map c(m.node("columns"), m.path("columns"),
-          {"id", "eventType", "topic", "key", "payload", "headers", "status", "createdAt", "error"});
-    OutboxColumns& k = o.columns;
-    k.id = identifier(c, "id", k.id, false);
-    k.eventType = identifier(c, "eventType", k.eventType, true);
-    k.topic = identifier(c, "topic", k.topic, true);
-    k.key = identifier(c, "key", k.key, true);
-    k.payload = identifier(c, "payload", k.payload, false);
-    k.headers = identifier(c, "headers", k.headers, true);
-    k.status = identifier(c, "status", k.status, true);
-    k.createdAt = identifier(c, "createdAt", k.createdAt, false);
-    k.error = identifier(c, "error", k.error, true);
-  }
-  if (o.topic.empty() && o.columns.topic.empty()) fail(m.path("topic"), "required when columns.topic is empty");
-  o.completion = m.enumOf("completion", "markPublished", kOutboxCompletions);
-  if (o.completion == OutboxCompletion::MarkPublished && o.columns.status.empty())
-    fail(m.path("completion"), "markPublished needs columns.status");
-  o.batchSize = static_cast<int>(m.integer("batchSize", o.batchSize, 1, 10000));
-  o.pollInterval = m.duration("pollInterval", o.pollInterval);
-  if (o.pollInterval < Millis(10)) fail(m.path("pollInterval"), "must be at least 10ms");
-  o.notifyChannel = m.str("notifyChannel", "");
-  if (!o.notifyChannel.empty() && !isIdentifier(o.notifyChannel))
-    fail(m.path("notifyChannel"), "must be a lower-case SQL identifier");
-  return o;
-}
-
-bool topicName(const std::string& t) {
-  return !t.empty() && t.size() <= 249 && std::all_of(t.begin(), t.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-  });
-}
-
-StreamConfig parseStream(const Map& m) {
-  StreamConfig s;
-  s.name = m.str("name", "", true);
-  s.topics = m.strings("topics");
-  if (s.topics.empty()) fail(m.path("topics"), "required (at least one topic)");
-  for (size_t i = 0; i < s.topics.size(); ++i)
-    if (!topicName(s.topics[i])) fail(m.path("topics") + "[" + std::to_string(i) + "]", "not a Kafka topic name");
-  std::sort(s.topics.begin(), s.topics.end());
-  if (std::adjacent_find(s.topics.begin(), s.topics.end()) != s.topics.end())
-    fail(m.path("topics"), "a topic is listed twice");
-  s.path = m.str("path", "", true);
-  if (s.path.empty() || s.path[0] != '/' || s.path.find_first_of("?# \t") != std::string::npos)
-    fail(m.path("path"), "must be an HTTP path starting with '/' (no query)");
-  if (m.has("filter")) {
-    Map f(m.node("filter"), m.path("filter"), {"types", "keys"});
-    s.filterTypes = f.strings("types");
-    s.filterKeys = f.strings("keys");
-  }
-  if (m.has("fields")) {
-    static const std::set<std::string> known{"id",   "type", "source", "subject",   "time",  "datacontenttype",
-                                             "data", "key",  "topic",  "partition", "offset"};
-    s.fields = m.strings("fields");
-    for (size_t i = 0; i < s.fields.size(); ++i)
-      if (!known.count(s.fields[i]))
-        fail(m.path("fields") + "[" + std::to_string(i) + "]", "\"" + s.fields[i] + "\" is not an event field");
-  }
-  s.clientBuffer = static_cast<int>(m.integer("clientBuffer", s.clientBuffer, 1, 100000));
-  s.replayEvents = static_cast<int>(m.integer("replayEvents", s.replayEvents, 1, 1000000));
-  if (s.clientBuffer > s.replayEvents) fail(m.path("clientBuffer"), "must not exceed replayEvents");
-  s.heartbeatInterval = m.duration("heartbeatInterval", s.heartbeatInterval);
-  if (s.heartbeatInterval < Millis(100)) fail(m.path("heartbeatInterval"), "must be at least 100ms");
-  s.reconnectDelay = m.duration("reconnectDelay", s.reconnectDelay);
-  s.resumeFallback = m.enumOf("resumeFallback", "oldest", kResumeFallbacks);
-  s.maxEventBytes = m.integer("maxEventBytes", s.maxEventBytes, 1, 64 << 20);
-  if (m.has("auth")) {
-    Map a(m.node("auth"), m.path("auth"), {"mode", "url", "cacheTTL"});
-    s.authMode = a.enumOf("mode", "none", kStreamAuthModes);
-    s.authUrl = a.str("url", "", s.authMode == StreamAuthMode::Bearer);
-    if (!s.authUrl.empty())
-      if (auto t = parseHttpUrl(s.authUrl); !t) fail(a.path("url"), t.error().message);
-    s.authCacheTTL = a.duration("cacheTTL", s.authCacheTTL);
-  }
-  return s;
 }
 
 template <typename T, typename F>
