@@ -21,7 +21,6 @@
 
 using namespace ew;
 using namespace ew::rttest::outbox;
-using ew::testing::eventually;
 using ew::testing::kubectl;
 using ew::testing::serverEnv;
 using kube::Json;

@@ -20,7 +20,6 @@
 #include "test_env.h"
 
 using namespace ew;
-using ew::testing::eventually;
 using ew::testing::kubectl;
 using kube::Json;
 using namespace std::chrono_literals;
