@@ -45,9 +45,9 @@ std::vector<Endpoint> readyEndpoints(kube::KubeApi& api, const std::string& ns, 
     for (const auto& p : s.value("ports", Json::array()))
       if (p.value("name", "") == portName) *port = p.value("port", 0);
     for (const auto& e : s.value("endpoints", Json::array())) {
-      const Json c = e.value("conditions", Json::object());
-      if (!c.value("ready", false) || c.value("terminating", false) || e["addresses"].empty()) continue;
-      out.push_back({e["addresses"][0].get<std::string>(), e.value("targetRef", Json::object()).value("name", "")});
+      const Json c = e.value("conditions", Json::object()), addresses = e.value("addresses", Json::array());
+      if (!c.value("ready", false) || c.value("terminating", false) || addresses.empty()) continue;
+      out.push_back({addresses[0].get<std::string>(), e.value("targetRef", Json::object()).value("name", "")});
     }
   }
   return out;
