@@ -15,7 +15,8 @@
 #   in about a second and idles in ~30 MB.
 # With the node, the apiserver and Kafka's pod listener live on the node's
 # bridge address (10.244.0.1), an interface these scripts create; without
-# it, on 127.0.0.1.
+# it, on 127.0.0.1. PostgreSQL listens there too with the node (besides
+# 127.0.0.1), admitting the pod CIDR: EW_POSTGRES_POD_ADDRESS.
 # Writes STATE_DIR/env (KUBECONFIG, EW_KUBE_SERVER, EW_KAFKA_BOOTSTRAP,
 # EW_PUBSUB_EMULATOR_HOST, EW_POSTGRES_URL, ...) and
 # STATE_DIR/pids/*.pid; hack/servers-down.sh STATE_DIR stops exactly those.
@@ -178,10 +179,10 @@ chmod 600 "$KAFKA_SECRETS"/*/password "$KAFKA_SECRETS/mtls/tls.key"
 start kafka java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.Kafka "$KAFKA_DIR/server.properties"
 
 # --- PostgreSQL (while the JVM starts) ---
-postgresInit "$STATE" "$PG_PORT"
+if [ "$NODE" = 1 ]; then postgresInit "$STATE" "$PG_PORT" "$NODE_IP" "$NODE_POD_CIDR"; else postgresInit "$STATE" "$PG_PORT"; fi
 start postgres "${POSTGRES_CMD[@]}"
 need postgres postgresReady "$STATE" "$PG_PORT"
-log "postgres up on 127.0.0.1:$PG_PORT (database ew, user ew)"
+log "postgres up on 127.0.0.1:$PG_PORT$([ "$NODE" = 1 ] && echo " and $NODE_IP:$PG_PORT (pods)") (database ew, user ew)"
 
 writeKubeconfig() { # FILE USER
   cat > "$1" <<KC
@@ -301,6 +302,7 @@ fi
     echo "EW_KAFKA_POD_BOOTSTRAP=$NODE_IP:$KAFKA_POD_PORT"
     echo "EW_KAFKA_POD_SASL_BOOTSTRAP=$NODE_IP:$KAFKA_POD_SASL_PORT"
     echo "EW_KAFKA_POD_MTLS_BOOTSTRAP=$NODE_IP:$KAFKA_POD_MTLS_PORT"
+    echo "EW_POSTGRES_POD_ADDRESS=$NODE_IP:$PG_PORT"
     echo "EW_CONTAINERD_SOCK=$STATE/node/containerd/containerd.sock"
   fi
   echo "EW_STATE_DIR=$STATE"

@@ -1,8 +1,10 @@
 # PostgreSQL for the tests (Debian's postgresql package), sourced by
 # hack/servers-up.sh. The server runs as the postgres user when the scripts run
 # as root (PostgreSQL refuses root), else as the caller; its data directory is
-# STATE/postgres, it listens on 127.0.0.1:PORT only (no Unix socket), password
-# (SCRAM) authentication for everyone. Superuser "ew" owns database "ew"; its
+# STATE/postgres, it listens on 127.0.0.1:PORT (no Unix socket) and, when the
+# node runs, on the node's bridge address too (pods reach it there: the outbox
+# relays' e2e), password (SCRAM) authentication for everyone; from the bridge,
+# only clients of the pod CIDR. Superuser "ew" owns database "ew"; its
 # password is made per run and kept in STATE/postgres-secret/ (password, url),
 # as a mounted Secret would hold it. Durability is traded for speed as with
 # etcd (fsync off): the data is thrown away with STATE.
@@ -18,9 +20,11 @@ postgresAs() {
   if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
 }
 
-# postgresInit STATE PORT: the data directory and its settings; sets POSTGRES_CMD.
+# postgresInit STATE PORT [BRIDGE_IP POD_CIDR]: the data directory and its
+# settings; sets POSTGRES_CMD. With BRIDGE_IP it listens there as well and
+# admits POD_CIDR (never the machine's uplink).
 postgresInit() {
-  local state=$1 port=$2 data=$1/postgres
+  local state=$1 port=$2 bridge=${3:-} pods=${4:-} data=$1/postgres
   [ -x "$PG_BIN_DIR/initdb" ] || die "postgres: no initdb under /usr/lib/postgresql/*/bin (hack/deps.sh installs postgresql)"
   local major; major=$("$PG_BIN_DIR/postgres" --version | sed -E 's/.* ([0-9]+)(\.[0-9]+)*.*/\1/')
   local template=$EW_CACHE/postgres-$major-template
@@ -42,7 +46,7 @@ postgresInit() {
   [ "$(id -u)" = 0 ] && chown -R postgres: "$data" && chmod o+x "$state"
   chmod 700 "$data"
   cat >> "$data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${bridge:+,$bridge}'
 port = $port
 unix_socket_directories = ''
 fsync = off
@@ -53,6 +57,7 @@ max_connections = 100
 log_min_messages = warning
 CONF
   printf 'host all all 127.0.0.1/32 scram-sha-256\n' > "$data/pg_hba.conf"
+  [ -z "$bridge" ] || printf 'host all all %s scram-sha-256\n' "$pods" >> "$data/pg_hba.conf"
   mkdir -p "$state/postgres-secret"
   cp "$template/bootstrap-password" "$state/postgres-secret/password"
   POSTGRES_CMD=("$PG_BIN_DIR/postgres" -D "$data")

@@ -17,13 +17,6 @@ using ew::testing::kubectl;
 using kube::Json;
 using namespace std::chrono_literals;
 
-namespace {
-
-const kube::ResourceType kService{"", "v1", "services", "Service", true};
-const kube::ResourceType kEndpointSlice{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
-
-}  // namespace
-
 TEST_CASE(
     "pods resolve Service names through the cluster DNS: a worker reaches the broker by a Service's fully "
     "qualified name (runtime) and short name (handler) alone") {
@@ -47,8 +40,8 @@ TEST_CASE(
       {"addressType", "IPv4"},
       {"endpoints", {{{"addresses", {ip}}, {"conditions", {{"ready", true}}}}}},
       {"ports", {{{"name", "kafka"}, {"port", port}, {"protocol", "TCP"}}}}};
-  REQUIRE(api.apply(kService, ns, "broker", service));
-  REQUIRE(api.apply(kEndpointSlice, ns, "broker-1", slice));
+  REQUIRE(api.apply(kube::resources::kService, ns, "broker", service));
+  REQUIRE(api.apply(e2e::kEndpointSlice, ns, "broker-1", slice));
 
   e2e::WorkerSpec w = e2e::namedWorker(ns, "dns-worker");
   w.autoscale = false;

@@ -226,6 +226,7 @@ int64_t LedgerReader::longestGapAcross(int64_t at) const {
 
 const kube::ResourceType kEventWorker{"eventworker.dev", "v1alpha1", "eventworkers", "EventWorker", true};
 const kube::ResourceType kDeployment{"apps", "v1", "deployments", "Deployment", true};
+const kube::ResourceType kEndpointSlice{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
 
 Json workerObject(const WorkerSpec& w) {
   Json spec = Json::parse(R"({
@@ -275,6 +276,15 @@ WorkerSpec namedWorker(const std::string& ns, const std::string& name) {
   w.topic = ns + ".orders";
   w.ledgerTopic = ns + ".ledger";
   return w;
+}
+
+Json runtimeOnlyWorker(const std::string& ns, const std::string& name) {
+  Json o = workerObject(namedWorker(ns, name));
+  o["spec"].erase("subscriptions");
+  o["spec"].erase("scaling");
+  o["spec"]["handler"].erase("args");
+  o["spec"]["source"]["kafka"].erase("consumerGroup");
+  return o;
 }
 
 std::string podSelector(const WorkerSpec& w, const std::string& component) {

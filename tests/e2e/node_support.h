@@ -59,6 +59,7 @@ std::string describePods(kube::KubeApi& api, const std::string& ns, const std::s
 
 extern const kube::ResourceType kEventWorker;
 extern const kube::ResourceType kDeployment;
+extern const kube::ResourceType kEndpointSlice;
 
 // An EventWorker whose handler is the ledger handler image, on the test
 // broker's pod listener, with one subscription ("orders": TOPIC, route
@@ -90,6 +91,10 @@ struct WorkerSpec {
 kube::Json workerObject(const WorkerSpec& w);
 // A WorkerSpec named NAME in NS, on the topics NS.orders and NS.ledger.
 WorkerSpec namedWorker(const std::string& ns, const std::string& name);
+// An EventWorker NAME in NS with no subscription (no events pods) for the
+// pods of the runtime alone: the caller adds spec.streams or spec.outbox.
+// On the test broker's pod listener, with small resource requests.
+kube::Json runtimeOnlyWorker(const std::string& ns, const std::string& name);
 // The label selector of W's pods of COMPONENT (events | cron).
 std::string podSelector(const WorkerSpec& w, const std::string& component);
 

@@ -10,18 +10,22 @@
 
 namespace ew::rttest {
 
-SseClient::SseClient(int port, const std::string& path, const std::map<std::string, std::string>& headers, int rcvbuf) {
+SseClient::SseClient(int port, const std::string& path, const std::map<std::string, std::string>& headers, int rcvbuf)
+    : SseClient("127.0.0.1", port, path, headers, rcvbuf) {}
+
+SseClient::SseClient(const std::string& host, int port, const std::string& path,
+                     const std::map<std::string, std::string>& headers, int rcvbuf) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1 ||
+      ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     eof_ = true;
     return;
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
   req += "\r\n";
   (void)!::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);

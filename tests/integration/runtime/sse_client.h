@@ -25,6 +25,9 @@ class SseClient {
   // Connects to 127.0.0.1:PORT and sends GET PATH with HEADERS. RCVBUF > 0
   // shrinks the socket's receive buffer (set before connecting).
   SseClient(int port, const std::string& path, const std::map<std::string, std::string>& headers = {}, int rcvbuf = 0);
+  // The same to HOST (an IPv4 address: a pod's on the node's bridge).
+  SseClient(const std::string& host, int port, const std::string& path,
+            const std::map<std::string, std::string>& headers = {}, int rcvbuf = 0);
   ~SseClient();
   // The reply's status code (reads the header), 0 when none came in TIMEOUT.
   int status(std::chrono::milliseconds timeout = std::chrono::seconds(10));
