@@ -30,17 +30,32 @@ std::string pendingWhere(const OutboxConfig& c) {
   return c.columns.status.empty() ? "" : " WHERE " + quote(c.columns.status) + " = 'PENDING'";
 }
 
-// SKIPPING: passes over the ids $2..$3 (the batches in flight).
+// The read's fence (core/outbox_horizon.h), two uncorrelated subqueries
+// evaluated once, at the first row: the statement's own snapshot, and then the
+// transactions holding a write lock on the table (but this session and the
+// marking one, $2, which insert nothing), each as its transaction ids or '-'.
+std::string fenceSql(const std::string& table) {
+  return "(SELECT pg_current_snapshot()::text), "
+         "(SELECT coalesce(string_agg(coalesce(w.xids, '-'), ';'), '') FROM (SELECT string_agg(transactionid::text, "
+         "',') FILTER (WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted) AS xids, "
+         "bool_or(locktype = 'relation' AND relation = '" +
+         table +
+         "'::regclass AND granted AND mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', "
+         "'AccessExclusiveLock')) AS writes FROM pg_locks WHERE coalesce(pid, 0) NOT IN (pg_backend_pid(), $2) "
+         "GROUP BY virtualtransaction) w WHERE w.writes)";
+}
+
+// SKIPPING: passes over the ids $3..$4 (the batches in flight).
 std::string selectSql(const OutboxConfig& c, const std::string& table, const std::string& where, bool skipping) {
   const auto& k = c.columns;
-  const std::string skip = "NOT (" + quote(k.id) + " BETWEEN $2 AND $3)";
+  const std::string skip = "NOT (" + quote(k.id) + " BETWEEN $3 AND $4)";
   const std::string filter = !skipping ? where : where.empty() ? " WHERE " + skip : where + " AND " + skip;
   auto opt = [](const std::string& col, const char* cast) { return col.empty() ? "NULL" : quote(col) + cast; };
   return "SELECT " + quote(k.id) + "::bigint, " + (c.topic.empty() ? opt(k.topic, "::text") : "NULL") + ", " +
          opt(k.key, "::text") + ", " + opt(k.eventType, "::text") + ", " + quote(k.payload) + "::text, " +
          opt(k.headers, "::text") + ", to_char(" + quote(k.createdAt) +
-         ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), extract(epoch from " + quote(k.createdAt) + ")::float8 FROM " +
-         table + filter + " ORDER BY " + quote(k.id) + " LIMIT $1";
+         ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), extract(epoch from " + quote(k.createdAt) + ")::float8, " +
+         fenceSql(table) + " FROM " + table + filter + " ORDER BY " + quote(k.id) + " LIMIT $1";
 }
 
 std::string why(PGconn* conn) { return trimmed(conn ? PQerrorMessage(conn) : "no connection"); }
@@ -73,19 +88,23 @@ PgOutboxStore::PgOutboxStore(OutboxConfig config)
 PgOutboxStore::~PgOutboxStore() { disconnect(); }
 
 void PgOutboxStore::disconnect() {
-  if (conn_) PQfinish(conn_);
-  conn_ = nullptr;
+  for (PGconn** c : {&conn_, &marker_}) {
+    if (*c) PQfinish(*c);
+    *c = nullptr;
+  }
+  marking_ = false;
 }
 
-Status PgOutboxStore::exec(const std::string& sql) {
-  ResultPtr r(PQexec(conn_, sql.c_str()));
+Status PgOutboxStore::exec(PGconn* conn, const std::string& sql) {
+  ResultPtr r(PQexec(conn, sql.c_str()));
   const auto st = PQresultStatus(r.get());
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Error{why(conn_)};
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Error{why(conn)};
   return {};
 }
 
 Status PgOutboxStore::connect() {
-  if (conn_ && PQstatus(conn_) == CONNECTION_OK) return {};
+  auto up = [](PGconn* c) { return c && PQstatus(c) == CONNECTION_OK; };
+  if (up(conn_) && up(marker_)) return {};
   disconnect();
   std::string uri;
   if (!c_.connectionFile.empty()) {
@@ -99,12 +118,21 @@ Status PgOutboxStore::connect() {
     if (!v) return Error{"outbox " + c_.name + ": connectionEnv " + c_.connectionEnv + " is not set"};
     uri = trimmed(v);
   }
-  const std::string app = "eventworker-outbox-" + c_.name;
+  if (auto s = open(uri, "", conn_); !s) return s;
+  if (auto s = open(uri, "-marks", marker_); !s) return s;
+  markerPid_ = std::to_string(PQbackendPID(marker_));
+  if (!c_.notifyChannel.empty())
+    if (auto st = exec(conn_, "LISTEN " + quote(c_.notifyChannel)); !st) return st;
+  return {};
+}
+
+Status PgOutboxStore::open(const std::string& uri, const char* role, PGconn*& conn) {
+  const std::string app = "eventworker-outbox-" + c_.name + role;
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   const char* values[] = {uri.c_str(), "5", app.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, 1);
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    Error e{"outbox " + c_.name + ": cannot connect to the database: " + why(conn_)};
+  conn = PQconnectdbParams(keys, values, 1);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    Error e{"outbox " + c_.name + ": cannot connect to the database: " + why(conn)};
     disconnect();
     return e;
   }
@@ -120,9 +148,10 @@ Status PgOutboxStore::connect() {
   for (const char* s : {"SET TIME ZONE 'UTC'", "SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5",
                         "SET tcp_keepalives_count = 3", "SET statement_timeout = '30s'", "SET enable_sort = off",
                         "SET synchronous_commit = off"})
-    if (auto st = exec(s); !st) return st;
-  if (!c_.notifyChannel.empty())
-    if (auto st = exec("LISTEN " + quote(c_.notifyChannel)); !st) return st;
+    if (auto st = exec(conn, s); !st) {
+      disconnect();
+      return st;
+    }
   return {};
 }
 
@@ -136,15 +165,21 @@ Result<bool> PgOutboxStore::tryLock() {
   return std::string(PQgetvalue(r.get(), 0, 0)) == "t";
 }
 
-Result<std::vector<OutboxRow>> PgOutboxStore::readBatch(int limit, const OutboxIdRange& skip) {
+Result<OutboxRead> PgOutboxStore::readBatch(int limit, const OutboxIdRange& skip) {
   if (!conn_) return Error{"no session"};
   const std::string n = std::to_string(limit), from = std::to_string(skip.from), to = std::to_string(skip.to);
-  const char* params[] = {n.c_str(), from.c_str(), to.c_str()};
-  ResultPtr r(skip.empty() ? PQexecParams(conn_, select_.c_str(), 1, nullptr, params, nullptr, nullptr, 0)
-                           : PQexecParams(conn_, selectSkipping_.c_str(), 3, nullptr, params, nullptr, nullptr, 0));
+  const char* params[] = {n.c_str(), markerPid_.c_str(), from.c_str(), to.c_str()};
+  ResultPtr r(skip.empty() ? PQexecParams(conn_, select_.c_str(), 2, nullptr, params, nullptr, nullptr, 0)
+                           : PQexecParams(conn_, selectSkipping_.c_str(), 4, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error{"reading " + c_.table + ": " + why(conn_)};
-  std::vector<OutboxRow> rows;
+  OutboxRead read;
+  auto& rows = read.rows;
   const int count = PQntuples(r.get());
+  if (count > 0) {
+    auto fence = parseReadFence(PQgetvalue(r.get(), 0, 8), PQgetvalue(r.get(), 0, 9));
+    if (!fence) return Error{"reading " + c_.table + ": cannot parse the snapshot " + PQgetvalue(r.get(), 0, 8)};
+    read.fence = std::move(*fence);
+  }
   rows.reserve(count);
   auto text = [&](int i, int col) -> const char* {
     return PQgetisnull(r.get(), i, col) ? nullptr : PQgetvalue(r.get(), i, col);
@@ -161,11 +196,11 @@ Result<std::vector<OutboxRow>> PgOutboxStore::readBatch(int limit, const OutboxI
     if (text(i, 7)) row.createdAtEpoch = std::strtod(text(i, 7), nullptr);
     rows.push_back(std::move(row));
   }
-  return rows;
+  return read;
 }
 
-Status PgOutboxStore::settle(const BatchSettlement& s) {
-  if (!conn_) return Error{"no session"};
+Status PgOutboxStore::startSettle(const BatchSettlement& s) {
+  if (!marker_) return Error{"no session"};
   if (s.published.empty() && s.refused.empty()) return {};
   std::string ids = "{";
   for (size_t i = 0; i < s.published.size(); ++i) ids += (i ? "," : "") + std::to_string(s.published[i]);
@@ -180,14 +215,21 @@ Status PgOutboxStore::settle(const BatchSettlement& s) {
                                                   (k.error.empty() ? "" : ", " + quote(k.error) + " = $2") + " WHERE " +
                                                   quote(k.id) + " = $1::bigint";
   auto run = [&](const std::string& sql, std::vector<const char*> params) -> Status {
-    ResultPtr r(
-        PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0));
-    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Error{"marking rows of " + c_.table + ": " + why(conn_)};
+    ResultPtr r(PQexecParams(marker_, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr,
+                             nullptr, 0));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Error{"marking rows of " + c_.table + ": " + why(marker_)};
     return {};
   };
-  // The usual batch, all published: one statement, one round trip.
-  if (s.refused.empty()) return run(done, {ids.c_str()});
-  if (auto st = exec("BEGIN"); !st) return st;
+  // The usual batch, all published: one statement, sent; finishSettle() takes its result.
+  if (s.refused.empty()) {
+    const char* params[] = {ids.c_str()};
+    if (!PQsendQueryParams(marker_, done.c_str(), 1, nullptr, params, nullptr, nullptr, 0))
+      return Error{"marking rows of " + c_.table + ": " + why(marker_)};
+    marking_ = true;
+    return {};
+  }
+  // Refusals are rare: their transaction runs to its end here.
+  if (auto st = exec(marker_, "BEGIN"); !st) return st;
   Status st;
   if (!s.published.empty()) st = run(done, {ids.c_str()});
   for (size_t i = 0; st && i < s.refused.size(); ++i) {
@@ -196,10 +238,22 @@ Status PgOutboxStore::settle(const BatchSettlement& s) {
                                              : run(fail, {id.c_str(), s.refused[i].second.c_str()});
   }
   if (!st) {
-    (void)exec("ROLLBACK");
+    (void)exec(marker_, "ROLLBACK");
     return st;
   }
-  return exec("COMMIT");
+  return exec(marker_, "COMMIT");
+}
+
+Status PgOutboxStore::finishSettle() {
+  if (!marking_) return {};
+  marking_ = false;
+  Status st;
+  while (PGresult* raw = PQgetResult(marker_)) {
+    ResultPtr r(raw);
+    if (st && PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      st = Error{"marking rows of " + c_.table + ": " + why(marker_)};
+  }
+  return st;
 }
 
 Result<OutboxBacklog> PgOutboxStore::backlog() {

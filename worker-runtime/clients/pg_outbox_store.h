@@ -1,8 +1,13 @@
 #pragma once
-// The outbox table over libpq (core/outbox_io.h OutboxStore): one session per
-// relay, which holds the table's advisory lock
-// (pg_try_advisory_lock(hashtextextended('eventworker-outbox:<table>', 0)))
-// and LISTENs on the notify channel. The connection URI is read from
+// The outbox table over libpq (core/outbox_io.h OutboxStore): two sessions
+// per relay. The reading one holds the table's advisory lock
+// (pg_try_advisory_lock(hashtextextended('eventworker-outbox:<table>', 0))),
+// LISTENs on the notify channel and reads each batch with its fence (the
+// statement's snapshot and the table's writers from pg_locks, readable by
+// any role); the marking one runs the UPDATE (or DELETE) of the batch before
+// while the next is read. Marks are not fenced by the lock, and need not be:
+// a row is marked only after Kafka acknowledged it, so a mark landing after
+// the lock moved on can only spare the next holder a duplicate. The connection URI is read from
 // connectionFile (a mounted Secret) or connectionEnv at every connect, so a
 // rotated password is used on the next one; it is never logged (libpq's own
 // error text names host and user, never the password). The session runs in
@@ -31,8 +36,9 @@ class PgOutboxStore : public OutboxStore {
 
   Status connect() override;
   Result<bool> tryLock() override;
-  Result<std::vector<OutboxRow>> readBatch(int limit, const OutboxIdRange& skip) override;
-  Status settle(const BatchSettlement& settlement) override;
+  Result<OutboxRead> readBatch(int limit, const OutboxIdRange& skip) override;
+  Status startSettle(const BatchSettlement& settlement) override;
+  Status finishSettle() override;
   Result<OutboxBacklog> backlog() override;
   Result<bool> waitForNotify(std::chrono::milliseconds timeout) override;
   void disconnect() override;
@@ -41,14 +47,18 @@ class PgOutboxStore : public OutboxStore {
   const std::string& selectSql() const { return select_; }
 
  private:
-  Status exec(const std::string& sql);
+  Status open(const std::string& uri, const char* role, PGconn*& conn);
+  Status exec(PGconn* conn, const std::string& sql);
   bool drainNotifications();
 
   const OutboxConfig c_;
   const std::string table_;  // quoted
   const std::string pendingWhere_;
   const std::string select_, selectSkipping_;
-  PGconn* conn_ = nullptr;
+  PGconn* conn_ = nullptr;    // reads, holds the lock, LISTENs
+  PGconn* marker_ = nullptr;  // marks; an UPDATE may be under way on it (marking_)
+  std::string markerPid_;
+  bool marking_ = false;
 };
 
 // "a"."b" for a.b; "x" for x. REQUIRES: lower-case identifiers (config.h checks).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/outbox_batch.h"
+#include "core/outbox_horizon.h"
 #include "core/outbox_report.h"
 #include "ew/result.h"
 
@@ -22,27 +23,41 @@ struct OutboxIdRange {
   bool empty() const { return to < from; }
 };
 
-// One database session. Not thread-safe: one relay thread uses it.
+// A batch read: the rows and what proves which of them are final
+// (core/outbox_horizon.h).
+struct OutboxRead {
+  std::vector<OutboxRow> rows;
+  ReadFence fence;
+};
+
+// Two database sessions: one reads (and holds the lock), one marks, so that
+// marking a batch overlaps reading and producing the next. Not thread-safe:
+// one relay thread uses it.
 class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
-  // (Re)connects when there is no session; LISTENs on the notify channel.
+  // (Re)connects both sessions when one is missing; LISTENs on the notify channel.
   virtual Status connect() = 0;
   // True when this session now holds the table's relay lock (it may already).
   // The lock lives and dies with the session: a relay that lost its session
   // lost the lock, and can mark nothing any more.
   virtual Result<bool> tryLock() = 0;
   // Up to LIMIT pending rows in id order, passing over the rows of SKIP (the
-  // batches in flight: produced, not yet marked).
-  virtual Result<std::vector<OutboxRow>> readBatch(int limit, const OutboxIdRange& skip) = 0;
-  // One transaction: PUBLISHED rows marked done (or deleted), REFUSED rows
-  // marked failed with their reason (or deleted when the table has no status).
-  virtual Status settle(const BatchSettlement& settlement) = 0;
+  // batches in flight: produced, not yet marked), with the read's fence.
+  virtual Result<OutboxRead> readBatch(int limit, const OutboxIdRange& skip) = 0;
+  // Starts one transaction on the marking session: PUBLISHED rows marked
+  // done (or deleted), REFUSED rows marked failed with their reason (or
+  // deleted when the table has no status). Returns without waiting for it.
+  // REQUIRES: the last one started was finished.
+  virtual Status startSettle(const BatchSettlement& settlement) = 0;
+  // Waits until the transaction started last has committed (OK when none is
+  // under way). A failure means it may or may not have committed.
+  virtual Status finishSettle() = 0;
   virtual Result<OutboxBacklog> backlog() = 0;
   // Waits up to TIMEOUT for a notification on the channel; true when one came.
   // Returns at once when there is no channel (false) or on a session error.
   virtual Result<bool> waitForNotify(std::chrono::milliseconds timeout) = 0;
-  // Drops the session (and with it the lock).
+  // Drops both sessions (and with them the lock).
   virtual void disconnect() = 0;
 };
 using OutboxStorePtr = std::unique_ptr<OutboxStore>;

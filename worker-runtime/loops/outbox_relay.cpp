@@ -44,6 +44,9 @@ OutboxRelay::OutboxRelay(OutboxRelayOptions options, OutboxStorePtr store, Outbo
                             relayLabels(o_))),
       latency_(metrics.histogram("worker_outbox_publish_latency_seconds",
                                  "From a row's created-at to Kafka's acknowledgement, seconds", relayLabels(o_))),
+      horizonWaits_(metrics.counter("worker_outbox_horizon_waits_total",
+                                    "Reads whose rows all waited for a transaction writing a lower id to end",
+                                    relayLabels(o_))),
       metrics_(metrics) {}
 
 void OutboxRelay::observePhase(const char* phase, MonoTime since) {
@@ -52,7 +55,8 @@ void OutboxRelay::observePhase(const char* phase, MonoTime since) {
   metrics_
       .histogram("worker_outbox_phase_seconds",
                  "Time a batch spends in each phase: read (SELECT), produce (enqueue), wait (for the delivery "
-                 "reports, while later batches are read and produced), settle (the marking transaction)",
+                 "reports, while later batches are read and produced), settle (the marking transaction, on the second "
+                 "session while the next batches are read and produced)",
                  l, {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5})
       .observe(std::chrono::duration<double>(time_.now() - since).count());
 }
@@ -65,6 +69,8 @@ Millis OutboxRelay::nextBackoff() {
 void OutboxRelay::abandonInFlight() {
   for (const auto& batch : inFlight_) (void)publisher_.collect(batch);
   inFlight_.clear();
+  marking_.reset();  // it may have committed or not: either way its rows were delivered
+  horizon_.resetCandidates();
 }
 
 Millis OutboxRelay::failed(const std::string& what, const Error& e) {
@@ -124,11 +130,19 @@ Millis OutboxRelay::step() {
     updateBacklog(true);
   }
   if (static_cast<int>(inFlight_.size()) < std::max(1, o_.pipelineDepth)) {
-    auto more = topUp();
-    if (!more) return failed("read", more.error());
-    if (*more) return Millis(0);
+    auto read = topUp();
+    if (!read) return failed("read", read.error());
+    lastRead_ = *read;
+    if (*read != Read::Waiting) horizonWait_ = Millis(0);
+    if (*read == Read::Full) return Millis(0);
   }
   if (inFlight_.empty()) {
+    if (auto s = finishMarking(); !s) return failed("mark", s.error());
+    if (lastRead_ == Read::Waiting) {  // 5 ms, doubling up to the poll interval while the writer stays
+      horizonWait_ = std::min(horizonWait_.count() ? horizonWait_ * 2 : o_.horizonRetry,
+                              std::max(o_.horizonRetry, o_.config.pollInterval));
+      return horizonWait_;
+    }
     backoff_ = Millis(0);
     pending_.set(0);
     lag_.set(0);
@@ -139,20 +153,36 @@ Millis OutboxRelay::step() {
   return settleOldest();
 }
 
-Result<bool> OutboxRelay::topUp() {
+OutboxIdRange OutboxRelay::skipRange() const {
   OutboxIdRange skip;
-  if (!inFlight_.empty()) skip = {inFlight_.front().front().id, inFlight_.back().back().id};
+  if (marking_ && !marking_->rows.empty()) skip = {marking_->rows.front().id, marking_->rows.back().id};
+  if (!inFlight_.empty()) {
+    if (skip.empty()) skip.from = inFlight_.front().front().id;
+    skip.to = inFlight_.back().back().id;
+  }
+  return skip;
+}
+
+Result<OutboxRelay::Read> OutboxRelay::topUp() {
   MonoTime t0 = time_.now();
-  auto rows = store_->readBatch(o_.config.batchSize, skip);
-  if (!rows) return rows.error();
+  auto read = store_->readBatch(o_.config.batchSize, skipRange());
+  if (!read) return read.error();
   observePhase("read", t0);
-  if (rows->empty()) return false;
+  auto& rows = read->rows;
+  if (rows.empty()) return Read::Empty;
+  const size_t count = rows.size();
+  const int64_t horizon = horizon_.observe(read->fence, rows.back().id);
+  while (!rows.empty() && rows.back().id > horizon) rows.pop_back();  // read again once final below them
+  if (rows.empty()) {
+    horizonWaits_.inc();
+    return Read::Waiting;
+  }
+  const bool full = static_cast<int>(count) >= o_.config.batchSize && rows.size() == count;
   t0 = time_.now();
-  publisher_.produce(*rows);
+  publisher_.produce(rows);
   observePhase("produce", t0);
-  const bool full = static_cast<int>(rows->size()) >= o_.config.batchSize;
-  inFlight_.push_back(std::move(*rows));
-  return full && static_cast<int>(inFlight_.size()) < o_.pipelineDepth;
+  inFlight_.push_back(std::move(rows));
+  return full && static_cast<int>(inFlight_.size()) < o_.pipelineDepth ? Read::Full : Read::Partial;
 }
 
 Millis OutboxRelay::settleOldest() {
@@ -172,14 +202,38 @@ Millis OutboxRelay::settleOldest() {
     settlement = settleBatch(rows, reports);
   }
   observePhase("wait", t0);
-  t0 = time_.now();
-  if (auto s = store_->settle(settlement); !s) return failed("mark", s.error());
-  observePhase("settle", t0);
+  if (!settlement.held.empty()) {
+    const auto it = reports.find(settlement.held.front());
+    spdlog::warn("outbox {}: {} row(s) not acknowledged ({}); retrying from row {}", o_.config.name,
+                 settlement.held.size(), it == reports.end() ? "no report" : it->second.reason,
+                 settlement.held.front());
+  }
+  if (auto s = finishMarking(); !s) return failed("mark", s.error());
+  if (auto s = store_->startSettle(settlement); !s) return failed("mark", s.error());
+  const bool held = !settlement.held.empty();
+  marking_ = Marking{std::move(rows), std::move(settlement), time_.now()};
+  // Held rows: the next read starts again from the first pending row, so it
+  // must see this mark.
+  if (held)
+    if (auto s = finishMarking(); !s) return failed("mark", s.error());
+  updateBacklog(false);
+  if (held) return nextBackoff();
+  backoff_ = Millis(0);
+  return Millis(0);
+}
+
+Status OutboxRelay::finishMarking() {
+  if (!marking_) return {};
+  Marking m = std::move(*marking_);
+  marking_.reset();
+  if (auto s = store_->finishSettle(); !s) return s;
+  observePhase("settle", m.started);
+  const BatchSettlement& settlement = m.settlement;
   published_.inc(static_cast<double>(settlement.published.size()));
   refused_.inc(static_cast<double>(settlement.refused.size()));
   const double now = std::chrono::duration<double>(time_.wallNow().time_since_epoch()).count();
   size_t next = 0;
-  for (const auto& row : rows) {  // both lists are in id order
+  for (const auto& row : m.rows) {  // both lists are in id order
     if (next < settlement.published.size() && settlement.published[next] == row.id) {
       latency_.observe(std::max(0.0, now - row.createdAtEpoch));
       ++next;
@@ -187,16 +241,7 @@ Millis OutboxRelay::settleOldest() {
   }
   for (const auto& [id, reason] : settlement.refused)
     spdlog::warn("outbox {}: row {} refused by Kafka, marked failed: {}", o_.config.name, id, reason);
-  updateBacklog(false);
-  if (!settlement.held.empty()) {
-    const auto it = reports.find(settlement.held.front());
-    spdlog::warn("outbox {}: {} row(s) not acknowledged ({}); retrying from row {}", o_.config.name,
-                 settlement.held.size(), it == reports.end() ? "no report" : it->second.reason,
-                 settlement.held.front());
-    return nextBackoff();
-  }
-  backoff_ = Millis(0);
-  return Millis(0);
+  return {};
 }
 
 void OutboxRelay::wait(Millis d) {
@@ -220,6 +265,7 @@ void OutboxRelay::run() {
     if (d.count() > 0) wait(d);
   }
   while (!inFlight_.empty()) settleOldest();  // the batches in flight are marked before the lock goes
+  (void)finishMarking();
   if (state_.load() == RelayState::Active)
     spdlog::info("outbox {}: stopped; releasing the lock of table {}", o_.config.name, o_.config.table);
   store_->disconnect();

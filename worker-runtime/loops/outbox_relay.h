@@ -12,10 +12,20 @@
 // session error drops the session, and with it the lock, so a standby takes
 // over.
 //
+// Horizon (core/outbox_horizon.h): of each read only the rows up to the
+// horizon are produced, the rows whose every lower id is final; the rest
+// are read again (with the next batch, or after a NOTIFY or horizonRetry,
+// doubling up to pollInterval while the writer stays open). So rows reach
+// Kafka in id order even when transactions commit in another order than they
+// drew their ids, and the skip range of the batches in flight below can hold
+// no row that appears later.
+//
 // Pipelined: while a full batch is in flight the next one is read (passing
-// over the rows in flight) and produced, so Kafka's acknowledgements of batch
-// n overlap the read of batch n+1 and the marking of n; at most
-// kPipelineDepth batches are in flight, settled strictly in order. Why this
+// over the rows in flight and being marked) and produced, so Kafka's
+// acknowledgements of batch n overlap the read of batch n+1; the marking of
+// n runs on the store's second session while n+1 and n+2 are read and
+// produced, and is waited for before the mark of n+1 starts. At most
+// pipelineDepth batches are in flight, settled strictly in order. Why this
 // keeps the order contract: the producer is one idempotent producer, so the
 // rows of all batches in flight reach each partition in id order; a batch is
 // settled only after every batch before it; and when a batch holds rows back
@@ -62,6 +72,7 @@ struct OutboxRelayOptions {
   Millis backoffMax{10'000};
   int pipelineDepth = 2;         // batches in flight at most (1: produce, wait, mark, in series)
   Millis backlogInterval{5000};  // how often pending rows and their oldest age are counted
+  Millis horizonRetry{5};        // the first re-read when rows wait for the horizon (a NOTIFY comes sooner)
 };
 
 class OutboxRelay {
@@ -85,12 +96,16 @@ class OutboxRelay {
 
  private:
   Millis failed(const std::string& what, const Error& e);  // drops the session, returns the backoff
-  // Reads and produces the next batch while the pipeline has room; true when
-  // it should be topped up again before waiting for reports (a full batch).
-  Result<bool> topUp();
-  // Waits for the oldest batch's reports and marks it (with every later
+  enum class Read { Empty, Waiting, Partial, Full };       // Waiting: rows above the horizon only
+  // Reads and produces the next batch while the pipeline has room; Full when
+  // it should be topped up again before waiting for reports.
+  Result<Read> topUp();
+  // Waits for the oldest batch's reports and starts marking it (with every later
   // batch in flight when it holds rows back). Returns the wait before the next step.
   Millis settleOldest();
+  // Waits for the mark under way, if any, and counts it.
+  Status finishMarking();
+  OutboxIdRange skipRange() const;
   // Collects the batches in flight without marking them (the session is gone).
   void abandonInFlight();
   void observePhase(const char* phase, MonoTime since);
@@ -108,6 +123,15 @@ class OutboxRelay {
   Millis backoff_{0};
   MonoTime nextBacklog_{};
   std::deque<std::vector<OutboxRow>> inFlight_;  // produced, not settled; oldest first
+  struct Marking {
+    std::vector<OutboxRow> rows;
+    BatchSettlement settlement;
+    MonoTime started;
+  };
+  std::optional<Marking> marking_;  // settled, its mark under way on the store's second session
+  OutboxHorizon horizon_;
+  Read lastRead_ = Read::Empty;
+  Millis horizonWait_{0};  // grows while reads keep waiting for the horizon
 
   Counter& published_;
   Counter& refused_;
@@ -115,6 +139,7 @@ class OutboxRelay {
   Gauge& lag_;
   Gauge& active_;
   Histogram& latency_;
+  Counter& horizonWaits_;
   MetricsRegistry& metrics_;
 
   mutable std::mutex mu_;

@@ -18,6 +18,13 @@ struct Table {
   std::vector<int64_t> publishedOrder;  // as marked
   const void* lockHolder = nullptr;
   bool down = false;
+  std::map<uint64_t, std::set<int64_t>> open;  // transactions not committed yet: their rows' ids
+  uint64_t nextXid = 100;
+  bool invisible(int64_t id) const {
+    for (const auto& [xid, ids] : open)
+      if (ids.count(id)) return true;
+    return false;
+  }
 };
 
 class FakeStore : public OutboxStore {
@@ -34,14 +41,24 @@ class FakeStore : public OutboxStore {
     if (!t_.lockHolder) t_.lockHolder = this;
     return t_.lockHolder == this;
   }
-  ew::Result<std::vector<OutboxRow>> readBatch(int limit, const OutboxIdRange& skip) override {
+  // Rows of transactions still open (t_.open) are not visible; while any is
+  // open, a read's fence names a writer.
+  ew::Result<OutboxRead> readBatch(int limit, const OutboxIdRange& skip) override {
     if (!up_ || t_.down) return ew::Error{"no session"};
-    std::vector<OutboxRow> out;
+    OutboxRead out;
+    out.fence.snapshot = {t_.nextXid, t_.nextXid, {}};
+    for (const auto& [xid, ids] : t_.open) {
+      out.fence.writers.push_back(xid);
+      out.fence.snapshot.inProgress.push_back(xid);
+      out.fence.snapshot.xmin = std::min(out.fence.snapshot.xmin, xid);
+    }
     for (const auto& [id, r] : t_.pending)
-      if (static_cast<int>(out.size()) < limit && (id < skip.from || id > skip.to)) out.push_back(r);
+      if (static_cast<int>(out.rows.size()) < limit && (id < skip.from || id > skip.to) && !t_.invisible(id))
+        out.rows.push_back(r);
     return out;
   }
-  ew::Status settle(const BatchSettlement& s) override {
+  ew::Status finishSettle() override { return {}; }
+  ew::Status startSettle(const BatchSettlement& s) override {
     if (!up_ || t_.down) return ew::Error{"no session"};
     for (auto id : s.published) {
       t_.pending.erase(id);
@@ -196,6 +213,7 @@ TEST_CASE("a row Kafka refuses for good is marked failed with the reason while t
   CHECK(relay.step() == Millis(0));
   CHECK(t.publishedOrder == std::vector<int64_t>{1, 3});
   CHECK(t.failed == std::map<int64_t, std::string>{{2, "Broker: Message size too large"}});
+  CHECK(relay.step() == Millis(1000));  // nothing more: the mark is waited for, and counted
   CHECK(metric(metrics, "worker_outbox_failed_total") == 1);
 }
 
@@ -317,4 +335,46 @@ TEST_CASE("a relay that dies with two batches in flight has marked neither: the 
   CHECK(pub2.sent == std::vector<int64_t>{21, 22, 23, 24, 25, 26, 27, 28, 29, 30});
   CHECK(t.publishedOrder.size() == 30);
   CHECK(t.pending.empty());
+}
+
+TEST_CASE("rows above a lower id still being written wait for it: the relay publishes in id order") {
+  // Transaction 100 drew id 2 and has not committed; 1 and 3 are visible.
+  Table t;
+  addRows(t, 1, 3, "k");
+  t.open[100] = {2};
+  t.nextXid = 101;
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  CHECK(relay.step() == Millis(5));  // horizonRetry: nothing is final above the open transaction's id
+  CHECK(relay.step() == Millis(10));
+  CHECK(pub.sent.empty());
+  CHECK(metric(metrics, "worker_outbox_horizon_waits_total") == 2);
+  t.open.clear();  // 100 commits
+  t.nextXid = 102;
+  while (relay.step() == Millis(0)) {}
+  CHECK(pub.sent == std::vector<int64_t>{1, 2, 3});
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 2, 3});
+}
+
+TEST_CASE("rows a read saw up to a later writer's id go out, and the rest once the writer has ended") {
+  // 1-3 committed with no writer running: final. Then 4 (open, 101) and 5 (committed) appear.
+  Table t;
+  addRows(t, 1, 3, "k");
+  FakePublisher pub;
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
+  while (relay.step() == Millis(0)) {}
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 2, 3});
+  addRows(t, 4, 5, "k");
+  t.open[101] = {4};
+  t.nextXid = 102;
+  CHECK(relay.step() == Millis(5));
+  CHECK(pub.sent.size() == 3);
+  t.open.clear();
+  t.nextXid = 103;
+  while (relay.step() == Millis(0)) {}
+  CHECK(t.publishedOrder == std::vector<int64_t>{1, 2, 3, 4, 5});
 }

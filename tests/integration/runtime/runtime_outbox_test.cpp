@@ -206,3 +206,48 @@ TEST_CASE("NOTIFY wakes the relay at once while polling alone waits for its inte
   requireCleanExit(a);
   requireCleanExit(b);
 }
+
+// Rows wait for every lower id to be final; a long transaction on another
+// table holds nothing.
+TEST_CASE("a row whose transaction drew a lower id but commits after a higher one still reaches Kafka first") {
+  Kafka kafka;
+  Pg pg, slow, elsewhere;
+  const std::string table = createOutbox(pg, "outbox_horizon");
+  const std::string topic = ew::testing::uniqueName("outbox-horizon");
+  kafka.createTopic(topic, 1);
+  elsewhere.exec("CREATE TABLE IF NOT EXISTS " + table + "_other (n int)");
+  RuntimeProcess rt("outbox-horizon", relaySpec(table, "notifyChannel: " + table + ", pollInterval: 200ms"));
+  INFO(rt.log());
+  // A transaction writing (and holding an id of) another table the whole time.
+  elsewhere.exec("BEGIN");
+  elsewhere.exec("INSERT INTO " + table + "_other VALUES (1)");
+  insertRows(pg, table, topic, 1, 1, 1);  // id 1, key order-0
+  REQUIRE(
+      waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == 1; }, 30s));
+  // id 2 drawn by a transaction left open; id 3, same key, committed after it.
+  slow.exec("BEGIN");
+  insertRows(slow, table, topic, 2, 2, 1);
+  insertRows(pg, table, topic, 3, 3, 1);
+  CHECK(pg.column("SELECT id FROM " + table + " WHERE aggregate_id = 'order-0' ORDER BY id") ==
+        std::vector<std::string>{"1", "3"});
+  std::this_thread::sleep_for(1500ms);  // many reads (NOTIFY, polls every 200 ms): 3 must wait for 2
+  CHECK(pg.column("SELECT status FROM " + table + " WHERE id = 3") == std::vector<std::string>{"PENDING"});
+  slow.exec("COMMIT");
+  REQUIRE(
+      waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == 3; }, 30s));
+  // A transaction that drew id 4 and rolled back holds nothing once it ended.
+  slow.exec("BEGIN");
+  insertRows(slow, table, topic, 4, 4, 1);
+  insertRows(pg, table, topic, 5, 5, 1);
+  slow.exec("ROLLBACK");
+  REQUIRE(
+      waitUntil([&] { return pg.count("SELECT count(*) FROM " + table + " WHERE status = 'PUBLISHED'") == 4; }, 30s));
+  elsewhere.exec("ROLLBACK");
+  const auto records = kafka.readAll(topic, 4, 30s);
+  std::vector<int64_t> ids;
+  for (const auto& r : records) ids.push_back(std::stoll(nlohmann::json::parse(r.value)["id"].get<std::string>()));
+  CHECK(ids == std::vector<int64_t>{1, 2, 3, 5});
+  CHECK(ledgerOf(records).orderViolations == 0);
+  elsewhere.exec("DROP TABLE " + table + "_other");
+  requireCleanExit(rt);
+}
