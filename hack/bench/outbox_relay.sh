@@ -16,7 +16,9 @@
 #     relay started afterwards (from the relay holding the table to none pending).
 # Prints the rates and the ratios relay/kcat and relay/guide, the
 # writers' own commit rate (the relay cannot finish before they do), the mean
-# time of each phase of the relay's batches, and the load average.
+# time of each phase of the relay's batches, the CPU per 1000 rows of the
+# drain (relay, its PostgreSQL sessions, the broker) and of kcat (kcat, the
+# broker), and the load average.
 # Usage: hack/bench/outbox_relay.sh [N] [G] [BUILD_DIR]   (N, G: multiples of 800)
 #   EW_BENCH_STATE=dir: reuse running servers (else Kafka and PostgreSQL are started)
 set -euo pipefail
@@ -50,6 +52,12 @@ writers() {
   wait "${pids[@]}"
 }
 pending() { "${SQL[@]}" -tA -c "SELECT count(*) FROM $1 WHERE status = 'PENDING'"; }
+# cpu PID...: CPU seconds (user + system) the processes have used so far.
+cpu() { local p t=0; for p in "$@"; do t=$(awk -v t="$t" '{ print t + ($14 + $15) / 100 }' "/proc/$p/stat"); done; echo "$t"; }
+BROKER_PID=$(cat "$STATE/pids/kafka.pid")
+perK() { calc "round(($1 - $2) * 1e6 / $N, 1)"; }  # CPU ms per 1000 rows, from seconds used
+# The relay's PostgreSQL sessions (reading and marking).
+relayBackends() { "${SQL[@]}" -tA -c "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'eventworker-outbox-bench%'"; }
 # phases: where the running relay's batches spent their time
 # (worker_outbox_phase_seconds: mean ms x batches; 0 from a relay without it).
 phases() {
@@ -88,9 +96,12 @@ kcat -C -b "$B" -t "$TOPIC" -o beginning -e -q -K $'\t' -f '%k\t%s\n' > "$WORK/m
 [ "$(wc -l < "$WORK/messages")" = "$N" ] || die "the topic holds $(wc -l < "$WORK/messages") messages, not $N"
 KTOPIC=$TOPIC-kcat
 "$EW_BENCH" create-topic "$B" "$KTOPIC" 12
+bc0=$(cpu "$BROKER_PID")
 t0=$(now)
-kcat -P -b "$B" -t "$KTOPIC" -K $'\t' -X enable.idempotence=true -X acks=all -X linger.ms=5 -l "$WORK/messages"
+/usr/bin/time -o "$WORK/kcat.cpu" -f "%U + %S" \
+  kcat -P -b "$B" -t "$KTOPIC" -K $'\t' -X enable.idempotence=true -X acks=all -X linger.ms=5 -l "$WORK/messages"
 KCAT_S=$(calc "$(now) - $t0")
+KCAT_CPU="kcat $(perK "$(cat "$WORK/kcat.cpu")" 0) + broker $(perK "$(cpu "$BROKER_PID")" "$bc0")"
 KCAT_RATE=$(calc "round($N / $KCAT_S)")
 log "kcat -P: $N messages in $(calc "round($KCAT_S, 2)") s: $KCAT_RATE msgs/s"
 
@@ -98,12 +109,15 @@ log "kcat -P: $N messages in $(calc "round($KCAT_S, 2)") s: $KCAT_RATE msgs/s"
 outboxTable "${T}_drain"
 writers "${T}_drain" "$N"
 startRelay bench "${T}_drain" ", batchSize: ${BATCH:-500}"
+BACKENDS=$(relayBackends)
+rc0=$(cpu "$RT_PID"); pc0=$(cpu $BACKENDS); bc0=$(cpu "$BROKER_PID")
 t0=$(now)
 until [ "$(pending "${T}_drain")" = 0 ]; do
   kill -0 "$RT_PID" 2>/dev/null || { cat "$WORK/bench.log" >&2; die "relay exited"; }
   sleep 0.02
 done
 DRAIN_S=$(calc "$(now) - $t0")
+DRAIN_CPU="relay $(perK "$(cpu "$RT_PID")" "$rc0") + its 2 PostgreSQL sessions $(perK "$(cpu $BACKENDS)" "$pc0") + broker $(perK "$(cpu "$BROKER_PID")" "$bc0")"
 DRAIN_PHASES=$(phases)
 stopRuntime
 DRAIN_RATE=$(calc "round($N / $DRAIN_S)")
@@ -124,7 +138,9 @@ echo "  writers alone:     $(calc "round($N / $WRITERS_S)") rows/s committed ($W
 echo "  batch phases:      $PHASES"
 echo "  drain of $N rows committed before the relay started: $DRAIN_RATE rows/s"
 echo "  its batch phases:  $DRAIN_PHASES"
+echo "  its CPU per 1000 rows (ms): $DRAIN_CPU"
 echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
+echo "  its CPU per 1000 msgs (ms): $KCAT_CPU"
 echo "guide's loop:        $GUIDE_RATE rows/s ($G rows)"
 echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7; drain / kcat $(calc "round($DRAIN_RATE / $KCAT_RATE, 2)"), writers alone / kcat $(calc "round($N / $WRITERS_S / $KCAT_RATE, 2)"))"
 echo "relay / guide loop:  $(calc "round($RELAY_RATE / $GUIDE_RATE, 1)")"

@@ -45,11 +45,11 @@ std::string fenceSql(const std::string& table) {
          "GROUP BY virtualtransaction) w WHERE w.writes)";
 }
 
-// SKIPPING: passes over the ids $3..$4 (the batches in flight).
-std::string selectSql(const OutboxConfig& c, const std::string& table, const std::string& where, bool skipping) {
+// AFTER: the ids above $3 only (after the batches in flight).
+std::string selectSql(const OutboxConfig& c, const std::string& table, const std::string& where, bool after) {
   const auto& k = c.columns;
-  const std::string skip = "NOT (" + quote(k.id) + " BETWEEN $3 AND $4)";
-  const std::string filter = !skipping ? where : where.empty() ? " WHERE " + skip : where + " AND " + skip;
+  const std::string above = quote(k.id) + " > $3";
+  const std::string filter = !after ? where : where.empty() ? " WHERE " + above : where + " AND " + above;
   auto opt = [](const std::string& col, const char* cast) { return col.empty() ? "NULL" : quote(col) + cast; };
   return "SELECT " + quote(k.id) + "::bigint, " + (c.topic.empty() ? opt(k.topic, "::text") : "NULL") + ", " +
          opt(k.key, "::text") + ", " + opt(k.eventType, "::text") + ", " + quote(k.payload) + "::text, " +
@@ -83,7 +83,7 @@ PgOutboxStore::PgOutboxStore(OutboxConfig config)
       table_(quoteTable(c_.table)),
       pendingWhere_(pendingWhere(c_)),
       select_(runtime::selectSql(c_, table_, pendingWhere_, false)),
-      selectSkipping_(runtime::selectSql(c_, table_, pendingWhere_, true)) {}
+      selectAfter_(runtime::selectSql(c_, table_, pendingWhere_, true)) {}
 
 PgOutboxStore::~PgOutboxStore() { disconnect(); }
 
@@ -165,12 +165,12 @@ Result<bool> PgOutboxStore::tryLock() {
   return std::string(PQgetvalue(r.get(), 0, 0)) == "t";
 }
 
-Result<OutboxRead> PgOutboxStore::readBatch(int limit, const OutboxIdRange& skip) {
+Result<OutboxRead> PgOutboxStore::readBatch(int limit, std::optional<int64_t> after) {
   if (!conn_) return Error{"no session"};
-  const std::string n = std::to_string(limit), from = std::to_string(skip.from), to = std::to_string(skip.to);
-  const char* params[] = {n.c_str(), markerPid_.c_str(), from.c_str(), to.c_str()};
-  ResultPtr r(skip.empty() ? PQexecParams(conn_, select_.c_str(), 2, nullptr, params, nullptr, nullptr, 0)
-                           : PQexecParams(conn_, selectSkipping_.c_str(), 4, nullptr, params, nullptr, nullptr, 0));
+  const std::string n = std::to_string(limit), from = std::to_string(after.value_or(0));
+  const char* params[] = {n.c_str(), markerPid_.c_str(), from.c_str()};
+  ResultPtr r(!after ? PQexecParams(conn_, select_.c_str(), 2, nullptr, params, nullptr, nullptr, 0)
+                     : PQexecParams(conn_, selectAfter_.c_str(), 3, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error{"reading " + c_.table + ": " + why(conn_)};
   OutboxRead read;
   auto& rows = read.rows;

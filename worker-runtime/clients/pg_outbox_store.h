@@ -36,7 +36,7 @@ class PgOutboxStore : public OutboxStore {
 
   Status connect() override;
   Result<bool> tryLock() override;
-  Result<OutboxRead> readBatch(int limit, const OutboxIdRange& skip) override;
+  Result<OutboxRead> readBatch(int limit, std::optional<int64_t> after) override;
   Status startSettle(const BatchSettlement& settlement) override;
   Status finishSettle() override;
   Result<OutboxBacklog> backlog() override;
@@ -54,7 +54,7 @@ class PgOutboxStore : public OutboxStore {
   const OutboxConfig c_;
   const std::string table_;  // quoted
   const std::string pendingWhere_;
-  const std::string select_, selectSkipping_;
+  const std::string select_, selectAfter_;
   PGconn* conn_ = nullptr;    // reads, holds the lock, LISTENs
   PGconn* marker_ = nullptr;  // marks; an UPDATE may be under way on it (marking_)
   std::string markerPid_;

@@ -17,12 +17,6 @@
 
 namespace ew::runtime {
 
-// Row ids FROM..TO (inclusive); empty when TO < FROM.
-struct OutboxIdRange {
-  int64_t from = 0, to = -1;
-  bool empty() const { return to < from; }
-};
-
 // A batch read: the rows and what proves which of them are final
 // (core/outbox_horizon.h).
 struct OutboxRead {
@@ -42,9 +36,10 @@ class OutboxStore {
   // The lock lives and dies with the session: a relay that lost its session
   // lost the lock, and can mark nothing any more.
   virtual Result<bool> tryLock() = 0;
-  // Up to LIMIT pending rows in id order, passing over the rows of SKIP (the
-  // batches in flight: produced, not yet marked), with the read's fence.
-  virtual Result<OutboxRead> readBatch(int limit, const OutboxIdRange& skip) = 0;
+  // Up to LIMIT pending rows in id order, the first pending ones or those
+  // after AFTER (the last row in flight or being marked: every lower id is
+  // final, core/outbox_horizon.h), with the read's fence.
+  virtual Result<OutboxRead> readBatch(int limit, std::optional<int64_t> after) = 0;
   // Starts one transaction on the marking session: PUBLISHED rows marked
   // done (or deleted), REFUSED rows marked failed with their reason (or
   // deleted when the table has no status). Returns without waiting for it.

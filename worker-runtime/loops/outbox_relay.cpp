@@ -153,19 +153,15 @@ Millis OutboxRelay::step() {
   return settleOldest();
 }
 
-OutboxIdRange OutboxRelay::skipRange() const {
-  OutboxIdRange skip;
-  if (marking_ && !marking_->rows.empty()) skip = {marking_->rows.front().id, marking_->rows.back().id};
-  if (!inFlight_.empty()) {
-    if (skip.empty()) skip.from = inFlight_.front().front().id;
-    skip.to = inFlight_.back().back().id;
-  }
-  return skip;
+std::optional<int64_t> OutboxRelay::readAfter() const {
+  if (!inFlight_.empty()) return inFlight_.back().back().id;
+  if (marking_ && !marking_->rows.empty()) return marking_->rows.back().id;
+  return std::nullopt;
 }
 
 Result<OutboxRelay::Read> OutboxRelay::topUp() {
   MonoTime t0 = time_.now();
-  auto read = store_->readBatch(o_.config.batchSize, skipRange());
+  auto read = store_->readBatch(o_.config.batchSize, readAfter());
   if (!read) return read.error();
   observePhase("read", t0);
   auto& rows = read->rows;

@@ -17,11 +17,11 @@
 // are read again (with the next batch, or after a NOTIFY or horizonRetry,
 // doubling up to pollInterval while the writer stays open). So rows reach
 // Kafka in id order even when transactions commit in another order than they
-// drew their ids, and the skip range of the batches in flight below can hold
-// no row that appears later.
+// drew their ids, and a read can start after the last row in flight: no
+// row below it can still appear.
 //
-// Pipelined: while a full batch is in flight the next one is read (passing
-// over the rows in flight and being marked) and produced, so Kafka's
+// Pipelined: while a full batch is in flight the next one is read (after
+// the rows in flight and being marked: an index range scan) and produced, so Kafka's
 // acknowledgements of batch n overlap the read of batch n+1; the marking of
 // n runs on the store's second session while n+1 and n+2 are read and
 // produced, and is waited for before the mark of n+1 starts. At most
@@ -105,7 +105,9 @@ class OutboxRelay {
   Millis settleOldest();
   // Waits for the mark under way, if any, and counts it.
   Status finishMarking();
-  OutboxIdRange skipRange() const;
+  // Where the next read starts: after the last row in flight or being marked
+  // (none: from the first pending row).
+  std::optional<int64_t> readAfter() const;
   // Collects the batches in flight without marking them (the session is gone).
   void abandonInFlight();
   void observePhase(const char* phase, MonoTime since);

@@ -43,7 +43,7 @@ class FakeStore : public OutboxStore {
   }
   // Rows of transactions still open (t_.open) are not visible; while any is
   // open, a read's fence names a writer.
-  ew::Result<OutboxRead> readBatch(int limit, const OutboxIdRange& skip) override {
+  ew::Result<OutboxRead> readBatch(int limit, std::optional<int64_t> after) override {
     if (!up_ || t_.down) return ew::Error{"no session"};
     OutboxRead out;
     out.fence.snapshot = {t_.nextXid, t_.nextXid, {}};
@@ -53,7 +53,7 @@ class FakeStore : public OutboxStore {
       out.fence.snapshot.xmin = std::min(out.fence.snapshot.xmin, xid);
     }
     for (const auto& [id, r] : t_.pending)
-      if (static_cast<int>(out.rows.size()) < limit && (id < skip.from || id > skip.to) && !t_.invisible(id))
+      if (static_cast<int>(out.rows.size()) < limit && (!after || id > *after) && !t_.invisible(id))
         out.rows.push_back(r);
     return out;
   }
