@@ -165,12 +165,20 @@ Result<bool> PgOutboxStore::tryLock() {
   return std::string(PQgetvalue(r.get(), 0, 0)) == "t";
 }
 
-Result<OutboxRead> PgOutboxStore::readBatch(int limit, std::optional<int64_t> after) {
+Status PgOutboxStore::startRead(int limit, std::optional<int64_t> after) {
   if (!conn_) return Error{"no session"};
   const std::string n = std::to_string(limit), from = std::to_string(after.value_or(0));
   const char* params[] = {n.c_str(), markerPid_.c_str(), from.c_str()};
-  ResultPtr r(!after ? PQexecParams(conn_, select_.c_str(), 2, nullptr, params, nullptr, nullptr, 0)
-                     : PQexecParams(conn_, selectAfter_.c_str(), 3, nullptr, params, nullptr, nullptr, 0));
+  const std::string& sql = after ? selectAfter_ : select_;
+  if (!PQsendQueryParams(conn_, sql.c_str(), after ? 3 : 2, nullptr, params, nullptr, nullptr, 0))
+    return Error{"reading " + c_.table + ": " + why(conn_)};
+  return {};
+}
+
+Result<OutboxRead> PgOutboxStore::finishRead() {
+  if (!conn_) return Error{"no session"};
+  ResultPtr r(PQgetResult(conn_));
+  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // to the end of the reply
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error{"reading " + c_.table + ": " + why(conn_)};
   OutboxRead read;
   auto& rows = read.rows;
@@ -257,11 +265,11 @@ Status PgOutboxStore::finishSettle() {
 }
 
 Result<OutboxBacklog> PgOutboxStore::backlog() {
-  if (!conn_) return Error{"no session"};
+  if (!marker_) return Error{"no session"};
   const std::string sql = "SELECT count(*), coalesce(extract(epoch from now() - min(" + quote(c_.columns.createdAt) +
                           ")), 0)::float8 FROM " + table_ + pendingWhere_;
-  ResultPtr r(PQexec(conn_, sql.c_str()));
-  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error{why(conn_)};
+  ResultPtr r(PQexec(marker_, sql.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error{why(marker_)};
   return OutboxBacklog{std::strtoll(PQgetvalue(r.get(), 0, 0), nullptr, 10),
                        std::max(0.0, std::strtod(PQgetvalue(r.get(), 0, 1), nullptr))};
 }

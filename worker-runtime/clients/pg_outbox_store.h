@@ -36,7 +36,8 @@ class PgOutboxStore : public OutboxStore {
 
   Status connect() override;
   Result<bool> tryLock() override;
-  Result<OutboxRead> readBatch(int limit, std::optional<int64_t> after) override;
+  Status startRead(int limit, std::optional<int64_t> after) override;
+  Result<OutboxRead> finishRead() override;
   Status startSettle(const BatchSettlement& settlement) override;
   Status finishSettle() override;
   Result<OutboxBacklog> backlog() override;

@@ -36,10 +36,15 @@ class OutboxStore {
   // The lock lives and dies with the session: a relay that lost its session
   // lost the lock, and can mark nothing any more.
   virtual Result<bool> tryLock() = 0;
-  // Up to LIMIT pending rows in id order, the first pending ones or those
-  // after AFTER (the last row in flight or being marked: every lower id is
-  // final, core/outbox_horizon.h), with the read's fence.
-  virtual Result<OutboxRead> readBatch(int limit, std::optional<int64_t> after) = 0;
+  // Sends the read of up to LIMIT pending rows in id order, the first pending
+  // ones or those after AFTER (the last row in flight or being marked: every
+  // lower id is final, core/outbox_horizon.h), and returns: the relay
+  // produces the batch before while the database reads. The reading session
+  // runs nothing else until finishRead().
+  virtual Status startRead(int limit, std::optional<int64_t> after) = 0;
+  // The rows of the read started last, with the read's fence.
+  // REQUIRES: a read was started and not finished.
+  virtual Result<OutboxRead> finishRead() = 0;
   // Starts one transaction on the marking session: PUBLISHED rows marked
   // done (or deleted), REFUSED rows marked failed with their reason (or
   // deleted when the table has no status). Returns without waiting for it.
@@ -48,6 +53,8 @@ class OutboxStore {
   // Waits until the transaction started last has committed (OK when none is
   // under way). A failure means it may or may not have committed.
   virtual Status finishSettle() = 0;
+  // Counts the pending rows on the marking session.
+  // REQUIRES: no mark under way (finishSettle() returned).
   virtual Result<OutboxBacklog> backlog() = 0;
   // Waits up to TIMEOUT for a notification on the channel; true when one came.
   // Returns at once when there is no channel (false) or on a session error.

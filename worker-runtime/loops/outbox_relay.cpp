@@ -54,7 +54,8 @@ void OutboxRelay::observePhase(const char* phase, MonoTime since) {
   l["phase"] = phase;
   metrics_
       .histogram("worker_outbox_phase_seconds",
-                 "Time a batch spends in each phase: read (SELECT), produce (enqueue), wait (for the delivery "
+                 "Time a batch spends in each phase: read (SELECT; what is left of it when it ran ahead), produce "
+                 "(enqueue), wait (for the delivery "
                  "reports, while later batches are read and produced), settle (the marking transaction, on the second "
                  "session while the next batches are read and produced)",
                  l, {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5})
@@ -69,7 +70,8 @@ Millis OutboxRelay::nextBackoff() {
 void OutboxRelay::abandonInFlight() {
   for (const auto& batch : inFlight_) (void)publisher_.collect(batch);
   inFlight_.clear();
-  marking_.reset();  // it may have committed or not: either way its rows were delivered
+  marking_.reset();    // it may have committed or not: either way its rows were delivered
+  readAhead_ = false;  // gone with the session
   horizon_.resetCandidates();
 }
 
@@ -161,7 +163,10 @@ std::optional<int64_t> OutboxRelay::readAfter() const {
 
 Result<OutboxRelay::Read> OutboxRelay::topUp() {
   MonoTime t0 = time_.now();
-  auto read = store_->readBatch(o_.config.batchSize, readAfter());
+  if (!readAhead_)
+    if (auto s = store_->startRead(o_.config.batchSize, readAfter()); !s) return s.error();
+  readAhead_ = false;
+  auto read = store_->finishRead();
   if (!read) return read.error();
   observePhase("read", t0);
   auto& rows = read->rows;
@@ -174,6 +179,10 @@ Result<OutboxRelay::Read> OutboxRelay::topUp() {
     return Read::Waiting;
   }
   const bool full = static_cast<int>(count) >= o_.config.batchSize && rows.size() == count;
+  if (full) {  // more are likely: the database reads them while this batch is produced
+    if (auto s = store_->startRead(o_.config.batchSize, rows.back().id); !s) return s.error();
+    readAhead_ = true;
+  }
   t0 = time_.now();
   publisher_.produce(rows);
   observePhase("produce", t0);
@@ -199,12 +208,14 @@ Millis OutboxRelay::settleOldest() {
   }
   observePhase("wait", t0);
   if (!settlement.held.empty()) {
+    if (auto s = dropReadAhead(); !s) return failed("read", s.error());
     const auto it = reports.find(settlement.held.front());
     spdlog::warn("outbox {}: {} row(s) not acknowledged ({}); retrying from row {}", o_.config.name,
                  settlement.held.size(), it == reports.end() ? "no report" : it->second.reason,
                  settlement.held.front());
   }
   if (auto s = finishMarking(); !s) return failed("mark", s.error());
+  updateBacklog(false);  // on the marking session, idle between two marks
   if (auto s = store_->startSettle(settlement); !s) return failed("mark", s.error());
   const bool held = !settlement.held.empty();
   marking_ = Marking{std::move(rows), std::move(settlement), time_.now()};
@@ -212,10 +223,17 @@ Millis OutboxRelay::settleOldest() {
   // must see this mark.
   if (held)
     if (auto s = finishMarking(); !s) return failed("mark", s.error());
-  updateBacklog(false);
   if (held) return nextBackoff();
   backoff_ = Millis(0);
   return Millis(0);
+}
+
+Status OutboxRelay::dropReadAhead() {
+  if (!readAhead_) return {};
+  readAhead_ = false;
+  auto read = store_->finishRead();
+  if (!read) return read.error();
+  return {};
 }
 
 Status OutboxRelay::finishMarking() {

@@ -20,8 +20,9 @@
 // drew their ids, and a read can start after the last row in flight: no
 // row below it can still appear.
 //
-// Pipelined: while a full batch is in flight the next one is read (after
-// the rows in flight and being marked: an index range scan) and produced, so Kafka's
+// Pipelined: after a full batch the next one is read at once (after the
+// rows in flight and being marked: an index range scan; the database reads
+// it while the relay produces the full one) and produced, so Kafka's
 // acknowledgements of batch n overlap the read of batch n+1; the marking of
 // n runs on the store's second session while n+1 and n+2 are read and
 // produced, and is waited for before the mark of n+1 starts. At most
@@ -108,6 +109,8 @@ class OutboxRelay {
   // Where the next read starts: after the last row in flight or being marked
   // (none: from the first pending row).
   std::optional<int64_t> readAfter() const;
+  // Takes the read under way, if any, and drops it (the pipeline starts again).
+  Status dropReadAhead();
   // Collects the batches in flight without marking them (the session is gone).
   void abandonInFlight();
   void observePhase(const char* phase, MonoTime since);
@@ -131,6 +134,7 @@ class OutboxRelay {
     MonoTime started;
   };
   std::optional<Marking> marking_;  // settled, its mark under way on the store's second session
+  bool readAhead_ = false;          // a read under way on the store (sent after a full batch)
   OutboxHorizon horizon_;
   Read lastRead_ = Read::Empty;
   Millis horizonWait_{0};  // grows while reads keep waiting for the horizon
