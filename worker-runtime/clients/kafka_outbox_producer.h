@@ -5,7 +5,8 @@
 // every row in flight is reported transient, and the held rows go again from
 // the first one). Batches are produced in id order, several in flight;
 // collect() returns when a batch's delivery reports are in (message.timeout.ms
-// bounds the wait; 30 s unless source.kafka.properties sets it).
+// bounds the wait; 30 s unless source.kafka.properties sets it; linger.ms 1
+// unless it sets that).
 // Refused for good (the row is marked failed): message too large, unknown
 // topic or partition, invalid record or topic name, a row without a topic.
 // Everything else (timeouts, broker down, authorization) is transient: the
