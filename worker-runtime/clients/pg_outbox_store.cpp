@@ -52,7 +52,7 @@ std::string selectSql(const OutboxConfig& c, const std::string& table, const std
   const std::string filter = !after ? where : where.empty() ? " WHERE " + above : where + " AND " + above;
   auto opt = [](const std::string& col, const char* cast) { return col.empty() ? "NULL" : quote(col) + cast; };
   return "SELECT " + quote(k.id) + "::bigint, " + (c.topic.empty() ? opt(k.topic, "::text") : "NULL") + ", " +
-         opt(k.key, "::text") + ", " + opt(k.eventType, "::text") + ", " + quote(k.payload) + "::text, " +
+         opt(k.key, "::text") + ", " + opt(k.eventType, "::text") + ", " + quote(k.payload) + ", " +
          opt(k.headers, "::text") + ", to_char(" + quote(k.createdAt) +
          ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), extract(epoch from " + quote(k.createdAt) + ")::float8, " +
          fenceSql(table) + " FROM " + table + filter + " ORDER BY " + quote(k.id) + " LIMIT $1";
@@ -189,6 +189,9 @@ Result<OutboxRead> PgOutboxStore::finishRead() {
     read.fence = std::move(*fence);
   }
   rows.reserve(count);
+  // A json or jsonb payload column (type oids 114, 3802) holds valid JSON.
+  const Oid payloadType = PQftype(r.get(), 4);
+  const bool payloadIsJson = payloadType == 114 || payloadType == 3802;
   auto text = [&](int i, int col) -> const char* {
     return PQgetisnull(r.get(), i, col) ? nullptr : PQgetvalue(r.get(), i, col);
   };
@@ -199,6 +202,7 @@ Result<OutboxRead> PgOutboxStore::finishRead() {
     if (text(i, 2)) row.key = text(i, 2);
     if (text(i, 3)) row.eventType = text(i, 3);
     if (text(i, 4)) row.payload = text(i, 4);
+    row.payloadIsJson = payloadIsJson;
     row.headers = parseHeaders(text(i, 5));
     if (text(i, 6)) row.createdAt = text(i, 6);
     if (text(i, 7)) row.createdAtEpoch = std::strtod(text(i, 7), nullptr);

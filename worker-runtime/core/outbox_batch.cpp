@@ -6,22 +6,33 @@
 
 namespace ew::runtime {
 
+namespace {
+
+// S as a JSON string (invalid UTF-8 replaced).
+std::string quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 OutboxMessage outboxMessage(const OutboxRow& row, const std::string& source) {
-  // The envelope without data, keys in order ("data" sorts first), and the
-  // payload spliced in as it is when it is JSON: validating it is a fraction
-  // of parsing it into a tree and printing it again, per row.
-  const bool json = nlohmann::json::accept(row.payload);
-  nlohmann::json ce = {{"specversion", "1.0"},
-                       {"id", std::to_string(row.id)},
-                       {"source", source},
-                       {"type", row.eventType.empty() ? kOutboxDefaultEventType : row.eventType},
-                       {"datacontenttype", json ? "application/json" : "text/plain"}};
-  if (!row.createdAt.empty()) ce["time"] = row.createdAt;
-  if (row.key) ce["partitionkey"] = *row.key;
-  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
-  const std::string envelope = ce.dump(-1, ' ', false, kReplace);
-  const std::string data = json ? row.payload : nlohmann::json(row.payload).dump(-1, ' ', false, kReplace);
-  OutboxMessage m{row.topic, row.key, "{\"data\":" + data + "," + envelope.substr(1), row.headers};
+  // Written as text, keys in sorted order, the payload spliced in as it is
+  // when it is JSON (checked here unless its column is json or jsonb):
+  // building a tree per row and printing it was a fifth of the relay's CPU.
+  const bool json = row.payloadIsJson || nlohmann::json::accept(row.payload);
+  std::string v;
+  v.reserve(row.payload.size() + source.size() + 192);
+  v += "{\"data\":";
+  v += json ? row.payload : quoted(row.payload);
+  v += json ? R"(,"datacontenttype":"application/json")" : R"(,"datacontenttype":"text/plain")";
+  v += R"(,"id":")" + std::to_string(row.id) + '"';
+  if (row.key) v += ",\"partitionkey\":" + quoted(*row.key);
+  v += ",\"source\":" + quoted(source);
+  v += R"(,"specversion":"1.0")";
+  if (!row.createdAt.empty()) v += ",\"time\":" + quoted(row.createdAt);
+  v += ",\"type\":" + quoted(row.eventType.empty() ? kOutboxDefaultEventType : row.eventType);
+  v += '}';
+  OutboxMessage m{row.topic, row.key, std::move(v), row.headers};
   m.headers.emplace_back("content-type", "application/cloudevents+json");
   return m;
 }

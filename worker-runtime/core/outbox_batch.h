@@ -36,8 +36,9 @@ struct OutboxRow {
   int64_t id = 0;
   std::string topic;
   std::optional<std::string> key;
-  std::string eventType;  // empty: kOutboxDefaultEventType
-  std::string payload;    // JSON text or plain text
+  std::string eventType;       // empty: kOutboxDefaultEventType
+  std::string payload;         // JSON text or plain text
+  bool payloadIsJson = false;  // from a json or jsonb column: PostgreSQL has checked it
   Headers headers;
   std::string createdAt;      // RFC 3339 text as PostgreSQL gave it; the CloudEvent "time"
   double createdAtEpoch = 0;  // the same, in seconds since the epoch (publish latency)

@@ -110,3 +110,21 @@ TEST_CASE("a JSON payload travels as it is written, whatever its shape, in an en
   CHECK(ce["partitionkey"] == "k");
   CHECK(m.value.find(r.payload) != std::string::npos);
 }
+
+TEST_CASE("the CloudEvent is written with its keys in order and strings escaped, json payloads spliced as they are") {
+  OutboxRow r = row(7, "k\"1");
+  r.eventType = "Order\nCreated";
+  r.createdAt = "2026-12-06T09:00:00.000001Z";
+  r.payload = R"({"a": [1, 2]})";
+  r.payloadIsJson = true;
+  CHECK(outboxMessage(r, "shop/w").value ==
+        R"({"data":{"a": [1, 2]},"datacontenttype":"application/json","id":"7","partitionkey":"k\"1",)"
+        R"("source":"shop/w","specversion":"1.0","time":"2026-12-06T09:00:00.000001Z","type":"Order\nCreated"})");
+  r.payload = "not \"json\"";
+  r.payloadIsJson = false;
+  r.key.reset();
+  r.createdAt.clear();
+  CHECK(outboxMessage(r, "s").value ==
+        R"({"data":"not \"json\"","datacontenttype":"text/plain","id":"7","source":"s","specversion":"1.0",)"
+        R"("type":"Order\nCreated"})");
+}
