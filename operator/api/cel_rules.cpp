@@ -284,6 +284,13 @@ void addScalingRules(RuleTable& t) {
           if (r.is_number() && at(s, "maxReplicas").is_number() && r > s["maxReplicas"])
             e.push_back({"spec.scaling", m});
         });
+  t.add("spec.streamsScaling", "minReplicas must be less than or equal to maxReplicas",
+        [](const Json& ew, FieldErrors& e, const std::string& m) {
+          const Json& s = at(at(ew, "spec"), "streamsScaling");
+          const Json min = at(s, "minReplicas").is_number() ? s["minReplicas"] : Json(2);
+          const Json max = at(s, "maxReplicas").is_number() ? s["maxReplicas"] : Json(10);
+          if (s.is_object() && min > max) e.push_back({"spec.streamsScaling", m});
+        });
 }
 
 std::vector<CelRule> build() {

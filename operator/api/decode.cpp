@@ -173,6 +173,15 @@ Stream stream(const Json& o, const std::string& path) {
   return s;
 }
 
+StreamsScalingSpec streamsScaling(const Json& o) {
+  StreamsScalingSpec s;
+  s.minReplicas = o.value("minReplicas", s.minReplicas);
+  s.maxReplicas = o.value("maxReplicas", s.maxReplicas);
+  s.targetClientsPerReplica = o.value("targetClientsPerReplica", s.targetClientsPerReplica);
+  s.scaleDownStabilizationSeconds = o.value("scaleDownStabilizationSeconds", s.scaleDownStabilizationSeconds);
+  return s;
+}
+
 ScalingSpec scaling(const Json& o) {
   ScalingSpec s;
   s.minReplicas = o.value("minReplicas", s.minReplicas);
@@ -225,6 +234,7 @@ EventWorker decode(const Json& object) {
   const Json streams = spec.value("streams", Json::array());
   for (std::size_t i = 0; i < streams.size(); ++i)
     s.streams.push_back(stream(streams[i], "spec.streams[" + std::to_string(i) + "]"));
+  s.streamsScaling = streamsScaling(spec.value("streamsScaling", Json::object()));
   s.scaling = scaling(spec.value("scaling", Json::object()));
   if (spec.contains("migrateFrom")) {
     const Json& m = spec["migrateFrom"];

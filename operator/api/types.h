@@ -176,6 +176,15 @@ struct ScalingSpec {
   Fallback fallback;
 };
 
+// How the streams Deployment follows connected clients (spec.streamsScaling;
+// the policy in autoscale/streams_policy.h).
+struct StreamsScalingSpec {
+  int minReplicas = 2;
+  int maxReplicas = 10;
+  std::int64_t targetClientsPerReplica = 5000;
+  int scaleDownStabilizationSeconds = 300;
+};
+
 struct MigrateFrom {
   std::string appId;
   std::string handoff = "pause";  // pause | overlap
@@ -194,6 +203,7 @@ struct EventWorkerSpec {
   std::vector<CronJob> cron;
   std::vector<OutboxRelay> outbox;
   std::vector<Stream> streams;
+  StreamsScalingSpec streamsScaling;
   ScalingSpec scaling;
   std::optional<MigrateFrom> migrateFrom;
 };

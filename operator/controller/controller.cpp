@@ -18,32 +18,48 @@ Controller::Controller(kube::Api& api, ControllerOptions options, RenderFn rende
       queue_(*options_.time),
       events_(api),
       autoscaler_(options_.lagReader ? makeAutoscaler() : nullptr),
-      outbox_(options_.outboxStatusReader ? makeOutboxMonitor() : nullptr),
+      outbox_(options_.podStatusReader ? makeOutboxMonitor() : nullptr),
+      streams_(options_.podStatusReader ? makeStreamsScaler() : nullptr),
       reconciler_(
           api, eventWorkers_,
           OwnedStores{configMaps_, deployments_, statefulSets_, options_.daprSubscriptions ? &subscriptions_ : nullptr,
                       &pods_, [this](const kube::Store& s, const std::string& k) { noteWritten(s, k); }, &services_},
-          std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka, outbox_.get()) {}
+          std::move(render), events_, *options_.time, autoscaler_.get(), options_.migrationKafka, outbox_.get(),
+          streams_.get()) {}
 
 void Controller::figuresChanged(const std::string& key) {
   if (queue_.failures(key) == 0) queue_.add(key);
 }
 
-std::unique_ptr<OutboxMonitor> Controller::makeOutboxMonitor() {
-  auto pods = [this](const std::string& key) {
+RunningPodsFn Controller::podsOf(const std::string& component) {
+  return [this, component](const std::string& key) {
     const auto slash = key.find('/');
-    return outboxPods(pods_.byIndex(key.substr(0, slash), key.substr(slash + 1)));
+    return runningPods(pods_.byIndex(key.substr(0, slash), key.substr(slash + 1)), component);
   };
-  return std::make_unique<OutboxMonitor>(
-      options_.outboxStatusReader, pods, [this](const std::string& key) { figuresChanged(key); }, *options_.time);
 }
 
-std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
-  auto currentReplicas = [this](const std::string& key) -> std::optional<int> {
-    auto d = deployments_.get(key + "-events");
+std::function<std::optional<int>(const std::string&)> Controller::replicasOf(const std::string& suffix) {
+  return [this, suffix](const std::string& key) -> std::optional<int> {
+    auto d = deployments_.get(key + suffix);
     if (!d || !(*d)["spec"].contains("replicas")) return std::nullopt;
     return (*d)["spec"]["replicas"].get<int>();
   };
+}
+
+std::unique_ptr<OutboxMonitor> Controller::makeOutboxMonitor() {
+  return std::make_unique<OutboxMonitor>(
+      options_.podStatusReader, podsOf("outbox"), [this](const std::string& key) { figuresChanged(key); },
+      *options_.time);
+}
+
+std::unique_ptr<StreamsScaler> Controller::makeStreamsScaler() {
+  return std::make_unique<StreamsScaler>(
+      options_.podStatusReader, podsOf("streams"), replicasOf("-streams"),
+      [this](const std::string& key) { figuresChanged(key); }, *options_.time);
+}
+
+std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {
+  auto currentReplicas = replicasOf("-events");
   auto now = [time = options_.time] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(time->now().time_since_epoch());
   };
@@ -187,6 +203,7 @@ void Controller::start() {
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { workerLoop(); });
   if (autoscaler_) threads_.emplace_back([this] { autoscaler_->run(); });
   if (outbox_) threads_.emplace_back([this] { outbox_->run(); });
+  if (streams_) threads_.emplace_back([this] { streams_->run(); });
   threads_.emplace_back([this] { resyncLoop(); });
 }
 
@@ -252,6 +269,7 @@ void Controller::stop() {
   for (auto& w : watchers_) w->stop();
   if (autoscaler_) autoscaler_->stop();
   if (outbox_) outbox_->stop();
+  if (streams_) streams_->stop();
   queue_.shutDown();
   {
     std::lock_guard lock(resyncMu_);

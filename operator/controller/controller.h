@@ -34,8 +34,11 @@ struct ControllerOptions {
   LagReadFn lagReader;
   // Kafka access of spec.migrateFrom (reading the API group, copying offsets).
   MigrationKafka migrationKafka;
-  // Reads the outbox pods' /status for status.outbox; empty: not shown.
-  PodStatusReadFn outboxStatusReader;
+  // Reads the runtime pods' /status: the outbox pods' for status.outbox, the
+  // streams pods' to scale the streams Deployments on their connected clients
+  // (status.streams); empty: neither (the streams Deployments keep their
+  // rendered or live replicas).
+  PodStatusReadFn podStatusReader;
   // Time for the work queue's back-off, the first-status wait, the
   // autoscaler's poll schedule and status timestamps.
   const TimeSource* time = &systemTime();
@@ -60,6 +63,11 @@ class Controller {
  private:
   std::unique_ptr<Autoscaler> makeAutoscaler();
   std::unique_ptr<OutboxMonitor> makeOutboxMonitor();
+  std::unique_ptr<StreamsScaler> makeStreamsScaler();
+  // The running pods of COMPONENT of a worker key, from the pod store.
+  RunningPodsFn podsOf(const std::string& component);
+  // The spec.replicas of the Deployment <name>SUFFIX of a worker key (nullopt: none).
+  std::function<std::optional<int>(const std::string&)> replicasOf(const std::string& suffix);
   // Queues KEY for a loop's new figures, unless its reconciles fail: their
   // backoff's retry reads the latest (an add now would skip the backoff).
   void figuresChanged(const std::string& key);
@@ -105,7 +113,8 @@ class Controller {
   const kube::Watcher* podWatcher_ = nullptr;
   EventRecorder events_;
   std::unique_ptr<Autoscaler> autoscaler_;  // null without options.lagReader
-  std::unique_ptr<OutboxMonitor> outbox_;   // null without options.outboxStatusReader
+  std::unique_ptr<OutboxMonitor> outbox_;   // null without options.podStatusReader
+  std::unique_ptr<StreamsScaler> streams_;  // null without options.podStatusReader
   Reconciler reconciler_;
   std::vector<std::unique_ptr<kube::Watcher>> watchers_;
   std::vector<std::thread> threads_;

@@ -290,6 +290,9 @@ Json desiredStatus(const StatusInputs& in, const Json& current) {
   setMigration(in, make, somethingWorse, status, conditions);
   setOutbox(in, make, status, conditions);
   if (!in.outboxDeclared) status.erase("outbox");
+  // status.streams while spec.streams declares streams; until the first poll, what status said stays.
+  if (in.streams) status["streams"] = streamsStatusJson(*in.streams);
+  if (!in.streamsDeclared) status.erase("streams");
   // Conditions owned by other loops are kept as they are.
   for (const auto& c : current.value("conditions", Json::array())) {
     const std::string t = c.value("type", "");
@@ -329,7 +332,8 @@ std::string changeFingerprint(const Json& object) {
 
 size_t changeHash(const Json& object) { return std::hash<std::string>{}(changeFingerprint(object)); }
 
-size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned, std::optional<int> decidedReplicas) {
+size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned, std::optional<int> decidedReplicas,
+                         std::optional<int> streamsReplicas) {
   std::string text = changeFingerprint(eventWorker);
   for (const auto& o : owned) {
     for (auto it = o.begin(); it != o.end(); ++it) {
@@ -349,6 +353,8 @@ size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned
     text += '\n';
   }
   text += std::to_string(decidedReplicas.value_or(-1));
+  text += '|';
+  text += std::to_string(streamsReplicas.value_or(-1));
   return std::hash<std::string>{}(text);
 }
 

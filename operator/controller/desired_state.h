@@ -8,6 +8,7 @@
 #include "autoscale/policy.h"
 #include "controller/outbox_status.h"
 #include "controller/pod_health.h"
+#include "controller/streams_status.h"
 
 #include <optional>
 #include <string>
@@ -86,6 +87,11 @@ struct StatusInputs {
   // polled (outbox_status.h); nullopt keeps status.outbox as it was.
   bool outboxDeclared = false;
   std::optional<OutboxView> outbox;
+
+  // Streams (spec.streams): declared, and the streams scaler's view once it
+  // polled (streams_status.h); nullopt keeps status.streams as it was.
+  bool streamsDeclared = false;
+  std::optional<StreamsView> streams;
 };
 
 // The workload has observed its current generation and is available: a
@@ -112,12 +118,14 @@ std::string changeFingerprint(const Json& object);
 size_t changeHash(const Json& object);
 
 // A hash of what decides the writes of reconciling EVENTWORKER (render,
-// apply, prune) given OWNED, its objects as watched, and DECIDEDREPLICAS, the
-// autoscaler's decision (nullopt: none): the worker's changeFingerprint() and
+// apply, prune) given OWNED, its objects as watched, DECIDEDREPLICAS, the
+// autoscaler's decision, and STREAMSREPLICAS, the streams scaler's (nullopt:
+// none): the worker's changeFingerprint() and
 // each object but its status and resourceVersion. Rendering is a function of
 // the worker, and whether an object matches its rendering of everything but
 // its status: with an equal hash, a reconcile that applied nothing applies
 // nothing again.
-size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned, std::optional<int> decidedReplicas);
+size_t appliedInputsHash(const Json& eventWorker, const std::vector<Json>& owned, std::optional<int> decidedReplicas,
+                         std::optional<int> streamsReplicas = std::nullopt);
 
 }  // namespace ew::controller

@@ -1,157 +1,57 @@
 #include "controller/outbox_monitor.h"
 
 #include <algorithm>
-#include <future>
-
-#include "kube/plain_http.h"
-#include "render/names.h"
 
 namespace ew::controller {
 
 using Json = nlohmann::json;
 
-OutboxMonitor::OutboxMonitor(PodStatusReadFn read, OutboxPodsFn pods,
+OutboxMonitor::OutboxMonitor(PodStatusReadFn read, RunningPodsFn pods,
                              std::function<void(const std::string& key)> onChange, const TimeSource& time,
                              Millis pollInterval)
-    : read_(std::move(read)),
-      pollInterval_(pollInterval),
-      pods_(std::move(pods)),
-      onChange_(std::move(onChange)),
-      time_(time) {}
+    : KeyedPoller(time, pollInterval), read_(std::move(read)), pods_(std::move(pods)), onChange_(std::move(onChange)) {}
 
 OutboxMonitor::~OutboxMonitor() { stop(); }
-
-void OutboxMonitor::track(const std::string& key, const OutboxTarget& target) {
-  std::lock_guard lock(mu_);
-  auto [it, added] = entries_.try_emplace(key);
-  if (!added && it->second.target == target) return;
-  it->second.target = target;
-  it->second.nextDue = time_.now();  // a new or changed spec is looked at promptly
-  cv_.notify_all();
-}
-
-void OutboxMonitor::untrack(const std::string& key) {
-  std::lock_guard lock(mu_);
-  entries_.erase(key);
-}
 
 std::optional<OutboxView> OutboxMonitor::view(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  return it->second.published;
+  return it->second.state.published;
 }
 
 OutboxMonitor::Millis OutboxMonitor::pollDue() {
-  struct Due {
-    std::string key;
-    OutboxTarget target;
-    std::vector<OutboxPod> pods;
-  };
-  std::vector<Due> due;
   const MonoTime now = time_.now();
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [key, e] : entries_) {
-      if (e.nextDue > now) continue;
-      due.push_back({key, e.target, {}});
-      e.nextDue = now + pollInterval_;
-    }
-  }
-  for (auto& d : due) d.pods = pods_(d.key);  // outside mu_: reads the pod store
-  // The pods of this poll in parallel, at most kParallelReads at a time;
-  // each read is bounded by the reader's timeout.
-  std::vector<std::vector<Result<Json>>> reads(due.size());
-  std::vector<std::pair<size_t, size_t>> todo;  // (due index, pod index)
+  const std::vector<Due> due = takeDue(now);
+  std::vector<std::vector<RunningPod>> pods;
+  for (const auto& d : due) pods.push_back(pods_(d.key));  // outside mu_: reads the pod store
+  // The pods of this poll in parallel, kParallelReads at a time; each read
+  // is bounded by the reader's timeout.
+  std::vector<PodStatusRequest> requests;
   for (size_t i = 0; i < due.size(); ++i)
-    for (size_t j = 0; j < due[i].pods.size(); ++j) {
-      reads[i].emplace_back(Error{"no reply"});
-      todo.emplace_back(i, j);
-    }
-  for (size_t from = 0; from < todo.size(); from += kParallelReads) {
-    std::vector<std::future<Result<Json>>> wave;
-    const size_t to = std::min(todo.size(), from + kParallelReads);
-    for (size_t k = from; k < to; ++k) {
-      const auto [i, j] = todo[k];
-      wave.push_back(std::async(std::launch::async,
-                                [this, ip = due[i].pods[j].ip, port = due[i].target.port] { return read_(ip, port); }));
-    }
-    for (size_t k = from; k < to; ++k) {
-      const auto [i, j] = todo[k];
-      try {
-        reads[i][j] = wave[k - from].get();
-      } catch (const std::exception& ex) {
-        reads[i][j] = Error{std::string("read failed: ") + ex.what()};
-      }
-    }
-  }
+    for (const auto& pod : pods[i]) requests.push_back({pod.ip, due[i].target.port});
+  auto results = readPodStatuses(read_, requests, kParallelReads);
+  size_t taken = 0;
   const std::string wallNow = rfc3339(time_.wallNow());
   std::vector<std::string> changed;
   for (size_t i = 0; i < due.size(); ++i) {
     std::vector<OutboxPodRead> got;
-    for (size_t j = 0; j < reads[i].size(); ++j) got.push_back({due[i].pods[j].name, std::move(reads[i][j])});
+    for (const auto& pod : pods[i]) got.push_back({pod.name, std::move(results[taken++])});
     std::lock_guard lock(mu_);
-    auto it = entries_.find(due[i].key);
-    if (it == entries_.end() || !(it->second.target == due[i].target)) continue;  // untracked or changed meanwhile
-    Entry& e = it->second;
-    e.view = observeOutbox(e.view, e.target.relays, got, wallNow);
-    std::string fp = outboxFingerprint(e.view);
-    if (!e.published || fp != e.publishedFingerprint || now - e.publishedAt >= kStatusRefresh) {
-      e.published = e.view;
-      e.publishedFingerprint = std::move(fp);
-      e.publishedAt = now;
+    Entry* e = stillTracked(due[i]);
+    if (!e) continue;
+    OutboxPollState& s = e->state;
+    s.view = observeOutbox(s.view, e->target.relays, got, wallNow);
+    std::string fp = outboxFingerprint(s.view);
+    if (!s.published || fp != s.publishedFingerprint || now - s.publishedAt >= kStatusRefresh) {
+      s.published = s.view;
+      s.publishedFingerprint = std::move(fp);
+      s.publishedAt = now;
       changed.push_back(due[i].key);
     }
   }
   for (const auto& key : changed) onChange_(key);
-  std::lock_guard lock(mu_);
-  MonoTime next = now + pollInterval_;
-  for (const auto& [key, e] : entries_) next = std::min(next, e.nextDue);
-  return std::chrono::duration_cast<Millis>(std::max(next - now, MonoTime::duration::zero()));
-}
-
-void OutboxMonitor::run() {
-  while (!stopped_) {
-    const Millis wait = pollDue();
-    std::unique_lock lock(mu_);
-    const MonoTime deadline = time_.now() + wait;
-    time_.wait(cv_, lock, deadline, [this, deadline] {
-      if (stopped_) return true;
-      for (const auto& [key, e] : entries_)
-        if (e.nextDue < deadline) return true;
-      return false;
-    });
-  }
-}
-
-void OutboxMonitor::stop() {
-  stopped_ = true;
-  std::lock_guard lock(mu_);
-  cv_.notify_all();
-}
-
-PodStatusReadFn httpPodStatusReader(std::chrono::milliseconds timeout) {
-  return [timeout](const std::string& ip, int port) -> Result<Json> {
-    auto r = kube::plainGet(ip, port, "/status", timeout);
-    if (!r) return r.error();
-    if (r->status != 200) return Error{"GET /status: HTTP " + std::to_string(r->status), r->status};
-    Json body = Json::parse(r->body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) return Error{"GET /status: the reply is not JSON"};
-    return body;
-  };
-}
-
-std::vector<OutboxPod> outboxPods(const std::vector<Json>& pods) {
-  std::vector<OutboxPod> out;
-  for (const auto& p : pods) {
-    const Json meta = p.value("metadata", Json::object());
-    if (meta.contains("deletionTimestamp")) continue;
-    if (meta.value("labels", Json::object()).value(render::kComponentLabel, "") != "outbox") continue;
-    const std::string ip = p.value("status", Json::object()).value("podIP", "");
-    if (ip.empty()) continue;
-    out.push_back({meta.value("name", ""), ip});
-  }
-  return out;
+  return untilNextDue(now);
 }
 
 }  // namespace ew::controller

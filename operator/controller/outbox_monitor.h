@@ -19,17 +19,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "controller/keyed_poller.h"
 #include "controller/outbox_status.h"
+#include "controller/pod_status.h"
 #include "ew/result.h"
 #include "ew/time_source.h"
 
@@ -42,31 +40,27 @@ struct OutboxTarget {
   bool operator==(const OutboxTarget&) const = default;
 };
 
-struct OutboxPod {
-  std::string name, ip;
+// What the monitor keeps of one EventWorker between polls.
+struct OutboxPollState {
+  OutboxView view;                      // after the last poll
+  std::optional<OutboxView> published;  // what view() returns
+  std::string publishedFingerprint;
+  MonoTime publishedAt{};
 };
-// The running outbox pods of KEY (namespace/name) with an IP.
-using OutboxPodsFn = std::function<std::vector<OutboxPod>(const std::string& key)>;
-// GET http://IP:PORT/status, parsed. Thread-safe; bounded by its own timeout.
-using PodStatusReadFn = std::function<Result<nlohmann::json>(const std::string& ip, int port)>;
 
-class OutboxMonitor {
+// track(), untrack(), run() and stop() are KeyedPoller's.
+class OutboxMonitor : public KeyedPoller<OutboxTarget, OutboxPollState> {
  public:
-  using Millis = std::chrono::milliseconds;
   // POLL_INTERVAL: how often each worker's pods are read (kPollInterval).
-  OutboxMonitor(PodStatusReadFn read, OutboxPodsFn pods, std::function<void(const std::string& key)> onChange,
+  // PODS(key): the running outbox pods (runningPods(..., "outbox")).
+  OutboxMonitor(PodStatusReadFn read, RunningPodsFn pods, std::function<void(const std::string& key)> onChange,
                 const TimeSource& time, Millis pollInterval = kPollInterval);
-  ~OutboxMonitor();
+  ~OutboxMonitor() override;
 
-  void track(const std::string& key, const OutboxTarget& target);
-  void untrack(const std::string& key);
   // The view last published for KEY; nullopt before the first poll.
   std::optional<OutboxView> view(const std::string& key) const;
 
-  // Polls every target due; returns how long until the next is due.
-  Millis pollDue();
-  void run();
-  void stop();
+  Millis pollDue() override;
 
   static constexpr Millis kPollInterval{10000};
   static constexpr Millis kStatusRefresh{30000};
@@ -74,33 +68,9 @@ class OutboxMonitor {
   static constexpr size_t kParallelReads = 16;
 
  private:
-  struct Entry {
-    OutboxTarget target;
-    OutboxView view;                      // after the last poll
-    std::optional<OutboxView> published;  // what view() returns
-    std::string publishedFingerprint;
-    MonoTime publishedAt{};
-    MonoTime nextDue{};
-  };
-
   PodStatusReadFn read_;
-  const Millis pollInterval_;
-  OutboxPodsFn pods_;
+  RunningPodsFn pods_;
   std::function<void(const std::string&)> onChange_;
-  const TimeSource& time_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, Entry> entries_;  // guarded by mu_
-  std::atomic<bool> stopped_{false};
 };
-
-// Reads a runtime's /status over plain HTTP (kube/plain_http.h), each read
-// bounded by TIMEOUT; a reply but 200, or a body that is not JSON, is an Error.
-PodStatusReadFn httpPodStatusReader(std::chrono::milliseconds timeout);
-
-// The running outbox pods of one EventWorker among PODS (slimPod()s of its
-// pods): component outbox, an IP, not being deleted.
-std::vector<OutboxPod> outboxPods(const std::vector<nlohmann::json>& pods);
 
 }  // namespace ew::controller

@@ -6,6 +6,8 @@
 #include <map>
 #include <mutex>
 
+#include "controller/pod_status_test_support.h"
+
 // The outbox monitor's schedule and publishing, driven through pollDue() with
 // scripted pod replies and a manual clock. The HTTP read of a real runtime's
 // /status is covered by runtime_outbox_test.
@@ -17,20 +19,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Rig {
+struct Rig : ew::controller::testing::ScriptedPodStatus {
   ManualTime time;
-  std::mutex mu;
-  std::map<std::string, Result<Json>> replies;  // by ip
-  std::vector<std::string> reads;               // "ip:port"
-  std::vector<OutboxPod> pods = {{"w-outbox-a", "10.244.0.5"}, {"w-outbox-b", "10.244.0.6"}};
+  std::vector<RunningPod> pods = {{"w-outbox-a", "10.244.0.5"}, {"w-outbox-b", "10.244.0.6"}};
   std::vector<std::string> changes;
-  OutboxMonitor monitor{[this](const std::string& ip, int port) -> Result<Json> {
-                          std::lock_guard l(mu);
-                          reads.push_back(ip + ":" + std::to_string(port));
-                          auto it = replies.find(ip);
-                          return it == replies.end() ? Result<Json>(Error{"connection refused"}) : it->second;
-                        },
-                        [this](const std::string&) { return pods; },
+  OutboxMonitor monitor{reader(), [this](const std::string&) { return pods; },
                         [this](const std::string& key) { changes.push_back(key); }, time};
 
   void reply(const std::string& ip, const std::string& state, int64_t pending = 0, double age = 0) {
@@ -119,22 +112,6 @@ TEST_CASE("untrack forgets a worker, and a changed target is polled again at onc
   CHECK(rig.reads[0].ends_with(":9191"));
   rig.monitor.untrack("shop/w");
   CHECK_FALSE(rig.monitor.view("shop/w"));
-}
-
-TEST_CASE("outboxPods keeps the running outbox pods with an IP") {
-  auto pod = [](const std::string& name, const std::string& component, const std::string& ip, bool deleting) {
-    Json p = {{"metadata", {{"name", name}, {"labels", {{"eventworker.dev/component", component}}}}},
-              {"status", Json::object()}};
-    if (!ip.empty()) p["status"]["podIP"] = ip;
-    if (deleting) p["metadata"]["deletionTimestamp"] = "2026-12-06T12:00:00Z";
-    return p;
-  };
-  const auto pods =
-      outboxPods({pod("w-outbox-a", "outbox", "10.244.0.5", false), pod("w-events-a", "events", "10.244.0.7", false),
-                  pod("w-outbox-b", "outbox", "", false), pod("w-outbox-c", "outbox", "10.244.0.8", true)});
-  REQUIRE(pods.size() == 1);
-  CHECK(pods[0].name == "w-outbox-a");
-  CHECK(pods[0].ip == "10.244.0.5");
 }
 
 TEST_CASE("a poll of many workers reads their pods in waves of kParallelReads, every pod once") {

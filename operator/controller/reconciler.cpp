@@ -12,7 +12,7 @@ namespace resources = kube::resources;
 
 Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render,
                        EventRecorder& events, const TimeSource& time, Autoscaler* autoscaler,
-                       MigrationKafka migrationKafka, OutboxMonitor* outbox)
+                       MigrationKafka migrationKafka, OutboxMonitor* outbox, StreamsScaler* streams)
     : api_(api),
       eventWorkers_(eventWorkers),
       owned_(owned),
@@ -21,7 +21,8 @@ Reconciler::Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores ow
       time_(time),
       autoscaler_(autoscaler),
       migrationKafka_(std::move(migrationKafka)),
-      outbox_(outbox) {}
+      outbox_(outbox),
+      streams_(streams) {}
 
 namespace {
 
@@ -297,18 +298,21 @@ Result<ReconcileOutcome> Reconciler::reconcile(const std::string& key) {
   if (auto s = applyRendered(p, *rendered, *heldBack); !s) return s.error();
   if (auto s = pruneUndeclared(p, rendered->objects, replaced); !s) return s.error();
   if (!migrating && p.out.writes == 0 && replaced.empty()) rememberVerified(p, *rendered, inputs);
-  if (auto s = writeSettledStatus(p, {rendered->selector, rendered->consumerGroup, rendered->outbox.has_value()},
-                                  migrating, ownedBy(p.ns, p.name));
+  if (auto s = writeSettledStatus(
+          p, {rendered->selector, rendered->consumerGroup, rendered->outbox.has_value(), rendered->streams.has_value()},
+          migrating, ownedBy(p.ns, p.name));
       !s)
     return s.error();
   return p.out;
 }
 
 size_t Reconciler::appliedInputs(const Pass& p, const std::vector<Json>& owned) const {
-  std::optional<int> decided;
+  std::optional<int> decided, streamsDecided;
   if (autoscaler_)
     if (auto d = autoscaler_->decision(p.key)) decided = d->desiredReplicas;
-  return appliedInputsHash(p.ew, owned, decided);
+  if (streams_)
+    if (auto v = streams_->view(p.key)) streamsDecided = v->decision.desiredReplicas;
+  return appliedInputsHash(p.ew, owned, decided, streamsDecided);
 }
 
 std::optional<Reconciler::Verified> Reconciler::verifiedFor(const std::string& key, size_t inputs) {
@@ -327,8 +331,13 @@ void Reconciler::rememberVerified(const Pass& p, const Rendered& rendered, size_
     verified_.erase(p.key);
     return;
   }
-  verified_[p.key] = {inputs,       rendered.selector,  rendered.consumerGroup, rendered.outbox.has_value(),
-                      p.in.scaling, p.in.eventsReplicas};
+  verified_[p.key] = {inputs,
+                      rendered.selector,
+                      rendered.consumerGroup,
+                      rendered.outbox.has_value(),
+                      rendered.streams.has_value(),
+                      p.in.scaling,
+                      p.in.eventsReplicas};
 }
 
 void Reconciler::forgetVerified(const std::string& key) {
@@ -341,7 +350,9 @@ Result<ReconcileOutcome> Reconciler::reconcileVerified(Pass& p, const Verified& 
   p.in.scaling = v.scaling;
   p.in.eventsReplicas = v.eventsReplicas;
   if (v.scaling == StatusInputs::Scaling::Auto && autoscaler_) p.in.decision = autoscaler_->decision(p.key);
-  if (auto s = writeSettledStatus(p, {v.selector, v.consumerGroup, v.outboxDeclared}, /*migrating=*/false, owned); !s)
+  if (auto s = writeSettledStatus(p, {v.selector, v.consumerGroup, v.outboxDeclared, v.streamsDeclared},
+                                  /*migrating=*/false, owned);
+      !s)
     return s.error();
   return p.out;
 }
@@ -359,6 +370,7 @@ Result<ReconcileOutcome> Reconciler::reconcileDeleted(const std::string& key, co
   ReconcileOutcome out;
   if (autoscaler_) autoscaler_->untrack(key);
   if (outbox_) outbox_->untrack(key);
+  if (streams_) streams_->untrack(key);
   forgetFirstStatus(key);
   forgetVerified(key);
   if (found && hasFinalizer(*found)) {
@@ -385,6 +397,12 @@ Result<Rendered> Reconciler::renderTracked(const std::string& key, const Json& e
       outbox_->track(key, *rendered->outbox);
     else
       outbox_->untrack(key);
+  }
+  if (streams_) {
+    if (rendered && rendered->streams)
+      streams_->track(key, *rendered->streams);
+    else
+      streams_->untrack(key);
   }
   return rendered;
 }
@@ -435,8 +453,18 @@ Status Reconciler::applyRendered(Pass& p, Rendered& rendered, const std::set<std
     kube::Store* store = storeFor(kind);
     std::optional<Json> live = store ? store->get(p.ns + "/" + objName) : std::nullopt;
     std::optional<int> scaledFrom;
-    if (kind == "Deployment" && objName == rendered.eventsDeployment)
+    std::string scaledWhy;  // what sized it
+    if (kind == "Deployment" && objName == rendered.eventsDeployment) {
       scaledFrom = sizeEventsDeployment(p, rendered, desired, live);
+      scaledWhy = p.in.decision
+                      ? std::string(autoscale::reasonName(p.in.decision->reason)) + ": " + p.in.decision->message
+                      : "spec.replicas";
+    } else if (kind == "Deployment" && objName == rendered.streamsDeployment) {
+      scaledFrom = sizeStreamsDeployment(p, rendered, desired, live);
+      scaledWhy = p.in.streams ? std::string(autoscale::streamsReasonName(p.in.streams->decision.reason)) + ": " +
+                                     p.in.streams->decision.message
+                               : "spec.streamsScaling";
+    }
     if (live && matchesLive(desired, *live)) continue;
     ++p.out.writes;
     auto applied = api_.apply(*type, p.ns, objName, desired);
@@ -447,13 +475,10 @@ Status Reconciler::applyRendered(Pass& p, Rendered& rendered, const std::set<std
     if (store && store->upsertUnlessNewer(*applied) && owned_.wrote) owned_.wrote(*store, p.ns + "/" + objName);
     if (!live) created += (created.empty() ? "" : ", ") + kind + " " + objName;
     if (scaledFrom) {
-      p.in.scaledNow = true;
-      std::string why = p.in.decision
-                            ? std::string(autoscale::reasonName(p.in.decision->reason)) + ": " + p.in.decision->message
-                            : "spec.replicas";
+      if (objName == rendered.eventsDeployment) p.in.scaledNow = true;
       events_.record(p.ew, "Normal", "Scaled",
                      "scaled " + objName + " from " + std::to_string(*scaledFrom) + " to " +
-                         std::to_string(p.in.eventsReplicas) + " (" + why + ")",
+                         std::to_string(desired["spec"].value("replicas", 0)) + " (" + scaledWhy + ")",
                      p.in.now);
     }
   }
@@ -473,6 +498,19 @@ std::optional<int> Reconciler::sizeEventsDeployment(Pass& p, const Rendered& ren
   }
   p.in.eventsReplicas = desired["spec"].value("replicas", 0);
   if (liveReplicas && *liveReplicas != p.in.eventsReplicas) return *liveReplicas;
+  return std::nullopt;
+}
+
+std::optional<int> Reconciler::sizeStreamsDeployment(Pass& p, const Rendered& rendered, Json& desired,
+                                                     const std::optional<Json>& live) {
+  std::optional<int> liveReplicas;
+  if (live && (*live)["spec"].contains("replicas")) liveReplicas = (*live)["spec"]["replicas"].get<int>();
+  p.in.streams = streams_ ? streams_->view(p.key) : std::nullopt;
+  if (!rendered.streams) return std::nullopt;
+  const int replicas = autoscale::streamsReplicas(p.in.streams ? std::optional(p.in.streams->decision) : std::nullopt,
+                                                  liveReplicas, rendered.streams->policy);
+  desired["spec"]["replicas"] = replicas;
+  if (liveReplicas && *liveReplicas != replicas) return *liveReplicas;
   return std::nullopt;
 }
 
@@ -516,6 +554,8 @@ Status Reconciler::writeSettledStatus(Pass& p, const Settled& settled, bool migr
   if (owned_.pods) p.in.pods = podProblems(owned_.pods->byIndex(p.ns, p.name));
   p.in.outboxDeclared = settled.outboxDeclared;
   if (outbox_ && settled.outboxDeclared) p.in.outbox = outbox_->view(p.key);
+  p.in.streamsDeclared = settled.streamsDeclared;
+  if (streams_ && settled.streamsDeclared && !p.in.streams) p.in.streams = streams_->view(p.key);
   Json status = desiredStatus(p.in, p.current);
   if (!p.current.contains("observedGeneration") && !migrating) {
     if (auto wait = firstStatusWait(p.key, p.in, status)) {

@@ -20,6 +20,7 @@
 #include "controller/desired_state.h"
 #include "controller/event_recorder.h"
 #include "controller/outbox_monitor.h"
+#include "controller/streams_scaler.h"
 #include "ew/result.h"
 #include "ew/time_source.h"
 #include "kube/api.h"
@@ -39,8 +40,10 @@ struct Rendered {
     KafkaAccess cluster;      // Kafka brokers and credentials (no brokers when the resource names none)
     std::string workerGroup;  // the worker's consumer group (offsets are copied to it)
   };
-  std::optional<Migration> migration;  // spec.migrateFrom
-  std::optional<OutboxTarget> outbox;  // spec.outbox: the relays whose figures status shows
+  std::optional<Migration> migration;    // spec.migrateFrom
+  std::optional<OutboxTarget> outbox;    // spec.outbox: the relays whose figures status shows
+  std::string streamsDeployment;         // name of the streams Deployment ("" when none is rendered)
+  std::optional<StreamsTarget> streams;  // spec.streams: scaled on connected clients
 };
 
 // Kafka access of the migration: the API group's offsets, and the copy.
@@ -80,9 +83,11 @@ class Reconciler {
  public:
   // autoscaler may be null: the events Deployment then keeps its rendered
   // (or live) replicas. outbox may be null: status.outbox is not written.
+  // streams may be null: the streams Deployment keeps its rendered (or live)
+  // replicas and status.streams is not written.
   Reconciler(kube::Api& api, kube::Store& eventWorkers, OwnedStores owned, RenderFn render, EventRecorder& events,
              const TimeSource& time, Autoscaler* autoscaler = nullptr, MigrationKafka migrationKafka = {},
-             OutboxMonitor* outbox = nullptr);
+             OutboxMonitor* outbox = nullptr, StreamsScaler* streams = nullptr);
 
   Result<ReconcileOutcome> reconcile(const std::string& key);
 
@@ -114,6 +119,10 @@ class Reconciler {
   // decision, else spec.replicas); returns the live count it changes, if any.
   std::optional<int> sizeEventsDeployment(Pass& p, const Rendered& rendered, kube::Json& desired,
                                           const std::optional<kube::Json>& live);
+  // Sets the streams Deployment's replicas in DESIRED (the streams scaler's
+  // decision, else the live count); returns the live count it changes, if any.
+  std::optional<int> sizeStreamsDeployment(Pass& p, const Rendered& rendered, kube::Json& desired,
+                                           const std::optional<kube::Json>& live);
   // Says why an apply failed in status (best effort) and returns the error.
   Error applyFailed(Pass& p, const std::string& kind, const std::string& objName, const Error& error);
   // Deletes the owned objects no longer rendered, but for the predecessors
@@ -125,6 +134,7 @@ class Reconciler {
   struct Settled {
     std::string selector, consumerGroup;
     bool outboxDeclared = false;
+    bool streamsDeclared = false;
   };
   Status writeSettledStatus(Pass& p, const Settled& settled, bool migrating, const std::vector<kube::Json>& owned);
 
@@ -136,6 +146,7 @@ class Reconciler {
     size_t inputs = 0;
     std::string selector, consumerGroup;
     bool outboxDeclared = false;
+    bool streamsDeclared = false;
     StatusInputs::Scaling scaling = StatusInputs::Scaling::None;
     int eventsReplicas = 0;
   };
@@ -192,6 +203,7 @@ class Reconciler {
   Autoscaler* autoscaler_;
   MigrationKafka migrationKafka_;
   OutboxMonitor* outbox_;
+  StreamsScaler* streams_;
   std::mutex firstStatusMu_;
   std::map<std::string, MonoTime> firstStatusDue_;  // guarded by firstStatusMu_
   std::mutex verifiedMu_;

@@ -450,7 +450,9 @@ TEST_CASE(
         read.push_back(ip + ":" + std::to_string(port));
         return reply;
       },
-      [&](const std::string& key) { return outboxPods(h.pods.byIndex("shop", key.substr(key.find('/') + 1))); },
+      [&](const std::string& key) {
+        return runningPods(h.pods.byIndex("shop", key.substr(key.find('/') + 1)), "outbox");
+      },
       [](const std::string&) {}, h.time);
   Reconciler reconciler(h.api, h.eventWorkers,
                         OwnedStores{h.configMaps, h.deployments, h.statefulSets, &h.subscriptions, &h.pods, {}},
@@ -486,4 +488,71 @@ TEST_CASE(
   REQUIRE(reconciler.reconcile("shop/customer-worker"));
   CHECK_FALSE(h.status().contains("outbox"));
   CHECK(h.condition("OutboxBacklog").empty());
+}
+
+TEST_CASE(
+    "reconcile: the streams scaler's decision sizes the streams Deployment, status.streams says why, and a verified "
+    "worker is sized again when only the decision changed") {
+  Harness h;
+  int64_t clients = 12000;
+  StreamsScaler scaler(
+      [&](const std::string&, int) -> Result<Json> {
+        return Json{{"streams", Json::array({{{"name", "orders"}, {"clients", clients}}})}};
+      },
+      [&](const std::string& key) {
+        return runningPods(h.pods.byIndex("shop", key.substr(key.find('/') + 1)), "streams");
+      },
+      [&](const std::string& key) -> std::optional<int> {
+        auto d = h.deployments.get(key + "-streams");
+        if (!d) return std::nullopt;
+        return (*d)["spec"]["replicas"].get<int>();
+      },
+      [](const std::string&) {}, h.time);
+  Reconciler reconciler(h.api, h.eventWorkers,
+                        OwnedStores{h.configMaps, h.deployments, h.statefulSets, &h.subscriptions, &h.pods, {}},
+                        renderEventWorker, h.events, h.time, nullptr, {}, nullptr, &scaler);
+  h.add(patched({{"spec",
+                  {{"subscriptions", nullptr},
+                   {"streams", Json::array({{{"name", "orders"}, {"topics", {"order.completed"}}, {"path", "/o"}}})},
+                   {"streamsScaling", {{"minReplicas", 1}, {"maxReplicas", 8}, {"targetClientsPerReplica", 5000}}}}}}));
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  CHECK((*h.api.get(r::kDeployment, "shop", "customer-worker-streams"))["spec"]["replicas"] == 1);
+  REQUIRE(h.api.create(r::kPod, "shop",
+                       {{"apiVersion", "v1"},
+                        {"kind", "Pod"},
+                        {"metadata",
+                         {{"name", "customer-worker-streams-0"},
+                          {"labels", {{kNameLabel, "customer-worker"}, {"eventworker.dev/component", "streams"}}}}}}));
+  REQUIRE(h.api.setStatus(r::kPod, "shop", "customer-worker-streams-0", {{"podIP", "10.244.0.9"}}));
+  h.workloadsAvailable();
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));  // verified: nothing to apply
+
+  (void)scaler.pollDue();
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  CHECK((*h.api.get(r::kDeployment, "shop", "customer-worker-streams"))["spec"]["replicas"] == 3);
+  const Json s = h.status()["streams"];
+  CHECK(s["clients"] == 12000);
+  CHECK(s["desiredReplicas"] == 3);
+  CHECK(s["reason"] == "Clients");
+  CHECK(s["message"] == "12000 clients on 1 pod, target 5000 per replica: 3 replicas");
+  CHECK(has(h.eventReasons(), "Scaled"));
+
+  // Clients leave: the count holds for the stabilization window (300 s by default).
+  clients = 10;
+  h.time.advance(StreamsScaler::kPollInterval);
+  (void)scaler.pollDue();
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  CHECK((*h.api.get(r::kDeployment, "shop", "customer-worker-streams"))["spec"]["replicas"] == 3);
+  CHECK(h.status()["streams"]["reason"] == "Stabilizing");
+
+  // Streams no longer declared: their Deployment is pruned and status.streams goes.
+  h.edit({{"spec", {{"streams", nullptr}}}});
+  h.syncCaches();
+  REQUIRE(reconciler.reconcile("shop/customer-worker"));
+  CHECK_FALSE(h.status().contains("streams"));
+  CHECK_FALSE(h.api.get(r::kDeployment, "shop", "customer-worker-streams"));
 }

@@ -46,6 +46,14 @@ ScaleTarget scaleTarget(const api::EventWorker& ew) {
   return t;
 }
 
+StreamsTarget streamsTarget(const api::EventWorker& ew) {
+  const api::StreamsScalingSpec& s = ew.spec.streamsScaling;
+  StreamsTarget t;
+  t.port = ew.spec.runtime.metricsPort;
+  t.policy = {s.minReplicas, s.maxReplicas, s.targetClientsPerReplica, s.scaleDownStabilizationSeconds};
+  return t;
+}
+
 RenderFn makeRenderFn(render::RenderOptions options) {
   return [options = std::move(options)](const kube::Json& eventWorker) -> Result<Rendered> {
     auto loaded = api::loadEventWorker(eventWorker);
@@ -58,6 +66,8 @@ RenderFn makeRenderFn(render::RenderOptions options) {
                "",
                std::nullopt,
                std::nullopt,
+               std::nullopt,
+               "",
                std::nullopt};
     if (ew.spec.kafka && !ew.spec.subscriptions.empty()) {
       r.eventsDeployment = render::eventsDeploymentName(ew.metadata.name);
@@ -68,6 +78,10 @@ RenderFn makeRenderFn(render::RenderOptions options) {
       for (const auto& relay : ew.spec.outbox) t.relays.push_back(relay.name);
       t.port = ew.spec.runtime.metricsPort;
       r.outbox = std::move(t);
+    }
+    if (!ew.spec.streams.empty()) {
+      r.streamsDeployment = render::streamsName(ew.metadata.name);
+      r.streams = streamsTarget(ew);
     }
     if (ew.spec.migrateFrom) {
       Rendered::Migration m;

@@ -16,6 +16,9 @@ KafkaAccess kafkaAccess(const api::EventWorker& ew);
 // What the autoscaler polls for EW (REQUIRES: ew.spec.kafka is set).
 ScaleTarget scaleTarget(const api::EventWorker& ew);
 
+// What the streams scaler polls for EW (REQUIRES: ew.spec.streams is not empty).
+StreamsTarget streamsTarget(const api::EventWorker& ew);
+
 RenderFn makeRenderFn(render::RenderOptions options);
 
 // makeRenderFn with the default options.

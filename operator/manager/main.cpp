@@ -175,7 +175,7 @@ controller::ControllerOptions controllerOptions(const Flags& f, bool dapr, const
   auto lagReaders = std::make_shared<autoscale::LagReaderPool>(lagTimeout);
   if (f.autoscale) options.lagReader = controller::lagReadFn(lagReaders, secrets);
   options.migrationKafka = controller::migrationKafka(lagReaders, lagTimeout, secrets);
-  options.outboxStatusReader = controller::httpPodStatusReader(std::chrono::seconds(2));
+  options.podStatusReader = controller::httpPodStatusReader(std::chrono::seconds(2));
   return options;
 }
 

@@ -224,17 +224,19 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
       {"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", metadata(ew, name, "cron")}, {"spec", setSpec}};
 }
 
-// Two runtime pods alone in --mode MODE, rolled one extra pod at a time.
+// REPLICAS runtime pods alone in --mode MODE, rolled one extra pod at a time.
 // The outbox relays: one publishes per table (the advisory lock in
 // PostgreSQL, worker-runtime/loops/outbox_relay.h) and one stands by to take
 // over at once; a rollout may briefly run three, the lock still lets one
 // publish. The streams (the SSE gateway): a client whose pod goes away
 // reconnects to the other with its Last-Event-ID, and any pod resumes any
-// client (the position is in the token).
+// client (the position is in the token); they start at
+// spec.streamsScaling.minReplicas and the operator scales them on their
+// connected clients.
 Json runtimePairDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
-                           const std::string& name, const std::string& configHash) {
+                           const std::string& name, const std::string& configHash, int replicas) {
   Json deploymentSpec = {
-      {"replicas", 2},
+      {"replicas", replicas},
       {"selector", podSelector(ew, mode)},
       {"revisionHistoryLimit", 3},
       {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
@@ -281,9 +283,11 @@ RenderOutput render(const api::EventWorker& ew, const RenderOptions& options) {
   const bool anyCron = std::any_of(ew.spec.cron.begin(), ew.spec.cron.end(), [](const auto& c) { return !c.suspend; });
   if (anyCron) out.objects.push_back(cronStatefulSet(ew, options, hash));
   if (!ew.spec.outbox.empty())
-    out.objects.push_back(runtimePairDeployment(ew, options, "outbox", outboxDeploymentName(ew.metadata.name), hash));
+    out.objects.push_back(
+        runtimePairDeployment(ew, options, "outbox", outboxDeploymentName(ew.metadata.name), hash, 2));
   if (!ew.spec.streams.empty()) {
-    out.objects.push_back(runtimePairDeployment(ew, options, "streams", streamsName(ew.metadata.name), hash));
+    out.objects.push_back(runtimePairDeployment(ew, options, "streams", streamsName(ew.metadata.name), hash,
+                                                ew.spec.streamsScaling.minReplicas));
     out.objects.push_back(streamsService(ew));
   }
   if (ew.spec.dapr.enabled)

@@ -280,7 +280,8 @@ TEST_CASE("an outbox-only worker renders no events Deployment and still gets sou
   CHECK(config["source"]["kafka"]["brokers"] == Json::array({"kafka:9092"}));
 }
 
-TEST_CASE("streams render a Deployment of two runtime pods in --mode streams and a Service on the sse port") {
+TEST_CASE(
+    "streams render a Deployment of runtime pods in --mode streams (two by default) and a Service on the sse port") {
   const auto ew = load(patched(Json::parse(R"({
     "spec": {"subscriptions": null, "cron": null,
              "streams": [{"name": "orders", "topics": ["order.completed"], "path": "/streams/orders",
@@ -309,4 +310,15 @@ TEST_CASE("streams render a Deployment of two runtime pods in --mode streams and
   CHECK(config["streams"][0]["filter"]["types"] == Json::array({"com.shop.order.completed"}));
   CHECK(config["streams"][0]["auth"]["url"] == "http://customer:8080/auth");
   CHECK(config["streams"][0]["heartbeatInterval"] == "15s");
+}
+
+TEST_CASE("the streams Deployment starts at spec.streamsScaling.minReplicas (the operator scales it on clients)") {
+  const auto ew = load(patched(Json::parse(R"({
+    "spec": {"subscriptions": null, "cron": null, "streamsScaling": {"minReplicas": 3, "maxReplicas": 8},
+             "streams": [{"name": "orders", "topics": ["order.completed"], "path": "/streams/orders"}]}
+  })")));
+  const auto objects = render::render(ew).objects;
+  const Json* d = find(objects, "Deployment", "customer-worker-streams");
+  REQUIRE(d);
+  CHECK((*d)["spec"]["replicas"] == 3);
 }

@@ -13,6 +13,8 @@
 //                                                    far in STOPFILE.count
 //   ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS   prints the sum of committed offsets (-1: none)
 //   ew-bench http-server PORT [THREADS]              HTTP/1.1 keep-alive, 200 "SUCCESS" to every request
+//   ew-bench groups BOOTSTRAP PREFIX                 the broker's consumer groups named PREFIX...: how many,
+//                                                    and how many of them Empty (no member: left behind)
 //
 // Exit 0 on success; errors on stderr.
 #include <arpa/inet.h>
@@ -192,6 +194,36 @@ size_t completeRequests(std::string& buf) {
   return n;
 }
 
+int groups(const std::string& bootstrap, const std::string& prefix) {
+  auto c = conf({{"bootstrap.servers", bootstrap}});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
+  if (!p) die("admin client: " + err);
+  rd_kafka_t* rk = p->c_ptr();
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+  char e[256];
+  rd_kafka_AdminOptions_set_request_timeout(opts, 30000, e, sizeof e);
+  rd_kafka_ListConsumerGroups(rk, opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 60000);
+  if (!ev || rd_kafka_event_error(ev))
+    die(std::string("list groups: ") + (ev ? rd_kafka_event_error_string(ev) : "timeout"));
+  size_t n = 0;
+  const rd_kafka_ConsumerGroupListing_t** listed =
+      rd_kafka_ListConsumerGroups_result_valid(rd_kafka_event_ListConsumerGroups_result(ev), &n);
+  long matching = 0, empty = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::string(rd_kafka_ConsumerGroupListing_group_id(listed[i])).rfind(prefix, 0) != 0) continue;
+    ++matching;
+    if (rd_kafka_ConsumerGroupListing_state(listed[i]) == RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY) ++empty;
+  }
+  std::printf("%ld %ld\n", matching, empty);
+  rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_queue_destroy(q);
+  return 0;
+}
+
 void serveLoop(int port) {
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -260,10 +292,12 @@ int main(int argc, char** argv) {
   if (a.size() == 5 && a[0] == "committed") return committed(a[1], a[2], a[3], std::stoi(a[4]));
   if ((a.size() == 2 || a.size() == 3) && a[0] == "http-server")
     return httpServer(std::stoi(a[1]), a.size() == 3 ? std::stoi(a[2]) : 1);
+  if (a.size() == 3 && a[0] == "groups") return groups(a[1], a[2]);
   std::cerr << "usage: ew-bench create-topic BOOTSTRAP TOPIC PARTITIONS\n"
                "       ew-bench produce BOOTSTRAP TOPIC COUNT KEYS [cloudevents]\n"
                "       ew-bench stream BOOTSTRAP TOPIC RATE KEYS STOPFILE [cloudevents]\n"
                "       ew-bench committed BOOTSTRAP GROUP TOPIC PARTITIONS\n"
-               "       ew-bench http-server PORT [THREADS]\n";
+               "       ew-bench http-server PORT [THREADS]\n"
+               "       ew-bench groups BOOTSTRAP PREFIX\n";
   return 2;
 }

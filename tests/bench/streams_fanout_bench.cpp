@@ -3,11 +3,16 @@
 // records a second for SECONDS to TOPIC (each carrying its produce time), and
 // prints: clients connected, deliveries seen / expected, delivery latency
 // p50/p99/max (produce -> parsed by the client, wall clock, same machine), the
-// runtime's RSS per client (VmRSS after connecting less before, / CLIENTS) and
-// its CPU while producing (utime+stime of PID).
+// runtime's RSS per client (VmRSS after connecting, and at the end, less
+// before, / CLIENTS), its CPU while producing (utime+stime of PID), its
+// threads and open files at the end, and the time to first event (from the
+// start of production to each client's first delivery, p50/p99; clients that
+// got none counted apart). The same load runs against the guide's design
+// (streams_guide_baseline.cpp) for the comparison.
 //
 //   ew-streams-fanout BOOTSTRAP TOPIC PORT PATH CLIENTS RATE SECONDS PID
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -33,16 +38,10 @@ int64_t wallMs() {
       .count();
 }
 
-long rssKb(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
 double cpuSeconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string all((std::istreambuf_iterator<char>(in)), {});
+  if (all.empty()) return 0;  // the server is gone (its failure shows in the deliveries)
   std::istringstream rest(all.substr(all.rfind(')') + 2));
   std::string f;
   std::vector<std::string> fields;
@@ -67,7 +66,24 @@ int connectTo(int port) {
 struct Conn {
   int fd;
   std::string buf;
+  int64_t firstMs = 0;  // wall clock of its first delivery; 0: none yet
 };
+
+int openFiles(int pid) {
+  int n = 0;
+  if (DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n - 2;
+}
+
+long statusField(int pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  return -1;
+}
 
 }  // namespace
 
@@ -79,7 +95,7 @@ int main(int argc, char** argv) {
   const std::string bootstrap = argv[1], topic = argv[2], path = argv[4];
   const int port = std::stoi(argv[3]), clients = std::stoi(argv[5]), rate = std::stoi(argv[6]),
             seconds = std::stoi(argv[7]), pid = std::stoi(argv[8]);
-  const long rssBefore = rssKb(pid);
+  const long rssBefore = statusField(pid, "VmRSS");
   const int ep = epoll_create1(0);
   std::vector<std::unique_ptr<Conn>> conns;
   const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
@@ -94,7 +110,7 @@ int main(int argc, char** argv) {
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
   }
   std::this_thread::sleep_for(std::chrono::seconds(2));  // headers answered, sessions parked
-  const long rssAfter = rssKb(pid);
+  const long rssAfter = statusField(pid, "VmRSS");
 
   std::atomic<bool> producing{true};
   std::vector<int64_t> latencies;
@@ -123,6 +139,7 @@ int main(int argc, char** argv) {
           const size_t end = c->buf.find_first_of(",}", ts + 5);
           if (end == std::string::npos) break;
           latencies.push_back(now - std::stoll(c->buf.substr(ts + 5, end - ts - 5)));
+          if (!c->firstMs) c->firstMs = now;
           ++seen;
           pos = end;
         }
@@ -137,6 +154,7 @@ int main(int argc, char** argv) {
   conf->set("linger.ms", "1", err);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
   const double cpu0 = cpuSeconds(pid);
+  const int64_t startMs = wallMs();
   const auto start = std::chrono::steady_clock::now();
   const int total = rate * seconds;
   for (int i = 0; i < total; ++i) {
@@ -151,6 +169,16 @@ int main(int argc, char** argv) {
   const double cpu = cpuSeconds(pid) - cpu0;
   producing.store(false);
   reader.join();
+  const long rssEnd = statusField(pid, "VmRSS");
+  std::vector<int64_t> first;
+  for (const auto& c : conns)
+    if (c->firstMs) first.push_back(c->firstMs - startMs);
+  std::sort(first.begin(), first.end());
+  const auto firstPct = [&](double p) {
+    return first.empty()
+               ? -1LL
+               : static_cast<long long>(first[std::min(first.size() - 1, static_cast<size_t>(p * first.size()))]);
+  };
   std::sort(latencies.begin(), latencies.end());
   const auto pct = [&](double p) {
     return latencies.empty() ? -1
@@ -158,12 +186,15 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "clients %zu/%d  rate %d/s for %ds  deliveries %llu/%llu  latency ms p50 %lld p99 %lld max %lld  "
-      "rss/client %.1f KiB  runtime cpu %.0f%%\n",
+      "rss/client %.1f KiB (end %.1f)  cpu %.0f%%  first event ms p50 %lld p99 %lld  none %zu  threads %ld  "
+      "fds %d\n",
       conns.size(), clients, rate, seconds, static_cast<unsigned long long>(seen),
       static_cast<unsigned long long>(static_cast<uint64_t>(total) * conns.size()), static_cast<long long>(pct(0.5)),
       static_cast<long long>(pct(0.99)), static_cast<long long>(latencies.empty() ? -1 : latencies.back()),
       conns.empty() ? 0.0 : static_cast<double>(rssAfter - rssBefore) / static_cast<double>(conns.size()),
-      100.0 * cpu / elapsed);
+      conns.empty() ? 0.0 : static_cast<double>(rssEnd - rssBefore) / static_cast<double>(conns.size()),
+      100.0 * cpu / elapsed, firstPct(0.5), firstPct(0.99), conns.size() - first.size(), statusField(pid, "Threads"),
+      openFiles(pid));
   for (auto& c : conns) ::close(c->fd);
   return 0;
 }

@@ -46,7 +46,8 @@ struct RunningController {
   std::mutex rngMu;
   controller::Controller ctl;
   static controller::ControllerOptions options(const std::string& ns, bool dapr, controller::LagReadFn lag,
-                                               controller::MigrationKafka kafka) {
+                                               controller::MigrationKafka kafka,
+                                               controller::PodStatusReadFn podStatus) {
     controller::ControllerOptions o;
     o.ns = ns;
     o.workers = 2;
@@ -54,14 +55,17 @@ struct RunningController {
     o.daprSubscriptions = dapr;
     o.lagReader = std::move(lag);
     o.migrationKafka = std::move(kafka);
+    o.podStatusReader = std::move(podStatus);
     return o;
   }
+  // PODSTATUS: reads the pods' /status (status.outbox, the streams' scaling); empty: neither.
   explicit RunningController(const std::string& ns, bool dapr = true, controller::LagReadFn lag = {},
-                             controller::MigrationKafka kafka = {})
-      : ctl(api, options(ns, dapr, std::move(lag), std::move(kafka)), controller::renderEventWorker, metrics, [this] {
-          std::lock_guard l(rngMu);
-          return std::uniform_real_distribution<double>(0, 1)(rng);
-        }) {
+                             controller::MigrationKafka kafka = {}, controller::PodStatusReadFn podStatus = {})
+      : ctl(api, options(ns, dapr, std::move(lag), std::move(kafka), std::move(podStatus)),
+            controller::renderEventWorker, metrics, [this] {
+              std::lock_guard l(rngMu);
+              return std::uniform_real_distribution<double>(0, 1)(rng);
+            }) {
     ctl.start();
     REQUIRE(eventually([&] { return ctl.synced(); }, 10s));
   }

@@ -39,6 +39,10 @@ Status OpsServer::start() {
         j["outbox"].push_back(std::move(relay));
       }
     }
+    if (!s.streams.empty()) {
+      j["streams"] = nlohmann::json::array();
+      for (const auto& st : s.streams) j["streams"].push_back({{"name", st.stream}, {"clients", st.clients}});
+    }
     return HttpReply{200, j.dump() + "\n", "application/json"};
   });
   return http_->start();

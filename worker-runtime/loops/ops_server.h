@@ -4,7 +4,9 @@
 // /metrics (Prometheus text), /status (JSON: name, status, jobs processed,
 // queue size, assigned partitions; in --mode outbox each relay's state and
 // backlog under "outbox", which the operator reads into the EventWorker's
-// status.outbox). Probes are called from listener threads
+// status.outbox; in --mode streams each stream's connected clients under
+// "streams", which the operator scales the streams Deployment on). Probes
+// are called from listener threads
 // and must be thread-safe.
 
 #include <functional>
@@ -14,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/outbox_report.h"
+#include "core/stream_clients.h"
 #include "ew/metrics.h"
 #include "ew/result.h"
 
@@ -29,6 +32,7 @@ struct OpsStatus {
   size_t queueSize = 0;
   size_t assignedPartitions = 0;
   std::vector<OutboxRelayReport> outbox;  // --mode outbox: one per relay
+  std::vector<StreamClients> streams;     // --mode streams: one per stream
 };
 
 struct OpsProbes {

@@ -209,11 +209,13 @@ OpsProbes probes(const Events& e, const OutboxMode* relays, const StreamsMode* s
                      if (streams) return streams->ready();
                      return (!e.source || e.source->ready()) && handler->reachable();
                    },
-                   [&e, relays, &stop] {
-                     return OpsStatus{
-                         stop.load() ? "stopping" : "running", e.dispatcher ? e.dispatcher->processed() : 0,
-                         e.dispatcher ? e.dispatcher->queueSize() : 0, e.source ? e.source->assignedPartitions() : 0,
-                         relays ? relays->reports() : std::vector<OutboxRelayReport>{}};
+                   [&e, relays, streams, &stop] {
+                     return OpsStatus{stop.load() ? "stopping" : "running",
+                                      e.dispatcher ? e.dispatcher->processed() : 0,
+                                      e.dispatcher ? e.dispatcher->queueSize() : 0,
+                                      e.source ? e.source->assignedPartitions() : 0,
+                                      relays ? relays->reports() : std::vector<OutboxRelayReport>{},
+                                      streams ? streams->clients() : std::vector<StreamClients>{}};
                    }};
 }
 

@@ -130,6 +130,12 @@ bool StreamsMode::run() {
   return left == 0;
 }
 
+std::vector<StreamClients> StreamsMode::clients() const {
+  std::vector<StreamClients> out;
+  for (const auto& hub : hubs_) out.push_back({hub->config().name, hub->clients()});
+  return out;
+}
+
 bool StreamsMode::alive() const {
   const int64_t last = lastLoopNs_.load();
   return last == 0 || nanos(time_.now()) - last < std::chrono::nanoseconds(std::chrono::seconds(30)).count();

@@ -14,13 +14,14 @@
 // and is closed within server.gracePeriod, then run() returns.
 //
 // Thread-safety: open() and run() from the main thread; requestStop(),
-// ready(), alive() from any thread.
+// ready(), alive(), clients() from any thread.
 
 #include <atomic>
 #include <memory>
 #include <vector>
 
 #include "core/config.h"
+#include "core/stream_clients.h"
 #include "ew/metrics.h"
 #include "ew/result.h"
 #include "ew/time_source.h"
@@ -48,6 +49,9 @@ class StreamsMode {
   // The reader's loop turned within the last 30 s.
   bool alive() const;
   int port() const;
+  // Clients connected now, per stream (in spec order): what /status reports
+  // and the operator scales the streams Deployment on.
+  std::vector<StreamClients> clients() const;
 
  private:
   bool warmedUp() const;

@@ -18,8 +18,8 @@ using namespace ew::rttest;
 using namespace ew::rttest::outbox;
 using namespace std::chrono_literals;
 using ew::controller::OutboxMonitor;
-using ew::controller::OutboxPod;
 using ew::controller::OutboxTarget;
+using ew::controller::RunningPod;
 
 TEST_CASE(
     "the operator reads each relay's pending rows and oldest age from the outbox pods' /status: an old row turns "
@@ -57,7 +57,7 @@ TEST_CASE(
   OutboxMonitor monitor(
       ew::controller::httpPodStatusReader(2s),
       [&](const std::string&) {
-        return std::vector<OutboxPod>{{"w-outbox-0", "127.0.0.1"}};
+        return std::vector<RunningPod>{{"w-outbox-0", "127.0.0.1"}};
       },
       [&](const std::string& key) { changes.push_back(key); }, ew::systemTime(), 200ms);
   monitor.track("shop/w", OutboxTarget{{"orders"}, rt->opsPort()});
