@@ -43,13 +43,15 @@ std::optional<OutboxView> OutboxMonitor::view(const std::string& key) const {
 }
 
 OutboxMonitor::Millis OutboxMonitor::pollDue() {
-  struct Due {
-    std::string key;
-    OutboxTarget target;
-    std::vector<OutboxPod> pods;
-  };
-  std::vector<Due> due;
   const MonoTime now = time_.now();
+  const std::vector<Due> due = takeDue(now);
+  Reads reads = readPods(due);
+  for (const auto& key : observe(due, reads, now)) onChange_(key);
+  return untilNextDue(now);
+}
+
+std::vector<OutboxMonitor::Due> OutboxMonitor::takeDue(MonoTime now) {
+  std::vector<Due> due;
   {
     std::lock_guard lock(mu_);
     for (auto& [key, e] : entries_) {
@@ -59,9 +61,13 @@ OutboxMonitor::Millis OutboxMonitor::pollDue() {
     }
   }
   for (auto& d : due) d.pods = pods_(d.key);  // outside mu_: reads the pod store
-  // The pods of this poll in parallel, at most kParallelReads at a time;
-  // each read is bounded by the reader's timeout.
-  std::vector<std::vector<Result<Json>>> reads(due.size());
+  return due;
+}
+
+// The pods of this poll in parallel, at most kParallelReads at a time; each
+// read is bounded by the reader's timeout.
+OutboxMonitor::Reads OutboxMonitor::readPods(const std::vector<Due>& due) {
+  Reads reads(due.size());
   std::vector<std::pair<size_t, size_t>> todo;  // (due index, pod index)
   for (size_t i = 0; i < due.size(); ++i)
     for (size_t j = 0; j < due[i].pods.size(); ++j) {
@@ -85,6 +91,10 @@ OutboxMonitor::Millis OutboxMonitor::pollDue() {
       }
     }
   }
+  return reads;
+}
+
+std::vector<std::string> OutboxMonitor::observe(const std::vector<Due>& due, Reads& reads, MonoTime now) {
   const std::string wallNow = rfc3339(time_.wallNow());
   std::vector<std::string> changed;
   for (size_t i = 0; i < due.size(); ++i) {
@@ -103,7 +113,10 @@ OutboxMonitor::Millis OutboxMonitor::pollDue() {
       changed.push_back(due[i].key);
     }
   }
-  for (const auto& key : changed) onChange_(key);
+  return changed;
+}
+
+OutboxMonitor::Millis OutboxMonitor::untilNextDue(MonoTime now) const {
   std::lock_guard lock(mu_);
   MonoTime next = now + pollInterval_;
   for (const auto& [key, e] : entries_) next = std::min(next, e.nextDue);

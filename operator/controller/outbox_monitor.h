@@ -82,6 +82,20 @@ class OutboxMonitor {
     MonoTime publishedAt{};
     MonoTime nextDue{};
   };
+  // One target due for a poll, with its pods.
+  struct Due {
+    std::string key;
+    OutboxTarget target;
+    std::vector<OutboxPod> pods;
+  };
+  // Each Due's pods read: reads[i][j] of due[i].pods[j].
+  using Reads = std::vector<std::vector<Result<nlohmann::json>>>;
+
+  std::vector<Due> takeDue(MonoTime now);
+  Reads readPods(const std::vector<Due>& due);
+  // Folds the reads into each entry's view; returns the keys whose published view changed.
+  std::vector<std::string> observe(const std::vector<Due>& due, Reads& reads, MonoTime now);
+  Millis untilNextDue(MonoTime now) const;
 
   PodStatusReadFn read_;
   const Millis pollInterval_;
