@@ -81,6 +81,19 @@ struct Harness {
                                {"availableReplicas", 1},
                                {"readyReplicas", 1}}));
   }
+  // What kube-controller-manager reports of workloads whose pods do not come up.
+  void workloadsObservedOnly(const std::string& name = "customer-worker") {
+    for (const auto& d : api.objects(r::kDeployment))
+      if (d["metadata"]["labels"].value(kNameLabel, "") == name)
+        REQUIRE(api.setStatus(r::kDeployment, "shop", d["metadata"]["name"],
+                              {{"observedGeneration", d["metadata"]["generation"]},
+                               {"replicas", d["spec"].value("replicas", 1)},
+                               {"conditions", {{{"type", "Available"}, {"status", "False"}}}}}));
+    for (const auto& s : api.objects(r::kStatefulSet))
+      if (s["metadata"]["labels"].value(kNameLabel, "") == name)
+        REQUIRE(api.setStatus(r::kStatefulSet, "shop", s["metadata"]["name"],
+                              {{"observedGeneration", s["metadata"]["generation"]}, {"replicas", 1}}));
+  }
   Json status(const std::string& name = "customer-worker") {
     auto ew = api.get(r::kEventWorker, "shop", name);
     REQUIRE(ew);
@@ -121,10 +134,11 @@ TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron State
     CHECK(o["metadata"]["labels"][kNameLabel] == "customer-worker");
   }
   CHECK(has(h.eventReasons(), "Created"));
-  // The first status waits for the workloads (up to kFirstStatusWait) instead
-  // of writing every step of their start.
+  // The first status waits for the workloads (their controllers have not
+  // even observed them yet: up to kFirstStatusLimit) instead of writing every
+  // step of their start.
   CHECK(out->requeueAfter);
-  CHECK(out->requeueAfter <= std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
+  CHECK(out->requeueAfter <= std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusLimit) + 1ms);
   CHECK(h.status().empty());
 
   h.workloadsAvailable();
@@ -136,17 +150,42 @@ TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron State
   CHECK(h.status()["observedGeneration"] == 1);
 }
 
-TEST_CASE("reconcile: a first status that never settles is written when kFirstStatusWait has passed") {
+TEST_CASE("reconcile: a first status is written kFirstStatusWait after the workloads were observed, settled or not") {
   Harness h;
   h.add(minimalEventWorker());
   auto out = h.reconcile();
   REQUIRE(out);
   REQUIRE(out->requeueAfter);
+  CHECK(*out->requeueAfter == std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusLimit) + 1ms);
+  h.time.advance(5s);         // kube-controller-manager behind: not news
+  h.workloadsObservedOnly();  // observed; the pods never come up
+  out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->requeueAfter);
   CHECK(*out->requeueAfter == std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
-  h.time.advance(kFirstStatusWait - 1s);  // the workloads never become available
+  h.time.advance(kFirstStatusWait - 1s);
   out = h.reconcile();
   REQUIRE(out);
   CHECK(*out->requeueAfter == 1001ms);  // the same deadline, not a new one
+  CHECK(h.status().empty());
+  h.time.advance(1s);
+  out = h.reconcile();
+  REQUIRE(out);
+  CHECK(out->writes == 1);
+  CHECK(h.condition("Ready")["status"] == "False");
+  CHECK(h.status()["observedGeneration"] == 1);
+}
+
+TEST_CASE("reconcile: a first status whose workloads are never observed is written at kFirstStatusLimit") {
+  Harness h;
+  h.add(minimalEventWorker());
+  auto out = h.reconcile();
+  REQUIRE(out);
+  h.time.advance(kFirstStatusLimit - 1s);  // no kube-controller-manager
+  out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->requeueAfter);
+  CHECK(*out->requeueAfter == 1001ms);
   CHECK(h.status().empty());
   h.time.advance(1s);
   out = h.reconcile();
