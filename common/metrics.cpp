@@ -35,46 +35,6 @@ std::vector<double> MetricsRegistry::defaultBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
 
-MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, Type type, const std::string& help) {
-  auto [it, inserted] = families_.try_emplace(name, Family{type, help, {}, {}, {}});
-  if (!inserted && it->second.type != type) throw std::logic_error("metric " + name + " registered with two types");
-  return it->second;
-}
-
-Counter& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
-  std::lock_guard l(mu_);
-  auto& slot = family(name, Type::Counter, help).counters[labels];
-  if (!slot) slot = std::make_unique<Counter>();
-  return *slot;
-}
-
-Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
-  std::lock_guard l(mu_);
-  auto& slot = family(name, Type::Gauge, help).gauges[labels];
-  if (!slot) slot = std::make_unique<Gauge>();
-  return *slot;
-}
-
-void MetricsRegistry::forgetGauge(const std::string& name, const Labels& labels) {
-  std::lock_guard l(mu_);
-  auto it = families_.find(name);
-  if (it != families_.end()) it->second.gauges.erase(labels);
-}
-
-void MetricsRegistry::forgetCounter(const std::string& name, const Labels& labels) {
-  std::lock_guard l(mu_);
-  auto it = families_.find(name);
-  if (it != families_.end()) it->second.counters.erase(labels);
-}
-
-Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels,
-                                      std::vector<double> bounds) {
-  std::lock_guard l(mu_);
-  auto& slot = family(name, Type::Histogram, help).histograms[labels];
-  if (!slot) slot = std::make_unique<Histogram>(std::move(bounds));
-  return *slot;
-}
-
 namespace {
 
 std::string escapeLabel(const std::string& v) {
@@ -92,9 +52,58 @@ std::string escapeLabel(const std::string& v) {
   return out;
 }
 
-std::string labelText(const Labels& labels, const std::string& extraKey = "", const std::string& extraValue = "") {
+// `k="v",...` in key order, without braces: a series' key in its family.
+std::string seriesKey(const Labels& labels) {
   std::string out;
   for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=\"" + escapeLabel(v) + "\"";
+  return out;
+}
+
+}  // namespace
+
+MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, Type type, const std::string& help) {
+  auto [it, inserted] = families_.try_emplace(name, Family{type, help, {}, {}, {}});
+  if (!inserted && it->second.type != type) throw std::logic_error("metric " + name + " registered with two types");
+  return it->second;
+}
+
+Counter& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard l(mu_);
+  return family(name, Type::Counter, help).counters.try_emplace(seriesKey(labels)).first->second;
+}
+
+Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard l(mu_);
+  return family(name, Type::Gauge, help).gauges.try_emplace(seriesKey(labels)).first->second;
+}
+
+void MetricsRegistry::forgetGauge(const std::string& name, const Labels& labels) {
+  std::lock_guard l(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.gauges.erase(seriesKey(labels));
+}
+
+void MetricsRegistry::forgetCounter(const std::string& name, const Labels& labels) {
+  std::lock_guard l(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.counters.erase(seriesKey(labels));
+}
+
+Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels,
+                                      std::vector<double> bounds) {
+  std::lock_guard l(mu_);
+  auto& series = family(name, Type::Histogram, help).histograms;
+  const std::string key = seriesKey(labels);
+  auto it = series.find(key);
+  if (it == series.end()) it = series.try_emplace(key, std::move(bounds)).first;
+  return it->second;
+}
+
+namespace {
+
+// KEY (a seriesKey) with EXTRA_KEY="EXTRA_VALUE" after it, in braces; "" when both are empty.
+std::string labelText(const std::string& key, const std::string& extraKey = "", const std::string& extraValue = "") {
+  std::string out = key;
   if (!extraKey.empty()) out += (out.empty() ? "" : ",") + extraKey + "=\"" + extraValue + "\"";
   return out.empty() ? "" : "{" + out + "}";
 }
@@ -114,10 +123,10 @@ std::string MetricsRegistry::render() const {
   for (const auto& [name, f] : families_) {
     const char* type = f.type == Type::Counter ? "counter" : f.type == Type::Gauge ? "gauge" : "histogram";
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
-    for (const auto& [labels, c] : f.counters) out += name + labelText(labels) + " " + number(c->value()) + "\n";
-    for (const auto& [labels, g] : f.gauges) out += name + labelText(labels) + " " + number(g->value()) + "\n";
+    for (const auto& [labels, c] : f.counters) out += name + labelText(labels) + " " + number(c.value()) + "\n";
+    for (const auto& [labels, g] : f.gauges) out += name + labelText(labels) + " " + number(g.value()) + "\n";
     for (const auto& [labels, h] : f.histograms) {
-      auto s = h->snapshot();
+      auto s = h.snapshot();
       for (size_t i = 0; i < s.bounds.size(); ++i)
         out += name + "_bucket" + labelText(labels, "le", number(s.bounds[i])) + " " + std::to_string(s.cumulative[i]) +
                "\n";

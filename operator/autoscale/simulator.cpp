@@ -62,73 +62,124 @@ Summary summarize(const std::vector<StepRecord>& steps, int scaleEvents) {
   return s;
 }
 
+namespace {
+
+// The consumer group and its topic as the model in simulator.h sees them,
+// one method per step of a second.
+class SimulatedGroup {
+ public:
+  explicit SimulatedGroup(const ModelConfig& model)
+      : model_(model),
+        end_(model.partitions, 0),
+        done_(model.partitions, 0),
+        committed_(model.partitions, 0),
+        readyAt_(std::max(model.initialReplicas, 0), 0),
+        members_(static_cast<int>(readyAt_.size())) {}
+
+  // 1. The group as a lag reader sees it at T.
+  ClusterView view(int t) const {
+    const bool pausedNow = paused(t);
+    ClusterView v{t, pods(), {}};
+    v.partitions.reserve(model_.partitions);
+    for (int p = 0; p < model_.partitions; ++p)
+      v.partitions.push_back({"events", p, 0, static_cast<std::int64_t>(std::floor(end_[p] + 1e-9)),
+                              static_cast<std::int64_t>(std::floor(committed_[p] + 1e-9)), members_ > 0 && !pausedNow});
+    return v;
+  }
+
+  // 2. The Deployment follows DESIRED at T; returns whether it changed.
+  bool scaleTo(int desired, int t) {
+    const int now = pods();
+    if (desired == now) return false;
+    if (desired > now) {
+      readyAt_.insert(readyAt_.end(), desired - now, t + model_.podStartSeconds);
+    } else {
+      std::sort(readyAt_.begin(), readyAt_.end());  // not-yet-started pods go first
+      readyAt_.resize(desired);
+    }
+    return true;
+  }
+
+  // 3. Pods that joined or left at T pause the group.
+  void rebalance(int t) {
+    const int nowMembers =
+        static_cast<int>(std::count_if(readyAt_.begin(), readyAt_.end(), [&](int r) { return r <= t; }));
+    if (nowMembers == members_) return;
+    members_ = nowMembers;
+    pausedUntil_ = std::max(pausedUntil_, t + model_.rebalancePauseSeconds);
+  }
+
+  // 4. RATE messages arrive, spread evenly.
+  void produce(double rate) {
+    for (int p = 0; p < model_.partitions; ++p) end_[p] += rate / model_.partitions;
+  }
+
+  // 5. The members process what they can in [T, T+1); returns how much.
+  double consume(int t) {
+    double consumed = 0;
+    if (paused(t) || members_ == 0) return consumed;
+    for (int m = 0; m < members_; ++m) {
+      std::vector<int> owned;
+      std::vector<double> available;
+      for (int p = m; p < model_.partitions; p += members_) {
+        owned.push_back(p);
+        available.push_back(stuck(p, t) ? 0.0 : end_[p] - done_[p]);
+      }
+      auto take = waterFill(available, model_.perReplicaRate);
+      for (size_t i = 0; i < owned.size(); ++i) {
+        done_[owned[i]] += take[i];
+        consumed += take[i];
+      }
+    }
+    return consumed;
+  }
+
+  // 6. Commits fall between the autoscalers' polls (which come at multiples
+  // of their intervals), so a poll sees offsets about half an interval old.
+  void commit(int t) {
+    if ((t + 1 + model_.commitIntervalSeconds / 2) % model_.commitIntervalSeconds == 0) committed_ = done_;
+  }
+
+  double lag() const {
+    double lag = 0;
+    for (int p = 0; p < model_.partitions; ++p) lag += end_[p] - done_[p];
+    return lag;
+  }
+  bool paused(int t) const { return t < pausedUntil_; }
+  int pods() const { return static_cast<int>(readyAt_.size()); }
+  int members() const { return members_; }
+
+ private:
+  bool stuck(int p, int t) const {
+    return model_.stuck && model_.stuck->partition == p && t >= model_.stuck->fromSeconds &&
+           t < model_.stuck->untilSeconds;
+  }
+
+  const ModelConfig& model_;
+  std::vector<double> end_, done_, committed_;  // per partition
+  std::vector<int> readyAt_;                    // per pod
+  int members_ = 0;
+  int pausedUntil_ = 0;
+};
+
+}  // namespace
+
 SimResult simulate(const Trace& trace, const ModelConfig& model, Autoscaler& autoscaler) {
   assert(!trace.empty() && model.partitions >= 1);
-  const int partitions = model.partitions;
   const int seconds = traceSeconds(trace);
-  std::vector<double> end(partitions, 0), done(partitions, 0), committed(partitions, 0);
-  std::vector<int> readyAt(std::max(model.initialReplicas, 0), 0);  // per pod
-  int members = static_cast<int>(readyAt.size());
-  int pausedUntil = 0;
+  SimulatedGroup group(model);
   int scaleEvents = 0;
   SimResult result;
   result.steps.reserve(seconds);
-
   for (int t = 0; t < seconds; ++t) {
-    const bool pausedNow = t < pausedUntil;
-    ClusterView view{t, static_cast<int>(readyAt.size()), {}};
-    view.partitions.reserve(partitions);
-    for (int p = 0; p < partitions; ++p)
-      view.partitions.push_back({"events", p, 0, static_cast<std::int64_t>(std::floor(end[p] + 1e-9)),
-                                 static_cast<std::int64_t>(std::floor(committed[p] + 1e-9)),
-                                 members > 0 && !pausedNow});
-
-    int desired = std::max(0, autoscaler.tick(view));
-    int pods = static_cast<int>(readyAt.size());
-    if (desired != pods) {
-      ++scaleEvents;
-      if (desired > pods) {
-        readyAt.insert(readyAt.end(), desired - pods, t + model.podStartSeconds);
-      } else {
-        std::sort(readyAt.begin(), readyAt.end());  // not-yet-started pods go first
-        readyAt.resize(desired);
-      }
-    }
-    int nowMembers = static_cast<int>(std::count_if(readyAt.begin(), readyAt.end(), [&](int r) { return r <= t; }));
-    if (nowMembers != members) {
-      members = nowMembers;
-      pausedUntil = std::max(pausedUntil, t + model.rebalancePauseSeconds);
-    }
-
-    double rate = rateAt(trace, t + 0.5);  // the mean over [t, t+1) for a linear segment
-    for (int p = 0; p < partitions; ++p) end[p] += rate / partitions;
-
-    bool paused = t < pausedUntil;
-    double consumed = 0;
-    if (!paused && members > 0) {
-      for (int m = 0; m < members; ++m) {
-        std::vector<int> owned;
-        std::vector<double> available;
-        for (int p = m; p < partitions; p += members) {
-          bool stuck = model.stuck && model.stuck->partition == p && t >= model.stuck->fromSeconds &&
-                       t < model.stuck->untilSeconds;
-          owned.push_back(p);
-          available.push_back(stuck ? 0.0 : end[p] - done[p]);
-        }
-        auto take = waterFill(available, model.perReplicaRate);
-        for (size_t i = 0; i < owned.size(); ++i) {
-          done[owned[i]] += take[i];
-          consumed += take[i];
-        }
-      }
-    }
-    // Commits fall between the autoscalers' polls (which come at multiples of
-    // their intervals), so a poll sees offsets about half an interval old.
-    if ((t + 1 + model.commitIntervalSeconds / 2) % model.commitIntervalSeconds == 0) committed = done;
-    double lag = 0;
-    for (int p = 0; p < partitions; ++p) lag += end[p] - done[p];
+    if (group.scaleTo(std::max(0, autoscaler.tick(group.view(t))), t)) ++scaleEvents;
+    group.rebalance(t);
+    const double rate = rateAt(trace, t + 0.5);  // the mean over [t, t+1) for a linear segment
+    group.produce(rate);
+    const double consumed = group.consume(t);
+    group.commit(t);
     result.steps.push_back(
-        {t, rate, consumed, lag, static_cast<int>(readyAt.size()), members, paused, autoscaler.note()});
+        {t, rate, consumed, group.lag(), group.pods(), group.members(), group.paused(t), autoscaler.note()});
   }
   result.summary = summarize(result.steps, scaleEvents);
   return result;

@@ -116,6 +116,12 @@ bool available(const Json& d) {
 
 }  // namespace
 
+bool workloadObserved(const Json& w) {
+  const auto s = w.find("status");
+  if (s == w.end() || !s->is_object() || !s->contains("observedGeneration")) return false;
+  return s->value("observedGeneration", 0) >= w["metadata"].value("generation", 0);
+}
+
 bool workloadAvailable(const Json& w) {
   const Json s = w.value("status", Json::object());
   if (s.value("observedGeneration", 0) < w["metadata"].value("generation", 0)) return false;

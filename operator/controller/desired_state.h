@@ -98,6 +98,9 @@ struct StatusInputs {
 // Deployment by its Available condition, a StatefulSet (which has no
 // conditions) when availableReplicas reaches spec.replicas.
 bool workloadAvailable(const Json& workload);
+// Its controller has observed the workload's current generation
+// (status.observedGeneration), whatever it made of it.
+bool workloadObserved(const Json& workload);
 
 // The status the EventWorker should have; conditions keep their
 // lastTransitionTime from `current` when their status did not change.

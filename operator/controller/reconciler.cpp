@@ -568,8 +568,8 @@ Status Reconciler::writeSettledStatus(Pass& p, const Settled& settled, bool migr
   return Status::success();
 }
 
-// The first status of a new worker waits, up to kFirstStatusWait, until its
-// Deployments are available and the first lag poll is in: one write with the
+// The first status of a new worker waits until its Deployments are available
+// and the first lag poll is in (see kFirstStatusWait): one write with the
 // settled state instead of one per step of its start (in a burst of new
 // workers the API server's capacity goes to their objects). The Deployments'
 // status changes bring the reconciles; the requeue is the deadline.
@@ -578,7 +578,7 @@ std::optional<std::chrono::milliseconds> Reconciler::firstStatusWait(const std::
   bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
   for (const auto& c : status.value("conditions", Json::array()))
     if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
-  const auto due = firstStatusDue(key), now = time_.now();
+  const auto due = firstStatusDue(key, in.workloads), now = time_.now();
   if (!settled && now < due)
     return std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);
   forgetFirstStatus(key);
@@ -600,14 +600,18 @@ void Reconciler::recordPodFailure(const Json& ew, const Json& before, const Json
     events_.record(ew, "Warning", reason, is.value("message", ""), now);
 }
 
-MonoTime Reconciler::firstStatusDue(const std::string& key) {
+MonoTime Reconciler::firstStatusDue(const std::string& key, const std::vector<Json>& workloads) {
+  const MonoTime now = time_.now();
+  const bool observed = std::all_of(workloads.begin(), workloads.end(), workloadObserved);
   std::lock_guard l(firstStatusMu_);
-  return firstStatusDue_.try_emplace(key, time_.now() + kFirstStatusWait).first->second;
+  FirstStatus& f = firstStatus_.try_emplace(key, FirstStatus{now + kFirstStatusLimit, std::nullopt}).first->second;
+  if (!f.observed && observed) f.observed = now;
+  return f.observed ? std::min(f.limit, *f.observed + kFirstStatusWait) : f.limit;
 }
 
 void Reconciler::forgetFirstStatus(const std::string& key) {
   std::lock_guard l(firstStatusMu_);
-  firstStatusDue_.erase(key);
+  firstStatus_.erase(key);
 }
 
 }  // namespace ew::controller

@@ -190,8 +190,10 @@ class Reconciler {
   void recordPodFailure(const kube::Json& ew, const kube::Json& before, const kube::Json& after,
                         const std::vector<PodProblem>& pods, const std::string& now);
   Status setFinalizer(const kube::Json& ew, bool present, int& writes);
-  // When the first status of KEY may be written (see reconcile).
-  MonoTime firstStatusDue(const std::string& key);
+  // When the first status of KEY may be written (see firstStatusWait):
+  // kFirstStatusWait after its workloads were first seen observed (WORKLOADS),
+  // at the latest kFirstStatusLimit after its first reconcile.
+  MonoTime firstStatusDue(const std::string& key, const std::vector<kube::Json>& workloads);
   void forgetFirstStatus(const std::string& key);
 
   kube::Api& api_;
@@ -205,13 +207,23 @@ class Reconciler {
   OutboxMonitor* outbox_;
   StreamsScaler* streams_;
   std::mutex firstStatusMu_;
-  std::map<std::string, MonoTime> firstStatusDue_;  // guarded by firstStatusMu_
+  struct FirstStatus {
+    MonoTime limit;                    // first reconcile + kFirstStatusLimit
+    std::optional<MonoTime> observed;  // when its workloads were first seen observed
+  };
+  std::map<std::string, FirstStatus> firstStatus_;  // guarded by firstStatusMu_
   std::mutex verifiedMu_;
   std::map<std::string, Verified> verified_;  // guarded by verifiedMu_
 };
 
 // How long the first status of a new EventWorker may wait for its
-// Deployments to become available and its first lag poll.
+// Deployments to become available and its first lag poll, once their
+// controllers have observed them (status.observedGeneration): until then
+// "not available" is not news, only a kube-controller-manager behind (a
+// burst of new workers), and a status written then is written again when
+// they are. kFirstStatusLimit bounds the whole wait (a controller that never
+// observes them).
 inline constexpr std::chrono::seconds kFirstStatusWait{10};
+inline constexpr std::chrono::seconds kFirstStatusLimit{60};
 
 }  // namespace ew::controller

@@ -65,21 +65,24 @@ struct Harness {
     return reconciler.reconcile("shop/" + name);
   }
   // What kube-controller-manager reports once the workloads' pods are up.
-  void workloadsAvailable(const std::string& name = "customer-worker") {
+  void workloadsAvailable(const std::string& name = "customer-worker") { workloadsObserved(name, true); }
+  // What it reports of workloads whose pods do not come up.
+  void workloadsObservedOnly(const std::string& name = "customer-worker") { workloadsObserved(name, false); }
+  void workloadsObserved(const std::string& name, bool up) {
     for (const auto& d : api.objects(r::kDeployment))
-      if (d["metadata"]["labels"].value(kNameLabel, "") == name)
-        REQUIRE(api.setStatus(r::kDeployment, "shop", d["metadata"]["name"],
-                              {{"observedGeneration", d["metadata"]["generation"]},
-                               {"replicas", d["spec"].value("replicas", 1)},
-                               {"readyReplicas", d["spec"].value("replicas", 1)},
-                               {"conditions", {{{"type", "Available"}, {"status", "True"}}}}}));
+      if (d["metadata"]["labels"].value(kNameLabel, "") == name) {
+        Json status = {{"observedGeneration", d["metadata"]["generation"]},
+                       {"replicas", d["spec"].value("replicas", 1)},
+                       {"conditions", {{{"type", "Available"}, {"status", up ? "True" : "False"}}}}};
+        if (up) status["readyReplicas"] = d["spec"].value("replicas", 1);
+        REQUIRE(api.setStatus(r::kDeployment, "shop", d["metadata"]["name"], status));
+      }
     for (const auto& s : api.objects(r::kStatefulSet))
-      if (s["metadata"]["labels"].value(kNameLabel, "") == name)
-        REQUIRE(api.setStatus(r::kStatefulSet, "shop", s["metadata"]["name"],
-                              {{"observedGeneration", s["metadata"]["generation"]},
-                               {"replicas", 1},
-                               {"availableReplicas", 1},
-                               {"readyReplicas", 1}}));
+      if (s["metadata"]["labels"].value(kNameLabel, "") == name) {
+        Json status = {{"observedGeneration", s["metadata"]["generation"]}, {"replicas", 1}};
+        if (up) status.update({{"availableReplicas", 1}, {"readyReplicas", 1}});
+        REQUIRE(api.setStatus(r::kStatefulSet, "shop", s["metadata"]["name"], status));
+      }
   }
   Json status(const std::string& name = "customer-worker") {
     auto ew = api.get(r::kEventWorker, "shop", name);
@@ -121,10 +124,11 @@ TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron State
     CHECK(o["metadata"]["labels"][kNameLabel] == "customer-worker");
   }
   CHECK(has(h.eventReasons(), "Created"));
-  // The first status waits for the workloads (up to kFirstStatusWait) instead
-  // of writing every step of their start.
+  // The first status waits for the workloads (their controllers have not
+  // even observed them yet: up to kFirstStatusLimit) instead of writing every
+  // step of their start.
   CHECK(out->requeueAfter);
-  CHECK(out->requeueAfter <= std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
+  CHECK(out->requeueAfter <= std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusLimit) + 1ms);
   CHECK(h.status().empty());
 
   h.workloadsAvailable();
@@ -136,16 +140,13 @@ TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron State
   CHECK(h.status()["observedGeneration"] == 1);
 }
 
-TEST_CASE("reconcile: a first status that never settles is written when kFirstStatusWait has passed") {
-  Harness h;
-  h.add(minimalEventWorker());
+namespace {
+// One second before the first status's deadline: nothing until it, then
+// one write saying the workloads are not available.
+void firstStatusDueIn1s(Harness& h) {
   auto out = h.reconcile();
   REQUIRE(out);
   REQUIRE(out->requeueAfter);
-  CHECK(*out->requeueAfter == std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
-  h.time.advance(kFirstStatusWait - 1s);  // the workloads never become available
-  out = h.reconcile();
-  REQUIRE(out);
   CHECK(*out->requeueAfter == 1001ms);  // the same deadline, not a new one
   CHECK(h.status().empty());
   h.time.advance(1s);
@@ -154,6 +155,33 @@ TEST_CASE("reconcile: a first status that never settles is written when kFirstSt
   CHECK(out->writes == 1);
   CHECK(h.condition("Ready")["status"] == "False");
   CHECK(h.status()["observedGeneration"] == 1);
+}
+}  // namespace
+
+TEST_CASE("reconcile: a first status is written kFirstStatusWait after the workloads were observed, settled or not") {
+  Harness h;
+  h.add(minimalEventWorker());
+  auto out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->requeueAfter);
+  CHECK(*out->requeueAfter == std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusLimit) + 1ms);
+  h.time.advance(5s);         // kube-controller-manager behind: not news
+  h.workloadsObservedOnly();  // observed; the pods never come up
+  out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->requeueAfter);
+  CHECK(*out->requeueAfter == std::chrono::duration_cast<std::chrono::milliseconds>(kFirstStatusWait) + 1ms);
+  h.time.advance(kFirstStatusWait - 1s);
+  firstStatusDueIn1s(h);
+}
+
+TEST_CASE("reconcile: a first status whose workloads are never observed is written at kFirstStatusLimit") {
+  Harness h;
+  h.add(minimalEventWorker());
+  auto out = h.reconcile();
+  REQUIRE(out);
+  h.time.advance(kFirstStatusLimit - 1s);  // no kube-controller-manager
+  firstStatusDueIn1s(h);
 }
 
 TEST_CASE("reconcile: the next reconcile reads the status just written, before its watch event arrives") {

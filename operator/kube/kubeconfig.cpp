@@ -57,6 +57,67 @@ Result<std::string> base64Decode(const std::string& in, const std::string& field
   return out;
 }
 
+namespace {
+
+// The context named CONTEXT, or the file's current-context when it is empty.
+Result<YAML::Node> selectContext(const YAML::Node& root, const std::string& context) {
+  std::string ctxName = context;
+  if (ctxName.empty()) {
+    if (!root["current-context"]) return Error{"kubeconfig: current-context is not set and no context was given"};
+    ctxName = root["current-context"].as<std::string>();
+  }
+  auto ctx = findNamed(root["contexts"], ctxName, "context");
+  if (!ctx) return Error{"kubeconfig: contexts: no context named \"" + ctxName + "\""};
+  if (!(*ctx)["cluster"]) return Error{"kubeconfig: contexts[" + ctxName + "].context.cluster is required"};
+  return *ctx;
+}
+
+// The server URL (https only) and the CA of the context's cluster.
+Status readCluster(const YAML::Node& root, const YAML::Node& ctx, const std::string& baseDir, ClusterAccess& access) {
+  const auto clusterName = ctx["cluster"].as<std::string>();
+  auto found = findNamed(root["clusters"], clusterName, "cluster");
+  if (!found) return Error{"kubeconfig: clusters: no cluster named \"" + clusterName + "\""};
+  const YAML::Node cluster = *found;
+  const std::string field = "kubeconfig: clusters[" + clusterName + "].cluster.";
+  if (!cluster["server"]) return Error{field + "server is required"};
+  access.server = cluster["server"].as<std::string>();
+  while (!access.server.empty() && access.server.back() == '/') access.server.pop_back();
+  if (access.server.rfind("https://", 0) != 0) return Error{field + "server must be an https:// URL (TLS is required)"};
+  if (cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>())
+    return Error{field +
+                 "insecure-skip-tls-verify is not supported: "
+                 "give certificate-authority or certificate-authority-data"};
+  auto ca = dataOrFile(cluster, "certificate-authority", baseDir, field + "certificate-authority");
+  if (!ca) return ca.error();
+  access.caPem = *ca;
+  return Status::success();
+}
+
+// The credentials of the context's user, when it names one: a client
+// certificate and key, or a token (inline or a file); no plugins.
+Status readUser(const YAML::Node& root, const YAML::Node& ctx, const std::string& baseDir, ClusterAccess& access) {
+  if (!ctx["user"]) return Status::success();
+  const auto userName = ctx["user"].as<std::string>();
+  auto found = findNamed(root["users"], userName, "user");
+  if (!found) return Error{"kubeconfig: users: no user named \"" + userName + "\""};
+  const YAML::Node user = *found;
+  const std::string uf = "kubeconfig: users[" + userName + "].user.";
+  auto cert = dataOrFile(user, "client-certificate", baseDir, uf + "client-certificate");
+  if (!cert) return cert.error();
+  auto key = dataOrFile(user, "client-key", baseDir, uf + "client-key");
+  if (!key) return key.error();
+  if (cert->empty() != key->empty()) return Error{uf + "client-certificate and client-key must be given together"};
+  access.clientCertPem = *cert;
+  access.clientKeyPem = *key;
+  if (user["token"]) access.bearerToken = user["token"].as<std::string>();
+  if (user["tokenFile"]) access.tokenFile = user["tokenFile"].as<std::string>();
+  if (user["exec"] || user["auth-provider"])
+    return Error{uf + "exec and auth-provider plugins are not supported: use a client certificate or a token"};
+  return Status::success();
+}
+
+}  // namespace
+
 Result<ClusterAccess> parseKubeconfig(const std::string& yamlText, const std::string& baseDir,
                                       const std::string& context) {
   YAML::Node root;
@@ -66,54 +127,12 @@ Result<ClusterAccess> parseKubeconfig(const std::string& yamlText, const std::st
     return Error{std::string("kubeconfig: not valid YAML: ") + e.what()};
   }
   try {
-    std::string ctxName = context;
-    if (ctxName.empty()) {
-      if (!root["current-context"]) return Error{"kubeconfig: current-context is not set and no context was given"};
-      ctxName = root["current-context"].as<std::string>();
-    }
-    auto ctxFound = findNamed(root["contexts"], ctxName, "context");
-    if (!ctxFound) return Error{"kubeconfig: contexts: no context named \"" + ctxName + "\""};
-    const YAML::Node ctx = *ctxFound;
-    if (!ctx["cluster"]) return Error{"kubeconfig: contexts[" + ctxName + "].context.cluster is required"};
-    const auto clusterName = ctx["cluster"].as<std::string>();
-    auto clusterFound = findNamed(root["clusters"], clusterName, "cluster");
-    if (!clusterFound) return Error{"kubeconfig: clusters: no cluster named \"" + clusterName + "\""};
-    const YAML::Node cluster = *clusterFound;
+    auto ctx = selectContext(root, context);
+    if (!ctx) return ctx.error();
     ClusterAccess access;
-    if (!cluster["server"]) return Error{"kubeconfig: clusters[" + clusterName + "].cluster.server is required"};
-    access.server = cluster["server"].as<std::string>();
-    while (!access.server.empty() && access.server.back() == '/') access.server.pop_back();
-    if (access.server.rfind("https://", 0) != 0)
-      return Error{"kubeconfig: clusters[" + clusterName +
-                   "].cluster.server must be an https:// URL (TLS is required)"};
-    if (cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>())
-      return Error{"kubeconfig: clusters[" + clusterName +
-                   "].cluster.insecure-skip-tls-verify is not supported: "
-                   "give certificate-authority or certificate-authority-data"};
-    const std::string cf = "kubeconfig: clusters[" + clusterName + "].cluster.certificate-authority";
-    auto ca = dataOrFile(cluster, "certificate-authority", baseDir, cf);
-    if (!ca) return ca.error();
-    access.caPem = *ca;
-
-    if (ctx["namespace"]) access.defaultNamespace = ctx["namespace"].as<std::string>();
-    if (ctx["user"]) {
-      const auto userName = ctx["user"].as<std::string>();
-      auto userFound = findNamed(root["users"], userName, "user");
-      if (!userFound) return Error{"kubeconfig: users: no user named \"" + userName + "\""};
-      const YAML::Node user = *userFound;
-      const std::string uf = "kubeconfig: users[" + userName + "].user.";
-      auto cert = dataOrFile(user, "client-certificate", baseDir, uf + "client-certificate");
-      if (!cert) return cert.error();
-      auto key = dataOrFile(user, "client-key", baseDir, uf + "client-key");
-      if (!key) return key.error();
-      if (cert->empty() != key->empty()) return Error{uf + "client-certificate and client-key must be given together"};
-      access.clientCertPem = *cert;
-      access.clientKeyPem = *key;
-      if (user["token"]) access.bearerToken = user["token"].as<std::string>();
-      if (user["tokenFile"]) access.tokenFile = user["tokenFile"].as<std::string>();
-      if (user["exec"] || user["auth-provider"])
-        return Error{uf + "exec and auth-provider plugins are not supported: use a client certificate or a token"};
-    }
+    if (auto s = readCluster(root, *ctx, baseDir, access); !s) return s.error();
+    if ((*ctx)["namespace"]) access.defaultNamespace = (*ctx)["namespace"].as<std::string>();
+    if (auto s = readUser(root, *ctx, baseDir, access); !s) return s.error();
     return access;
   } catch (const YAML::Exception& e) {
     return Error{std::string("kubeconfig: unexpected shape: ") + e.what()};

@@ -136,7 +136,8 @@ TEST_CASE("scaling off: kubectl scale sets the events Deployment") {
   // Above maxReplicas on purpose: with scaling off the bounds do not apply.
   REQUIRE(eventually([&] { return replicasOf(user, ns, "manual-events") == 4; }, 10s));
   // No kubelet: the Deployment never becomes available, so the first status
-  // comes at the deadline (kFirstStatusWait).
+  // comes at the deadline (kFirstStatusWait after kube-controller-manager
+  // observed it).
   REQUIRE(eventually([&] { return conditionOf(user, ns, "manual", "Scaling").contains("status"); }, 20s));
   const Json scaling = conditionOf(user, ns, "manual", "Scaling");
   CHECK(scaling.value("status", "") == "False");

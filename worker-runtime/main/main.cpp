@@ -219,6 +219,74 @@ OpsProbes probes(const Events& e, const OutboxMode* relays, const StreamsMode* s
                    }};
 }
 
+// What --mode runs: the events path, the outbox relays or the SSE streams,
+// each present only in its modes.
+struct Modes {
+  Events events;
+  std::unique_ptr<OutboxMode> relays;
+  std::unique_ptr<StreamsMode> streams;
+
+  // Thread-safe: from the signal thread or the cron thread.
+  void requestStop() {
+    if (events.source) events.source->requestStop();
+    if (relays) relays->requestStop();
+    if (streams) streams->requestStop();
+  }
+  // Runs until stopped; returns whether the last drain ended within the grace period.
+  bool run() {
+    bool drained = true;
+    if (events.source) drained = events.source->run();
+    if (relays) relays->run();
+    if (streams) drained = streams->run();
+    return drained;
+  }
+  bool failed() const { return events.source && events.source->failed(); }
+};
+
+ew::Status openModes(const Args& args, const RuntimeConfig& config, const HandlerPtr& handler,
+                     ew::MetricsRegistry& metrics, Modes& m) {
+  const bool events = args.mode == "events" || args.mode == "all";
+  if (events && !config.subscriptions.empty())
+    if (auto s = openEvents(config, handler, metrics, m.events); !s) return s;
+  if (args.mode == "outbox") {
+    m.relays = std::make_unique<OutboxMode>(config, metrics, ew::systemTime());
+    if (auto s = m.relays->open(); !s) return s;
+  }
+  if (args.mode == "streams") {
+    m.streams = std::make_unique<StreamsMode>(config, metrics, ew::systemTime());
+    if (auto s = m.streams->open(); !s) return s;
+  }
+  return ew::Status::success();
+}
+
+// SIGTERM or SIGINT (blocked in SIGS) sets STOP and stops the modes; the
+// thread is detached.
+void stopOnSignal(sigset_t sigs, std::atomic<bool>& stop, Modes& m) {
+  std::thread([sigs, &stop, &m] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info("received {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop.store(true);
+    m.requestStop();
+  }).detach();
+}
+
+// The cron jobs on a thread of their own (when the mode has them); a failure
+// is kept in RESULT and stops the other modes.
+std::thread startCron(const Args& args, const RuntimeConfig& config, const HandlerPtr& handler,
+                      ew::MetricsRegistry& metrics, std::atomic<bool>& stop, Modes& m, ew::Status& result) {
+  const bool cron = args.mode == "cron" || args.mode == "all";
+  if (!cron || config.cron.empty()) return {};
+  return std::thread([&] {
+    result = runCronMode(config, handler, metrics, stop, ew::systemTime());
+    if (!result) {
+      spdlog::error("cron: {}", result.error().message);
+      stop.store(true);
+      m.requestStop();
+    }
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -226,83 +294,40 @@ int main(int argc, char** argv) {
   const std::optional<RuntimeConfig> loaded = loadConfig(args);
   if (!loaded) return 2;
   const RuntimeConfig& config = *loaded;
-  const bool outbox = args.mode == "outbox";
-  const bool events = args.mode == "events" || args.mode == "all", cron = args.mode == "cron" || args.mode == "all";
   if (args.checkConfig) {
     std::cout << "config OK: worker " << config.worker << ", " << config.subscriptions.size() << " subscription(s), "
               << config.cron.size() << " cron job(s), " << config.outbox.size() << " outbox relay(s)\n";
     return 0;
   }
-  sigset_t sigs = blockStopSignals();
+  const sigset_t sigs = blockStopSignals();
   setupLogging(config.log);
   spdlog::info("eventworker-runtime {} starting: worker {}, mode {}", EW_VERSION, config.worker, args.mode);
 
   ew::MetricsRegistry metrics;
   HandlerPtr handler = makeHandler(config.handler);
   std::atomic<bool> stop{false};
-  Events e;
-  if (events && !config.subscriptions.empty())
-    if (auto s = openEvents(config, handler, metrics, e); !s) {
-      spdlog::error("{}", s.error().message);
-      return 1;
-    }
-  std::unique_ptr<OutboxMode> relays;
-  if (outbox) {
-    relays = std::make_unique<OutboxMode>(config, metrics, ew::systemTime());
-    if (auto s = relays->open(); !s) {
-      spdlog::error("{}", s.error().message);
-      return 1;
-    }
-  }
-  std::unique_ptr<StreamsMode> streams;
-  if (args.mode == "streams") {
-    streams = std::make_unique<StreamsMode>(config, metrics, ew::systemTime());
-    if (auto s = streams->open(); !s) {
-      spdlog::error("{}", s.error().message);
-      return 1;
-    }
+  Modes m;
+  if (auto s = openModes(args, config, handler, metrics, m); !s) {
+    spdlog::error("{}", s.error().message);
+    return 1;
   }
   OpsServer ops(config, metrics);
-  ops.setProbes(probes(e, relays.get(), streams.get(), handler, stop));
+  ops.setProbes(probes(m.events, m.relays.get(), m.streams.get(), handler, stop));
   if (auto s = ops.start(); !s) {
     spdlog::error("ops server: {}", s.error().message);
     return 1;
   }
   spdlog::info("ops server on {}", config.server.address);
 
-  std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    spdlog::info("received {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    stop.store(true);
-    if (e.source) e.source->requestStop();
-    if (relays) relays->requestStop();
-    if (streams) streams->requestStop();
-  });
-  signals.detach();
-
+  stopOnSignal(sigs, stop, m);
   ew::Status cronStatus;
-  std::thread cronThread;
-  if (cron && !config.cron.empty()) {
-    cronThread = std::thread([&] {
-      cronStatus = runCronMode(config, handler, metrics, stop, ew::systemTime());
-      if (!cronStatus) {
-        spdlog::error("cron: {}", cronStatus.error().message);
-        stop.store(true);
-        if (e.source) e.source->requestStop();
-      }
-    });
-  }
-
-  bool drained = true;
-  if (e.source) drained = e.source->run();
-  if (relays) relays->run();
-  if (streams) drained = streams->run();
+  std::thread cronThread = startCron(args, config, handler, metrics, stop, m, cronStatus);
+  const bool drained = m.run();
   if (cronThread.joinable()) cronThread.join();
   ops.stop();
   spdlog::info("eventworker-runtime stopped{}", drained ? "" : " (grace period exceeded)");
   spdlog::shutdown();
   // Handler calls that outlived the grace period must not hold the exit up.
   std::fflush(nullptr);
-  std::_Exit(cronStatus.ok() && !(e.source && e.source->failed()) ? 0 : 1);
+  std::_Exit(cronStatus.ok() && !m.failed() ? 0 : 1);
 }
