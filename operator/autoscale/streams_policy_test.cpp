@@ -18,7 +18,7 @@ StreamsPolicyConfig config(int min = 2, int max = 10, std::int64_t target = 1000
 // each decision as the new current count (as the reconciler does).
 struct Run {
   StreamsPolicyConfig cfg;
-  StreamsPolicyState state;
+  StreamsPolicyState state{};
   int current = 2;
   Millis now{0};
   StreamsDecision poll(std::vector<std::optional<std::int64_t>> pods, Millis after = 15s) {
