@@ -403,13 +403,17 @@ Status Reconciler::writeSettledStatus(Pass& p, const Settled& settled, bool migr
 // The first status of a new worker waits until its Deployments are available
 // and the first lag poll is in (see kFirstStatusWait): one write with the
 // settled state instead of one per step of its start (in a burst of new
-// workers the API server's capacity goes to their objects). The Deployments'
-// status changes bring the reconciles; the requeue is the deadline.
+// workers the API server's capacity goes to their objects). A pod's problem
+// (ImagePullBackOff, Unschedulable, ...) is news at once: the pods will not
+// come up by waiting, and the user is waiting for the reason. The
+// Deployments' and pods' status changes bring the reconciles; the requeue is
+// the deadline.
 std::optional<std::chrono::milliseconds> Reconciler::firstStatusWait(const std::string& key, const StatusInputs& in,
                                                                      const Json& status) {
   bool settled = in.scaling != StatusInputs::Scaling::Auto || !autoscaler_ || in.decision.has_value();
   for (const auto& c : status.value("conditions", Json::array()))
-    if (c.value("type", "") == "Ready" && !in.workloads.empty()) settled = settled && c.value("status", "") == "True";
+    if (c.value("type", "") == "Ready" && !in.workloads.empty())
+      settled = settled && (c.value("status", "") == "True" || !in.pods.empty());
   const auto due = firstStatusDue(key, in.workloads), now = time_.now();
   if (!settled && now < due)
     return std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1);

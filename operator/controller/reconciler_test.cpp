@@ -184,6 +184,38 @@ TEST_CASE("reconcile: a first status whose workloads are never observed is writt
   firstStatusDueIn1s(h);
 }
 
+TEST_CASE("reconcile: a pod's problem ends the first status's wait at once: the reason is the news") {
+  Harness h;
+  h.add(minimalEventWorker());
+  auto out = h.reconcile();
+  REQUIRE(out);
+  REQUIRE(out->requeueAfter);
+  h.workloadsObservedOnly();
+  // What kubelet reports of a pod whose image cannot be pulled.
+  const Json pod = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", "customer-worker-events-1"}, {"labels", {{kNameLabel, "customer-worker"}}}}},
+      {"spec", {{"containers", Json::array({{{"name", "handler"}, {"image", "registry.local/customer:1.0"}}})}}},
+      {"status",
+       {{"phase", "Pending"},
+        {"containerStatuses",
+         Json::array({{{"name", "handler"},
+                       {"ready", false},
+                       {"restartCount", 0},
+                       {"state",
+                        {{"waiting",
+                          {{"reason", "ErrImagePull"},
+                           {"message", "failed to resolve reference \"registry.local/customer:1.0\""}}}}}}})}}}};
+  REQUIRE(h.api.create(r::kPod, "shop", pod));  // a create drops status, as the apiserver's does
+  REQUIRE(h.api.setStatus(r::kPod, "shop", "customer-worker-events-1", pod["status"]));
+  out = h.reconcile();  // no time has passed
+  REQUIRE(out);
+  CHECK(out->writes == 1);
+  CHECK(h.condition("Ready")["status"] == "False");
+  CHECK(h.condition("Degraded")["reason"] == "ErrImagePull");
+}
+
 TEST_CASE("reconcile: the next reconcile reads the status just written, before its watch event arrives") {
   Harness h;
   h.add(minimalEventWorker());

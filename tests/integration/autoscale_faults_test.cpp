@@ -36,7 +36,16 @@ TEST_CASE("broker down: the fallback holds and Degraded is set, never zero, then
                            {"fallback", {{"failureThreshold", 2}, {"replicas", 3}}}};
   ew["spec"]["replicas"] = 1;
   REQUIRE(user.apply(resources::kEventWorker, ns, "outage", ew));
-  REQUIRE(eventually([&] { return conditionOf(user, ns, "outage", "Scaling").value("status", "") == "True"; }, 20s));
+  // The first status: at once when the pods report a problem (the node:
+  // the image cannot be pulled), else kFirstStatusWait after
+  // kube-controller-manager observed the Deployment.
+  const bool scaling = eventually(
+      [&] { return conditionOf(user, ns, "outage", "Scaling").value("status", "") == "True"; }, kFirstStatusBound);
+  INFO("status: " << get(user, resources::kEventWorker, ns, "outage")
+                         .value_or(Json::object())
+                         .value("status", Json::object())
+                         .dump());
+  REQUIRE(scaling);
   REQUIRE(replicasOf(user, ns, "outage-events") == 1);
 
   std::atomic<bool> restarted{false};

@@ -137,8 +137,8 @@ TEST_CASE("scaling off: kubectl scale sets the events Deployment") {
   REQUIRE(eventually([&] { return replicasOf(user, ns, "manual-events") == 4; }, 10s));
   // No kubelet: the Deployment never becomes available, so the first status
   // comes at the deadline (kFirstStatusWait after kube-controller-manager
-  // observed it).
-  REQUIRE(eventually([&] { return conditionOf(user, ns, "manual", "Scaling").contains("status"); }, 20s));
+  // observed it); with the node, at the image's pull error.
+  REQUIRE(eventually([&] { return conditionOf(user, ns, "manual", "Scaling").contains("status"); }, kFirstStatusBound));
   const Json scaling = conditionOf(user, ns, "manual", "Scaling");
   CHECK(scaling.value("status", "") == "False");
   CHECK(scaling.value("reason", "") == "Disabled");

@@ -95,6 +95,12 @@ inline Json conditionOf(kube::KubeApi& api, const std::string& ns, const std::st
   return Json::object();
 }
 
+// How long a new worker's first status may take by design when its pods
+// never come up and report no problem (no kubelet): the reconciler's
+// kFirstStatusLimit (controller/reconciler.h), plus time for a loaded machine.
+// A test waiting for the first status waits this long, not less.
+inline constexpr std::chrono::seconds kFirstStatusBound = controller::kFirstStatusLimit + std::chrono::seconds(15);
+
 inline Json ownerOf(const Json& o) { return o["metadata"].value("ownerReferences", Json::array()).at(0); }
 
 }  // namespace ew::testing
