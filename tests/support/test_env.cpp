@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 
 namespace ew::testing {
@@ -39,9 +41,16 @@ std::string serverEnv(const std::string& key) {
   return it->second;
 }
 
+// pid + counter alone repeat once pids wrap (hundreds of test runs against
+// one broker reused a topic name): a random tag per process tells them apart.
 std::string uniqueName(const std::string& prefix) {
   static std::atomic<int> counter{0};
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+  static const std::string tag = [] {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04x", static_cast<unsigned>(std::random_device{}() & 0xffffu));
+    return std::string(buf);
+  }();
+  return prefix + "-" + std::to_string(::getpid()) + tag + "-" + std::to_string(++counter);
 }
 
 std::string readFile(const std::string& path) {
