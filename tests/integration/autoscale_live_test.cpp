@@ -6,9 +6,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "autoscale_helpers.h"
@@ -185,11 +187,41 @@ TEST_CASE("a recurring burst: the live loop scales out ahead of it (Predicted) a
     kafka.flush();
   };
   const auto start = std::chrono::steady_clock::now();
+  // What the Scaling condition said, each change with its time (printed
+  // after the fourth burst's wait: why it came or did not).
+  std::mutex seenMu;
+  std::vector<std::string> seen;
+  std::atomic<bool> sampling{true};
+  std::thread sampler([&] {
+    kube::KubeApi reader(testKubeClient(), "test-sampler");  // its own client: not shared across threads
+    std::string last;
+    while (sampling) {
+      const Json c = conditionOf(reader, ns, "predict", "Scaling");
+      const std::string now = c.value("reason", "") + ": " + c.value("message", "");
+      if (now != last) {
+        std::lock_guard l(seenMu);
+        seen.push_back(std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()) +
+                       " s " + now);
+        last = now;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+  });
+  struct StopSampler {
+    std::atomic<bool>& on;
+    std::thread& t;
+    ~StopSampler() {
+      on = false;
+      t.join();
+    }
+  } stopSampler{sampling, sampler};
   int64_t produced = 0;
   for (int n = 0; n < 3; ++n) {
     std::this_thread::sleep_until(start + n * kPeriod);
     burst();
     produced += kBurst;
+    std::cout << "burst " << n << " produced at "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s\n";
     REQUIRE(eventually([&] { return replicasOf(user, ns, "predict-events") > 1; }, 10s));
     REQUIRE(eventually([&] { return kafka.committedTotal(group, topic, 12) >= produced; }, 30s));
     const bool down = eventually([&] { return replicasOf(user, ns, "predict-events") == 1; }, 30s);
@@ -202,7 +234,19 @@ TEST_CASE("a recurring burst: the live loop scales out ahead of it (Predicted) a
   // (10 + 5 + 2 s before the onset it expects).
   const auto fourth = start + 3 * kPeriod;
   REQUIRE(std::chrono::steady_clock::now() < fourth - 20s);
-  REQUIRE(eventually([&] { return replicasOf(user, ns, "predict-events") > 1; }, 30s));
+  const bool ahead = eventually([&] { return replicasOf(user, ns, "predict-events") > 1; }, 30s);
+  {
+    std::lock_guard l(seenMu);
+    for (const auto& line : seen) std::cout << "Scaling at " << line << "\n";
+  }
+  if (!ahead)
+    std::cout << "no scale-out ahead of the fourth burst; status: "
+              << get(user, resources::kEventWorker, ns, "predict")
+                     .value_or(Json::object())
+                     .value("status", Json::object())
+                     .dump()
+              << "; counts seen: " << Json(kubelet.history()).dump() << "\n";
+  REQUIRE(ahead);
   const auto lead = std::chrono::duration<double>(fourth - std::chrono::steady_clock::now()).count();
   std::cout << "autoscale predicted: " << replicasOf(user, ns, "predict-events").value_or(0) << " replicas " << lead
             << " s before the fourth burst was due; counts seen: " << Json(kubelet.history()).dump() << "\n";
