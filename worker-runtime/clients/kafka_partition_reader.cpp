@@ -6,6 +6,21 @@
 #include "clients/kafka_message.h"
 
 namespace ew::runtime {
+namespace {
+
+// librdkafka's partition list of STARTS, destroyed with it.
+struct PartitionList {
+  explicit PartitionList(const std::vector<std::pair<TopicPartition, int64_t>>& starts) {
+    for (const auto& [tp, offset] : starts)
+      list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+  }
+  ~PartitionList() { RdKafka::TopicPartition::destroy(list); }
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  std::vector<RdKafka::TopicPartition*> list;
+};
+
+}  // namespace
 
 void KafkaPartitionReader::QueueDeleter::operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 
@@ -69,12 +84,16 @@ Result<Watermarks> KafkaPartitionReader::watermarks(const TopicPartition& tp, in
 }
 
 Status KafkaPartitionReader::assign(const std::vector<std::pair<TopicPartition, int64_t>>& starts) {
-  std::vector<RdKafka::TopicPartition*> list;
-  for (const auto& [tp, offset] : starts)
-    list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
-  const auto e = consumer_->assign(list);
-  RdKafka::TopicPartition::destroy(list);
+  const PartitionList parts(starts);
+  const auto e = consumer_->assign(parts.list);
   if (e != RdKafka::ERR_NO_ERROR) return Error{"kafka: assign: " + RdKafka::err2str(e), static_cast<int>(e)};
+  return {};
+}
+
+Status KafkaPartitionReader::add(const std::vector<std::pair<TopicPartition, int64_t>>& starts) {
+  const PartitionList parts(starts);
+  std::unique_ptr<RdKafka::Error> e(consumer_->incremental_assign(parts.list));
+  if (e) return Error{"kafka: assign added partitions: " + e->str(), static_cast<int>(e->code())};
   return {};
 }
 

@@ -39,6 +39,8 @@ class KafkaPartitionReader {
   Result<Watermarks> watermarks(const TopicPartition& tp, int timeoutMs);
   // Reads each partition from its offset (replacing any earlier assignment).
   Status assign(const std::vector<std::pair<TopicPartition, int64_t>>& starts);
+  // Reads these partitions too, each from its offset (the others go on).
+  Status add(const std::vector<std::pair<TopicPartition, int64_t>>& starts);
   // Appends up to MAX records to OUT, waiting up to TIMEOUT_MS for the first.
   size_t poll(int timeoutMs, size_t max, std::vector<Message>& out);
 

@@ -49,20 +49,28 @@ void CatchUps::stop() {
   done_.clear();
 }
 
+Status CatchUps::startAt(KafkaPartitionReader& reader, const StreamLayout& layout, Position& pos, bool& expired) {
+  pos.resize(layout.size(), -1);  // -1: a partition the token did not name, or added since
+  std::vector<std::pair<TopicPartition, int64_t>> starts;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    auto w = reader.watermarks(layout.at(i), kKafkaTimeoutMs);
+    if (!w) return w.error();
+    if (pos[i] < w->low) {
+      expired = expired || pos[i] >= 0;
+      pos[i] = w->low;
+    }
+    starts.emplace_back(layout.at(i), pos[i]);
+  }
+  return reader.assign(starts);
+}
+
 void CatchUps::run(StreamHub& hub, const CatchUpSinkPtr& sink, Position pos, bool announceExpiry) {
   const StreamConfig& config = hub.config();
-  const StreamLayout& layout = hub.layout();
+  StreamLayoutPtr layout = hub.layout();
   auto reader = KafkaPartitionReader::create(kafka_, "eventworker-streams-catch-up");
   if (!reader) return sink->fail(reader.error().message);
   bool expired = false;
-  for (size_t i = 0; i < layout.size(); ++i) {
-    auto w = (*reader)->watermarks(layout.at(i), kKafkaTimeoutMs);
-    if (!w) return sink->fail(w.error().message);
-    if (pos[i] < w->low) {
-      expired = expired || pos[i] >= 0;  // -1: a partition the token did not name
-      pos[i] = w->low;
-    }
-  }
+  if (auto s = startAt(**reader, *layout, pos, expired); !s) return sink->fail(s.error().message);
   if (expired && announceExpiry) {
     const bool newest = config.resumeFallback == ResumeFallback::Newest;
     const nlohmann::json notice = {
@@ -71,21 +79,23 @@ void CatchUps::run(StreamHub& hub, const CatchUpSinkPtr& sink, Position pos, boo
     if (!sink->push(controlEvent("ew-resume", notice.dump()))) return;
     if (newest) return sink->join(hub.live());
   }
-  std::vector<std::pair<TopicPartition, int64_t>> starts;
-  for (size_t i = 0; i < layout.size(); ++i) starts.emplace_back(layout.at(i), pos[i]);
-  if (auto s = (*reader)->assign(starts); !s) return sink->fail(s.error().message);
   std::vector<Message> records;
   while (!stop_.load() && !sink->gone()) {
     if (auto cursor = hub.resume(pos)) return sink->join(std::move(*cursor));
+    if (auto now = hub.layout(); now->size() > layout->size()) {
+      layout = std::move(now);
+      bool ignored = false;
+      if (auto s = startAt(**reader, *layout, pos, ignored); !s) return sink->fail(s.error().message);
+    }
     records.clear();
     (*reader)->poll(kPollMs, kPollMax, records);
     for (const auto& m : records) {
-      auto part = layout.indexOf(m.tp);
+      auto part = layout->indexOf(m.tp);
       if (!part || m.offset < pos[*part]) continue;
       pos[*part] = m.offset + 1;
       auto body = eventBody(m, config);
       if (!body || !*body) continue;
-      if (!sink->push(idLine(hub.token(pos)) + **body)) return;
+      if (!sink->push(idLine(layout->token(config.name, pos)) + **body)) return;
     }
   }
 }

@@ -12,6 +12,10 @@
 // refuses more (503 with the retry hint): catching up is the exception
 // (a client away for longer than the ring holds), the ring the rule.
 //
+// A partition added to the stream's topics while a client catches up is read
+// from its log start as soon as the hub has it (the catch-up's reader is
+// assigned again).
+//
 // Positions below a partition's log start (deleted by retention) are
 // "expired": the stream's resumeFallback says whether the client starts at
 // the oldest retained record or at the newest, and its first event
@@ -33,6 +37,8 @@
 namespace ew::runtime {
 
 // The client side of a catch-up (streams/sse_session.h).
+class KafkaPartitionReader;
+
 class CatchUpSink {
  public:
   virtual ~CatchUpSink() = default;
@@ -62,6 +68,9 @@ class CatchUps {
 
  private:
   void run(StreamHub& hub, const CatchUpSinkPtr& sink, Position pos, bool announceExpiry);
+  // Reads LAYOUT's partitions from POS (an entry below the log start, or
+  // missing, from the log start). True in EXPIRED when an entry was below.
+  Status startAt(KafkaPartitionReader& reader, const StreamLayout& layout, Position& pos, bool& expired);
 
   const KafkaSourceConfig& kafka_;
   const size_t maxReaders_;

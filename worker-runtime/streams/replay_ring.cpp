@@ -6,7 +6,11 @@
 namespace ew::runtime {
 
 ReplayRing::ReplayRing(size_t capacity, Position start)
-    : capacity_(std::max<size_t>(1, capacity)), head_(start), floor_(std::move(start)) {}
+    : capacity_(std::max<size_t>(1, capacity)), head_(start), floor_(start), origin_(std::move(start)) {}
+
+void ReplayRing::grow(const Position& origin) {
+  for (Position* p : {&head_, &floor_, &origin_}) p->insert(p->end(), origin.begin(), origin.end());
+}
 
 bool ReplayRing::take(uint32_t part, int64_t offset, StreamEventPtr event) {
   assert(part < head_.size());
@@ -23,24 +27,28 @@ bool ReplayRing::take(uint32_t part, int64_t offset, StreamEventPtr event) {
 }
 
 bool ReplayRing::covers(const Position& pos) const {
-  if (pos.size() != floor_.size()) return false;
-  for (size_t i = 0; i < pos.size(); ++i)
-    if (pos[i] < floor_[i]) return false;
+  if (pos.size() > floor_.size()) return false;
+  for (size_t i = 0; i < floor_.size(); ++i)
+    if (entry(pos, i) < floor_[i]) return false;
   return true;
 }
 
 uint64_t ReplayRing::firstDeliverable(const Position& pos) const {
   for (uint64_t seq = begin_; seq < end(); ++seq) {
     const StreamEventPtr& e = at(seq);
-    if (e->offset >= pos[e->part]) return seq;
+    if (e->offset >= entry(pos, e->part)) return seq;
   }
   return end();
 }
 
-bool aheadOf(const Position& pos, const Position& after) {
+bool aheadOf(const ReplayRing& ring, const Position& pos, const Position& after) {
   for (size_t i = 0; i < pos.size(); ++i)
-    if (pos[i] > after[i]) return true;
+    if (pos[i] > ring.entry(after, i)) return true;
   return false;
+}
+
+void extend(const ReplayRing& ring, Position& pos) {
+  for (size_t i = pos.size(); i < ring.origin().size(); ++i) pos.push_back(ring.origin()[i]);
 }
 
 ClientCursor liveCursor(const ReplayRing& ring) { return ClientCursor{ring.end(), ring.head(), false}; }

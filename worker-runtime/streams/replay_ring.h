@@ -19,6 +19,11 @@
 // position made by another pod (which read the partitions interleaved in
 // another order, and maybe further) gets each offset once.
 //
+// Added partitions: grow() appends partitions the reader starts at their
+// beginning (their origin). A position shorter than the ring (a client's, or
+// an event's `after`, made before) is read as at the origin of each partition
+// it lacks: its holder has had nothing of them.
+//
 // Not thread-safe.
 
 #include <cstdint>
@@ -46,6 +51,8 @@ class ReplayRing {
  public:
   // START: where the reader starts each partition (what the ring covers from).
   ReplayRing(size_t capacity, Position start);
+  // The reader starts more partitions (the next indexes) at ORIGIN.
+  void grow(const Position& origin);
 
   // The reader took a record of PART at OFFSET; EVENT when it passed the
   // stream's filter (nullptr when not). Evicts the oldest event past capacity.
@@ -62,6 +69,10 @@ class ReplayRing {
   // Per partition, the lowest offset from which every event up to head() is
   // held (or was filtered out).
   const Position& floor() const { return floor_; }
+  // Where the reader started each partition.
+  const Position& origin() const { return origin_; }
+  // POS's entry for PART (origin() when POS is shorter).
+  int64_t entry(const Position& pos, size_t part) const { return part < pos.size() ? pos[part] : origin_[part]; }
   // Every partition of POS is at or past floor().
   bool covers(const Position& pos) const;
   // The first sequence number holding an event at or past POS (end() if none).
@@ -71,7 +82,7 @@ class ReplayRing {
   size_t capacity_;
   uint64_t begin_ = 0;
   std::deque<StreamEventPtr> events_;
-  Position head_, floor_;
+  Position head_, floor_, origin_;
 };
 
 // One client's place in a stream.
@@ -100,6 +111,8 @@ bool lagging(LagWatch& watch, uint64_t behind, uint64_t clientBuffer, int stallT
 ClientCursor liveCursor(const ReplayRing& ring);
 // A client resuming from POS. REQUIRES: ring.covers(POS).
 ClientCursor resumeCursor(const ReplayRing& ring, Position pos);
+// Extends POS to every partition of RING (each added one at its origin).
+void extend(const ReplayRing& ring, Position& pos);
 
 // One event to write: EVENT's text, with OWN_ID in place of its id line when
 // not empty.

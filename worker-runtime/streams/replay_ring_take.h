@@ -4,11 +4,12 @@
 
 namespace ew::runtime {
 
-bool aheadOf(const Position& pos, const Position& after);
+bool aheadOf(const ReplayRing& ring, const Position& pos, const Position& after);
 
 template <typename EncodeId>
 TakeOutcome takeEvents(const ReplayRing& ring, ClientCursor& c, size_t max, std::vector<OutgoingEvent>& out,
                        const EncodeId& encodeId) {
+  extend(ring, c.pos);  // partitions added since the cursor was made
   if (c.seq < ring.begin()) {
     if (!ring.covers(c.pos)) return TakeOutcome::Lost;
     c.seq = ring.firstDeliverable(c.pos);  // what left the ring was had already
@@ -19,10 +20,10 @@ TakeOutcome takeEvents(const ReplayRing& ring, ClientCursor& c, size_t max, std:
     c.pos[e->part] = e->offset + 1;
     OutgoingEvent& o = out.emplace_back(OutgoingEvent{e, {}});
     if (c.ahead) {
-      c.ahead = aheadOf(c.pos, e->after);
+      c.ahead = aheadOf(ring, c.pos, e->after);
       if (c.ahead) {
-        Position merged = e->after;
-        for (size_t i = 0; i < merged.size(); ++i) merged[i] = std::max(merged[i], c.pos[i]);
+        Position merged = c.pos;
+        for (size_t i = 0; i < merged.size(); ++i) merged[i] = std::max(merged[i], ring.entry(e->after, i));
         o.ownId = encodeId(merged);
       }
     }

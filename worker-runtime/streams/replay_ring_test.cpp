@@ -27,6 +27,11 @@ struct Feed {
     }
     REQUIRE(ring.take(part, offset, e));
   }
+  // A partition added to a topic, read from ORIGIN.
+  void grow(int64_t origin) {
+    ring.grow({origin});
+    head.push_back(origin);
+  }
   ReplayRing ring;
   Position head;
 };
@@ -141,4 +146,46 @@ TEST_CASE("a client whose next events left the ring has lost them, one that had 
   ClientCursor other{0, {6, 0}, true};
   CHECK(drain(f.ring, other, &o) == std::vector<std::pair<uint32_t, int64_t>>{{0, 6}, {0, 7}});
   CHECK(o == TakeOutcome::Taken);
+}
+
+TEST_CASE("a partition added while clients are connected reaches them from its origin, each offset once") {
+  Feed f(1000);
+  f.add(0);
+  ClientCursor live = liveCursor(f.ring);  // made before the partition was added
+  const Position early = f.head;           // a token made before: {1, 0}
+  f.add(1);
+  f.grow(4);  // partition 2 (index 2): its log starts at 4
+  CHECK(f.ring.origin() == Position{0, 0, 4});
+  f.add(2);
+  f.add(0);
+  f.add(2);
+  CHECK(drain(f.ring, live) == std::vector<std::pair<uint32_t, int64_t>>{{1, 0}, {2, 4}, {0, 1}, {2, 5}});
+  CHECK(live.pos == Position{2, 1, 6});
+  // The old token lacks partition 2: read as its origin, the ring covers it.
+  REQUIRE(f.ring.covers(early));
+  auto resumed = resumeCursor(f.ring, early);
+  CHECK(drain(f.ring, resumed) == std::vector<std::pair<uint32_t, int64_t>>{{1, 0}, {2, 4}, {0, 1}, {2, 5}});
+  // An event's `after` made before the partition was added reads it at its
+  // origin: a client ahead of it on partition 2 keeps its own ids.
+  auto ahead = resumeCursor(f.ring, {0, 0, 6});
+  std::vector<std::string> ids;
+  CHECK(drain(f.ring, ahead, nullptr, &ids) == std::vector<std::pair<uint32_t, int64_t>>{{0, 0}, {1, 0}, {0, 1}});
+  CHECK(ahead.ahead);
+  CHECK(ahead.pos == Position{2, 1, 6});
+}
+
+TEST_CASE("once an added partition's first events left the ring, a token without it is no longer covered") {
+  Feed f(3);
+  const Position early = f.head;  // {0, 0}
+  f.grow(0);
+  for (int i = 0; i < 4; ++i) f.add(2);
+  CHECK(f.ring.floor() == Position{0, 0, 1});
+  CHECK_FALSE(f.ring.covers(early));
+  CHECK(f.ring.covers({0, 0, 1}));
+  auto slow = liveCursor(f.ring);
+  slow.seq = 0;  // had nothing of partition 2 and sits before begin()
+  slow.pos.resize(2);
+  TakeOutcome o;
+  drain(f.ring, slow, &o);
+  CHECK(o == TakeOutcome::Lost);
 }

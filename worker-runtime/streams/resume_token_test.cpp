@@ -111,3 +111,23 @@ TEST_CASE("a layout turns tokens into positions, partitions the token did not na
   decoded->next.erase({"order.completed", 1});
   CHECK(layout.position(decoded->next, -1) == Position{5, 6, -1});
 }
+
+TEST_CASE("a partition added to a topic takes the next index: earlier indexes, positions and tokens stay valid") {
+  const StreamLayout before({{"order.completed", 1}, {"order.cancelled", 0}, {"order.completed", 0}});
+  const StreamLayout after = before.withAdded({{"order.completed", 3}, {"order.cancelled", 1}, {"order.completed", 2}});
+  REQUIRE(after.size() == 6);
+  for (size_t i = 0; i < before.size(); ++i) CHECK(after.at(i) == before.at(i));
+  CHECK(after.indexOf({"order.cancelled", 1}) == 3u);
+  CHECK(after.indexOf({"order.completed", 2}) == 4u);
+  CHECK(after.indexOf({"order.completed", 3}) == 5u);
+  CHECK(after.indexOf({"order.completed", 1}) == 2u);
+  CHECK_FALSE(after.indexOf({"order.completed", 4}));
+  // A position made before the partitions were added names only the old ones.
+  CHECK(after.token("orders", {5, 6, 7}) == "1:orders:order.cancelled=0@5;order.completed=0@6,1@7");
+  CHECK(after.token("orders", {5, 6, 7, 1, 2, 3}) ==
+        "1:orders:order.cancelled=0@5,1@1;order.completed=0@6,1@7,2@2,3@3");
+  // Its token gives the new partitions at MISSING (from their beginning).
+  auto decoded = decodeResumeToken(before.token("orders", {5, 6, 7}), "orders", kTopics);
+  REQUIRE(decoded.ok());
+  CHECK(after.position(decoded->next, -1) == Position{5, 6, 7, -1, -1, -1});
+}

@@ -154,9 +154,9 @@ void SseSession::begin(const StreamRoute& route, const std::optional<std::string
     if (newest)
       cursor_ = hub_->live();
     else
-      started = resumeFrom(Position(hub_->layout().size(), -1), false);
+      started = resumeFrom(Position(hub_->layout()->size(), -1), false);
   } else {
-    started = resumeFrom(hub_->layout().position(token->next, -1), true);
+    started = resumeFrom(hub_->layout()->position(token->next, -1), true);
   }
   if (!started) {
     control_.clear();

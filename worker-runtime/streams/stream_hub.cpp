@@ -9,7 +9,7 @@ namespace ew::runtime {
 StreamHub::StreamHub(const StreamConfig& config, StreamLayout layout, const Position& start, const std::string& worker,
                      MetricsRegistry& metrics)
     : config_(config),
-      layout_(std::move(layout)),
+      layout_(std::make_shared<const StreamLayout>(std::move(layout))),
       worker_(worker),
       metrics_(metrics),
       records_(metrics.counter("worker_stream_records_total", "Records the stream's reader took from Kafka.",
@@ -29,7 +29,26 @@ StreamHub::StreamHub(const StreamConfig& config, StreamLayout layout, const Posi
                         "Events the furthest-behind client of the stream (taking from the replay ring) has yet to get.",
                         {{"worker", worker}, {"stream", config.name}})),
       readerHead_(start),
-      ring_(static_cast<size_t>(config.replayEvents), start) {}
+      ring_(static_cast<size_t>(config.replayEvents), start),
+      fromLogStart_(start.size(), false) {}
+
+StreamLayoutPtr StreamHub::layout() const {
+  std::shared_lock l(ringMu_);
+  return layout_;
+}
+
+void StreamHub::addPartitions(const std::vector<std::pair<TopicPartition, int64_t>>& added) {
+  std::vector<TopicPartition> parts;
+  for (const auto& [tp, offset] : added) parts.push_back(tp);
+  auto grown = std::make_shared<const StreamLayout>(layout_->withAdded(std::move(parts)));
+  Position origin(added.size());
+  for (const auto& [tp, offset] : added) origin[*grown->indexOf(tp) - layout_->size()] = offset;
+  readerHead_.insert(readerHead_.end(), origin.begin(), origin.end());
+  std::unique_lock l(ringMu_);
+  ring_.grow(origin);
+  fromLogStart_.resize(grown->size(), true);
+  layout_ = std::move(grown);
+}
 
 StreamEventPtr StreamHub::format(const Message& m, uint32_t part) {
   auto body = eventBody(m, config_);
@@ -44,7 +63,7 @@ StreamEventPtr StreamHub::format(const Message& m, uint32_t part) {
   e->part = part;
   e->offset = m.offset;
   e->after = readerHead_;
-  e->idLine = idLine(token(e->after));
+  e->idLine = idLine(layout_->token(config_.name, e->after));  // reader thread: layout_ is its own
   e->body = std::move(**body);
   e->timestampMs = m.timestampMs;
   return e;
@@ -58,7 +77,7 @@ void StreamHub::onRecords(const std::vector<Message>& records) {
   };
   std::vector<Taken> batch;
   for (const auto& m : records) {
-    auto part = layout_.indexOf(m.tp);
+    auto part = layout_->indexOf(m.tp);
     if (!part || m.offset < readerHead_[*part]) continue;
     readerHead_[*part] = m.offset + 1;
     records_.inc();
@@ -106,13 +125,17 @@ ClientCursor StreamHub::live() const {
 
 std::optional<ClientCursor> StreamHub::resume(const Position& pos) const {
   std::shared_lock l(ringMu_);
-  if (!ring_.covers(pos)) return std::nullopt;
-  return resumeCursor(ring_, pos);
+  Position at = pos;
+  for (size_t i = 0; i < at.size(); ++i)
+    if (at[i] < 0 && fromLogStart_[i]) at[i] = ring_.origin()[i];
+  if (!ring_.covers(at)) return std::nullopt;
+  return resumeCursor(ring_, std::move(at));
 }
 
 TakeOutcome StreamHub::take(ClientCursor& cursor, size_t max, std::vector<OutgoingEvent>& out) const {
   std::shared_lock l(ringMu_);
-  return takeEvents(ring_, cursor, max, out, [this](const Position& pos) { return idLine(token(pos)); });
+  return takeEvents(ring_, cursor, max, out,
+                    [this](const Position& pos) { return idLine(layout_->token(config_.name, pos)); });
 }
 
 bool StreamHub::park(const StreamClientPtr& client, uint64_t seq) {

@@ -6,6 +6,9 @@
 // events under a shared lock; a client with nothing to take parks and is
 // woken (once) after the reader's next batch. The reader never waits for a
 // client: a client more than clientBuffer events behind is cut off by tick().
+// Partitions added to the stream's topics (addPartitions()) grow the layout
+// and the ring together, under the ring's exclusive lock; the layout only
+// grows (streams/stream_layout.h), so a snapshot of it stays valid.
 //
 // Thread-safety: onRecords/tick from the reader thread; everything else from
 // any thread.
@@ -39,6 +42,7 @@ class StreamClient {
   virtual bool inRing() const = 0;  // taking from the ring (not connecting, not caught up by Kafka, not cut)
 };
 using StreamClientPtr = std::shared_ptr<StreamClient>;
+using StreamLayoutPtr = std::shared_ptr<const StreamLayout>;
 
 class StreamHub {
  public:
@@ -47,8 +51,8 @@ class StreamHub {
             MetricsRegistry& metrics);
 
   const StreamConfig& config() const { return config_; }
-  const StreamLayout& layout() const { return layout_; }
-  std::string token(const Position& pos) const { return layout_.token(config_.name, pos); }
+  // The partitions known now (a snapshot: later ones take the next indexes).
+  StreamLayoutPtr layout() const;
 
   // Reader thread: takes a batch of records (any topics; the hub keeps its
   // own), then wakes the parked clients.
@@ -58,13 +62,20 @@ class StreamHub {
   void tick();
   static constexpr std::chrono::milliseconds kTickInterval{250};
   static constexpr int kStallTicks = 4;
+  // Reader thread, before the reader reads them: ADDED (partitions of this
+  // stream's topics not in its layout) are read from the given offsets, their
+  // log start. A position without them (a token made before) resumes them
+  // from there.
+  void addPartitions(const std::vector<std::pair<TopicPartition, int64_t>>& added);
   // The reader's position on this stream (reader thread only).
   const Position& readerHead() const { return readerHead_; }
 
   // The sequence number after the newest event in the ring.
   uint64_t end() const { return end_.load(); }
   ClientCursor live() const;
-  // A cursor resuming from POS when the ring still covers it.
+  // A cursor resuming from POS when the ring still covers it. An entry of -1
+  // (a partition the client's token did not name) is the partition's log
+  // start: covered when the reader started it there (an added partition).
   std::optional<ClientCursor> resume(const Position& pos) const;
   TakeOutcome take(ClientCursor& cursor, size_t max, std::vector<OutgoingEvent>& out) const;
   // Parks CLIENT until the ring holds more than SEQ; false (not parked) when
@@ -83,7 +94,7 @@ class StreamHub {
   StreamEventPtr format(const Message& m, uint32_t part);
 
   const StreamConfig& config_;
-  const StreamLayout layout_;
+  StreamLayoutPtr layout_;  // written under ringMu_ by the reader thread
   const std::string worker_;
   MetricsRegistry& metrics_;
   Counter& records_;
@@ -95,7 +106,8 @@ class StreamHub {
 
   Position readerHead_;  // reader thread only
   mutable std::shared_mutex ringMu_;
-  ReplayRing ring_;  // guarded by ringMu_
+  ReplayRing ring_;                 // guarded by ringMu_
+  std::vector<bool> fromLogStart_;  // guarded by ringMu_: per partition, the reader started it at its log start
   std::atomic<uint64_t> end_{0};
 
   std::mutex parkedMu_;

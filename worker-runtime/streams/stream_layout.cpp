@@ -13,17 +13,34 @@ bool byTopic(const TopicPartition& a, const TopicPartition& b) {
 
 StreamLayout::StreamLayout(std::vector<TopicPartition> parts) : parts_(std::move(parts)) {
   std::sort(parts_.begin(), parts_.end(), byTopic);
+  index();
+}
+
+StreamLayout StreamLayout::withAdded(std::vector<TopicPartition> added) const {
+  std::sort(added.begin(), added.end(), byTopic);
+  StreamLayout out;
+  out.parts_ = parts_;
+  out.parts_.insert(out.parts_.end(), added.begin(), added.end());
+  out.index();
+  return out;
+}
+
+void StreamLayout::index() {
+  sorted_.resize(parts_.size());
+  for (uint32_t i = 0; i < sorted_.size(); ++i) sorted_[i] = i;
+  std::sort(sorted_.begin(), sorted_.end(), [this](uint32_t a, uint32_t b) { return byTopic(parts_[a], parts_[b]); });
 }
 
 std::optional<uint32_t> StreamLayout::indexOf(const TopicPartition& tp) const {
-  auto it = std::lower_bound(parts_.begin(), parts_.end(), tp, byTopic);
-  if (it == parts_.end() || !(*it == tp)) return std::nullopt;
-  return static_cast<uint32_t>(it - parts_.begin());
+  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), tp,
+                             [this](uint32_t i, const TopicPartition& t) { return byTopic(parts_[i], t); });
+  if (it == sorted_.end() || !(parts_[*it] == tp)) return std::nullopt;
+  return *it;
 }
 
 std::string StreamLayout::token(const std::string& stream, const Position& pos) const {
   ResumeToken t{stream, {}};
-  for (size_t i = 0; i < parts_.size(); ++i) t.next.emplace(parts_[i], pos[i]);
+  for (size_t i = 0; i < std::min(parts_.size(), pos.size()); ++i) t.next.emplace(parts_[i], pos[i]);
   return encodeResumeToken(t);
 }
 

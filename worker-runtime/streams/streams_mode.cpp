@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -16,6 +17,7 @@ namespace ew::runtime {
 namespace {
 
 constexpr int kKafkaTimeoutMs = 10000;
+constexpr int kCheckTimeoutMs = 2000;  // the reader thread waits this long at most per request
 constexpr int kPollMs = 50;
 constexpr size_t kPollMax = 2000;
 constexpr size_t kMaxCatchUps = 16;
@@ -83,6 +85,12 @@ Status StreamsMode::open() {
   }
   std::vector<std::pair<TopicPartition, int64_t>> assignment(starts.begin(), starts.end());
   if (auto s = reader_->assign(assignment); !s) return s;
+  std::set<std::string> topics;
+  for (const auto& [tp, offset] : assignment) {
+    read_.insert(tp);
+    topics.insert(tp.topic);
+  }
+  topics_.assign(topics.begin(), topics.end());
   catchUps_ = std::make_unique<CatchUps>(kafka, kMaxCatchUps);
   SseServerOptions o;
   o.address = config_.server.streamsAddress;
@@ -95,8 +103,8 @@ Status StreamsMode::open() {
 
 bool StreamsMode::warmedUp() const {
   for (size_t h = 0; h < hubs_.size(); ++h) {
-    const Position& head = hubs_[h]->readerHead();
-    for (size_t i = 0; i < head.size(); ++i)
+    const Position& head = hubs_[h]->readerHead();  // longer than the targets once partitions were added
+    for (size_t i = 0; i < warmUpTargets_[h].size(); ++i)
       if (head[i] < warmUpTargets_[h][i]) return false;
   }
   return true;
@@ -104,7 +112,7 @@ bool StreamsMode::warmedUp() const {
 
 bool StreamsMode::run() {
   std::vector<Message> records;
-  MonoTime nextTick = time_.now();
+  MonoTime nextTick = time_.now(), nextCheck = time_.now() + kPartitionCheck;
   while (!stop_.load()) {
     lastLoopNs_.store(nanos(time_.now()));
     records.clear();
@@ -119,6 +127,10 @@ bool StreamsMode::run() {
       for (auto& hub : hubs_) hub->tick();
       nextTick = time_.now() + StreamHub::kTickInterval;
     }
+    if (time_.now() >= nextCheck) {
+      pickUpPartitions();
+      nextCheck = time_.now() + kPartitionCheck;
+    }
   }
   ready_.store(false);
   size_t clients = 0;
@@ -128,6 +140,39 @@ bool StreamsMode::run() {
   catchUps_->stop();
   server_->stop();
   return left == 0;
+}
+
+void StreamsMode::pickUpPartitions() {
+  auto warn = [&](const std::string& what) {
+    if (auto left = checkFailures_.admit(time_.now()))
+      spdlog::warn("streams: checking for added partitions: {} ({} more failures not logged)", what, *left);
+  };
+  auto parts = reader_->partitions(topics_, kCheckTimeoutMs);
+  if (!parts) return warn(parts.error().message);
+  std::vector<std::pair<TopicPartition, int64_t>> added;
+  for (const auto& tp : *parts) {
+    if (read_.count(tp)) continue;
+    auto w = reader_->watermarks(tp, kCheckTimeoutMs);  // no leader yet: the next check
+    if (!w) {
+      warn(w.error().message);
+      continue;
+    }
+    added.emplace_back(tp, w->low);
+  }
+  if (added.empty()) return;
+  // No poll() comes between: no record of an added partition reaches a hub before it has grown.
+  if (auto s = reader_->add(added); !s) return warn(s.error().message);
+  for (auto& hub : hubs_) {
+    const auto& topics = hub->config().topics;
+    std::vector<std::pair<TopicPartition, int64_t>> mine;
+    for (const auto& a : added)
+      if (std::find(topics.begin(), topics.end(), a.first.topic) != topics.end()) mine.push_back(a);
+    if (!mine.empty()) hub->addPartitions(mine);
+  }
+  for (const auto& [tp, offset] : added) {
+    read_.insert(tp);
+    spdlog::info("streams: reading added partition {}[{}] from offset {}", tp.topic, tp.partition, offset);
+  }
 }
 
 std::vector<StreamClients> StreamsMode::clients() const {

@@ -10,17 +10,29 @@
 // back (what the ring can hold), so a client reconnecting to a fresh pod (a
 // rolling update, a drain) resumes from the ring; the server accepts once
 // the reader has reached the end offsets it saw at start (ready() from then
-// on). Stop (requestStop): the reader stops, every client gets ew-reconnect
+// on). Every kPartitionCheck the reader asks for the topics' partitions
+// (one metadata request per topic): a partition added to a topic is read from
+// its log start (every record in it is newer than the reader's start), each
+// hub carrying the topic grows first (streams/stream_hub.h: addPartitions).
+// Pods check on their own clocks: a token naming a partition this pod has not
+// picked up yet (made by a pod that checked first) resumes without it, and
+// the client gets that partition from its log start once this pod picks it
+// up, again what it had of it (at most kPartitionCheck's worth of records).
+// Stop (requestStop): the reader stops, every client gets ew-reconnect
 // and is closed within server.gracePeriod, then run() returns.
 //
 // Thread-safety: open() and run() from the main thread; requestStop(),
 // ready(), alive(), clients() from any thread.
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "core/log_throttle.h"
 #include "core/stream_clients.h"
 #include "ew/metrics.h"
 #include "ew/result.h"
@@ -53,8 +65,12 @@ class StreamsMode {
   // and the operator scales the streams Deployment on.
   std::vector<StreamClients> clients() const;
 
+  static constexpr std::chrono::seconds kPartitionCheck{5};
+
  private:
   bool warmedUp() const;
+  // Reader thread: reads the partitions added to the streams' topics.
+  void pickUpPartitions();
 
   const RuntimeConfig& config_;
   MetricsRegistry& metrics_;
@@ -65,6 +81,9 @@ class StreamsMode {
   std::unique_ptr<CatchUps> catchUps_;
   std::unique_ptr<SseServer> server_;
   std::vector<Position> warmUpTargets_;  // per hub: the end offsets at start
+  std::vector<std::string> topics_;      // every stream's, once
+  std::set<TopicPartition> read_;        // reader thread: the partitions assigned
+  LogThrottle checkFailures_{Millis(60000)};
   std::atomic<bool> stop_{false}, ready_{false};
   std::atomic<int64_t> lastLoopNs_{0};
 };

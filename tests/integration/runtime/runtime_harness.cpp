@@ -75,6 +75,44 @@ void Kafka::createTopic(const std::string& topic, int partitions, const std::map
   rd_kafka_NewTopic_destroy(nt);
 }
 
+void Kafka::addPartitions(const std::string& topic, int total) {
+  rd_kafka_t* rk = producer_->c_ptr();
+  char err[256];
+  rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), err, sizeof err);
+  REQUIRE(np != nullptr);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreatePartitions(rk, &np, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  REQUIRE(ev != nullptr);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** res =
+      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+  REQUIRE(n == 1);
+  INFO("add partitions to " << topic << ": " << (rd_kafka_topic_result_error_string(res[0]) ?: ""));
+  REQUIRE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewPartitions_destroy(np);
+  // A metadata request refreshes the producer's view of the topic.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string e;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, e));
+  REQUIRE(handle);
+  for (;;) {
+    RdKafka::Metadata* raw = nullptr;
+    const auto rc = producer_->metadata(false, handle.get(), &raw, 5000);
+    std::unique_ptr<RdKafka::Metadata> md(raw);
+    if (rc == RdKafka::ERR_NO_ERROR && md->topics()->size() == 1 &&
+        md->topics()->front()->partitions()->size() == static_cast<size_t>(total)) {
+      bool leaders = true;
+      for (const auto* p : *md->topics()->front()->partitions()) leaders = leaders && p->leader() >= 0;
+      if (leaders) return;
+    }
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 void Kafka::produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value,
                     int32_t partition) {
   RdKafka::ErrorCode rc;

@@ -41,6 +41,9 @@ class Kafka {
   ~Kafka();
   const std::string& bootstrap() const { return bootstrap_; }
   void createTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& config = {});
+  // Grows TOPIC to TOTAL partitions (the admin API's CreatePartitions) and
+  // waits until this producer can write to them.
+  void addPartitions(const std::string& topic, int total);
   // To PARTITION, or where the partitioner puts KEY.
   void produce(const std::string& topic, const std::optional<std::string>& key, const std::string& value,
                int32_t partition = RdKafka::Topic::PARTITION_UA);

@@ -333,3 +333,78 @@ TEST_CASE("a malformed or foreign Last-Event-ID starts at the stream's fallback 
   CHECK(events(foreign, 3).size() == 3);
   requireCleanExit(rt);
 }
+
+namespace {
+
+// COUNT records to PARTITION of TOPIC, seq from FROM.
+void produceTo(Kafka& kafka, const std::string& topic, int32_t partition, int from, int count) {
+  for (int i = from; i < from + count; ++i)
+    kafka.produce(topic, "k" + std::to_string(i), cloudEvent("e-" + std::to_string(i), "k", i), partition);
+  kafka.flush();
+}
+
+// (partition, offset) of each of EVENTS, each once.
+std::set<std::pair<int, int64_t>> placesOf(const std::vector<SseEvent>& events) {
+  std::set<std::pair<int, int64_t>> out;
+  for (const auto& e : events) CHECK(out.insert(where(e)).second);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "partitions added to a topic while the pod runs reach connected clients from their first record, and a "
+    "Last-Event-ID made before them resumes them from there (ring and catch-up)") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-grow");
+  kafka.createTopic(topic, 1);
+  // "ring" replays from its ring; "kafka" holds 20, so the resume below is a catch-up from Kafka.
+  RuntimeProcess rt(
+      "streams-grow",
+      streamsSpec("[{name: ring, topics: [" + topic +
+                  "], path: /ring, fields: [data, partition, offset], replayEvents: 1000}, {name: kafka, "
+                  "topics: [" +
+                  topic + "], path: /kafka, fields: [data, partition, offset], replayEvents: 20, clientBuffer: 20}]"));
+  requireReady(rt);
+  SseClient ring(rt.streamsPort(), "/ring"), fromKafka(rt.streamsPort(), "/kafka");
+  REQUIRE(ring.status() == 200);
+  REQUIRE(fromKafka.status() == 200);
+  produceTo(kafka, topic, 0, 0, 50);
+  const auto firstRing = events(ring, 50), firstKafka = events(fromKafka, 50);
+  REQUIRE(firstRing.size() == 50);
+  REQUIRE(firstKafka.size() == 50);
+  // Partitions 1 and 2 appear; records go to them at once, before the pod's
+  // next check sees them, and to partition 0 besides.
+  kafka.addPartitions(topic, 3);
+  produceTo(kafka, topic, 1, 100, 30);
+  produceTo(kafka, topic, 2, 200, 30);
+  produceTo(kafka, topic, 0, 50, 20);
+  std::set<std::pair<int, int64_t>> want;
+  for (int64_t o = 50; o < 70; ++o) want.emplace(0, o);
+  for (int p : {1, 2})
+    for (int64_t o = 0; o < 30; ++o) want.emplace(p, o);
+  for (SseClient* c : {&ring, &fromKafka}) {
+    INFO((c == &ring ? "/ring" : "/kafka") << " live");
+    const auto got = events(*c, 80, 30s);
+    CHECK(placesOf(got) == want);
+    CHECK_FALSE(c->next(500ms));
+  }
+  // Clients that left after the first 50 come back with an id that names partition 0 alone.
+  for (const auto& [path, last] : {std::pair{"/ring", firstRing.back().id}, {"/kafka", firstKafka.back().id}}) {
+    INFO(path << " resumed from " << last);
+    CHECK(last.find(topic + "=0@50") != std::string::npos);
+    SseClient back(rt.streamsPort(), path, {{"Last-Event-ID", last}});
+    REQUIRE(back.status() == 200);
+    const auto got = events(back, 80, 30s);
+    CHECK(placesOf(got) == want);
+    if (auto extra = back.next(500ms)) FAIL_CHECK("one more event after the 80: " << describe(*extra));
+    // Its ids name the added partitions: a resume from the last one repeats nothing.
+    REQUIRE(!got.empty());
+    SseClient latest(rt.streamsPort(), path, {{"Last-Event-ID", got.back().id}});
+    REQUIRE(latest.status() == 200);
+    CHECK_FALSE(latest.next(500ms));
+  }
+  produceTo(kafka, topic, 2, 230, 5);
+  CHECK(placesOf(events(ring, 5)) == std::set<std::pair<int, int64_t>>{{2, 30}, {2, 31}, {2, 32}, {2, 33}, {2, 34}});
+  requireCleanExit(rt);
+}
