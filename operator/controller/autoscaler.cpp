@@ -5,20 +5,12 @@
 #include <algorithm>
 #include <future>
 
+#include "controller/worker_labels.h"
+
 namespace ew::controller {
 
 using autoscale::Decision;
 using autoscale::Observation;
-
-namespace {
-
-// The labels of an EventWorker's series: key is namespace/name.
-Labels workerLabels(const std::string& key) {
-  const auto slash = key.find('/');
-  return {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}};
-}
-
-}  // namespace
 
 bool ScaleTarget::operator==(const ScaleTarget& o) const {
   const auto& a = policy;

@@ -55,7 +55,7 @@ std::unique_ptr<OutboxMonitor> Controller::makeOutboxMonitor() {
 std::unique_ptr<StreamsScaler> Controller::makeStreamsScaler() {
   return std::make_unique<StreamsScaler>(
       options_.podStatusReader, podsOf("streams"), replicasOf("-streams"),
-      [this](const std::string& key) { figuresChanged(key); }, *options_.time);
+      [this](const std::string& key) { figuresChanged(key); }, metrics_, *options_.time);
 }
 
 std::unique_ptr<Autoscaler> Controller::makeAutoscaler() {

@@ -38,7 +38,10 @@ class KeyedPoller {
   }
   void untrack(const std::string& key) {
     std::lock_guard lock(mu_);
-    entries_.erase(key);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    forget(key, it->second);
+    entries_.erase(it);
   }
 
   // Polls every target due; returns how long until the next is due.
@@ -101,6 +104,10 @@ class KeyedPoller {
     auto it = entries_.find(d.key);
     return it == entries_.end() || !(it->second.target == d.target) ? nullptr : &it->second;
   }
+
+  // KEY is untracked: a monitor drops what it exports of E (its metric
+  // series). REQUIRES: mu_ held.
+  virtual void forget(const std::string& /*key*/, Entry& /*e*/) {}
 
   const TimeSource& time_;
   const Millis interval_;

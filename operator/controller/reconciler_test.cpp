@@ -555,6 +555,7 @@ TEST_CASE(
     "worker is sized again when only the decision changed") {
   Harness h;
   int64_t clients = 12000;
+  MetricsRegistry metrics;
   StreamsScaler scaler(
       [&](const std::string&, int) -> Result<Json> {
         return Json{{"streams", Json::array({{{"name", "orders"}, {"clients", clients}}})}};
@@ -567,7 +568,7 @@ TEST_CASE(
         if (!d) return std::nullopt;
         return (*d)["spec"]["replicas"].get<int>();
       },
-      [](const std::string&) {}, h.time);
+      [](const std::string&) {}, metrics, h.time);
   Reconciler reconciler(h.api, h.eventWorkers,
                         OwnedStores{h.configMaps, h.deployments, h.statefulSets, &h.subscriptions, &h.pods, {}},
                         renderEventWorker, h.events, h.time, nullptr, {}, nullptr, &scaler);

@@ -10,6 +10,13 @@
 // reconciler applies the replicas and writes status.streams through its one
 // apply path.
 //
+// Metrics, per EventWorker ({namespace, name}, dropped when it is untracked):
+// eventworker_streams_clients, eventworker_streams_pods_read and
+// eventworker_streams_desired_replicas from each poll, and
+// eventworker_streams_scale_events_total{reason} counting the decisions that
+// changed the desired replicas (from the previous poll's, or from the
+// Deployment's at the first).
+//
 // A pod that does not answer within the reader's timeout, or answers without
 // a "streams" count, is unread this poll; the policy holds (none read) or
 // only grows (some read) on that. A worker whose Deployment does not exist
@@ -28,6 +35,7 @@
 #include "controller/keyed_poller.h"
 #include "controller/pod_status.h"
 #include "controller/streams_status.h"
+#include "ew/metrics.h"
 
 namespace ew::controller {
 
@@ -58,7 +66,7 @@ class StreamsScaler : public KeyedPoller<StreamsTarget, StreamsPollState> {
   // while it does not exist (no poll then).
   StreamsScaler(PodStatusReadFn read, RunningPodsFn pods,
                 std::function<std::optional<int>(const std::string& key)> currentReplicas,
-                std::function<void(const std::string& key)> onChange, const TimeSource& time,
+                std::function<void(const std::string& key)> onChange, MetricsRegistry& metrics, const TimeSource& time,
                 Millis pollInterval = kPollInterval);
   ~StreamsScaler() override;
 
@@ -72,14 +80,18 @@ class StreamsScaler : public KeyedPoller<StreamsTarget, StreamsPollState> {
   static constexpr size_t kParallelReads = 16;
 
  private:
-  // Runs the policy on one poll's reads; true when onChange is due. REQUIRES: mu_ held.
-  bool observe(Entry& e, int currentReplicas, const std::vector<Result<nlohmann::json>>& reads, MonoTime now,
-               const std::string& wallNow);
+  // Runs the policy on one poll's reads of KEY; true when onChange is due. REQUIRES: mu_ held.
+  bool observe(const std::string& key, Entry& e, int currentReplicas, const std::vector<Result<nlohmann::json>>& reads,
+               MonoTime now, const std::string& wallNow);
+  // REQUIRES: mu_ held (as untrack's forget() is: no series outlives its worker).
+  void exportMetrics(const std::string& key, const autoscale::StreamsDecision& d, int before);
+  void forget(const std::string& key, Entry& e) override;
 
   PodStatusReadFn read_;
   RunningPodsFn pods_;
   std::function<std::optional<int>(const std::string&)> currentReplicas_;
   std::function<void(const std::string&)> onChange_;
+  MetricsRegistry& metrics_;
 };
 
 }  // namespace ew::controller

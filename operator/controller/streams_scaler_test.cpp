@@ -24,9 +24,13 @@ struct Rig : ew::controller::testing::ScriptedPodStatus {
   std::vector<RunningPod> pods = {{"w-streams-a", "10.244.0.5"}, {"w-streams-b", "10.244.0.6"}};
   std::optional<int> replicas = 2;
   std::vector<std::string> changes;
-  StreamsScaler scaler{reader(), [this](const std::string&) { return pods; },
+  MetricsRegistry metrics;
+  StreamsScaler scaler{reader(),
+                       [this](const std::string&) { return pods; },
                        [this](const std::string&) { return replicas; },
-                       [this](const std::string& key) { changes.push_back(key); }, time};
+                       [this](const std::string& key) { changes.push_back(key); },
+                       metrics,
+                       time};
 
   void clients(const std::string& ip, int64_t orders, int64_t vip = 0) {
     replies.insert_or_assign(ip, Json{{"status", "running"},
@@ -44,6 +48,14 @@ struct Rig : ew::controller::testing::ScriptedPodStatus {
 };
 
 const StreamsTarget kTarget{9090, {1, 10, 1000, 60}};
+
+// The value of SERIES (name{labels}) in the registry's text, nullopt when absent.
+std::optional<double> valueOf(const MetricsRegistry& metrics, const std::string& series) {
+  const std::string text = metrics.render();
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(at + series.size() + 2));
+}
 
 }  // namespace
 
@@ -130,4 +142,43 @@ TEST_CASE("a worker whose streams Deployment does not exist yet is not polled, a
   CHECK(rig.scaler.view("shop/w"));
   rig.scaler.untrack("shop/w");
   CHECK_FALSE(rig.scaler.view("shop/w"));
+}
+
+TEST_CASE(
+    "the streams scaler exports each worker's clients, pods read and desired replicas, counts the decisions that "
+    "change the replicas by reason, and drops the worker's series when it is untracked") {
+  Rig rig;
+  rig.clients("10.244.0.5", 1200, 300);
+  rig.clients("10.244.0.6", 900);
+  rig.scaler.track("shop/w", kTarget);
+  rig.scaler.track("shop/v", kTarget);
+  (void)rig.poll();  // 2 -> 3 replicas
+  const std::string w = "{name=\"w\",namespace=\"shop\"}";
+  CHECK(valueOf(rig.metrics, "eventworker_streams_clients" + w) == 2400);
+  CHECK(valueOf(rig.metrics, "eventworker_streams_pods_read" + w) == 2);
+  CHECK(valueOf(rig.metrics, "eventworker_streams_desired_replicas" + w) == 3);
+  const std::string clients =
+      "eventworker_streams_scale_events_total{name=\"w\",namespace=\"shop\",reason=\"Clients\"}";
+  CHECK(valueOf(rig.metrics, clients) == 1);
+  // The same decision again, and a partial read holding the count: no scale event.
+  (void)rig.poll();
+  rig.replies.erase("10.244.0.6");
+  CHECK(rig.poll().reason == autoscale::StreamsReason::PartialRead);
+  CHECK(valueOf(rig.metrics, clients) == 1);
+  CHECK(valueOf(rig.metrics, "eventworker_streams_pods_read" + w) == 1);
+  CHECK(valueOf(rig.metrics, "eventworker_streams_clients" + w) == 1500);
+  CHECK_FALSE(valueOf(rig.metrics,
+                      "eventworker_streams_scale_events_total{name=\"w\",namespace=\"shop\",reason=\"PartialRead\"}"));
+  // Above maxReplicas: one more, by Bounds.
+  rig.clients("10.244.0.5", 30000);
+  rig.clients("10.244.0.6", 30000);
+  CHECK(rig.poll().desiredReplicas == 10);
+  CHECK(valueOf(rig.metrics,
+                "eventworker_streams_scale_events_total{name=\"w\",namespace=\"shop\",reason=\"Bounds\"}") == 1);
+  CHECK(valueOf(rig.metrics, "eventworker_streams_desired_replicas" + w) == 10);
+  // Deleted: none of w's series is left; v's are.
+  rig.scaler.untrack("shop/w");
+  const std::string text = rig.metrics.render();
+  CHECK(text.find("name=\"w\"") == std::string::npos);
+  CHECK(valueOf(rig.metrics, "eventworker_streams_desired_replicas{name=\"v\",namespace=\"shop\"}") == 10);
 }

@@ -57,6 +57,14 @@ void createStreamsPod(kube::KubeApi& api, const std::string& ns, const std::stri
   REQUIRE(api.apply(resources::kPod, ns, name, status, /*status=*/true));
 }
 
+// The value of SERIES (name{labels}) on the operator's metrics, nullopt when absent.
+std::optional<double> metric(const MetricsRegistry& metrics, const std::string& series) {
+  const std::string text = metrics.render();
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 Json streamsStatus(kube::KubeApi& api, const std::string& ns, const std::string& name) {
   auto ew = get(api, resources::kEventWorker, ns, name);
   if (!ew) return Json::object();
@@ -101,6 +109,25 @@ TEST_CASE(
   CHECK(s["desiredReplicas"] == 3);
   CHECK(s["podsRead"] == 1);
   CHECK(s["message"] == "10 clients on 1 pod, target 4 per replica: 3 replicas");
+  // The operator's metrics say the same.
+  const std::string shop = "{name=\"shop\",namespace=\"" + ns + "\"}";
+  const auto scaleEvents = [&](const std::string& reason) {
+    return metric(rc.metrics, "eventworker_streams_scale_events_total{name=\"shop\",namespace=\"" + ns +
+                                  "\",reason=\"" + reason + "\"}");
+  };
+  CHECK(metric(rc.metrics, "eventworker_streams_clients" + shop) == 10);
+  CHECK(metric(rc.metrics, "eventworker_streams_pods_read" + shop) == 1);
+  CHECK(metric(rc.metrics, "eventworker_streams_desired_replicas" + shop) == 3);
+  // 1 -> 3, in one step or two (a poll may count the clients while they connect).
+  const auto allScaleEvents = [&] {
+    double n = 0;
+    for (const char* reason : {"Clients", "Bounds", "Stabilizing", "PartialRead", "Unreadable"})
+      n += scaleEvents(reason).value_or(0);
+    return n;
+  };
+  CHECK(scaleEvents("Clients") >= 1);
+  const double up = allScaleEvents();
+  CHECK(up <= 2);
 
   // Six leave: four fit one replica at 100%, but two stay (the smaller group
   // must run at most 90% of its target).
@@ -108,6 +135,8 @@ TEST_CASE(
   REQUIRE(eventually([&] { return replicasOf(user, ns, "shop-streams") == 2; }, 30s));
   REQUIRE(eventually([&] { return streamsStatus(user, ns, "shop").value("clients", -1) == 4; }, 30s));
   CHECK(streamsStatus(user, ns, "shop")["reason"] == "Stabilizing");
+  CHECK(metric(rc.metrics, "eventworker_streams_desired_replicas" + shop) == 2);
+  CHECK(allScaleEvents() == up + 1);  // 3 -> 2 (by Stabilizing, or by Clients while the six were leaving)
 
   // The pod stops answering: the count is held (never scaled on a failed read).
   rt.signal(SIGKILL);
@@ -116,4 +145,12 @@ TEST_CASE(
   CHECK(streamsStatus(user, ns, "shop")["message"] == "no streams pod answered (1 asked): holding 2 replicas");
   std::this_thread::sleep_for(12s);  // two more polls
   CHECK(replicasOf(user, ns, "shop-streams") == 2);
+  CHECK(metric(rc.metrics, "eventworker_streams_pods_read" + shop) == 0);
+  CHECK(allScaleEvents() == up + 1);  // held: no scale event
+  CHECK_FALSE(scaleEvents("Unreadable"));
+
+  // Deleted: the worker's series go with it.
+  REQUIRE(user.remove(resources::kEventWorker, ns, "shop").ok());
+  CHECK(eventually([&] { return rc.metrics.render().find("name=\"shop\",namespace=\"" + ns) == std::string::npos; },
+                   30s));
 }
