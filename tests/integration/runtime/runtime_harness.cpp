@@ -55,6 +55,25 @@ Kafka::~Kafka() {
   if (producer_) producer_->flush(10000);
 }
 
+namespace {
+
+// Waits for the admin request's result on Q (TOPICS_OF reads its topic
+// results) and requires its one topic to have succeeded; destroys Q.
+template <typename TopicsOf>
+void requireAdminResult(rd_kafka_queue_t* q, const std::string& what, TopicsOf topicsOf) {
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  REQUIRE(ev != nullptr);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** res = topicsOf(ev, &n);
+  REQUIRE(n == 1);
+  INFO(what << ": " << (rd_kafka_topic_result_error_string(res[0]) ?: ""));
+  REQUIRE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+}
+
+}  // namespace
+
 void Kafka::createTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& config) {
   rd_kafka_t* rk = producer_->c_ptr();
   char err[256];
@@ -63,15 +82,9 @@ void Kafka::createTopic(const std::string& topic, int partitions, const std::map
   for (const auto& [k, v] : config) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
-  REQUIRE(ev != nullptr);
-  size_t n = 0;
-  const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-  REQUIRE(n == 1);
-  INFO("create topic " << topic << ": " << (rd_kafka_topic_result_error_string(res[0]) ?: ""));
-  REQUIRE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
+  requireAdminResult(q, "create topic " + topic, [](rd_kafka_event_t* ev, size_t* n) {
+    return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), n);
+  });
   rd_kafka_NewTopic_destroy(nt);
 }
 
@@ -82,16 +95,9 @@ void Kafka::addPartitions(const std::string& topic, int total) {
   REQUIRE(np != nullptr);
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_CreatePartitions(rk, &np, 1, nullptr, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
-  REQUIRE(ev != nullptr);
-  size_t n = 0;
-  const rd_kafka_topic_result_t** res =
-      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
-  REQUIRE(n == 1);
-  INFO("add partitions to " << topic << ": " << (rd_kafka_topic_result_error_string(res[0]) ?: ""));
-  REQUIRE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
+  requireAdminResult(q, "add partitions to " + topic, [](rd_kafka_event_t* ev, size_t* n) {
+    return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), n);
+  });
   rd_kafka_NewPartitions_destroy(np);
   // A metadata request refreshes the producer's view of the topic.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
