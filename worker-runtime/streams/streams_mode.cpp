@@ -152,10 +152,12 @@ void StreamsMode::pickUpPartitions() {
   std::vector<std::pair<TopicPartition, int64_t>> added;
   for (const auto& tp : *parts) {
     if (read_.count(tp)) continue;
-    auto w = reader_->watermarks(tp, kCheckTimeoutMs);  // no leader yet: the next check
+    // No leader yet, or the broker is away: the rest at the next check (the
+    // reader thread waits at most one timeout per request that fails).
+    auto w = reader_->watermarks(tp, kCheckTimeoutMs);
     if (!w) {
       warn(w.error().message);
-      continue;
+      break;
     }
     added.emplace_back(tp, w->low);
   }
