@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,11 @@ namespace {
 constexpr std::chrono::seconds kRequestTimeout{10};
 constexpr std::chrono::seconds kCutDeadline{10};
 constexpr size_t kMaxBatch = 256;
+// A Last-Event-ID naming partitions this pod lacks is looked at again every
+// kPartitionRetry, kPartitionWaits times (a forged one, or a topic recreated
+// with fewer partitions, then resumes without them).
+constexpr std::chrono::milliseconds kPartitionRetry{200};
+constexpr int kPartitionWaits = 25;
 constexpr const char* kStreamHeader =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
     "X-Accel-Buffering: no\r\nServer: eventworker-runtime\r\n\r\n";
@@ -140,23 +146,43 @@ void SseSession::authorized(const StreamRoute& route, std::optional<std::string>
   begin(route, lastEventId);
 }
 
+bool SseSession::awaitPartitions(const StreamRoute& route, const std::optional<std::string>& lastEventId,
+                                 const ResumeToken& token) {
+  if (partitionWaits_ >= kPartitionWaits || context_.draining.load()) return false;
+  const StreamLayoutPtr layout = route.hub->layout();
+  if (std::all_of(token.next.begin(), token.next.end(), [&](const auto& e) { return layout->indexOf(e.first); }))
+    return false;
+  ++partitionWaits_;
+  route.hub->wantPartitionCheck();
+  deadline_.expires_after(kPartitionRetry);
+  deadline_.async_wait([self = shared_from_this(), &route, lastEventId](error_code ec) {
+    if (!ec && !self->closed_) self->begin(route, lastEventId);
+  });
+  return true;
+}
+
 void SseSession::begin(const StreamRoute& route, const std::optional<std::string>& lastEventId) {
+  const StreamConfig& config = route.hub->config();
+  std::optional<Result<ResumeToken>> token;
+  if (lastEventId) {
+    token = decodeResumeToken(*lastEventId, config.name, config.topics);
+    if (*token && awaitPartitions(route, lastEventId, **token)) return;
+  }
   hub_ = route.hub;
-  const StreamConfig& config = hub_->config();
   control_.push_back(kStreamHeader);
   control_.push_back(retryHint(config.reconnectDelay));
   const bool newest = config.resumeFallback == ResumeFallback::Newest;
   bool started = true;
   if (!lastEventId) {
     cursor_ = hub_->live();
-  } else if (auto token = decodeResumeToken(*lastEventId, config.name, config.topics); !token) {
-    control_.push_back(notice(newest ? "newest" : "oldest", "Last-Event-ID not usable: " + token.error().message));
+  } else if (!*token) {
+    control_.push_back(notice(newest ? "newest" : "oldest", "Last-Event-ID not usable: " + token->error().message));
     if (newest)
       cursor_ = hub_->live();
     else
       started = resumeFrom(Position(hub_->layout()->size(), -1), false);
   } else {
-    started = resumeFrom(hub_->layout()->position(token->next, -1), true);
+    started = resumeFrom(hub_->layout()->position((*token)->next, -1), true);
   }
   if (!started) {
     control_.clear();

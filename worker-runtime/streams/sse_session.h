@@ -5,7 +5,9 @@
 // through its catch-up queue (push, under its own mutex).
 //
 // Life of a session: read the request (10 s), route it by path, check the
-// bearer token when the stream asks for one, then answer 200
+// bearer token when the stream asks for one, wait (up to kUnknownPartitionWait)
+// while the Last-Event-ID names partitions the pod has not picked up yet (the
+// reader checks at once), then answer 200
 // text/event-stream with the retry hint, an ew-resume notice when the
 // Last-Event-ID could not be used, and events: from a catch-up reader first
 // when the client is further back than the ring, then from the ring. Each
@@ -74,6 +76,10 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   void onRequest(boost::system::error_code ec);
   void authorized(const StreamRoute& route, std::optional<std::string> lastEventId);
   void begin(const StreamRoute& route, const std::optional<std::string>& lastEventId);
+  // The token names a partition the hub lacks and the wait is not over:
+  // asks for a check, and begin() again after a moment.
+  bool awaitPartitions(const StreamRoute& route, const std::optional<std::string>& lastEventId,
+                       const ResumeToken& token);
   bool resumeFrom(Position pos, bool announceExpiry);
   void reject(int status, const std::string& reason, const std::string& body, const std::string& extra = "");
   void cut(const char* event, const std::string& reason, const std::string& message, uint64_t behind,
@@ -100,6 +106,7 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   std::string trailer_;                 // the last write (a cut's reason, or an error reply)
   bool streaming_ = false, closing_ = false, finalWrite_ = false, closed_ = false, writing_ = false;
   bool wroteSinceBeat_ = false;
+  int partitionWaits_ = 0;
   std::vector<std::string> outText_;
   std::vector<OutgoingEvent> outEvents_;
   std::vector<boost::asio::const_buffer> buffers_;

@@ -67,6 +67,11 @@ class StreamHub {
   // log start. A position without them (a token made before) resumes them
   // from there.
   void addPartitions(const std::vector<std::pair<TopicPartition, int64_t>>& added);
+  // Any thread: a client's token names a partition of the stream's topics
+  // that the layout lacks (another pod picked it up first): the reader
+  // checks for added partitions at once (takeCheckWanted(), reader thread).
+  void wantPartitionCheck() { checkWanted_.store(true); }
+  bool takeCheckWanted() { return checkWanted_.exchange(false); }
   // The reader's position on this stream (reader thread only).
   const Position& readerHead() const { return readerHead_; }
 
@@ -109,6 +114,7 @@ class StreamHub {
   ReplayRing ring_;                 // guarded by ringMu_
   std::vector<bool> fromLogStart_;  // guarded by ringMu_: per partition, the reader started it at its log start
   std::atomic<uint64_t> end_{0};
+  std::atomic<bool> checkWanted_{false};
 
   std::mutex parkedMu_;
   std::vector<std::weak_ptr<StreamClient>> parked_;  // guarded by parkedMu_

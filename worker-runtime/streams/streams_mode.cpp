@@ -112,7 +112,7 @@ bool StreamsMode::warmedUp() const {
 
 bool StreamsMode::run() {
   std::vector<Message> records;
-  MonoTime nextTick = time_.now(), nextCheck = time_.now() + kPartitionCheck;
+  MonoTime nextTick = time_.now(), lastCheck = time_.now(), nextCheck = lastCheck + kPartitionCheck;
   while (!stop_.load()) {
     lastLoopNs_.store(nanos(time_.now()));
     records.clear();
@@ -127,9 +127,13 @@ bool StreamsMode::run() {
       for (auto& hub : hubs_) hub->tick();
       nextTick = time_.now() + StreamHub::kTickInterval;
     }
+    bool wanted = false;
+    for (auto& hub : hubs_) wanted = hub->takeCheckWanted() || wanted;
+    if (wanted) nextCheck = std::min(nextCheck, lastCheck + kEarliestCheck);
     if (time_.now() >= nextCheck) {
       pickUpPartitions();
-      nextCheck = time_.now() + kPartitionCheck;
+      lastCheck = time_.now();
+      nextCheck = lastCheck + kPartitionCheck;
     }
   }
   ready_.store(false);

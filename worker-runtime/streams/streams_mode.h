@@ -14,10 +14,10 @@
 // (one metadata request per topic): a partition added to a topic is read from
 // its log start (every record in it is newer than the reader's start), each
 // hub carrying the topic grows first (streams/stream_hub.h: addPartitions).
-// Pods check on their own clocks: a token naming a partition this pod has not
-// picked up yet (made by a pod that checked first) resumes without it, and
-// the client gets that partition from its log start once this pod picks it
-// up, again what it had of it (at most kPartitionCheck's worth of records).
+// Pods check on their own clocks: a client whose token names a partition
+// this pod has not picked up yet (made by a pod that checked first) waits
+// while this pod checks at once (StreamHub::wantPartitionCheck; at most one
+// check per kEarliestCheck), then resumes with it (streams/sse_session.h).
 // Stop (requestStop): the reader stops, every client gets ew-reconnect
 // and is closed within server.gracePeriod, then run() returns.
 //
@@ -66,6 +66,7 @@ class StreamsMode {
   std::vector<StreamClients> clients() const;
 
   static constexpr std::chrono::seconds kPartitionCheck{5};
+  static constexpr std::chrono::milliseconds kEarliestCheck{500};
 
  private:
   bool warmedUp() const;

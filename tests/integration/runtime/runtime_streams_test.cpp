@@ -354,7 +354,8 @@ std::set<std::pair<int, int64_t>> placesOf(const std::vector<SseEvent>& events) 
 
 TEST_CASE(
     "partitions added to a topic while the pod runs reach connected clients from their first record, and a "
-    "Last-Event-ID made before them resumes them from there (ring and catch-up)") {
+    "Last-Event-ID made before them resumes them from there (ring and catch-up), one made after them on this pod "
+    "once it has them") {
   Kafka kafka;
   const std::string topic = ew::testing::uniqueName("streams-grow");
   kafka.createTopic(topic, 1);
@@ -383,6 +384,16 @@ TEST_CASE(
   for (int64_t o = 50; o < 70; ++o) want.emplace(0, o);
   for (int p : {1, 2})
     for (int64_t o = 0; o < 30; ++o) want.emplace(p, o);
+  // A client coming from a pod that saw the new partitions first (it had
+  // 10 records of each), before this pod's next check: it waits for this pod
+  // to check, then gets each record it had not had, once.
+  SseClient ahead(rt.streamsPort(), "/ring", {{"Last-Event-ID", "1:ring:" + topic + "=0@50,1@10,2@10"}});
+  REQUIRE(ahead.status() == 200);
+  std::set<std::pair<int, int64_t>> wantAhead;
+  for (const auto& [p, o] : want)
+    if (p == 0 || o >= 10) wantAhead.emplace(p, o);
+  CHECK(placesOf(events(ahead, 60, 30s)) == wantAhead);
+  if (auto extra = ahead.next(500ms)) FAIL_CHECK("one more event after the 60: " << describe(*extra));
   for (SseClient* c : {&ring, &fromKafka}) {
     INFO((c == &ring ? "/ring" : "/kafka") << " live");
     const auto got = events(*c, 80, 30s);
