@@ -2,6 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <set>
 
 namespace ew::runtime {
@@ -13,7 +17,36 @@ std::string quoted(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+// 2000-01-01 in days since 1970-01-01: PostgreSQL's epoch.
+constexpr int64_t kPgEpochDays = 10'957;
+bool infinite(int64_t micros) {
+  return micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min();
+}
+
 }  // namespace
+
+std::string pgTimestampText(int64_t micros) {
+  if (infinite(micros)) return "";
+  int64_t days = micros / kMicrosPerDay, inDay = micros % kMicrosPerDay;
+  if (inDay < 0) {
+    inDay += kMicrosPerDay;
+    --days;
+  }
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days + kPgEpochDays}}};
+  const int64_t secs = inDay / 1'000'000;
+  char out[48];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60), static_cast<long long>(inDay % 1'000'000));
+  return out;
+}
+
+double pgTimestampEpoch(int64_t micros) {
+  if (infinite(micros)) return micros > 0 ? HUGE_VAL : -HUGE_VAL;
+  return static_cast<double>(micros) / 1e6 + static_cast<double>(kPgEpochDays) * 86'400;
+}
 
 OutboxMessage outboxMessage(const OutboxRow& row, const std::string& source) {
   // Written as text, keys in sorted order, the payload spliced in as it is
