@@ -142,3 +142,11 @@ TEST_CASE("a timestamptz in PostgreSQL's binary form reads as to_char's RFC 3339
   CHECK(pgTimestampEpoch(850'035'600'000'123) == Approx(1'796'720'400.000123).epsilon(1e-15));
   CHECK(pgTimestampEpoch(INT64_MIN) < -1e300);
 }
+
+TEST_CASE("strings outside printable ASCII are escaped as JSON wants: UTF-8 kept, invalid bytes replaced") {
+  OutboxRow r = row(3, "cl\xc3\xa9\t");
+  r.eventType = "bad\xff";
+  const auto ce = nlohmann::json::parse(outboxMessage(r, "s").value);
+  CHECK(ce["partitionkey"] == "cl\xc3\xa9\t");
+  CHECK(ce["type"] == "bad\xef\xbf\xbd");
+}
