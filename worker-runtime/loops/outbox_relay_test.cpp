@@ -148,6 +148,12 @@ void addRows(Table& t, int64_t from, int64_t to, const std::string& key) {
   }
 }
 
+// Rows 1..TO, odd ids on key "odd", even ones on "even"; row 3 fails transiently.
+void addOddEvenWithThreeFailing(Table& t, FakePublisher& pub, int64_t to) {
+  for (int64_t id = 1; id <= to; ++id) addRows(t, id, id, id % 2 ? "odd" : "even");
+  pub.faults[3] = {Delivery::Transient, "Local: Message timed out"};
+}
+
 double metric(ew::MetricsRegistry& m, const std::string& name) {
   const std::string text = m.render();
   const auto at = text.find("\n" + name + "{");
@@ -313,9 +319,8 @@ TEST_CASE("while a full batch awaits its reports the next one is read past it an
 
 TEST_CASE("a transient failure with a later batch in flight settles both as one: the key waits, the rest flows") {
   Table t;
-  for (int64_t id = 1; id <= 20; ++id) addRows(t, id, id, id % 2 ? "odd" : "even");
   FakePublisher pub;
-  pub.faults[3] = {Delivery::Transient, "Local: Message timed out"};
+  addOddEvenWithThreeFailing(t, pub, 20);
   ew::MetricsRegistry metrics;
   ew::ManualTime time;
   OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
@@ -333,9 +338,8 @@ TEST_CASE("a transient failure with a later batch in flight settles both as one:
 
 TEST_CASE("at the default depth four batches are in flight before the first settles, and a failure settles all four") {
   Table t;
-  for (int64_t id = 1; id <= 50; ++id) addRows(t, id, id, id % 2 ? "odd" : "even");
   FakePublisher pub;
-  pub.faults[3] = {Delivery::Transient, "Local: Message timed out"};
+  addOddEvenWithThreeFailing(t, pub, 50);
   ew::MetricsRegistry metrics;
   ew::ManualTime time;
   OutboxRelayOptions o = options(10);
