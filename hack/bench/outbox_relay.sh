@@ -14,8 +14,9 @@
 #      table: rows/s.
 # 1b. The relay's own ceiling: N rows committed first, then drained by a
 #     relay started afterwards (from the relay holding the table to none pending).
-# Prints the rates and the ratios relay/kcat and relay/guide, the
-# writers' own commit rate (the relay cannot finish before they do), the mean
+# Prints the rates and the ratios relay/kcat (with the writers' own commit
+# rate beside it: the relay cannot finish before they do, so the writers cap
+# that ratio), drain/kcat (the relay's own ceiling) and relay/guide, the mean
 # time of each phase of the relay's batches, the CPU per 1000 rows of the
 # drain (relay, its PostgreSQL sessions, the broker) and of kcat (kcat, the
 # broker), and the load average.
@@ -142,6 +143,8 @@ echo "  its CPU per 1000 rows (ms): $DRAIN_CPU"
 echo "kcat -P (same msgs): $KCAT_RATE msgs/s"
 echo "  its CPU per 1000 msgs (ms): $KCAT_CPU"
 echo "guide's loop:        $GUIDE_RATE rows/s ($G rows)"
-echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7; drain / kcat $(calc "round($DRAIN_RATE / $KCAT_RATE, 2)"), writers alone / kcat $(calc "round($N / $WRITERS_S / $KCAT_RATE, 2)"))"
+WRITERS_RATE=$(calc "$N / $WRITERS_S")
+echo "relay / kcat:        $(calc "round($RELAY_RATE / $KCAT_RATE, 2)") (goal >= 0.7, 8 writers: capped by the writers, writers alone / kcat $(calc "round($WRITERS_RATE / $KCAT_RATE, 2)"), relay / writers alone $(calc "round($RELAY_RATE / $WRITERS_RATE, 2)"))"
+echo "drain / kcat:        $(calc "round($DRAIN_RATE / $KCAT_RATE, 2)") (the relay's own ceiling: the same rows committed before it started)"
 echo "relay / guide loop:  $(calc "round($RELAY_RATE / $GUIDE_RATE, 1)")"
 echo "load average:        $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"

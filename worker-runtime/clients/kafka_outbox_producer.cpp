@@ -2,7 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "clients/kafka_config.h"
 
@@ -21,8 +22,8 @@ class KafkaOutboxProducer::DeliveryCb : public RdKafka::DeliveryReportCb {
     else
       reports[id] = {refusedForGood(m.err()) ? Delivery::Refused : Delivery::Transient, RdKafka::err2str(m.err())};
   }
-  std::set<int64_t> inFlight;  // produced, not reported
-  std::map<int64_t, DeliveryReport> reports;
+  std::unordered_set<int64_t> inFlight;  // produced, not reported
+  std::unordered_map<int64_t, DeliveryReport> reports;
 };
 
 bool refusedForGood(RdKafka::ErrorCode err) {
@@ -78,39 +79,45 @@ KafkaOutboxProducer::~KafkaOutboxProducer() {
 }
 
 void KafkaOutboxProducer::produce(const std::vector<OutboxRow>& rows) {
+  // Every message is written first and then enqueued in one burst, so that
+  // linger.ms (1) sends the batch in a few produce requests, not one per
+  // millisecond of writing.
+  std::vector<std::pair<int64_t, OutboxMessage>> messages;
+  messages.reserve(rows.size());
   for (const auto& row : rows) {
-    if (row.topic.empty()) {
+    if (row.topic.empty())
       deliveryCb_->reports[row.id] = {Delivery::Refused, "the row has no topic"};
-      continue;
-    }
-    const OutboxMessage m = outboxMessage(row, source_);
+    else
+      messages.emplace_back(row.id, outboxMessage(row, source_));
+  }
+  for (const auto& [id, m] : messages) {
     RdKafka::Headers* h = RdKafka::Headers::create();
     for (const auto& [k, v] : m.headers) h->add(k, v.data(), v.size());
     RdKafka::ErrorCode rc;
     for (;;) {
       rc = producer_->produce(m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                               const_cast<char*>(m.value.data()), m.value.size(), m.key ? m.key->data() : nullptr,
-                              m.key ? m.key->size() : 0, 0, h, reinterpret_cast<void*>(static_cast<intptr_t>(row.id)));
+                              m.key ? m.key->size() : 0, 0, h, reinterpret_cast<void*>(static_cast<intptr_t>(id)));
       if (rc != RdKafka::ERR__QUEUE_FULL) break;
       producer_->poll(20);
     }
     if (rc != RdKafka::ERR_NO_ERROR) {  // not enqueued: the headers are still ours
       delete h;
-      deliveryCb_->reports[row.id] = {refusedForGood(rc) ? Delivery::Refused : Delivery::Transient,
-                                      RdKafka::err2str(rc)};
+      deliveryCb_->reports[id] = {refusedForGood(rc) ? Delivery::Refused : Delivery::Transient, RdKafka::err2str(rc)};
       continue;
     }
-    deliveryCb_->inFlight.insert(row.id);
+    deliveryCb_->inFlight.insert(id);
   }
   producer_->poll(0);  // serve the reports already in
 }
 
 std::map<int64_t, DeliveryReport> KafkaOutboxProducer::collect(const std::vector<OutboxRow>& rows) {
-  // Every enqueued message gets a report within message.timeout.ms.
+  // Every enqueued message gets a report within message.timeout.ms. Reports
+  // stay until taken below, so the rows before NEXT need no second look.
+  size_t next = 0;
   auto missing = [&] {
-    for (const auto& row : rows)
-      if (!deliveryCb_->reports.count(row.id)) return true;
-    return false;
+    while (next < rows.size() && deliveryCb_->reports.count(rows[next].id)) ++next;
+    return next < rows.size();
   };
   std::string why;
   while (missing()) {
@@ -125,7 +132,7 @@ std::map<int64_t, DeliveryReport> KafkaOutboxProducer::collect(const std::vector
   for (const auto& row : rows) {
     auto it = deliveryCb_->reports.find(row.id);
     if (it == deliveryCb_->reports.end()) continue;  // counts as Unreported
-    out.emplace(row.id, std::move(it->second));
+    out.emplace_hint(out.end(), row.id, std::move(it->second));
     deliveryCb_->reports.erase(it);
   }
   return out;

@@ -1,5 +1,6 @@
 #include "clients/pg_outbox_store.h"
 
+#include <endian.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -7,9 +8,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 namespace ew::runtime {
 namespace {
@@ -45,26 +49,41 @@ std::string fenceSql(const std::string& table) {
          "GROUP BY virtualtransaction) w WHERE w.writes)";
 }
 
-// AFTER: the ids above $3 only (after the batches in flight).
-std::string selectSql(const OutboxConfig& c, const std::string& table, const std::string& where, bool after) {
+// AFTER: the ids above $3 only (after the batches in flight). Read in binary
+// (PgOutboxStore::finishRead): ids and created-at as integers, text as it is,
+// so the database formats no number or date per row. PAYLOAD: the payload
+// column as it is, or cast to text when its type's binary form is not text.
+std::string selectSql(const OutboxConfig& c, const std::string& table, const std::string& where, bool after,
+                      const std::string& payload) {
   const auto& k = c.columns;
   const std::string above = quote(k.id) + " > $3";
   const std::string filter = !after ? where : where.empty() ? " WHERE " + above : where + " AND " + above;
   auto opt = [](const std::string& col, const char* cast) { return col.empty() ? "NULL" : quote(col) + cast; };
   return "SELECT " + quote(k.id) + "::bigint, " + (c.topic.empty() ? opt(k.topic, "::text") : "NULL") + ", " +
-         opt(k.key, "::text") + ", " + opt(k.eventType, "::text") + ", " + quote(k.payload) + ", " +
-         opt(k.headers, "::text") + ", to_char(" + quote(k.createdAt) +
-         ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), extract(epoch from " + quote(k.createdAt) + ")::float8, " +
-         fenceSql(table) + " FROM " + table + filter + " ORDER BY " + quote(k.id) + " LIMIT $1";
+         opt(k.key, "::text") + ", " + opt(k.eventType, "::text") + ", " + payload + ", " + opt(k.headers, "::text") +
+         ", " + quote(k.createdAt) + "::timestamptz, " + fenceSql(table) + " FROM " + table + filter + " ORDER BY " +
+         quote(k.id) + " LIMIT $1";
+}
+
+constexpr const char* kRead = "ew_outbox_read";
+constexpr const char* kReadAfter = "ew_outbox_read_after";
+constexpr const char* kMarkDone = "ew_outbox_mark_done";
+// Type oids whose binary form is their text (jsonb: a version byte first).
+constexpr Oid kJson = 114, kJsonb = 3802, kText = 25, kVarchar = 1043, kBpchar = 1042;
+
+int64_t bigEndian64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return static_cast<int64_t>(be64toh(v));
 }
 
 std::string why(PGconn* conn) { return trimmed(conn ? PQerrorMessage(conn) : "no connection"); }
 
 // A JSON object of strings (jsonb::text); anything else gives no headers.
-Headers parseHeaders(const char* text) {
+Headers parseHeaders(std::optional<std::string_view> text) {
   Headers h;
   if (!text) return h;
-  const auto j = nlohmann::json::parse(text, nullptr, false);
+  const auto j = nlohmann::json::parse(text->begin(), text->end(), nullptr, false);
   if (!j.is_object()) return h;
   for (const auto& [k, v] : j.items())
     if (v.is_string()) h.emplace_back(k, v.get<std::string>());
@@ -82,8 +101,10 @@ PgOutboxStore::PgOutboxStore(OutboxConfig config)
     : c_(std::move(config)),
       table_(quoteTable(c_.table)),
       pendingWhere_(pendingWhere(c_)),
-      select_(runtime::selectSql(c_, table_, pendingWhere_, false)),
-      selectAfter_(runtime::selectSql(c_, table_, pendingWhere_, true)) {}
+      markDone_(c_.completion == OutboxCompletion::Delete
+                    ? "DELETE FROM " + table_ + " WHERE " + quote(c_.columns.id) + " = ANY($1::bigint[])"
+                    : "UPDATE " + table_ + " SET " + quote(c_.columns.status) + " = 'PUBLISHED' WHERE " +
+                          quote(c_.columns.id) + " = ANY($1::bigint[])") {}
 
 PgOutboxStore::~PgOutboxStore() { disconnect(); }
 
@@ -123,7 +144,37 @@ Status PgOutboxStore::connect() {
   markerPid_ = std::to_string(PQbackendPID(marker_));
   if (!c_.notifyChannel.empty())
     if (auto st = exec(conn_, "LISTEN " + quote(c_.notifyChannel)); !st) return st;
+  if (auto st = prepare(); !st) {
+    disconnect();
+    return st;
+  }
   return {};
+}
+
+Status PgOutboxStore::prepare() {
+  // The payload column's type decides how the read returns it.
+  const char* params[] = {table_.c_str(), c_.columns.payload.c_str()};
+  ResultPtr t(PQexecParams(conn_,
+                           "SELECT atttypid FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND "
+                           "NOT attisdropped",
+                           2, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(t.get()) != PGRES_TUPLES_OK) return Error{"reading " + c_.table + ": " + why(conn_)};
+  if (PQntuples(t.get()) != 1) return Error{"reading " + c_.table + ": no payload column " + c_.columns.payload};
+  const auto type = static_cast<Oid>(std::strtoul(PQgetvalue(t.get(), 0, 0), nullptr, 10));
+  const bool asIs = type == kJson || type == kJsonb || type == kText || type == kVarchar || type == kBpchar;
+  payloadIsJson_ = type == kJson || type == kJsonb;
+  payloadJsonb_ = type == kJsonb;
+  const std::string payload = quote(c_.columns.payload) + (asIs ? "" : "::text");
+  select_ = runtime::selectSql(c_, table_, pendingWhere_, false, payload);
+  auto prep = [&](PGconn* conn, const char* name, const std::string& sql, int nParams) -> Status {
+    ResultPtr r(PQprepare(conn, name, sql.c_str(), nParams, nullptr));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Error{"preparing " + std::string(name) + ": " + why(conn)};
+    return {};
+  };
+  if (auto st = prep(conn_, kRead, select_, 2); !st) return st;
+  if (auto st = prep(conn_, kReadAfter, runtime::selectSql(c_, table_, pendingWhere_, true, payload), 3); !st)
+    return st;
+  return prep(marker_, kMarkDone, markDone_, 1);
 }
 
 Status PgOutboxStore::open(const std::string& uri, const char* role, PGconn*& conn) {
@@ -169,8 +220,7 @@ Status PgOutboxStore::startRead(int limit, std::optional<int64_t> after) {
   if (!conn_) return Error{"no session"};
   const std::string n = std::to_string(limit), from = std::to_string(after.value_or(0));
   const char* params[] = {n.c_str(), markerPid_.c_str(), from.c_str()};
-  const std::string& sql = after ? selectAfter_ : select_;
-  if (!PQsendQueryParams(conn_, sql.c_str(), after ? 3 : 2, nullptr, params, nullptr, nullptr, 0))
+  if (!PQsendQueryPrepared(conn_, after ? kReadAfter : kRead, after ? 3 : 2, params, nullptr, nullptr, 1))
     return Error{"reading " + c_.table + ": " + why(conn_)};
   return {};
 }
@@ -183,29 +233,42 @@ Result<OutboxRead> PgOutboxStore::finishRead() {
   OutboxRead read;
   auto& rows = read.rows;
   const int count = PQntuples(r.get());
+  auto value = [&](int i, int col) -> std::optional<std::string_view> {
+    if (PQgetisnull(r.get(), i, col)) return std::nullopt;
+    return std::string_view(PQgetvalue(r.get(), i, col), static_cast<size_t>(PQgetlength(r.get(), i, col)));
+  };
+  auto bigint = [&](int i, int col) -> std::optional<int64_t> {
+    if (PQgetisnull(r.get(), i, col) || PQgetlength(r.get(), i, col) != 8) return std::nullopt;
+    return bigEndian64(PQgetvalue(r.get(), i, col));
+  };
   if (count > 0) {
-    auto fence = parseReadFence(PQgetvalue(r.get(), 0, 8), PQgetvalue(r.get(), 0, 9));
-    if (!fence) return Error{"reading " + c_.table + ": cannot parse the snapshot " + PQgetvalue(r.get(), 0, 8)};
+    auto fence = parseReadFence(value(0, 7).value_or(""), value(0, 8).value_or(""));
+    if (!fence)
+      return Error{"reading " + c_.table + ": cannot parse the snapshot " + std::string(value(0, 7).value_or(""))};
     read.fence = std::move(*fence);
   }
   rows.reserve(count);
-  // A json or jsonb payload column (type oids 114, 3802) holds valid JSON.
-  const Oid payloadType = PQftype(r.get(), 4);
-  const bool payloadIsJson = payloadType == 114 || payloadType == 3802;
-  auto text = [&](int i, int col) -> const char* {
-    return PQgetisnull(r.get(), i, col) ? nullptr : PQgetvalue(r.get(), i, col);
-  };
   for (int i = 0; i < count; ++i) {
     OutboxRow row;
-    row.id = std::strtoll(text(i, 0), nullptr, 10);
-    row.topic = c_.topic.empty() ? (text(i, 1) ? text(i, 1) : "") : c_.topic;
-    if (text(i, 2)) row.key = text(i, 2);
-    if (text(i, 3)) row.eventType = text(i, 3);
-    if (text(i, 4)) row.payload = text(i, 4);
-    row.payloadIsJson = payloadIsJson;
-    row.headers = parseHeaders(text(i, 5));
-    if (text(i, 6)) row.createdAt = text(i, 6);
-    if (text(i, 7)) row.createdAtEpoch = std::strtod(text(i, 7), nullptr);
+    const auto id = bigint(i, 0);
+    if (!id) return Error{"reading " + c_.table + ": a row without an id"};
+    row.id = *id;
+    row.topic = c_.topic.empty() ? std::string(value(i, 1).value_or("")) : c_.topic;
+    if (auto v = value(i, 2)) row.key = std::string(*v);
+    row.eventType = value(i, 3).value_or("");
+    if (auto v = value(i, 4)) {
+      if (payloadJsonb_) {  // jsonb's binary form: version 1, then its text
+        if (v->empty() || (*v)[0] != 1) return Error{"reading " + c_.table + ": unknown jsonb binary version"};
+        v->remove_prefix(1);
+      }
+      row.payload = *v;
+    }
+    row.payloadIsJson = payloadIsJson_;
+    row.headers = parseHeaders(value(i, 5));
+    if (auto micros = bigint(i, 6)) {
+      row.createdAt = pgTimestampText(*micros);
+      row.createdAtEpoch = pgTimestampEpoch(*micros);
+    }
     rows.push_back(std::move(row));
   }
   return read;
@@ -218,10 +281,6 @@ Status PgOutboxStore::startSettle(const BatchSettlement& s) {
   for (size_t i = 0; i < s.published.size(); ++i) ids += (i ? "," : "") + std::to_string(s.published[i]);
   ids += "}";
   const auto& k = c_.columns;
-  const std::string done = c_.completion == OutboxCompletion::Delete
-                               ? "DELETE FROM " + table_ + " WHERE " + quote(k.id) + " = ANY($1::bigint[])"
-                               : "UPDATE " + table_ + " SET " + quote(k.status) + " = 'PUBLISHED' WHERE " +
-                                     quote(k.id) + " = ANY($1::bigint[])";
   const std::string fail = k.status.empty() ? "DELETE FROM " + table_ + " WHERE " + quote(k.id) + " = $1::bigint"
                                             : "UPDATE " + table_ + " SET " + quote(k.status) + " = 'FAILED'" +
                                                   (k.error.empty() ? "" : ", " + quote(k.error) + " = $2") + " WHERE " +
@@ -235,7 +294,7 @@ Status PgOutboxStore::startSettle(const BatchSettlement& s) {
   // The usual batch, all published: one statement, sent; finishSettle() takes its result.
   if (s.refused.empty()) {
     const char* params[] = {ids.c_str()};
-    if (!PQsendQueryParams(marker_, done.c_str(), 1, nullptr, params, nullptr, nullptr, 0))
+    if (!PQsendQueryPrepared(marker_, kMarkDone, 1, params, nullptr, nullptr, 0))
       return Error{"marking rows of " + c_.table + ": " + why(marker_)};
     marking_ = true;
     return {};
@@ -243,7 +302,7 @@ Status PgOutboxStore::startSettle(const BatchSettlement& s) {
   // Refusals are rare: their transaction runs to its end here.
   if (auto st = exec(marker_, "BEGIN"); !st) return st;
   Status st;
-  if (!s.published.empty()) st = run(done, {ids.c_str()});
+  if (!s.published.empty()) st = run(markDone_, {ids.c_str()});
   for (size_t i = 0; st && i < s.refused.size(); ++i) {
     const std::string id = std::to_string(s.refused[i].first);
     st = k.status.empty() || k.error.empty() ? run(fail, {id.c_str()})

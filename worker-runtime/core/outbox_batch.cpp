@@ -2,18 +2,65 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <set>
+#include <string_view>
 
 namespace ew::runtime {
 
 namespace {
 
-// S as a JSON string (invalid UTF-8 replaced).
-std::string quoted(const std::string& s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+// Appends S as a JSON string (invalid UTF-8 replaced). Printable ASCII
+// without quote or backslash, the usual key, type, source and time, is
+// copied as it is; the rest goes through nlohmann's escaping.
+void appendQuoted(std::string& out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+// 2000-01-01 in days since 1970-01-01: PostgreSQL's epoch.
+constexpr int64_t kPgEpochDays = 10'957;
+bool infinite(int64_t micros) {
+  return micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min();
 }
 
 }  // namespace
+
+std::string pgTimestampText(int64_t micros) {
+  if (infinite(micros)) return "";
+  int64_t days = micros / kMicrosPerDay, inDay = micros % kMicrosPerDay;
+  if (inDay < 0) {
+    inDay += kMicrosPerDay;
+    --days;
+  }
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days + kPgEpochDays}}};
+  const int64_t secs = inDay / 1'000'000;
+  char out[48];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60), static_cast<long long>(inDay % 1'000'000));
+  return out;
+}
+
+double pgTimestampEpoch(int64_t micros) {
+  if (infinite(micros)) return micros > 0 ? HUGE_VAL : -HUGE_VAL;
+  return static_cast<double>(micros) / 1e6 + static_cast<double>(kPgEpochDays) * 86'400;
+}
 
 OutboxMessage outboxMessage(const OutboxRow& row, const std::string& source) {
   // Written as text, keys in sorted order, the payload spliced in as it is
@@ -23,14 +70,25 @@ OutboxMessage outboxMessage(const OutboxRow& row, const std::string& source) {
   std::string v;
   v.reserve(row.payload.size() + source.size() + 192);
   v += "{\"data\":";
-  v += json ? row.payload : quoted(row.payload);
+  if (json)
+    v += row.payload;
+  else
+    appendQuoted(v, row.payload);
   v += json ? R"(,"datacontenttype":"application/json")" : R"(,"datacontenttype":"text/plain")";
   v += R"(,"id":")" + std::to_string(row.id) + '"';
-  if (row.key) v += ",\"partitionkey\":" + quoted(*row.key);
-  v += ",\"source\":" + quoted(source);
+  if (row.key) {
+    v += ",\"partitionkey\":";
+    appendQuoted(v, *row.key);
+  }
+  v += ",\"source\":";
+  appendQuoted(v, source);
   v += R"(,"specversion":"1.0")";
-  if (!row.createdAt.empty()) v += ",\"time\":" + quoted(row.createdAt);
-  v += ",\"type\":" + quoted(row.eventType.empty() ? kOutboxDefaultEventType : row.eventType);
+  if (!row.createdAt.empty()) {
+    v += ",\"time\":";
+    appendQuoted(v, row.createdAt);
+  }
+  v += ",\"type\":";
+  appendQuoted(v, row.eventType.empty() ? kOutboxDefaultEventType : row.eventType);
   v += '}';
   OutboxMessage m{row.topic, row.key, std::move(v), row.headers};
   m.headers.emplace_back("content-type", "application/cloudevents+json");
@@ -42,7 +100,8 @@ BatchSettlement settleBatch(const std::vector<OutboxRow>& rows, const std::map<i
   std::set<std::string> blocked;  // keys with an unsettled earlier row in this batch
   for (const auto& row : rows) {
     const auto it = reports.find(row.id);
-    const DeliveryReport report = it == reports.end() ? DeliveryReport{} : it->second;
+    static const DeliveryReport kUnreported{};
+    const DeliveryReport& report = it == reports.end() ? kUnreported : it->second;
     const bool keyBlocked = row.key && blocked.count(*row.key);
     if (report.outcome == Delivery::Refused && !keyBlocked) {
       s.refused.emplace_back(row.id, report.reason);

@@ -46,6 +46,14 @@ struct OutboxRow {
 
 inline constexpr const char* kOutboxDefaultEventType = "dev.eventworker.outbox";
 
+// A PostgreSQL timestamptz as its binary form gives it (microseconds since
+// 2000-01-01 00:00:00 UTC) in RFC 3339 text, UTC, with microseconds
+// ("2026-12-06T09:00:00.000123Z": what to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+// gives in a UTC session); empty for +-infinity, as to_char gives NULL.
+std::string pgTimestampText(int64_t micros);
+// The same instant in seconds since the Unix epoch (+-HUGE_VAL for +-infinity).
+double pgTimestampEpoch(int64_t micros);
+
 // The Kafka message of a row: a structured CloudEvent (id = the row id,
 // source = SOURCE, type, time, data: the payload as JSON when it parses, else
 // as a string), headers as given plus content-type.

@@ -128,3 +128,25 @@ TEST_CASE("the CloudEvent is written with its keys in order and strings escaped,
         R"({"data":"not \"json\"","datacontenttype":"text/plain","id":"7","source":"s","specversion":"1.0",)"
         R"("type":"Order\nCreated"})");
 }
+
+TEST_CASE("a timestamptz in PostgreSQL's binary form reads as to_char's RFC 3339 text and as Unix seconds") {
+  // SELECT extract(epoch from t - '2000-01-01 UTC') * 1e6 for each t, in a UTC session.
+  CHECK(pgTimestampText(0) == "2000-01-01T00:00:00.000000Z");
+  CHECK(pgTimestampText(850'035'600'000'123) == "2026-12-08T09:00:00.000123Z");
+  CHECK(pgTimestampText(36'719'999'999'999) == "2001-02-28T23:59:59.999999Z");
+  CHECK(pgTimestampText(36'720'000'000'000) == "2001-03-01T00:00:00.000000Z");
+  CHECK(pgTimestampText(-1) == "1999-12-31T23:59:59.999999Z");
+  CHECK(pgTimestampText(-946'684'800'000'000) == "1970-01-01T00:00:00.000000Z");
+  CHECK(pgTimestampText(INT64_MAX).empty());
+  CHECK(pgTimestampEpoch(-946'684'800'000'000) == 0.0);
+  CHECK(pgTimestampEpoch(850'035'600'000'123) == Approx(1'796'720'400.000123).epsilon(1e-15));
+  CHECK(pgTimestampEpoch(INT64_MIN) < -1e300);
+}
+
+TEST_CASE("strings outside printable ASCII are escaped as JSON wants: UTF-8 kept, invalid bytes replaced") {
+  OutboxRow r = row(3, "cl\xc3\xa9\t");
+  r.eventType = "bad\xff";
+  const auto ce = nlohmann::json::parse(outboxMessage(r, "s").value);
+  CHECK(ce["partitionkey"] == "cl\xc3\xa9\t");
+  CHECK(ce["type"] == "bad\xef\xbf\xbd");
+}

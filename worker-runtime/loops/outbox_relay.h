@@ -71,7 +71,10 @@ struct OutboxRelayOptions {
   Millis lockRetry{1000};
   Millis backoffInitial{200};
   Millis backoffMax{10'000};
-  int pipelineDepth = 2;         // batches in flight at most (1: produce, wait, mark, in series)
+  // Batches in flight at most (1: produce, wait, mark, in series). 4: drains
+  // of 48,000 rows, three rounds alternating 2 / 4 / 8 at load 14-19 on 2
+  // cores, 20,500 / 26,400 / 19,800 rows/s on average (4 won each round).
+  int pipelineDepth = 4;
   Millis backlogInterval{5000};  // how often pending rows and their oldest age are counted
   Millis horizonRetry{5};        // the first re-read when rows wait for the horizon (a NOTIFY comes sooner)
 };

@@ -123,8 +123,11 @@ class FakePublisher : public OutboxPublisher {
   std::set<int64_t> inFlight;  // produced, not collected
 };
 
+// Two batches in flight: the step counts of the tests below are theirs (the
+// default depth has its own test).
 OutboxRelayOptions options(int batchSize = 10) {
   OutboxRelayOptions o;
+  o.pipelineDepth = 2;
   o.worker = "order-worker";
   o.source = "shop/order-worker/outbox/outbox_events";
   o.config.name = "orders";
@@ -143,6 +146,12 @@ void addRows(Table& t, int64_t from, int64_t to, const std::string& key) {
     r.payload = "{}";
     t.pending[id] = r;
   }
+}
+
+// Rows 1..TO, odd ids on key "odd", even ones on "even"; row 3 fails transiently.
+void addOddEvenWithThreeFailing(Table& t, FakePublisher& pub, int64_t to) {
+  for (int64_t id = 1; id <= to; ++id) addRows(t, id, id, id % 2 ? "odd" : "even");
+  pub.faults[3] = {Delivery::Transient, "Local: Message timed out"};
 }
 
 double metric(ew::MetricsRegistry& m, const std::string& name) {
@@ -310,9 +319,8 @@ TEST_CASE("while a full batch awaits its reports the next one is read past it an
 
 TEST_CASE("a transient failure with a later batch in flight settles both as one: the key waits, the rest flows") {
   Table t;
-  for (int64_t id = 1; id <= 20; ++id) addRows(t, id, id, id % 2 ? "odd" : "even");
   FakePublisher pub;
-  pub.faults[3] = {Delivery::Transient, "Local: Message timed out"};
+  addOddEvenWithThreeFailing(t, pub, 20);
   ew::MetricsRegistry metrics;
   ew::ManualTime time;
   OutboxRelay relay(options(10), std::make_unique<FakeStore>(t), pub, metrics, time);
@@ -326,6 +334,35 @@ TEST_CASE("a transient failure with a later batch in flight settles both as one:
   // The odd key went out again from its first unsettled row, in id order.
   std::vector<int64_t> resent(pub.sent.begin() + 20, pub.sent.end());
   CHECK(resent == std::vector<int64_t>{3, 5, 7, 9, 11, 13, 15, 17, 19});
+}
+
+TEST_CASE("at the default depth four batches are in flight before the first settles, and a failure settles all four") {
+  Table t;
+  FakePublisher pub;
+  addOddEvenWithThreeFailing(t, pub, 50);
+  ew::MetricsRegistry metrics;
+  ew::ManualTime time;
+  OutboxRelayOptions o = options(10);
+  o.pipelineDepth = OutboxRelayOptions{}.pipelineDepth;
+  REQUIRE(o.pipelineDepth == 4);
+  OutboxRelay relay(o, std::make_unique<FakeStore>(t), pub, metrics, time);
+  for (int i = 0; i < 3; ++i) CHECK(relay.step() == Millis(0));  // 1-10, 11-20, 21-30 produced
+  CHECK(pub.inFlight.size() == 30);
+  CHECK(t.publishedOrder.empty());
+  CHECK(relay.step() == Millis(200));  // 31-40 produced; 3 failed: every odd row from 3 on stays pending
+  CHECK(pub.inFlight.empty());
+  std::vector<int64_t> want{1, 2};
+  for (int64_t id = 4; id <= 40; id += 2) want.push_back(id);
+  CHECK(t.publishedOrder == want);
+  while (relay.step() == Millis(0)) {}
+  CHECK(t.pending.empty());
+  // The odd key went out again from its first unsettled row, then the rest, in id order.
+  std::vector<int64_t> resent(pub.sent.begin() + 40, pub.sent.end()), rest;
+  for (int64_t id = 3; id <= 39; id += 2) rest.push_back(id);
+  for (int64_t id = 41; id <= 50; ++id) rest.push_back(id);
+  CHECK(resent == rest);
+  want.insert(want.end(), rest.begin(), rest.end());
+  CHECK(t.publishedOrder == want);
 }
 
 TEST_CASE("a relay that dies with two batches in flight has marked neither: the standby publishes them again") {

@@ -55,6 +55,11 @@ TEST_CASE(
   CHECK(ce["type"] == "OrderCreated");
   CHECK(ce["specversion"] == "1.0");
   CHECK(ce["data"].contains("seq"));
+  // The time as PostgreSQL formats the row's created_at (the relay reads it in binary).
+  CHECK(ce["time"] ==
+        pg.column("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + table +
+                  " WHERE id = " + ce["id"].get<std::string>())
+            .at(0));
   CHECK(records.at(0).header("content-type") == "application/cloudevents+json");
   CHECK(records.at(0).key.value_or("").rfind("order-", 0) == 0);
   requireCleanExit(rt);
