@@ -70,6 +70,20 @@ Seen seen(const rttest::SseEvent& e) {
   return {d.at("data").at("seq").get<int64_t>(), {d.at("partition").get<int>(), d.at("offset").get<int64_t>()}};
 }
 
+// EventWorker NAME with one stream of TOPIC at PATH exposing id, data,
+// partition and offset, a heartbeat every second, the retry hint RETRY_MS.
+Json streamsWorker(const std::string& ns, const std::string& name, const std::string& topic, const std::string& path,
+                   int retryMs) {
+  Json ew = e2e::runtimeOnlyWorker(ns, name);
+  ew["spec"]["streams"] = Json::array({{{"name", "orders"},
+                                        {"topics", {topic}},
+                                        {"path", path},
+                                        {"fields", {"id", "data", "partition", "offset"}},
+                                        {"heartbeatInterval", "1s"},
+                                        {"reconnectDelay", std::to_string(retryMs) + "ms"}}});
+  return ew;
+}
+
 void produce(rttest::Kafka& kafka, const std::string& topic, int from, int to) {
   for (int i = from; i < to; ++i) {
     const std::string key = "k" + std::to_string(i % 7);
@@ -90,13 +104,7 @@ TEST_CASE(
   const std::string name = "shop", service = name + "-streams", path = "/streams/orders";
   const std::string topic = ns + ".orders";
   kafka.createTopic(topic, 3);
-  Json ew = e2e::runtimeOnlyWorker(ns, name);
-  ew["spec"]["streams"] = Json::array({{{"name", "orders"},
-                                        {"topics", {topic}},
-                                        {"path", path},
-                                        {"fields", {"id", "data", "partition", "offset"}},
-                                        {"heartbeatInterval", "1s"},
-                                        {"reconnectDelay", "500ms"}}});
+  Json ew = streamsWorker(ns, name, topic, path, 500);
   const double t0 = e2e::nowSeconds();
   REQUIRE(api.apply(e2e::kEventWorker, ns, name, ew));
 
@@ -292,13 +300,7 @@ TEST_CASE(
   const std::string topic = ns + ".orders";
   constexpr int kRetryMs = 500;
   kafka.createTopic(topic, 3);
-  Json ew = e2e::runtimeOnlyWorker(ns, name);
-  ew["spec"]["streams"] = Json::array({{{"name", "orders"},
-                                        {"topics", {topic}},
-                                        {"path", path},
-                                        {"fields", {"id", "data", "partition", "offset"}},
-                                        {"heartbeatInterval", "1s"},
-                                        {"reconnectDelay", std::to_string(kRetryMs) + "ms"}}});
+  Json ew = streamsWorker(ns, name, topic, path, kRetryMs);
   REQUIRE(api.apply(e2e::kEventWorker, ns, name, ew));
   const std::string pods = "eventworker.dev/name=" + name + ",eventworker.dev/component=streams";
   int port = 0;
