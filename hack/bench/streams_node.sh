@@ -11,7 +11,9 @@
 # pod's own cgroup figures over the same run: CPU (cpuacct.usage), memory
 # working set (usage less inactive file) and peak (max_usage_in_bytes, reset
 # before each N) against the memory limit, and the clients the pod counts
-# (/status, what the operator scales on).
+# (/status, what the operator scales on). The machine's load average is
+# printed beside: the pod's CPU is what the kubelet's cgroups give it among
+# everything else running here.
 # Usage: flock /tmp/ew/node.lock bash hack/bench/streams_node.sh ["N1 N2 ..."] [RATE] [SECONDS]
 #   defaults: "1000 2500 5000" 20 20. EW_BENCH_STATE=DIR uses a running
 #   server set with the node (hack/servers-up.sh DIR), else it starts its own.
@@ -106,10 +108,20 @@ for n in $COUNTS; do
   COUNTER=$!
   "$FANOUT" "$EW_KAFKA_BOOTSTRAP" "$TOPIC" "$IP:$PORT" /s "$n" "$RATE" "$SECONDS_" "$PID" 2>&1 | sed 's/^/      /'
   wait "$COUNTER" || true
+  if [ ! -e "$MEM_CG/memory.usage_in_bytes" ]; then
+    # The container is gone (its cgroup with it): say why, and stop.
+    sleep 5
+    echo "      the runtime container ended during the run: restarts" \
+         "$(K -n "$NS" get pod "$POD" -o jsonpath='{.status.containerStatuses[0].restartCount}'), last state" \
+         "$(K -n "$NS" get pod "$POD" -o jsonpath='{.status.containerStatuses[0].lastState.terminated.reason} (exit {.status.containerStatuses[0].lastState.terminated.exitCode})')"
+    break
+  fi
   cpu1=$(cat "$CPU_CG/cpuacct.usage") t1=$(date +%s.%N) ws1=$(workingSet) peak=$(cat "$MEM_CG/memory.max_usage_in_bytes")
   echo "      pod cgroup: cpu $(python3 -c "print(round(100 * ($cpu1 - $cpu0) / 1e9 / ($t1 - $t0)))")% of a core over the run" \
        "($(python3 -c "print(round(($t1 - $t0), 1))") s); memory working set $(mib "$ws0") -> $(mib "$ws1") MiB," \
        "peak $(mib "$peak") MiB of the $(mib "$LIMIT") MiB limit; restarts $(K -n "$NS" get pod "$POD" -o jsonpath='{.status.containerStatuses[0].restartCount}')"
-  sleep 3  # the clients' sessions end
+  # The pod sees a client gone when a write to it fails (the next heartbeat):
+  # the next N starts from none.
+  for _ in $(seq 1 60); do [ "$(clientsCounted)" = 0 ] && break; sleep 1; done
 done
 echo "load: $(uptime)"

@@ -6,11 +6,11 @@
 // / expected, delivery latency p50/p99/max (produce -> parsed by the client,
 // wall clock, same machine), the runtime's RSS per client (VmRSS after
 // connecting, and at the end, less before, / CLIENTS), its CPU while
-// producing (utime+stime of PID), its threads and open files at the end, and
-// the time to first event (from the start of production to each client's
-// first delivery, p50/p99; clients that got none counted apart). The same
-// load runs against the guide's design (streams_guide_baseline.cpp) for the
-// comparison.
+// producing (utime+stime of PID; this load generator's own beside it), its
+// threads and open files at the end, and the time to first event (from the
+// start of production to each client's first delivery, p50/p99; clients that
+// got none counted apart). The same load runs against the guide's design
+// (streams_guide_baseline.cpp) for the comparison.
 //
 //   ew-streams-fanout BOOTSTRAP TOPIC [HOST:]PORT PATH CLIENTS RATE SECONDS PID
 #include <arpa/inet.h>
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   conf->set("bootstrap.servers", bootstrap, err);
   conf->set("linger.ms", "1", err);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
-  const double cpu0 = cpuSeconds(pid);
+  const double cpu0 = cpuSeconds(pid), ownCpu0 = cpuSeconds(::getpid());
   const int64_t startMs = wallMs();
   const auto start = std::chrono::steady_clock::now();
   const int total = rate * seconds;
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   }
   producer->flush(10000);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu = cpuSeconds(pid) - cpu0;
+  const double cpu = cpuSeconds(pid) - cpu0, ownCpu = cpuSeconds(::getpid()) - ownCpu0;
   producing.store(false);
   reader.join();
   const long rssEnd = statusField(pid, "VmRSS");
@@ -195,15 +195,16 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "clients %zu/%d  rate %d/s for %ds  deliveries %llu/%llu  latency ms p50 %lld p99 %lld max %lld  "
-      "rss/client %.1f KiB (end %.1f)  cpu %.0f%%  first event ms p50 %lld p99 %lld  none %zu  threads %ld  "
+      "rss/client %.1f KiB (end %.1f)  cpu %.0f%% (this load generator %.0f%%)  first event ms p50 %lld p99 %lld  none "
+      "%zu  threads %ld  "
       "fds %d\n",
       conns.size(), clients, rate, seconds, static_cast<unsigned long long>(seen),
       static_cast<unsigned long long>(static_cast<uint64_t>(total) * conns.size()), static_cast<long long>(pct(0.5)),
       static_cast<long long>(pct(0.99)), static_cast<long long>(latencies.empty() ? -1 : latencies.back()),
       conns.empty() ? 0.0 : static_cast<double>(rssAfter - rssBefore) / static_cast<double>(conns.size()),
       conns.empty() ? 0.0 : static_cast<double>(rssEnd - rssBefore) / static_cast<double>(conns.size()),
-      100.0 * cpu / elapsed, firstPct(0.5), firstPct(0.99), conns.size() - first.size(), statusField(pid, "Threads"),
-      openFiles(pid));
+      100.0 * cpu / elapsed, 100.0 * ownCpu / elapsed, firstPct(0.5), firstPct(0.99), conns.size() - first.size(),
+      statusField(pid, "Threads"), openFiles(pid));
   for (auto& c : conns) ::close(c->fd);
   return 0;
 }
