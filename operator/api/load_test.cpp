@@ -74,6 +74,23 @@ TEST_CASE("a minimal worker loads with the CRD's defaults applied") {
   CHECK(l.defaulted["spec"]["scaling"]["maxReplicas"] == 10);
 }
 
+// hack/bench/streams_node.sh: a pod with the default resources carries
+// twice 2500 (a lost peer's clients too); twice 5000 was OOMKilled.
+TEST_CASE("streams pods are sized for 2500 clients by default, in the CRD and the decoder alike") {
+  auto r = loadEventWorker(patched(Json::parse(R"({
+    "spec": {"subscriptions": null, "cron": null, "streamsScaling": {},
+             "streams": [{"name": "orders", "topics": ["order.completed"], "path": "/streams/orders"}]}
+  })")));
+  REQUIRE(std::holds_alternative<Loaded>(r));
+  const auto& l = std::get<Loaded>(r);
+  const auto& s = l.eventWorker.spec.streamsScaling;
+  CHECK(s.minReplicas == 2);
+  CHECK(s.maxReplicas == 10);
+  CHECK(s.targetClientsPerReplica == 2500);
+  CHECK(l.defaulted["spec"]["streamsScaling"]["targetClientsPerReplica"] == 2500);  // the CRD's default
+  CHECK(StreamsScalingSpec{}.targetClientsPerReplica == 2500);  // the decoder's, for no streamsScaling
+}
+
 TEST_CASE("identity and shape are checked before anything else") {
   CHECK(refusedAt(patched({{"apiVersion", "eventworker.dev/v1"}}), "apiVersion"));
   CHECK(refusedAt(patched({{"kind", "Worker"}}), "kind"));

@@ -181,7 +181,7 @@ struct ScalingSpec {
 struct StreamsScalingSpec {
   int minReplicas = 2;
   int maxReplicas = 10;
-  std::int64_t targetClientsPerReplica = 5000;
+  std::int64_t targetClientsPerReplica = 2500;
   int scaleDownStabilizationSeconds = 300;
 };
 

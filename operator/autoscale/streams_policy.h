@@ -49,7 +49,7 @@ inline constexpr int kStreamsScaleDownPercent = 90;
 struct StreamsPolicyConfig {
   int minReplicas = 2;
   int maxReplicas = 10;
-  std::int64_t targetClientsPerReplica = 5000;
+  std::int64_t targetClientsPerReplica = 2500;
   int scaleDownStabilizationSeconds = 300;
   bool operator==(const StreamsPolicyConfig&) const = default;
 };

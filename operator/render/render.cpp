@@ -224,6 +224,23 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
       {"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", metadata(ew, name, "cron")}, {"spec", setSpec}};
 }
 
+// A streams pod being stopped (a rollout, a scale-down, a deletion) keeps
+// serving for kStreamsLeaveSeconds, a preStop sleep, while the EndpointSlice
+// controller and kube-proxy take it out of the Service; only then does the
+// kubelet's SIGTERM drain it (its clients told to reconnect). Drained at once,
+// its clients would reconnect through rules that may still point at it, and a
+// draining pod answers 503, on which EventSource gives up for good (HTML
+// "fail the connection"). The grace period grows by as much, so the drain
+// keeps all of spec.runtime.gracePeriodSeconds. (The sleep action: on by
+// default since Kubernetes 1.30, GA in 1.34.)
+constexpr int kStreamsLeaveSeconds = 5;
+
+void leaveServiceBeforeDrain(Json& podTemplate, int gracePeriodSeconds) {
+  Json& spec = podTemplate["spec"];
+  spec["terminationGracePeriodSeconds"] = gracePeriodSeconds + kStreamsLeaveSeconds;
+  spec["containers"][0]["lifecycle"] = {{"preStop", {{"sleep", {{"seconds", kStreamsLeaveSeconds}}}}}};
+}
+
 // REPLICAS runtime pods alone in --mode MODE, rolled one extra pod at a time.
 // The outbox relays: one publishes per table (the advisory lock in
 // PostgreSQL, worker-runtime/loops/outbox_relay.h) and one stands by to take
@@ -235,12 +252,14 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
 // connected clients.
 Json runtimePairDeployment(const api::EventWorker& ew, const RenderOptions& options, const std::string& mode,
                            const std::string& name, const std::string& configHash, int replicas) {
+  Json pods = podTemplate(ew, options, mode, configHash);
+  if (mode == "streams") leaveServiceBeforeDrain(pods, ew.spec.runtime.gracePeriodSeconds);
   Json deploymentSpec = {
       {"replicas", replicas},
       {"selector", podSelector(ew, mode)},
       {"revisionHistoryLimit", 3},
       {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
-      {"template", podTemplate(ew, options, mode, configHash)}};
+      {"template", pods}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", metadata(ew, name, mode)},

@@ -322,3 +322,34 @@ TEST_CASE("the streams Deployment starts at spec.streamsScaling.minReplicas (the
   REQUIRE(d);
   CHECK((*d)["spec"]["replicas"] == 3);
 }
+
+TEST_CASE(
+    "a streams rollout loses no client: one pod added before one leaves, and a leaving pod stays in service "
+    "(preStop sleep) until the Service has dropped it, then drains within the whole grace period") {
+  const auto ew = load(patched(Json::parse(R"({
+    "spec": {"subscriptions": null, "cron": null, "runtime": {"gracePeriodSeconds": 20},
+             "streams": [{"name": "orders", "topics": ["order.completed"], "path": "/streams/orders"}]}
+  })")));
+  const auto objects = render::render(ew).objects;
+  const Json* d = find(objects, "Deployment", "customer-worker-streams");
+  REQUIRE(d);
+  CHECK((*d)["spec"]["strategy"] ==
+        Json::parse(R"({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})"));
+  const Json& pod = (*d)["spec"]["template"]["spec"];
+  const Json& sleep = pod["containers"][0]["lifecycle"]["preStop"]["sleep"];
+  REQUIRE(sleep.contains("seconds"));
+  const int leave = sleep["seconds"].get<int>();
+  CHECK(leave >= 3);  // the EndpointSlice update, then kube-proxy's sync (1 s minimum)
+  CHECK(pod["terminationGracePeriodSeconds"] == 20 + leave);
+  CHECK(configOf(ew)["server"]["gracePeriod"] == "15s");  // the drain's own margin kept
+  // Other runtime pods drain at once (no clients to move).
+  const auto outbox = load(patched(Json::parse(R"({
+    "spec": {"subscriptions": null, "cron": null, "runtime": {"gracePeriodSeconds": 20},
+             "outbox": [{"name": "orders", "connectionSecretRef": {"name": "order-db"}}]}
+  })")));
+  const auto outboxObjects = render::render(outbox).objects;
+  const Json* o = find(outboxObjects, "Deployment", "customer-worker-outbox");
+  REQUIRE(o);
+  CHECK_FALSE((*o)["spec"]["template"]["spec"]["containers"][0].contains("lifecycle"));
+  CHECK((*o)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 20);
+}

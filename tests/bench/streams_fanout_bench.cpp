@@ -1,16 +1,18 @@
-// ew-streams-fanout: the load of hack/bench/streams_fanout.sh. Opens CLIENTS
-// SSE connections to 127.0.0.1:PORT PATH (epoll, one thread), produces RATE
-// records a second for SECONDS to TOPIC (each carrying its produce time), and
-// prints: clients connected, deliveries seen / expected, delivery latency
-// p50/p99/max (produce -> parsed by the client, wall clock, same machine), the
-// runtime's RSS per client (VmRSS after connecting, and at the end, less
-// before, / CLIENTS), its CPU while producing (utime+stime of PID), its
+// ew-streams-fanout: the load of hack/bench/streams_fanout.sh and
+// hack/bench/streams_node.sh. Opens CLIENTS SSE connections to PORT
+// (127.0.0.1's) or HOST:PORT (a pod's on the node's bridge) PATH (epoll, one
+// thread), produces RATE records a second for SECONDS to TOPIC (each
+// carrying its produce time), and prints: clients connected, deliveries seen
+// / expected, delivery latency p50/p99/max (produce -> parsed by the client,
+// wall clock, same machine), the runtime's RSS per client (VmRSS after
+// connecting, and at the end, less before, / CLIENTS), its CPU while
+// producing (utime+stime of PID; this load generator's own beside it), its
 // threads and open files at the end, and the time to first event (from the
 // start of production to each client's first delivery, p50/p99; clients that
 // got none counted apart). The same load runs against the guide's design
 // (streams_guide_baseline.cpp) for the comparison.
 //
-//   ew-streams-fanout BOOTSTRAP TOPIC PORT PATH CLIENTS RATE SECONDS PID
+//   ew-streams-fanout BOOTSTRAP TOPIC [HOST:]PORT PATH CLIENTS RATE SECONDS PID
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <librdkafka/rdkafkacpp.h>
@@ -50,11 +52,11 @@ double cpuSeconds(int pid) {
   return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-int connectTo(int port) {
+int connectTo(in_addr host, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr = host;
   a.sin_port = htons(static_cast<uint16_t>(port));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
@@ -89,18 +91,25 @@ long statusField(int pid, const std::string& key) {
 
 int main(int argc, char** argv) {
   if (argc != 9) {
-    std::cerr << "usage: ew-streams-fanout BOOTSTRAP TOPIC PORT PATH CLIENTS RATE SECONDS PID\n";
+    std::cerr << "usage: ew-streams-fanout BOOTSTRAP TOPIC [HOST:]PORT PATH CLIENTS RATE SECONDS PID\n";
     return 2;
   }
-  const std::string bootstrap = argv[1], topic = argv[2], path = argv[4];
-  const int port = std::stoi(argv[3]), clients = std::stoi(argv[5]), rate = std::stoi(argv[6]),
-            seconds = std::stoi(argv[7]), pid = std::stoi(argv[8]);
+  const std::string bootstrap = argv[1], topic = argv[2], path = argv[4], at = argv[3];
+  const size_t colon = at.rfind(':');
+  const std::string hostText = colon == std::string::npos ? "127.0.0.1" : at.substr(0, colon);
+  in_addr host{};
+  if (::inet_pton(AF_INET, hostText.c_str(), &host) != 1) {
+    std::cerr << "not an IPv4 address: " << hostText << "\n";
+    return 2;
+  }
+  const int port = std::stoi(colon == std::string::npos ? at : at.substr(colon + 1)), clients = std::stoi(argv[5]),
+            rate = std::stoi(argv[6]), seconds = std::stoi(argv[7]), pid = std::stoi(argv[8]);
   const long rssBefore = statusField(pid, "VmRSS");
   const int ep = epoll_create1(0);
   std::vector<std::unique_ptr<Conn>> conns;
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + hostText + "\r\nAccept: text/event-stream\r\n\r\n";
   for (int i = 0; i < clients; ++i) {
-    const int fd = connectTo(port);
+    const int fd = connectTo(host, port);
     if (fd < 0) break;
     (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
     conns.push_back(std::make_unique<Conn>(Conn{fd, {}}));
@@ -153,7 +162,7 @@ int main(int argc, char** argv) {
   conf->set("bootstrap.servers", bootstrap, err);
   conf->set("linger.ms", "1", err);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
-  const double cpu0 = cpuSeconds(pid);
+  const double cpu0 = cpuSeconds(pid), ownCpu0 = cpuSeconds(::getpid());
   const int64_t startMs = wallMs();
   const auto start = std::chrono::steady_clock::now();
   const int total = rate * seconds;
@@ -166,7 +175,7 @@ int main(int argc, char** argv) {
   }
   producer->flush(10000);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu = cpuSeconds(pid) - cpu0;
+  const double cpu = cpuSeconds(pid) - cpu0, ownCpu = cpuSeconds(::getpid()) - ownCpu0;
   producing.store(false);
   reader.join();
   const long rssEnd = statusField(pid, "VmRSS");
@@ -186,15 +195,16 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "clients %zu/%d  rate %d/s for %ds  deliveries %llu/%llu  latency ms p50 %lld p99 %lld max %lld  "
-      "rss/client %.1f KiB (end %.1f)  cpu %.0f%%  first event ms p50 %lld p99 %lld  none %zu  threads %ld  "
+      "rss/client %.1f KiB (end %.1f)  cpu %.0f%% (this load generator %.0f%%)  first event ms p50 %lld p99 %lld  none "
+      "%zu  threads %ld  "
       "fds %d\n",
       conns.size(), clients, rate, seconds, static_cast<unsigned long long>(seen),
       static_cast<unsigned long long>(static_cast<uint64_t>(total) * conns.size()), static_cast<long long>(pct(0.5)),
       static_cast<long long>(pct(0.99)), static_cast<long long>(latencies.empty() ? -1 : latencies.back()),
       conns.empty() ? 0.0 : static_cast<double>(rssAfter - rssBefore) / static_cast<double>(conns.size()),
       conns.empty() ? 0.0 : static_cast<double>(rssEnd - rssBefore) / static_cast<double>(conns.size()),
-      100.0 * cpu / elapsed, firstPct(0.5), firstPct(0.99), conns.size() - first.size(), statusField(pid, "Threads"),
-      openFiles(pid));
+      100.0 * cpu / elapsed, 100.0 * ownCpu / elapsed, firstPct(0.5), firstPct(0.99), conns.size() - first.size(),
+      statusField(pid, "Threads"), openFiles(pid));
   for (auto& c : conns) ::close(c->fd);
   return 0;
 }

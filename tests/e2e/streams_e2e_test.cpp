@@ -10,8 +10,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include "kube_helpers.h"
 #include "node_support.h"
@@ -64,6 +70,20 @@ Seen seen(const rttest::SseEvent& e) {
   return {d.at("data").at("seq").get<int64_t>(), {d.at("partition").get<int>(), d.at("offset").get<int64_t>()}};
 }
 
+// EventWorker NAME with one stream of TOPIC at PATH exposing id, data,
+// partition and offset, a heartbeat every second, the retry hint RETRY_MS.
+Json streamsWorker(const std::string& ns, const std::string& name, const std::string& topic, const std::string& path,
+                   int retryMs) {
+  Json ew = e2e::runtimeOnlyWorker(ns, name);
+  ew["spec"]["streams"] = Json::array({{{"name", "orders"},
+                                        {"topics", {topic}},
+                                        {"path", path},
+                                        {"fields", {"id", "data", "partition", "offset"}},
+                                        {"heartbeatInterval", "1s"},
+                                        {"reconnectDelay", std::to_string(retryMs) + "ms"}}});
+  return ew;
+}
+
 void produce(rttest::Kafka& kafka, const std::string& topic, int from, int to) {
   for (int i = from; i < to; ++i) {
     const std::string key = "k" + std::to_string(i % 7);
@@ -84,13 +104,7 @@ TEST_CASE(
   const std::string name = "shop", service = name + "-streams", path = "/streams/orders";
   const std::string topic = ns + ".orders";
   kafka.createTopic(topic, 3);
-  Json ew = e2e::runtimeOnlyWorker(ns, name);
-  ew["spec"]["streams"] = Json::array({{{"name", "orders"},
-                                        {"topics", {topic}},
-                                        {"path", path},
-                                        {"fields", {"id", "data", "partition", "offset"}},
-                                        {"heartbeatInterval", "1s"},
-                                        {"reconnectDelay", "500ms"}}});
+  Json ew = streamsWorker(ns, name, topic, path, 500);
   const double t0 = e2e::nowSeconds();
   REQUIRE(api.apply(e2e::kEventWorker, ns, name, ew));
 
@@ -176,5 +190,211 @@ TEST_CASE(
   CHECK((liveSeqs.empty() || (*liveSeqs.begin() == 500 && *liveSeqs.rbegin() == 509)));
   CHECK(e2e::waitForPods(
       api, ns, pods, [&] { return e2e::readyPods(api, ns, pods) == 2; }, 120s));
+  kubectl("delete namespace " + ns + " --wait=false");
+}
+
+namespace {
+
+// A client of the streams Service as a browser's EventSource is: on
+// ew-reconnect or the end of its stream it reconnects after the stream's
+// retry hint, with the Last-Event-ID of the last event it had, to one of the
+// Service's ready endpoints (what kube-proxy would pick from). A reply other
+// than 200 is kept apart: EventSource gives up on it for good (HTML, "fail
+// the connection"); a refused connection is a network error, retried.
+struct EventSourceClient {
+  int index = 0;
+  std::unique_ptr<rttest::SseClient> conn;
+  std::string pod;                 // the pod read now, "" while away
+  std::vector<Seen> got;           // the data events, in arrival order
+  std::string lastId;              // the id of the last data event
+  int reconnects = 0;              // reconnections answered 200
+  int attempts = 0;                // reconnection attempts
+  int withoutId = 0;               // reconnections with no Last-Event-ID to send
+  int toldToReconnect = 0;         // ew-reconnect events
+  std::vector<std::string> named;  // other named events (ew-resume: the position was lost)
+  std::vector<int> refusedStatus;  // replies other than 200 (0: no reply)
+  double awaySince = 0, retryAt = 0, longestAway = 0;
+};
+
+// Connects C to one of the ready endpoints; false when none took it.
+bool connect(EventSourceClient& c, kube::KubeApi& api, const std::string& ns, const std::string& service,
+             const std::string& path, int attempt) {
+  int port = 0;
+  const std::vector<Endpoint> ready = readyEndpoints(api, ns, service, "sse", &port);
+  if (ready.empty() || port == 0) return false;
+  const Endpoint& to = ready[static_cast<size_t>(c.index + attempt) % ready.size()];
+  std::map<std::string, std::string> headers;
+  if (!c.lastId.empty()) headers["Last-Event-ID"] = c.lastId;
+  auto conn = std::make_unique<rttest::SseClient>(to.ip, port, path, headers);
+  if (conn->ended()) return false;  // refused: a network error, retried
+  const int status = conn->status(5s);
+  if (status != 200) {
+    c.refusedStatus.push_back(status);
+    return false;
+  }
+  c.conn = std::move(conn);
+  c.pod = to.pod;
+  return true;
+}
+
+// Reads what C has now; on ew-reconnect or the end of the stream, leaves and
+// reconnects (after the retry hint) when its time comes.
+void pump(EventSourceClient& c, kube::KubeApi& api, const std::string& ns, const std::string& service,
+          const std::string& path, int retryMs) {
+  const double now = e2e::nowSeconds();
+  if (!c.conn) {
+    if (now < c.retryAt) return;
+    if (c.lastId.empty()) ++c.withoutId;
+    if (!connect(c, api, ns, service, path, c.attempts++)) {
+      c.retryAt = now + retryMs / 1000.0;
+      return;
+    }
+    ++c.reconnects;
+    c.longestAway = std::max(c.longestAway, e2e::nowSeconds() - c.awaySince);
+  }
+  while (auto e = c.conn->next(5ms)) {
+    if (e->event.empty()) {
+      c.got.push_back(seen(*e));
+      c.lastId = e->id;
+    } else if (e->event == "ew-reconnect") {
+      ++c.toldToReconnect;
+    } else {
+      c.named.push_back(e->event);
+    }
+  }
+  if (c.conn->ended()) {
+    c.conn.reset();
+    c.pod.clear();
+    c.awaySince = now;
+    c.retryAt = now + retryMs / 1000.0;
+  }
+}
+
+// The Deployment's rollout is over: every replica runs the current template
+// and is available, and no pod of OLD_PODS is left (terminating ones too).
+bool rolledOut(kube::KubeApi& api, const std::string& ns, const std::string& deployment, const std::string& pods,
+               const std::set<std::string>& oldPods) {
+  auto d = api.get(e2e::kDeployment, ns, deployment);
+  if (!d) return false;
+  const Json s = (*d).value("status", Json::object());
+  const int want = (*d)["spec"].value("replicas", -1);
+  if (s.value("observedGeneration", 0) < (*d)["metadata"].value("generation", 0) ||
+      s.value("updatedReplicas", 0) != want || s.value("replicas", 0) != want ||
+      s.value("availableReplicas", 0) != want)
+    return false;
+  for (const auto& p : e2e::pods(api, ns, pods))
+    if (oldPods.count(p.name)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a rollout of the streams Deployment (a stream's heartbeat edited) while clients read and events keep coming: "
+    "each client is told to reconnect, resumes with its Last-Event-ID and ends with every event once") {
+  kube::KubeApi api(ew::testing::testKubeClient());
+  e2e::installOperator();
+  rttest::Kafka kafka;
+  const std::string ns = e2e::createNodeNamespace(api, "e2e-streams-roll");
+  const std::string name = "shop", service = name + "-streams", path = "/streams/orders";
+  const std::string topic = ns + ".orders";
+  constexpr int kRetryMs = 500;
+  kafka.createTopic(topic, 3);
+  Json ew = streamsWorker(ns, name, topic, path, kRetryMs);
+  REQUIRE(api.apply(e2e::kEventWorker, ns, name, ew));
+  const std::string pods = "eventworker.dev/name=" + name + ",eventworker.dev/component=streams";
+  int port = 0;
+  std::vector<Endpoint> endpoints;
+  REQUIRE(e2e::waitForPods(
+      api, ns, pods,
+      [&] {
+        endpoints = readyEndpoints(api, ns, service, "sse", &port);
+        return e2e::readyPods(api, ns, pods) == 2 && endpoints.size() == 2 && port > 0;
+      },
+      240s));
+  std::set<std::string> oldPods;
+  for (const auto& p : e2e::pods(api, ns, pods)) oldPods.insert(p.name);
+  const auto before = api.get(e2e::kDeployment, ns, service);
+  REQUIRE(before);
+  const int64_t generation = (*before)["metadata"].value("generation", 0);
+
+  // Four clients, two on each pod.
+  std::vector<EventSourceClient> clients(4);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    EventSourceClient& c = clients[i];
+    c.index = static_cast<int>(i);
+    c.conn = std::make_unique<rttest::SseClient>(endpoints[i % 2].ip, port, path);
+    REQUIRE(c.conn->status() == 200);
+    c.pod = endpoints[i % 2].pod;
+  }
+  // Events all along, 40 a second, until the rollout is over.
+  std::atomic<bool> producing{true};
+  std::atomic<int> produced{0};
+  std::thread producer([&] {
+    for (int i = 0; producing.load(); ++i) {
+      produce(kafka, topic, i, i + 1);
+      produced.store(i + 1);
+      std::this_thread::sleep_for(25ms);
+    }
+  });
+  const auto pumpAll = [&] {
+    for (auto& c : clients) pump(c, api, ns, service, path, kRetryMs);
+  };
+  const auto every = [&](const std::function<bool(const EventSourceClient&)>& p) {
+    return std::all_of(clients.begin(), clients.end(), p);
+  };
+  const double start = e2e::nowSeconds();
+  while (!every([](const auto& c) { return c.got.size() >= 20; }) && e2e::nowSeconds() - start < 30) pumpAll();
+  REQUIRE(every([](const auto& c) { return c.got.size() >= 20; }));
+
+  // The user edits the stream: the config changes, so does the pod template.
+  ew["spec"]["streams"][0]["heartbeatInterval"] = "2s";
+  const double editedAt = e2e::nowSeconds();
+  REQUIRE(api.apply(e2e::kEventWorker, ns, name, ew));
+  bool done = false;
+  double rolledAt = 0, lastCheck = 0;
+  while (e2e::nowSeconds() - editedAt < 240) {
+    pumpAll();
+    if (e2e::nowSeconds() - lastCheck < 0.5) continue;
+    lastCheck = e2e::nowSeconds();
+    if (!rolledAt && rolledOut(api, ns, service, pods, oldPods)) rolledAt = lastCheck;
+    done = rolledAt && every([&](const auto& c) { return c.conn && !oldPods.count(c.pod); });
+    if (done) break;
+  }
+  producing.store(false);
+  producer.join();
+  const int total = produced.load();
+  const auto d = api.get(e2e::kDeployment, ns, service);
+  REQUIRE(d);
+  INFO(e2e::describePods(api, ns, pods));
+  CHECK((*d)["metadata"].value("generation", 0) > generation);  // the template changed: it rolled
+  REQUIRE(done);
+  std::cout << "[figure] EventWorker edited -> streams Deployment rolled out (both pods replaced): "
+            << rolledAt - editedAt << " s, " << total << " events produced meanwhile and before\n";
+
+  // Every client catches up with every event.
+  const double settle = e2e::nowSeconds();
+  while (!every([&](const auto& c) { return c.got.size() >= static_cast<size_t>(total); }) &&
+         e2e::nowSeconds() - settle < 30)
+    pumpAll();
+  for (const auto& c : clients) {
+    INFO("client " << c.index << " now on " << c.pod);
+    std::set<int64_t> seqs;
+    std::set<std::pair<int, int64_t>> records;
+    size_t duplicates = 0;
+    for (const auto& s : c.got)
+      if (!records.insert(s.at).second || !seqs.insert(s.seq).second) ++duplicates;
+    CHECK(duplicates == 0);
+    CHECK(seqs.size() == static_cast<size_t>(total));
+    CHECK((seqs.empty() || (*seqs.begin() == 0 && *seqs.rbegin() == total - 1)));
+    CHECK(c.toldToReconnect >= 1);  // its pod went away while it read
+    CHECK(c.reconnects >= 1);
+    CHECK(c.withoutId == 0);         // each reconnect carried the Last-Event-ID
+    CHECK(c.named.empty());          // no ew-resume: none lost its position
+    CHECK(c.refusedStatus.empty());  // no reply a browser would give up on
+    std::cout << "[figure] client " << c.index << ": " << c.got.size() << " events, told to reconnect "
+              << c.toldToReconnect << "x, reconnected " << c.reconnects << "x, longest away " << c.longestAway
+              << " s\n";
+  }
   kubectl("delete namespace " + ns + " --wait=false");
 }
