@@ -17,17 +17,12 @@ int toInt(std::int64_t v) { return static_cast<int>(std::min<std::int64_t>(v, IN
 
 double seconds(Millis d) { return std::chrono::duration<double>(d).count(); }
 
-// Messages the group can still fetch: from its committed offset, or where the
-// reset policy puts a consumer without one (also when the committed offset
-// fell behind the log start, where the broker answers OFFSET_OUT_OF_RANGE).
-// Retention-deleted messages below the log start are never lag (#7936).
-std::int64_t partitionLag(const PartitionOffsets& p, OffsetReset reset) {
-  std::int64_t position;
-  if (p.committed && *p.committed >= p.logStart)
-    position = *p.committed;
-  else
-    position = reset == OffsetReset::Earliest ? p.logStart : p.end;
-  return std::max<std::int64_t>(0, p.end - position);
+// The memory of KEY in PARTITIONS (sorted by key), or null.
+const PolicyState::PartitionMemory* memoryOf(const std::vector<PolicyState::Partition>& partitions,
+                                             const PartitionKey& key) {
+  auto it = std::lower_bound(partitions.begin(), partitions.end(), key,
+                             [](const PolicyState::Partition& e, const PartitionKey& k) { return e.key < k; });
+  return it != partitions.end() && it->key == key ? &it->memory : nullptr;
 }
 
 // Whether a lag is a backlog rather than commit latency: consumers commit
@@ -161,6 +156,15 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
 
 }  // namespace
 
+std::int64_t partitionLag(const PartitionOffsets& p, OffsetReset reset) {
+  std::int64_t position;
+  if (p.committed && *p.committed >= p.logStart)
+    position = *p.committed;
+  else
+    position = reset == OffsetReset::Earliest ? p.logStart : p.end;
+  return std::max<std::int64_t>(0, p.end - position);
+}
+
 const char* reasonName(Reason reason) {
   switch (reason) {
     case Reason::Lag:
@@ -232,24 +236,25 @@ struct Measured {
 // the previous poll), so every member works at its capacity.
 void measurePartitions(const PolicyState& previous, PolicyState& state, const PolicyConfig& config,
                        const Observation& obs, Measured& m, Decision& d) {
-  std::map<PartitionKey, PolicyState::PartitionMemory> memory;
+  std::vector<PolicyState::Partition> memory;
+  memory.reserve(obs.partitions.size());
   double produced = 0, producedScaling = 0, consumed = 0;
   bool busy = m.partitionCount > 0 && m.dt > 0;
   for (const auto& p : obs.partitions) {
     PartitionKey key{p.topic, p.partition};
     std::int64_t lag = partitionLag(p, obs.offsetReset);
-    auto before = previous.partitions.find(key);
-    bool known = before != previous.partitions.end();
+    const PolicyState::PartitionMemory* before = memoryOf(previous.partitions, key);
+    bool known = before != nullptr;
     PolicyState::PartitionMemory mem{p.end, p.committed, 0, obs.now};
-    if (known && lag > 0 && p.hasOwner && before->second.committed == p.committed) {
-      mem.stillPolls = before->second.stillPolls + 1;
-      mem.stillSince = before->second.stillPolls > 0 ? before->second.stillSince : *previous.lastPollAt;
+    if (known && lag > 0 && p.hasOwner && before->committed == p.committed) {
+      mem.stillPolls = before->stillPolls + 1;
+      mem.stillSince = before->stillPolls > 0 ? before->stillSince : *previous.lastPollAt;
     }
     bool stalled = mem.stillPolls >= config.stalledAfterPolls &&
                    obs.now - mem.stillSince >= Millis(std::int64_t{config.stalledAfterSeconds} * 1000);
-    memory[key] = mem;
+    memory.push_back({key, mem});
 
-    d.partitions.push_back({p.topic, p.partition, lag, stalled});
+    ++d.partitions;
     d.totalLag += lag;
     d.lagByTopic[p.topic] += lag;
     if (stalled)
@@ -258,11 +263,11 @@ void measurePartitions(const PolicyState& previous, PolicyState& state, const Po
       d.scalingLag += lag;
     double in = 0;
     if (known) {
-      in = static_cast<double>(std::max<std::int64_t>(0, p.end - before->second.end));
+      in = static_cast<double>(std::max<std::int64_t>(0, p.end - before->end));
       produced += in;
       if (!stalled) producedScaling += in;
-      if (p.committed && before->second.committed)
-        consumed += static_cast<double>(std::max<std::int64_t>(0, *p.committed - *before->second.committed));
+      if (p.committed && before->committed)
+        consumed += static_cast<double>(std::max<std::int64_t>(0, *p.committed - *before->committed));
     }
     busy = busy && known && p.hasOwner && !stalled && behind(double(lag), in);
   }
@@ -272,6 +277,7 @@ void measurePartitions(const PolicyState& previous, PolicyState& state, const Po
     m.scalingProduceRate = producedScaling / m.dt;
   }
   m.busy = busy;
+  std::sort(memory.begin(), memory.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   state.partitions = std::move(memory);
 }
 

@@ -114,7 +114,7 @@ void Autoscaler::exportMetrics(const std::string& key, const Entry& e) {
   // minReplicas. Known once a poll has counted the partitions.
   const auto& policy = e.target.policy;
   int most = policy.maxReplicas;
-  if (!policy.allowIdleConsumers) most = std::min(most, static_cast<int>(d.partitions.size()));
+  if (!policy.allowIdleConsumers) most = std::min(most, d.partitions);
   metrics_
       .gauge("eventworker_max_replicas",
              "The most replicas the autoscaler may run: maxReplicas, limited to the partition count.", labels)
@@ -147,8 +147,7 @@ void Autoscaler::publish(const std::string& key, Entry& e, Millis now, std::vect
   }
 }
 
-void Autoscaler::observe(const std::string& key, const LagResult& result, Millis now,
-                         std::vector<std::string>& changed) {
+void Autoscaler::observe(const std::string& key, LagResult result, Millis now, std::vector<std::string>& changed) {
   auto live = currentReplicas_(key);
   if (!live) return;  // the events Deployment does not exist yet
   std::lock_guard lock(mu_);
@@ -161,7 +160,7 @@ void Autoscaler::observe(const std::string& key, const LagResult& result, Millis
     obs.now = now;
     obs.currentReplicas = *live;
     obs.offsetReset = e.target.offsetReset;
-    obs.partitions = *result;
+    obs.partitions = std::move(*result);
     step = autoscale::policyPoll(e.state, e.target.policy, obs);
   } else {
     step = autoscale::policyFailed(e.state, e.target.policy, *live);
@@ -209,7 +208,7 @@ Autoscaler::Millis Autoscaler::pollDue(Millis now) {
         failure = std::string("lag read failed: ") + ex.what();
       }
       for (size_t i = 0; i < due->size(); ++i)
-        observe((*due)[i].key, i < results.size() ? results[i] : LagResult(Error{failure}), now, changed);
+        observe((*due)[i].key, i < results.size() ? std::move(results[i]) : LagResult(Error{failure}), now, changed);
     }
     metrics_.histogram("eventworker_lag_poll_duration_seconds", "Time to read one batch of lag (all clusters).")
         .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

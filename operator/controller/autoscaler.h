@@ -93,7 +93,7 @@ class Autoscaler {
     Millis publishedAt{0};
   };
   Millis jittered(Millis interval);
-  void observe(const std::string& key, const LagResult& result, Millis now, std::vector<std::string>& changed);
+  void observe(const std::string& key, LagResult result, Millis now, std::vector<std::string>& changed);
   void publish(const std::string& key, Entry& e, Millis now, std::vector<std::string>& changed);
   void exportMetrics(const std::string& key, const Entry& e);  // REQUIRES: e.decision
 

@@ -170,10 +170,7 @@ void Controller::startWatcher(const kube::ResourceType& type, kube::Store& store
   o.labelSelector = selector;
   watchers_.push_back(std::make_unique<kube::Watcher>(api_, type, o, store, std::move(fn), random01_));
   kube::Watcher* w = watchers_.back().get();
-  threads_.emplace_back([this, w] {
-    w->run();
-    (void)this;
-  });
+  threads_.emplace_back([w] { w->run(); });
 }
 
 void Controller::start() {

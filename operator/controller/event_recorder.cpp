@@ -70,9 +70,10 @@ void EventRecorder::sendLoop() {
     queue_.pop_front();
     sending_ = true;
     l.unlock();
-    // Best effort: an Event is a hint for kubectl describe, and the client
-    // logs and counts failed requests.
-    (void)api_.create(kube::resources::kEvent, ns, event);
+    // Best effort: an Event is a hint for kubectl describe, not retried.
+    if (auto r = api_.create(kube::resources::kEvent, ns, event); !r && failed_.fetch_add(1) % 100 == 0)
+      spdlog::warn("events: cannot record Event {} about {}/{}: {}", event.value("reason", ""), ns,
+                   event["involvedObject"].value("name", ""), r.error().message);
     l.lock();
     sending_ = false;
     if (queue_.empty()) idleCv_.notify_all();

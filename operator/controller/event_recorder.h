@@ -4,7 +4,8 @@
 // reconcile path: record() queues the Event and returns; one sender thread
 // creates them in order (as client-go's broadcaster does), so a burst of
 // reconciles spends the API server's capacity on the objects first. When the
-// queue is full the Event is dropped and counted. Thread-safe.
+// queue is full the Event is dropped and counted; an Event the API server
+// refuses is counted too (and logged, the first and every 100th). Thread-safe.
 
 #include <atomic>
 #include <condition_variable>
@@ -28,6 +29,7 @@ class EventRecorder {
   // Waits until every queued Event was sent (or failed), at most TIMEOUT.
   bool flush(std::chrono::milliseconds timeout);
   uint64_t dropped() const { return dropped_.load(); }
+  uint64_t failed() const { return failed_.load(); }
 
  private:
   void sendLoop();
@@ -37,6 +39,7 @@ class EventRecorder {
   size_t maxQueued_;
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> failed_{0};
   std::mutex mu_;
   std::condition_variable cv_;                            // work queued, or stopping
   std::condition_variable idleCv_;                        // the queue drained

@@ -1,5 +1,7 @@
 #include "controller/leader_election.h"
 
+#include <spdlog/spdlog.h>
+
 #include <ctime>
 
 namespace ew::controller {
@@ -75,7 +77,9 @@ void LeaderElector::release() {
   lease["spec"]["renewTime"] = microTime(clock_.wallNow());
   // Best effort: when the release fails, the others take over after the lease
   // duration instead of at once.
-  (void)api_.replace(resources::kLease, config_.ns, config_.name, lease);
+  if (auto r = api_.replace(resources::kLease, config_.ns, config_.name, lease); !r)
+    spdlog::warn("cannot release Lease {}/{} (the next leader waits out its duration): {}", config_.ns, config_.name,
+                 r.error().message);
 }
 
 bool LeaderElector::sleepFor(std::chrono::milliseconds d) {

@@ -1,5 +1,7 @@
 #include "controller/reconciler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
 
@@ -353,11 +355,16 @@ Error Reconciler::applyFailed(Pass& p, const std::string& kind, const std::strin
     reason = "DaprNotInstalled";
     msg = "the dapr.io/v2alpha1 Subscription API is not installed: install Dapr or set spec.dapr.enabled: false";
   }
-  // Say why in status (best effort), then let the queue retry with backoff.
-  p.in.degraded = std::make_pair(reason, msg);
-  int ignored = 0;
-  (void)writeStatus(p.ew, desiredStatus(p.in, p.current), ignored);  // best effort, as in stepMigration
+  // Say why in status, then let the queue retry with backoff.
+  reportDegraded(p, reason, msg);
   return Error{msg, error.code};
+}
+
+void Reconciler::reportDegraded(Pass& p, const std::string& reason, const std::string& message) {
+  p.in.degraded = std::make_pair(reason, message);
+  int writes = 0;  // not counted: the reconcile fails either way
+  if (auto st = writeStatus(p.ew, desiredStatus(p.in, p.current), writes); !st)
+    spdlog::warn("cannot report Degraded {}: {}", reason, st.error().message);
 }
 
 Status Reconciler::pruneUndeclared(Pass& p, const std::vector<Json>& rendered, const std::vector<Json>& replaced) {

@@ -163,6 +163,10 @@ class Reconciler {
   const kube::ResourceType* typeFor(const std::string& kind) const;
   std::vector<kube::Json> ownedBy(const std::string& ns, const std::string& name) const;
   Status writeStatus(const kube::Json& ew, const kube::Json& status, int& writes);
+  // Writes status Degraded REASON: MESSAGE, best effort: the caller returns
+  // its own error to the queue, whose retry writes the status again, so a
+  // failed write is only logged.
+  void reportDegraded(Pass& p, const std::string& reason, const std::string& message);
   // Deletes in the foreground each of REPLACED (see predecessors()) not yet
   // being deleted so, and records the replacements in IN. Returns the names
   // of the rendered workloads to hold back until their predecessor is gone:

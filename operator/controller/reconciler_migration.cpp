@@ -158,10 +158,7 @@ Status Reconciler::editAnnotations(const Json& ew, const std::vector<migration::
 Status Reconciler::stepMigration(Pass& p, Rendered& rendered) {
   auto planned = migrate(p.ew, rendered.migration, /*deleting=*/false, p.out.writes);
   if (!planned) {
-    p.in.degraded = std::make_pair(std::string("MigrationFailed"), planned.error().message);
-    int ignored = 0;
-    // Best effort: the migration's error is returned (and retried) either way.
-    (void)writeStatus(p.ew, desiredStatus(p.in, p.current), ignored);
+    reportDegraded(p, "MigrationFailed", planned.error().message);
     return planned.error();
   }
   const migration::Plan& plan = *planned;

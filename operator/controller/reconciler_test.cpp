@@ -351,6 +351,23 @@ TEST_CASE(
   CHECK(h.condition("Ready")["status"] == "True");
 }
 
+TEST_CASE("reconcile: when the status write that reports a refused apply fails too, the apply's error is returned") {
+  Harness h;
+  h.add(minimalEventWorker());
+  h.api.failNext("apply", "deployments", 500, "InternalError: etcdserver: request timed out");
+  h.api.failNext("apply-status", "eventworkers", 503, "ServiceUnavailable");
+  auto out = h.reconcile();
+  REQUIRE_FALSE(out);
+  CHECK(out.error().code == 500);
+  CHECK_THAT(out.error().message, Catch::Contains("request timed out"));
+  CHECK(h.condition("Degraded").empty());  // the status write failed
+
+  REQUIRE(h.reconcile());  // the retry applies it
+  h.workloadsAvailable();
+  REQUIRE(h.reconcile());
+  CHECK(h.condition("Degraded")["status"] == "False");
+}
+
 TEST_CASE("reconcile: Dapr Subscriptions without Dapr's API installed are Degraded DaprNotInstalled") {
   Harness h;
   h.add(patched({{"spec", {{"dapr", {{"enabled", true}, {"appId", "customer-worker"}, {"pubsubName", "pubsub"}}}}}}));

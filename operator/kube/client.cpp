@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -159,6 +162,50 @@ Result<Response> KubeClient::stream(const Request& request, const std::function<
     if (cancel.cancelled()) return Response{499, ""};
     return Error{"kube-apiserver " + impl_->access.server + ": " + e.what()};
   }
+}
+
+namespace {
+
+// Whether DIR holds an OpenSSL hash link (8 hex digits, '.', a digit).
+bool hasHashLinks(const std::string& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() >= 10 && name[8] == '.' && std::isdigit(static_cast<unsigned char>(name[9])) &&
+        std::all_of(name.begin(), name.begin() + 8,
+                    [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+      return true;
+  }
+  return false;
+}
+
+// Whether the environment names no bundle, or OpenSSL's default one (the
+// system's, as some shells export it); another file is the user's choice.
+bool systemBundleOrNone() {
+  const char* named = std::getenv(X509_get_default_cert_file_env());
+  if (!named) return true;
+  std::error_code a, b;
+  const auto file = std::filesystem::canonical(named, a);
+  const auto system = std::filesystem::canonical(X509_get_default_cert_file(), b);
+  return !a && !b && file == system;
+}
+
+}  // namespace
+
+bool preferHashedSystemTrust(const std::string& certDirs) {
+  if (!systemBundleOrNone()) return false;
+  std::string dirs = certDirs;
+  if (dirs.empty()) {
+    const char* env = std::getenv(X509_get_default_cert_dir_env());
+    dirs = env ? env : X509_get_default_cert_dir();
+  }
+  bool hashed = false;
+  for (size_t start = 0; !hashed && start <= dirs.size();) {
+    const size_t colon = std::min(dirs.find(':', start), dirs.size());
+    hashed = hasHashLinks(dirs.substr(start, colon - start));
+    start = colon + 1;
+  }
+  return hashed && ::setenv(X509_get_default_cert_file_env(), "/dev/null", 1) == 0;
 }
 
 bool setIoThreads(size_t threads) {

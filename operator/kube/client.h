@@ -81,6 +81,21 @@ const char* verbName(Verb verb);
 // already started.
 bool setIoThreads(size_t threads);
 
+// Keeps OpenSSL from loading the system CA bundle file into every new TLS
+// context. cpprestsdk makes one per connection and loads the default paths
+// into it before the client puts the cluster CA in their place: about 140
+// CAs parsed, some 0.7 MB allocated per connection, several connections at
+// once at start, and the heap keeps the high-water mark (1,000 workers'
+// operator: 2-4 MiB of its resident set). Points SSL_CERT_FILE at an empty
+// file when the environment names none (or OpenSSL's default bundle, the
+// system's) and CERT_DIRS (OpenSSL's hashed
+// directories, ':'-separated; empty: SSL_CERT_DIR, else OpenSSL's default)
+// holds hash links: the same system CAs stay trusted, looked up in that
+// directory by subject hash when a chain needs one (librdkafka's default
+// verification too). Returns whether it did. Call first in main, before any
+// thread starts (it sets the environment).
+bool preferHashedSystemTrust(const std::string& certDirs = "");
+
 // The Kubernetes Status object of a failed reply as an Error:
 // code = HTTP status, message = "<reason>: <message>" (or the raw body).
 Error apiError(const Response& response);

@@ -236,6 +236,8 @@ int main(int argc, char** argv) {
   // Few malloc arenas: glibc's default (8 per core) keeps freed memory per
   // thread and multiplies the operator's resident set for no gain.
   mallopt(M_ARENA_MAX, 2);
+  // The system CAs by hash, not a bundle parsed per connection (see preferHashedSystemTrust).
+  kube::preferHashedSystemTrust();
   // cpprestsdk's I/O pool: 4 threads, not its default 40 (see setIoThreads).
   kube::setIoThreads(4);
   CLI::App app{"eventworker-operator: reconciles EventWorker resources into worker Deployments and StatefulSets"};

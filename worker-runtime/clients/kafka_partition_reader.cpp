@@ -49,7 +49,7 @@ Result<KafkaPartitionReaderPtr> KafkaPartitionReader::create(const KafkaSourceCo
 
 KafkaPartitionReader::~KafkaPartitionReader() {
   if (!consumer_) return;
-  (void)consumer_->unassign();
+  (void)consumer_->unassign();  // closing either way: close() below leaves whatever is still assigned
   queue_.reset();
   consumer_->close();
 }

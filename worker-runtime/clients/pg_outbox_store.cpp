@@ -309,7 +309,7 @@ Status PgOutboxStore::startSettle(const BatchSettlement& s) {
                                              : run(fail, {id.c_str(), s.refused[i].second.c_str()});
   }
   if (!st) {
-    (void)exec(marker_, "ROLLBACK");
+    (void)exec(marker_, "ROLLBACK");  // ST is the news; a failed ROLLBACK means a broken session, which ends it too
     return st;
   }
   return exec(marker_, "COMMIT");

@@ -68,6 +68,8 @@ Millis OutboxRelay::nextBackoff() {
 }
 
 void OutboxRelay::abandonInFlight() {
+  // Their reports no longer matter: the rows stay unmarked, and the next lock
+  // holder publishes them again (at least once).
   for (const auto& batch : inFlight_) (void)publisher_.collect(batch);
   inFlight_.clear();
   marking_.reset();    // it may have committed or not: either way its rows were delivered
@@ -279,7 +281,9 @@ void OutboxRelay::run() {
     if (d.count() > 0) wait(d);
   }
   while (!inFlight_.empty()) settleOldest();  // the batches in flight are marked before the lock goes
-  (void)finishMarking();
+  if (auto s = finishMarking(); !s)
+    spdlog::warn("outbox {}: marking the last batch failed while stopping (its rows are published again): {}",
+                 o_.config.name, s.error().message);
   if (state_.load() == RelayState::Active)
     spdlog::info("outbox {}: stopped; releasing the lock of table {}", o_.config.name, o_.config.table);
   store_->disconnect();
