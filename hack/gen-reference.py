@@ -252,6 +252,7 @@ DEGRADED = [
     re.compile(r'degraded\s*=\s*std::make_pair\(\s*(?:std::string\()?"([A-Za-z]+)"'),
     re.compile(r'\breason\s*=\s*"([A-Za-z]+)"'),
     re.compile(r'invalidReason\s*\?\s*"([A-Za-z]+)"'),
+    re.compile(r'\breportDegraded\(\s*\w+,\s*"([A-Za-z]+)"'),
     # The kubelet's reasons a failing pod passes on (controller/pod_health.cpp).
     re.compile(r'degradedReason\(\s*"([A-Za-z]+)"\s*\)'),
 ]
