@@ -156,15 +156,6 @@ Prediction predict(const BurstPattern& p, const PolicyConfig& config, std::optio
 
 }  // namespace
 
-std::int64_t partitionLag(const PartitionOffsets& p, OffsetReset reset) {
-  std::int64_t position;
-  if (p.committed && *p.committed >= p.logStart)
-    position = *p.committed;
-  else
-    position = reset == OffsetReset::Earliest ? p.logStart : p.end;
-  return std::max<std::int64_t>(0, p.end - position);
-}
-
 const char* reasonName(Reason reason) {
   switch (reason) {
     case Reason::Lag:

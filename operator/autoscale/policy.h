@@ -73,6 +73,7 @@
 //
 // Thread-compatible value types; the functions are pure.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -117,7 +118,14 @@ struct PartitionOffsets {
 // where RESET puts a consumer without one (also when the committed offset
 // fell behind the log start, where the broker answers OFFSET_OUT_OF_RANGE).
 // Retention-deleted messages below the log start are never lag (#7936).
-std::int64_t partitionLag(const PartitionOffsets& p, OffsetReset reset);
+inline std::int64_t partitionLag(const PartitionOffsets& p, OffsetReset reset) {
+  std::int64_t position;
+  if (p.committed && *p.committed >= p.logStart)
+    position = *p.committed;
+  else
+    position = reset == OffsetReset::Earliest ? p.logStart : p.end;
+  return std::max<std::int64_t>(0, p.end - position);
+}
 
 // One successful poll.
 struct Observation {
