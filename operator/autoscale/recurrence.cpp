@@ -4,6 +4,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <iterator>
+#include <utility>
 
 namespace ew::autoscale {
 namespace {
@@ -58,6 +59,15 @@ std::optional<BurstPattern> recurring(std::initializer_list<const BurstRecord*> 
 RecurrenceState observeArrivals(const RecurrenceState& previous, Millis now, double rate, double seconds) {
   RecurrenceState s = previous;
   if (!s.baseline) {
+    s.baseline = rate;
+    s.firstAt = now;
+    return s;
+  }
+  if (const auto first = std::exchange(s.firstAt, std::nullopt);
+      first && *s.baseline > rate * (1 + kSurge) * (1 + kSurge)) {
+    // The first rate was a burst already under way (see recurrence.h).
+    s.bursts.push_back(BurstRecord{*first, now, *s.baseline, 0});
+    if (s.bursts.size() > kMaxBursts) s.bursts.erase(s.bursts.begin());
     s.baseline = rate;
     return s;
   }

@@ -32,6 +32,13 @@
 //   - A pattern that stops recurring stops counting: after kMaxMisses
 //     predicted onsets pass without a burst, no pattern is reported until
 //     onsets agree again.
+//   - The first rate seen (a new worker, an operator restart) is the
+//     baseline only once the next poll confirms it: a first rate above the
+//     next one by more than a surge twice over ((1 + kSurge)^2, so that one
+//     sample of noise against another does not count) was a burst under way,
+//     and is recorded as one (from that first poll to the next) with the next
+//     rate as the baseline. Taken as the baseline instead, it would hide the
+//     bursts after it for minutes, until the smoothing brought it down.
 //   - Memory is lost with the process (an operator restart): the policy is
 //     then reactive until three bursts have been seen again, which costs lag
 //     on those bursts but never capacity on a wrong guess.
@@ -55,6 +62,7 @@ struct BurstRecord {
 
 struct RecurrenceState {
   std::optional<double> baseline;   // the smoothed arrival rate outside bursts
+  std::optional<Millis> firstAt;    // the poll whose rate alone set `baseline`, until the next judges it
   std::optional<BurstRecord> open;  // the burst in progress
   std::vector<BurstRecord> bursts;  // ended bursts, oldest first, at most kMaxBursts
 };

@@ -162,3 +162,38 @@ TEST_CASE("dips of noise around a new level neither end the burst nor make a pat
   REQUIRE(f.state.baseline);
   CHECK(*f.state.baseline > 400);
 }
+
+TEST_CASE("a burst under way at the first poll is recorded as one, and the next bursts make the pattern") {
+  // A worker created (or the operator restarted) while a burst is on: the
+  // first rate measured is the burst's. Taken as the baseline, it hid the
+  // bursts after it (autoscale_live_test on the node: no Predicted scale-out).
+  RecurrenceState s;
+  s = observeArrivals(s, 1s, 6000, 1);  // the first rate: 6,000 msg/s
+  for (int t = 2; t < 40; ++t) s = observeArrivals(s, Millis(t * 1000LL), 0, 1);
+  REQUIRE(s.bursts.size() == 1);
+  CHECK(s.bursts[0].start == 1s);
+  CHECK(s.bursts[0].end == 2s);
+  CHECK(s.bursts[0].peakRate == 6000);
+  CHECK(*s.baseline == 0);
+  // Two more bursts, 40 s apart; the first's onset poll sees only part of it.
+  for (int t = 40; t < 110; ++t) {
+    const int since = (t - 40) % 40;
+    s = observeArrivals(s, Millis(t * 1000LL), since == 0 ? 510 : since == 1 ? 5500 : 0, 1);
+  }
+  auto p = detectPattern(s, 110s);
+  REQUIRE(p);
+  CHECK(p->period == 39500ms);
+  CHECK(p->nextStart == 119500ms);  // the latest onset, 80 s, plus the period
+}
+
+TEST_CASE("a first rate the next poll confirms is the baseline, and no burst") {
+  RecurrenceState s;
+  s = observeArrivals(s, 5s, 100, 5);
+  s = observeArrivals(s, 10s, 80, 5);  // within kSurge of the first
+  CHECK(s.bursts.empty());
+  CHECK_FALSE(s.open);
+  REQUIRE(s.baseline);
+  CHECK(*s.baseline > 80);
+  CHECK(*s.baseline < 100);
+  CHECK_FALSE(s.firstAt);
+}
