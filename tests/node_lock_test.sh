@@ -43,7 +43,11 @@ free || fail "the lock is still held"
 echo "== a lock taken on an open file (exec 9>FILE, flock 9): its keeper is named"
 (exec 9>>"$EW_NODE_LOCK"; flock 9; exec sleep 60) &
 OTHER=$!
-for _ in $(seq 1 100); do free || break; sleep 0.05; done
+# Held is not enough: until flock(1) has exited and the keeper has exec'd its
+# sleep, /proc/locks still names the live flock(1) (or the keeper is still bash).
+keeping() { [ "$(tr '\0' ' ' <"/proc/$OTHER/cmdline" 2>/dev/null)" = "sleep 60 " ] && ! free; }
+for _ in $(seq 1 100); do keeping && break; sleep 0.05; done
+keeping || fail "the keeper did not take the lock"
 rc=0; err=$(take "$TMP/b" 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "the take succeeded while the lock was held"
 grep -q "held by pid $OTHER (sleep 60" <<<"$err" || fail "the refusal does not name the keeper: $err"
