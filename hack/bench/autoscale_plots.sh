@@ -2,9 +2,12 @@
 # Plots (issue 18): for every trace in hack/bench/traces/, lag and replicas of
 # the eventworker policy and of the KEDA + HPA model over time, in one PNG per
 # trace (lag on the left axis, replicas on the right), through `eventworker
-# simulate --csv` and gnuplot (gnuplot-nox).
+# simulate --csv` and gnuplot (gnuplot-nox); with FORMAT=text, a text plot per
+# trace on standard output instead (plot_text.py: four rows, lag and replicas
+# of both policies, for notes and terminals).
 # Usage: hack/bench/autoscale_plots.sh OUT_DIR [BUILD_DIR] [-- extra simulate options]
-#   MODEL=default|large (default: default), THRESHOLD (default: 1000).
+#   MODEL=default|large (default: default), THRESHOLD (default: 1000),
+#   FORMAT=png|text (default: png), WIDTH (text columns, default: 90).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
@@ -15,7 +18,12 @@ shift $(( $# < 2 ? $# : 2 ))
 [ "${1:-}" = "--" ] && shift
 EXTRA=("$@")
 CLI=$(simulatorCli "$BUILD")
-command -v gnuplot >/dev/null || die "needs gnuplot (apt-get install gnuplot-nox)"
+FORMAT=${FORMAT:-png}
+case "$FORMAT" in
+  png) command -v gnuplot >/dev/null || die "needs gnuplot (apt-get install gnuplot-nox), or FORMAT=text" ;;
+  text) ;;
+  *) die "FORMAT must be png or text, not $FORMAT" ;;
+esac
 MODEL=${MODEL:-default}
 THRESHOLD=${THRESHOLD:-1000}
 modelSize "$MODEL" >/dev/null  # dies on an unknown name
@@ -27,6 +35,11 @@ for trace in "$HERE"/traces/*.csv; do
     "$CLI" simulate --trace "$trace" --policy "$policy" --lag-threshold "$THRESHOLD" "${OPTIONS[@]}" "${EXTRA[@]}" \
       --csv "$OUT/$name-$policy.csv" >/dev/null
   done
+  if [ "$FORMAT" = text ]; then
+    python3 "$HERE/plot_text.py" "$name (model $MODEL, lagThreshold $THRESHOLD)" \
+      "$OUT/$name-eventworker.csv" "$OUT/$name-keda.csv" "${WIDTH:-90}"
+    continue
+  fi
   gnuplot <<GNUPLOT
 set datafile separator ','
 set terminal png size 1400,600
