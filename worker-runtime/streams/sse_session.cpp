@@ -190,6 +190,7 @@ void SseSession::begin(const StreamRoute& route, const std::optional<std::string
   }
   streaming_ = true;
   hub_->attach(shared_from_this());
+  watchPeer();
   if (cursor_) {
     seq_.store(cursor_->seq);
     inRing_.store(true);
@@ -378,6 +379,17 @@ void SseSession::armHeartbeat() {
     }
     self->wroteSinceBeat_ = false;
     self->armHeartbeat();
+  });
+}
+
+// A stream's client sends nothing after its request, so a read completes
+// only when it leaves (EOF or reset): it stops counting at once, not when the
+// next heartbeat or event fails to write. Bytes it does send are dropped.
+void SseSession::watchPeer() {
+  socket_.async_read_some(asio::buffer(peerBytes_), [self = shared_from_this()](error_code ec, size_t) {
+    if (self->closed_) return;
+    if (ec) return self->terminate();
+    self->watchPeer();
   });
 }
 

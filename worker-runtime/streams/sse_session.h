@@ -23,6 +23,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -90,6 +91,7 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   void fill();
   void onWrite(boost::system::error_code ec);
   void armHeartbeat();
+  void watchPeer();
   void terminate();
 
   Socket socket_;  // its executor is the session's strand
@@ -111,6 +113,7 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   std::vector<OutgoingEvent> outEvents_;
   std::vector<boost::asio::const_buffer> buffers_;
   size_t eventsInFlight_ = 0;
+  std::array<char, 256> peerBytes_{};  // what a streaming client sends (nothing, normally): read to see it leave
 
   // Read from the hub's tick.
   std::atomic<uint64_t> seq_{0};

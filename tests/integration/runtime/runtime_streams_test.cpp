@@ -238,6 +238,39 @@ TEST_CASE("a client that stops reading is cut off with ew-overflow while a fast 
   requireCleanExit(rt);
 }
 
+TEST_CASE("a client that closes its connection stops counting at once, not at the next heartbeat or event") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-leave");
+  kafka.createTopic(topic, 1);
+  // A heartbeat far beyond the wait below, and no events: before, only a
+  // failed write found a closed socket, so the pod (and the operator scaling
+  // on it) counted a gone client for up to a heartbeat.
+  RuntimeProcess rt("streams-leave", streamsSpec("[{name: s, topics: [" + topic +
+                                                 "], path: /s, fields: [data], heartbeatInterval: 120s}]"));
+  requireReady(rt);
+  const std::string clients = "worker_stream_clients{stream=\"s\",worker=\"rt\"}";
+  auto clientsOnceAt = [&](double want) {  // the count once it is want, or after 5 s
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    double got = -1;
+    while ((got = metricValue(httpGet(rt.opsPort(), "/metrics"), clients)) != want &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(50ms);
+    return got;
+  };
+  SseClient staying(rt.streamsPort(), "/s");
+  auto leaving = std::make_unique<SseClient>(rt.streamsPort(), "/s");
+  REQUIRE(staying.status() == 200);
+  REQUIRE(leaving->status() == 200);
+  CHECK(clientsOnceAt(2) == 2);
+  leaving.reset();  // closes its socket
+  CHECK(clientsOnceAt(1) == 1);
+  // The one that stayed still streams.
+  produceMany(kafka, topic, 0, 5);
+  CHECK(events(staying, 5).size() == 5);
+  CHECK(clientsOnceAt(1) == 1);
+  requireCleanExit(rt);
+}
+
 TEST_CASE("SIGTERM tells every client to reconnect, and a new pod resumes them where they were") {
   Kafka kafka;
   const std::string topic = ew::testing::uniqueName("streams-drain");
