@@ -38,6 +38,12 @@ bool infinite(int64_t micros) {
   return micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min();
 }
 
+// Writes V (0 <= V < 10^WIDTH) as WIDTH digits at OUT; returns the end.
+char* digits(char* out, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+  return out + width;
+}
+
 }  // namespace
 
 std::string pgTimestampText(int64_t micros) {
@@ -49,6 +55,25 @@ std::string pgTimestampText(int64_t micros) {
   }
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days + kPgEpochDays}}};
   const int64_t secs = inDay / 1'000'000;
+  const int year = static_cast<int>(ymd.year());
+  if (year >= 0 && year <= 9999) {  // every real row; snprintf was 7 % of the relay's CPU
+    char out[27];
+    char* p = digits(out, year, 4);
+    *p++ = '-';
+    p = digits(p, static_cast<unsigned>(ymd.month()), 2);
+    *p++ = '-';
+    p = digits(p, static_cast<unsigned>(ymd.day()), 2);
+    *p++ = 'T';
+    p = digits(p, secs / 3600, 2);
+    *p++ = ':';
+    p = digits(p, secs / 60 % 60, 2);
+    *p++ = ':';
+    p = digits(p, secs % 60, 2);
+    *p++ = '.';
+    p = digits(p, inDay % 1'000'000, 6);
+    *p++ = 'Z';
+    return std::string(out, p);
+  }
   char out[48];
   std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),

@@ -138,6 +138,9 @@ TEST_CASE("a timestamptz in PostgreSQL's binary form reads as to_char's RFC 3339
   CHECK(pgTimestampText(-1) == "1999-12-31T23:59:59.999999Z");
   CHECK(pgTimestampText(-946'684'800'000'000) == "1970-01-01T00:00:00.000000Z");
   CHECK(pgTimestampText(INT64_MAX).empty());
+  // Outside years 0-9999, as snprintf writes them.
+  CHECK(pgTimestampText(253'402'300'800'000'000 - 946'684'800'000'000) == "10000-01-01T00:00:00.000000Z");
+  CHECK(pgTimestampText(-62'167'219'200'000'001 - 946'684'800'000'000) == "-001-12-31T23:59:59.999999Z");
   CHECK(pgTimestampEpoch(-946'684'800'000'000) == 0.0);
   CHECK(pgTimestampEpoch(850'035'600'000'123) == Approx(1'796'720'400.000123).epsilon(1e-15));
   CHECK(pgTimestampEpoch(INT64_MIN) < -1e300);
