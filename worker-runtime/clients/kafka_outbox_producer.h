@@ -17,6 +17,8 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "core/config.h"
 #include "core/outbox_io.h"
@@ -43,6 +45,7 @@ class KafkaOutboxProducer : public OutboxPublisher {
   std::string source_;
   std::unique_ptr<DeliveryCb> deliveryCb_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  std::vector<std::pair<int64_t, OutboxMessage>> messages_;  // produce()'s, empty between calls
 };
 
 // True for the errors that no retry can cure for this row.
