@@ -8,6 +8,12 @@
 #include "clients/kafka_config.h"
 
 namespace ew::runtime {
+namespace {
+
+// How long produce() waits for the metadata of a topic it has not seen.
+constexpr int kTopicLookupMs = 1000;
+
+}  // namespace
 
 // Delivery reports of the rows in flight, by row id (the message opaque),
 // until collect() takes them. Called from poll() and flush() on the relay's
@@ -71,6 +77,7 @@ Status KafkaOutboxProducer::renew() {
   if (!p) return Error{"kafka: cannot create the outbox producer: " + err};
   if (producer_) producer_->flush(1000);
   producer_ = std::move(p);
+  knownTopics_.clear();
   return {};
 }
 
@@ -88,10 +95,12 @@ void KafkaOutboxProducer::produce(const std::vector<OutboxRow>& rows) {
   messages.clear();
   messages.reserve(rows.size());
   for (const auto& row : rows) {
-    if (row.topic.empty())
+    if (row.topic.empty()) {
       deliveryCb_->reports[row.id] = {Delivery::Refused, "the row has no topic"};
-    else
+    } else {
       messages.emplace_back(row.id, outboxMessage(row, source_));
+      if (!knownTopics_.count(row.topic)) learnTopic(row.topic);
+    }
   }
   for (const auto& [id, m] : messages) {
     RdKafka::Headers* h = RdKafka::Headers::create();
@@ -113,6 +122,19 @@ void KafkaOutboxProducer::produce(const std::vector<OutboxRow>& rows) {
   }
   messages.clear();
   producer_->poll(0);  // serve the reports already in
+}
+
+void KafkaOutboxProducer::learnTopic(const std::string& topic) {
+  // librdkafka looks a topic it has not seen up on its own only about once a
+  // second: the first batch of each topic waited ~1 s for its leaders (958 ms
+  // in a drain of 1.5 s). Asked here, it waits one metadata round trip.
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, err));
+  if (!handle) return;  // produce() reports what is wrong with it
+  RdKafka::Metadata* raw = nullptr;
+  const auto e = producer_->metadata(false, handle.get(), &raw, kTopicLookupMs);
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (e == RdKafka::ERR_NO_ERROR) knownTopics_.insert(topic);  // else asked again with the next batch
 }
 
 std::map<int64_t, DeliveryReport> KafkaOutboxProducer::collect(const std::vector<OutboxRow>& rows) {

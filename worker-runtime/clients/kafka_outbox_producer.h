@@ -6,7 +6,8 @@
 // the first one). Batches are produced in id order, several in flight;
 // collect() returns when a batch's delivery reports are in (message.timeout.ms
 // bounds the wait; 30 s unless source.kafka.properties sets it; linger.ms 1
-// unless it sets that).
+// unless it sets that). A topic's metadata is asked for when a batch first
+// names it (up to 1 s), not left to librdkafka's own once-a-second lookup.
 // Refused for good (the row is marked failed): message too large, unknown
 // topic or partition, invalid record or topic name, a row without a topic.
 // Everything else (timeouts, broker down, authorization) is transient: the
@@ -17,6 +18,8 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
+#include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -40,12 +43,16 @@ class KafkaOutboxProducer : public OutboxPublisher {
   // After a fatal error: a new producer, and every row still in flight
   // reported transient (the old producer's reports of them are not awaited).
   void renewAfterFatal(const std::string& why);
+  // Fetches the metadata of TOPIC (its partitions and leaders) now; known
+  // once it answered.
+  void learnTopic(const std::string& topic);
 
   KafkaSourceConfig config_;
   std::string source_;
   std::unique_ptr<DeliveryCb> deliveryCb_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::vector<std::pair<int64_t, OutboxMessage>> messages_;  // produce()'s, empty between calls
+  std::unordered_set<std::string> knownTopics_;              // whose metadata this producer has asked for
 };
 
 // True for the errors that no retry can cure for this row.
