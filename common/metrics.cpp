@@ -120,6 +120,7 @@ std::string number(double v) {
 std::string MetricsRegistry::render() const {
   std::lock_guard l(mu_);
   std::string out;
+  out.reserve(lastRenderSize_ + lastRenderSize_ / 16);
   for (const auto& [name, f] : families_) {
     const char* type = f.type == Type::Counter ? "counter" : f.type == Type::Gauge ? "gauge" : "histogram";
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
@@ -135,6 +136,7 @@ std::string MetricsRegistry::render() const {
       out += name + "_count" + labelText(labels) + " " + std::to_string(s.count) + "\n";
     }
   }
+  lastRenderSize_ = out.size();
   return out;
 }
 

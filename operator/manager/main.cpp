@@ -236,6 +236,11 @@ int main(int argc, char** argv) {
   // Few malloc arenas: glibc's default (8 per core) keeps freed memory per
   // thread and multiplies the operator's resident set for no gain.
   mallopt(M_ARENA_MAX, 2);
+  // A fixed mmap threshold: buffers of 128 KiB and more (a /metrics scrape,
+  // list responses) are mapped and given back when freed. glibc's default
+  // raises the threshold to the largest such buffer freed, after which they
+  // come from the heap and leave it fragmented at its high-water mark.
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
   // The system CAs by hash, not a bundle parsed per connection (see preferHashedSystemTrust).
   kube::preferHashedSystemTrust();
   // cpprestsdk's I/O pool: 4 threads, not its default 40 (see setIoThreads).
