@@ -119,8 +119,10 @@ std::string number(double v) {
 
 std::string MetricsRegistry::render() const {
   std::lock_guard l(mu_);
+  size_t series = 0;
+  for (const auto& [name, f] : families_) series += f.counters.size() + f.gauges.size() + f.histograms.size();
   std::string out;
-  out.reserve(lastRenderSize_ + lastRenderSize_ / 16);
+  if (lastRenderSeries_ > 0) out.reserve(lastRenderSize_ * series / lastRenderSeries_ * 17 / 16);
   for (const auto& [name, f] : families_) {
     const char* type = f.type == Type::Counter ? "counter" : f.type == Type::Gauge ? "gauge" : "histogram";
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
@@ -137,6 +139,7 @@ std::string MetricsRegistry::render() const {
     }
   }
   lastRenderSize_ = out.size();
+  lastRenderSeries_ = series;
   return out;
 }
 

@@ -87,10 +87,12 @@ class MetricsRegistry {
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
-  // The size of the last render(): the next one reserves a little more, so
-  // its text is built in one buffer near its size, not one grown by doubling
-  // (thousands of EventWorkers make a scrape of most of a megabyte).
-  mutable size_t lastRenderSize_ = 0;  // guarded by mu_
+  // The size of the last render() and its number of series: the next one
+  // reserves that size scaled to its own series and a little more, so its
+  // text is built in one buffer near its size, not one grown by doubling
+  // (thousands of EventWorkers make a scrape of most of a megabyte, and the
+  // series grow between scrapes while workers are created).
+  mutable size_t lastRenderSize_ = 0, lastRenderSeries_ = 0;  // guarded by mu_
 };
 
 }  // namespace ew
