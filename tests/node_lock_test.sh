@@ -16,7 +16,21 @@ cleanup() {
 trap cleanup EXIT
 export EW_NODE_LOCK="$TMP/node.lock"
 # The other holder: flock and its sleep (which inherits the locked file).
-stopOther() { pkill -P "$OTHER" sleep 2>/dev/null || true; kill "$OTHER" 2>/dev/null || true; wait "$OTHER" 2>/dev/null || true; OTHER=; }
+# flock(1)'s sleep is not our child: wait does not wait for it, and the lock
+# stays held until it has exited, so wait for that too (up to 5 s).
+stopOther() {
+  local kids
+  kids=$(pgrep -P "$OTHER" 2>/dev/null || true)
+  kill $kids "$OTHER" 2>/dev/null || true
+  wait "$OTHER" 2>/dev/null || true
+  for _ in $(seq 1 250); do
+    local alive=""
+    for k in $kids; do [ "$(awk '{print $3}' "/proc/$k/stat" 2>/dev/null)" = Z ] || [ ! -e "/proc/$k" ] || alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.02
+  done
+  OTHER=
+}
 fail() { echo "FAILED: $*" >&2; exit 1; }
 free() { flock -n "$EW_NODE_LOCK" true; }
 take() { timeout 10 bash -c '. "$1/node/lock.sh"; nodeLockTake "$2"' _ "$HACK" "$1"; }
