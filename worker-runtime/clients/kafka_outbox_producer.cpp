@@ -128,13 +128,16 @@ void KafkaOutboxProducer::learnTopic(const std::string& topic) {
   // librdkafka looks a topic it has not seen up on its own only about once a
   // second: the first batch of each topic waited ~1 s for its leaders (958 ms
   // in a drain of 1.5 s). Asked here, it waits one metadata round trip.
+  // Asked once per producer, answered or not: while the broker is down each
+  // ask waits the whole kTopicLookupMs, and a batch of 500 rows naming the
+  // topic would have asked 500 times. Unanswered, librdkafka keeps looking.
+  knownTopics_.insert(topic);
   std::string err;
   std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, err));
   if (!handle) return;  // produce() reports what is wrong with it
   RdKafka::Metadata* raw = nullptr;
-  const auto e = producer_->metadata(false, handle.get(), &raw, kTopicLookupMs);
+  producer_->metadata(false, handle.get(), &raw, kTopicLookupMs);
   std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (e == RdKafka::ERR_NO_ERROR) knownTopics_.insert(topic);  // else asked again with the next batch
 }
 
 std::map<int64_t, DeliveryReport> KafkaOutboxProducer::collect(const std::vector<OutboxRow>& rows) {

@@ -43,8 +43,7 @@ class KafkaOutboxProducer : public OutboxPublisher {
   // After a fatal error: a new producer, and every row still in flight
   // reported transient (the old producer's reports of them are not awaited).
   void renewAfterFatal(const std::string& why);
-  // Fetches the metadata of TOPIC (its partitions and leaders) now; known
-  // once it answered.
+  // Asks for the metadata of TOPIC (its partitions and leaders) now, once.
   void learnTopic(const std::string& topic);
 
   KafkaSourceConfig config_;
@@ -52,7 +51,7 @@ class KafkaOutboxProducer : public OutboxPublisher {
   std::unique_ptr<DeliveryCb> deliveryCb_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::vector<std::pair<int64_t, OutboxMessage>> messages_;  // produce()'s, empty between calls
-  std::unordered_set<std::string> knownTopics_;              // whose metadata this producer has asked for
+  std::unordered_set<std::string> knownTopics_;  // whose metadata this producer has asked for (answered or not)
 };
 
 // True for the errors that no retry can cure for this row.
