@@ -51,3 +51,39 @@ TEST_CASE("a forgotten counter series is no longer rendered, the others stay") {
   CHECK(text.find("fails_total{name=\"a\"}") == std::string::npos);
   CHECK(text.find("fails_total{name=\"b\"} 4") != std::string::npos);
 }
+
+TEST_CASE("a state set renders a gauge line per state, 1 for the current one, its label among the others in order") {
+  ew::MetricsRegistry r;
+  const std::vector<std::string> states = {"Waiting", "Running", "Done"};
+  auto& s = r.stateSet("phase_of", "Phase.", "phase", states, {{"name", "a"}, {"zone", "z"}});
+  s.set(1);
+  r.stateSet("phase_of", "Phase.", "phase", states, {{"name", "b"}, {"zone", "z"}});  // no state yet
+  r.stateSet("first", "F.", "a", states, {{"name", "c"}}).set(2);
+  r.stateSet("last", "L.", "z", states, {{"name", "c"}}).set(0);
+  r.stateSet("bare", "B.", "phase", states).set(2);
+  const std::string text = r.render();
+  CHECK_THAT(text, Catch::Contains("# TYPE phase_of gauge\n"
+                                   "phase_of{name=\"a\",phase=\"Done\",zone=\"z\"} 0\n"
+                                   "phase_of{name=\"a\",phase=\"Running\",zone=\"z\"} 1\n"
+                                   "phase_of{name=\"a\",phase=\"Waiting\",zone=\"z\"} 0\n"
+                                   "phase_of{name=\"b\",phase=\"Done\",zone=\"z\"} 0\n"
+                                   "phase_of{name=\"b\",phase=\"Running\",zone=\"z\"} 0\n"
+                                   "phase_of{name=\"b\",phase=\"Waiting\",zone=\"z\"} 0\n"));
+  CHECK_THAT(text, Catch::Contains("first{a=\"Done\",name=\"c\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("last{name=\"c\",z=\"Waiting\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("last{name=\"c\",z=\"Running\"} 0\n"));
+  CHECK_THAT(text, Catch::Contains("bare{phase=\"Done\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("bare{phase=\"Waiting\"} 0\n"));
+}
+
+TEST_CASE("a forgotten state set renders none of its lines, the others stay") {
+  ew::MetricsRegistry r;
+  const std::vector<std::string> states = {"Off", "On"};
+  r.stateSet("power", "Power.", "state", states, {{"name", "a"}}).set(1);
+  r.stateSet("power", "Power.", "state", states, {{"name", "b"}}).set(0);
+  r.forgetStateSet("power", {{"name", "a"}});
+  r.forgetStateSet("absent", {{"name", "a"}});
+  const std::string text = r.render();
+  CHECK(text.find("name=\"a\"") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("power{name=\"b\",state=\"Off\"} 1\n"));
+}

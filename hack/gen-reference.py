@@ -11,7 +11,8 @@
       no longer sets.
 
 Metrics are found as registry calls with a literal name, `counter("name", ...)`,
-`gauge(...)`, `histogram(...)`; Degraded reasons as the string literals the
+`gauge(...)`, `histogram(...)`, `stateSet(...)` (a state set is exposed as gauge
+lines, so it is documented as a gauge); Degraded reasons as the string literals the
 operator's controller puts into a Degraded condition (see degraded_reasons()).
 Needs Python 3 and PyYAML (Debian: python3-yaml).
 """
@@ -218,7 +219,8 @@ def sources():
                 yield p
 
 
-REGISTRATION = re.compile(r'\b(counter|gauge|histogram)\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"')
+REGISTRATION = re.compile(r'\b(counter|gauge|histogram|stateSet)\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"')
+EXPOSED_AS = {"stateSet": "gauge"}  # the type line a registry call renders
 
 
 def registered_metrics() -> dict:
@@ -226,7 +228,7 @@ def registered_metrics() -> dict:
     found = {}
     for p in sources():
         for kind, name in REGISTRATION.findall(p.read_text()):
-            found.setdefault(name, (kind, str(p.relative_to(ROOT))))
+            found.setdefault(name, (EXPOSED_AS.get(kind, kind), str(p.relative_to(ROOT))))
     return found
 
 

@@ -1,5 +1,7 @@
 #include "controller/migration_metrics.h"
 
+#include <algorithm>
+
 #include "migration/migration.h"
 
 namespace ew::controller {
@@ -14,26 +16,24 @@ const std::vector<std::string>& migrationPhaseNames() {
 void exportMigrationPhase(MetricsRegistry& metrics, const std::string& key, const std::optional<nlohmann::json>& ew) {
   const auto slash = key.find('/');
   Labels labels = {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}};
+  if (!ew) {
+    metrics.forgetStateSet("eventworker_migration_phase", labels);
+    return;
+  }
   std::string current = "None";
-  if (ew) {
-    const auto status = ew->find("status");
-    if (status != ew->end() && status->is_object()) {
-      const auto record = status->find("migration");
-      if (record != status->end() && record->is_object() && record->contains("phase") && (*record)["phase"].is_string())
-        current = (*record)["phase"].get<std::string>();
-    }
+  const auto status = ew->find("status");
+  if (status != ew->end() && status->is_object()) {
+    const auto record = status->find("migration");
+    if (record != status->end() && record->is_object() && record->contains("phase") && (*record)["phase"].is_string())
+      current = (*record)["phase"].get<std::string>();
   }
-  for (const auto& phase : migrationPhaseNames()) {
-    labels["phase"] = phase;
-    if (!ew) {
-      metrics.forgetGauge("eventworker_migration_phase", labels);
-      continue;
-    }
-    metrics
-        .gauge("eventworker_migration_phase",
-               "1 for the EventWorker's status.migration.phase (None: no migration), 0 for the other phases.", labels)
-        .set(phase == current ? 1 : 0);
-  }
+  const auto& names = migrationPhaseNames();
+  const auto at = std::find(names.begin(), names.end(), current);
+  metrics
+      .stateSet("eventworker_migration_phase",
+                "1 for the EventWorker's status.migration.phase (None: no migration), 0 for the other phases.", "phase",
+                names, labels)
+      .set(at == names.end() ? -1 : static_cast<int>(at - names.begin()));
 }
 
 }  // namespace ew::controller
