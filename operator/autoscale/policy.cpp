@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <set>
 #include <sstream>
 
 namespace ew::autoscale {
@@ -16,14 +17,6 @@ std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return a <= 0 ? 0 : (a + 
 int toInt(std::int64_t v) { return static_cast<int>(std::min<std::int64_t>(v, INT_MAX)); }
 
 double seconds(Millis d) { return std::chrono::duration<double>(d).count(); }
-
-// The memory of KEY in PARTITIONS (sorted by key), or null.
-const PolicyState::PartitionMemory* memoryOf(const std::vector<PolicyState::Partition>& partitions,
-                                             const PartitionKey& key) {
-  auto it = std::lower_bound(partitions.begin(), partitions.end(), key,
-                             [](const PolicyState::Partition& e, const PartitionKey& k) { return e.key < k; });
-  return it != partitions.end() && it->key == key ? &it->memory : nullptr;
-}
 
 // Whether a lag is a backlog rather than commit latency: consumers commit
 // periodically, so a partition that keeps up still shows the messages that
@@ -227,6 +220,9 @@ struct Measured {
 // the previous poll), so every member works at its capacity.
 void measurePartitions(const PolicyState& previous, PolicyState& state, const PolicyConfig& config,
                        const Observation& obs, Measured& m, Decision& d) {
+  std::set<std::string> names;
+  for (const auto& p : obs.partitions) names.insert(p.topic);
+  std::vector<std::string> topics(names.begin(), names.end());
   std::vector<PolicyState::Partition> memory;
   memory.reserve(obs.partitions.size());
   double produced = 0, producedScaling = 0, consumed = 0;
@@ -234,7 +230,7 @@ void measurePartitions(const PolicyState& previous, PolicyState& state, const Po
   for (const auto& p : obs.partitions) {
     PartitionKey key{p.topic, p.partition};
     std::int64_t lag = partitionLag(p, obs.offsetReset);
-    const PolicyState::PartitionMemory* before = memoryOf(previous.partitions, key);
+    const PolicyState::PartitionMemory* before = previous.memoryOf(key);
     bool known = before != nullptr;
     PolicyState::PartitionMemory mem{p.end, p.committed, 0, obs.now};
     if (known && lag > 0 && p.hasOwner && before->committed == p.committed) {
@@ -243,7 +239,8 @@ void measurePartitions(const PolicyState& previous, PolicyState& state, const Po
     }
     bool stalled = mem.stillPolls >= config.stalledAfterPolls &&
                    obs.now - mem.stillSince >= Millis(std::int64_t{config.stalledAfterSeconds} * 1000);
-    memory.push_back({key, mem});
+    const auto topic = std::lower_bound(topics.begin(), topics.end(), p.topic) - topics.begin();
+    memory.push_back({{static_cast<std::uint32_t>(topic), p.partition}, mem});
 
     ++d.partitions;
     d.totalLag += lag;
@@ -268,7 +265,8 @@ void measurePartitions(const PolicyState& previous, PolicyState& state, const Po
     m.scalingProduceRate = producedScaling / m.dt;
   }
   m.busy = busy;
-  std::sort(memory.begin(), memory.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  std::sort(memory.begin(), memory.end(), [](const auto& a, const auto& b) { return a.slot < b.slot; });
+  state.topics = std::move(topics);
   state.partitions = std::move(memory);
 }
 

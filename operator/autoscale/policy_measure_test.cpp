@@ -181,3 +181,27 @@ TEST_CASE("a group backlogged since within the interval gives a lower bound, kep
   REQUIRE(next.perReplicaRate);
   CHECK(*next.perReplicaRate == Approx(120.0));
 }
+
+TEST_CASE("the partitions of several topics are each remembered as their own from poll to poll, in any order") {
+  Driver d;
+  d.config.stalledAfterPolls = 2;
+  d.config.stalledAfterSeconds = 10;
+  // payments/1 stays at offset 0 while both topics grow; the reader's order is not sorted.
+  auto parts = [](std::int64_t ordersEnd, std::int64_t paymentsEnd) {
+    return std::vector<PartitionOffsets>{{"payments", 1, 0, paymentsEnd, 0, true},
+                                         {"orders", 0, 0, ordersEnd, ordersEnd, true},
+                                         {"payments", 0, 0, paymentsEnd, paymentsEnd, true}};
+  };
+  d.poll(at(0, 1, parts(0, 0)));
+  d.poll(at(5, 1, parts(50, 100)));
+  d.poll(at(10, 1, parts(100, 200)));
+  const Decision dec = d.poll(at(15, 1, parts(150, 300)));
+  CHECK(dec.stalled == std::vector<PartitionKey>{{"payments", 1}});
+  CHECK(dec.produceRate == Approx((50 + 100 + 100) / 5.0));  // each partition against its own last end
+  CHECK(dec.consumeRate == Approx((50 + 100) / 5.0));        // and its own last commit
+  CHECK(dec.lagByTopic == std::map<std::string, std::int64_t>{{"orders", 0}, {"payments", 300}});
+  // A topic added later starts without memory: no rate from it in its first poll.
+  auto more = parts(200, 400);
+  more.push_back({"audit", 0, 0, 1000, 1000, true});
+  CHECK(d.poll(at(20, 1, more)).produceRate == Approx((50 + 100 + 100) / 5.0));
+}
