@@ -43,6 +43,10 @@ void EventRecorder::record(const kube::Json& involved, const std::string& type, 
                       {"firstTimestamp", now},
                       {"lastTimestamp", now},
                       {"count", 1}};
+  // Invalid UTF-8 (a message cut inside a character) becomes U+FFFD, where
+  // the client's dump would throw on the sender thread.
+  std::string text = event.dump(-1, ' ', false, kube::Json::error_handler_t::replace);
+  text.shrink_to_fit();  // dump() grows its buffer by doubling
   {
     std::lock_guard l(mu_);
     if (queue_.size() >= maxQueued_) {
@@ -51,7 +55,7 @@ void EventRecorder::record(const kube::Json& involved, const std::string& type, 
                      meta.value("name", ""));
       return;
     }
-    queue_.emplace_back(ns, std::move(event));
+    queue_.emplace_back(ns, std::move(text));
   }
   cv_.notify_one();
 }
@@ -66,10 +70,11 @@ void EventRecorder::sendLoop() {
   for (;;) {
     cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
-    auto [ns, event] = std::move(queue_.front());
+    auto [ns, text] = std::move(queue_.front());
     queue_.pop_front();
     sending_ = true;
     l.unlock();
+    const kube::Json event = kube::Json::parse(text);
     // Best effort: an Event is a hint for kubectl describe, not retried.
     if (auto r = api_.create(kube::resources::kEvent, ns, event); !r && failed_.fetch_add(1) % 100 == 0)
       spdlog::warn("events: cannot record Event {} about {}/{}: {}", event.value("reason", ""), ns,

@@ -41,11 +41,15 @@ class EventRecorder {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> failed_{0};
   std::mutex mu_;
-  std::condition_variable cv_;                            // work queued, or stopping
-  std::condition_variable idleCv_;                        // the queue drained
-  std::deque<std::pair<std::string, kube::Json>> queue_;  // (namespace, Event); guarded by mu_
-  bool sending_ = false;                                  // guarded by mu_
-  bool stop_ = false;                                     // guarded by mu_
+  std::condition_variable cv_;      // work queued, or stopping
+  std::condition_variable idleCv_;  // the queue drained
+  // (namespace, Event as compact JSON text); guarded by mu_. Kept as text,
+  // parsed when sent: a parsed Event is a tree of some 25 nodes, about 3.5 KiB
+  // of heap where its text is 0.6, and a burst of new EventWorkers queues
+  // hundreds of Events while the API server is busy with their objects.
+  std::deque<std::pair<std::string, std::string>> queue_;
+  bool sending_ = false;  // guarded by mu_
+  bool stop_ = false;     // guarded by mu_
   std::thread sender_;
 };
 
