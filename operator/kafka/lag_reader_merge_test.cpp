@@ -99,3 +99,13 @@ TEST_CASE("mergeGroup reports the group's member error after its commits") {
   REQUIRE_FALSE(merged.ok());
   CHECK(merged.error().message == "kafka b:9092: describing group g: Broker: Group authorization failed");
 }
+
+TEST_CASE("mergeGroup keeps a group's partitions in a vector of their number, not one grown by doubling") {
+  ClusterFetch c;
+  c.partitionCounts.emplace("orders", 12);
+  for (int p = 0; p < 12; ++p) c.logRanges.emplace(PartitionKey{"orders", p}, LogRange{0, 10});
+  auto merged = mergeGroup({"orders"}, c, GroupFetch{});
+  REQUIRE(merged.ok());
+  CHECK(merged->size() == 12);
+  CHECK(merged->capacity() == 12);  // a batch of 1,000 groups holds them all at once
+}
