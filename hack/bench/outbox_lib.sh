@@ -25,12 +25,14 @@ dropOutboxTable() { "${SQL[@]}" -c "SET client_min_messages = warning" -c "DROP 
 # its table. Sets RT_PID and RELAY_OPS; its log is WORK/NAME.log.
 startRelay() {
   RELAY_OPS=$(freePort)
+  local props=
+  [ -z "${RELAY_KAFKA_PROPS:-}" ] || props=", properties: {$RELAY_KAFKA_PROPS}"
   cat > "$WORK/$1.yaml" <<YAML
 apiVersion: runtime.eventworker.dev/v1
 worker: bench
 source:
   kind: kafka
-  kafka: {brokers: ["$B"], consumerGroup: bench}
+  kafka: {brokers: ["$B"], consumerGroup: bench$props}
 handler: {kind: noop}
 outbox:
 - {name: $1, connectionFile: $WORK/url, table: $2, columns: {key: aggregate_id}$3}

@@ -28,6 +28,11 @@ postgresInit() {
   [ -x "$PG_BIN_DIR/initdb" ] || die "postgres: no initdb under /usr/lib/postgresql/*/bin (hack/deps.sh installs postgresql)"
   local major; major=$("$PG_BIN_DIR/postgres" --version | sed -E 's/.* ([0-9]+)(\.[0-9]+)*.*/\1/')
   local template=$EW_CACHE/postgres-$major-template
+  # The postgres user reaches its data directory, and the first time the
+  # template it initializes, through STATE (mktemp -d makes it 700, as the
+  # benchmarks' state directories are): traverse only. Before initdb: a
+  # bench's first run on a fresh machine failed there.
+  [ "$(id -u)" = 0 ] && chmod o+x "$state"
   if [ ! -d "$template/data" ]; then
     local tmp=$state/postgres-template
     mkdir -p "$tmp"
@@ -41,9 +46,7 @@ postgresInit() {
     rm -rf "$tmp"
   fi
   cp -a "$template/data" "$data"
-  # The postgres user reaches its data directory through STATE (mktemp -d
-  # makes it 700, as the benchmarks' state directories are): traverse only.
-  [ "$(id -u)" = 0 ] && chown -R postgres: "$data" && chmod o+x "$state"
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$data"
   chmod 700 "$data"
   cat >> "$data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1${bridge:+,$bridge}'
