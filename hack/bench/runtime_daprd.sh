@@ -19,7 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${2:-$REPO_DIR/build}
 DAPRD=${EW_DAPRD:-}
 if [ -z "$DAPRD" ]; then
-  for f in "$EW_CACHE/daprd-v$DAPR_VERSION/daprd" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-stablecomponents" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-kafka"; do
+  for f in "$EW_CACHE/daprd-v$DAPR_VERSION/daprd" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-stablecomponents" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-brokers" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-kafka"; do
     [ -x "$f" ] && { DAPRD=$f; break; }
   done
 fi

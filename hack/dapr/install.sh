@@ -7,7 +7,8 @@
 #      into the node's containerd unless there already:
 #        localhost/dapr/dapr:DAPR_VERSION-HASH    /operator /injector /sentry
 #        localhost/dapr/daprd:DAPR_VERSION-HASH   /daprd (the injected sidecar:
-#          daprd, else daprd-stablecomponents, else daprd-kafka)
+#          daprd, else daprd-stablecomponents, else daprd-brokers, else
+#          daprd-kafka: each has pubsub.kafka and Kubernetes' name resolver)
 #   2. Dapr's own CRDs of that release, from the dapr module's chart
 #      (charts/dapr/crds in the Go module cache; go mod download fetches it);
 #   3. hack/dapr/control-plane.yaml; then waits for the three Deployments and
@@ -27,9 +28,9 @@ STATE=${1:?usage: $0 STATE_DIR | --inject-label}
 start=$(date +%s.%N)
 DIR="$EW_CACHE/daprd-v$DAPR_VERSION"
 DAPRD=
-for f in "$DIR/daprd" "$DIR/daprd-stablecomponents" "$DIR/daprd-kafka"; do [ -x "$f" ] && { DAPRD=$f; break; }; done
+for f in "$DIR/daprd" "$DIR/daprd-stablecomponents" "$DIR/daprd-brokers" "$DIR/daprd-kafka"; do [ -x "$f" ] && { DAPRD=$f; break; }; done
 if [ -z "$DAPRD" ] || [ ! -x "$DIR/operator" ] || [ ! -x "$DIR/injector" ] || [ ! -x "$DIR/sentry" ]; then
-  echo "Dapr v$DAPR_VERSION is not built (looked in $DIR for daprd, daprd-stablecomponents or daprd-kafka, and" \
+  echo "Dapr v$DAPR_VERSION is not built (looked in $DIR for daprd, daprd-stablecomponents, daprd-brokers or daprd-kafka, and" \
     "operator, injector, sentry); build them with: DAPR_COMPONENTS=kafka bash hack/build-daprd.sh &&" \
     "DAPR_COMPONENTS=kafka bash hack/build-daprd.sh control-plane (about 10 minutes each on two busy cores)" >&2
   exit 3
