@@ -20,7 +20,6 @@ using kube::Json;
 namespace r = kube::resources;
 using namespace std::chrono_literals;
 
-
 struct Harness {
   ManualTime time;
   kube::FakeApi api;

@@ -229,8 +229,9 @@ Json cronStatefulSet(const api::EventWorker& ew, const RenderOptions& options, c
 // controller and kube-proxy take it out of the Service; only then does the
 // kubelet's SIGTERM drain it (its clients told to reconnect). Drained at once,
 // its clients would reconnect through rules that may still point at it, and a
-// draining pod answers 503, on which EventSource gives up for good (HTML
-// "fail the connection"). The grace period grows by as much, so the drain
+// draining pod answers each of them with ew-reconnect again (not a 503, on
+// which EventSource would give up for good): a second wait of the retry hint
+// for each. The grace period grows by as much, so the drain
 // keeps all of spec.runtime.gracePeriodSeconds. (The sleep action: on by
 // default since Kubernetes 1.30, GA in 1.34.)
 constexpr int kStreamsLeaveSeconds = 5;

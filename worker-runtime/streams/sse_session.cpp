@@ -20,12 +20,14 @@ namespace {
 
 constexpr std::chrono::seconds kRequestTimeout{10};
 constexpr std::chrono::seconds kCutDeadline{10};
+constexpr std::chrono::seconds kDrainRequestWait{2};
 constexpr size_t kMaxBatch = 256;
 // A Last-Event-ID naming partitions this pod lacks is looked at again every
 // kPartitionRetry, kPartitionWaits times (a forged one, or a topic recreated
 // with fewer partitions, then resumes without them).
 constexpr std::chrono::milliseconds kPartitionRetry{200};
 constexpr int kPartitionWaits = 25;
+constexpr const char* kDrainMessage = "this gateway is shutting down; reconnect with Last-Event-ID";
 constexpr const char* kStreamHeader =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
     "X-Accel-Buffering: no\r\nServer: eventworker-runtime\r\n\r\n";
@@ -115,7 +117,8 @@ void SseSession::onRequest(error_code ec) {
     if (r.hub->config().path == path) route = &r;
   if (!route) return reject(404, "Not Found", "no stream at this path\n");
   if (req.method() != http::verb::get) return reject(405, "Method Not Allowed", "streams are read with GET\n");
-  if (context_.draining.load()) return reject(503, "Service Unavailable", "this gateway is shutting down; retry\n");
+  route_ = route;
+  if (context_.draining.load()) return reconnectElsewhere();
   std::optional<std::string> lastEventId;
   if (auto it = req.find("Last-Event-ID"); it != req.end() && !it->value().empty())
     lastEventId = std::string(it->value());
@@ -134,7 +137,7 @@ void SseSession::onRequest(error_code ec) {
                   "WWW-Authenticate: Bearer\r\n");
   route->auth->check(token, [self = shared_from_this(), route, lastEventId](AuthVerdict v) {
     asio::post(self->socket_.get_executor(), [self, route, lastEventId, v] {
-      if (self->closed_) return;
+      if (self->closed_ || self->closing_) return;  // closing_: told to reconnect by the drain meanwhile
       if (v == AuthVerdict::Allowed) return self->authorized(*route, lastEventId);
       if (v == AuthVerdict::Refused) return self->reject(403, "Forbidden", "the token was refused\n");
       self->reject(503, "Service Unavailable", "the token could not be checked; retry\n", "Retry-After: 2\r\n");
@@ -229,10 +232,31 @@ void SseSession::cutForLag(uint64_t behind) {
 
 void SseSession::drain(std::chrono::steady_clock::time_point deadline) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), deadline] {
-    if (!self->streaming_) return self->terminate();
-    self->cut("ew-reconnect", "drain", "this gateway is shutting down; reconnect with Last-Event-ID", 0,
-              deadline - std::chrono::steady_clock::now());
+    if (self->closed_ || self->closing_) return;  // its last write is on its way, under its own deadline
+    if (!self->route_) {
+      // Its request still being read: onRequest answers it (it sees the
+      // drain) if it comes in kDrainRequestWait, as one on its way does.
+      self->timer_.expires_at(std::min(deadline, std::chrono::steady_clock::now() + kDrainRequestWait));
+      self->timer_.async_wait([self](error_code ec) {
+        if (!ec && !self->route_ && !self->closing_) self->terminate();
+      });
+      return;
+    }
+    if (!self->streaming_) return self->reconnectElsewhere();  // waiting for its token's check or its partitions
+    self->cut("ew-reconnect", "drain", kDrainMessage, 0, deadline - std::chrono::steady_clock::now());
   });
+}
+
+void SseSession::reconnectElsewhere() {
+  control_.push_back(kStreamHeader);
+  control_.push_back(retryHint(route_->hub->config().reconnectDelay));
+  closing_ = true;
+  trailer_ = controlEvent("ew-reconnect", nlohmann::json{{"reason", "drain"}, {"message", kDrainMessage}}.dump());
+  deadline_.expires_after(kCutDeadline);  // also ends a wait for partitions
+  deadline_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) self->terminate();
+  });
+  fill();
 }
 
 void SseSession::close() {

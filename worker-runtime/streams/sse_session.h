@@ -16,7 +16,11 @@
 // Ends: the client goes (a failed write), a cut (ew-overflow when too far
 // behind, ew-reconnect on drain) written after the write in flight, then
 // the socket closed; a cut whose reason cannot be written in kCutDeadline
-// (a client that stopped reading) closes the socket anyway.
+// (a client that stopped reading) closes the socket anyway. A request that
+// comes in while the server drains (read, or checked, as the listener
+// closed) is answered 200 with the retry hint and ew-reconnect, then closed:
+// EventSource reconnects after the hint, to another pod by then, where a 503
+// would end it for good (HTML's "fail the connection").
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -82,6 +86,8 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   bool awaitPartitions(const StreamRoute& route, const std::optional<std::string>& lastEventId,
                        const ResumeToken& token);
   bool resumeFrom(Position pos, bool announceExpiry);
+  // The server drains: 200, the retry hint and ew-reconnect, then closed.
+  void reconnectElsewhere();
   void reject(int status, const std::string& reason, const std::string& body, const std::string& extra = "");
   void cut(const char* event, const std::string& reason, const std::string& message, uint64_t behind,
            std::chrono::steady_clock::duration deadline);
@@ -102,6 +108,7 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   boost::beast::http::request_parser<boost::beast::http::empty_body> parser_;
 
   // Strand only.
+  const StreamRoute* route_ = nullptr;  // once the request is read and routed
   StreamHub* hub_ = nullptr;
   std::optional<ClientCursor> cursor_;  // taking from the ring
   std::deque<std::string> control_;     // written before anything else

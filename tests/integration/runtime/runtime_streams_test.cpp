@@ -4,8 +4,13 @@
 // restart), the filter, a slow client cut off beside a fast one, the drain on
 // SIGTERM, bearer auth against a loopback token endpoint, unusable
 // Last-Event-IDs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -311,6 +316,73 @@ TEST_CASE("SIGTERM tells every client to reconnect, and a new pod resumes them w
   CHECK(*seqs.rbegin() == 149);
   CHECK_FALSE(back.next(500ms));
   requireCleanExit(*rt);
+}
+
+namespace {
+
+// A connection on 127.0.0.1:PORT that sends what it is given, when it is told.
+struct RawConnection {
+  int fd = -1;
+  explicit RawConnection(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~RawConnection() { ::close(fd); }
+  void send(const std::string& s) { REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size())); }
+  // Everything until the server closes, or until TIMEOUT.
+  std::string readToEnd(std::chrono::milliseconds timeout) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return out;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+};
+
+}  // namespace
+
+// EventSource gives up for good on any status but 200 (HTML's "fail the
+// connection"): a request that reaches a pod as it drains (sent just before
+// the Service dropped it) is answered 200, the retry hint and ew-reconnect,
+// so that the browser reconnects, to another pod by then.
+TEST_CASE("a request still being read when SIGTERM comes is answered 200 with ew-reconnect, not refused") {
+  Kafka kafka;
+  const std::string topic = ew::testing::uniqueName("streams-drain-late");
+  kafka.createTopic(topic, 1);
+  RuntimeProcess rt("streams-drain-late",
+                    streamsSpec("[{name: d, topics: [" + topic + "], path: /d, reconnectDelay: 700ms}]"));
+  requireReady(rt);
+  RawConnection late(rt.streamsPort());
+  late.send("GET /d HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // not the blank line that ends it yet
+  // Accepted in order: once this one streams, the late one has been accepted too.
+  SseClient a(rt.streamsPort(), "/d");
+  REQUIRE(a.status() == 200);
+  rt.signal(SIGTERM);
+  auto e = a.next(10s);
+  REQUIRE(e);
+  REQUIRE(e->event == "ew-reconnect");  // the drain has begun
+  late.send("\r\n");
+  const std::string reply = late.readToEnd(10s);
+  INFO(reply);
+  CHECK(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK_THAT(reply, Catch::Contains("Content-Type: text/event-stream"));
+  CHECK_THAT(reply, Catch::Contains("retry: 700\n"));
+  CHECK_THAT(reply, Catch::Contains("event: ew-reconnect\n"));
+  const auto status = rt.wait(15s);
+  REQUIRE(status);
+  CHECK(WEXITSTATUS(*status) == 0);
 }
 
 TEST_CASE("bearer auth: no token is 401, a refused one 403, an accepted one streams, and verdicts are cached") {
