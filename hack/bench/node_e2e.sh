@@ -20,6 +20,7 @@ STATE=$(mktemp -d /tmp/ew-bench-node.XXXXXX)
 # On failure the servers' logs are kept in STATE (its path is printed).
 cleanup() {
   local rc=$?
+  set +e  # every step runs (see benchCleanup in runtime_lib.sh)
   if [ "$rc" = 0 ]; then bash "$HACK_DIR/servers-down.sh" "$STATE" >/dev/null 2>&1 || true; rm -rf "$STATE"
   else KEEP_LOGS=1 bash "$HACK_DIR/servers-down.sh" "$STATE" >/dev/null 2>&1 || true; log "failed; logs in $STATE/logs"; fi
 }

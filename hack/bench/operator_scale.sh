@@ -19,6 +19,7 @@ CLI="$BUILD/operator/eventworker"
 STATE=$(mktemp -d /tmp/ew-bench-op.XXXXXX)
 OP_PID=
 cleanup() {
+  set +e  # every step runs (see benchCleanup in runtime_lib.sh)
   [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null && wait "$OP_PID" 2>/dev/null
   bash "$HACK_DIR/servers-down.sh" "$STATE" >/dev/null 2>&1 || true
   rm -rf "$STATE"

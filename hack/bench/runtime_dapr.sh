@@ -26,6 +26,7 @@ HTTP_PORT=$(freePort)
 SERVER_PID=
 RT_PID=
 cleanup() {
+  set +e  # every step runs (see benchCleanup in runtime_lib.sh)
   [ -n "$RT_PID" ] && kill -9 "$RT_PID" 2>/dev/null
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
   wait 2>/dev/null || true

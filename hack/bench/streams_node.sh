@@ -34,6 +34,7 @@ OWN_STATE=
 NS=streams-bench-$$
 cleanup() {
   local rc=$?
+  set +e  # every step runs (see benchCleanup in runtime_lib.sh)
   [ -n "${STATE:-}" ] && [ -e "$STATE/env" ] && K delete namespace "$NS" --wait=false >/dev/null 2>&1
   if [ -n "$OWN_STATE" ]; then
     if [ "$rc" = 0 ]; then bash "$HACK_DIR/servers-down.sh" "$OWN_STATE" >/dev/null 2>&1 || true; rm -rf "$OWN_STATE"
