@@ -5,11 +5,6 @@
 using namespace ew;
 using namespace ew::controller;
 using namespace ew::controller::testing;
-using kube::Json;
-namespace r = kube::resources;
-using ew::api::testing::minimalEventWorker;
-using ew::api::testing::patched;
-using namespace std::chrono_literals;
 
 TEST_CASE(
     "reconcile: an overlap migration scopes the worker in, then takes the API's Subscription scope and "

@@ -8,11 +8,6 @@
 using namespace ew;
 using namespace ew::controller;
 using namespace ew::controller::testing;
-using kube::Json;
-namespace r = kube::resources;
-using ew::api::testing::minimalEventWorker;
-using ew::api::testing::patched;
-using namespace std::chrono_literals;
 
 TEST_CASE("reconcile: a new worker's ConfigMap, events Deployment and cron StatefulSet are applied, owned by it") {
   Harness h;

@@ -16,6 +16,9 @@
 
 namespace ew::controller::testing {
 
+// What the tests use, with `using namespace ew::controller::testing`.
+using ew::api::testing::minimalEventWorker;
+using ew::api::testing::patched;
 using kube::Json;
 namespace r = kube::resources;
 using namespace std::chrono_literals;
