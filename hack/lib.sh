@@ -17,6 +17,17 @@ LIBRDKAFKA_DIR="$EW_CACHE/librdkafka-$LIBRDKAFKA_VERSION"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# cachedDaprd prints the cached daprd (hack/build-daprd.sh) to run, the
+# fullest flavor built (each has pubsub.kafka and Kubernetes' name resolver),
+# or nothing when none is built.
+cachedDaprd() {
+  local f
+  for f in daprd daprd-stablecomponents daprd-brokers daprd-kafka; do
+    [ -x "$EW_CACHE/daprd-v$DAPR_VERSION/$f" ] && { echo "$EW_CACHE/daprd-v$DAPR_VERSION/$f"; return 0; }
+  done
+  return 0
+}
+
 # freePort prints a TCP port on 127.0.0.1 that nothing listens on now.
 freePort() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -17,12 +17,7 @@ N=${1:-50000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 BUILD=${2:-$REPO_DIR/build}
-DAPRD=${EW_DAPRD:-}
-if [ -z "$DAPRD" ]; then
-  for f in "$EW_CACHE/daprd-v$DAPR_VERSION/daprd" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-stablecomponents" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-brokers" "$EW_CACHE/daprd-v$DAPR_VERSION/daprd-kafka"; do
-    [ -x "$f" ] && { DAPRD=$f; break; }
-  done
-fi
+DAPRD=${EW_DAPRD:-$(cachedDaprd)}
 [ -n "$DAPRD" ] && [ -x "$DAPRD" ] || die "daprd v$DAPR_VERSION is not built: bash hack/build-daprd.sh (or set EW_DAPRD)"
 . "$HERE/runtime_lib.sh"
 PARTS=12

@@ -27,8 +27,7 @@ STATE=${1:?usage: $0 STATE_DIR | --inject-label}
 
 start=$(date +%s.%N)
 DIR="$EW_CACHE/daprd-v$DAPR_VERSION"
-DAPRD=
-for f in "$DIR/daprd" "$DIR/daprd-stablecomponents" "$DIR/daprd-brokers" "$DIR/daprd-kafka"; do [ -x "$f" ] && { DAPRD=$f; break; }; done
+DAPRD=$(cachedDaprd)
 if [ -z "$DAPRD" ] || [ ! -x "$DIR/operator" ] || [ ! -x "$DIR/injector" ] || [ ! -x "$DIR/sentry" ]; then
   echo "Dapr v$DAPR_VERSION is not built (looked in $DIR for daprd, daprd-stablecomponents, daprd-brokers or daprd-kafka, and" \
     "operator, injector, sentry); build them with: DAPR_COMPONENTS=kafka bash hack/build-daprd.sh &&" \

@@ -97,11 +97,15 @@ void SseSession::start() {
     context_.registry.emplace(this, self);
   }
   parser_.header_limit(16 * 1024);
-  timer_.expires_after(kRequestTimeout);
-  timer_.async_wait([self](error_code ec) {
+  closeUnlessReadBy(std::chrono::steady_clock::now() + kRequestTimeout);
+  http::async_read(socket_, buffer_, parser_, [self](error_code ec, size_t) { self->onRequest(ec); });
+}
+
+void SseSession::closeUnlessReadBy(std::chrono::steady_clock::time_point deadline) {
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this()](error_code ec) {
     if (!ec && !self->streaming_ && !self->closing_) self->terminate();
   });
-  http::async_read(socket_, buffer_, parser_, [self](error_code ec, size_t) { self->onRequest(ec); });
 }
 
 void SseSession::onRequest(error_code ec) {
@@ -233,15 +237,10 @@ void SseSession::cutForLag(uint64_t behind) {
 void SseSession::drain(std::chrono::steady_clock::time_point deadline) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), deadline] {
     if (self->closed_ || self->closing_) return;  // its last write is on its way, under its own deadline
-    if (!self->route_) {
-      // Its request still being read: onRequest answers it (it sees the
-      // drain) if it comes in kDrainRequestWait, as one on its way does.
-      self->timer_.expires_at(std::min(deadline, std::chrono::steady_clock::now() + kDrainRequestWait));
-      self->timer_.async_wait([self](error_code ec) {
-        if (!ec && !self->route_ && !self->closing_) self->terminate();
-      });
-      return;
-    }
+    // Its request still being read: onRequest answers it (it sees the
+    // drain) if it comes in kDrainRequestWait, as one on its way does.
+    if (!self->route_)
+      return self->closeUnlessReadBy(std::min(deadline, std::chrono::steady_clock::now() + kDrainRequestWait));
     if (!self->streaming_) return self->reconnectElsewhere();  // waiting for its token's check or its partitions
     self->cut("ew-reconnect", "drain", kDrainMessage, 0, deadline - std::chrono::steady_clock::now());
   });
@@ -250,13 +249,7 @@ void SseSession::drain(std::chrono::steady_clock::time_point deadline) {
 void SseSession::reconnectElsewhere() {
   control_.push_back(kStreamHeader);
   control_.push_back(retryHint(route_->hub->config().reconnectDelay));
-  closing_ = true;
-  trailer_ = controlEvent("ew-reconnect", nlohmann::json{{"reason", "drain"}, {"message", kDrainMessage}}.dump());
-  deadline_.expires_after(kCutDeadline);  // also ends a wait for partitions
-  deadline_.async_wait([self = shared_from_this()](error_code ec) {
-    if (!ec) self->terminate();
-  });
-  fill();
+  cut("ew-reconnect", "drain", kDrainMessage, 0, kCutDeadline);  // its deadline also ends a wait for partitions
 }
 
 void SseSession::close() {

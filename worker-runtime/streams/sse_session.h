@@ -78,6 +78,8 @@ class SseSession : public StreamClient, public CatchUpSink, public std::enable_s
   bool gone() const override { return gone_.load(); }
 
  private:
+  // Closes the connection at DEADLINE unless its request has been read by then.
+  void closeUnlessReadBy(std::chrono::steady_clock::time_point deadline);
   void onRequest(boost::system::error_code ec);
   void authorized(const StreamRoute& route, std::optional<std::string> lastEventId);
   void begin(const StreamRoute& route, const std::optional<std::string>& lastEventId);
